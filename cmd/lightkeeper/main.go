@@ -1,0 +1,156 @@
+// Command lightkeeper keeps fleets of Tencent Cloud Lighthouse servers at the
+// size a git repository of YAML fleet specs declares.
+//
+// main.go holds only the dispatch: each subcommand lives in its own file and
+// registers itself with register, so --help lists exactly what is built in.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand. Subcommands with richer outcomes
+// (reconcile --plan) document their own codes in their --help.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 64 // EX_USAGE from sysexits.h: bad flags or arguments
+)
+
+// env is what a subcommand may touch of the outside world. Tests build one
+// with buffers and a fake environment instead of the process's own.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// command is one subcommand of lightkeeper.
+type command struct {
+	name    string
+	summary string // one line, shown in the top-level --help
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; each subcommand file calls it from init.
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("lightkeeper: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// exitCodeError makes a subcommand exit with a specific code. A nil err
+// exits silently with that code (for example "invalid specs, already listed").
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// usageError reports bad flags or arguments; it exits with exitUsage.
+func usageError(format string, args ...any) error {
+	return &exitCodeError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and maps its error to an exit code.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" {
+			return run(ctx, []string{args[1], "--help"}, e)
+		}
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "lightkeeper: unknown command %q; run 'lightkeeper --help' for the list\n", args[0])
+		return exitUsage
+	}
+	err := c.run(ctx, e, args[1:])
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintf(e.stderr, "lightkeeper %s: %v\n", c.name, ec.err)
+		}
+		return ec.code
+	}
+	fmt.Fprintf(e.stderr, "lightkeeper %s: %v\n", c.name, err)
+	return exitError
+}
+
+func usage(w io.Writer) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("lightkeeper keeps Tencent Cloud Lighthouse fleets at the size a git repository declares.\n\n")
+	b.WriteString("Usage:\n  lightkeeper <command> [flags] [args]\n\nCommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+	}
+	b.WriteString("\nRun 'lightkeeper <command> --help' for a command's flags and exit codes.\n")
+	b.WriteString("\nExit codes: 0 success, 1 error, 64 bad flags or arguments; some commands add their own.\n")
+	io.WriteString(w, b.String())
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting and
+// prints help made of the synopsis, the flags and the extra text.
+func newFlagSet(e *env, name, synopsis, extra string) *flag.FlagSet {
+	fs := flag.NewFlagSet("lightkeeper "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage:\n  lightkeeper %s\n\n", synopsis)
+		fmt.Fprintln(e.stderr, "Flags:")
+		fs.PrintDefaults()
+		if extra != "" {
+			fmt.Fprintf(e.stderr, "\n%s\n", strings.TrimSpace(extra))
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitCodeError{code: exitUsage} // flag already printed the problem and usage
+	}
+	return nil
+}
