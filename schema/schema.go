@@ -1,0 +1,413 @@
+// Package schema holds the JSON Schema of a lightkeeper fleet document
+// (fleet.schema.json, draft 2020-12), compiled once, and maps its validation
+// errors back to positions in the YAML the document came from.
+//
+// The schema is the one source of truth for the shape of a fleet; package
+// spec adds only the checks a schema cannot express.
+package schema
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"go.yaml.in/yaml/v3"
+)
+
+// ID is the stable $id of the fleet schema. Editors and other validators may
+// refer to the schema by it.
+const ID = "https://raw.githubusercontent.com/lightkeeper/lightkeeper/main/schema/fleet.schema.json"
+
+//go:embed fleet.schema.json
+var source []byte
+
+// JSON returns the fleet schema document, as embedded in the binary.
+func JSON() []byte { return slices.Clone(source) }
+
+// compiled is the schema compiled once, with the raw document beside it for
+// the lightkeeper extensions (x-message, x-hints) and the property lists used
+// by did-you-mean hints.
+type compiled struct {
+	schema *jsonschema.Schema
+	raw    any
+}
+
+var load = sync.OnceValues(func() (*compiled, error) {
+	raw, err := jsonschema.UnmarshalJSON(strings.NewReader(string(source)))
+	if err != nil {
+		return nil, fmt.Errorf("schema: parse embedded fleet.schema.json: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(ID, raw); err != nil {
+		return nil, fmt.Errorf("schema: add embedded fleet.schema.json: %w", err)
+	}
+	s, err := c.Compile(ID)
+	if err != nil {
+		return nil, fmt.Errorf("schema: compile embedded fleet.schema.json: %w", err)
+	}
+	return &compiled{schema: s, raw: raw}, nil
+})
+
+// Compile compiles the embedded schema (once per process) and reports an
+// error only if the embedded document is broken. Validate calls it; callers
+// may call it first to fail early.
+func Compile() error {
+	_, err := load()
+	return err
+}
+
+// Violation is one way a document breaks the schema, placed at the YAML node
+// it concerns.
+type Violation struct {
+	// Path is the location of the value in the document, as object keys and
+	// array indices ("spec", "zones", "0"). Empty for the document itself.
+	Path []string
+	// Line and Column (1-based) of the YAML node the violation concerns: the
+	// offending value, or the key for an unknown key, or the mapping that
+	// misses a required key.
+	Line, Column int
+	// Message says what is wrong and, where it can, how to fix it.
+	Message string
+}
+
+// Field renders Path as a dotted field name with list indices in brackets,
+// for example "spec.containers[0].containerImage". Empty for the document.
+func (v Violation) Field() string { return FieldName(v.Path) }
+
+// FieldName renders a value location as "spec.containers[0].containerImage".
+func FieldName(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		if isIndex(p) {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks doc, the JSON form of one YAML document (maps, slices,
+// strings, bools, nil and json.Number, int64 or float64 numbers), against
+// the fleet schema. node is the YAML node doc was built from (the document's
+// root mapping); it is used only to place each violation. Every violation is
+// returned, ordered as the schema reports them; nil means valid.
+func Validate(doc any, node *yaml.Node) ([]Violation, error) {
+	c, err := load()
+	if err != nil {
+		return nil, err
+	}
+	err = c.schema.Validate(doc)
+	if err == nil {
+		return nil, nil
+	}
+	verr, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return nil, fmt.Errorf("schema: validate: %w", err)
+	}
+	var out []Violation
+	c.collect(verr, node, &out)
+	return out, nil
+}
+
+// collect flattens the error tree into violations at its leaves.
+func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *[]Violation) {
+	if len(e.Causes) > 0 {
+		for _, cause := range e.Causes {
+			c.collect(cause, root, out)
+		}
+		return
+	}
+	sch := c.lookup(e.SchemaURL)
+	at := func(path []string, n *yaml.Node, msg string) {
+		v := Violation{Path: path, Message: msg}
+		if n != nil {
+			v.Line, v.Column = n.Line, n.Column
+		}
+		*out = append(*out, v)
+	}
+	loc := e.InstanceLocation
+	val, _ := find(root, loc)
+	switch k := e.ErrorKind.(type) {
+	case *kind.AdditionalProperties:
+		for _, p := range k.Properties {
+			_, key := find(root, append(slices.Clip(loc), p))
+			at(loc, key, unknownKeyMessage(sch, p))
+		}
+		return
+	case *kind.Required:
+		for _, p := range k.Missing {
+			at(loc, val, fmt.Sprintf("missing required key %q", p))
+		}
+		return
+	case *kind.Type:
+		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got)))
+		return
+	case *kind.UniqueItems:
+		dup := append(slices.Clip(loc), strconv.Itoa(k.Duplicates[1]))
+		n, _ := find(root, dup)
+		at(dup, n, fmt.Sprintf("duplicate of item %d", k.Duplicates[0]))
+		return
+	case *kind.PropertyNames:
+		_, key := find(root, append(slices.Clip(loc), k.Property))
+		at(loc, key, fmt.Sprintf("key %q must be 1 to 127 characters", k.Property))
+		return
+	}
+	if m, ok := sch["x-message"].(string); ok {
+		at(loc, val, m)
+		return
+	}
+	at(loc, val, message(e.ErrorKind))
+}
+
+// message renders the kinds the fleet schema can produce; anything else
+// falls back to the library's English text.
+func message(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Const:
+		return "must be " + display(k.Want)
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = display(w)
+		}
+		return "must be one of " + strings.Join(want, ", ")
+	case *kind.Minimum:
+		return "must be >= " + ratString(k.Want)
+	case *kind.Maximum:
+		return "must be <= " + ratString(k.Want)
+	case *kind.MinLength:
+		if k.Want == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %d characters", k.Want)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must be at most %d characters, got %d", k.Want, k.Got)
+	case *kind.Pattern:
+		return fmt.Sprintf("%q does not match %s", k.Got, k.Want)
+	case *kind.MinItems:
+		if k.Want == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must have at least %d items", k.Want)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must have at most %d items, got %d", k.Want, k.Got)
+	case *kind.MinProperties:
+		return fmt.Sprintf("must have at least %d keys", k.Want)
+	case *kind.MaxProperties:
+		return fmt.Sprintf("must have at most %d keys, got %d", k.Want, k.Got)
+	}
+	return fmt.Sprint(k)
+}
+
+func ratString(r *big.Rat) string {
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	return r.FloatString(6)
+}
+
+func display(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func typeNames(ts []string) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = typeName(t)
+	}
+	return strings.Join(names, " or ")
+}
+
+// typeName names JSON types the way a YAML author thinks of them.
+func typeName(t string) string {
+	switch t {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "string":
+		return "a string"
+	case "integer":
+		return "an integer"
+	case "number":
+		return "a number"
+	case "boolean":
+		return "true or false"
+	case "null":
+		return "empty (null)"
+	}
+	return t
+}
+
+// unknownKeyMessage explains an unknown key, with the schema's own hint for
+// known mistakes (x-hints) or a did-you-mean suggestion among the keys that
+// the schema allows there.
+func unknownKeyMessage(sch map[string]any, key string) string {
+	msg := fmt.Sprintf("unknown key %q", key)
+	if hints, ok := sch["x-hints"].(map[string]any); ok {
+		if h, ok := hints[key].(string); ok {
+			return msg + ": " + h
+		}
+	}
+	props, _ := sch["properties"].(map[string]any)
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	if s := Suggest(key, names); s != "" {
+		return fmt.Sprintf("%s; did you mean %q?", msg, s)
+	}
+	return msg
+}
+
+// Suggest returns the candidate closest to word by edit distance, ignoring
+// case, if it is close enough to be a likely typo; "" otherwise.
+func Suggest(word string, candidates []string) string {
+	best, bestD := "", 0
+	lw := strings.ToLower(word)
+	for _, c := range candidates {
+		d := distance(lw, strings.ToLower(c))
+		limit := max(2, len(c)/3)
+		if d > limit {
+			continue
+		}
+		if best == "" || d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b, by bytes.
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		if a == b {
+			return 0
+		}
+		return max(len(a), len(b))
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// lookup returns the raw schema object that a SchemaURL points at.
+func (c *compiled) lookup(schemaURL string) map[string]any {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	cur := c.raw
+	if frag != "" {
+		for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
+			if t, err := url.PathUnescape(tok); err == nil {
+				tok = t
+			}
+			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+			switch v := cur.(type) {
+			case map[string]any:
+				cur = v[tok]
+			case []any:
+				i, err := strconv.Atoi(tok)
+				if err != nil || i < 0 || i >= len(v) {
+					return nil
+				}
+				cur = v[i]
+			default:
+				return nil
+			}
+		}
+	}
+	// The keyword may be addressed itself (".../additionalProperties");
+	// the extensions live on the schema object that holds it.
+	m, _ := cur.(map[string]any)
+	return m
+}
+
+// find walks path from root and returns the value node there and, when the
+// last step is a mapping key, the key node. Aliases are followed. Where the
+// path leaves the YAML (it should not), the deepest node reached is returned.
+func find(root *yaml.Node, path []string) (val, key *yaml.Node) {
+	n := root
+	for _, p := range path {
+		n = deref(n)
+		if n == nil {
+			return nil, nil
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					key, next = n.Content[i], n.Content[i+1]
+					break
+				}
+			}
+			if next == nil {
+				return n, nil
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n, nil
+			}
+			key, n = nil, n.Content[i]
+		default:
+			return n, nil
+		}
+	}
+	return n, key
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	return n
+}

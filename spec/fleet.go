@@ -1,0 +1,403 @@
+// Package spec defines the fleet specification of lightkeeper and loads it
+// from a tree of YAML files.
+//
+// A fleet is one YAML document (apiVersion lightkeeper/v1, kind Fleet); a
+// repository holds any number of them in *.yaml and *.yml files, several
+// documents per file. Load checks every document against the JSON Schema of
+// package schema, then adds what a schema cannot say (names unique across
+// files, zones inside the region, tag and name limits, a repository-wide
+// ceiling on instances) and returns every problem found, each placed at a
+// file, line and column.
+package spec
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Values fixed by the format and by the Lighthouse API.
+const (
+	APIVersion = "lightkeeper/v1"
+	KindFleet  = "Fleet"
+
+	// TagFleet and TagSlot are the tags lightkeeper puts on every instance
+	// it creates: the fleet name and the slot number.
+	TagFleet = "lightkeeper-fleet"
+	TagSlot  = "lightkeeper-slot"
+	// ReservedTagPrefix starts every tag key lightkeeper owns; user tags
+	// may not use it.
+	ReservedTagPrefix = "lightkeeper-"
+	// MaxTags is the number of tags an instance can carry (CreateInstances
+	// Tags ≤ 10); lightkeeper's own two count against it.
+	MaxTags = 10
+	// MaxUserTags is what is left for user tags.
+	MaxUserTags = MaxTags - 2
+	// MaxInstanceNameLen is the longest instance name the API accepts.
+	MaxInstanceNameLen = 60
+
+	// DefaultInstanceName is the name template used when a fleet sets none.
+	DefaultInstanceName = "{fleet}-{slot}"
+	// DefaultRenewFlag is the renew flag used when charge.renewFlag is unset.
+	DefaultRenewFlag = "NOTIFY_AND_MANUAL_RENEW"
+)
+
+// ScaleDown policies: what happens to instances above a fleet's count.
+const (
+	ScaleDownReport  = "report"  // list them, touch nothing (default)
+	ScaleDownIsolate = "isolate" // return them with IsolateInstances
+)
+
+// Fleet is one fleet document, with defaults applied.
+type Fleet struct {
+	APIVersion string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string   `yaml:"kind" json:"kind"`
+	Metadata   Metadata `yaml:"metadata" json:"metadata"`
+	Spec       Spec     `yaml:"spec" json:"spec"`
+
+	// Source is where the document was read from.
+	Source Source `yaml:"-" json:"-"`
+
+	node *yaml.Node // the document's root mapping, for positions
+}
+
+// Metadata identifies a fleet.
+type Metadata struct {
+	// Name is unique in the repository; lowercase letters, digits and '-'.
+	Name string `yaml:"name" json:"name"`
+}
+
+// Spec is what a fleet is made of.
+type Spec struct {
+	Region       string      `yaml:"region" json:"region"`
+	Count        int         `yaml:"count" json:"count"`
+	BundleID     string      `yaml:"bundleId" json:"bundleId"`
+	BlueprintID  string      `yaml:"blueprintId" json:"blueprintId"`
+	Zones        []string    `yaml:"zones,omitempty" json:"zones,omitempty"`
+	InstanceName string      `yaml:"instanceName" json:"instanceName"`
+	Charge       Charge      `yaml:"charge" json:"charge"`
+	AutoVoucher  bool        `yaml:"autoVoucher" json:"autoVoucher"`
+	Login        *Login      `yaml:"login,omitempty" json:"login,omitempty"`
+	Containers   []Container `yaml:"containers,omitempty" json:"containers,omitempty"`
+	// Tags are the user tags; lightkeeper adds TagFleet and TagSlot.
+	Tags      map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	ScaleDown string            `yaml:"scaleDown" json:"scaleDown"`
+}
+
+// Charge is the prepaid charging of each instance (InstanceChargePrepaid).
+type Charge struct {
+	Period    int    `yaml:"period" json:"period"` // months
+	RenewFlag string `yaml:"renewFlag" json:"renewFlag"`
+}
+
+// Login says how to log in to new instances: key pairs or a password taken
+// from outside the repository. Exactly one is set.
+type Login struct {
+	KeyIDs       []string      `yaml:"keyIds,omitempty" json:"keyIds,omitempty"`
+	PasswordFrom *PasswordFrom `yaml:"passwordFrom,omitempty" json:"passwordFrom,omitempty"`
+}
+
+// PasswordFrom names where the login password is read when an instance is
+// created. Exactly one of Env and File is set. The password itself is never
+// part of a Fleet.
+type PasswordFrom struct {
+	Env  string `yaml:"env,omitempty" json:"env,omitempty"`
+	File string `yaml:"file,omitempty" json:"file,omitempty"`
+}
+
+// Resolve reads the password with the given accessors (os.Getenv and
+// os.ReadFile in the daemon). A trailing newline of a file is dropped.
+// Errors name the variable or file, never the value.
+func (p *PasswordFrom) Resolve(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	switch {
+	case p == nil:
+		return "", fmt.Errorf("spec: no passwordFrom")
+	case p.Env != "":
+		v := getenv(p.Env)
+		if v == "" {
+			return "", fmt.Errorf("spec: passwordFrom: environment variable %s is unset or empty", p.Env)
+		}
+		return v, nil
+	case p.File != "":
+		b, err := readFile(p.File)
+		if err != nil {
+			return "", fmt.Errorf("spec: passwordFrom: read password file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("spec: passwordFrom: password file %s is empty", p.File)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("spec: passwordFrom sets neither env nor file")
+}
+
+// Container is one Docker container started on new instances, as the API's
+// DockerContainerConfiguration.
+type Container struct {
+	ContainerImage string            `yaml:"containerImage" json:"containerImage"`
+	ContainerName  string            `yaml:"containerName,omitempty" json:"containerName,omitempty"`
+	Envs           []ContainerEnv    `yaml:"envs,omitempty" json:"envs,omitempty"`
+	PublishPorts   []PublishPort     `yaml:"publishPorts,omitempty" json:"publishPorts,omitempty"`
+	Volumes        []ContainerVolume `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	Command        string            `yaml:"command,omitempty" json:"command,omitempty"`
+	RestartPolicy  string            `yaml:"restartPolicy,omitempty" json:"restartPolicy,omitempty"`
+}
+
+// ContainerEnv is an environment variable of a container.
+type ContainerEnv struct {
+	Key   string `yaml:"key" json:"key"`
+	Value string `yaml:"value" json:"value"`
+}
+
+// PublishPort is a port published on the host; Ip defaults to 0.0.0.0 and
+// Protocol to tcp.
+type PublishPort struct {
+	HostPort      int    `yaml:"hostPort" json:"hostPort"`
+	ContainerPort int    `yaml:"containerPort" json:"containerPort"`
+	IP            string `yaml:"ip" json:"ip"`
+	Protocol      string `yaml:"protocol" json:"protocol"`
+}
+
+// ContainerVolume mounts a host path into a container.
+type ContainerVolume struct {
+	ContainerPath string `yaml:"containerPath" json:"containerPath"`
+	HostPath      string `yaml:"hostPath" json:"hostPath"`
+}
+
+// Source is where a fleet document was read from.
+type Source struct {
+	File     string // as shown in errors, e.g. "fleets/web.yaml"
+	Document int    // 1-based index of the document in the file
+	Line     int    // line of the document's first node
+}
+
+// Name is the fleet's name (metadata.name).
+func (f *Fleet) Name() string { return f.Metadata.Name }
+
+// applyDefaults fills what the document may leave out.
+func (f *Fleet) applyDefaults() {
+	s := &f.Spec
+	if s.InstanceName == "" {
+		s.InstanceName = DefaultInstanceName
+	}
+	if s.Charge.RenewFlag == "" {
+		s.Charge.RenewFlag = DefaultRenewFlag
+	}
+	if s.ScaleDown == "" {
+		s.ScaleDown = ScaleDownReport
+	}
+	for i := range s.Containers {
+		for j := range s.Containers[i].PublishPorts {
+			p := &s.Containers[i].PublishPorts[j]
+			if p.IP == "" {
+				p.IP = "0.0.0.0"
+			}
+			if p.Protocol == "" {
+				p.Protocol = "tcp"
+			}
+		}
+	}
+}
+
+// InstanceName renders the fleet's name template for a slot: {fleet}
+// becomes the fleet name and {slot} the slot number.
+func (f *Fleet) InstanceName(slot int) string {
+	name, _ := renderName(f.Spec.InstanceName, f.Metadata.Name, slot)
+	return name
+}
+
+// renderName renders a name template and reports an unknown placeholder.
+func renderName(tmpl, fleet string, slot int) (string, error) {
+	var b strings.Builder
+	rest := tmpl
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		b.WriteString(rest[:i])
+		rest = rest[i:]
+		j := strings.IndexByte(rest, '}')
+		if j < 0 {
+			return "", fmt.Errorf("unclosed '{' in %q; placeholders are {fleet} and {slot}", tmpl)
+		}
+		switch ph := rest[:j+1]; ph {
+		case "{fleet}":
+			b.WriteString(fleet)
+		case "{slot}":
+			b.WriteString(strconv.Itoa(slot))
+		default:
+			return "", fmt.Errorf("unknown placeholder %s; placeholders are {fleet} and {slot}", ph)
+		}
+		rest = rest[j+1:]
+	}
+}
+
+// Zone returns the zone of a slot: slots go round the zone list in order.
+// "" means the fleet names no zones and the cloud picks one.
+func (f *Fleet) Zone(slot int) string {
+	if len(f.Spec.Zones) == 0 {
+		return ""
+	}
+	return f.Spec.Zones[slot%len(f.Spec.Zones)]
+}
+
+// Tag is one instance tag.
+type Tag struct {
+	Key, Value string
+}
+
+// InstanceTags returns every tag of the instance of a slot: the user tags
+// and lightkeeper's TagFleet and TagSlot, sorted by key.
+func (f *Fleet) InstanceTags(slot int) []Tag {
+	tags := make([]Tag, 0, len(f.Spec.Tags)+2)
+	for k, v := range f.Spec.Tags {
+		tags = append(tags, Tag{k, v})
+	}
+	tags = append(tags, Tag{TagFleet, f.Metadata.Name}, Tag{TagSlot, strconv.Itoa(slot)})
+	slices.SortFunc(tags, func(a, b Tag) int { return cmp.Compare(a.Key, b.Key) })
+	return tags
+}
+
+// CreationHash is a hex SHA-256 of the parameters a new instance of the
+// fleet is created with: name, region, bundle, blueprint, zones, name
+// template, charge, voucher, login (key ids, or where the password comes
+// from), containers and user tags, defaults applied. It does not cover
+// count or scaleDown. It is stable under key order, formatting, comments
+// and whether a default was written out, and changes with any of the
+// parameters. Key id order is not significant.
+func (f *Fleet) CreationHash() string {
+	s := f.Spec
+	var login *Login
+	if s.Login != nil {
+		l := *s.Login
+		l.KeyIDs = slices.Sorted(slices.Values(l.KeyIDs))
+		login = &l
+	}
+	// A fixed struct marshals in field order and encoding/json sorts map
+	// keys, so the encoding is canonical.
+	canon := struct {
+		V            int               `json:"v"`
+		Name         string            `json:"name"`
+		Region       string            `json:"region"`
+		BundleID     string            `json:"bundleId"`
+		BlueprintID  string            `json:"blueprintId"`
+		Zones        []string          `json:"zones"`
+		InstanceName string            `json:"instanceName"`
+		Charge       Charge            `json:"charge"`
+		AutoVoucher  bool              `json:"autoVoucher"`
+		Login        *Login            `json:"login"`
+		Containers   []Container       `json:"containers"`
+		Tags         map[string]string `json:"tags"`
+	}{1, f.Metadata.Name, s.Region, s.BundleID, s.BlueprintID, s.Zones, s.InstanceName, s.Charge,
+		s.AutoVoucher, login, s.Containers, s.Tags}
+	if len(canon.Zones) == 0 {
+		canon.Zones = nil
+	}
+	if len(canon.Containers) == 0 {
+		canon.Containers = nil
+	}
+	if len(canon.Tags) == 0 {
+		canon.Tags = nil
+	}
+	b, err := json.Marshal(canon)
+	if err != nil {
+		// Only strings, ints, bools, slices and maps of strings: cannot fail.
+		panic("spec: marshal creation parameters: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Regions returns the distinct regions of fleets, sorted: the regions the
+// reconciler must observe.
+func Regions(fleets []*Fleet) []string {
+	var rs []string
+	for _, f := range fleets {
+		rs = append(rs, f.Spec.Region)
+	}
+	slices.Sort(rs)
+	return slices.Compact(rs)
+}
+
+// Position returns the line and column of the value at a dotted field path
+// of the document, such as "spec.count" or "spec.containers[0].envs[1].key",
+// or of the deepest node on that path that exists. Use it to place messages
+// about a fleet (for example in a plan) at the line that declared it.
+func (f *Fleet) Position(field string) (line, col int) {
+	n := lookupNode(f.node, splitField(field))
+	if n == nil {
+		return f.Source.Line, 1
+	}
+	return n.Line, n.Column
+}
+
+func splitField(field string) []string {
+	var out []string
+	for _, part := range strings.Split(field, ".") {
+		for part != "" {
+			i := strings.IndexByte(part, '[')
+			if i < 0 {
+				out = append(out, part)
+				break
+			}
+			if i > 0 {
+				out = append(out, part[:i])
+			}
+			j := strings.IndexByte(part[i:], ']')
+			if j < 0 {
+				out = append(out, part[i+1:])
+				break
+			}
+			out = append(out, part[i+1:i+j])
+			part = part[i+j+1:]
+		}
+	}
+	return out
+}
+
+// lookupNode walks path from n, following aliases, and returns the deepest
+// node reached.
+func lookupNode(n *yaml.Node, path []string) *yaml.Node {
+	for _, p := range path {
+		n = resolveAlias(n)
+		if n == nil {
+			return nil
+		}
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return n
+		}
+		n = next
+	}
+	return n
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}

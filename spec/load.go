@@ -1,0 +1,202 @@
+package spec
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxFileSize   = 1 << 20 // 1 MiB
+	DefaultMaxTotalCount = 1000
+	DefaultMaxAliasNodes = 10000
+)
+
+// Options bound what Load accepts. The zero value means the defaults.
+type Options struct {
+	// MaxFileSize is the largest file read, in bytes (default 1 MiB).
+	MaxFileSize int64
+	// MaxTotalCount caps the sum of count over every fleet in the
+	// repository (default 1000), a guard against a typo buying a thousand
+	// servers. A negative value means no cap.
+	MaxTotalCount int
+	// MaxAliasNodes caps the nodes a document may reach through YAML
+	// aliases (default 10000), which stops alias bombs.
+	MaxAliasNodes int
+	// Concurrency is how many files are parsed at once (default GOMAXPROCS).
+	Concurrency int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxTotalCount == 0 {
+		o.MaxTotalCount = DefaultMaxTotalCount
+	}
+	if o.MaxAliasNodes <= 0 {
+		o.MaxAliasNodes = DefaultMaxAliasNodes
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// Input is one place to load fleets from.
+type Input struct {
+	// FS holds the files.
+	FS fs.FS
+	// Path is a directory of FS to walk or a file of FS to read; "" or "."
+	// walks all of FS. A directory walk reads *.yaml and *.yml files and
+	// skips files and directories whose name starts with '.'. A file named
+	// explicitly is read whatever its extension.
+	Path string
+	// Display is the prefix put before paths of FS in errors and in
+	// Fleet.Source, usually the directory FS was opened at ("fleets");
+	// "" or "." shows paths of FS as they are.
+	Display string
+}
+
+// Load reads every fleet in fsys (see Input) and checks it. On success it
+// returns the fleets sorted by name; otherwise it returns Errors, listing
+// every problem found in every file.
+func Load(fsys fs.FS, opts Options) ([]*Fleet, error) {
+	return LoadInputs([]Input{{FS: fsys}}, opts)
+}
+
+// LoadInputs is Load over several inputs at once, so names are unique and
+// counts add up across all of them.
+func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
+	opts = opts.withDefaults()
+	var files []fileRef
+	var errs Errors
+	for _, in := range inputs {
+		fr, err := listFiles(in)
+		errs = append(errs, err...)
+		files = append(files, fr...)
+	}
+
+	results := make([]fileResult, len(files))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(opts.Concurrency, max(len(files), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i] = parseFile(files[i], opts)
+			}
+		}()
+	}
+	for i := range files {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	var fleets []*Fleet
+	for _, r := range results {
+		fleets = append(fleets, r.fleets...)
+		errs = append(errs, r.errs...)
+	}
+	errs = append(errs, checkRepository(fleets, opts)...)
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	slices.SortFunc(fleets, func(a, b *Fleet) int { return cmp.Compare(a.Metadata.Name, b.Metadata.Name) })
+	return fleets, nil
+}
+
+// fileRef is one file to parse.
+type fileRef struct {
+	fsys    fs.FS
+	name    string // path in fsys
+	display string // path shown to the user
+}
+
+func displayPath(prefix, name string) string {
+	if prefix == "" || prefix == "." {
+		return name
+	}
+	return path.Join(prefix, name)
+}
+
+// listFiles returns the fleet files of an input, in lexical order.
+func listFiles(in Input) ([]fileRef, Errors) {
+	root := in.Path
+	if root == "" {
+		root = "."
+	}
+	shown := displayPath(in.Display, root)
+	if in.FS == nil {
+		return nil, Errors{{File: shown, Message: "no file system to read"}}
+	}
+	st, err := fs.Stat(in.FS, root)
+	if err != nil {
+		return nil, Errors{{File: shown, Message: describeFSError(err)}}
+	}
+	if !st.IsDir() {
+		return []fileRef{{in.FS, root, shown}}, nil
+	}
+	var files []fileRef
+	var errs Errors
+	err = fs.WalkDir(in.FS, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, &Error{File: displayPath(in.Display, p), Message: describeFSError(err)})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !isYAMLName(d.Name()) {
+			return nil
+		}
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		files = append(files, fileRef{in.FS, p, displayPath(in.Display, p)})
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, &Error{File: shown, Message: describeFSError(err)})
+	}
+	if len(files) == 0 && len(errs) == 0 {
+		errs = append(errs, &Error{File: shown, Message: "no fleet files (*.yaml, *.yml) in this directory; point lightkeeper at the directory that holds the fleet specs"})
+	}
+	return files, errs
+}
+
+func isYAMLName(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+// describeFSError turns a file system error into a message; the path is
+// already in the Error's File.
+func describeFSError(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file or directory"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s: %v", pe.Op, pe.Err)
+	}
+	return err.Error()
+}

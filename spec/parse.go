@@ -1,0 +1,316 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lightkeeper/lightkeeper/schema"
+	"go.yaml.in/yaml/v3"
+)
+
+// fileResult is what one file yields.
+type fileResult struct {
+	fleets []*Fleet
+	errs   Errors
+}
+
+// parseFile reads, parses and checks every document of one file. It never
+// panics: a panic of the YAML parser is reported as an error of the file.
+func parseFile(ref fileRef, opts Options) (res fileResult) {
+	fail := func(line, col int, format string, args ...any) {
+		res.errs = append(res.errs, &Error{File: ref.display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	}
+	data, err := readLimited(ref, opts.MaxFileSize)
+	if err != nil {
+		fail(0, 0, "%v", err)
+		return res
+	}
+	if int64(len(data)) > opts.MaxFileSize {
+		fail(1, 1, "file is larger than %d bytes; split it into smaller files", opts.MaxFileSize)
+		return res
+	}
+	if !utf8.Valid(data) {
+		line, col := invalidUTF8At(data)
+		fail(line, col, "invalid UTF-8; save the file as UTF-8")
+		return res
+	}
+	if line, col, r, ok := controlCharAt(data); ok {
+		fail(line, col, "control character %U is not allowed in YAML", r)
+		return res
+	}
+
+	defer func() {
+		if r := recover(); r != nil {
+			res.fleets = nil
+			fail(1, 1, "YAML parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	docs := 0
+	for index := 1; ; index++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line, col, msg := syntaxError(data, err)
+			fail(line, col, "%s", msg)
+			return res
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue // an empty document between "---" markers
+		}
+		docs++
+		f, errs := parseDocument(ref.display, index, doc.Content[0], opts)
+		res.errs = append(res.errs, errs...)
+		if f != nil {
+			res.fleets = append(res.fleets, f)
+		}
+	}
+	if docs == 0 {
+		fail(1, 1, "file has no YAML documents; add a fleet or delete the file")
+	}
+	return res
+}
+
+func readLimited(ref fileRef, limit int64) ([]byte, error) {
+	f, err := ref.fsys.Open(ref.name)
+	if err != nil {
+		return nil, errors.New(describeFSError(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return make([]byte, limit+1), nil // reported by the caller as too large
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, errors.New(describeFSError(err))
+	}
+	return data, nil
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// position converts a byte offset into a 1-based line and a column counted
+// in characters.
+func position(data []byte, off int) (line, col int) {
+	line = 1 + bytes.Count(data[:off], []byte{'\n'})
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	return line, 1 + utf8.RuneCount(data[start:off])
+}
+
+func invalidUTF8At(data []byte) (line, col int) {
+	off := 0
+	for off < len(data) {
+		r, size := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		off += size
+	}
+	return position(data, off)
+}
+
+// controlCharAt finds a C0 control character other than tab, newline and
+// carriage return, or DEL, which YAML forbids.
+func controlCharAt(data []byte) (line, col int, r rune, found bool) {
+	for i, b := range data {
+		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f {
+			line, col = position(data, i)
+			return line, col, rune(b), true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError places a YAML parser error. The parser gives a line but no
+// column; the column is that of the first character of the line. A tab in
+// the indentation, the usual cause of "cannot start any token", is named.
+func syntaxError(data []byte, err error) (line, col int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
+	line = 1
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	lines := bytes.Split(data, []byte{'\n'})
+	for i := 0; i < line && i < len(lines); i++ {
+		indent := len(lines[i]) - len(bytes.TrimLeft(lines[i], " \t"))
+		if t := bytes.IndexByte(lines[i][:indent], '\t'); t >= 0 {
+			return i + 1, t + 1, "tab character in indentation; indent YAML with spaces"
+		}
+	}
+	col = 1
+	if line-1 < len(lines) {
+		l := lines[line-1]
+		col = 1 + utf8.RuneCount(l[:len(l)-len(bytes.TrimLeft(l, " "))])
+	}
+	return line, col, "YAML syntax error: " + msg
+}
+
+// parseDocument converts, validates and checks one document. It returns the
+// fleet when the document is valid on its own.
+func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Fleet, Errors) {
+	name := ""
+	if n := lookupNode(root, []string{"metadata", "name"}); n != nil && n != root && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		name = n.Value
+	}
+	c := converter{file: file, fleet: name, budget: opts.MaxAliasNodes}
+	value := c.value(root)
+	if c.exhausted {
+		return nil, c.errs
+	}
+	errs := c.errs
+	violations, err := schema.Validate(value, root)
+	if err != nil {
+		errs = append(errs, &Error{File: file, Line: root.Line, Column: root.Column, Fleet: name, Message: err.Error()})
+		return nil, errs
+	}
+	for _, v := range violations {
+		errs = append(errs, &Error{File: file, Line: v.Line, Column: v.Column, Fleet: name, Field: v.Field(), Message: v.Message})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	f := &Fleet{Source: Source{File: file, Document: index, Line: root.Line}, node: root}
+	if err := root.Decode(f); err != nil {
+		return nil, Errors{{File: file, Line: root.Line, Column: root.Column, Fleet: name, Message: "decode: " + err.Error()}}
+	}
+	f.applyDefaults()
+	if errs := checkFleet(f); len(errs) > 0 {
+		return nil, errs
+	}
+	return f, nil
+}
+
+// converter turns a YAML node tree into the JSON-like value the schema
+// validates, reporting what JSON cannot hold (duplicate keys, merge keys,
+// non-scalar keys) and bounding alias expansion.
+type converter struct {
+	file, fleet string
+	errs        Errors
+	budget      int // nodes that may still be reached through aliases
+	aliasDepth  int
+	exhausted   bool
+}
+
+func (c *converter) fail(n *yaml.Node, format string, args ...any) {
+	if c.aliasDepth > 0 {
+		return // reported where the anchor was defined
+	}
+	c.errs = append(c.errs, &Error{File: c.file, Line: n.Line, Column: n.Column, Fleet: c.fleet, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *converter) value(n *yaml.Node) any {
+	if c.exhausted {
+		return nil
+	}
+	if c.aliasDepth > 0 {
+		c.budget--
+		if c.budget < 0 {
+			c.exhausted = true
+			return nil
+		}
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil
+		}
+		c.aliasDepth++
+		v := c.value(n.Alias)
+		c.aliasDepth--
+		if c.exhausted && c.aliasDepth == 0 {
+			c.errs = append(c.errs, &Error{File: c.file, Line: n.Line, Column: n.Column, Fleet: c.fleet,
+				Message: "aliases expand to too many nodes (an alias bomb?); write the values out"})
+		}
+		return v
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		var seen map[string]*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				c.fail(k, "a key must be a plain string, not a %s", kindName(k.Kind))
+				continue
+			}
+			if k.ShortTag() == "!!merge" {
+				c.fail(k, "merge keys (<<) are not supported; write the keys out")
+				continue
+			}
+			if first, dup := seen[k.Value]; dup {
+				c.fail(k, "duplicate key %q; first at line %d", k.Value, first.Line)
+				continue
+			}
+			if seen == nil {
+				seen = make(map[string]*yaml.Node, len(n.Content)/2)
+			}
+			seen[k.Value] = k
+			m[k.Value] = c.value(v)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, e := range n.Content {
+			s[i] = c.value(e)
+		}
+		return s
+	case yaml.ScalarNode:
+		return scalar(n)
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			return c.value(n.Content[0])
+		}
+	}
+	return nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}
+
+// scalar resolves a scalar the way YAML 1.2's core schema does.
+func scalar(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return b
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i
+		}
+		if b, ok := new(big.Int).SetString(n.Value, 0); ok {
+			return json.Number(b.String())
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	}
+	return n.Value
+}
