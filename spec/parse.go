@@ -146,9 +146,17 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if isParserProblem(msg) {
+			// yaml.v3 reports parser (not scanner) errors with a 0-based
+			// line: the line where the enclosing construct starts.
+			line++
+		}
 	}
 	lines := bytes.Split(data, []byte{'\n'})
-	for i := 0; i < line && i < len(lines); i++ {
+	line = min(line, len(lines))
+	// A tab in the indentation confuses the parser a line or so before it
+	// is reported.
+	for i := 0; i <= line && i < len(lines); i++ {
 		indent := len(lines[i]) - len(bytes.TrimLeft(lines[i], " \t"))
 		if t := bytes.IndexByte(lines[i][:indent], '\t'); t >= 0 {
 			return i + 1, t + 1, "tab character in indentation; indent YAML with spaces"
@@ -160,6 +168,16 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 		col = 1 + utf8.RuneCount(l[:len(l)-len(bytes.TrimLeft(l, " "))])
 	}
 	return line, col, "YAML syntax error: " + msg
+}
+
+// isParserProblem tells the parser's problems from the scanner's.
+func isParserProblem(msg string) bool {
+	for _, p := range []string{"did not find expected", "found duplicate %", "found undefined tag handle", "found incompatible YAML document"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseDocument converts, validates and checks one document. It returns the

@@ -1,0 +1,271 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// invalidCases is the corpus of testdata/invalid: every entry must fail to
+// load with exactly these errors, in this order. The path is relative to
+// testdata/invalid and is shown as is in the messages.
+var invalidCases = []struct {
+	path string
+	opts Options
+	want []string
+}{
+	{path: "alias-bomb.yaml", want: []string{
+		`alias-bomb.yaml:16:12: fleet "bomb": aliases expand to too many nodes (an alias bomb?); write the values out`,
+	}},
+	{path: "api-version.yaml", want: []string{
+		`api-version.yaml:1:13: fleet "web": apiVersion: must be "lightkeeper/v1"`,
+	}},
+	{path: "auto-voucher-yes.yaml", want: []string{
+		`auto-voucher-yes.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string`,
+	}},
+	{path: "blueprint-bad.yaml", want: []string{
+		`blueprint-bad.yaml:9:16: fleet "web": spec.blueprintId: must be a blueprint id: lhbp- followed by 8 lowercase letters or digits`,
+	}},
+	{path: "bundle-bad.yaml", want: []string{
+		`bundle-bad.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03`,
+	}},
+	{path: "charge-missing.yaml", want: []string{
+		`charge-missing.yaml:6:3: fleet "web": spec: missing required key "charge"`,
+	}},
+	{path: "container-missing-image.yaml", want: []string{
+		`container-missing-image.yaml:13:7: fleet "web": spec.containers[0]: missing required key "containerImage"`,
+		`container-missing-image.yaml:15:11: fleet "web": spec.containers[0].envs[0]: missing required key "value"`,
+	}},
+	{path: "container-port.yaml", want: []string{
+		`container-port.yaml:15:22: fleet "web": spec.containers[0].publishPorts[0].hostPort: must be <= 65535`,
+		`container-port.yaml:15:58: fleet "web": spec.containers[0].publishPorts[0].protocol: must be one of "tcp", "udp", "sctp"`,
+		`container-port.yaml:16:22: fleet "web": spec.containers[0].restartPolicy: must be no, on-failure, on-failure:N or always`,
+	}},
+	{path: "control-char.yaml", want: []string{
+		`control-char.yaml:7:11: control character U+0001 is not allowed in YAML`,
+	}},
+	{path: "count-bigint.yaml", want: []string{
+		`count-bigint.yaml:7:10: fleet "web": spec.count: must be <= 1000`,
+	}},
+	{path: "count-float.yaml", want: []string{
+		`count-float.yaml:7:10: fleet "web": spec.count: must be an integer, got a number`,
+	}},
+	{path: "count-huge.yaml", want: []string{
+		`count-huge.yaml:7:10: fleet "web": spec.count: must be <= 1000`,
+	}},
+	{path: "count-negative.yaml", want: []string{
+		`count-negative.yaml:7:10: fleet "web": spec.count: must be >= 0`,
+	}},
+	{path: "count-null.yaml", want: []string{
+		`count-null.yaml:7:9: fleet "web": spec.count: must be an integer, got empty (null)`,
+	}},
+	{path: "count-string.yaml", want: []string{
+		`count-string.yaml:7:10: fleet "web": spec.count: must be an integer, got a string`,
+	}},
+	{path: "duplicate-key.yaml", want: []string{
+		`duplicate-key.yaml:8:3: fleet "web": duplicate key "count"; first at line 7`,
+	}},
+	{path: "duplicate-names", want: []string{
+		`duplicate-names/b.yaml:4:9: fleet "web": metadata.name: duplicate fleet name, first defined at duplicate-names/a.yaml:4:9; fleet names must be unique in the repository`,
+	}},
+	{path: "duplicate-names-one-file.yaml", want: []string{
+		`duplicate-names-one-file.yaml:16:9: fleet "web": metadata.name: duplicate fleet name, first defined at duplicate-names-one-file.yaml:4:9; fleet names must be unique in the repository`,
+	}},
+	{path: "empty.yaml", want: []string{
+		`empty.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
+	}},
+	{path: "instance-name-placeholder.yaml", want: []string{
+		`instance-name-placeholder.yaml:12:17: fleet "web": spec.instanceName: unknown placeholder {region}; placeholders are {fleet} and {slot}`,
+	}},
+	{path: "instance-name-too-long.yaml", want: []string{
+		`instance-name-too-long.yaml:12:17: fleet "storefront-production-frontend-webserver": spec.instanceName: renders to 63 characters for slot 999 ("storefront-production-frontend-webserver-guangzhou-instance-999"), at most 60; shorten the template or the fleet name`,
+	}},
+	{path: "instance-name-unclosed.yaml", want: []string{
+		`instance-name-unclosed.yaml:12:17: fleet "web": spec.instanceName: unclosed '{' in "{fleet}-{slot"; placeholders are {fleet} and {slot}`,
+	}},
+	{path: "invalid-utf8.yaml", want: []string{
+		`invalid-utf8.yaml:8:24: invalid UTF-8; save the file as UTF-8`,
+	}},
+	{path: "keyids-bad.yaml", want: []string{
+		`keyids-bad.yaml:13:29: fleet "web": spec.login.keyIds[1]: must be a key pair id: lhkp- followed by 8 lowercase letters or digits`,
+	}},
+	{path: "keyids-too-many.yaml", want: []string{
+		`keyids-too-many.yaml:13:13: fleet "web": spec.login.keyIds: must have at most 5 items, got 6`,
+	}},
+	{path: "kind.yaml", want: []string{
+		`kind.yaml:2:7: fleet "web": kind: must be "Fleet"`,
+	}},
+	{path: "login-both.yaml", want: []string{
+		`login-both.yaml:13:5: fleet "web": spec.login: must have exactly one of keyIds or passwordFrom`,
+	}},
+	{path: "login-empty.yaml", want: []string{
+		`login-empty.yaml:12:10: fleet "web": spec.login: must have exactly one of keyIds or passwordFrom`,
+	}},
+	{path: "many-errors.yaml", want: []string{
+		`many-errors.yaml:7:10: fleet "web": spec.count: must be >= 0`,
+		`many-errors.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
+		`many-errors.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
+		`many-errors.yaml:13:16: fleet "web": spec.autoVoucher: must be true or false, got a number`,
+	}},
+	{path: "merge-key.yaml", want: []string{
+		`merge-key.yaml:1:1: fleet "web": unknown key "x-defaults"`,
+		`merge-key.yaml:8:3: fleet "web": merge keys (<<) are not supported; write the keys out`,
+	}},
+	{path: "missing-header.yaml", want: []string{
+		`missing-header.yaml:1:1: fleet "web": missing required key "apiVersion"`,
+		`missing-header.yaml:1:1: fleet "web": missing required key "kind"`,
+	}},
+	{path: "name-missing.yaml", want: []string{
+		`name-missing.yaml:3:11: metadata: missing required key "name"`,
+	}},
+	{path: "name-number.yaml", want: []string{
+		`name-number.yaml:4:9: metadata.name: must be a string, got a number`,
+	}},
+	{path: "name-too-long.yaml", want: []string{
+		`name-too-long.yaml:4:9: fleet "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
+	}},
+	{path: "name-trailing-dash.yaml", want: []string{
+		`name-trailing-dash.yaml:4:9: fleet "web-": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
+	}},
+	{path: "name-uppercase.yaml", want: []string{
+		`name-uppercase.yaml:4:9: fleet "Web": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
+	}},
+	{path: "no-fleets", want: []string{
+		`no-fleets: no fleet files (*.yaml, *.yml) in this directory; point lightkeeper at the directory that holds the fleet specs`,
+	}},
+	{path: "not-a-mapping.yaml", want: []string{
+		`not-a-mapping.yaml:1:1: must be a mapping, got a list`,
+	}},
+	{path: "only-comments.yaml", want: []string{
+		`only-comments.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
+	}},
+	{path: "password-env-bad.yaml", want: []string{
+		`password-env-bad.yaml:13:25: fleet "web": spec.login.passwordFrom.env: must be an environment variable name: letters, digits and '_', not starting with a digit`,
+	}},
+	{path: "password-from-both.yaml", want: []string{
+		`password-from-both.yaml:13:19: fleet "web": spec.login.passwordFrom: must have exactly one of env or file`,
+	}},
+	{path: "period-invalid.yaml", want: []string{
+		`period-invalid.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
+	}},
+	{path: "period-string.yaml", want: []string{
+		`period-string.yaml:11:20: fleet "web": spec.charge.period: must be an integer, got a string`,
+	}},
+	{path: "plain-password.yaml", want: []string{
+		`plain-password.yaml:13:5: fleet "web": spec.login: unknown key "password": a plain password must not be in git; use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
+	}},
+	{path: "region-bad.yaml", want: []string{
+		`region-bad.yaml:6:11: fleet "web": spec.region: must be a region id such as ap-guangzhou`,
+	}},
+	{path: "renew-flag.yaml", want: []string{
+		`renew-flag.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
+	}},
+	{path: "scale-down.yaml", want: []string{
+		`scale-down.yaml:12:14: fleet "web": spec.scaleDown: must be one of "report", "isolate"`,
+	}},
+	{path: "syntax-error.yaml", want: []string{
+		`syntax-error.yaml:10:3: YAML syntax error: did not find expected ',' or ']'`,
+	}},
+	{path: "syntax-indent.yaml", want: []string{
+		`syntax-indent.yaml:8:4: YAML syntax error: mapping values are not allowed in this context`,
+	}},
+	{path: "tabs.yaml", want: []string{
+		`tabs.yaml:7:1: tab character in indentation; indent YAML with spaces`,
+	}},
+	{path: "tags-reserved.yaml", want: []string{
+		`tags-reserved.yaml:14:5: fleet "web": spec.tags: tag key "lightkeeper-fleet" uses the reserved prefix "lightkeeper-"; lightkeeper sets those tags itself, rename the key`,
+	}},
+	{path: "tags-too-many.yaml", want: []string{
+		`tags-too-many.yaml:13:5: fleet "web": spec.tags: 9 tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`,
+	}},
+	{path: "tags-value-number.yaml", want: []string{
+		`tags-value-number.yaml:13:18: fleet "web": spec.tags.cost-center: must be a string, got a number`,
+	}},
+	{path: "too-large.yaml", opts: Options{MaxFileSize: 512}, want: []string{
+		`too-large.yaml:1:1: file is larger than 512 bytes; split it into smaller files`,
+	}},
+	{path: "total-count", want: []string{
+		`total-count/b.yaml:7:10: fleet "b": spec.count: brings the total count of all fleets to 1200, above the repository-wide limit of 1000; lower the counts or raise the limit`,
+	}},
+	{path: "typo-container-image.yaml", want: []string{
+		`typo-container-image.yaml:13:7: fleet "web": spec.containers[0]: missing required key "containerImage"`,
+		`typo-container-image.yaml:13:7: fleet "web": spec.containers[0]: unknown key "containerImg"; did you mean "containerImage"?`,
+	}},
+	{path: "typo-count.yaml", want: []string{
+		`typo-count.yaml:6:3: fleet "web": spec: missing required key "count"`,
+		`typo-count.yaml:7:3: fleet "web": spec: unknown key "cuont"; did you mean "count"?`,
+	}},
+	{path: "typo-metadata.yaml", want: []string{
+		`typo-metadata.yaml:1:1: missing required key "metadata"`,
+		`typo-metadata.yaml:3:1: unknown key "metdata"; did you mean "metadata"?`,
+	}},
+	{path: "unknown-key.yaml", want: []string{
+		`unknown-key.yaml:12:3: fleet "web": spec: unknown key "color"`,
+	}},
+	{path: "zone-duplicate.yaml", want: []string{
+		`zone-duplicate.yaml:10:27: fleet "web": spec.zones[1]: duplicate of item 0`,
+	}},
+	{path: "zone-malformed.yaml", want: []string{
+		`zone-malformed.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,
+	}},
+	{path: "zone-outside-region.yaml", want: []string{
+		`zone-outside-region.yaml:10:27: fleet "web": spec.zones[1]: zone "ap-shanghai-2" is not in region ap-guangzhou; use a zone such as ap-guangzhou-3`,
+	}},
+	{path: "zone-prefix-only.yaml", want: []string{
+		`zone-prefix-only.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,
+	}},
+	{path: "zones-empty.yaml", want: []string{
+		`zones-empty.yaml:10:10: fleet "web": spec.zones: must not be empty`,
+	}},
+}
+
+func TestLoadInvalid(t *testing.T) {
+	fsys := os.DirFS("testdata/invalid")
+	for _, tc := range invalidCases {
+		t.Run(tc.path, func(t *testing.T) {
+			fleets, err := LoadInputs([]Input{{FS: fsys, Path: tc.path}}, tc.opts)
+			if err == nil {
+				t.Fatalf("loaded %d fleets, want errors", len(fleets))
+			}
+			if fleets != nil {
+				t.Errorf("got fleets %v along with errors", fleets)
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T, want Errors: %v", err, err)
+			}
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+				if e.Line == 0 && !strings.HasPrefix(tc.path, "no-fleets") {
+					t.Errorf("error without a line: %v", e)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestInvalidCorpusCovered keeps the table and testdata/invalid in step.
+func TestInvalidCorpusCovered(t *testing.T) {
+	ents, err := os.ReadDir("testdata/invalid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTable := map[string]bool{}
+	for _, tc := range invalidCases {
+		inTable[tc.path] = true
+	}
+	for _, e := range ents {
+		if !inTable[e.Name()] {
+			t.Errorf("testdata/invalid/%s has no entry in invalidCases", e.Name())
+		}
+	}
+	if len(invalidCases) < 40 {
+		t.Errorf("%d invalid cases, want at least 40", len(invalidCases))
+	}
+}
