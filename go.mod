@@ -1,6 +1,6 @@
 module github.com/lightkeeper/lightkeeper
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
