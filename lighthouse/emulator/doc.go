@@ -1,0 +1,23 @@
+// Package emulator is a local, faithful implementation of the subset of the
+// Tencent Cloud Lighthouse API (service "lighthouse", version 2020-03-24)
+// that lightkeeper uses. It is a real http.Handler: clients speak the wire
+// protocol to it, TC3-HMAC-SHA256 signatures are verified against configured
+// credentials, parameters are validated with the documented error codes, and
+// instances move through PENDING, RUNNING or LAUNCH_FAILED, SHUTDOWN and
+// removal on a clock that tests control.
+//
+// Beyond the API it offers what tests of a reconciler need: ClientToken
+// memory with configurable policies, per-action rate limits, injected faults
+// (lost responses after a committed action, delays, HTTP 5xx, InternalError,
+// RequestLimitExceeded, Describe lag), out-of-band deletion, and state that
+// can be saved and loaded. These are reachable from Go (InjectFault,
+// DeleteInstance, SaveState, ...) and over HTTP under "/_emulator/" (see
+// admin.go), which is deliberately unauthenticated: the emulator is a local
+// test server and must never be exposed to untrusted networks.
+//
+// Where the real service's behaviour is not documented (token retention,
+// parameter mismatch on a reused token, the form of a passing DryRun, the
+// answer for an unknown but well-formed instance ID) the emulator picks one
+// behaviour, makes it configurable where a client could depend on it, and
+// says so in the doc comment of the relevant Config field.
+package emulator

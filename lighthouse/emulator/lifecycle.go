@@ -1,0 +1,254 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+)
+
+const timeLayout = "2006-01-02T15:04:05Z"
+
+// instance is an instance as the emulator keeps it: the API view plus what
+// the lifecycle needs. It is saved as is by SaveState.
+type instance struct {
+	lighthouse.Instance
+	Region  string    `json:"Region"`
+	Created time.Time `json:"EmulatorCreated"`
+	// OpEnd is when the operation in flight ends; zero when none is.
+	OpEnd time.Time `json:"EmulatorOpEnd,omitzero"`
+	// OpResult is the InstanceState the operation ends in; "" removes the
+	// instance (TerminateInstances).
+	OpResult string `json:"EmulatorOpResult,omitempty"`
+	// Quota is the usage key the instance counts against; "" when it does
+	// not count (LAUNCH_FAILED).
+	Quota     string `json:"EmulatorQuota,omitempty"`
+	PublicIP  string `json:"EmulatorPublicIp,omitempty"`
+	ClientTok string `json:"EmulatorClientToken,omitempty"`
+}
+
+func fmtTime(t time.Time) *string {
+	s := t.UTC().Format(timeLayout)
+	return &s
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// nextID returns prefix + 8 lowercase alphanumerics derived from the seed
+// and a counter that SaveState keeps, so IDs are reproducible for a seed
+// and never repeat across a restart with a state file. s.mu held.
+func (s *Server) nextID(prefix string) string {
+	for {
+		s.idSeq++
+		var buf [16]byte
+		binary.BigEndian.PutUint64(buf[:8], uint64(s.cfg.Seed))
+		binary.BigEndian.PutUint64(buf[8:], s.idSeq)
+		h := sha256.Sum256(append(buf[:], prefix...))
+		id := make([]byte, 8)
+		for i := range id {
+			id[i] = idAlphabet[int(h[i])%len(idAlphabet)]
+		}
+		out := prefix + string(id)
+		if _, taken := s.instances[out]; !taken {
+			return out
+		}
+	}
+}
+
+// nextUUID returns a UUID-shaped string derived like nextID. s.mu held.
+func (s *Server) nextUUID() string {
+	s.idSeq++
+	var buf [16]byte
+	binary.BigEndian.PutUint64(buf[:8], uint64(s.cfg.Seed))
+	binary.BigEndian.PutUint64(buf[8:], s.idSeq)
+	h := sha256.Sum256(append(buf[:], "uuid"...))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	return formatUUID(h[:16])
+}
+
+// advance finishes every operation whose time has come. s.mu held.
+func (s *Server) advance(now time.Time) {
+	for id, in := range s.busy {
+		if now.Before(in.OpEnd) {
+			continue
+		}
+		delete(s.busy, id)
+		s.finish(in, in.OpEnd)
+	}
+}
+
+// finish ends the instance's operation at time t. s.mu held.
+func (s *Server) finish(in *instance, t time.Time) {
+	in.OpEnd = time.Time{}
+	switch in.OpResult {
+	case lighthouse.StateRunning:
+		in.InstanceState = lighthouse.StateRunning
+		in.LatestOperationState = lighthouse.OperationSuccess
+		in.PublicAddresses = []string{in.PublicIP}
+		in.InternetAccessible.PublicIpAssigned = true
+	case lighthouse.StateLaunchFailed:
+		in.InstanceState = lighthouse.StateLaunchFailed
+		in.LatestOperationState = lighthouse.OperationFailed
+		s.release(in)
+	case lighthouse.StateShutdown:
+		in.InstanceState = lighthouse.StateShutdown
+		in.LatestOperationState = lighthouse.OperationSuccess
+		in.IsolatedTime = fmtTime(t)
+	case "":
+		s.remove(in)
+	}
+	in.OpResult = ""
+}
+
+// startOp puts the instance into an operation that ends after delay (at
+// once when delay <= 0). s.mu held.
+func (s *Server) startOp(in *instance, c *call, state, result string, delay time.Duration) {
+	in.InstanceState = state
+	in.LatestOperation = c.action
+	in.LatestOperationState = lighthouse.OperationOperating
+	in.LatestOperationRequestId = c.requestID
+	in.LatestOperationStartedTime = fmtTime(c.now)
+	in.OpResult = result
+	in.OpEnd = c.now.Add(max(delay, 0))
+	if delay <= 0 {
+		s.finish(in, c.now)
+		return
+	}
+	s.busy[in.InstanceId] = in
+}
+
+func (s *Server) release(in *instance) {
+	if in.Quota != "" {
+		s.usage[in.Quota]--
+		in.Quota = ""
+	}
+}
+
+func (s *Server) remove(in *instance) {
+	s.release(in)
+	delete(s.instances, in.InstanceId)
+	delete(s.busy, in.InstanceId)
+	if i := slices.Index(s.order, in); i >= 0 {
+		s.order = slices.Delete(s.order, i, i+1)
+	}
+}
+
+// Instances returns every instance in every region, oldest first, as
+// DescribeInstances would show them at the emulator's current time
+// (ignoring Describe lag).
+func (s *Server) Instances() []lighthouse.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.clock.Now())
+	out := make([]lighthouse.Instance, 0, len(s.order))
+	for _, in := range s.order {
+		out = append(out, in.Instance)
+	}
+	return out
+}
+
+// DeleteInstance removes an instance at once, whatever its state, as a
+// person deleting it in the console would. Its ClientToken stays
+// remembered (see Config.TokenGone).
+func (s *Server) DeleteInstance(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances[id]
+	if !ok {
+		return fmt.Errorf("emulator: delete instance %q: no such instance", id)
+	}
+	s.remove(in)
+	return nil
+}
+
+// checkInstanceIDs validates the InstanceIds of Isolate and Terminate and
+// returns the instances. s.mu held.
+func (s *Server) lookupInstances(c *call, ids []string, max int, tooMany string) ([]*instance, *apiError) {
+	if len(ids) == 0 {
+		return nil, errf(codeMissingParameter, "%s: InstanceIds is required", c.action)
+	}
+	if len(ids) > max {
+		return nil, errf(tooMany, "%s: InstanceIds has %d IDs; at most %d per call", c.action, len(ids), max)
+	}
+	seen := map[string]bool{}
+	out := make([]*instance, 0, len(ids))
+	for i, id := range ids {
+		if !reInstanceID.MatchString(id) {
+			return nil, errf(codeInstanceIDMalformed, "%s: InstanceIds[%d] %q is malformed (want lhins- and 8 lowercase letters or digits)", c.action, i, id)
+		}
+		if seen[id] {
+			return nil, errf(codeDuplicated, "%s: InstanceIds[%d] %q is duplicated", c.action, i, id)
+		}
+		seen[id] = true
+		in, ok := s.instances[id]
+		if !ok || in.Region != c.region {
+			return nil, errf(codeInstanceIDNotFound, "%s: instance %q does not exist in %s", c.action, id, c.region)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// busyError is the retry-later answer for an instance in an operation.
+func busyError(c *call, in *instance) *apiError {
+	if in.InstanceState == lighthouse.StatePending {
+		return errf(codeInstanceCreating, "%s: instance %s is still being created; retry when it is RUNNING", c.action, in.InstanceId)
+	}
+	return errf(codeLatestOpUnfinished, "%s: the latest operation %s of instance %s is unfinished; retry when LatestOperationState is not OPERATING", c.action, in.LatestOperation, in.InstanceId)
+}
+
+func (s *Server) isolateInstances(c *call) (any, *apiError) {
+	var req lighthouse.IsolateInstancesRequest
+	if aerr := decodeParams(c, &req); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(c.now)
+	ins, aerr := s.lookupInstances(c, req.InstanceIds, 20, codeIsolateLimitExceeded)
+	if aerr != nil {
+		return nil, aerr
+	}
+	for _, in := range ins {
+		if !in.OpEnd.IsZero() {
+			return nil, busyError(c, in)
+		}
+		if in.InstanceState != lighthouse.StateRunning && in.InstanceState != lighthouse.StateStopped {
+			return nil, errf(codeInvalidInstanceState, "%s: instance %s is %s; only RUNNING or STOPPED instances can be isolated", c.action, in.InstanceId, in.InstanceState)
+		}
+	}
+	for _, in := range ins {
+		s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay)
+	}
+	return &lighthouse.IsolateInstancesResponse{RequestId: c.requestID}, nil
+}
+
+func (s *Server) terminateInstances(c *call) (any, *apiError) {
+	var req lighthouse.TerminateInstancesRequest
+	if aerr := decodeParams(c, &req); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(c.now)
+	ins, aerr := s.lookupInstances(c, req.InstanceIds, 100, codeValueLimitExceeded)
+	if aerr != nil {
+		return nil, aerr
+	}
+	for _, in := range ins {
+		if !in.OpEnd.IsZero() {
+			return nil, busyError(c, in)
+		}
+		if in.InstanceState != lighthouse.StateShutdown && in.InstanceState != lighthouse.StateLaunchFailed {
+			return nil, errf(codeInvalidInstanceState, "%s: instance %s is %s; isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)", c.action, in.InstanceId, in.InstanceState)
+		}
+	}
+	for _, in := range ins {
+		s.startOp(in, c, lighthouse.StateTerminating, "", s.cfg.OperationDelay)
+	}
+	return &lighthouse.TerminateInstancesResponse{RequestId: c.requestID}, nil
+}

@@ -1,0 +1,463 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+)
+
+// maxBodyBytes is the documented limit of a TC3 POST body (10 MB).
+const maxBodyBytes = 10 << 20
+
+// Default values of Config fields left zero.
+const (
+	DefaultLaunchDelay    = 15 * time.Second
+	DefaultOperationDelay = 5 * time.Second
+	DefaultTokenWindow    = 2 * time.Hour
+	DefaultQuota          = 50
+)
+
+// TokenPolicy says what CreateInstances does when a remembered ClientToken
+// comes back in a situation the API documentation does not cover.
+type TokenPolicy string
+
+// Token policies.
+const (
+	// TokenReturnOriginal answers with the InstanceIdSet of the first
+	// request and creates nothing.
+	TokenReturnOriginal TokenPolicy = "return-original"
+	// TokenReject answers with the error UnsupportedOperation.IdempotentParameterMismatch
+	// (the code other Tencent Cloud products use; Lighthouse documents none).
+	TokenReject TokenPolicy = "reject"
+	// TokenCreateNew forgets the old entry and handles the request as new.
+	TokenCreateNew TokenPolicy = "create-new"
+)
+
+// Config configures a Server. Zero values give the documented defaults.
+type Config struct {
+	// Credentials maps SecretId to SecretKey; at least one is required. All
+	// credentials act on the same account (as sub-accounts of one owner).
+	Credentials map[string]string
+	// Clock is the emulator's time; nil means real time. Tests pass a
+	// *ManualClock so that nothing depends on sleeping.
+	Clock Clock
+	// Catalog is what the cloud sells; nil means DefaultCatalog().
+	Catalog *Catalog
+	// RateLimits maps an action to requests per second, per action, region
+	// and SecretId, with a burst of the same size (at least 1). nil means
+	// DefaultRateLimits(); actions missing from a non-nil map keep their
+	// default; a value <= 0 means unlimited. See NoRateLimits.
+	RateLimits map[string]float64
+	// Seed makes random choices reproducible: launch failures, zones picked
+	// when a create names none, probabilistic faults and instance IDs.
+	Seed int64
+	// Logger receives one line per API request (action, region, code,
+	// latency, RequestId), never credentials, signatures or passwords. nil
+	// means silent.
+	Logger *slog.Logger
+
+	// LaunchDelay is how long an instance stays PENDING; 0 means
+	// DefaultLaunchDelay (15s), a negative value means it leaves PENDING at
+	// the first look.
+	LaunchDelay time.Duration
+	// LaunchFailureProbability is the chance (0..1) that a new instance ends
+	// in LAUNCH_FAILED instead of RUNNING, drawn from the seeded generator.
+	LaunchFailureProbability float64
+	// OperationDelay is how long IsolateInstances and TerminateInstances stay
+	// OPERATING; 0 means DefaultOperationDelay (5s), negative means at once.
+	OperationDelay time.Duration
+	// DescribeLag hides instances from DescribeInstances for this long after
+	// their creation, as an eventually consistent read model would. 0 = none.
+	DescribeLag time.Duration
+
+	// TokenWindow is how long a ClientToken is remembered; 0 means
+	// DefaultTokenWindow (2h, the shorter of the windows other Tencent Cloud
+	// products document, so a client cannot lean on a long memory); a
+	// negative value disables token memory altogether.
+	TokenWindow time.Duration
+	// TokenMismatch applies when a remembered token comes with different
+	// parameters. Default TokenReturnOriginal: Lighthouse documents no
+	// mismatch error, so the likeliest service behaviour is a plain dedupe
+	// table keyed by the token; TokenReject makes tests catch clients that
+	// change a request between retries.
+	TokenMismatch TokenPolicy
+	// TokenGone applies when every instance a remembered token created has
+	// been terminated or deleted. Default TokenReturnOriginal: the token
+	// still maps to the dead IDs, so a client that reuses a token after its
+	// instance died gets IDs that DescribeInstances never shows. This is the
+	// behaviour that forces a correct client to move to a new token
+	// (DESIGN.md section 5), which is what the emulator exists to test.
+	TokenGone TokenPolicy
+
+	// Quotas maps a quota name (GENERAL_BUNDLE_INSTANCE, ...) to the number
+	// of instances allowed per region; names not listed get DefaultQuota
+	// (50); a negative value means unlimited. Instances count until they are
+	// terminated; LAUNCH_FAILED ones do not count.
+	Quotas map[string]int64
+	// Balance is the account balance in CNY; a create is charged its
+	// discounted price and fails with FailedOperation.InsufficientBalance
+	// when it exceeds the balance. 0 means unlimited.
+	Balance float64
+	// AllowLinuxPassword accepts LoginConfiguration.Password for Linux
+	// blueprints (8-30 characters, as the Chinese SDK documents). By default
+	// it is refused with UnsupportedOperation.InstanceLinuxUnixCreatingNotSupportPassword,
+	// as the international API page and its error list document.
+	AllowLinuxPassword bool
+	// DryRunAsError answers a passing DryRun with the error DryRunOperation
+	// instead of the documented success with a RequestId and no IDs.
+	DryRunAsError bool
+	// Faults are injected from the start, as by InjectFault.
+	Faults []Fault
+}
+
+// Server is the emulated Lighthouse API. It is an http.Handler: the API at
+// POST "/", the admin API under "/_emulator/". Create it with New.
+type Server struct {
+	cfg     Config
+	clock   Clock
+	catalog *catalogIndex
+	log     *slog.Logger
+	admin   *http.ServeMux
+	limits  map[string]float64
+
+	mu        sync.Mutex // guards everything below up to statsMu
+	instances map[string]*instance
+	order     []*instance // creation order
+	busy      map[string]*instance
+	tokens    map[string]*tokenEntry
+	usage     map[string]int64 // "region/QUOTA_NAME" -> instances counted
+	spent     float64
+	idSeq     uint64
+	rng       *mrand.Rand
+
+	faultMu  sync.Mutex
+	faults   []*activeFault
+	faultRNG *mrand.Rand
+
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+
+	statsMu sync.Mutex
+	calls   map[[2]string]int
+}
+
+// New returns a Server for cfg, or an error naming the invalid field.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Credentials) == 0 {
+		return nil, errors.New("emulator: Config.Credentials: at least one SecretId/SecretKey pair is required")
+	}
+	for id, key := range cfg.Credentials {
+		if id == "" || key == "" {
+			return nil, errors.New("emulator: Config.Credentials: SecretId and SecretKey must not be empty")
+		}
+	}
+	if p := cfg.LaunchFailureProbability; p < 0 || p > 1 {
+		return nil, fmt.Errorf("emulator: Config.LaunchFailureProbability: %v is not in 0..1", p)
+	}
+	for name, pol := range map[string]*TokenPolicy{"TokenMismatch": &cfg.TokenMismatch, "TokenGone": &cfg.TokenGone} {
+		switch *pol {
+		case "":
+			*pol = TokenReturnOriginal
+		case TokenReturnOriginal, TokenReject, TokenCreateNew:
+		default:
+			return nil, fmt.Errorf("emulator: Config.%s: unknown policy %q (want %q, %q or %q)", name, *pol, TokenReturnOriginal, TokenReject, TokenCreateNew)
+		}
+	}
+	cat := cfg.Catalog
+	if cat == nil {
+		cat = DefaultCatalog()
+	}
+	if err := cat.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator: Config.Catalog: %w", err)
+	}
+	if cfg.LaunchDelay == 0 {
+		cfg.LaunchDelay = DefaultLaunchDelay
+	}
+	if cfg.OperationDelay == 0 {
+		cfg.OperationDelay = DefaultOperationDelay
+	}
+	if cfg.TokenWindow == 0 {
+		cfg.TokenWindow = DefaultTokenWindow
+	}
+	s := &Server{
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		catalog:   indexCatalog(cat),
+		log:       cfg.Logger,
+		limits:    DefaultRateLimits(),
+		instances: map[string]*instance{},
+		busy:      map[string]*instance{},
+		tokens:    map[string]*tokenEntry{},
+		usage:     map[string]int64{},
+		rng:       mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x6c6967687468)),
+		faultRNG:  mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x6661756c7473)),
+		limiters:  map[string]*rate.Limiter{},
+		calls:     map[[2]string]int{},
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for a, r := range cfg.RateLimits {
+		s.limits[a] = r
+	}
+	for _, f := range cfg.Faults {
+		if err := validateFault(f); err != nil {
+			return nil, fmt.Errorf("emulator: Config.Faults: %w", err)
+		}
+		s.InjectFault(f)
+	}
+	s.admin = s.adminMux()
+	return s, nil
+}
+
+// call is one API request being served.
+type call struct {
+	action    string
+	region    string
+	secretID  string
+	requestID string
+	body      []byte
+	now       time.Time
+}
+
+type handlerFunc func(s *Server, c *call) (any, *apiError)
+
+type actionSpec struct {
+	handle      handlerFunc
+	needsRegion bool
+}
+
+var actions = map[string]actionSpec{
+	"CreateInstances":               {(*Server).createInstances, true},
+	"DescribeInstances":             {(*Server).describeInstances, true},
+	"DescribeBundles":               {(*Server).describeBundles, true},
+	"DescribeBlueprints":            {(*Server).describeBlueprints, true},
+	"DescribeZones":                 {(*Server).describeZones, true},
+	"DescribeRegions":               {(*Server).describeRegions, false},
+	"DescribeGeneralResourceQuotas": {(*Server).describeQuotas, true},
+	"InquirePriceCreateInstances":   {(*Server).inquirePrice, true},
+	"IsolateInstances":              {(*Server).isolateInstances, true},
+	"TerminateInstances":            {(*Server).terminateInstances, true},
+}
+
+// ServeHTTP serves the API at POST "/" and the admin API under "/_emulator/".
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	s.serveAPI(w, r)
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &call{
+		action:    r.Header.Get("X-TC-Action"),
+		region:    r.Header.Get("X-TC-Region"),
+		requestID: newRequestID(),
+		now:       s.clock.Now(),
+	}
+	var resp any
+	aerr := s.prepare(w, r, c)
+	var drop bool
+	if aerr == nil {
+		var delay time.Duration
+		var pre *apiError
+		var status int
+		pre, status, delay, drop = s.decideFaults(c.action)
+		switch {
+		case status != 0:
+			s.count(c.action, fmt.Sprintf("HTTP%d", status))
+			s.logCall(c, fmt.Sprintf("HTTP%d", status), start)
+			http.Error(w, http.StatusText(status), status)
+			return
+		case pre != nil:
+			aerr = pre
+		default:
+			resp, aerr = actions[c.action].handle(s, c)
+		}
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+	}
+	code := ""
+	if aerr != nil {
+		code = aerr.Code
+	}
+	s.count(c.action, code)
+	s.logCall(c, code, start)
+	if drop {
+		dropConnection(w)
+		return
+	}
+	writeEnvelope(w, c.requestID, resp, aerr)
+}
+
+// prepare checks the transport, headers, signature, action, version,
+// region and rate limit; a nil error means the action may run.
+func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call) *apiError {
+	if r.Method != http.MethodPost {
+		return errf(codeInvalidRequest, "the emulator accepts only POST requests with a JSON body (got %s)", r.Method)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errf(codeRequestSizeExceeded, "the request body exceeds %d bytes", maxBodyBytes)
+		}
+		return errf(codeInvalidRequest, "read request body: %v", err)
+	}
+	c.body = body
+	if aerr := s.authenticate(r, c); aerr != nil {
+		return aerr
+	}
+	if v := r.Header.Get("X-TC-Version"); v != lighthouse.Version {
+		if v == "" {
+			return errf(codeMissingParameter, "the header X-TC-Version is required; use %s", lighthouse.Version)
+		}
+		return errf(codeNoSuchVersion, "version %q of lighthouse does not exist; use %s", v, lighthouse.Version)
+	}
+	spec, ok := actions[c.action]
+	if !ok {
+		return errf(codeInvalidAction, "action %q does not exist or is not supported by the emulator", c.action)
+	}
+	if c.region != "" {
+		if _, ok := s.catalog.regions[c.region]; !ok {
+			return errf(codeUnsupportedRegion, "region %q is not supported (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
+		}
+	} else if spec.needsRegion {
+		return errf(codeMissingParameter, "the header X-TC-Region is required for %s", c.action)
+	}
+	if !s.allow(c.action, c.region, c.secretID, c.now) {
+		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this region and SecretId", c.action, s.limits[c.action])
+	}
+	return nil
+}
+
+func (s *Server) regionNames() []string {
+	var names []string
+	for _, r := range s.catalog.Regions {
+		names = append(names, r.Region)
+	}
+	return names
+}
+
+func (s *Server) logCall(c *call, code string, start time.Time) {
+	s.log.Info("lighthouse api call",
+		slog.String("action", c.action),
+		slog.String("region", c.region),
+		slog.String("code", code),
+		slog.Duration("latency", time.Since(start)),
+		slog.String("request_id", c.requestID))
+}
+
+func (s *Server) count(action, code string) {
+	s.statsMu.Lock()
+	s.calls[[2]string{action, code}]++
+	s.statsMu.Unlock()
+}
+
+// Calls returns how many API calls of action were answered with the error
+// code (code "" counts successes). Calls refused before the action was known
+// count under the X-TC-Action header value. A call whose response was
+// dropped by a fault counts under the code the action produced; an injected
+// HTTP error counts under "HTTP<status>", e.g. "HTTP502".
+func (s *Server) Calls(action, code string) int {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.calls[[2]string{action, code}]
+}
+
+// Stats returns every (action, code) count, as "action code" -> count with
+// code "OK" for successes.
+func (s *Server) Stats() map[string]map[string]int {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	out := map[string]map[string]int{}
+	for k, n := range s.calls {
+		code := k[1]
+		if code == "" {
+			code = "OK"
+		}
+		if out[k[0]] == nil {
+			out[k[0]] = map[string]int{}
+		}
+		out[k[0]][code] = n
+	}
+	return out
+}
+
+func writeEnvelope(w http.ResponseWriter, requestID string, resp any, aerr *apiError) {
+	var body []byte
+	var err error
+	if aerr != nil {
+		body, err = json.Marshal(map[string]any{"Response": map[string]any{
+			"Error":     lighthouse.ErrorBody{Code: aerr.Code, Message: aerr.Message},
+			"RequestId": requestID,
+		}})
+	} else {
+		body, err = json.Marshal(map[string]any{"Response": resp})
+	}
+	if err != nil {
+		http.Error(w, "emulator: encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// dropConnection closes the client connection without a response, as a
+// network failure after the service committed the action would.
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		// HTTP/2 and recorders cannot be hijacked; abort the handler, which
+		// makes net/http reset the stream without a response.
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+// newRequestID returns a lowercase random UUID, the RequestId format.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b[:])
+}
+
+func formatUUID(b []byte) string {
+	h := hex.EncodeToString(b[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
