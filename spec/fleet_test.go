@@ -1,0 +1,169 @@
+package spec
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func loadOne(t *testing.T, doc string) *Fleet {
+	t.Helper()
+	return mustLoad(t, fstest.MapFS{"f.yaml": {Data: []byte(doc)}})[0]
+}
+
+const fullYAML = `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: api
+spec:
+  region: ap-shanghai
+  count: 2
+  bundleId: bundle_gen_04
+  blueprintId: lhbp-dk3r8c2a
+  zones: [ap-shanghai-3, ap-shanghai-5]
+  charge: {period: 12}
+  login: {keyIds: [lhkp-aaaa0001, lhkp-aaaa0002]}
+  containers:
+    - containerImage: nginx:1.27
+      publishPorts: [{hostPort: 80, containerPort: 80}]
+  tags: {team: platform, env: prod}
+`
+
+// The same fleet written differently: other key order, flow vs block style,
+// comments, defaults spelled out, key ids reordered, count and scaleDown
+// changed (not creation parameters).
+const fullYAMLReformatted = `# reformatted
+kind: Fleet
+apiVersion: "lightkeeper/v1"
+spec:
+  tags:
+    env: prod      # order of keys does not matter
+    team: platform
+  scaleDown: isolate
+  count: 7
+  instanceName: "{fleet}-{slot}"
+  charge:
+    renewFlag: NOTIFY_AND_MANUAL_RENEW
+    period: 12
+  containers:
+    - publishPorts:
+        - containerPort: 80
+          hostPort: 80
+          protocol: tcp
+          ip: 0.0.0.0
+      containerImage: 'nginx:1.27'
+  login:
+    keyIds:
+      - lhkp-aaaa0002
+      - lhkp-aaaa0001
+  autoVoucher: false
+  zones:
+    - ap-shanghai-3
+    - ap-shanghai-5
+  blueprintId: lhbp-dk3r8c2a
+  bundleId: bundle_gen_04
+  region: ap-shanghai
+metadata: {name: api}
+`
+
+func TestCreationHashStable(t *testing.T) {
+	a, b := loadOne(t, fullYAML), loadOne(t, fullYAMLReformatted)
+	if a.CreationHash() != b.CreationHash() {
+		t.Fatalf("hash differs for the same creation parameters:\n%s\n%s", a.CreationHash(), b.CreationHash())
+	}
+	if len(a.CreationHash()) != 64 {
+		t.Errorf("hash %q is not hex SHA-256", a.CreationHash())
+	}
+}
+
+func TestCreationHashChanges(t *testing.T) {
+	base := loadOne(t, fullYAML).CreationHash()
+	for _, change := range [][2]string{
+		{"name: api", "name: api2"},
+		{"region: ap-shanghai\n", "region: ap-beijing\n  # zones changed too\n"},
+		{"bundle_gen_04", "bundle_gen_03"},
+		{"lhbp-dk3r8c2a", "lhbp-g0tn7djh"},
+		{"[ap-shanghai-3, ap-shanghai-5]", "[ap-shanghai-5, ap-shanghai-3]"},
+		{"{period: 12}", "{period: 12, renewFlag: NOTIFY_AND_AUTO_RENEW}"},
+		{"{period: 12}", "{period: 24}"},
+		{"login: {keyIds: [lhkp-aaaa0001, lhkp-aaaa0002]}", "login: {keyIds: [lhkp-aaaa0001]}"},
+		{"login: {keyIds: [lhkp-aaaa0001, lhkp-aaaa0002]}", "login: {passwordFrom: {env: PW}}"},
+		{"nginx:1.27", "nginx:1.28"},
+		{"hostPort: 80,", "hostPort: 8080,"},
+		{"env: prod", "env: staging"},
+		{"  tags:", "  autoVoucher: true\n  tags:"},
+		{"  tags:", "  instanceName: \"api-{slot}\"\n  tags:"},
+	} {
+		doc := strings.Replace(fullYAML, change[0], change[1], 1)
+		if change[0] == "region: ap-shanghai\n" {
+			doc = strings.ReplaceAll(doc, "ap-shanghai-", "ap-beijing-")
+		}
+		if got := loadOne(t, doc).CreationHash(); got == base {
+			t.Errorf("hash unchanged after %q -> %q", change[0], change[1])
+		}
+	}
+}
+
+func TestInstanceNameZoneTags(t *testing.T) {
+	f := loadOne(t, strings.Replace(fullYAML, "  tags:", "  instanceName: \"{fleet}-sh-{slot}-{fleet}\"\n  tags:", 1))
+	if got := f.InstanceName(11); got != "api-sh-11-api" {
+		t.Errorf("InstanceName(11) = %q", got)
+	}
+	if z0, z1, z2 := f.Zone(0), f.Zone(1), f.Zone(2); z0 != "ap-shanghai-3" || z1 != "ap-shanghai-5" || z2 != "ap-shanghai-3" {
+		t.Errorf("zones = %s %s %s", z0, z1, z2)
+	}
+	var got []string
+	for _, tag := range f.InstanceTags(4) {
+		got = append(got, tag.Key+"="+tag.Value)
+	}
+	if s := strings.Join(got, ","); s != "env=prod,lightkeeper-fleet=api,lightkeeper-slot=4,team=platform" {
+		t.Errorf("InstanceTags = %s", s)
+	}
+	noZones := loadOne(t, strings.Replace(fullYAML, "  zones: [ap-shanghai-3, ap-shanghai-5]\n", "", 1))
+	if z := noZones.Zone(3); z != "" {
+		t.Errorf("Zone without zones = %q", z)
+	}
+	if n := noZones.InstanceName(0); n != "api-0" {
+		t.Errorf("default name = %q", n)
+	}
+}
+
+func TestPosition(t *testing.T) {
+	f := loadOne(t, fullYAML)
+	for field, want := range map[string][2]int{
+		"metadata.name": {4, 9},
+		"spec.count":    {7, 10},
+		"spec.zones[1]": {10, 26},
+		"spec.containers[0].publishPorts[0].hostPort": {15, 33},
+		"spec.nothere": {6, 3}, // deepest existing node: spec's mapping, at its first key
+	} {
+		if l, c := f.Position(field); l != want[0] || c != want[1] {
+			t.Errorf("Position(%s) = %d:%d, want %d:%d", field, l, c, want[0], want[1])
+		}
+	}
+}
+
+func TestPasswordFromResolve(t *testing.T) {
+	env := map[string]string{"PW": "s3cret-Passw0rd"}
+	getenv := func(k string) string { return env[k] }
+	files := fstest.MapFS{"pw": {Data: []byte("from-file-Passw0rd\n")}, "empty": {Data: []byte("\n")}}
+	readFile := func(name string) ([]byte, error) { return fs.ReadFile(files, name) }
+
+	if got, err := (&PasswordFrom{Env: "PW"}).Resolve(getenv, readFile); err != nil || got != "s3cret-Passw0rd" {
+		t.Errorf("env: %q, %v", got, err)
+	}
+	if got, err := (&PasswordFrom{File: "pw"}).Resolve(getenv, readFile); err != nil || got != "from-file-Passw0rd" {
+		t.Errorf("file: %q, %v", got, err)
+	}
+	if _, err := (&PasswordFrom{Env: "UNSET"}).Resolve(getenv, readFile); err == nil || !strings.Contains(err.Error(), "UNSET is unset or empty") {
+		t.Errorf("unset env: %v", err)
+	}
+	if _, err := (&PasswordFrom{File: "missing"}).Resolve(getenv, readFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := (&PasswordFrom{File: "empty"}).Resolve(getenv, readFile); err == nil || strings.Contains(err.Error(), "Passw0rd") {
+		t.Errorf("empty file: %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+const webYAML = `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: web
+spec:
+  region: ap-guangzhou
+  count: 3
+  bundleId: bundle_gen_03
+  blueprintId: lhbp-g0tn7djh
+  zones: [ap-guangzhou-3, ap-guangzhou-4]
+  charge: {period: 1}
+`
+
+func mustLoad(t *testing.T, fsys fstest.MapFS) []*Fleet {
+	t.Helper()
+	fleets, err := Load(fsys, Options{})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return fleets
+}
+
+func loadErrors(t *testing.T, fsys fstest.MapFS, opts Options) []string {
+	t.Helper()
+	_, err := Load(fsys, opts)
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Load error = %v, want Errors", err)
+	}
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+func TestLoadExamples(t *testing.T) {
+	fleets, err := LoadInputs([]Input{{FS: os.DirFS("../examples/fleets"), Display: "examples/fleets"}}, Options{})
+	if err != nil {
+		t.Fatalf("examples do not load: %v", err)
+	}
+	var names []string
+	for _, f := range fleets {
+		names = append(names, f.Name())
+	}
+	if got := strings.Join(names, ","); got != "api,bastion,batch,web" {
+		t.Errorf("fleets = %s, want api,bastion,batch,web (sorted by name)", got)
+	}
+	if got := strings.Join(Regions(fleets), ","); got != "ap-guangzhou,ap-shanghai" {
+		t.Errorf("Regions = %s", got)
+	}
+	api := fleets[0]
+	if api.Source.File != "examples/fleets/shanghai.yaml" || api.Source.Document != 2 {
+		t.Errorf("api Source = %+v, want document 2 of examples/fleets/shanghai.yaml", api.Source)
+	}
+	if line, col := api.Position("spec.containers[0].publishPorts[1].hostPort"); line != 44 || col != 22 {
+		t.Errorf("Position = %d:%d, want 44:22", line, col)
+	}
+	if p := api.Spec.Containers[0].PublishPorts[0]; p.IP != "0.0.0.0" || p.Protocol != "tcp" {
+		t.Errorf("port defaults not applied: %+v", p)
+	}
+	if got := api.Spec.Login.PasswordFrom.File; got != "/run/credentials/lightkeeper.service/api-password" {
+		t.Errorf("passwordFrom.file = %q", got)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	f := mustLoad(t, fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}})[0]
+	s := f.Spec
+	if s.InstanceName != DefaultInstanceName || s.Charge.RenewFlag != DefaultRenewFlag || s.ScaleDown != ScaleDownReport {
+		t.Errorf("defaults not applied: %+v", s)
+	}
+	if s.AutoVoucher || s.Login != nil || s.Tags != nil {
+		t.Errorf("unset fields are set: %+v", s)
+	}
+}
+
+func TestLoadWalk(t *testing.T) {
+	other := strings.Replace(webYAML, "name: web", "name: api", 1)
+	fsys := fstest.MapFS{
+		"fleets/web.yaml":          {Data: []byte(webYAML)},
+		"fleets/team/api.yml":      {Data: []byte(other)},
+		"fleets/README.md":         {Data: []byte("not yaml")},
+		"fleets/.hidden.yaml":      {Data: []byte("broken: [")},
+		".github/workflows/ci.yml": {Data: []byte("on: push")},
+	}
+	fleets := mustLoad(t, fsys)
+	if len(fleets) != 2 || fleets[0].Source.File != "fleets/team/api.yml" {
+		t.Fatalf("fleets = %v", fleets)
+	}
+	// A file named explicitly is read even without a YAML extension.
+	fsys["web.txt"] = &fstest.MapFile{Data: []byte(webYAML)}
+	got, err := LoadInputs([]Input{{FS: fsys, Path: "web.txt", Display: "d"}}, Options{})
+	if err != nil || got[0].Source.File != "d/web.txt" {
+		t.Fatalf("explicit file: %v %v", got, err)
+	}
+}
+
+func TestLoadInputsShareNamespace(t *testing.T) {
+	a := fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}}
+	b := fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}}
+	_, err := LoadInputs([]Input{{FS: a, Display: "a"}, {FS: b, Display: "b"}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "b/web.yaml:4:9: fleet \"web\": metadata.name: duplicate fleet name, first defined at a/web.yaml:4:9") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadMissingPath(t *testing.T) {
+	_, err := LoadInputs([]Input{{FS: fstest.MapFS{}, Path: "nope.yaml", Display: "fleets"}}, Options{})
+	if err == nil || err.Error() != "fleets/nope.yaml: no such file or directory" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadDefaultFileLimit(t *testing.T) {
+	big := webYAML + "# " + strings.Repeat("x", DefaultMaxFileSize) + "\n"
+	got := loadErrors(t, fstest.MapFS{"big.yaml": {Data: []byte(big)}}, Options{})
+	want := "big.yaml:1:1: file is larger than 1048576 bytes; split it into smaller files"
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("errors = %q, want %q", got, want)
+	}
+}
+
+func TestLoadTotalCountOption(t *testing.T) {
+	fsys := fstest.MapFS{"web.yaml": {Data: []byte(strings.Replace(webYAML, "count: 3", "count: 900", 1))}}
+	if _, err := Load(fsys, Options{}); err != nil {
+		t.Fatalf("900 is under the default limit: %v", err)
+	}
+	got := loadErrors(t, fsys, Options{MaxTotalCount: 100})
+	if len(got) != 1 || !strings.Contains(got[0], "web.yaml:7:10: fleet \"web\": spec.count: brings the total count of all fleets to 900, above the repository-wide limit of 100") {
+		t.Fatalf("errors = %q", got)
+	}
+	if _, err := Load(fsys, Options{MaxTotalCount: -1}); err != nil {
+		t.Fatalf("no limit: %v", err)
+	}
+}
+
+func TestLoadSmallAliasesAllowed(t *testing.T) {
+	doc := webYAML + "  tags: &t {team: web}\n---\n" +
+		strings.Replace(webYAML, "name: web", "name: api", 1) + "  tags: {team: api}\n"
+	mustLoad(t, fstest.MapFS{"f.yaml": {Data: []byte(doc)}})
+	// Aliases work inside one document.
+	withAlias := strings.Replace(webYAML, "zones: [ap-guangzhou-3, ap-guangzhou-4]", "zones: &z [ap-guangzhou-3]", 1) +
+		"  containers:\n    - containerImage: nginx\n      command: &cmd run\n    - containerImage: redis\n      command: *cmd\n"
+	f := mustLoad(t, fstest.MapFS{"f.yaml": {Data: []byte(withAlias)}})[0]
+	if f.Spec.Containers[1].Command != "run" {
+		t.Errorf("alias not expanded: %+v", f.Spec.Containers)
+	}
+}
+
+func TestLoadEmptyDocumentsSkipped(t *testing.T) {
+	fleets := mustLoad(t, fstest.MapFS{"f.yaml": {Data: []byte("---\n---\n" + webYAML + "---\n")}})
+	if len(fleets) != 1 || fleets[0].Source.Document != 2 {
+		t.Fatalf("fleets = %d, document %d", len(fleets), fleets[0].Source.Document)
+	}
+}
+
+func TestLoadEveryFileReported(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a.yaml": {Data: []byte(strings.Replace(webYAML, "count: 3", "count: -1", 1))},
+		"b.yaml": {Data: []byte("")},
+		"c.yaml": {Data: []byte(strings.Replace(webYAML, "name: web", "name: c", 1) + "  scaleDown: never\n")},
+	}
+	got := loadErrors(t, fsys, Options{Concurrency: 3})
+	want := []string{
+		`a.yaml:7:10: fleet "web": spec.count: must be >= 0`,
+		`b.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
+		`c.yaml:12:14: fleet "c": spec.scaleDown: must be one of "report", "isolate"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
