@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lightkeeper/lightkeeper/schema"
+)
+
+// runCmd runs lightkeeper in-process and returns exit code, stdout, stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }})
+	return code, out.String(), errOut.String()
+}
+
+// badFleets writes a directory with two broken fleet files and returns it.
+func badFleets(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("web.yaml", `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: web
+spec:
+  region: ap-guangzhou
+  count: -1
+  bundleId: bundle_gen_03
+  blueprintId: lhbp-g0tn7djh
+  zones: [ap-shanghai-2]
+  charge: {period: 1}
+  login: {password: hunter2}
+`)
+	write("db.yml", `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: db
+spec:
+  region: ap-beijing
+  count: 1
+  bundleId: bundle_gen_02
+  blueprintId: lhbp-d8pgvqz2
+  charge: {period: 1}
+  scaledown: isolate
+`)
+	return dir
+}
+
+func badFleetsWant(dir string) []string {
+	return []string{
+		filepath.ToSlash(dir) + `/db.yml:11:3: fleet "db": spec: unknown key "scaledown"; did you mean "scaleDown"?`,
+		filepath.ToSlash(dir) + `/web.yaml:7:10: fleet "web": spec.count: must be >= 0`,
+		filepath.ToSlash(dir) + `/web.yaml:12:11: fleet "web": spec.login: unknown key "password": a plain password must not be in git; use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
+	}
+}
+
+func TestValidateExamples(t *testing.T) {
+	code, out, errOut := runCmd(t, "validate", "../../examples/fleets")
+	if code != exitOK || out != "4 fleets valid (8 instances in all)\n" || errOut != "" {
+		t.Fatalf("code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestValidateDefaultsToCurrentDirectory(t *testing.T) {
+	t.Chdir("../../examples/fleets")
+	code, out, _ := runCmd(t, "validate")
+	if code != exitOK || !strings.HasPrefix(out, "4 fleets valid") {
+		t.Fatalf("code %d, stdout %q", code, out)
+	}
+}
+
+func TestValidateListsEveryError(t *testing.T) {
+	dir := badFleets(t)
+	code, out, errOut := runCmd(t, "validate", dir)
+	if code != exitError {
+		t.Errorf("exit code %d, want %d", code, exitError)
+	}
+	want := strings.Join(badFleetsWant(dir), "\n") + "\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	if errOut != "lightkeeper validate: 3 problem(s) found\n" {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestValidateSeveralPaths(t *testing.T) {
+	dir := badFleets(t)
+	// A file path, a directory and a missing path: names are unique across
+	// all of them, and every problem is listed.
+	code, out, _ := runCmd(t, "validate", "../../examples/fleets/web.yaml", filepath.Join(dir, "db.yml"), filepath.Join(dir, "nope.yaml"))
+	if code != exitError {
+		t.Errorf("exit code %d", code)
+	}
+	want := []string{
+		filepath.ToSlash(dir) + `/db.yml:11:3: fleet "db": spec: unknown key "scaledown"; did you mean "scaleDown"?`,
+		filepath.ToSlash(dir) + `/nope.yaml: no such file or directory`,
+	}
+	if out != strings.Join(want, "\n")+"\n" {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	dir := badFleets(t)
+	code, out, errOut := runCmd(t, "validate", "--output", "json", dir)
+	if code != exitError || errOut != "" {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	var rep struct {
+		Valid  bool
+		Fleets []any
+		Errors []struct {
+			File, Fleet, Field, Message string
+			Line, Column                int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	if rep.Valid || len(rep.Fleets) != 0 || len(rep.Errors) != 3 {
+		t.Fatalf("report = %+v", rep)
+	}
+	e := rep.Errors[1]
+	if e.File != filepath.ToSlash(dir)+"/web.yaml" || e.Line != 7 || e.Column != 10 || e.Fleet != "web" || e.Field != "spec.count" || e.Message != "must be >= 0" {
+		t.Errorf("error[1] = %+v", e)
+	}
+
+	code, out, _ = runCmd(t, "validate", "--output=json", "../../examples/fleets")
+	var ok struct {
+		Valid  bool
+		Fleets []struct {
+			Name, File, Region string
+			Line, Count        int
+		}
+		Errors []any
+	}
+	if err := json.Unmarshal([]byte(out), &ok); err != nil || code != exitOK {
+		t.Fatalf("code %d, %v\n%s", code, err, out)
+	}
+	if !ok.Valid || len(ok.Fleets) != 4 || ok.Errors == nil || len(ok.Errors) != 0 {
+		t.Fatalf("report = %+v", ok)
+	}
+	if f := ok.Fleets[3]; f.Name != "web" || f.File != "../../examples/fleets/web.yaml" || f.Region != "ap-guangzhou" || f.Count != 3 || f.Line != 5 {
+		t.Errorf("fleet = %+v", f)
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate", "--output", "yaml"},
+		{"validate", "--no-such-flag"},
+		{"validate", "--max-total-count", "0"},
+		{"schema", "extra"},
+	} {
+		if code, _, errOut := runCmd(t, args...); code != exitUsage || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args, code, errOut, exitUsage)
+		}
+	}
+	code, _, errOut := runCmd(t, "validate", "--help")
+	if code != exitOK || !strings.Contains(errOut, "Exit codes: 0 all specs valid, 1 problems found") {
+		t.Errorf("--help: exit %d, %q", code, errOut)
+	}
+}
+
+func TestValidateMaxTotalCount(t *testing.T) {
+	code, out, _ := runCmd(t, "validate", "--max-total-count", "5", "../../examples/fleets")
+	if code != exitError || !strings.Contains(out, `above the repository-wide limit of 5`) {
+		t.Errorf("code %d, %q", code, out)
+	}
+	if code, _, _ := runCmd(t, "validate", "--max-total-count", "-1", "../../examples/fleets"); code != exitOK {
+		t.Errorf("no limit: code %d", code)
+	}
+}
+
+func TestSchemaCommand(t *testing.T) {
+	code, out, _ := runCmd(t, "schema")
+	if code != exitOK || out != string(schema.JSON()) {
+		t.Fatalf("code %d, output differs from the embedded schema", code)
+	}
+	if !strings.Contains(out, `"$id": "`+schema.ID+`"`) {
+		t.Errorf("schema output lacks its $id")
+	}
+}
+
+// buildBinary builds lightkeeper into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lightkeeper")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestValidateBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := badFleets(t)
+	cmd := exec.Command(bin, "validate", dir)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+		t.Fatalf("exit: %v, stderr %s", err, errOut.String())
+	}
+	if want := strings.Join(badFleetsWant(dir), "\n") + "\n"; out.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	cmd = exec.Command(bin, "validate", "../../examples/fleets")
+	if b, err := cmd.Output(); err != nil || string(b) != "4 fleets valid (8 instances in all)\n" {
+		t.Errorf("examples: %v %q", err, b)
+	}
+	err = exec.Command(bin, "validate", "--output", "xml").Run()
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+		t.Errorf("usage: %v", err)
+	}
+}

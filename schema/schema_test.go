@@ -1,0 +1,153 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestEmbeddedSchemaCompiles(t *testing.T) {
+	if err := Compile(); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := os.ReadFile("fleet.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(JSON(), disk) {
+		t.Fatal("JSON() differs from fleet.schema.json")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(disk, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["$id"] != ID {
+		t.Errorf("$id = %v, want %s", doc["$id"], ID)
+	}
+	if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %v, want draft 2020-12", doc["$schema"])
+	}
+}
+
+// TestEveryPropertyDescribed keeps editor help complete: every property,
+// item and additionalProperties schema carries a description.
+func TestEveryPropertyDescribed(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(path string, s map[string]any)
+	walk = func(path string, s map[string]any) {
+		n++
+		if d, _ := s["description"].(string); strings.TrimSpace(d) == "" {
+			t.Errorf("%s has no description", path)
+		}
+		if props, ok := s["properties"].(map[string]any); ok {
+			for name, p := range props {
+				walk(path+".properties."+name, p.(map[string]any))
+			}
+		}
+		if items, ok := s["items"].(map[string]any); ok {
+			walk(path+".items", items)
+		}
+		if ap, ok := s["additionalProperties"].(map[string]any); ok {
+			walk(path+".additionalProperties", ap)
+		}
+	}
+	walk("$", doc)
+	if n < 40 {
+		t.Errorf("walked %d schemas, expected the whole fleet schema", n)
+	}
+}
+
+func parse(t *testing.T, src string) (any, *yaml.Node) {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v, n.Content[0]
+}
+
+func TestValidatePlacesEveryViolation(t *testing.T) {
+	v, node := parse(t, `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata: {name: web}
+spec:
+  region: ap-guangzhou
+  count: -1
+  bundleId: bundle_gen_03
+  blueprintId: lhbp-g0tn7djh
+  charge: {period: 1}
+  zone: [ap-guangzhou-3]
+  login: {password: x}
+`)
+	got, err := Validate(v, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, vi := range got {
+		lines = append(lines, vi.Field()+"@"+itoa(vi.Line)+":"+itoa(vi.Column)+": "+vi.Message)
+	}
+	want := map[string]bool{
+		`spec.count@6:10: must be >= 0`:                        true,
+		`spec@10:3: unknown key "zone"; did you mean "zones"?`: true,
+		`spec.login@11:11: unknown key "password": a plain password must not be in git; use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`: true,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("violations:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if !want[l] {
+			t.Errorf("unexpected violation %s", l)
+		}
+	}
+}
+
+func TestValidateValid(t *testing.T) {
+	v, node := parse(t, `{apiVersion: lightkeeper/v1, kind: Fleet, metadata: {name: a}, spec: {region: ap-beijing, count: 0, bundleId: bundle_gen_01, blueprintId: lhbp-a7oxy2bx, charge: {period: 60}}}`)
+	got, err := Validate(v, node)
+	if err != nil || got != nil {
+		t.Fatalf("Validate = %v, %v", got, err)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	cands := []string{"count", "region", "zones", "bundleId", "blueprintId", "instanceName"}
+	for word, want := range map[string]string{
+		"cuont":        "count",
+		"Count":        "count",
+		"bundleID":     "bundleId",
+		"blueprint":    "blueprintId",
+		"instancename": "instanceName",
+		"zone":         "zones",
+		"color":        "",
+		"x":            "",
+	} {
+		if got := Suggest(word, cands); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", word, got, want)
+		}
+	}
+}
+
+func TestFieldName(t *testing.T) {
+	if got := FieldName([]string{"spec", "containers", "0", "envs", "12", "key"}); got != "spec.containers[0].envs[12].key" {
+		t.Errorf("FieldName = %s", got)
+	}
+	if got := FieldName(nil); got != "" {
+		t.Errorf("FieldName(nil) = %q", got)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
