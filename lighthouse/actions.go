@@ -1,0 +1,202 @@
+package lighthouse
+
+import (
+	"context"
+	"iter"
+)
+
+// Names of the actions the client calls (X-TC-Action).
+const (
+	ActionCreateInstances               = "CreateInstances"
+	ActionDescribeInstances             = "DescribeInstances"
+	ActionDescribeBundles               = "DescribeBundles"
+	ActionDescribeBlueprints            = "DescribeBlueprints"
+	ActionDescribeZones                 = "DescribeZones"
+	ActionDescribeRegions               = "DescribeRegions"
+	ActionDescribeGeneralResourceQuotas = "DescribeGeneralResourceQuotas"
+	ActionInquirePriceCreateInstances   = "InquirePriceCreateInstances"
+	ActionIsolateInstances              = "IsolateInstances"
+	ActionTerminateInstances            = "TerminateInstances"
+)
+
+// MaxPageSize is the largest Limit of a Describe call and the most IDs one
+// call accepts.
+const MaxPageSize = 100
+
+var readOnly = callOpts{}
+
+// CreateInstances buys instances in region. Give every logical create a
+// ClientToken and reuse it, with the same request, on every retry: then
+// the transport repeats the request after a lost response or a transient
+// error, and the service returns the instances of the first attempt
+// instead of buying more. Without a ClientToken (and without DryRun) the
+// transport repeats the request only when the service cannot have acted on
+// it (not sent, or refused for the rate limit); any other failure comes
+// back with Class Permanent and Ambiguous set, because repeating it could
+// buy the servers twice.
+//
+// Returned IDs do not mean success: poll DescribeInstances until the
+// instances leave PENDING.
+func (c *Client) CreateInstances(ctx context.Context, region string, req *CreateInstancesRequest) (*CreateInstancesResponse, error) {
+	out := new(CreateInstancesResponse)
+	o := callOpts{mutating: !req.DryRun, unsafeRetry: !req.DryRun && req.ClientToken == ""}
+	if err := c.call(ctx, ActionCreateInstances, region, req, out, o); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeInstancesPage makes one DescribeInstances call as given: one page
+// of at most req.Limit instances (the API's default 20 when 0).
+func (c *Client) DescribeInstancesPage(ctx context.Context, region string, req *DescribeInstancesRequest) (*DescribeInstancesResponse, error) {
+	out := new(DescribeInstancesResponse)
+	if err := c.call(ctx, ActionDescribeInstances, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeInstances returns every instance of region matching req: all
+// pages of MaxPageSize, and, when req has more than MaxPageSize
+// InstanceIds, one sweep per chunk of MaxPageSize IDs. req's Offset and
+// Limit are ignored. It holds the whole result; for large accounts prefer
+// Instances, which holds one page at a time.
+func (c *Client) DescribeInstances(ctx context.Context, region string, req *DescribeInstancesRequest) ([]Instance, error) {
+	var all []Instance
+	for inst, err := range c.Instances(ctx, region, req) {
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, inst)
+	}
+	return all, nil
+}
+
+// Instances iterates over every instance of region matching req, fetching
+// one page of MaxPageSize at a time, as DescribeInstances does. On failure
+// it yields the error once (with a zero Instance) and stops.
+//
+// Offset paging over a list that changes during the sweep can show an
+// instance twice (a new instance shifts the pages); the iterator yields
+// each InstanceId once. An instance removed during the sweep can shift
+// another out of sight for this sweep; the next sweep sees it.
+func (c *Client) Instances(ctx context.Context, region string, req *DescribeInstancesRequest) iter.Seq2[Instance, error] {
+	return func(yield func(Instance, error) bool) {
+		base := DescribeInstancesRequest{}
+		if req != nil {
+			base = *req
+		}
+		base.Offset, base.Limit = 0, MaxPageSize
+		chunks := [][]string{nil}
+		if ids := base.InstanceIds; len(ids) > 0 {
+			chunks = chunks[:0]
+			for len(ids) > 0 {
+				n := min(len(ids), MaxPageSize)
+				chunks = append(chunks, ids[:n:n])
+				ids = ids[n:]
+			}
+		}
+		seen := map[string]struct{}{}
+		for _, chunk := range chunks {
+			page := base
+			page.InstanceIds = chunk
+			for {
+				resp, err := c.DescribeInstancesPage(ctx, region, &page)
+				if err != nil {
+					yield(Instance{}, err)
+					return
+				}
+				for _, inst := range resp.InstanceSet {
+					if _, dup := seen[inst.InstanceId]; dup {
+						continue
+					}
+					seen[inst.InstanceId] = struct{}{}
+					if !yield(inst, nil) {
+						return
+					}
+				}
+				page.Offset += int64(len(resp.InstanceSet))
+				if len(resp.InstanceSet) == 0 || page.Offset >= resp.TotalCount {
+					break
+				}
+			}
+		}
+	}
+}
+
+// DescribeBundles makes one DescribeBundles call (one page).
+func (c *Client) DescribeBundles(ctx context.Context, region string, req *DescribeBundlesRequest) (*DescribeBundlesResponse, error) {
+	out := new(DescribeBundlesResponse)
+	if err := c.call(ctx, ActionDescribeBundles, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeBlueprints makes one DescribeBlueprints call (one page).
+func (c *Client) DescribeBlueprints(ctx context.Context, region string, req *DescribeBlueprintsRequest) (*DescribeBlueprintsResponse, error) {
+	out := new(DescribeBlueprintsResponse)
+	if err := c.call(ctx, ActionDescribeBlueprints, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeZones lists the zones of region.
+func (c *Client) DescribeZones(ctx context.Context, region string, req *DescribeZonesRequest) (*DescribeZonesResponse, error) {
+	if req == nil {
+		req = &DescribeZonesRequest{}
+	}
+	out := new(DescribeZonesResponse)
+	if err := c.call(ctx, ActionDescribeZones, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeRegions lists the regions; it needs no region.
+func (c *Client) DescribeRegions(ctx context.Context) (*DescribeRegionsResponse, error) {
+	out := new(DescribeRegionsResponse)
+	if err := c.call(ctx, ActionDescribeRegions, "", &DescribeRegionsRequest{}, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeGeneralResourceQuotas returns quotas such as GENERAL_BUNDLE_INSTANCE.
+func (c *Client) DescribeGeneralResourceQuotas(ctx context.Context, region string, req *DescribeGeneralResourceQuotasRequest) (*DescribeGeneralResourceQuotasResponse, error) {
+	out := new(DescribeGeneralResourceQuotasResponse)
+	if err := c.call(ctx, ActionDescribeGeneralResourceQuotas, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// InquirePriceCreateInstances returns what a create would cost.
+func (c *Client) InquirePriceCreateInstances(ctx context.Context, region string, req *InquirePriceCreateInstancesRequest) (*InquirePriceCreateInstancesResponse, error) {
+	out := new(InquirePriceCreateInstancesResponse)
+	if err := c.call(ctx, ActionInquirePriceCreateInstances, region, req, out, readOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// IsolateInstances returns prepaid instances (they go to SHUTDOWN). A
+// repeat after a lost response cannot isolate anything twice; it may come
+// back with an error saying the instance is already being isolated.
+func (c *Client) IsolateInstances(ctx context.Context, region string, req *IsolateInstancesRequest) (*IsolateInstancesResponse, error) {
+	out := new(IsolateInstancesResponse)
+	if err := c.call(ctx, ActionIsolateInstances, region, req, out, callOpts{mutating: true}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TerminateInstances destroys SHUTDOWN instances, irreversibly.
+func (c *Client) TerminateInstances(ctx context.Context, region string, req *TerminateInstancesRequest) (*TerminateInstancesResponse, error) {
+	out := new(TerminateInstancesResponse)
+	if err := c.call(ctx, ActionTerminateInstances, region, req, out, callOpts{mutating: true}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,170 @@
+package lighthouse
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Endpoints of the Lighthouse API. An endpoint containing "{region}" is
+// expanded with the region of each call (calls without a region, such as
+// DescribeRegions, go to EndpointDefault instead).
+const (
+	// EndpointDefault is the public endpoint, routed to the nearest region.
+	EndpointDefault = "https://lighthouse.tencentcloudapi.com"
+	// EndpointRegional pins each call to its region's own host.
+	EndpointRegional = "https://lighthouse.{region}.tencentcloudapi.com"
+	// EndpointIntl is the international site's endpoint.
+	EndpointIntl = "https://lighthouse.intl.tencentcloudapi.com"
+)
+
+// Defaults of Options fields left zero.
+const (
+	// DefaultAttemptTimeout bounds one HTTP attempt, as the SDK's 60 s.
+	DefaultAttemptTimeout = 60 * time.Second
+	// DefaultRetryMax is the number of retries after the first attempt:
+	// with the waits below, about 30 s of trying before giving up, enough
+	// to ride out a rate-limit storm or a short outage yet short enough
+	// that a reconcile cycle reports a real outage promptly.
+	DefaultRetryMax = 6
+	// DefaultRetryWaitMin is the first backoff (before jitter); it doubles
+	// on each retry.
+	DefaultRetryWaitMin = 500 * time.Millisecond
+	// DefaultRetryWaitMax caps one backoff wait.
+	DefaultRetryWaitMax = 15 * time.Second
+	// DefaultLanguage asks for English error messages.
+	DefaultLanguage = "en-US"
+)
+
+// Options configures a Client. Only Credential is required.
+type Options struct {
+	// Credential signs every request; see FindCredential.
+	Credential Credential
+	// Endpoint is EndpointDefault (when ""), EndpointRegional, EndpointIntl
+	// or the base URL of another server speaking the API, such as the
+	// emulator ("http://127.0.0.1:8080"). Plain http is refused unless the
+	// host is a loopback address (127.0.0.0/8, ::1, localhost).
+	Endpoint string
+	// HTTPClient sends the requests; nil means a new client with
+	// AttemptTimeout. Its Transport is wrapped to sign each attempt.
+	HTTPClient *http.Client
+	// AttemptTimeout bounds one attempt when HTTPClient is nil; 0 means
+	// DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
+	// RetryMax is the number of retries after the first attempt; 0 means
+	// DefaultRetryMax, a negative value means no retries.
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the exponential backoff; 0 means
+	// DefaultRetryWaitMin and DefaultRetryWaitMax.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// RateLimits overrides DefaultRateLimits per action, in requests per
+	// second per region; a value <= 0 means unlimited.
+	RateLimits map[string]float64
+	// RateBurst is the burst of every bucket; 0 means 1 (see limiters).
+	RateBurst int
+	// Logger receives one debug line per attempt; nil means silent.
+	Logger *slog.Logger
+	// Now is the clock that timestamps signatures; nil means time.Now.
+	Now func() time.Time
+	// Language is X-TC-Language, the language of error messages; ""
+	// means DefaultLanguage.
+	Language string
+}
+
+// Client calls the Lighthouse API. It is safe for concurrent use; all its
+// callers share its rate limits.
+type Client struct {
+	cred     Credential
+	endpoint string // validated; may contain "{region}"
+	rc       *retryablehttp.Client
+	limits   *limiters
+	log      *slog.Logger
+	now      func() time.Time
+	lang     string
+}
+
+// New returns a Client, or an error naming the invalid option.
+func New(opts Options) (*Client, error) {
+	if opts.Credential.SecretID() == "" || opts.Credential.SecretKey() == "" {
+		return nil, errors.New("lighthouse: Options.Credential: a SecretId and a SecretKey are required (see FindCredential)")
+	}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = EndpointDefault
+	}
+	if err := checkEndpoint(endpoint); err != nil {
+		return nil, err
+	}
+	limits, err := newLimiters(opts.RateLimits, opts.RateBurst)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cred:     opts.Credential,
+		endpoint: strings.TrimSuffix(endpoint, "/"),
+		limits:   limits,
+		log:      opts.Logger,
+		now:      opts.Now,
+		lang:     opts.Language,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.lang == "" {
+		c.lang = DefaultLanguage
+	}
+	c.rc = c.newRetryClient(opts)
+	return c, nil
+}
+
+// checkEndpoint accepts an https URL, or an http URL on a loopback host,
+// with no path beyond "/", no query and no user info.
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(strings.ReplaceAll(endpoint, "{region}", "region"))
+	if err != nil {
+		return fmt.Errorf("lighthouse: Options.Endpoint %q: %w", endpoint, err)
+	}
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("lighthouse: Options.Endpoint %q: want a URL such as %s", endpoint, EndpointDefault)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+		return fmt.Errorf("lighthouse: Options.Endpoint %q: want scheme and host only (the API is served at \"/\")", endpoint)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("lighthouse: Options.Endpoint %q: plain http is allowed only for a loopback address (127.0.0.0/8, ::1, localhost); use https", endpoint)
+	}
+	return fmt.Errorf("lighthouse: Options.Endpoint %q: scheme must be https", endpoint)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// url returns the URL a call to region goes to.
+func (c *Client) url(region string) string {
+	if !strings.Contains(c.endpoint, "{region}") {
+		return c.endpoint + "/"
+	}
+	if region == "" {
+		return EndpointDefault + "/"
+	}
+	return strings.ReplaceAll(c.endpoint, "{region}", region) + "/"
+}

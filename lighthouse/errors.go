@@ -1,0 +1,215 @@
+package lighthouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Class says what a caller should do about a failed call.
+type Class int
+
+// Classes of failure.
+const (
+	// Permanent: the same request will fail again; fix the request, the
+	// credentials, the quota or the account before trying again.
+	Permanent Class = iota
+	// RetrySame: a transient failure (network error, timeout, HTTP 5xx,
+	// InternalError*, RequestLimitExceeded*); send the same request again,
+	// with the same ClientToken if it is a create. The transport already did
+	// so until its retry budget ran out.
+	RetrySame
+	// RetryLater: the resource is busy (OperationDenied.*,
+	// UnsupportedOperation.LatestOperationUnfinished, ResourceInUse*); wait
+	// for the operation in progress to finish, observe again, then decide.
+	// The transport does not retry these.
+	RetryLater
+)
+
+// String returns the class name as used in logs.
+func (c Class) String() string {
+	switch c {
+	case RetrySame:
+		return "retry-same"
+	case RetryLater:
+		return "retry-later"
+	default:
+		return "permanent"
+	}
+}
+
+// Codes the client itself produces, named as the official SDK names them,
+// for failures that carry no service error code.
+const (
+	// CodeNetworkError: the request or its response was lost (connection
+	// refused or reset, timeout, response cut short).
+	CodeNetworkError = "ClientError.NetworkError"
+	// CodeHTTPStatusError: an HTTP status other than 200 without an error
+	// envelope, such as a 502 from a proxy.
+	CodeHTTPStatusError = "ClientError.HttpStatusCodeError"
+	// CodeParseJSONError: an HTTP 200 whose body is not a valid envelope.
+	CodeParseJSONError = "ClientError.ParseJsonError"
+)
+
+// Error is a failed Lighthouse API call. It carries the service's code,
+// message and RequestId, or one of the Code* client codes with the
+// underlying cause in Err. Use errors.As to reach it through wrapping.
+type Error struct {
+	Action     string // e.g. "CreateInstances"
+	Region     string // "" for region-less actions
+	Code       string // e.g. "RequestLimitExceeded", "ClientError.NetworkError"
+	Message    string // the service's message, or a description of the local failure
+	RequestId  string // the service's RequestId of the last attempt, if one was answered
+	HTTPStatus int    // the HTTP status of the last attempt, 0 if none
+	Attempts   int    // requests sent, including the first
+	// Ambiguous reports that the last attempt may have been carried out by
+	// the service although no success was seen (the response was lost, an
+	// HTTP 5xx or InternalError came back). For a create, observe before
+	// deciding that nothing was bought.
+	Ambiguous bool
+	// Err is the underlying cause: a network error, or the caller's
+	// context error when the call was cancelled between attempts.
+	Err error
+
+	// class overrides the code's class; see Class.
+	class    Class
+	classSet bool
+}
+
+// Error describes the failure: action, region, code, message, RequestId and
+// the number of attempts, plus what to do about it.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("lighthouse: ")
+	b.WriteString(e.Action)
+	if e.Region != "" {
+		b.WriteString(" in ")
+		b.WriteString(e.Region)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Code)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RequestId != "" {
+		b.WriteString(" (RequestId ")
+		b.WriteString(e.RequestId)
+		b.WriteString(")")
+	}
+	if e.Attempts == 1 {
+		b.WriteString("; 1 attempt")
+	} else {
+		fmt.Fprintf(&b, "; gave up after %d attempts", e.Attempts)
+	}
+	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if h := e.hint(); h != "" {
+		b.WriteString(" (")
+		b.WriteString(h)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Class classifies the failure. It is ClassifyCode of the code (or of the
+// HTTP status for CodeHTTPStatusError), except that a CreateInstances
+// without a ClientToken whose outcome is unknown is Permanent: repeating it
+// could buy the servers twice.
+func (e *Error) Class() Class {
+	if e.classSet {
+		return e.class
+	}
+	if e.Code == CodeHTTPStatusError {
+		return classifyStatus(e.HTTPStatus)
+	}
+	return ClassifyCode(e.Code)
+}
+
+func (e *Error) hint() string {
+	switch {
+	case e.classSet && e.class == Permanent && e.Ambiguous:
+		return "the create may have succeeded: it had no ClientToken, so it was not repeated; list the instances before trying again, and always set a ClientToken"
+	case strings.HasPrefix(e.Code, "AuthFailure"):
+		return "check the SecretId/SecretKey, the account's permissions and the system clock"
+	case strings.HasPrefix(e.Code, "RequestLimitExceeded"):
+		return "the service's rate limit was hit; lower the client's rate limit for this action or share fewer credentials between processes"
+	case e.Class() == RetryLater:
+		return "the resource is busy; wait for its operation to finish and try again"
+	}
+	return ""
+}
+
+// ClassifyCode returns the class of a service or client error code:
+//
+//	RetrySame   ClientError.NetworkError, InternalError, InternalError.*,
+//	            RequestLimitExceeded, RequestLimitExceeded.*
+//	RetryLater  OperationDenied.*, UnsupportedOperation.LatestOperationUnfinished,
+//	            ResourceInUse, ResourceInUse.*
+//	Permanent   everything else (AuthFailure*, InvalidParameter*, quota,
+//	            balance, sold out, ...)
+//
+// HTTP statuses without an envelope are classified by Error.Class (5xx and
+// 429 retry the same request, other statuses are permanent).
+func ClassifyCode(code string) Class {
+	switch {
+	case code == CodeNetworkError,
+		hasCodePrefix(code, "InternalError"),
+		hasCodePrefix(code, "RequestLimitExceeded"):
+		return RetrySame
+	case strings.HasPrefix(code, "OperationDenied."),
+		code == "UnsupportedOperation.LatestOperationUnfinished",
+		hasCodePrefix(code, "ResourceInUse"):
+		return RetryLater
+	}
+	return Permanent
+}
+
+// hasCodePrefix reports whether code is prefix or a sub-code of it
+// ("InternalError" matches "InternalError" and "InternalError.X", not
+// "InternalErrorX").
+func hasCodePrefix(code, prefix string) bool {
+	rest, ok := strings.CutPrefix(code, prefix)
+	return ok && (rest == "" || rest[0] == '.')
+}
+
+func classifyStatus(status int) Class {
+	if status >= 500 || status == http.StatusTooManyRequests {
+		return RetrySame
+	}
+	return Permanent
+}
+
+// ClassOf classifies any error a Client method returns: the class of the
+// *Error inside it, Permanent for a cancelled context (the caller gave up)
+// and RetrySame for a deadline. nil has no class; ClassOf(nil) is
+// Permanent, so check for nil first.
+func ClassOf(err error) Class {
+	if errors.Is(err, context.Canceled) {
+		return Permanent
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return RetrySame
+	}
+	return Permanent
+}
+
+// ErrorCode returns the code of the *Error inside err, or "".
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}

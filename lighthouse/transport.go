@@ -1,0 +1,359 @@
+package lighthouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// maxResponseBytes bounds a response body read into memory (a page of 100
+// instances is about 200 KB).
+const maxResponseBytes = 64 << 20
+
+// callState is one logical call across its attempts. It travels in the
+// request context, which go-retryablehttp hands to both the signing
+// transport (once per attempt) and CheckRetry (after each attempt). The
+// attempts of one call run one after another, so only sent, written by
+// the HTTP transport's writer goroutine, needs to be atomic.
+type callState struct {
+	action, region string
+	body           []byte
+	mutating       bool // the action changes something in the account
+	// unsafeRetry: repeating the request after the service may have acted
+	// on it could buy servers twice (a create without a ClientToken).
+	unsafeRetry bool
+
+	attempts  int
+	inAttempt bool // an attempt was started and not yet checked
+	start     time.Time
+	sent      atomic.Bool // the current attempt's request was fully written
+
+	status    int
+	respBody  []byte
+	requestID string
+	last      *Error // the current attempt's failure; nil after a success
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *callState {
+	st, _ := ctx.Value(stateKey{}).(*callState)
+	return st
+}
+
+// newRetryClient wires go-retryablehttp: the signing transport under the
+// HTTP client, CheckRetry reading the envelope, jittered backoff.
+func (c *Client) newRetryClient(opts Options) *retryablehttp.Client {
+	hc := opts.HTTPClient
+	if hc == nil {
+		timeout := opts.AttemptTimeout
+		if timeout == 0 {
+			timeout = DefaultAttemptTimeout
+		}
+		hc = &http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	} else {
+		cp := *hc
+		hc = &cp
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &signer{c: c, base: base}
+	// A signed request must go only where it was addressed.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	rc := &retryablehttp.Client{
+		HTTPClient:   hc,
+		Logger:       nil, // each attempt is logged by checkRetry, with the envelope's code
+		RetryWaitMin: opts.RetryWaitMin,
+		RetryWaitMax: opts.RetryWaitMax,
+		RetryMax:     opts.RetryMax,
+		CheckRetry:   c.checkRetry,
+		Backoff:      jitterBackoff,
+		// Hand back the last attempt as is; call builds the error from callState.
+		ErrorHandler: func(resp *http.Response, err error, _ int) (*http.Response, error) { return resp, err },
+	}
+	if rc.RetryWaitMin <= 0 {
+		rc.RetryWaitMin = DefaultRetryWaitMin
+	}
+	if rc.RetryWaitMax <= 0 {
+		rc.RetryWaitMax = DefaultRetryWaitMax
+	}
+	if rc.RetryWaitMax < rc.RetryWaitMin {
+		rc.RetryWaitMax = rc.RetryWaitMin
+	}
+	switch {
+	case rc.RetryMax == 0:
+		rc.RetryMax = DefaultRetryMax
+	case rc.RetryMax < 0:
+		rc.RetryMax = 0
+	}
+	return rc
+}
+
+// jitterBackoff waits between d/2 and d before retry n (counted from 0),
+// where d = min·2ⁿ capped at max: exponential so that a struggling service
+// gets room, jittered so that many clients retrying at once spread out,
+// and never below min/2 so that a retry is never immediate.
+func jitterBackoff(min, max time.Duration, n int, _ *http.Response) time.Duration {
+	d := max
+	if n < 30 {
+		if e := min << n; e > 0 && e < max {
+			d = e
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// signer is the HTTP transport under go-retryablehttp. For every attempt
+// it waits for the action's rate-limit token, then stamps a fresh
+// X-TC-Timestamp and signs the exact body for the Host the request goes
+// to, so a retry never carries an expired signature.
+type signer struct {
+	c    *Client
+	base http.RoundTripper
+}
+
+func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := r.Context()
+	st := stateFrom(ctx)
+	if st == nil {
+		return nil, errors.New("lighthouse: request sent outside Client.call")
+	}
+	if err := s.c.limits.wait(ctx, st.action, st.region); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("waiting for the %s rate limit would pass the context deadline: %w", st.action, context.DeadlineExceeded)
+	}
+	st.attempts++
+	st.inAttempt = true
+	st.last, st.status, st.requestID, st.respBody = nil, 0, "", nil
+	st.sent.Store(false)
+	st.start = time.Now()
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			st.sent.Store(true)
+		}
+	}}
+	r = r.Clone(httptrace.WithClientTrace(ctx, trace))
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	ts := s.c.now().Unix()
+	r.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
+	r.Header.Set("Authorization", Authorization(s.c.cred.secretID, s.c.cred.secretKey, SignInput{
+		Service:     Service,
+		Host:        host,
+		ContentType: r.Header.Get("Content-Type"),
+		Timestamp:   ts,
+		Body:        st.body,
+	}))
+	if s.c.cred.token != "" {
+		r.Header.Set("X-TC-Token", s.c.cred.token)
+	}
+	return s.base.RoundTrip(r)
+}
+
+// probe is the part of the envelope every response shares.
+type probe struct {
+	Response struct {
+		Error     *ErrorBody `json:"Error"`
+		RequestId string     `json:"RequestId"`
+	} `json:"Response"`
+}
+
+// checkRetry is go-retryablehttp's CheckRetry. Service errors arrive as
+// HTTP 200 with an error envelope, so it reads the body (kept in callState
+// for the caller), classifies the outcome, logs the attempt and says
+// whether to send the same request again.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st := stateFrom(ctx)
+	if st == nil {
+		return false, err
+	}
+	if !st.inAttempt {
+		// Nothing was sent: the rate-limit wait failed because the context
+		// ended or would end first. The previous attempt's failure stays.
+		return false, err
+	}
+	st.inAttempt = false
+	if err == nil {
+		st.status = resp.StatusCode
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		resp.Body.Close()
+		resp.Body = http.NoBody
+		if rerr != nil {
+			err = fmt.Errorf("read response: %w", rerr)
+		} else {
+			st.respBody = body
+		}
+	}
+	if err != nil {
+		st.last = &Error{Code: CodeNetworkError, Message: "request failed", Err: err, Ambiguous: st.mutating && st.sent.Load()}
+	} else {
+		st.last = parseOutcome(st)
+	}
+	retry := false
+	if e := st.last; e != nil {
+		e.Action, e.Region, e.HTTPStatus, e.RequestId = st.action, st.region, st.status, st.requestID
+		switch e.Class() {
+		case RetrySame:
+			retry = true
+			if st.unsafeRetry && !refusedUnacted(e, st.sent.Load()) {
+				e.Ambiguous = true
+				e.class, e.classSet = Permanent, true
+				retry = false
+			}
+		}
+	}
+	c.logAttempt(st, retry)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return retry, nil
+}
+
+// parseOutcome reads the attempt's response; nil means success.
+func parseOutcome(st *callState) *Error {
+	var p probe
+	jerr := json.Unmarshal(st.respBody, &p)
+	st.requestID = p.Response.RequestId
+	switch {
+	case jerr == nil && p.Response.Error != nil:
+		e := &Error{Code: p.Response.Error.Code, Message: p.Response.Error.Message}
+		e.Ambiguous = st.mutating && ClassifyCode(e.Code) == RetrySame && !hasCodePrefix(e.Code, "RequestLimitExceeded")
+		return e
+	case st.status != http.StatusOK:
+		return &Error{Code: CodeHTTPStatusError, Message: fmt.Sprintf("HTTP %d %s without an error envelope", st.status, http.StatusText(st.status)), Ambiguous: st.mutating}
+	case jerr != nil || p.Response.RequestId == "":
+		return &Error{Code: CodeParseJSONError, Message: "HTTP 200 without a valid response envelope", Err: jerr, Ambiguous: st.mutating}
+	}
+	return nil
+}
+
+// refusedUnacted reports whether a retry-same failure proves that the
+// service did not act on the request: it was never fully sent, or the
+// service refused it for the rate limit before doing anything.
+func refusedUnacted(e *Error, sent bool) bool {
+	if e.Code == CodeNetworkError {
+		return !sent
+	}
+	return hasCodePrefix(e.Code, "RequestLimitExceeded")
+}
+
+// logAttempt writes one debug line per attempt. It never logs a body: a
+// create's body may carry a login password.
+func (c *Client) logAttempt(st *callState, retry bool) {
+	if !c.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("action", st.action),
+		slog.String("region", st.region),
+		slog.Int("attempt", st.attempts),
+		slog.Duration("latency", time.Since(st.start)),
+		slog.Int("status", st.status),
+		slog.String("request_id", st.requestID),
+	}
+	if e := st.last; e != nil {
+		attrs = append(attrs, slog.String("code", e.Code), slog.String("class", e.Class().String()), slog.Bool("retry", retry))
+		if e.Err != nil {
+			attrs = append(attrs, slog.String("error", e.Err.Error()))
+		}
+	} else {
+		attrs = append(attrs, slog.String("code", ""))
+	}
+	c.log.LogAttrs(context.Background(), slog.LevelDebug, "lighthouse call", attrs...)
+}
+
+// callOpts says how a call may be retried.
+type callOpts struct {
+	mutating    bool
+	unsafeRetry bool
+}
+
+// call sends action with body req to region and decodes the success
+// response into out (a pointer to the action's response type).
+func (c *Client) call(ctx context.Context, action, region string, req, out any, o callOpts) error {
+	if !validRegion(region) {
+		return fmt.Errorf("lighthouse: %s: invalid region %q (want lowercase letters, digits and '-', e.g. ap-guangzhou)", action, region)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("lighthouse: %s: encode request: %w", action, err)
+	}
+	st := &callState{action: action, region: region, body: body, mutating: o.mutating, unsafeRetry: o.unsafeRetry}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	rreq, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.url(region), body)
+	if err != nil {
+		return fmt.Errorf("lighthouse: %s: %w", action, err)
+	}
+	h := rreq.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("X-TC-Action", action)
+	h.Set("X-TC-Version", Version)
+	if region != "" {
+		h.Set("X-TC-Region", region)
+	}
+	h.Set("X-TC-Language", c.lang)
+	h.Set("X-TC-RequestClient", "lightkeeper")
+
+	resp, doErr := c.rc.Do(rreq)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if doErr == nil && st.last == nil && st.respBody != nil {
+		if err := json.Unmarshal(st.respBody, &envelope{Response: out}); err != nil {
+			return &Error{Action: action, Region: region, Code: CodeParseJSONError, Message: "decode response", RequestId: st.requestID, HTTPStatus: st.status, Attempts: st.attempts, Err: err}
+		}
+		return nil
+	}
+	if st.last == nil {
+		// Nothing was answered: the context ended (or the rate-limit wait
+		// would have outlasted it) before a request was sent.
+		if doErr == nil {
+			doErr = errors.New("no response")
+		}
+		return fmt.Errorf("lighthouse: %s in %s: not sent: %w", action, region, doErr)
+	}
+	e := *st.last
+	e.Attempts = st.attempts
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(e.Err, cerr) {
+		if e.Err != nil {
+			e.Err = fmt.Errorf("%w; then %w", e.Err, cerr)
+		} else {
+			e.Err = cerr
+		}
+	}
+	return &e
+}
+
+// envelope wraps a success response.
+type envelope struct {
+	Response any `json:"Response"`
+}
+
+func validRegion(r string) bool {
+	for i := 0; i < len(r); i++ {
+		ch := r[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}
