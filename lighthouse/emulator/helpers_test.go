@@ -236,3 +236,10 @@ func sdkCode(t testing.TB, err error) string {
 	}
 	return se.GetCode()
 }
+
+func decode(t testing.TB, raw json.RawMessage, out any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+}
