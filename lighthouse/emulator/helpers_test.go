@@ -243,3 +243,23 @@ func decode(t testing.TB, raw json.RawMessage, out any) {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 }
+
+// recorder is a minimal http.ResponseWriter for handler-level tests.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = 200
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(s int) { r.status = s }
+
+func httptestRequest(method, path, body string) *http.Request {
+	return httptest.NewRequest(method, path, strings.NewReader(body))
+}

@@ -289,7 +289,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		case status != 0:
 			s.count(c.action, fmt.Sprintf("HTTP%d", status))
 			s.logCall(c, fmt.Sprintf("HTTP%d", status), start)
-			http.Error(w, http.StatusText(status), status)
+			writeGatewayError(w, status)
 			return
 		case pre != nil:
 			aerr = pre
@@ -430,6 +430,17 @@ func writeEnvelope(w http.ResponseWriter, requestID string, resp any, aerr *apiE
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// writeGatewayError answers as a load balancer in front of the API would:
+// the status and an HTML page, no JSON envelope. (The official SDK reports
+// such a body as ClientError.ParseJsonError, since it parses the body before
+// looking at the status.)
+func writeGatewayError(w http.ResponseWriter, status int) {
+	text := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s</h1></center>\r\n</body>\r\n</html>\r\n", text, text)
 }
 
 // dropConnection closes the client connection without a response, as a
