@@ -32,7 +32,9 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("Calls(RequestLimitExceeded) = %d", n)
 	}
 	// Configured limits: 1/s for DescribeInstances, CreateInstances unlimited.
-	c := newEnv(t, func(c *emulator.Config) { c.RateLimits = map[string]float64{"DescribeInstances": 1, "CreateInstances": 0} })
+	c := newEnv(t, func(c *emulator.Config) {
+		c.RateLimits = map[string]float64{"DescribeInstances": 1, "CreateInstances": 0}
+	})
 	c.wantCode("DescribeInstances", map[string]any{}, "")
 	c.wantCode("DescribeInstances", map[string]any{}, "RequestLimitExceeded")
 	for range 20 {
@@ -246,4 +248,3 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
