@@ -220,3 +220,25 @@ func TestCreateCapacityMoneyQuota(t *testing.T) {
 	e.create(basicCreate(map[string]any{"InstanceCount": 2, "BundleId": "bundle_gen_03"}))
 	e.wantCode("CreateInstances", basicCreate(map[string]any{"BundleId": "bundle_starter_01", "InstanceChargePrepaid": map[string]any{"Period": 12}}), "FailedOperation.InsufficientBalance")
 }
+
+// The documented example sends Period as a string; the service takes it.
+func TestCreateDocumentedExample(t *testing.T) {
+	e := newEnv(t, nil)
+	body := []byte(`{
+    "BundleId": "bundle_gen_03",
+    "BlueprintId": "lhbp-g0tn7djh",
+    "InstanceChargePrepaid": {
+        "Period": "1",
+        "RenewFlag": "NOTIFY_AND_MANUAL_RENEW"
+    },
+    "InstanceCount": "2",
+    "DryRun": "false"
+}`)
+	raw, code := e.do(e.rawRequest("CreateInstances", region, body, testID, testKey, e.clock.Now().Unix()))
+	var out lighthouse.CreateInstancesResponse
+	decode(t, raw, &out)
+	if code != "" || len(out.InstanceIdSet) != 2 {
+		t.Fatalf("documented example: %s %s", code, raw)
+	}
+	e.wantCode("CreateInstances", basicCreate(map[string]any{"InstanceChargePrepaid": map[string]any{"Period": "one"}}), "InvalidParameter")
+}

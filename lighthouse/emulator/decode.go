@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -21,13 +23,22 @@ func decodeParams(c *call, v any) *apiError {
 	if err == nil && dec.More() {
 		err = errors.New("trailing data after the JSON object")
 	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Value == "string" {
+		// The service accepts numbers and booleans sent as strings, as in
+		// the documented example {"InstanceChargePrepaid":{"Period":"1"}}.
+		if fixed, ok := coerceStrings(body, reflect.TypeOf(v)); ok {
+			dec = json.NewDecoder(bytes.NewReader(fixed))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(v)
+		}
+	}
 	if err == nil {
 		return nil
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return errf(codeUnknownParameter, "%s: the parameter %s is not recognized", c.action, name)
 	}
-	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		field := typeErr.Field
 		if field == "" {
@@ -46,4 +57,64 @@ func present(c *call, key string) bool {
 	}
 	_, ok := m[key]
 	return ok
+}
+
+// coerceStrings rewrites body so that strings holding numbers or booleans
+// become JSON numbers or booleans where the target type t wants them.
+func coerceStrings(body []byte, t reflect.Type) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	out, err := json.Marshal(coerce(v, t))
+	return out, err == nil
+}
+
+func coerce(v any, t reflect.Type) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			if x, ok := m[name]; ok {
+				m[name] = coerce(x, f.Type)
+			}
+		}
+		return m
+	case reflect.Slice:
+		xs, ok := v.([]any)
+		if !ok {
+			return v
+		}
+		for i := range xs {
+			xs[i] = coerce(xs[i], t.Elem())
+		}
+		return xs
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		if s, ok := v.(string); ok {
+			if _, err := strconv.ParseFloat(s, 64); err == nil {
+				return json.Number(s)
+			}
+		}
+	case reflect.Bool:
+		if s, ok := v.(string); ok {
+			if b, err := strconv.ParseBool(s); err == nil {
+				return b
+			}
+		}
+	}
+	return v
 }
