@@ -156,18 +156,14 @@ func FindCredential(getenv func(string) string, home string) (Credential, error)
 		}
 		return c, nil
 	}
-	var files []string
 	if home != "" {
-		files = append(files, filepath.Join(home, ".tencentcloud", "credentials"))
-	}
-	for _, path := range files {
+		path := filepath.Join(home, ".tencentcloud", "credentials")
 		c, found, err := iniCredential(path)
 		if err != nil || found {
 			return c, err
 		}
 		looked = append(looked, path+" (not found)")
-	}
-	if home == "" {
+	} else {
 		looked = append(looked, "~/.tencentcloud/credentials (no home directory)")
 	}
 

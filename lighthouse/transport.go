@@ -222,7 +222,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		}
 	}
 	c.logAttempt(st, retry)
-	if ctx.Err() != nil {
+	if st.last != nil && ctx.Err() != nil {
+		// A success is kept even if the context ended meanwhile: a create's
+		// IDs must not be lost.
 		return false, ctx.Err()
 	}
 	return retry, nil
@@ -317,7 +319,7 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
-	if doErr == nil && st.last == nil && st.respBody != nil {
+	if st.last == nil && st.respBody != nil {
 		if err := json.Unmarshal(st.respBody, &envelope{Response: out}); err != nil {
 			return &Error{Action: action, Region: region, Code: CodeParseJSONError, Message: "decode response", RequestId: st.requestID, HTTPStatus: st.status, Attempts: st.attempts, Err: err}
 		}
