@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,24 +38,39 @@ func (in SignInput) credentialScope() string {
 // secretKey, as the official SDK computes it (POST, path "/", empty query,
 // signed headers content-type and host).
 func Signature(secretKey string, in SignInput) string {
-	bodyHash := sha256.Sum256(in.Body)
-	canonical := strings.Join([]string{
-		"POST",
-		"/",
-		"",
-		"content-type:" + in.ContentType + "\nhost:" + in.Host + "\n",
-		"content-type;host",
-		hex.EncodeToString(bodyHash[:]),
-	}, "\n")
-	canonicalHash := sha256.Sum256([]byte(canonical))
-	scope := in.credentialScope()
-	stringToSign := SignAlgorithm + "\n" + fmt.Sprint(in.Timestamp) + "\n" + scope + "\n" + hex.EncodeToString(canonicalHash[:])
+	var sum [sha256.Size]byte
+	var hexSum [2 * sha256.Size]byte
 
-	date := scope[:len("2006-01-02")]
+	// CanonicalRequest, hashed as it is written.
+	bodyHash := sha256.Sum256(in.Body)
+	hex.Encode(hexSum[:], bodyHash[:])
+	buf := make([]byte, 0, 160+len(in.ContentType)+len(in.Host))
+	buf = append(buf, "POST\n/\n\ncontent-type:"...)
+	buf = append(buf, in.ContentType...)
+	buf = append(buf, "\nhost:"...)
+	buf = append(buf, in.Host...)
+	buf = append(buf, "\n\ncontent-type;host\n"...)
+	buf = append(buf, hexSum[:]...)
+	sum = sha256.Sum256(buf)
+	hex.Encode(hexSum[:], sum[:])
+
+	// StringToSign, reusing buf.
+	date := time.Unix(in.Timestamp, 0).UTC().Format("2006-01-02")
+	buf = append(buf[:0], SignAlgorithm+"\n"...)
+	buf = strconv.AppendInt(buf, in.Timestamp, 10)
+	buf = append(buf, '\n')
+	buf = append(buf, date...)
+	buf = append(buf, '/')
+	buf = append(buf, in.Service...)
+	buf = append(buf, "/tc3_request\n"...)
+	buf = append(buf, hexSum[:]...)
+
 	kDate := hmacSHA256([]byte("TC3"+secretKey), date)
 	kService := hmacSHA256(kDate, in.Service)
 	kSigning := hmacSHA256(kService, "tc3_request")
-	return hex.EncodeToString(hmacSHA256(kSigning, stringToSign))
+	m := hmac.New(sha256.New, kSigning)
+	m.Write(buf)
+	return hex.EncodeToString(m.Sum(sum[:0]))
 }
 
 // Authorization returns the value of the Authorization header for in.
