@@ -136,6 +136,15 @@ func Validate(doc any, node *yaml.Node) ([]Violation, error) {
 // collect flattens the error tree into violations at its leaves.
 func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *[]Violation) {
 	if len(e.Causes) > 0 {
+		if m, ok := c.lookup(e.SchemaURL)["x-message"].(string); ok {
+			switch e.ErrorKind.(type) {
+			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
+				// The schema explains the combination as a whole.
+				n, _ := find(root, e.InstanceLocation)
+				add(out, Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
+				return
+			}
+		}
 		for _, cause := range e.Causes {
 			c.collect(cause, root, out)
 		}
@@ -147,7 +156,7 @@ func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *
 		if n != nil {
 			v.Line, v.Column = n.Line, n.Column
 		}
-		*out = append(*out, v)
+		add(out, v)
 	}
 	loc := e.InstanceLocation
 	val, _ := find(root, loc)
@@ -181,6 +190,17 @@ func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *
 		return
 	}
 	at(loc, val, message(e.ErrorKind))
+}
+
+// add appends v unless the same message is already placed at the same
+// node (two keywords of one schema may explain a value the same way).
+func add(out *[]Violation, v Violation) {
+	for _, o := range *out {
+		if o.Line == v.Line && o.Column == v.Column && o.Message == v.Message && slices.Equal(o.Path, v.Path) {
+			return
+		}
+	}
+	*out = append(*out, v)
 }
 
 // message renders the kinds the fleet schema can produce; anything else

@@ -151,3 +151,25 @@ func TestFieldName(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestPeriods checks the charge period rule (1-12, 24, 36, 48, 60 months)
+// over a range of values.
+func TestPeriods(t *testing.T) {
+	valid := map[int]bool{24: true, 36: true, 48: true, 60: true}
+	for p := 1; p <= 12; p++ {
+		valid[p] = true
+	}
+	for p := -1; p <= 75; p++ {
+		v, node := parse(t, `{apiVersion: lightkeeper/v1, kind: Fleet, metadata: {name: a}, spec: {region: ap-beijing, count: 0, bundleId: bundle_gen_01, blueprintId: lhbp-a7oxy2bx, charge: {period: `+strconv.Itoa(p)+`}}}`)
+		got, err := Validate(v, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if valid[p] != (len(got) == 0) {
+			t.Errorf("period %d: violations %v, valid should be %t", p, got, valid[p])
+		}
+		if len(got) > 1 || (len(got) == 1 && got[0].Message != "must be 1 to 12, 24, 36, 48 or 60 (months)") {
+			t.Errorf("period %d: %v", p, got)
+		}
+	}
+}

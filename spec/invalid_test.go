@@ -153,6 +153,12 @@ var invalidCases = []struct {
 	{path: "period-string.yaml", want: []string{
 		`period-string.yaml:11:20: fleet "web": spec.charge.period: must be an integer, got a string`,
 	}},
+	{path: "period-too-long.yaml", want: []string{
+		`period-too-long.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
+	}},
+	{path: "period-zero.yaml", want: []string{
+		`period-zero.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
+	}},
 	{path: "plain-password.yaml", want: []string{
 		`plain-password.yaml:13:5: fleet "web": spec.login: unknown key "password": a plain password must not be in git; use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
 	}},

@@ -1,0 +1,82 @@
+// Package fleetgen generates valid, varied fleet documents for benchmarks
+// and for comparing lightkeeper with other validators on the same input.
+package fleetgen
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+var regions = []struct {
+	name  string
+	zones []string
+}{
+	{"ap-guangzhou", []string{"ap-guangzhou-3", "ap-guangzhou-4", "ap-guangzhou-6"}},
+	{"ap-shanghai", []string{"ap-shanghai-2", "ap-shanghai-3", "ap-shanghai-5"}},
+	{"ap-beijing", []string{"ap-beijing-3", "ap-beijing-5", "ap-beijing-7"}},
+	{"ap-hongkong", []string{"ap-hongkong-2", "ap-hongkong-3"}},
+	{"ap-singapore", []string{"ap-singapore-1", "ap-singapore-3"}},
+}
+
+var bundles = []string{"bundle_gen_01", "bundle_gen_02", "bundle_gen_03", "bundle_gen_04"}
+
+var blueprints = []string{"lhbp-g0tn7djh", "lhbp-a7oxy2bx", "lhbp-d8pgvqz2", "lhbp-dk3r8c2a"}
+
+// Doc returns fleet document i (named fleet-<i>), about 25 lines, with zones,
+// key-pair login, tags and, for every third, a container.
+func Doc(i int) string {
+	r := regions[i%len(regions)]
+	var b strings.Builder
+	fmt.Fprintf(&b, `# yaml-language-server: $schema=fleet.schema.json
+apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: fleet-%05d
+spec:
+  region: %s
+  count: %d
+  bundleId: %s
+  blueprintId: %s
+  zones: [%s]
+  instanceName: "{fleet}-{slot}"
+  charge:
+    period: %d
+    renewFlag: NOTIFY_AND_AUTO_RENEW
+  autoVoucher: %t
+  login:
+    keyIds: [lhkp-%08d]
+  tags:
+    team: team-%d
+    env: production
+  scaleDown: report
+`, i, r.name, 1+i%3, bundles[i%len(bundles)], blueprints[i%len(blueprints)],
+		strings.Join(r.zones[:1+i%len(r.zones)], ", "), 1+i%12, i%2 == 0, i, i%17)
+	if i%3 == 0 {
+		fmt.Fprintf(&b, `  containers:
+    - containerImage: nginx:1.27
+      containerName: web
+      publishPorts:
+        - {hostPort: 80, containerPort: 8080}
+      envs:
+        - {key: FLEET, value: fleet-%05d}
+      restartPolicy: always
+`, i)
+	}
+	return b.String()
+}
+
+// WriteDir writes documents 0..n-1 to dir, one file each (fleet-<i>.yaml).
+func WriteDir(dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("fleetgen: %w", err)
+	}
+	for i := range n {
+		name := filepath.Join(dir, fmt.Sprintf("fleet-%05d.yaml", i))
+		if err := os.WriteFile(name, []byte(Doc(i)), 0o644); err != nil {
+			return fmt.Errorf("fleetgen: %w", err)
+		}
+	}
+	return nil
+}
