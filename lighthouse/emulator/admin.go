@@ -44,7 +44,7 @@ func (s *Server) adminMux() *http.ServeMux {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
 			return
 		}
-		if err := validateFault(f); err != nil {
+		if err := f.Validate(); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}

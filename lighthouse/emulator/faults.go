@@ -3,6 +3,8 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,7 +92,10 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func validateFault(f Fault) error {
+// Validate reports what is wrong with f: an unknown kind or action, a
+// missing delay, a probability outside 0..1, a negative count or a status
+// outside 500..599.
+func (f Fault) Validate() error {
 	switch f.Kind {
 	case FaultDropResponse, FaultInternalError, FaultRequestLimitExceeded:
 	case FaultDelay, FaultDescribeLag:
@@ -118,16 +123,59 @@ func validateFault(f Fault) error {
 	return nil
 }
 
+// ParseFault reads a fault from its command-line form: the kind, then
+// comma-separated key=value settings, e.g.
+//
+//	drop-response,action=CreateInstances,count=1
+//	internal-error,probability=0.2
+//	delay,delay=3s,action=DescribeInstances
+//	http-5xx,status=503,count=2
+//	describe-lag,delay=30s
+func ParseFault(s string) (Fault, error) {
+	kind, rest, _ := strings.Cut(strings.TrimSpace(s), ",")
+	f := Fault{Kind: FaultKind(kind)}
+	for _, kv := range strings.Split(rest, ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return Fault{}, fmt.Errorf("fault %q: %q is not key=value", s, kv)
+		}
+		var err error
+		switch k {
+		case "action":
+			f.Action = v
+		case "probability":
+			f.Probability, err = strconv.ParseFloat(v, 64)
+		case "count":
+			f.Count, err = strconv.Atoi(v)
+		case "delay":
+			f.Delay, err = time.ParseDuration(v)
+		case "status":
+			f.Status, err = strconv.Atoi(v)
+		default:
+			return Fault{}, fmt.Errorf("fault %q: unknown setting %q (want action, probability, count, delay or status)", s, k)
+		}
+		if err != nil {
+			return Fault{}, fmt.Errorf("fault %q: %s: %w", s, k, err)
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return Fault{}, fmt.Errorf("fault %q: %w", s, err)
+	}
+	return f, nil
+}
+
 type activeFault struct {
 	Fault
 	left int // remaining uses when Count > 0
 }
 
-// InjectFault adds a fault. An invalid fault (unknown kind, delay missing,
-// probability outside 0..1) is ignored; use the admin API or Config.Faults
-// to get the error.
+// InjectFault adds a fault. An invalid fault is ignored; check it first with
+// Fault.Validate (Config.Faults and the admin API report the error).
 func (s *Server) InjectFault(f Fault) {
-	if validateFault(f) != nil {
+	if f.Validate() != nil {
 		return
 	}
 	if f.Kind == FaultHTTP5xx && f.Status == 0 {

@@ -248,3 +248,53 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+func TestParseFault(t *testing.T) {
+	good := map[string]emulator.Fault{
+		"drop-response,action=CreateInstances,count=1": {Kind: emulator.FaultDropResponse, Action: "CreateInstances", Count: 1},
+		"internal-error,probability=0.2":               {Kind: emulator.FaultInternalError, Probability: 0.2},
+		"delay,delay=3s":                               {Kind: emulator.FaultDelay, Delay: 3 * time.Second},
+		"http-5xx,status=503,count=2":                  {Kind: emulator.FaultHTTP5xx, Status: 503, Count: 2},
+		"describe-lag,delay=30s":                       {Kind: emulator.FaultDescribeLag, Delay: 30 * time.Second},
+		"request-limit-exceeded":                       {Kind: emulator.FaultRequestLimitExceeded},
+	}
+	for in, want := range good {
+		got, err := emulator.ParseFault(in)
+		if err != nil || got != want {
+			t.Errorf("ParseFault(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "explode", "delay", "delay,delay=soon", "http-5xx,status=404", "internal-error,probability=2",
+		"drop-response,count=-1", "drop-response,action=RunInstances", "drop-response,colour=red", "drop-response,count"} {
+		if f, err := emulator.ParseFault(in); err == nil {
+			t.Errorf("ParseFault(%q) = %+v, want an error", in, f)
+		}
+	}
+}
+
+func TestNonAPIRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, err := e.hs.Client().Get(e.hs.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct{ Response errorPart }
+	json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if env.Response.Error == nil || env.Response.Error.Code != "InvalidRequest" {
+		t.Errorf("GET /: %+v", env.Response)
+	}
+	resp, err = e.hs.Client().Post(e.hs.URL+"/v2/", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /v2/: %d", resp.StatusCode)
+	}
+	big := append([]byte(`{"InstanceName":"`), bytes.Repeat([]byte("x"), 11<<20)...)
+	big = append(big, `"}`...)
+	if _, code := e.do(e.rawRequest("CreateInstances", region, big, testID, testKey, e.clock.Now().Unix())); code != "RequestSizeLimitExceeded" {
+		t.Errorf("11 MB body: %q", code)
+	}
+}

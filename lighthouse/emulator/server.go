@@ -100,6 +100,8 @@ type Config struct {
 	// instance died gets IDs that DescribeInstances never shows. This is the
 	// behaviour that forces a correct client to move to a new token
 	// (DESIGN.md section 5), which is what the emulator exists to test.
+	// A LAUNCH_FAILED instance still exists, so its token keeps replaying it
+	// whatever this policy says.
 	TokenGone TokenPolicy
 
 	// Quotas maps a quota name (GENERAL_BUNDLE_INSTANCE, ...) to the number
@@ -217,7 +219,7 @@ func New(cfg Config) (*Server, error) {
 		s.limits[a] = r
 	}
 	for _, f := range cfg.Faults {
-		if err := validateFault(f); err != nil {
+		if err := f.Validate(); err != nil {
 			return nil, fmt.Errorf("emulator: Config.Faults: %w", err)
 		}
 		s.InjectFault(f)
