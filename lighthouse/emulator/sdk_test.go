@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
 
 func TestSDKCreateDescribe(t *testing.T) {
@@ -192,6 +193,17 @@ func TestTimestampSkew(t *testing.T) {
 	err := sdkCall(e.sdkClient(region, testID, testKey), "DescribeInstances", map[string]any{}, nil)
 	if got := sdkCode(t, err); got != "AuthFailure.SignatureExpire" {
 		t.Errorf("SDK after 6 minutes of skew: %q", got)
+	}
+
+	// Configurable skew: 1 minute, or off.
+	strict := newEnv(t, func(c *emulator.Config) { c.MaxClockSkew = time.Minute })
+	if _, code := strict.do(strict.rawRequest("DescribeInstances", region, []byte(`{}`), testID, testKey, now-90)); code != "AuthFailure.SignatureExpire" {
+		t.Errorf("skew 90s with MaxClockSkew 1m: %q", code)
+	}
+	off := newEnv(t, func(c *emulator.Config) { c.MaxClockSkew = -1 })
+	off.clock.Advance(48 * time.Hour)
+	if err := sdkCall(off.sdkClient(region, testID, testKey), "DescribeInstances", map[string]any{}, nil); err != nil {
+		t.Errorf("skew check off, clock 48h ahead: %v", err)
 	}
 }
 

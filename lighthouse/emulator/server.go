@@ -123,6 +123,11 @@ type Config struct {
 	DryRunAsError bool
 	// Faults are injected from the start, as by InjectFault.
 	Faults []Fault
+	// MaxClockSkew is how far X-TC-Timestamp may be from the emulator's
+	// clock before AuthFailure.SignatureExpire; 0 means the service's 5
+	// minutes. A negative value turns the check off, for tests that move a
+	// ManualClock far while their client signs with the wall clock.
+	MaxClockSkew time.Duration
 }
 
 // Server is the emulated Lighthouse API. It is an http.Handler: the API at
@@ -193,6 +198,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TokenWindow == 0 {
 		cfg.TokenWindow = DefaultTokenWindow
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = maxSkew
 	}
 	s := &Server{
 		cfg:       cfg,
