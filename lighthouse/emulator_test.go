@@ -118,6 +118,43 @@ func TestEmulatorDroppedCreateYieldsOneInstance(t *testing.T) {
 	}
 }
 
+func TestEmulatorTimeoutAnd5xxRetriedWithSameToken(t *testing.T) {
+	e := newEmu(t, true, nil)
+	// The first attempt is committed, then held past the client's attempt
+	// timeout; the second meets a gateway 502 (injected when the client
+	// logs the first attempt, before it retries); the third succeeds.
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDelay, Delay: time.Minute, Count: 1})
+	var once sync.Once
+	c := e.client(t, func(o *lighthouse.Options) {
+		o.AttemptTimeout = 300 * time.Millisecond
+		o.Logger = slog.New(hookHandler(func() {
+			once.Do(func() {
+				e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultHTTP5xx, Count: 1})
+			})
+		}))
+	})
+	if _, err := c.CreateInstances(context.Background(), emuRegion, newCreate("timeout-1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.srv.Instances()); n != 1 {
+		t.Fatalf("%d instances after a timed-out and a 502 attempt, want exactly 1", n)
+	}
+	if n := e.srv.Calls(lighthouse.ActionCreateInstances, "HTTP502"); n != 1 {
+		t.Fatalf("%d HTTP 502 answers, want 1", n)
+	}
+}
+
+// hookHandler is a slog handler that calls a function for each record.
+type hookHandler func()
+
+func (h hookHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h hookHandler) Handle(context.Context, slog.Record) error {
+	h()
+	return nil
+}
+func (h hookHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h hookHandler) WithGroup(string) slog.Handler      { return h }
+
 func TestEmulatorDroppedCreateWithoutTokenIsNotRepeated(t *testing.T) {
 	e := newEmu(t, true, nil)
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse, Count: 1})

@@ -99,9 +99,10 @@ func (e *Error) Error() string {
 		b.WriteString(e.RequestId)
 		b.WriteString(")")
 	}
-	if e.Attempts == 1 {
+	switch {
+	case e.Attempts == 1:
 		b.WriteString("; 1 attempt")
-	} else {
+	case e.Attempts > 1:
 		fmt.Fprintf(&b, "; gave up after %d attempts", e.Attempts)
 	}
 	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {

@@ -108,11 +108,12 @@ func (c *Client) newRetryClient(opts Options) *retryablehttp.Client {
 // gets room, jittered so that many clients retrying at once spread out,
 // and never below min/2 so that a retry is never immediate.
 func jitterBackoff(min, max time.Duration, n int, _ *http.Response) time.Duration {
-	d := max
-	if n < 30 {
-		if e := min << n; e > 0 && e < max {
-			d = e
-		}
+	d := min
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max || d <= 0 {
+		d = max
 	}
 	half := d / 2
 	return half + rand.N(d-half+1)

@@ -300,3 +300,18 @@ func TestLogsAndErrorsKeepSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestJitterBackoff(t *testing.T) {
+	min, max := 500*time.Millisecond, 15*time.Second
+	for n, want := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, max, max} {
+		for range 200 {
+			got := jitterBackoff(min, max, n, nil)
+			if got < want/2 || got > want {
+				t.Fatalf("retry %d: waited %v, want within [%v, %v]", n, got, want/2, want)
+			}
+		}
+	}
+	if got := jitterBackoff(10*time.Minute, time.Hour, 200, nil); got < 30*time.Minute || got > time.Hour {
+		t.Fatalf("a late retry must stay capped, got %v", got)
+	}
+}
