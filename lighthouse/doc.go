@@ -3,6 +3,15 @@
 // signing, the wire types of the actions lightkeeper uses, and a transport
 // with retries, per-action rate limits and typed errors.
 //
+// A Client (New) makes typed calls, one method per action; DescribeInstances
+// and the iterator Instances fetch every page. Each attempt waits for the
+// action's token bucket, is signed afresh and is sent through
+// go-retryablehttp, whose CheckRetry reads the response envelope (service
+// errors arrive as HTTP 200). Failures are *Error values whose Class says
+// what to do: send the same request again, wait for a busy resource, or
+// stop. FindCredential looks for an API key where the Tencent Cloud tools
+// keep one.
+//
 // It is the only package that speaks to Tencent Cloud. The emulator in
 // lighthouse/emulator serves the same wire protocol and reuses these types.
 package lighthouse

@@ -336,11 +336,17 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	}
 	e := *st.last
 	e.Attempts = st.attempts
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(e.Err, cerr) {
+	// The call may have ended between attempts: the context was cancelled
+	// during the backoff, or the next rate-limit wait would outlast it.
+	stop := ctx.Err()
+	if stop == nil && errors.Is(doErr, context.DeadlineExceeded) {
+		stop = doErr
+	}
+	if stop != nil && !errors.Is(e.Err, stop) {
 		if e.Err != nil {
-			e.Err = fmt.Errorf("%w; then %w", e.Err, cerr)
+			e.Err = fmt.Errorf("%w; then %w", e.Err, stop)
 		} else {
-			e.Err = cerr
+			e.Err = stop
 		}
 	}
 	return &e
