@@ -29,12 +29,12 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	fail := func(line, col int, format string, args ...any) {
 		res.errs = append(res.errs, &Error{File: ref.display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
 	}
-	data, err := readLimited(ref, opts.MaxFileSize)
+	data, tooLarge, err := readLimited(ref, opts.MaxFileSize)
 	if err != nil {
 		fail(0, 0, "%v", err)
 		return res
 	}
-	if int64(len(data)) > opts.MaxFileSize {
+	if tooLarge {
 		fail(1, 1, "file is larger than %d bytes; split it into smaller files", opts.MaxFileSize)
 		return res
 	}
@@ -83,20 +83,21 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	return res
 }
 
-func readLimited(ref fileRef, limit int64) ([]byte, error) {
+// readLimited reads a file unless it is larger than limit bytes.
+func readLimited(ref fileRef, limit int64) (data []byte, tooLarge bool, err error) {
 	f, err := ref.fsys.Open(ref.name)
 	if err != nil {
-		return nil, errors.New(describeFSError(err))
+		return nil, false, errors.New(describeFSError(err))
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
-		return make([]byte, limit+1), nil // reported by the caller as too large
+		return nil, true, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err = io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, errors.New(describeFSError(err))
+		return nil, false, errors.New(describeFSError(err))
 	}
-	return data, nil
+	return data, int64(len(data)) > limit, nil
 }
 
 func isNull(n *yaml.Node) bool {
