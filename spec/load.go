@@ -78,10 +78,17 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	opts = opts.withDefaults()
 	var files []fileRef
 	var errs Errors
+	seen := map[string]bool{}
 	for _, in := range inputs {
 		fr, err := listFiles(in)
 		errs = append(errs, err...)
-		files = append(files, fr...)
+		for _, f := range fr {
+			// A file reached twice (a directory and a file in it) is read once.
+			if !seen[f.display] {
+				seen[f.display] = true
+				files = append(files, f)
+			}
+		}
 	}
 
 	results := make([]fileResult, len(files))

@@ -181,3 +181,14 @@ func TestLoadEveryFileReported(t *testing.T) {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestLoadInputsOverlapReadOnce(t *testing.T) {
+	fsys := fstest.MapFS{"fleets/web.yaml": {Data: []byte(webYAML)}}
+	fleets, err := LoadInputs([]Input{
+		{FS: fsys, Path: "fleets"},
+		{FS: fsys, Path: "fleets/web.yaml"},
+	}, Options{})
+	if err != nil || len(fleets) != 1 {
+		t.Fatalf("%d fleets, %v", len(fleets), err)
+	}
+}
