@@ -206,9 +206,7 @@ func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Flee
 		return nil, errs
 	}
 	f := &Fleet{Source: Source{File: file, Document: index, Line: root.Line}, node: root}
-	if err := root.Decode(f); err != nil {
-		return nil, Errors{{File: file, Line: root.Line, Column: root.Column, Fleet: name, Message: "decode: " + err.Error()}}
-	}
+	fillFleet(f, obj(value))
 	f.applyDefaults()
 	if errs := checkFleet(f); len(errs) > 0 {
 		return nil, errs
