@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -70,14 +71,38 @@ func (s *Server) nextUUID() string {
 	return formatUUID(h[:16])
 }
 
-// advance finishes every operation whose time has come. s.mu held.
+// opEntry is an operation in flight, ordered by its end in opQueue.
+type opEntry struct {
+	end time.Time
+	in  *instance
+}
+
+// opQueue is a min-heap of operations by end time, so that advancing the
+// clock costs O(log n) per finished operation rather than a scan of every
+// busy instance. Entries of instances removed meanwhile are skipped.
+type opQueue []opEntry
+
+func (q opQueue) Len() int           { return len(q) }
+func (q opQueue) Less(i, j int) bool { return q[i].end.Before(q[j].end) }
+func (q opQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *opQueue) Push(x any)        { *q = append(*q, x.(opEntry)) }
+func (q *opQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// advance finishes every operation whose time has come, in the order they
+// end. s.mu held.
 func (s *Server) advance(now time.Time) {
-	for id, in := range s.busy {
-		if now.Before(in.OpEnd) {
-			continue
+	for len(s.ops) > 0 && !now.Before(s.ops[0].end) {
+		e := heap.Pop(&s.ops).(opEntry)
+		if s.busy[e.in.InstanceId] != e.in || !e.in.OpEnd.Equal(e.end) {
+			continue // removed, or a stale entry
 		}
-		delete(s.busy, id)
-		s.finish(in, in.OpEnd)
+		delete(s.busy, e.in.InstanceId)
+		s.finish(e.in, e.end)
 	}
 }
 
@@ -119,6 +144,7 @@ func (s *Server) startOp(in *instance, c *call, state, result string, delay time
 		return
 	}
 	s.busy[in.InstanceId] = in
+	heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in})
 }
 
 func (s *Server) release(in *instance) {

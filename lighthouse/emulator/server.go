@@ -144,6 +144,7 @@ type Server struct {
 	instances map[string]*instance
 	order     []*instance // creation order
 	busy      map[string]*instance
+	ops       opQueue
 	tokens    map[string]*tokenEntry
 	usage     map[string]int64 // "region/QUOTA_NAME" -> instances counted
 	spent     float64

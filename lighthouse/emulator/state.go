@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"container/heap"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,6 +72,7 @@ func (s *Server) LoadState(r io.Reader) error {
 	s.instances = instances
 	s.order = st.Instances
 	s.busy = map[string]*instance{}
+	s.ops = nil
 	s.usage = map[string]int64{}
 	s.tokens = map[string]*tokenEntry{}
 	if st.IDSeq > s.idSeq {
@@ -83,6 +85,7 @@ func (s *Server) LoadState(r io.Reader) error {
 		}
 		if !in.OpEnd.IsZero() {
 			s.busy[in.InstanceId] = in
+			heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in})
 		}
 	}
 	for _, e := range st.Tokens {
