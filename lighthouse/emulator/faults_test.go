@@ -239,6 +239,15 @@ func TestAdminAPI(t *testing.T) {
 	if rec.status != http.StatusConflict {
 		t.Errorf("advance on real time: %d", rec.status)
 	}
+	closed, err := emulator.New(emulator.Config{Credentials: map[string]string{testID: testKey}, DisableAdmin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = &recorder{header: http.Header{}}
+	closed.ServeHTTP(rec, httptestRequest("GET", "/_emulator/instances", ""))
+	if rec.status != http.StatusNotFound {
+		t.Errorf("admin API with DisableAdmin: %d", rec.status)
+	}
 }
 
 func mustJSON(v any) []byte {

@@ -128,6 +128,9 @@ type Config struct {
 	// minutes. A negative value turns the check off, for tests that move a
 	// ManualClock far while their client signs with the wall clock.
 	MaxClockSkew time.Duration
+	// DisableAdmin answers 404 under /_emulator/, for an emulator shared on
+	// a network where test hooks must not be reachable.
+	DisableAdmin bool
 }
 
 // Server is the emulated Lighthouse API. It is an http.Handler: the API at
@@ -270,6 +273,10 @@ var actions = map[string]actionSpec{
 // ServeHTTP serves the API at POST "/" and the admin API under "/_emulator/".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
+		if s.cfg.DisableAdmin {
+			http.NotFound(w, r)
+			return
+		}
 		s.admin.ServeHTTP(w, r)
 		return
 	}
