@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+)
+
+func init() {
+	register(command{name: "emulator", summary: "serve a local Lighthouse API for tests, demos and CI", run: runEmulator})
+}
+
+const emulatorHelp = `
+Serves the Lighthouse API (version 2020-03-24) on --listen: TC3-HMAC-SHA256
+signatures are verified, instances go PENDING -> RUNNING on a real clock, and
+client tokens, rate limits and quotas behave as documented. Point lightkeeper
+(or any Tencent Cloud SDK) at http://ADDR/ to use it.
+
+Credentials: --secret-id and --secret-key-file, else the environment variables
+TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (the same ones the client
+reads, so one environment serves both sides of a local run).
+
+The admin API under http://ADDR/_emulator/ injects faults, lists instances,
+deletes instances out of band and shows call counts; it needs no signature,
+so bind the emulator to a loopback address.
+
+Exit codes: 0 after SIGINT/SIGTERM, 1 on error, 64 on bad flags.
+
+Example:
+  export TENCENTCLOUD_SECRET_ID=AKIDlocal TENCENTCLOUD_SECRET_KEY=localsecret
+  lightkeeper emulator --listen 127.0.0.1:9100 --state-file /tmp/lighthouse.json
+`
+
+func runEmulator(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "emulator", "emulator [flags]", emulatorHelp)
+	listen := fs.String("listen", "127.0.0.1:9100", "`address` to serve the API on")
+	secretID := fs.String("secret-id", "", "SecretId accepted by the emulator (default $TENCENTCLOUD_SECRET_ID)")
+	secretKeyFile := fs.String("secret-key-file", "", "`file` holding the SecretKey (default $TENCENTCLOUD_SECRET_KEY)")
+	stateFile := fs.String("state-file", "", "`file` to keep instances and client tokens in across restarts (default: memory only)")
+	catalog := fs.String("catalog", "", "YAML or JSON `file` replacing the built-in catalog of regions, bundles and blueprints")
+	seed := fs.Int64("seed", 1, "seed of the random faults and launch failures, for reproducible runs")
+	noLimits := fs.Bool("no-rate-limits", false, "serve every action without rate limits")
+	launchDelay := fs.Duration("launch-delay", emulator.DefaultLaunchDelay, "how long a new instance stays PENDING before RUNNING")
+	launchFail := fs.Float64("launch-failure-probability", 0, "chance (0..1) that a new instance ends in LAUNCH_FAILED")
+	describeLag := fs.Duration("describe-lag", 0, "hide new instances from DescribeInstances for this long")
+	tokenWindow := fs.Duration("token-window", emulator.DefaultTokenWindow, "how long a ClientToken is remembered")
+	noAdmin := fs.Bool("disable-admin", false, "answer 404 under /_emulator/ (no fault injection or test hooks)")
+	var faults []emulator.Fault
+	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S]\nwith KIND one of drop-response, delay, http-5xx, internal-error, request-limit-exceeded, describe-lag", func(s string) error {
+		f, err := emulator.ParseFault(s)
+		if err != nil {
+			return err
+		}
+		faults = append(faults, f)
+		return nil
+	})
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("emulator takes no arguments, got %q", fs.Args())
+	}
+	logger, err := newLogger(e.stderr, *logFormat, slog.LevelInfo)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	id, key, err := emulatorCredentials(e, *secretID, *secretKeyFile)
+	if err != nil {
+		return err
+	}
+	cfg := emulator.Config{
+		Credentials: map[string]string{id: key},
+		Seed:        *seed,
+		Logger:      logger,
+
+		LaunchDelay:              *launchDelay,
+		LaunchFailureProbability: *launchFail,
+		DescribeLag:              *describeLag,
+		TokenWindow:              *tokenWindow,
+		Faults:                   faults,
+		DisableAdmin:             *noAdmin,
+	}
+	if *noLimits {
+		cfg.RateLimits = emulator.NoRateLimits()
+	}
+	if *catalog != "" {
+		c, err := emulator.LoadCatalogFile(*catalog)
+		if err != nil {
+			return err
+		}
+		cfg.Catalog = c
+	}
+	srv, err := emulator.New(cfg)
+	if err != nil {
+		return err
+	}
+	if *stateFile != "" {
+		if err := loadEmulatorState(srv, *stateFile); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	logger.Info("emulator listening", "addr", "http://"+ln.Addr().String()+"/", "secret_id", id, "state_file", *stateFile)
+
+	var saveTick <-chan time.Time
+	if *stateFile != "" {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		saveTick = t.C
+	}
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serve: %w", err)
+		case <-saveTick:
+			if err := saveEmulatorState(srv, *stateFile); err != nil {
+				logger.Error("save state", "err", err)
+			}
+		case <-ctx.Done():
+			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := hs.Shutdown(shutCtx)
+			cancel()
+			if *stateFile != "" {
+				if serr := saveEmulatorState(srv, *stateFile); serr != nil {
+					return serr
+				}
+			}
+			logger.Info("emulator stopped")
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// emulatorCredentials takes the SecretId from the flag or the environment
+// and the SecretKey from a file or the environment, never from a flag (a
+// flag would show in ps and shell history).
+func emulatorCredentials(e *env, id, keyFile string) (string, string, error) {
+	if id == "" {
+		id = e.getenv("TENCENTCLOUD_SECRET_ID")
+	}
+	var key string
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return "", "", fmt.Errorf("read --secret-key-file: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	} else {
+		key = e.getenv("TENCENTCLOUD_SECRET_KEY")
+	}
+	if id == "" || key == "" {
+		return "", "", usageError("no credentials for the emulator: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or pass --secret-id and --secret-key-file")
+	}
+	return id, key, nil
+}
+
+func loadEmulatorState(srv *emulator.Server, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // first run: start empty, the file is written on the way out
+	}
+	if err != nil {
+		return fmt.Errorf("open state file: %w", err)
+	}
+	defer f.Close()
+	if err := srv.LoadState(f); err != nil {
+		return fmt.Errorf("load state file %s: %w (move it away to start empty)", path, err)
+	}
+	return nil
+}
+
+// saveEmulatorState writes the state atomically: a temporary file in the
+// same directory, synced, then renamed over the old one.
+func saveEmulatorState(srv *emulator.Server, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := srv.SaveState(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// newLogger builds the process logger; only cmd/ configures slog.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
