@@ -50,7 +50,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	catalog := fs.String("catalog", "", "YAML or JSON `file` replacing the built-in catalog of regions, bundles and blueprints")
 	seed := fs.Int64("seed", 1, "seed of the random faults and launch failures, for reproducible runs")
 	noLimits := fs.Bool("no-rate-limits", false, "serve every action without rate limits")
-	launchDelay := fs.Duration("launch-delay", emulator.DefaultLaunchDelay, "how long a new instance stays PENDING before RUNNING")
+	launchDelay := fs.Duration("launch-delay", emulator.DefaultLaunchDelay, "how long a new instance stays PENDING before RUNNING (0: at once)")
 	launchFail := fs.Float64("launch-failure-probability", 0, "chance (0..1) that a new instance ends in LAUNCH_FAILED")
 	describeLag := fs.Duration("describe-lag", 0, "hide new instances from DescribeInstances for this long")
 	tokenWindow := fs.Duration("token-window", emulator.DefaultTokenWindow, "how long a ClientToken is remembered")
@@ -84,7 +84,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		Seed:        *seed,
 		Logger:      logger,
 
-		LaunchDelay:              *launchDelay,
+		LaunchDelay:              instantIfZero(*launchDelay),
 		LaunchFailureProbability: *launchFail,
 		DescribeLag:              *describeLag,
 		TokenWindow:              *tokenWindow,
@@ -150,6 +150,15 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 	}
+}
+
+// instantIfZero maps the flag's 0 ("no delay") to the Config's negative
+// value for "at once"; in Config a zero duration means "the default".
+func instantIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // emulatorCredentials takes the SecretId from the flag or the environment
