@@ -15,11 +15,8 @@ func (s *Server) describeBundles(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	if len(req.BundleIds) > 0 && len(req.Filters) > 0 {
-		return nil, errf(codeParameterConflict, "%s: BundleIds and Filters cannot be used together", a)
-	}
-	if len(req.BundleIds) > 100 {
-		return nil, errf(codeValueLimitExceeded, "%s: BundleIds has %d IDs; at most 100", a, len(req.BundleIds))
+	if aerr := checkIDsOrFilters(a, "BundleIds", req.BundleIds, req.Filters); aerr != nil {
+		return nil, aerr
 	}
 	if aerr := checkFilters(a, req.Filters, bundleFilterNames, false, 5); aerr != nil {
 		return nil, aerr
@@ -116,11 +113,8 @@ func (s *Server) describeBlueprints(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	if len(req.BlueprintIds) > 0 && len(req.Filters) > 0 {
-		return nil, errf(codeParameterConflict, "%s: BlueprintIds and Filters cannot be used together", a)
-	}
-	if len(req.BlueprintIds) > 100 {
-		return nil, errf(codeValueLimitExceeded, "%s: BlueprintIds has %d IDs; at most 100", a, len(req.BlueprintIds))
+	if aerr := checkIDsOrFilters(a, "BlueprintIds", req.BlueprintIds, req.Filters); aerr != nil {
+		return nil, aerr
 	}
 	for i, id := range req.BlueprintIds {
 		if !reBlueprintID.MatchString(id) {

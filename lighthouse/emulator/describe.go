@@ -48,17 +48,26 @@ func checkFilters(a string, fs []lighthouse.Filter, names []string, tags bool, m
 	return nil
 }
 
+// checkIDsOrFilters enforces the rule every Describe action shares: IDs or
+// Filters, never both, and at most 100 IDs.
+func checkIDsOrFilters(a, field string, ids []string, filters []lighthouse.Filter) *apiError {
+	if len(ids) > 0 && len(filters) > 0 {
+		return errf(codeParameterConflict, "%s: %s and Filters cannot be used together", a, field)
+	}
+	if len(ids) > 100 {
+		return errf(codeValueLimitExceeded, "%s: %s has %d IDs; at most 100", a, field, len(ids))
+	}
+	return nil
+}
+
 func (s *Server) describeInstances(c *call) (any, *apiError) {
 	const a = "DescribeInstances"
 	var req lighthouse.DescribeInstancesRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	if len(req.InstanceIds) > 0 && len(req.Filters) > 0 {
-		return nil, errf(codeParameterConflict, "%s: InstanceIds and Filters cannot be used together", a)
-	}
-	if len(req.InstanceIds) > 100 {
-		return nil, errf(codeValueLimitExceeded, "%s: InstanceIds has %d IDs; at most 100", a, len(req.InstanceIds))
+	if aerr := checkIDsOrFilters(a, "InstanceIds", req.InstanceIds, req.Filters); aerr != nil {
+		return nil, aerr
 	}
 	ids := map[string]bool{}
 	for i, id := range req.InstanceIds {
