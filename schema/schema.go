@@ -128,25 +128,50 @@ func Validate(doc any, node *yaml.Node) ([]Violation, error) {
 	if !ok {
 		return nil, fmt.Errorf("schema: validate: %w", err)
 	}
-	var out []Violation
-	c.collect(verr, node, &out)
-	return out, nil
+	col := collector{compiled: c, root: node, seen: map[violationKey]bool{}}
+	col.collect(verr)
+	return col.out, nil
+}
+
+// collector gathers the violations of one document.
+type collector struct {
+	*compiled
+	root *yaml.Node
+	out  []Violation
+	seen map[violationKey]bool
+}
+
+type violationKey struct {
+	line, col int
+	path, msg string
+}
+
+// add appends v unless the same message is already placed at the same
+// node (two keywords of one schema may explain a value the same way).
+func (c *collector) add(v Violation) {
+	k := violationKey{v.Line, v.Column, strings.Join(v.Path, "\x00"), v.Message}
+	if c.seen[k] {
+		return
+	}
+	c.seen[k] = true
+	c.out = append(c.out, v)
 }
 
 // collect flattens the error tree into violations at its leaves.
-func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *[]Violation) {
+func (c *collector) collect(e *jsonschema.ValidationError) {
+	root := c.root
 	if len(e.Causes) > 0 {
 		if m, ok := c.lookup(e.SchemaURL)["x-message"].(string); ok {
 			switch e.ErrorKind.(type) {
 			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
 				// The schema explains the combination as a whole.
 				n, _ := find(root, e.InstanceLocation)
-				add(out, Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
+				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
 				return
 			}
 		}
 		for _, cause := range e.Causes {
-			c.collect(cause, root, out)
+			c.collect(cause)
 		}
 		return
 	}
@@ -156,15 +181,15 @@ func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *
 		if n != nil {
 			v.Line, v.Column = n.Line, n.Column
 		}
-		add(out, v)
+		c.add(v)
 	}
 	loc := e.InstanceLocation
 	val, _ := find(root, loc)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
+		keys := keyNodes(val)
 		for _, p := range k.Properties {
-			_, key := find(root, append(slices.Clip(loc), p))
-			at(loc, key, unknownKeyMessage(sch, p))
+			at(loc, keys[p], unknownKeyMessage(sch, p))
 		}
 		return
 	case *kind.Required:
@@ -181,8 +206,7 @@ func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *
 		at(dup, n, fmt.Sprintf("duplicate of item %d", k.Duplicates[0]))
 		return
 	case *kind.PropertyNames:
-		_, key := find(root, append(slices.Clip(loc), k.Property))
-		at(loc, key, fmt.Sprintf("key %q must be 1 to 127 characters", k.Property))
+		at(loc, keyNodes(val)[k.Property], fmt.Sprintf("key %q must be 1 to 127 characters", k.Property))
 		return
 	}
 	if m, ok := sch["x-message"].(string); ok {
@@ -192,15 +216,20 @@ func (c *compiled) collect(e *jsonschema.ValidationError, root *yaml.Node, out *
 	at(loc, val, message(e.ErrorKind))
 }
 
-// add appends v unless the same message is already placed at the same
-// node (two keywords of one schema may explain a value the same way).
-func add(out *[]Violation, v Violation) {
-	for _, o := range *out {
-		if o.Line == v.Line && o.Column == v.Column && o.Message == v.Message && slices.Equal(o.Path, v.Path) {
-			return
+// keyNodes indexes the key nodes of a mapping by their value; the first of
+// duplicate keys wins.
+func keyNodes(n *yaml.Node) map[string]*yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	keys := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, dup := keys[n.Content[i].Value]; !dup {
+			keys[n.Content[i].Value] = n.Content[i]
 		}
 	}
-	*out = append(*out, v)
+	return keys
 }
 
 // message renders the kinds the fleet schema can produce; anything else

@@ -2,10 +2,10 @@ package spec
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The checks a schema cannot express. checkFleet runs on a fleet that passed
@@ -33,10 +33,13 @@ func checkFleet(f *Fleet) Errors {
 		add("spec.tags", "%d tags, at most %d: an instance takes %d tags and lightkeeper uses %d (%s, %s)",
 			len(s.Tags), MaxUserTags, MaxTags, MaxTags-MaxUserTags, TagFleet, TagSlot)
 	}
-	for _, k := range sortedKeys(s.Tags) {
-		if strings.HasPrefix(strings.ToLower(k), ReservedTagPrefix) {
-			errs = append(errs, keyError(f, "spec.tags", k,
-				fmt.Sprintf("tag key %q uses the reserved prefix %q; lightkeeper sets those tags itself, rename the key", k, ReservedTagPrefix)))
+	if m := resolveAlias(lookupNode(f.node, []string{"spec", "tags"})); m != nil && m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i]
+			if strings.HasPrefix(strings.ToLower(k.Value), ReservedTagPrefix) {
+				errs = append(errs, &Error{File: f.Source.File, Line: k.Line, Column: k.Column, Fleet: f.Metadata.Name, Field: "spec.tags",
+					Message: fmt.Sprintf("tag key %q uses the reserved prefix %q; lightkeeper sets those tags itself, rename the key", k.Value, ReservedTagPrefix)})
+			}
 		}
 	}
 	last := max(s.Count-1, 0)
@@ -49,20 +52,6 @@ func checkFleet(f *Fleet) Errors {
 			len(name), last, name, MaxInstanceNameLen)
 	}
 	return errs
-}
-
-// keyError places an error at a key of the mapping at field.
-func keyError(f *Fleet, field, key, msg string) *Error {
-	e := &Error{File: f.Source.File, Fleet: f.Metadata.Name, Field: field, Message: msg}
-	e.Line, e.Column = f.Position(field)
-	if m := resolveAlias(lookupNode(f.node, splitField(field))); m != nil {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == key {
-				e.Line, e.Column = m.Content[i].Line, m.Content[i].Column
-			}
-		}
-	}
-	return e
 }
 
 // checkRepository checks what spans fleets: unique names, the total count.
@@ -90,8 +79,4 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 		}
 	}
 	return errs
-}
-
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -190,5 +191,48 @@ func TestLoadInputsOverlapReadOnce(t *testing.T) {
 	}, Options{})
 	if err != nil || len(fleets) != 1 {
 		t.Fatalf("%d fleets, %v", len(fleets), err)
+	}
+}
+
+// TestLoadHostileInputs loads large files built to produce one error per
+// line, deep nesting and many duplicate keys. Each must be reported, every
+// error placed; the handling is linear (a quadratic mapping of errors to
+// nodes once took a minute on a 1 MiB file of this kind).
+func TestLoadHostileInputs(t *testing.T) {
+	const size = 256 << 10
+	head := "apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: x}\nspec:\n"
+	valid := "  region: ap-guangzhou\n  count: 1\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-a7oxy2bx\n  charge: {period: 1}\n"
+	grow := func(prefix string, line func(i int) string) (string, int) {
+		var b strings.Builder
+		b.WriteString(prefix)
+		n := 0
+		for ; b.Len() < size; n++ {
+			b.WriteString(line(n))
+		}
+		return b.String(), n
+	}
+	// Every zone is malformed, and the second repeats the first.
+	zones, nZones := grow(head+valid+"  zones:\n", func(int) string { return "    - z\n" })
+	keys, nKeys := grow(head+valid, func(i int) string { return fmt.Sprintf("  k%d: 1\n", i) })
+	tags, nTags := grow(head+valid+"  tags:\n", func(i int) string { return fmt.Sprintf("    lightkeeper-%d: v\n", i) })
+	dups, nDups := grow(head+valid, func(int) string { return "  count: 2\n" })
+	for _, tc := range []struct {
+		name, data string
+		errors     int
+		first      string
+	}{
+		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3`},
+		{"keys", keys, nKeys, `a.yaml:10:3: fleet "x": spec: unknown key "k0"`},
+		{"tags", tags, nTags + 1, `a.yaml:11:5: fleet "x": spec.tags: ` + fmt.Sprint(nTags) + ` tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`},
+		{"duplicate keys", dups, nDups, `a.yaml:10:3: fleet "x": duplicate key "count"; first at line 6`},
+		{"nested lists", strings.Repeat("[", size), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
+		{"nested maps", strings.Repeat("{a: ", size/4), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := loadErrors(t, fstest.MapFS{"a.yaml": {Data: []byte(tc.data)}}, Options{})
+			if len(got) != tc.errors || got[0] != tc.first {
+				t.Errorf("%d errors, first %q; want %d, first %q", len(got), got[0], tc.errors, tc.first)
+			}
+		})
 	}
 }
