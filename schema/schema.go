@@ -136,9 +136,10 @@ func Validate(doc any, node *yaml.Node) ([]Violation, error) {
 // collector gathers the violations of one document.
 type collector struct {
 	*compiled
-	root *yaml.Node
-	out  []Violation
-	seen map[violationKey]bool
+	root  *yaml.Node
+	out   []Violation
+	seen  map[violationKey]bool
+	index map[*yaml.Node]map[string]int // key positions in large mappings
 }
 
 type violationKey struct {
@@ -159,13 +160,12 @@ func (c *collector) add(v Violation) {
 
 // collect flattens the error tree into violations at its leaves.
 func (c *collector) collect(e *jsonschema.ValidationError) {
-	root := c.root
 	if len(e.Causes) > 0 {
 		if m, ok := c.lookup(e.SchemaURL)["x-message"].(string); ok {
 			switch e.ErrorKind.(type) {
 			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
 				// The schema explains the combination as a whole.
-				n, _ := find(root, e.InstanceLocation)
+				n, _ := c.find(e.InstanceLocation)
 				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
 				return
 			}
@@ -184,7 +184,7 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		c.add(v)
 	}
 	loc := e.InstanceLocation
-	val, _ := find(root, loc)
+	val, _ := c.find(loc)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		keys := keyNodes(val)
@@ -202,7 +202,7 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		return
 	case *kind.UniqueItems:
 		dup := append(slices.Clip(loc), strconv.Itoa(k.Duplicates[1]))
-		n, _ := find(root, dup)
+		n, _ := c.find(dup)
 		at(dup, n, fmt.Sprintf("duplicate of item %d", k.Duplicates[0]))
 		return
 	case *kind.PropertyNames:
@@ -415,11 +415,13 @@ func (c *compiled) lookup(schemaURL string) map[string]any {
 	return m
 }
 
-// find walks path from root and returns the value node there and, when the
-// last step is a mapping key, the key node. Aliases are followed. Where the
-// path leaves the YAML (it should not), the deepest node reached is returned.
-func find(root *yaml.Node, path []string) (val, key *yaml.Node) {
-	n := root
+// find walks path from the document root and returns the value node there
+// and, when the last step is a mapping key, the key node. Aliases are
+// followed. Where the path leaves the YAML (it should not), the deepest node
+// reached is returned. Large mappings are indexed once, so placing many
+// errors in one mapping stays linear.
+func (c *collector) find(path []string) (val, key *yaml.Node) {
+	n := c.root
 	for _, p := range path {
 		n = deref(n)
 		if n == nil {
@@ -428,10 +430,29 @@ func find(root *yaml.Node, path []string) (val, key *yaml.Node) {
 		switch n.Kind {
 		case yaml.MappingNode:
 			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
+			if len(n.Content) > 32 {
+				idx, ok := c.index[n]
+				if !ok {
+					idx = make(map[string]int, len(n.Content)/2)
+					for i := 0; i+1 < len(n.Content); i += 2 {
+						if _, dup := idx[n.Content[i].Value]; !dup {
+							idx[n.Content[i].Value] = i
+						}
+					}
+					if c.index == nil {
+						c.index = map[*yaml.Node]map[string]int{}
+					}
+					c.index[n] = idx
+				}
+				if i, ok := idx[p]; ok {
 					key, next = n.Content[i], n.Content[i+1]
-					break
+				}
+			} else {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						key, next = n.Content[i], n.Content[i+1]
+						break
+					}
 				}
 			}
 			if next == nil {

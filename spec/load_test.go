@@ -215,6 +215,7 @@ func TestLoadHostileInputs(t *testing.T) {
 	zones, nZones := grow(head+valid+"  zones:\n", func(int) string { return "    - z\n" })
 	keys, nKeys := grow(head+valid, func(i int) string { return fmt.Sprintf("  k%d: 1\n", i) })
 	tags, nTags := grow(head+valid+"  tags:\n", func(i int) string { return fmt.Sprintf("    lightkeeper-%d: v\n", i) })
+	tagValues, nTagValues := grow(head+valid+"  tags:\n", func(i int) string { return fmt.Sprintf("    k%d: 1\n", i) })
 	dups, nDups := grow(head+valid, func(int) string { return "  count: 2\n" })
 	for _, tc := range []struct {
 		name, data string
@@ -224,6 +225,7 @@ func TestLoadHostileInputs(t *testing.T) {
 		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3`},
 		{"keys", keys, nKeys, `a.yaml:10:3: fleet "x": spec: unknown key "k0"`},
 		{"tags", tags, nTags + 1, `a.yaml:11:5: fleet "x": spec.tags: ` + fmt.Sprint(nTags) + ` tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`},
+		{"tag values", tagValues, nTagValues, `a.yaml:11:9: fleet "x": spec.tags.k0: must be a string, got a number`},
 		{"duplicate keys", dups, nDups, `a.yaml:10:3: fleet "x": duplicate key "count"; first at line 6`},
 		{"nested lists", strings.Repeat("[", size), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
 		{"nested maps", strings.Repeat("{a: ", size/4), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
