@@ -90,10 +90,15 @@ func readLimited(ref fileRef, limit int64) (data []byte, tooLarge bool, err erro
 		return nil, false, errors.New(describeFSError(err))
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
-		return nil, true, nil
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		if st.Size() > limit {
+			return nil, true, nil
+		}
+		buf.Grow(int(st.Size()) + bytes.MinRead)
 	}
-	data, err = io.ReadAll(io.LimitReader(f, limit+1))
+	_, err = buf.ReadFrom(io.LimitReader(f, limit+1))
+	data = buf.Bytes()
 	if err != nil {
 		return nil, false, errors.New(describeFSError(err))
 	}
@@ -258,7 +263,7 @@ func (c *converter) value(n *yaml.Node) any {
 		return v
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
-		var seen map[string]*yaml.Node
+		var first map[string]*yaml.Node // built at the first duplicate
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
@@ -269,14 +274,13 @@ func (c *converter) value(n *yaml.Node) any {
 				c.fail(k, "merge keys (<<) are not supported; write the keys out")
 				continue
 			}
-			if first, dup := seen[k.Value]; dup {
-				c.fail(k, "duplicate key %q; first at line %d", k.Value, first.Line)
+			if _, dup := m[k.Value]; dup {
+				if first == nil {
+					first = firstKeys(n)
+				}
+				c.fail(k, "duplicate key %q; first at line %d", k.Value, first[k.Value].Line)
 				continue
 			}
-			if seen == nil {
-				seen = make(map[string]*yaml.Node, len(n.Content)/2)
-			}
-			seen[k.Value] = k
 			m[k.Value] = c.value(v)
 		}
 		return m
@@ -294,6 +298,18 @@ func (c *converter) value(n *yaml.Node) any {
 		}
 	}
 	return nil
+}
+
+// firstKeys indexes the first scalar key node of each value in mapping n.
+func firstKeys(n *yaml.Node) map[string]*yaml.Node {
+	keys := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if _, seen := keys[k.Value]; !seen && k.Kind == yaml.ScalarNode {
+			keys[k.Value] = k
+		}
+	}
+	return keys
 }
 
 func kindName(k yaml.Kind) string {
