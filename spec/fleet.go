@@ -74,21 +74,28 @@ type Metadata struct {
 	Name string `yaml:"name" json:"name"`
 }
 
-// Spec is what a fleet is made of.
+// Spec is what a fleet is made of. See schema/fleet.schema.json for the
+// rules of each field.
 type Spec struct {
-	Region       string      `yaml:"region" json:"region"`
-	Count        int         `yaml:"count" json:"count"`
-	BundleID     string      `yaml:"bundleId" json:"bundleId"`
-	BlueprintID  string      `yaml:"blueprintId" json:"blueprintId"`
-	Zones        []string    `yaml:"zones,omitempty" json:"zones,omitempty"`
+	Region      string `yaml:"region" json:"region"`           // e.g. ap-guangzhou
+	Count       int    `yaml:"count" json:"count"`             // slots 0..Count-1
+	BundleID    string `yaml:"bundleId" json:"bundleId"`       // e.g. bundle_gen_03
+	BlueprintID string `yaml:"blueprintId" json:"blueprintId"` // e.g. lhbp-g0tn7djh
+	// Zones of the region; slot k goes to Zones[k mod len]. Empty: the
+	// cloud picks (see Zone).
+	Zones []string `yaml:"zones,omitempty" json:"zones,omitempty"`
+	// InstanceName is the name template, {fleet} and {slot} replaced (see
+	// the InstanceName method). Default DefaultInstanceName.
 	InstanceName string      `yaml:"instanceName" json:"instanceName"`
 	Charge       Charge      `yaml:"charge" json:"charge"`
 	AutoVoucher  bool        `yaml:"autoVoucher" json:"autoVoucher"`
-	Login        *Login      `yaml:"login,omitempty" json:"login,omitempty"`
+	Login        *Login      `yaml:"login,omitempty" json:"login,omitempty"` // nil: no login set at creation
 	Containers   []Container `yaml:"containers,omitempty" json:"containers,omitempty"`
-	// Tags are the user tags; lightkeeper adds TagFleet and TagSlot.
-	Tags      map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
-	ScaleDown string            `yaml:"scaleDown" json:"scaleDown"`
+	// Tags are the user tags; lightkeeper adds TagFleet and TagSlot (see
+	// InstanceTags).
+	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// ScaleDown is ScaleDownReport (default) or ScaleDownIsolate.
+	ScaleDown string `yaml:"scaleDown" json:"scaleDown"`
 }
 
 // Charge is the prepaid charging of each instance (InstanceChargePrepaid).
