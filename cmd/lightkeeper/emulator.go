@@ -65,11 +65,12 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		return nil
 	})
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("emulator takes no arguments, got %q", fs.Args())
+	if len(rest) > 0 {
+		return usageError("emulator takes no arguments, got %q", rest)
 	}
 	logger, err := newLogger(e.stderr, *logFormat, slog.LevelInfo)
 	if err != nil {

@@ -21,10 +21,11 @@ Exit codes: 0 printed, 64 bad flags or arguments.`
 
 func runSchema(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "schema", "schema", schemaHelp)
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(rest) > 0 {
 		return usageError("schema takes no arguments")
 	}
 	if _, err := e.stdout.Write(schema.JSON()); err != nil {

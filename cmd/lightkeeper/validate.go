@@ -48,7 +48,8 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [PATH...]", validateHelp)
 	output := fs.String("output", "text", "output format: text or json")
 	maxTotal := fs.Int("max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets; -1 for no limit")
-	if err := parseFlags(fs, args); err != nil {
+	paths, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
@@ -57,7 +58,6 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if *maxTotal == 0 || *maxTotal < -1 {
 		return usageError("--max-total-count must be positive or -1, not %d", *maxTotal)
 	}
-	paths := fs.Args()
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}

@@ -230,3 +230,15 @@ func TestValidateBinary(t *testing.T) {
 		t.Errorf("usage: %v", err)
 	}
 }
+
+func TestValidateFlagsAfterPaths(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "validate", "../../examples/fleets", "--output", "json")
+	if code != exitOK || !strings.HasPrefix(strings.TrimSpace(stdout), "{") {
+		t.Fatalf("flags after the path: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// After "--" everything is a path, even what looks like a flag.
+	code, stdout, _ = runCmd(t, "validate", "--", "--output")
+	if code != exitError || !strings.Contains(stdout, "--output") {
+		t.Errorf(`"--output" after "--": exit %d, stdout %q; want it read as a missing path`, code, stdout)
+	}
+}

@@ -17,10 +17,11 @@ func init() {
 
 func runVersion(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "version", "version", "Prints the lightkeeper version, the VCS revision it was built from and the Go version.")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(rest) > 0 {
 		return usageError("version takes no arguments")
 	}
 	v, rev := version, ""
