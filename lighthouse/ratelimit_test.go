@@ -14,7 +14,8 @@ func TestLimiterRates(t *testing.T) {
 	if lim := l.limiter(ActionCreateInstances, "ap-guangzhou"); lim == nil || lim.Limit() != 5 || lim.Burst() != 1 {
 		t.Fatalf("CreateInstances bucket %v, want 5/s burst 1", lim)
 	}
-	if l.limiter(ActionCreateInstances, "ap-guangzhou") != l.limiter(ActionCreateInstances, "ap-guangzhou") {
+	first, second := l.limiter(ActionCreateInstances, "ap-guangzhou"), l.limiter(ActionCreateInstances, "ap-guangzhou")
+	if first != second {
 		t.Fatal("callers of one action and region must share one bucket")
 	}
 	if l.limiter(ActionCreateInstances, "ap-guangzhou") == l.limiter(ActionCreateInstances, "ap-shanghai") {

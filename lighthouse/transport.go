@@ -104,16 +104,16 @@ func (c *Client) newRetryClient(opts Options) *retryablehttp.Client {
 }
 
 // jitterBackoff waits between d/2 and d before retry n (counted from 0),
-// where d = min·2ⁿ capped at max: exponential so that a struggling service
-// gets room, jittered so that many clients retrying at once spread out,
-// and never below min/2 so that a retry is never immediate.
-func jitterBackoff(min, max time.Duration, n int, _ *http.Response) time.Duration {
-	d := min
-	for i := 0; i < n && d < max; i++ {
+// where d = waitMin·2ⁿ capped at waitMax: exponential so that a struggling
+// service gets room, jittered so that many clients retrying at once spread
+// out, and never below waitMin/2 so that a retry is never immediate.
+func jitterBackoff(waitMin, waitMax time.Duration, n int, _ *http.Response) time.Duration {
+	d := waitMin
+	for i := 0; i < n && d < waitMax; i++ {
 		d *= 2
 	}
-	if d > max || d <= 0 {
-		d = max
+	if d > waitMax || d <= 0 {
+		d = waitMax
 	}
 	half := d / 2
 	return half + rand.N(d-half+1)

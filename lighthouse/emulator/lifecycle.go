@@ -191,14 +191,14 @@ func (s *Server) DeleteInstance(id string) error {
 	return nil
 }
 
-// checkInstanceIDs validates the InstanceIds of Isolate and Terminate and
+// lookupInstances validates the InstanceIds of Isolate and Terminate and
 // returns the instances. s.mu held.
-func (s *Server) lookupInstances(c *call, ids []string, max int, tooMany string) ([]*instance, *apiError) {
+func (s *Server) lookupInstances(c *call, ids []string, maxIDs int, tooMany string) ([]*instance, *apiError) {
 	if len(ids) == 0 {
 		return nil, errf(codeMissingParameter, "%s: InstanceIds is required", c.action)
 	}
-	if len(ids) > max {
-		return nil, errf(tooMany, "%s: InstanceIds has %d IDs; at most %d per call", c.action, len(ids), max)
+	if len(ids) > maxIDs {
+		return nil, errf(tooMany, "%s: InstanceIds has %d IDs; at most %d per call", c.action, len(ids), maxIDs)
 	}
 	seen := map[string]bool{}
 	out := make([]*instance, 0, len(ids))
