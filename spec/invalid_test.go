@@ -55,6 +55,24 @@ var invalidCases = []struct {
 	{path: "count-huge.yaml", want: []string{
 		`count-huge.yaml:7:10: fleet "web": spec.count: must be <= 1000`,
 	}},
+	{path: "count-octal.yaml", want: []string{
+		`count-octal.yaml:7:10: fleet "web": spec.count: 010 is ambiguous: YAML 1.1 reads a leading 0 as octal (8), YAML 1.2 as decimal (10); write 10 (or "010" for a string)`,
+	}},
+	{path: "count-underscore.yaml", want: []string{
+		`count-underscore.yaml:7:10: fleet "web": spec.count: 1_000 is not a YAML 1.2 integer; write it without '_': 1000`,
+	}},
+	{path: "count-binary.yaml", want: []string{
+		`count-binary.yaml:7:10: fleet "web": spec.count: 0b11 is not a YAML 1.2 integer; write it in decimal: 3`,
+	}},
+	{path: "count-exp-huge.yaml", want: []string{
+		`count-exp-huge.yaml:7:10: fleet "web": spec.count: must be <= 1000`,
+	}},
+	{path: "count-inf.yaml", want: []string{
+		`count-inf.yaml:7:10: fleet "web": spec.count: .inf is not a finite number; write a number`,
+	}},
+	{path: "period-octal.yaml", want: []string{
+		`period-octal.yaml:11:20: fleet "web": spec.charge.period: 012 is ambiguous: YAML 1.1 reads a leading 0 as octal (10), YAML 1.2 as decimal (12); write 12 (or "012" for a string)`,
+	}},
 	{path: "count-negative.yaml", want: []string{
 		`count-negative.yaml:7:10: fleet "web": spec.count: must be >= 0`,
 	}},
@@ -65,7 +83,7 @@ var invalidCases = []struct {
 		`count-string.yaml:7:10: fleet "web": spec.count: must be an integer, got a string`,
 	}},
 	{path: "duplicate-key.yaml", want: []string{
-		`duplicate-key.yaml:8:3: fleet "web": duplicate key "count"; first at line 7`,
+		`duplicate-key.yaml:8:3: fleet "web": spec: duplicate key "count"; first at line 7`,
 	}},
 	{path: "duplicate-names", want: []string{
 		`duplicate-names/b.yaml:4:9: fleet "web": metadata.name: duplicate fleet name, first defined at duplicate-names/a.yaml:4:9; fleet names must be unique in the repository`,
@@ -111,7 +129,7 @@ var invalidCases = []struct {
 	}},
 	{path: "merge-key.yaml", want: []string{
 		`merge-key.yaml:1:1: fleet "web": unknown key "x-defaults"`,
-		`merge-key.yaml:8:3: fleet "web": merge keys (<<) are not supported; write the keys out`,
+		`merge-key.yaml:8:3: fleet "web": spec: merge keys (<<) are not supported; write the keys out`,
 	}},
 	{path: "missing-header.yaml", want: []string{
 		`missing-header.yaml:1:1: fleet "web": missing required key "apiVersion"`,

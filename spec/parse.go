@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,7 +205,19 @@ func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Flee
 		errs = append(errs, &Error{File: file, Line: root.Line, Column: root.Column, Fleet: name, Message: err.Error()})
 		return nil, errs
 	}
+	// A node the converter already explained (".inf", a duplicate key)
+	// gets no second message from the schema.
+	var explained map[[2]int]bool
+	if len(errs) > 0 {
+		explained = make(map[[2]int]bool, len(errs))
+		for _, e := range errs {
+			explained[[2]int{e.Line, e.Column}] = true
+		}
+	}
 	for _, v := range violations {
+		if explained[[2]int{v.Line, v.Column}] {
+			continue
+		}
 		errs = append(errs, &Error{File: file, Line: v.Line, Column: v.Column, Fleet: name, Field: v.Field(), Message: v.Message})
 	}
 	if len(errs) > 0 {
@@ -228,13 +241,15 @@ type converter struct {
 	budget      int // nodes that may still be reached through aliases
 	aliasDepth  int
 	exhausted   bool
+	path        []string // keys and indices from the root to the node converted
 }
 
 func (c *converter) fail(n *yaml.Node, format string, args ...any) {
 	if c.aliasDepth > 0 {
 		return // reported where the anchor was defined
 	}
-	c.errs = append(c.errs, &Error{File: c.file, Line: n.Line, Column: n.Column, Fleet: c.fleet, Message: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &Error{File: c.file, Line: n.Line, Column: n.Column, Fleet: c.fleet,
+		Field: schema.FieldName(c.path), Message: fmt.Sprintf(format, args...)})
 }
 
 func (c *converter) value(n *yaml.Node) any {
@@ -281,16 +296,23 @@ func (c *converter) value(n *yaml.Node) any {
 				c.fail(k, "duplicate key %q; first at line %d", k.Value, first[k.Value].Line)
 				continue
 			}
+			c.path = append(c.path, k.Value)
 			m[k.Value] = c.value(v)
+			c.path = c.path[:len(c.path)-1]
 		}
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, e := range n.Content {
+			c.path = append(c.path, strconv.Itoa(i))
 			s[i] = c.value(e)
+			c.path = c.path[:len(c.path)-1]
 		}
 		return s
 	case yaml.ScalarNode:
+		if msg := numberProblem(n); msg != "" {
+			c.fail(n, "%s", msg)
+		}
 		return scalar(n)
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
@@ -324,6 +346,50 @@ func kindName(k yaml.Kind) string {
 	return "value"
 }
 
+// numberProblem explains why a scalar that the YAML parser (which mixes
+// YAML 1.1 and 1.2 rules) read as a number must be written otherwise: a
+// leading zero, which YAML 1.1 reads as octal and YAML 1.2 as decimal, so
+// "count: 010" would silently mean 8 to one tool and 10 to another; digit
+// separators and binary, which YAML 1.2 does not have; and infinities and
+// NaN, which no field takes. "" means the number is fine.
+func numberProblem(n *yaml.Node) string {
+	v := n.Value
+	switch n.ShortTag() {
+	case "!!int":
+		digits := strings.TrimLeft(v, "+-")
+		switch {
+		case strings.HasPrefix(digits, "0x"), strings.HasPrefix(digits, "0o"):
+			if strings.Contains(digits, "_") {
+				break
+			}
+			return ""
+		case strings.HasPrefix(digits, "0b"):
+			if i, ok := new(big.Int).SetString(v, 0); ok {
+				return fmt.Sprintf("%s is not a YAML 1.2 integer; write it in decimal: %s", v, i)
+			}
+			return fmt.Sprintf("%s is not a YAML 1.2 integer; write it in decimal", v)
+		}
+		if strings.Contains(v, "_") {
+			return fmt.Sprintf("%s is not a YAML 1.2 integer; write it without '_': %s", v, strings.ReplaceAll(v, "_", ""))
+		}
+		if len(digits) > 1 && digits[0] == '0' {
+			dec := cmp.Or(strings.TrimLeft(digits, "0"), "0")
+			sign := v[:len(v)-len(digits)]
+			if oct, ok := new(big.Int).SetString(dec, 8); ok {
+				return fmt.Sprintf("%s is ambiguous: YAML 1.1 reads a leading 0 as octal (%s%s), YAML 1.2 as decimal (%s%s); write %s%s (or %q for a string)",
+					v, sign, oct, sign, dec, sign, dec, v)
+			}
+			return fmt.Sprintf("%s has a leading 0; write %s%s (or %q for a string)", v, sign, dec, v)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(v, 64); err == nil && (math.IsInf(f, 0) || math.IsNaN(f)) ||
+			strings.Contains(strings.ToLower(v), "inf") || strings.Contains(strings.ToLower(v), "nan") {
+			return fmt.Sprintf("%s is not a finite number; write a number", v)
+		}
+	}
+	return ""
+}
+
 // scalar resolves a scalar the way YAML 1.2's core schema does.
 func scalar(n *yaml.Node) any {
 	switch n.ShortTag() {
@@ -344,6 +410,18 @@ func scalar(n *yaml.Node) any {
 		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f
 		}
+
+	case "!!str":
+		// The parser leaves a plain number beyond float64 (1e400) a string;
+		// keep it a number so the schema reports it as out of range.
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && plainFloatRE.MatchString(n.Value) {
+			if f, ok := new(big.Float).SetString(n.Value); ok && !f.IsInf() {
+				return json.Number(f.Text('g', -1))
+			}
+		}
 	}
 	return n.Value
 }
+
+// plainFloatRE is a YAML 1.2 core float in decimal or exponent form.
+var plainFloatRE = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
