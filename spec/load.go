@@ -200,6 +200,10 @@ func describeFSError(err error) string {
 		return "no such file or directory"
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied"
+	case strings.HasSuffix(err.Error(), "path escapes from parent"):
+		// os.Root (and so os.Root.FS) refuses a symbolic link that leads
+		// out of its directory; the error has no exported value.
+		return "symbolic link leads outside the directory being read; keep fleet files inside it, or name the file itself"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

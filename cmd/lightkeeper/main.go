@@ -29,6 +29,7 @@ const (
 // env is what a subcommand may touch of the outside world. Tests build one
 // with buffers and a fake environment instead of the process's own.
 type env struct {
+	stdin  io.Reader // nil reads as empty
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
@@ -74,7 +75,7 @@ func usageError(format string, args ...any) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }
@@ -135,10 +136,15 @@ func newFlagSet(e *env, name, synopsis, extra string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage:\n  lightkeeper %s\n\n", synopsis)
-		fmt.Fprintln(e.stderr, "Flags:")
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(e.stderr, "Flags:")
+			fs.PrintDefaults()
+			fmt.Fprintln(e.stderr)
+		}
 		if extra != "" {
-			fmt.Fprintf(e.stderr, "\n%s\n", strings.TrimSpace(extra))
+			fmt.Fprintf(e.stderr, "%s\n", strings.TrimSpace(extra))
 		}
 	}
 	return fs

@@ -17,7 +17,10 @@ modeline of the example fleets:
 
   # yaml-language-server: $schema=../schema/fleet.schema.json
 
-Exit codes: 0 printed, 64 bad flags or arguments.`
+Exit codes: 0 printed, 64 bad flags or arguments.
+
+Example:
+  lightkeeper schema > fleet.schema.json`
 
 func runSchema(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "schema", "schema", schemaHelp)

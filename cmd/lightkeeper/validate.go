@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"testing/fstest"
 
 	"github.com/lightkeeper/lightkeeper/spec"
 )
@@ -15,19 +17,28 @@ func init() {
 	register(command{name: "validate", summary: "check fleet specs offline and list every problem", run: runValidate})
 }
 
-const validateHelp = `Checks the fleet specs in each PATH (a directory, walked for *.yaml and *.yml,
-or a file; default ".") against the fleet schema and the repository rules:
-unique names, zones inside the region, tag and name limits, and the total
-count. Nothing is sent to the cloud. Every problem is listed, one a line:
+const validateHelp = `Checks the fleet specs in each PATH (a directory, walked for *.yaml and *.yml;
+a file; or - for standard input; default ".") against the fleet schema and the
+repository rules: unique names, zones inside the region, tag and name limits,
+and the total count. Nothing is sent to the cloud. Every problem is listed, one a line:
 
   fleets/web.yaml:7:10: fleet "web": spec.count: must be >= 0
+
+Walking skips names that start with "." and refuses symbolic links that lead
+outside the directory; a file named on the command line is read whatever its
+name and wherever it leads.
 
 With --output json, stdout is one JSON object:
   {"valid": bool, "fleets": [{"name","file","line","region","count"}],
    "errors": [{"file","line","column","fleet","field","message"}]}
 
 Exit codes: 0 all specs valid, 1 problems found (or unreadable input),
-64 bad flags or arguments.`
+64 bad flags or arguments.
+
+Examples:
+  lightkeeper validate fleets/
+  lightkeeper validate --output json fleets/ | jq '.errors[].message'
+  lightkeeper validate - < web.yaml`
 
 // validateReport is the --output json document.
 type validateReport struct {
@@ -63,7 +74,12 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	}
 	inputs := make([]spec.Input, len(paths))
 	for i, p := range paths {
-		inputs[i] = inputFor(p)
+		in, closeInput, err := inputFor(e, p)
+		if err != nil {
+			return err
+		}
+		defer closeInput()
+		inputs[i] = in
 	}
 	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal})
 	var errs spec.Errors
@@ -105,12 +121,36 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	return nil
 }
 
-// inputFor opens a command-line path: a directory is walked, anything else
-// is read as a file (a missing one is reported by the loader).
-func inputFor(p string) spec.Input {
+// stdinName is how standard input ("-") is shown in messages.
+const stdinName = "<stdin>"
+
+// inputFor opens a command-line path: "-" is standard input, a directory is
+// walked, anything else is read as a file (a missing one is reported by the
+// loader). A directory is opened as an os.Root, so a symbolic link in it
+// that leads outside is refused; a file named on the command line is read
+// wherever it leads. The returned function releases the input.
+func inputFor(e *env, p string) (spec.Input, func(), error) {
+	noop := func() {}
+	if p == "-" {
+		var data []byte
+		if e.stdin != nil {
+			// One byte over the loader's limit is enough for it to report
+			// the input as too large.
+			b, err := io.ReadAll(io.LimitReader(e.stdin, spec.DefaultMaxFileSize+1))
+			if err != nil {
+				return spec.Input{}, noop, fmt.Errorf("read standard input: %w", err)
+			}
+			data = b
+		}
+		return spec.Input{FS: fstest.MapFS{stdinName: {Data: data, Mode: 0o444}}, Path: stdinName}, noop, nil
+	}
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		return spec.Input{FS: os.DirFS(p), Path: ".", Display: filepath.ToSlash(p)}
+		root, err := os.OpenRoot(p)
+		if err == nil {
+			return spec.Input{FS: root.FS(), Path: ".", Display: filepath.ToSlash(p)}, func() { root.Close() }, nil
+		}
+		return spec.Input{FS: os.DirFS(p), Path: ".", Display: filepath.ToSlash(p)}, noop, nil
 	}
 	dir := filepath.Dir(p)
-	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir)}
+	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir)}, noop, nil
 }

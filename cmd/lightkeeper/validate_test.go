@@ -242,3 +242,86 @@ func TestValidateFlagsAfterPaths(t *testing.T) {
 		t.Errorf(`"--output" after "--": exit %d, stdout %q; want it read as a missing path`, code, stdout)
 	}
 }
+
+// validFleet is a fleet document that passes every check.
+const validFleet = `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: solo
+spec:
+  region: ap-guangzhou
+  count: 1
+  bundleId: bundle_gen_03
+  blueprintId: lhbp-g0tn7djh
+  charge: {period: 1}
+`
+
+// A symbolic link in the walked tree that leads outside it is refused: the
+// file it reads is not part of the repository, and a daemon reading a
+// checkout must not read arbitrary files of its host through one.
+func TestValidateSymlinkOutOfTree(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "elsewhere.yaml")
+	if err := os.WriteFile(outside, []byte(validFleet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "linked.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	// A link that stays inside the tree is fine.
+	if err := os.MkdirAll(filepath.Join(dir, "shared"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inside := strings.Replace(validFleet, "name: solo", "name: inner", 1)
+	if err := os.WriteFile(filepath.Join(dir, "shared", "inner.txt"), []byte(inside), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("shared/inner.txt", filepath.Join(dir, "inner.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "validate", dir)
+	want := filepath.ToSlash(dir) + "/linked.yaml: symbolic link leads outside the directory being read; " +
+		"keep fleet files inside it, or name the file itself\n"
+	if code != exitError || out != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, out, want)
+	}
+	// Named on the command line, the link is the user's choice and is read.
+	if code, out, _ := runCmd(t, "validate", filepath.Join(dir, "linked.yaml")); code != exitOK {
+		t.Errorf("link named explicitly: exit %d, %s", code, out)
+	}
+}
+
+// "-" reads one fleet file from standard input.
+func TestValidateStdin(t *testing.T) {
+	var out, errOut bytes.Buffer
+	e := &env{stdin: strings.NewReader(validFleet), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	if code := run(context.Background(), []string{"validate", "-"}, e); code != exitOK || out.String() != "1 fleets valid (1 instances in all)\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	bad := strings.Replace(validFleet, "count: 1", "count: -1", 1)
+	e.stdin = strings.NewReader(bad)
+	if code := run(context.Background(), []string{"validate", "-"}, e); code != exitError ||
+		out.String() != "<stdin>:7:10: fleet \"solo\": spec.count: must be >= 0\n" {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
+}
+
+// Every command's --help teaches: a synopsis, its exit codes and an example;
+// a flags section only when the command has flags.
+func TestEveryHelpTeaches(t *testing.T) {
+	for name := range commands {
+		code, _, help := runCmd(t, name, "--help")
+		if code != exitOK {
+			t.Errorf("%s --help: exit %d", name, code)
+		}
+		for _, want := range []string{"Usage:\n  lightkeeper " + name, "Exit codes:", "Example"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%s --help lacks %q:\n%s", name, want, help)
+			}
+		}
+		if strings.Contains(help, "Flags:\n\n") || strings.Contains(help, "\n\n\n") {
+			t.Errorf("%s --help has an empty Flags section or a double blank line:\n%s", name, help)
+		}
+	}
+}

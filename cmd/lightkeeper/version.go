@@ -15,8 +15,16 @@ func init() {
 	register(command{name: "version", summary: "print the version and build information", run: runVersion})
 }
 
+const versionHelp = `Prints the lightkeeper version, the VCS revision it was built from and the Go
+version, on one line.
+
+Exit codes: 0 printed, 64 bad flags or arguments.
+
+Example:
+  lightkeeper version`
+
 func runVersion(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "version", "version", "Prints the lightkeeper version, the VCS revision it was built from and the Go version.")
+	fs := newFlagSet(e, "version", "version", versionHelp)
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
