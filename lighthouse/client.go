@@ -53,10 +53,13 @@ type Options struct {
 	// host is a loopback address (127.0.0.0/8, ::1, localhost).
 	Endpoint string
 	// HTTPClient sends the requests; nil means a new client with
-	// AttemptTimeout. Its Transport is wrapped to sign each attempt.
+	// AttemptTimeout. Its Transport is wrapped to sign each attempt, and
+	// its Timeout, if set, is used as the attempt timeout instead of
+	// AttemptTimeout.
 	HTTPClient *http.Client
-	// AttemptTimeout bounds one attempt when HTTPClient is nil; 0 means
-	// DefaultAttemptTimeout.
+	// AttemptTimeout bounds one attempt (sending the request and reading
+	// the response, not the wait for the rate limit before it) when
+	// HTTPClient is nil; 0 means DefaultAttemptTimeout.
 	AttemptTimeout time.Duration
 	// RetryMax is the number of retries after the first attempt; 0 means
 	// DefaultRetryMax, a negative value means no retries.

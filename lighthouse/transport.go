@@ -55,22 +55,29 @@ func stateFrom(ctx context.Context) *callState {
 // newRetryClient wires go-retryablehttp: the signing transport under the
 // HTTP client, CheckRetry reading the envelope, jittered backoff.
 func (c *Client) newRetryClient(opts Options) *retryablehttp.Client {
+	// The attempt timeout is applied by the signer after the rate-limit
+	// wait, not by http.Client.Timeout, which would also count the time
+	// queued behind the limit: a call queued longer than the timeout would
+	// fail unsent, and one queued nearly as long would be left too little
+	// time for the exchange itself.
 	hc := opts.HTTPClient
+	var timeout time.Duration
 	if hc == nil {
-		timeout := opts.AttemptTimeout
+		timeout = opts.AttemptTimeout
 		if timeout == 0 {
 			timeout = DefaultAttemptTimeout
 		}
-		hc = &http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	} else {
 		cp := *hc
 		hc = &cp
+		timeout, hc.Timeout = hc.Timeout, 0
 	}
 	base := hc.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	hc.Transport = &signer{c: c, base: base}
+	hc.Transport = &signer{c: c, base: base, timeout: timeout}
 	// A signed request must go only where it was addressed.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -124,8 +131,21 @@ func jitterBackoff(waitMin, waitMax time.Duration, n int, _ *http.Response) time
 // X-TC-Timestamp and signs the exact body for the Host the request goes
 // to, so a retry never carries an expired signature.
 type signer struct {
-	c    *Client
-	base http.RoundTripper
+	c       *Client
+	base    http.RoundTripper
+	timeout time.Duration // of one attempt, from after the rate-limit wait to the body read; 0 = none
+}
+
+// cancelOnClose ends an attempt's context when its response body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -150,6 +170,10 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 			st.sent.Store(true)
 		}
 	}}
+	cancel := context.CancelFunc(func() {})
+	if s.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+	}
 	r = r.Clone(httptrace.WithClientTrace(ctx, trace))
 	host := r.Host
 	if host == "" {
@@ -167,7 +191,13 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if s.c.cred.token != "" {
 		r.Header.Set("X-TC-Token", s.c.cred.token)
 	}
-	return s.base.RoundTrip(r)
+	resp, err := s.base.RoundTrip(r)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
 }
 
 // probe is the part of the envelope every response shares.

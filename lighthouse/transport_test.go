@@ -315,3 +315,29 @@ func TestJitterBackoff(t *testing.T) {
 		t.Fatalf("a late retry must stay capped, got %v", got)
 	}
 }
+
+// TestAttemptTimeoutStartsAfterRateLimitWait: the per-attempt timeout
+// bounds the HTTP exchange, not the queueing for the rate limit before it.
+// A call queued behind the rate limit for longer than AttemptTimeout must
+// still be sent (and get its whole AttemptTimeout), not fail unsent.
+func TestAttemptTimeoutStartsAfterRateLimitWait(t *testing.T) {
+	srv, n := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) { io.WriteString(w, okDescribe) })
+	for _, viaHTTPClient := range []bool{false, true} {
+		cl := newTestClient(t, srv.URL, testCred, func(o *Options) {
+			o.RateLimits = map[string]float64{ActionDescribeInstances: 1 / 1.6} // the second call waits 1.6 s
+			if viaHTTPClient {
+				o.HTTPClient = &http.Client{Timeout: time.Second}
+			} else {
+				o.AttemptTimeout = time.Second
+			}
+		})
+		for i := range 2 {
+			if _, err := cl.DescribeInstancesPage(context.Background(), "ap-guangzhou", &DescribeInstancesRequest{}); err != nil {
+				t.Fatalf("HTTPClient %v, call %d: %v", viaHTTPClient, i+1, err)
+			}
+		}
+	}
+	if n.Load() != 4 {
+		t.Errorf("%d requests reached the server; want 4", n.Load())
+	}
+}
