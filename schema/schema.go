@@ -46,6 +46,7 @@ var load = sync.OnceValues(func() (*compiled, error) {
 		return nil, fmt.Errorf("schema: parse embedded fleet.schema.json: %w", err)
 	}
 	c := jsonschema.NewCompiler()
+	c.AssertFormat() // "format" (the ip of a published port) is a rule, not a hint
 	if err := c.AddResource(ID, raw); err != nil {
 		return nil, fmt.Errorf("schema: add embedded fleet.schema.json: %w", err)
 	}

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 
@@ -42,6 +43,7 @@ func checkFleet(f *Fleet) Errors {
 			}
 		}
 	}
+	errs = append(errs, checkContainers(f)...)
 	last := max(s.Count-1, 0)
 	name, err := renderName(s.InstanceName, f.Metadata.Name, last)
 	switch {
@@ -79,4 +81,77 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 		}
 	}
 	return errs
+}
+
+// checkContainers checks what Docker would refuse on the instance, after
+// the instance is bought: two containers with one name, a host port
+// published twice, a variable set twice in one container.
+func checkContainers(f *Fleet) Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) {
+		line, col := f.Position(field)
+		errs = append(errs, &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name,
+			Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	type published struct {
+		port  PublishPort
+		field string
+	}
+	names := map[string]int{}
+	var ports []published
+	for i, c := range f.Spec.Containers {
+		if c.ContainerName != "" {
+			if j, dup := names[c.ContainerName]; dup {
+				add(fmt.Sprintf("spec.containers[%d].containerName", i), "container name %q is also used by spec.containers[%d]; container names must be unique on an instance", c.ContainerName, j)
+			} else {
+				names[c.ContainerName] = i
+			}
+		}
+		envs := map[string]int{}
+		for k, e := range c.Envs {
+			field := fmt.Sprintf("spec.containers[%d].envs[%d].key", i, k)
+			if first, dup := envs[e.Key]; dup {
+				line, _ := f.Position(fmt.Sprintf("spec.containers[%d].envs[%d].key", i, first))
+				add(field, "duplicate environment variable %q, first set at line %d", e.Key, line)
+			} else {
+				envs[e.Key] = k
+			}
+		}
+		for k, p := range c.PublishPorts {
+			field := fmt.Sprintf("spec.containers[%d].publishPorts[%d]", i, k)
+			for _, prev := range ports {
+				q := prev.port
+				if q.HostPort != p.HostPort || q.Protocol != p.Protocol || !addressesOverlap(q.IP, p.IP) {
+					continue
+				}
+				on := ""
+				if !isUnspecified(q.IP) {
+					on = " on " + q.IP
+				}
+				add(field+".hostPort", "host port %d/%s is already published%s by %s; use another hostPort", p.HostPort, p.Protocol, on, prev.field)
+				break
+			}
+			ports = append(ports, published{p, field})
+		}
+	}
+	return errs
+}
+
+// addressesOverlap reports whether binding one host address blocks the
+// other: the same address, or either is a wildcard.
+func addressesOverlap(a, b string) bool {
+	if isUnspecified(a) || isUnspecified(b) {
+		return true
+	}
+	pa, errA := netip.ParseAddr(a)
+	pb, errB := netip.ParseAddr(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return pa.Unmap() == pb.Unmap()
+}
+
+func isUnspecified(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.IsUnspecified()
 }

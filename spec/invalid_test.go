@@ -34,6 +34,20 @@ var invalidCases = []struct {
 	{path: "charge-missing.yaml", want: []string{
 		`charge-missing.yaml:6:3: fleet "web": spec: missing required key "charge"`,
 	}},
+	{path: "container-conflicts.yaml", want: []string{
+		`container-conflicts.yaml:20:17: fleet "web": spec.containers[0].envs[1].key: duplicate environment variable "TZ", first set at line 19`,
+		`container-conflicts.yaml:22:22: fleet "web": spec.containers[1].containerName: container name "edge" is also used by spec.containers[0]; container names must be unique on an instance`,
+		`container-conflicts.yaml:24:22: fleet "web": spec.containers[1].publishPorts[0].hostPort: host port 80/tcp is already published by spec.containers[0].publishPorts[0]; use another hostPort`,
+		`container-conflicts.yaml:27:22: fleet "web": spec.containers[1].publishPorts[3].hostPort: host port 8080/tcp is already published on 127.0.0.1 by spec.containers[0].publishPorts[1]; use another hostPort`,
+	}},
+	{path: "container-fields.yaml", want: []string{
+		`container-fields.yaml:14:22: fleet "web": spec.containers[0].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule)`,
+		`container-fields.yaml:16:53: fleet "web": spec.containers[0].publishPorts[0].ip: must be an IPv4 or IPv6 address such as 0.0.0.0`,
+		`container-fields.yaml:18:27: fleet "web": spec.containers[0].volumes[0].containerPath: must be an absolute path, such as /data`,
+		`container-fields.yaml:18:48: fleet "web": spec.containers[0].volumes[0].hostPath: must be an absolute path, such as /srv/data (Docker reads a relative one as a named volume)`,
+		`container-fields.yaml:20:17: fleet "web": spec.containers[0].envs[0].key: must not contain '=' or be empty`,
+		`container-fields.yaml:22:22: fleet "web": spec.containers[1].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule)`,
+	}},
 	{path: "container-missing-image.yaml", want: []string{
 		`container-missing-image.yaml:13:7: fleet "web": spec.containers[0]: missing required key "containerImage"`,
 		`container-missing-image.yaml:15:11: fleet "web": spec.containers[0].envs[0]: missing required key "value"`,
