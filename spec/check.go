@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -49,9 +50,9 @@ func checkFleet(f *Fleet) Errors {
 	switch {
 	case err != nil:
 		add("spec.instanceName", "%v", err)
-	case len(name) > MaxInstanceNameLen:
+	case utf8.RuneCountInString(name) > MaxInstanceNameLen:
 		add("spec.instanceName", "renders to %d characters for slot %d (%q), at most %d; shorten the template or the fleet name",
-			len(name), last, name, MaxInstanceNameLen)
+			utf8.RuneCountInString(name), last, name, MaxInstanceNameLen)
 	}
 	return errs
 }

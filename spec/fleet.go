@@ -40,7 +40,8 @@ const (
 	MaxTags = 10
 	// MaxUserTags is what is left for user tags.
 	MaxUserTags = MaxTags - 2
-	// MaxInstanceNameLen is the longest instance name the API accepts.
+	// MaxInstanceNameLen is the longest instance name the API accepts, in
+	// characters.
 	MaxInstanceNameLen = 60
 
 	// DefaultInstanceName is the name template used when a fleet sets none.

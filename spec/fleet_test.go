@@ -167,3 +167,25 @@ func TestPasswordFromResolve(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
+
+// The 60-character limit of instance names counts characters, as the
+// schema's maxLength on the template does, not UTF-8 bytes.
+func TestInstanceNameLimitCountsCharacters(t *testing.T) {
+	// 25 CJK characters (75 bytes) + "-" + "1": 27 characters.
+	doc := strings.Replace(fullYAML, "  tags:", "  instanceName: \""+strings.Repeat("网", 25)+"-{slot}\"\n  tags:", 1)
+	fleets, err := Load(fstest.MapFS{"f.yaml": {Data: []byte(doc)}}, Options{})
+	if err != nil {
+		t.Fatalf("a 27-character name is refused: %v", err)
+	}
+	if n := fleets[0].InstanceName(1); n != strings.Repeat("网", 25)+"-1" {
+		t.Errorf("InstanceName(1) = %q", n)
+	}
+	// 20 characters + a 40-character fleet name + "1" = 61: refused, and
+	// the message counts characters.
+	doc = strings.Replace(fullYAML, "  tags:", "  instanceName: \""+strings.Repeat("网", 20)+"{fleet}{slot}\"\n  tags:", 1)
+	doc = strings.Replace(doc, "name: api", "name: "+strings.Repeat("a", 40), 1)
+	_, err = Load(fstest.MapFS{"f.yaml": {Data: []byte(doc)}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "renders to 61 characters") {
+		t.Errorf("err = %v", err)
+	}
+}
