@@ -29,7 +29,7 @@ var invalidCases = []struct {
 		`blueprint-bad.yaml:9:16: fleet "web": spec.blueprintId: must be a blueprint id: lhbp- followed by 8 lowercase letters or digits`,
 	}},
 	{path: "bundle-bad.yaml", want: []string{
-		`bundle-bad.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03`,
+		`bundle-bad.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02`,
 	}},
 	{path: "charge-missing.yaml", want: []string{
 		`charge-missing.yaml:6:3: fleet "web": spec: missing required key "charge"`,

@@ -238,3 +238,22 @@ func TestLoadHostileInputs(t *testing.T) {
 		})
 	}
 }
+
+// Valid values that look unusual are accepted: bundle ids of the newer
+// families (bundle2022_gen_02, as DescribeBundles returns them), integers
+// in YAML 1.2 hex and octal, a period of 60 months.
+func TestLoadAcceptsUnusualValidValues(t *testing.T) {
+	for _, change := range [][2]string{
+		{"bundle_gen_03", "bundle2022_gen_02"},
+		{"bundle_gen_03", "bundle_ent_hk_02"},
+		{"count: 3", "count: 0x3"},
+		{"count: 3", "count: 0o3"},
+		{"count: 3", "count: +3"},
+		{"{period: 1}", "{period: 60}"},
+	} {
+		doc := strings.Replace(webYAML, change[0], change[1], 1)
+		if _, err := Load(fstest.MapFS{"web.yaml": {Data: []byte(doc)}}, Options{}); err != nil {
+			t.Errorf("%s -> %s: %v", change[0], change[1], err)
+		}
+	}
+}
