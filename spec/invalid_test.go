@@ -176,6 +176,9 @@ var invalidCases = []struct {
 	{path: "password-env-bad.yaml", want: []string{
 		`password-env-bad.yaml:13:25: fleet "web": spec.login.passwordFrom.env: must be an environment variable name: letters, digits and '_', not starting with a digit`,
 	}},
+	{path: "password-file-relative.yaml", want: []string{
+		`password-file-relative.yaml:13:26: fleet "web": spec.login.passwordFrom.file: must be an absolute path on the lightkeeper host, such as /run/credentials/lightkeeper.service/web-password`,
+	}},
 	{path: "password-from-both.yaml", want: []string{
 		`password-from-both.yaml:13:19: fleet "web": spec.login.passwordFrom: must have exactly one of env or file`,
 	}},
