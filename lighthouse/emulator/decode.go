@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -34,6 +35,15 @@ func decodeParams(c *call, v any) *apiError {
 		}
 	}
 	if err == nil {
+		// encoding/json matches keys case-insensitively and keeps the last
+		// of duplicated keys; the API defines exact names.
+		path, dup, bad := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(v), "")
+		switch {
+		case bad && dup:
+			return errf(codeInvalidParameter, "%s: the parameter %s is given more than once", c.action, path)
+		case bad:
+			return errf(codeUnknownParameter, "%s: the parameter %s is not recognized (parameter names are case-sensitive)", c.action, path)
+		}
 		return nil
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -117,4 +127,92 @@ func coerce(v any, t reflect.Type) any {
 		}
 	}
 	return v
+}
+
+// checkKeys walks the JSON value read by dec against the Go type t (nil:
+// anything goes) and reports the first object key that is not exactly the
+// JSON name of a field of t, or that repeats a key of the same object, as
+// a dotted path. The value was already decoded into t, so it is valid JSON.
+func checkKeys(dec *json.Decoder, t reflect.Type, path string) (bad string, dup, found bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, false
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = map[string]reflect.Type{}
+			jsonFields(t, fields)
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, false
+			}
+			key, _ := kt.(string)
+			kpath := key
+			if path != "" {
+				kpath = path + "." + key
+			}
+			if seen[key] {
+				return kpath, true, true
+			}
+			seen[key] = true
+			var ft reflect.Type
+			if fields != nil {
+				var ok bool
+				if ft, ok = fields[key]; !ok {
+					return kpath, false, true
+				}
+			}
+			if bad, dup, found := checkKeys(dec, ft, kpath); found {
+				return bad, dup, found
+			}
+		}
+		dec.Token() // '}'
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if bad, dup, found := checkKeys(dec, et, fmt.Sprintf("%s[%d]", path, i)); found {
+				return bad, dup, found
+			}
+		}
+		dec.Token() // ']'
+	}
+	return "", false, false
+}
+
+// jsonFields maps the JSON names of t's fields to their types, including
+// those of embedded structs without a name of their own.
+func jsonFields(t reflect.Type, out map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" && f.Anonymous {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				jsonFields(ft, out)
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
 }
