@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing/fstest"
 
 	"github.com/lightkeeper/lightkeeper/spec"
@@ -68,6 +69,9 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	}
 	if *maxTotal == 0 || *maxTotal < -1 {
 		return usageError("--max-total-count must be positive or -1, not %d", *maxTotal)
+	}
+	if slices.Contains(paths, "") {
+		return usageError("an empty PATH; name a directory or file, or leave PATH out for the current directory")
 	}
 	if len(paths) == 0 {
 		paths = []string{"."}

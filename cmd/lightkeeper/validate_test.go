@@ -325,3 +325,13 @@ func TestEveryHelpTeaches(t *testing.T) {
 		}
 	}
 }
+
+// An empty PATH (an unset variable, `validate "$FLEETS"`) is a usage
+// error, not a silent walk of the current directory.
+func TestValidateEmptyPath(t *testing.T) {
+	t.Chdir("../../examples/fleets")
+	code, out, errOut := runCmd(t, "validate", "")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "empty PATH") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
