@@ -2,6 +2,7 @@ package lighthouse
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
 
@@ -72,14 +73,27 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, req *Desc
 	return all, nil
 }
 
+// maxSweeps bounds the sweeps of one Instances listing (see there).
+const maxSweeps = 4
+
+// CodeListChanging is the client code of the error Instances yields when
+// the list kept changing during maxSweeps sweeps in a row. It is
+// RetryLater: observe again after a while.
+const CodeListChanging = "ClientError.ListChanging"
+
 // Instances iterates over every instance of region matching req, fetching
 // one page of MaxPageSize at a time, as DescribeInstances does. On failure
 // it yields the error once (with a zero Instance) and stops.
 //
-// Offset paging over a list that changes during the sweep can show an
-// instance twice (a new instance shifts the pages); the iterator yields
-// each InstanceId once. An instance removed during the sweep can shift
-// another out of sight for this sweep; the next sweep sees it.
+// Offset paging over a list that changes during the sweep shifts the
+// pages: a new instance shows one twice, and an instance removed, or moved
+// to the front (isolated instances are listed first), hides another. The
+// iterator yields each InstanceId once, and checks each sweep: every page
+// must report the same TotalCount, and the sweep must have returned that
+// many distinct instances. Otherwise it sweeps again (yielding only
+// instances not yet yielded), up to maxSweeps times, then yields an error
+// with Code CodeListChanging rather than a listing that may miss an
+// instance that existed throughout.
 func (c *Client) Instances(ctx context.Context, region string, req *DescribeInstancesRequest) iter.Seq2[Instance, error] {
 	return func(yield func(Instance, error) bool) {
 		base := DescribeInstancesRequest{}
@@ -98,26 +112,46 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		}
 		seen := map[string]struct{}{}
 		for _, chunk := range chunks {
-			page := base
-			page.InstanceIds = chunk
-			for {
-				resp, err := c.DescribeInstancesPage(ctx, region, &page)
-				if err != nil {
-					yield(Instance{}, err)
-					return
-				}
-				for _, inst := range resp.InstanceSet {
-					if _, dup := seen[inst.InstanceId]; dup {
-						continue
-					}
-					seen[inst.InstanceId] = struct{}{}
-					if !yield(inst, nil) {
+			for sweep := 1; ; sweep++ {
+				page := base
+				page.InstanceIds = chunk
+				total, stable := int64(-1), true
+				inSweep := map[string]struct{}{}
+				for {
+					resp, err := c.DescribeInstancesPage(ctx, region, &page)
+					if err != nil {
+						yield(Instance{}, err)
 						return
 					}
+					if total >= 0 && resp.TotalCount != total {
+						stable = false
+					}
+					total = resp.TotalCount
+					for _, inst := range resp.InstanceSet {
+						inSweep[inst.InstanceId] = struct{}{}
+						if _, dup := seen[inst.InstanceId]; dup {
+							continue
+						}
+						seen[inst.InstanceId] = struct{}{}
+						if !yield(inst, nil) {
+							return
+						}
+					}
+					page.Offset += int64(len(resp.InstanceSet))
+					if len(resp.InstanceSet) == 0 || page.Offset >= resp.TotalCount {
+						break
+					}
 				}
-				page.Offset += int64(len(resp.InstanceSet))
-				if len(resp.InstanceSet) == 0 || page.Offset >= resp.TotalCount {
+				if stable && int64(len(inSweep)) == total {
 					break
+				}
+				if sweep == maxSweeps {
+					yield(Instance{}, &Error{
+						Action: ActionDescribeInstances, Region: region, Code: CodeListChanging,
+						Message: fmt.Sprintf("the instance list changed during each of %d sweeps (last: TotalCount %d, %d distinct instances listed), so an instance may have been missed", maxSweeps, total, len(inSweep)),
+						class:   RetryLater, classSet: true,
+					})
+					return
 				}
 			}
 		}

@@ -142,6 +142,8 @@ func (e *Error) hint() string {
 		return "check the SecretId/SecretKey, the account's permissions and the system clock"
 	case strings.HasPrefix(e.Code, "RequestLimitExceeded"):
 		return "the service's rate limit was hit; lower the client's rate limit for this action or share fewer credentials between processes"
+	case e.Code == CodeListChanging:
+		return "instances are being created or removed; list again once that settles"
 	case e.Class() == RetryLater:
 		return "the resource is busy; wait for its operation to finish and try again"
 	}
