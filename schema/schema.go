@@ -199,7 +199,7 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		}
 		return
 	case *kind.Type:
-		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got)))
+		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got))+typeHint(k, deref(val)))
 		return
 	case *kind.UniqueItems:
 		dup := append(slices.Clip(loc), strconv.Itoa(k.Duplicates[1]))
@@ -297,6 +297,33 @@ func typeNames(ts []string) string {
 		names[i] = typeName(t)
 	}
 	return strings.Join(names, " or ")
+}
+
+// yaml11Bools are the YAML 1.1 spellings of booleans that YAML 1.2, and so
+// lightkeeper, reads as strings.
+var yaml11Bools = map[string]bool{"yes": true, "on": true, "y": true, "no": false, "off": false, "n": false}
+
+// typeHint suggests how to write a scalar of the wrong type: the YAML 1.2
+// spelling of a YAML 1.1 boolean, quotes around a number meant as text, no
+// quotes around a number. "" when there is nothing to suggest.
+func typeHint(k *kind.Type, n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
+	switch {
+	case slices.Contains(k.Want, "boolean") && k.Got == "string" && !quoted:
+		if b, ok := yaml11Bools[strings.ToLower(n.Value)]; ok {
+			return fmt.Sprintf("; YAML 1.2 reads %s as a string: write %t", n.Value, b)
+		}
+	case slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
+		return fmt.Sprintf("; quote it to keep it text: %q", n.Value)
+	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && quoted:
+		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+			return "; write it without quotes: " + strings.TrimSpace(n.Value)
+		}
+	}
+	return ""
 }
 
 // typeName names JSON types the way a YAML author thinks of them.

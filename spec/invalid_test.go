@@ -23,7 +23,7 @@ var invalidCases = []struct {
 		`api-version.yaml:1:13: fleet "web": apiVersion: must be "lightkeeper/v1"`,
 	}},
 	{path: "auto-voucher-yes.yaml", want: []string{
-		`auto-voucher-yes.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string`,
+		`auto-voucher-yes.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string; YAML 1.2 reads yes as a string: write true`,
 	}},
 	{path: "blueprint-bad.yaml", want: []string{
 		`blueprint-bad.yaml:9:16: fleet "web": spec.blueprintId: must be a blueprint id: lhbp- followed by 8 lowercase letters or digits`,
@@ -94,7 +94,7 @@ var invalidCases = []struct {
 		`count-null.yaml:7:9: fleet "web": spec.count: must be an integer, got empty (null)`,
 	}},
 	{path: "count-string.yaml", want: []string{
-		`count-string.yaml:7:10: fleet "web": spec.count: must be an integer, got a string`,
+		`count-string.yaml:7:10: fleet "web": spec.count: must be an integer, got a string; write it without quotes: 3`,
 	}},
 	{path: "duplicate-key.yaml", want: []string{
 		`duplicate-key.yaml:8:3: fleet "web": spec: duplicate key "count"; first at line 7`,
@@ -153,7 +153,7 @@ var invalidCases = []struct {
 		`name-missing.yaml:3:11: metadata: missing required key "name"`,
 	}},
 	{path: "name-number.yaml", want: []string{
-		`name-number.yaml:4:9: metadata.name: must be a string, got a number`,
+		`name-number.yaml:4:9: metadata.name: must be a string, got a number; quote it to keep it text: "123"`,
 	}},
 	{path: "name-too-long.yaml", want: []string{
 		`name-too-long.yaml:4:9: fleet "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
@@ -186,7 +186,7 @@ var invalidCases = []struct {
 		`period-invalid.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
 	}},
 	{path: "period-string.yaml", want: []string{
-		`period-string.yaml:11:20: fleet "web": spec.charge.period: must be an integer, got a string`,
+		`period-string.yaml:11:20: fleet "web": spec.charge.period: must be an integer, got a string; write it without quotes: 1`,
 	}},
 	{path: "period-too-long.yaml", want: []string{
 		`period-too-long.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
@@ -222,7 +222,7 @@ var invalidCases = []struct {
 		`tags-too-many.yaml:13:5: fleet "web": spec.tags: 9 tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`,
 	}},
 	{path: "tags-value-number.yaml", want: []string{
-		`tags-value-number.yaml:13:18: fleet "web": spec.tags.cost-center: must be a string, got a number`,
+		`tags-value-number.yaml:13:18: fleet "web": spec.tags.cost-center: must be a string, got a number; quote it to keep it text: "4711"`,
 	}},
 	{path: "too-large.yaml", opts: Options{MaxFileSize: 512}, want: []string{
 		`too-large.yaml:1:1: file is larger than 512 bytes; split it into smaller files`,

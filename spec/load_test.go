@@ -225,7 +225,7 @@ func TestLoadHostileInputs(t *testing.T) {
 		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3`},
 		{"keys", keys, nKeys, `a.yaml:10:3: fleet "x": spec: unknown key "k0"`},
 		{"tags", tags, nTags + 1, `a.yaml:11:5: fleet "x": spec.tags: ` + fmt.Sprint(nTags) + ` tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`},
-		{"tag values", tagValues, nTagValues, `a.yaml:11:9: fleet "x": spec.tags.k0: must be a string, got a number`},
+		{"tag values", tagValues, nTagValues, `a.yaml:11:9: fleet "x": spec.tags.k0: must be a string, got a number; quote it to keep it text: "1"`},
 		{"duplicate keys", dups, nDups, `a.yaml:10:3: fleet "x": spec: duplicate key "count"; first at line 6`},
 		{"nested lists", strings.Repeat("[", size), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
 		{"nested maps", strings.Repeat("{a: ", size/4), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
