@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -35,12 +37,27 @@ func checkFleet(f *Fleet) Errors {
 		add("spec.tags", "%d tags, at most %d: an instance takes %d tags and lightkeeper uses %d (%s, %s)",
 			len(s.Tags), MaxUserTags, MaxTags, MaxTags-MaxUserTags, TagFleet, TagSlot)
 	}
-	if m := resolveAlias(lookupNode(f.node, []string{"spec", "tags"})); m != nil && m.Kind == yaml.MappingNode {
+	if m := tagsNode(f); m != nil {
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			k := m.Content[i]
-			if strings.HasPrefix(strings.ToLower(k.Value), ReservedTagPrefix) {
-				errs = append(errs, &Error{File: f.Source.File, Line: k.Line, Column: k.Column, Fleet: f.Metadata.Name, Field: "spec.tags",
-					Message: fmt.Sprintf("tag key %q uses the reserved prefix %q; lightkeeper sets those tags itself, rename the key", k.Value, ReservedTagPrefix)})
+			k, v := m.Content[i], resolveAlias(m.Content[i+1])
+			at := func(n *yaml.Node, field, format string, args ...any) {
+				errs = append(errs, &Error{File: f.Source.File, Line: n.Line, Column: n.Column, Fleet: f.Metadata.Name, Field: field,
+					Message: fmt.Sprintf(format, args...)})
+			}
+			lower := strings.ToLower(k.Value)
+			if strings.HasPrefix(lower, ReservedTagPrefix) {
+				at(k, "spec.tags", "tag key %q uses the reserved prefix %q; lightkeeper sets those tags itself, rename the key", k.Value, ReservedTagPrefix)
+				continue
+			}
+			if p, others := cloudReservedPrefix(lower); p != "" {
+				at(k, "spec.tags", "tag key %q uses the prefix %q, which Tencent Cloud reserves (as it does %s); rename the key", k.Value, p, others)
+				continue
+			}
+			if r, bad := badTagRune(k.Value); bad {
+				at(k, "spec.tags", "tag key %q has the character %q; tags take letters, digits, spaces and + - = . _ : / @", k.Value, r)
+			}
+			if r, bad := badTagRune(v.Value); bad && v.Kind == yaml.ScalarNode {
+				at(v, "spec.tags."+k.Value, "tag value %q has the character %q; tags take letters, digits, spaces and + - = . _ : / @", v.Value, r)
 			}
 		}
 	}
@@ -155,4 +172,55 @@ func addressesOverlap(a, b string) bool {
 func isUnspecified(ip string) bool {
 	a, err := netip.ParseAddr(ip)
 	return err == nil && a.IsUnspecified()
+}
+
+// cloudTagPrefixes start the tag keys Tencent Cloud keeps for itself
+// (InvalidParameter.ReservedTagKey of the tag service).
+var cloudTagPrefixes = []string{"qcloud", "tencent", "project"}
+
+// cloudReservedPrefix returns the reserved prefix that lower-cased key
+// starts with, and the other prefixes quoted for the message.
+func cloudReservedPrefix(key string) (prefix, others string) {
+	for i, p := range cloudTagPrefixes {
+		if strings.HasPrefix(key, p) {
+			var rest []string
+			for j, o := range cloudTagPrefixes {
+				if j != i {
+					rest = append(rest, strconv.Quote(o))
+				}
+			}
+			return p, strings.Join(rest, " and ")
+		}
+	}
+	return "", ""
+}
+
+// badTagRune finds a character that Tencent Cloud tags do not take: they
+// hold letters (any script), digits, spaces and + - = . _ : / @.
+func badTagRune(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune("+-=._:/@", r) {
+			continue
+		}
+		return r, true
+	}
+	return 0, false
+}
+
+// tagsNode returns the mapping of spec.tags, or nil when the fleet has none
+// (lookupNode would return spec itself then).
+func tagsNode(f *Fleet) *yaml.Node {
+	spec := resolveAlias(lookupNode(f.node, []string{"spec"}))
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(spec.Content); i += 2 {
+		if spec.Content[i].Value == "tags" {
+			if m := resolveAlias(spec.Content[i+1]); m.Kind == yaml.MappingNode {
+				return m
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -215,6 +215,12 @@ var invalidCases = []struct {
 	{path: "tabs.yaml", want: []string{
 		`tabs.yaml:7:1: tab character in indentation; indent YAML with spaces`,
 	}},
+	{path: "tags-cloud-rules.yaml", want: []string{
+		`tags-cloud-rules.yaml:13:5: fleet "web": spec.tags: tag key "qcloud:app" uses the prefix "qcloud", which Tencent Cloud reserves (as it does "tencent" and "project"); rename the key`,
+		`tags-cloud-rules.yaml:14:5: fleet "web": spec.tags: tag key "Project" uses the prefix "project", which Tencent Cloud reserves (as it does "qcloud" and "tencent"); rename the key`,
+		`tags-cloud-rules.yaml:15:5: fleet "web": spec.tags: tag key "team#1" has the character '#'; tags take letters, digits, spaces and + - = . _ : / @`,
+		`tags-cloud-rules.yaml:16:12: fleet "web": spec.tags.owner: tag value "a,b" has the character ','; tags take letters, digits, spaces and + - = . _ : / @`,
+	}},
 	{path: "tags-reserved.yaml", want: []string{
 		`tags-reserved.yaml:14:5: fleet "web": spec.tags: tag key "lightkeeper-fleet" uses the reserved prefix "lightkeeper-"; lightkeeper sets those tags itself, rename the key`,
 	}},
