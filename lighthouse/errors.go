@@ -121,7 +121,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Class classifies the failure. It is ClassifyCode of the code (or of the
-// HTTP status for CodeHTTPStatusError), except that a CreateInstances
+// HTTP status for CodeHTTPStatusError), RetrySame instead of Permanent when
+// the HTTP status was 5xx or 429, except that a CreateInstances
 // without a ClientToken whose outcome is unknown is Permanent: repeating it
 // could buy the servers twice.
 func (e *Error) Class() Class {
@@ -131,7 +132,13 @@ func (e *Error) Class() Class {
 	if e.Code == CodeHTTPStatusError {
 		return classifyStatus(e.HTTPStatus)
 	}
-	return ClassifyCode(e.Code)
+	c := ClassifyCode(e.Code)
+	if c == Permanent && classifyStatus(e.HTTPStatus) == RetrySame {
+		// An HTTP 5xx is transient whatever its envelope says: a gateway
+		// or an overloaded front end may wrap it in any code.
+		return RetrySame
+	}
+	return c
 }
 
 func (e *Error) hint() string {

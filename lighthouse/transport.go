@@ -268,8 +268,8 @@ func parseOutcome(st *callState) *Error {
 	st.requestID = p.Response.RequestId
 	switch {
 	case jerr == nil && p.Response.Error != nil:
-		e := &Error{Code: p.Response.Error.Code, Message: p.Response.Error.Message}
-		e.Ambiguous = st.mutating && ClassifyCode(e.Code) == RetrySame && !hasCodePrefix(e.Code, "RequestLimitExceeded")
+		e := &Error{Code: p.Response.Error.Code, Message: p.Response.Error.Message, HTTPStatus: st.status}
+		e.Ambiguous = st.mutating && e.Class() == RetrySame && !hasCodePrefix(e.Code, "RequestLimitExceeded")
 		return e
 	case st.status != http.StatusOK:
 		return &Error{Code: CodeHTTPStatusError, Message: fmt.Sprintf("HTTP %d %s without an error envelope", st.status, http.StatusText(st.status)), Ambiguous: st.mutating}

@@ -68,6 +68,9 @@ func TestRetryPolicy(t *testing.T) {
 		{name: "create with token retries internal error", create: true, token: "t", first: func(w http.ResponseWriter) { envelopeError(w, "InternalError") }, failures: 2, wantCalls: 3},
 		{name: "create without token retries rate limit", create: true, first: func(w http.ResponseWriter) { envelopeError(w, "RequestLimitExceeded") }, failures: 2, wantCalls: 3},
 		{name: "create without token stops on internal error", create: true, first: func(w http.ResponseWriter) { envelopeError(w, "InternalError") }, failures: 100, wantCalls: 1, wantCode: "InternalError", wantClass: Permanent, ambiguous: true},
+		{name: "http 503 with an envelope", first: func(w http.ResponseWriter) { w.WriteHeader(503); envelopeError(w, "ServiceUnavailable") }, failures: 2, wantCalls: 3},
+		{name: "create without token stops on 503 with an envelope", create: true, first: func(w http.ResponseWriter) { w.WriteHeader(503); envelopeError(w, "ServiceUnavailable") }, failures: 100, wantCalls: 1, wantCode: "ServiceUnavailable", wantClass: Permanent, ambiguous: true},
+		{name: "create with token retries 500 with an envelope", create: true, token: "t", first: func(w http.ResponseWriter) { w.WriteHeader(500); envelopeError(w, "FailedOperation") }, failures: 100, wantCalls: 4, wantCode: "FailedOperation", wantClass: RetrySame, ambiguous: true},
 		{name: "create without token stops on 502", create: true, first: func(w http.ResponseWriter) { w.WriteHeader(502) }, failures: 100, wantCalls: 1, wantCode: CodeHTTPStatusError, wantClass: Permanent, ambiguous: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
