@@ -352,7 +352,8 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	}
 	if st.last == nil && st.respBody != nil {
 		if err := json.Unmarshal(st.respBody, &envelope{Response: out}); err != nil {
-			return &Error{Action: action, Region: region, Code: CodeParseJSONError, Message: "decode response", RequestId: st.requestID, HTTPStatus: st.status, Attempts: st.attempts, Err: err}
+			// The service answered success: a mutating action was carried out.
+			return &Error{Action: action, Region: region, Code: CodeParseJSONError, Message: "decode response", RequestId: st.requestID, HTTPStatus: st.status, Attempts: st.attempts, Ambiguous: o.mutating, Err: err}
 		}
 		return nil
 	}

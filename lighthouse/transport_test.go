@@ -344,3 +344,21 @@ func TestAttemptTimeoutStartsAfterRateLimitWait(t *testing.T) {
 		t.Errorf("%d requests reached the server; want 4", n.Load())
 	}
 }
+
+// TestUndecodableSuccessIsAmbiguous: a create answered with a success
+// envelope (a RequestId, no Error) whose fields do not decode has been
+// carried out; the error must say so, or a caller could buy again.
+func TestUndecodableSuccessIsAmbiguous(t *testing.T) {
+	srv, n := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"Response":{"InstanceIdSet":"lhins-aaaaaaaa","RequestId":"req-odd"}}`)
+	})
+	cl := newTestClient(t, srv.URL, testCred)
+	_, err := cl.CreateInstances(context.Background(), "ap-guangzhou", createReq(""))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeParseJSONError || !e.Ambiguous || e.RequestId != "req-odd" || n.Load() != 1 {
+		t.Fatalf("err = %#v after %d attempts; want an ambiguous %s with the RequestId, not repeated", err, n.Load(), CodeParseJSONError)
+	}
+	if ClassOf(err) != Permanent {
+		t.Fatalf("class %v; want permanent (repeating cannot help)", ClassOf(err))
+	}
+}
