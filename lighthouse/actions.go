@@ -82,7 +82,8 @@ const maxSweeps = 4
 const CodeListChanging = "ClientError.ListChanging"
 
 // Instances iterates over every instance of region matching req, fetching
-// one page of MaxPageSize at a time, as DescribeInstances does. On failure
+// one page of MaxPageSize at a time (and each of req.InstanceIds once, in
+// chunks of MaxPageSize), as DescribeInstances does. On failure
 // it yields the error once (with a zero Instance) and stops.
 //
 // Offset paging over a list that changes during the sweep shifts the
@@ -102,7 +103,16 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		}
 		base.Offset, base.Limit = 0, MaxPageSize
 		chunks := [][]string{nil}
-		if ids := base.InstanceIds; len(ids) > 0 {
+		if len(base.InstanceIds) > 0 {
+			// The service refuses an ID given twice; ask for each once.
+			ids := make([]string, 0, len(base.InstanceIds))
+			asked := make(map[string]struct{}, len(base.InstanceIds))
+			for _, id := range base.InstanceIds {
+				if _, dup := asked[id]; !dup {
+					asked[id] = struct{}{}
+					ids = append(ids, id)
+				}
+			}
 			chunks = chunks[:0]
 			for len(ids) > 0 {
 				n := min(len(ids), MaxPageSize)

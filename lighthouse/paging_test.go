@@ -128,3 +128,27 @@ func TestInstancesSweepGivesUpOnEndlessChange(t *testing.T) {
 		t.Errorf("%d instances yielded before giving up; want at least the 150 that existed throughout", n)
 	}
 }
+
+// TestInstancesByRepeatedIDs: an ID given twice (in one chunk of 100 or
+// in two) is asked for once; the service refuses a repeated ID.
+func TestInstancesByRepeatedIDs(t *testing.T) {
+	e := newEmu(t, true, nil)
+	c := e.client(t, nil)
+	ctx := context.Background()
+	out, err := c.CreateInstances(ctx, emuRegion, newCreate("dup-ids", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := append([]string{}, out.InstanceIdSet...)
+	for i := range 120 {
+		ids = append(ids, fmt.Sprintf("lhins-zz%06d", i))
+	}
+	ids = append(ids, out.InstanceIdSet[0], out.InstanceIdSet[1], out.InstanceIdSet[0])
+	got, err := c.DescribeInstances(ctx, emuRegion, &lighthouse.DescribeInstancesRequest{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("listed %d instances; want the 2 that exist", len(got))
+	}
+}
