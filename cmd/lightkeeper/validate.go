@@ -113,12 +113,12 @@ func runValidate(_ context.Context, e *env, args []string) error {
 			for _, f := range fleets {
 				total += f.Spec.Count
 			}
-			fmt.Fprintf(e.stdout, "%d fleets valid (%d instances in all)\n", len(fleets), total)
+			fmt.Fprintf(e.stdout, "%s valid (%s in all)\n", plural(len(fleets), "fleet"), plural(total, "instance"))
 		}
 	}
 	if err != nil {
 		if *output == "text" {
-			fmt.Fprintf(e.stderr, "lightkeeper validate: %d problem(s) found\n", len(errs))
+			fmt.Fprintf(e.stderr, "lightkeeper validate: %s found\n", plural(len(errs), "problem"))
 		}
 		return &exitCodeError{code: exitError}
 	}
@@ -157,4 +157,12 @@ func inputFor(e *env, p string) (spec.Input, func(), error) {
 	}
 	dir := filepath.Dir(p)
 	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir)}, noop, nil
+}
+
+// plural renders "1 fleet" or "2 fleets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -92,7 +92,7 @@ func TestValidateListsEveryError(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
 	}
-	if errOut != "lightkeeper validate: 3 problem(s) found\n" {
+	if errOut != "lightkeeper validate: 3 problems found\n" {
 		t.Errorf("stderr %q", errOut)
 	}
 }
@@ -295,7 +295,7 @@ func TestValidateSymlinkOutOfTree(t *testing.T) {
 func TestValidateStdin(t *testing.T) {
 	var out, errOut bytes.Buffer
 	e := &env{stdin: strings.NewReader(validFleet), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-	if code := run(context.Background(), []string{"validate", "-"}, e); code != exitOK || out.String() != "1 fleets valid (1 instances in all)\n" {
+	if code := run(context.Background(), []string{"validate", "-"}, e); code != exitOK || out.String() != "1 fleet valid (1 instance in all)\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 	out.Reset()
