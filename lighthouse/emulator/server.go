@@ -395,14 +395,19 @@ func (s *Server) logCall(c *call, code string, start time.Time) {
 }
 
 func (s *Server) count(action, code string) {
+	if _, ok := actions[action]; !ok {
+		// Made-up names count together, so that clients cannot grow the
+		// counters without bound.
+		action = ""
+	}
 	s.statsMu.Lock()
 	s.calls[[2]string{action, code}]++
 	s.statsMu.Unlock()
 }
 
 // Calls returns how many API calls of action were answered with the error
-// code (code "" counts successes). Calls refused before the action was known
-// count under the X-TC-Action header value. A call whose response was
+// code (code "" counts successes). Calls naming an action the emulator does
+// not serve (or none) count under action "". A call whose response was
 // dropped by a fault counts under the code the action produced; an injected
 // HTTP error counts under "HTTP<status>", e.g. "HTTP502".
 func (s *Server) Calls(action, code string) int {
