@@ -19,6 +19,9 @@ var invalidCases = []struct {
 	{path: "alias-bomb.yaml", want: []string{
 		`alias-bomb.yaml:16:12: fleet "bomb": aliases expand to too many nodes (an alias bomb?); write the values out`,
 	}},
+	{path: "alias-unknown.yaml", want: []string{
+		`alias-unknown.yaml:4:120: YAML syntax error: unknown anchor 'nope' referenced; define it with &nope before this alias`,
+	}},
 	{path: "api-version.yaml", want: []string{
 		`api-version.yaml:1:13: fleet "web": apiVersion: must be "lightkeeper/v1"`,
 	}},

@@ -159,6 +159,14 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 			line++
 		}
 	}
+	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+		// The parser gives no line for an alias of an undefined anchor:
+		// place it at the first such alias.
+		if off := aliasOffset(data, m[1]); off >= 0 {
+			line, col = position(data, off)
+			return line, col, fmt.Sprintf("YAML syntax error: %s; define it with &%s before this alias", msg, m[1])
+		}
+	}
 	lines := bytes.Split(data, []byte{'\n'})
 	line = min(line, len(lines))
 	// A tab in the indentation confuses the parser a line or so before it
@@ -175,6 +183,25 @@ func syntaxError(data []byte, err error) (line, col int, msg string) {
 		col = 1 + utf8.RuneCount(l[:len(l)-len(bytes.TrimLeft(l, " "))])
 	}
 	return line, col, "YAML syntax error: " + msg
+}
+
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// aliasOffset returns the byte offset of the first alias "*name" in data
+// (not followed by more of an anchor name), or -1.
+func aliasOffset(data []byte, name string) int {
+	needle := []byte("*" + name)
+	for from := 0; ; {
+		i := bytes.Index(data[from:], needle)
+		if i < 0 {
+			return -1
+		}
+		end := from + i + len(needle)
+		if end == len(data) || bytes.IndexByte([]byte(" \t\r\n,]}"), data[end]) >= 0 {
+			return from + i
+		}
+		from = end
+	}
 }
 
 // isParserProblem tells the parser's problems from the scanner's.
