@@ -66,6 +66,22 @@ func (s *Server) LoadState(r io.Reader) error {
 		}
 		instances[in.InstanceId] = in
 	}
+	for i, e := range st.Tokens {
+		switch {
+		case e == nil || e.Token == "":
+			return fmt.Errorf("emulator: state: tokens[%d]: missing or empty Token", i)
+		case len(e.InstanceIds) == 0:
+			return fmt.Errorf("emulator: state: tokens[%d] (%s): no InstanceIds", i, e.Token)
+		}
+		if _, ok := s.catalog.regions[e.Region]; !ok {
+			return fmt.Errorf("emulator: state: tokens[%d] (%s): region %q is not in the catalog", i, e.Token, e.Region)
+		}
+		for _, id := range e.InstanceIds {
+			if !reInstanceID.MatchString(id) {
+				return fmt.Errorf("emulator: state: tokens[%d] (%s): malformed InstanceId %q", i, e.Token, id)
+			}
+		}
+	}
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
