@@ -173,3 +173,46 @@ func TestPeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDocumentsEveryField keeps the spec reference of README.md in
+// step with the schema: every property of the schema is named, in
+// backquotes, in the README's "Fields" section.
+func TestReadmeDocumentsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fields, ok := strings.Cut(string(readme), "### Fields")
+	if !ok {
+		t.Fatal(`README.md has no "### Fields" section`)
+	}
+	fields, _, _ = strings.Cut(fields, "\n## ")
+	var doc map[string]any
+	if err := json.Unmarshal(JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, s map[string]any)
+	walk = func(path string, s map[string]any) {
+		if items, ok := s["items"].(map[string]any); ok {
+			walk(path+"[]", items)
+		}
+		props, _ := s["properties"].(map[string]any)
+		for name, p := range props {
+			full := strings.TrimPrefix(path+"."+name, ".")
+			// A field is named whole (`spec.count`), by its last part
+			// (`…containerImage`) or inside a {…} list of a parent's row.
+			sub := p.(map[string]any)
+			if _, parent := sub["properties"]; parent {
+				walk(full, sub) // documented through its fields
+				continue
+			}
+			if !strings.Contains(fields, "`"+full+"`") && !strings.Contains(fields, "`"+full+"[]`") &&
+				!strings.Contains(fields, "`…"+name+"`") && !strings.Contains(fields, "`…"+name+"[]`") &&
+				!strings.Contains(fields, name+",") && !strings.Contains(fields, ", "+name+"}") {
+				t.Errorf("README.md Fields does not document %s", full)
+			}
+			walk(full, sub)
+		}
+	}
+	walk("", doc)
+}
