@@ -50,3 +50,22 @@ func (r CreateInstancesRequest) LogValue() slog.Value {
 	type noMethods CreateInstancesRequest
 	return slog.StringValue(fmt.Sprintf("%+v", noMethods(r)))
 }
+
+// String describes the client without its secrets: the endpoint and the
+// redacted credential.
+func (c Client) String() string {
+	return "lighthouse.Client{Endpoint: " + c.endpoint + ", Credential: " + c.cred.String() + "}"
+}
+
+// Format makes every fmt verb print String, so that a Client printed with
+// %+v or %#v, alone or inside another struct, shows no secret.
+func (c Client) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	f.Write([]byte(c.String()))
+}
+
+// LogValue makes slog print String.
+func (c Client) LogValue() slog.Value { return slog.StringValue(c.String()) }

@@ -47,3 +47,31 @@ func TestCreateRequestPrintsNoPassword(t *testing.T) {
 		t.Errorf("JSON round trip: %v, %+v", err, back.LoginConfiguration)
 	}
 }
+
+// TestClientPrintsNoSecret: printing or logging a Client (say, a struct
+// holding one dumped with %+v) must not show the SecretKey or token.
+func TestClientPrintsNoSecret(t *testing.T) {
+	const key, token = "client-secret-key-NEVER-SHOWN", "session-token-NEVER-SHOWN"
+	cl, err := New(Options{Credential: NewCredential("AKIDprint00000001", key, token, "test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type holder struct{ C *Client }
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for name, v := range map[string]any{"*Client": cl, "Client": *cl, "holder": holder{cl}} {
+			if got := fmt.Sprintf(verb, v); strings.Contains(got, key) || strings.Contains(got, token) {
+				t.Errorf("fmt %s of %s shows a secret: %s", verb, name, got)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&buf, nil), slog.NewJSONHandler(&buf, nil)} {
+		slog.New(h).Info("client", "c", cl)
+	}
+	if b, _ := json.Marshal(cl); bytes.Contains(b, []byte(key)) {
+		t.Errorf("JSON shows the key: %s", b)
+	}
+	if strings.Contains(buf.String(), key) || strings.Contains(buf.String(), token) {
+		t.Errorf("slog shows a secret:\n%s", buf.String())
+	}
+}
