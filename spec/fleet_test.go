@@ -68,10 +68,35 @@ spec:
 metadata: {name: api}
 `
 
+// The same fleet again, through anchors, aliases, explicit tags, a block
+// scalar, a document end marker and CRLF line endings.
+var fullYAMLAnchored = strings.ReplaceAll(`apiVersion: !!str lightkeeper/v1
+kind: Fleet
+metadata:
+  name: &n api
+spec:
+  region: &r 'ap-shanghai'
+  count: 2
+  bundleId: bundle_gen_04
+  blueprintId: >-
+    lhbp-dk3r8c2a
+  zones: &z [ap-shanghai-3, ap-shanghai-5]
+  charge: {period: !!int "12"}
+  login: {keyIds: [lhkp-aaaa0002, lhkp-aaaa0001]}
+  containers:
+    - containerImage: "nginx:1.27"
+      publishPorts: [{hostPort: 0x50, containerPort: 80}]
+  tags: {team: platform, env: "prod"}
+...
+`, "\n", "\r\n")
+
 func TestCreationHashStable(t *testing.T) {
 	a, b := loadOne(t, fullYAML), loadOne(t, fullYAMLReformatted)
 	if a.CreationHash() != b.CreationHash() {
 		t.Fatalf("hash differs for the same creation parameters:\n%s\n%s", a.CreationHash(), b.CreationHash())
+	}
+	if c := loadOne(t, fullYAMLAnchored); c.CreationHash() != a.CreationHash() {
+		t.Errorf("hash differs with anchors, tags and CRLF:\n%s\n%s", a.CreationHash(), c.CreationHash())
 	}
 	if len(a.CreationHash()) != 64 {
 		t.Errorf("hash %q is not hex SHA-256", a.CreationHash())
@@ -95,6 +120,16 @@ func TestCreationHashChanges(t *testing.T) {
 		{"env: prod", "env: staging"},
 		{"  tags:", "  autoVoucher: true\n  tags:"},
 		{"  tags:", "  instanceName: \"api-{slot}\"\n  tags:"},
+		{"containerPort: 80}", "containerPort: 81}"},
+		{"containerPort: 80}", "containerPort: 80, ip: 127.0.0.1}"},
+		{"containerPort: 80}", "containerPort: 80, protocol: udp}"},
+		{"      publishPorts:", "      containerName: web\n      publishPorts:"},
+		{"      publishPorts:", "      command: nginx -g daemon-off\n      publishPorts:"},
+		{"      publishPorts:", "      restartPolicy: always\n      publishPorts:"},
+		{"      publishPorts:", "      envs: [{key: A, value: b}]\n      publishPorts:"},
+		{"      publishPorts:", "      volumes: [{containerPath: /d, hostPath: /srv/d}]\n      publishPorts:"},
+		{"  login: {keyIds: [lhkp-aaaa0001, lhkp-aaaa0002]}\n", ""},
+		{"team: platform", "team: platform, extra: x"},
 	} {
 		doc := strings.Replace(fullYAML, change[0], change[1], 1)
 		if change[0] == "region: ap-shanghai\n" {
