@@ -72,6 +72,17 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return usageError("emulator takes no arguments, got %q", rest)
 	}
+	if p := *launchFail; !(p >= 0 && p <= 1) { // also refuses NaN
+		return usageError("--launch-failure-probability must be between 0 and 1, not %v", p)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--launch-delay", *launchDelay}, {"--describe-lag", *describeLag}, {"--token-window", *tokenWindow}} {
+		if f.d < 0 {
+			return usageError("%s must not be negative, not %v", f.name, f.d)
+		}
+	}
 	logger, err := newLogger(e.stderr, *logFormat, slog.LevelInfo)
 	if err != nil {
 		return usageError("%v", err)

@@ -176,3 +176,21 @@ func TestEmulatorUsage(t *testing.T) {
 		t.Errorf("extra argument: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// Flag values out of range are usage errors that name the flag, not
+// runtime errors (exit 1) or silently accepted.
+func TestEmulatorFlagRanges(t *testing.T) {
+	for _, tc := range []struct{ flag, value string }{
+		{"--launch-failure-probability", "2"},
+		{"--launch-failure-probability", "-0.1"},
+		{"--launch-failure-probability", "NaN"},
+		{"--launch-delay", "-5s"},
+		{"--describe-lag", "-1s"},
+		{"--token-window", "-1h"},
+	} {
+		code, _, stderr := runCmd(t, "emulator", tc.flag, tc.value)
+		if code != exitUsage || !strings.Contains(stderr, tc.flag) {
+			t.Errorf("%s %s: exit %d, stderr %q; want %d naming the flag", tc.flag, tc.value, code, stderr, exitUsage)
+		}
+	}
+}
