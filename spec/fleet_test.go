@@ -201,6 +201,15 @@ func TestPasswordFromResolve(t *testing.T) {
 	if _, err := (&PasswordFrom{File: "empty"}).Resolve(getenv, readFile); err == nil || strings.Contains(err.Error(), "Passw0rd") {
 		t.Errorf("empty file: %v", err)
 	}
+	// A password the API would refuse (InvalidParameterValue.InvalidPassword)
+	// is refused before anything is bought, without showing it.
+	for _, pw := range []string{"Sh0rt!", "alllowercaseletters", "/Leading-slash1", "has Space-A1", strings.Repeat("Ab1-", 8)} {
+		env["BAD"] = pw
+		_, err := (&PasswordFrom{Env: "BAD"}).Resolve(getenv, readFile)
+		if err == nil || !strings.Contains(err.Error(), "environment variable BAD") || strings.Contains(err.Error(), pw) {
+			t.Errorf("password %q: %v", pw, err)
+		}
+	}
 }
 
 // The 60-character limit of instance names counts characters, as the
