@@ -257,3 +257,23 @@ func TestLoadAcceptsUnusualValidValues(t *testing.T) {
 		}
 	}
 }
+
+// A symbolic link named *.yaml that leads to a directory is reported as
+// such, not as a failed read.
+func TestLoadSymlinkToDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(dir+"/real", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/real/web.yaml", []byte(webYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", dir+"/linked.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(os.DirFS(dir), Options{})
+	want := "linked.yaml: is a directory (a symbolic link named like a fleet file); rename the link or point it at a file"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}

@@ -92,7 +92,12 @@ func readLimited(ref fileRef, limit int64) (data []byte, tooLarge bool, err erro
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+	st, err := f.Stat()
+	if err == nil && st.IsDir() {
+		// Only a symbolic link gets here: the walk skips directories.
+		return nil, false, errors.New("is a directory (a symbolic link named like a fleet file); rename the link or point it at a file")
+	}
+	if err == nil && st.Mode().IsRegular() {
 		if st.Size() > limit {
 			return nil, true, nil
 		}
