@@ -176,6 +176,15 @@ func listFiles(in Input) ([]fileRef, Errors) {
 		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// Find out what the link leads to without opening it: opening
+			// a FIFO would block until something writes to it.
+			if st, err := fs.Stat(in.FS, p); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+				errs = append(errs, &Error{File: displayPath(in.Display, p),
+					Message: fmt.Sprintf("not a regular file (a symbolic link to %s); point the link at a file", fileKind(st.Mode()))})
+				return nil
+			}
+		}
 		files = append(files, fileRef{in.FS, p, displayPath(in.Display, p)})
 		return nil
 	})
@@ -210,4 +219,17 @@ func describeFSError(err error) string {
 		return fmt.Sprintf("%s: %v", pe.Op, pe.Err)
 	}
 	return err.Error()
+}
+
+// fileKind names a file that is neither regular nor a directory.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
