@@ -156,17 +156,19 @@ func checkContainers(f *Fleet) Errors {
 }
 
 // addressesOverlap reports whether binding one host address blocks the
-// other: the same address, or either is a wildcard.
+// other: the same address, or a wildcard and an address of its family
+// (Docker publishes 0.0.0.0 and :: side by side).
 func addressesOverlap(a, b string) bool {
-	if isUnspecified(a) || isUnspecified(b) {
-		return true
-	}
 	pa, errA := netip.ParseAddr(a)
 	pb, errB := netip.ParseAddr(b)
 	if errA != nil || errB != nil {
 		return a == b
 	}
-	return pa.Unmap() == pb.Unmap()
+	pa, pb = pa.Unmap(), pb.Unmap()
+	if pa.Is4() != pb.Is4() {
+		return false
+	}
+	return pa == pb || pa.IsUnspecified() || pb.IsUnspecified()
 }
 
 func isUnspecified(ip string) bool {

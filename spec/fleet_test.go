@@ -233,3 +233,24 @@ func TestInstanceNameLimitCountsCharacters(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestAddressesOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0.0.0.0", "0.0.0.0", true},
+		{"0.0.0.0", "127.0.0.1", true},
+		{"10.0.0.1", "127.0.0.1", false},
+		{"::", "::1", true},
+		{"::ffff:127.0.0.1", "127.0.0.1", true},
+		// Docker publishes the IPv4 and the IPv6 wildcard side by side.
+		{"0.0.0.0", "::", false},
+		{"0.0.0.0", "::1", false},
+		{"::", "127.0.0.1", false},
+	} {
+		if got := addressesOverlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("addressesOverlap(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
