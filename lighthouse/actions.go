@@ -91,7 +91,8 @@ const CodeListChanging = "ClientError.ListChanging"
 // to the front (isolated instances are listed first), hides another. The
 // iterator yields each InstanceId once, and checks each sweep: every page
 // must report the same TotalCount, and the sweep must have returned that
-// many distinct instances. Otherwise it sweeps again (yielding only
+// many distinct instances (or the same instances as the sweep before, with
+// the same TotalCount). Otherwise it sweeps again (yielding only
 // instances not yet yielded), up to maxSweeps times, then yields an error
 // with Code CodeListChanging rather than a listing that may miss an
 // instance that existed throughout.
@@ -122,6 +123,8 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		}
 		seen := map[string]struct{}{}
 		for _, chunk := range chunks {
+			var prev map[string]struct{} // the IDs of the previous sweep
+			prevTotal := int64(-1)
 			for sweep := 1; ; sweep++ {
 				page := base
 				page.InstanceIds = chunk
@@ -152,9 +155,23 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 						break
 					}
 				}
-				if stable && int64(len(inSweep)) == total {
+				switch {
+				case chunk != nil:
+					// A chunk of at most MaxPageSize IDs fits one page:
+					// nothing can shift out of sight.
+				case !stable:
+				case int64(len(inSweep)) == total:
+				case total == prevTotal && sameKeys(inSweep, prev):
+					// A TotalCount that never matches but never changes
+					// (such as instances counted that the key may not
+					// see) is steady, not changing.
+				default:
+					stable = false
+				}
+				if stable {
 					break
 				}
+				prev, prevTotal = inSweep, total
 				if sweep == maxSweeps {
 					yield(Instance{}, &Error{
 						Action: ActionDescribeInstances, Region: region, Code: CodeListChanging,
@@ -166,6 +183,18 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			}
 		}
 	}
+}
+
+func sameKeys(a, b map[string]struct{}) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // DescribeBundles makes one DescribeBundles call (one page).

@@ -1,0 +1,48 @@
+package lighthouse
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// TestInstancesAcceptsSteadyMiscount: a service whose TotalCount does not
+// match what it lists (say, instances the key may not see are counted) but
+// answers the same on every sweep is steady, not changing: the listing is
+// accepted after a second sweep confirms it, not failed.
+func TestInstancesAcceptsSteadyMiscount(t *testing.T) {
+	const page = `{"Response":{"TotalCount":5,"InstanceSet":[{"InstanceId":"lhins-aaaaaaa1"},{"InstanceId":"lhins-aaaaaaa2"},{"InstanceId":"lhins-aaaaaaa3"}],"RequestId":"r"}}`
+	srv, n := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) {
+		if i%2 == 0 {
+			io.WriteString(w, page)
+			return
+		}
+		io.WriteString(w, `{"Response":{"TotalCount":5,"InstanceSet":[],"RequestId":"r"}}`)
+	})
+	cl := newTestClient(t, srv.URL, testCred)
+	got, err := cl.DescribeInstances(context.Background(), "ap-guangzhou", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || n.Load() != 4 {
+		t.Fatalf("%d instances in %d requests; want 3 in 2 sweeps of 2 pages", len(got), n.Load())
+	}
+}
+
+// TestInstancesByIDIsOneSweepPerChunk: a chunk of IDs fits one page, so
+// nothing can shift out of sight: it is swept once even if TotalCount
+// disagrees with what comes back.
+func TestInstancesByIDIsOneSweepPerChunk(t *testing.T) {
+	srv, n := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"Response":{"TotalCount":2,"InstanceSet":[{"InstanceId":"lhins-aaaaaaa1"}],"RequestId":"r"}}`)
+	})
+	cl := newTestClient(t, srv.URL, testCred)
+	got, err := cl.DescribeInstances(context.Background(), "ap-guangzhou", &DescribeInstancesRequest{InstanceIds: []string{"lhins-aaaaaaa1", "lhins-aaaaaaa2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || n.Load() > 2 {
+		t.Fatalf("%d instances in %d requests; want 1 in one sweep", len(got), n.Load())
+	}
+}
