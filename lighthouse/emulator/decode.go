@@ -18,6 +18,10 @@ func decodeParams(c *call, v any) *apiError {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
+	if bytes.Equal(body, []byte("null")) {
+		// encoding/json would decode null as an empty request.
+		return errf(codeInvalidParameter, "%s: the request body must be a JSON object, got null", c.action)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

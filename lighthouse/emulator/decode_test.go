@@ -9,7 +9,8 @@ import (
 // "limit" for Limit or "clienttoken" for ClientToken, which would let a
 // client pass against the emulator with a body the service refuses (or,
 // for a token, reads differently). A key given twice is refused too: which
-// of the two values counts is not defined.
+// of the two values counts is not defined. So is a body that is not an
+// object, null included.
 func TestParameterNamesAreExact(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, tc := range []struct {
@@ -25,6 +26,9 @@ func TestParameterNamesAreExact(t *testing.T) {
 		{"lowercase in a list of structs", "CreateInstances", `{"BundleId":"bundle_gen_03","BlueprintId":"lhbp-g0tn7djh","InstanceChargePrepaid":{"Period":1},"Tags":[{"key":"a","Value":"b"}]}`, "UnknownParameter"},
 		{"duplicated key", "CreateInstances", `{"BundleId":"bundle_gen_03","BlueprintId":"lhbp-g0tn7djh","InstanceChargePrepaid":{"Period":1},"ClientToken":"a","ClientToken":"b"}`, "InvalidParameter"},
 		{"duplicated nested key", "DescribeInstances", `{"Filters":[{"Name":"zone","Name":"instance-name","Values":["x"]}]}`, "InvalidParameter"},
+		{"null body", "DescribeInstances", `null`, "InvalidParameter"},
+		{"array body", "DescribeInstances", `[]`, "InvalidParameter"},
+		{"string body", "DescribeRegions", `"x"`, "InvalidParameter"},
 		{"exact names pass", "DescribeInstances", `{"Limit":1,"Filters":[{"Name":"zone","Values":["ap-guangzhou-3"]}]}`, ""},
 		{"numbers as strings still pass", "DescribeInstances", `{"Limit":"1","Offset":"0"}`, ""},
 	} {
