@@ -70,8 +70,11 @@ func TestLoadExamples(t *testing.T) {
 	if p := api.Spec.Containers[0].PublishPorts[0]; p.IP != "0.0.0.0" || p.Protocol != "tcp" {
 		t.Errorf("port defaults not applied: %+v", p)
 	}
-	if got := api.Spec.Login.PasswordFrom.File; got != "/run/credentials/lightkeeper.service/api-password" {
-		t.Errorf("passwordFrom.file = %q", got)
+	if got := strings.Join(api.Spec.Login.KeyIDs, ","); got != "lhkp-api00001,lhkp-ops00001" {
+		t.Errorf("api keyIds = %q", got)
+	}
+	if got := fleets[2].Spec.Login.PasswordFrom.File; got != "/run/credentials/lightkeeper.service/batch-password" {
+		t.Errorf("batch passwordFrom.file = %q", got)
 	}
 }
 
