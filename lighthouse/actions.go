@@ -39,6 +39,9 @@ var readOnly = callOpts{}
 // Returned IDs do not mean success: poll DescribeInstances until the
 // instances leave PENDING.
 func (c *Client) CreateInstances(ctx context.Context, region string, req *CreateInstancesRequest) (*CreateInstancesResponse, error) {
+	if req == nil {
+		return nil, fmt.Errorf("lighthouse: %s: the request is nil; BundleId, BlueprintId and InstanceChargePrepaid are required", ActionCreateInstances)
+	}
 	out := new(CreateInstancesResponse)
 	o := callOpts{mutating: !req.DryRun, unsafeRetry: !req.DryRun && req.ClientToken == ""}
 	if err := c.call(ctx, ActionCreateInstances, region, req, out, o); err != nil {

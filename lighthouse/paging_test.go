@@ -152,3 +152,28 @@ func TestInstancesByRepeatedIDs(t *testing.T) {
 		t.Fatalf("listed %d instances; want the 2 that exist", len(got))
 	}
 }
+
+// TestNilRequestsSendAnObject: a nil request is the empty request: the
+// body sent is {} (JSON null is not a request), and a nil create is an
+// error, not a panic.
+func TestNilRequestsSendAnObject(t *testing.T) {
+	e := newEmu(t, true, nil)
+	c := e.client(t, nil)
+	ctx := context.Background()
+	checks := map[string]error{}
+	_, checks["DescribeInstancesPage"] = c.DescribeInstancesPage(ctx, emuRegion, nil)
+	_, checks["DescribeBundles"] = c.DescribeBundles(ctx, emuRegion, nil)
+	_, checks["DescribeBlueprints"] = c.DescribeBlueprints(ctx, emuRegion, nil)
+	_, checks["DescribeZones"] = c.DescribeZones(ctx, emuRegion, nil)
+	for name, err := range checks {
+		if err != nil {
+			t.Errorf("%s(nil): %v", name, err)
+		}
+	}
+	if _, err := c.CreateInstances(ctx, emuRegion, nil); err == nil {
+		t.Error("CreateInstances(nil) succeeded")
+	}
+	if n := len(e.srv.Instances()); n != 0 {
+		t.Errorf("%d instances after a nil create", n)
+	}
+}

@@ -330,6 +330,9 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	if err != nil {
 		return fmt.Errorf("lighthouse: %s: encode request: %w", action, err)
 	}
+	if string(body) == "null" {
+		body = []byte("{}") // a nil request is the empty request; null is not a request
+	}
 	st := &callState{action: action, region: region, body: body, mutating: o.mutating, unsafeRetry: o.unsafeRetry}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.url(region), body)
