@@ -65,7 +65,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		return nil
 	})
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	rest, err := parseFlags(fs, args)
+	rest, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

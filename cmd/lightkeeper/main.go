@@ -86,10 +86,11 @@ func run(ctx context.Context, args []string, e *env) int {
 		if len(args) > 1 && args[0] == "help" {
 			return run(ctx, []string{args[1], "--help"}, e)
 		}
-		usage(e.stderr)
 		if len(args) == 0 {
+			usage(e.stderr)
 			return exitUsage
 		}
+		usage(e.stdout)
 		return exitOK
 	}
 	c, ok := commands[args[0]]
@@ -129,31 +130,51 @@ func usage(w io.Writer) {
 	io.WriteString(w, b.String())
 }
 
-// newFlagSet returns a FlagSet that reports errors instead of exiting and
+// flagSet is a subcommand's flags, with the help text and the streams it
+// prints to.
+type flagSet struct {
+	*flag.FlagSet
+	e *env
+}
+
+// newFlagSet returns a flagSet that reports errors instead of exiting and
 // prints help made of the synopsis, the flags and the extra text.
-func newFlagSet(e *env, name, synopsis, extra string) *flag.FlagSet {
+func newFlagSet(e *env, name, synopsis, extra string) *flagSet {
 	fs := flag.NewFlagSet("lightkeeper "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage:\n  lightkeeper %s\n\n", synopsis)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage:\n  lightkeeper %s\n\n", synopsis)
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
-			fmt.Fprintln(e.stderr, "Flags:")
+			fmt.Fprintln(w, "Flags:")
 			fs.PrintDefaults()
-			fmt.Fprintln(e.stderr)
+			fmt.Fprintln(w)
 		}
 		if extra != "" {
-			fmt.Fprintf(e.stderr, "%s\n", strings.TrimSpace(extra))
+			fmt.Fprintf(w, "%s\n", strings.TrimSpace(extra))
 		}
 	}
-	return fs
+	return &flagSet{FlagSet: fs, e: e}
 }
 
-// parseFlags parses args and returns the positional arguments. Flags may
-// come before, between or after them (`validate fleets/ --output json`);
-// everything after "--" is positional. A flag error becomes a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+// parse parses args and returns the positional arguments. Flags may come
+// before, between or after them (`validate fleets/ --output json`);
+// everything after "--" is positional. Help asked for with -h or --help
+// goes to stdout (so it pages and greps) and returns flag.ErrHelp; a flag
+// error prints the problem and the help to stderr and becomes a usage error.
+func (fs *flagSet) parse(args []string) ([]string, error) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--h" || a == "--help" {
+			fs.SetOutput(fs.e.stdout)
+			fs.Usage()
+			return nil, flag.ErrHelp
+		}
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {

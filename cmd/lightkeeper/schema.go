@@ -24,7 +24,7 @@ Example:
 
 func runSchema(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "schema", "schema", schemaHelp)
-	rest, err := parseFlags(fs, args)
+	rest, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

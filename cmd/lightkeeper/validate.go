@@ -60,7 +60,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [PATH...]", validateHelp)
 	output := fs.String("output", "text", "output format: text or json")
 	maxTotal := fs.Int("max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets; -1 for no limit")
-	paths, err := parseFlags(fs, args)
+	paths, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

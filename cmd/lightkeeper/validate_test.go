@@ -170,9 +170,14 @@ func TestValidateUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args, code, errOut, exitUsage)
 		}
 	}
-	code, _, errOut := runCmd(t, "validate", "--help")
-	if code != exitOK || !strings.Contains(errOut, "Exit codes: 0 all specs valid, 1 problems found") {
-		t.Errorf("--help: exit %d, %q", code, errOut)
+	code, out, errOut := runCmd(t, "validate", "--help")
+	if code != exitOK || !strings.Contains(out, "Exit codes: 0 all specs valid, 1 problems found") || errOut != "" {
+		t.Errorf("--help: exit %d, stdout %q, stderr %q; want the help on stdout only", code, out, errOut)
+	}
+	// A flag error prints the problem and the help to stderr, nothing to stdout.
+	code, out, errOut = runCmd(t, "validate", "--no-such-flag")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "no-such-flag") || !strings.Contains(errOut, "Usage:") {
+		t.Errorf("bad flag: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
@@ -311,7 +316,7 @@ func TestValidateStdin(t *testing.T) {
 // a flags section only when the command has flags.
 func TestEveryHelpTeaches(t *testing.T) {
 	for name := range commands {
-		code, _, help := runCmd(t, name, "--help")
+		code, help, _ := runCmd(t, name, "--help")
 		if code != exitOK {
 			t.Errorf("%s --help: exit %d", name, code)
 		}
