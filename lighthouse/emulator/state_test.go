@@ -29,3 +29,26 @@ func TestLoadStateRejectsHostileInput(t *testing.T) {
 	}
 	e.wantCode("DescribeInstances", map[string]any{}, "")
 }
+
+// FuzzLoadState: whatever a state file holds, LoadState returns an error
+// or loads it; it never panics, and the emulator keeps answering.
+func FuzzLoadState(f *testing.F) {
+	e := newEnv(f, nil)
+	e.create(basicCreate(map[string]any{"ClientToken": "fuzz", "InstanceCount": 2}))
+	var buf strings.Builder
+	if err := e.srv.SaveState(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.String())
+	f.Add(`{"version":1,"instances":[{"InstanceId":"lhins-aaaaaaaa","Region":"ap-guangzhou","EmulatorOpEnd":"2026-01-01T00:00:00Z"}]}`)
+	f.Fuzz(func(t *testing.T, state string) {
+		if err := e.srv.LoadState(strings.NewReader(state)); err != nil {
+			return
+		}
+		e.srv.Instances()
+		var out strings.Builder
+		if err := e.srv.SaveState(&out); err != nil {
+			t.Fatalf("SaveState after loading %q: %v", state, err)
+		}
+	})
+}
