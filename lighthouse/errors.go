@@ -64,10 +64,11 @@ type Error struct {
 	RequestId  string // the service's RequestId of the last attempt, if one was answered
 	HTTPStatus int    // the HTTP status of the last attempt, 0 if none
 	Attempts   int    // requests sent, including the first
-	// Ambiguous reports that the last attempt may have been carried out by
-	// the service although no success was seen (the response was lost, an
-	// HTTP 5xx or InternalError came back). For a create, observe before
-	// deciding that nothing was bought.
+	// Ambiguous reports that the call may have been carried out by the
+	// service although no success was seen: some attempt's response was
+	// lost, or an HTTP 5xx or InternalError came back, even if a later
+	// attempt was then refused. For a create, observe before deciding that
+	// nothing was bought.
 	Ambiguous bool
 	// Err is the underlying cause: a network error, or the caller's
 	// context error when the call was cancelled between attempts.
@@ -145,6 +146,8 @@ func (e *Error) hint() string {
 	switch {
 	case e.classSet && e.class == Permanent && e.Ambiguous:
 		return "the create may have succeeded: it had no ClientToken, so it was not repeated; list the instances before trying again, and always set a ClientToken"
+	case e.Ambiguous:
+		return "the request may have been carried out although no success was seen; observe the instances before trying again"
 	case strings.HasPrefix(e.Code, "AuthFailure"):
 		return "check the SecretId/SecretKey, the account's permissions and the system clock"
 	case strings.HasPrefix(e.Code, "RequestLimitExceeded"):

@@ -43,6 +43,9 @@ type callState struct {
 	respBody  []byte
 	requestID string
 	last      *Error // the current attempt's failure; nil after a success
+	// mayHaveActed: some attempt's outcome was ambiguous, so the call may
+	// have been carried out whatever later attempts answer.
+	mayHaveActed bool
 }
 
 type stateKey struct{}
@@ -239,6 +242,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	} else {
 		st.last = parseOutcome(st)
 	}
+	if st.last != nil && st.last.Ambiguous {
+		st.mayHaveActed = true
+	}
 	retry := false
 	if e := st.last; e != nil {
 		e.Action, e.Region, e.HTTPStatus, e.RequestId = st.action, st.region, st.status, st.requestID
@@ -370,6 +376,7 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	}
 	e := *st.last
 	e.Attempts = st.attempts
+	e.Ambiguous = e.Ambiguous || st.mayHaveActed
 	// The call may have ended between attempts: the context was cancelled
 	// during the backoff, or the next rate-limit wait would outlast it.
 	stop := ctx.Err()

@@ -362,3 +362,44 @@ func TestUndecodableSuccessIsAmbiguous(t *testing.T) {
 		t.Fatalf("class %v; want permanent (repeating cannot help)", ClassOf(err))
 	}
 }
+
+// TestAmbiguityOutlivesLaterAttempts: once an attempt of a mutating call
+// may have been carried out, a later attempt's definite failure does not
+// make the call's outcome definite: a create retried with its token after
+// a lost response, then refused (quota, a busy instance), may still have
+// bought the server on the first attempt.
+func TestAmbiguityOutlivesLaterAttempts(t *testing.T) {
+	for _, code := range []string{"LimitExceeded.InstanceQuotaLimitExceeded", "UnsupportedOperation.LatestOperationUnfinished"} {
+		srv, n := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) {
+			if i == 0 {
+				hijackDrop(w)
+				return
+			}
+			envelopeError(w, code)
+		})
+		cl := newTestClient(t, srv.URL, testCred)
+		_, err := cl.CreateInstances(context.Background(), "ap-guangzhou", createReq("tok"))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != code || !e.Ambiguous || n.Load() != 2 {
+			t.Fatalf("%s: err = %v (ambiguous %v) after %d attempts; want %s, ambiguous, after 2", code, err, e != nil && e.Ambiguous, n.Load(), code)
+		}
+		if !strings.Contains(err.Error(), "may have been carried out") {
+			t.Errorf("%s: the message does not warn: %v", code, err)
+		}
+	}
+	// A read stays unambiguous, and a create whose every attempt was
+	// definitely refused too.
+	srv, _ := scriptServer(t, func(i int, w http.ResponseWriter, r *http.Request) {
+		if i == 0 {
+			envelopeError(w, "RequestLimitExceeded")
+			return
+		}
+		envelopeError(w, "LimitExceeded.InstanceQuotaLimitExceeded")
+	})
+	cl := newTestClient(t, srv.URL, testCred)
+	_, err := cl.CreateInstances(context.Background(), "ap-guangzhou", createReq("tok"))
+	var e *Error
+	if !errors.As(err, &e) || e.Ambiguous {
+		t.Fatalf("refused twice: err = %v; want unambiguous", err)
+	}
+}
