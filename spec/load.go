@@ -63,6 +63,11 @@ type Input struct {
 	// Fleet.Source, usually the directory FS was opened at ("fleets");
 	// "" or "." shows paths of FS as they are.
 	Display string
+	// Root names the place FS was opened at, such as the absolute,
+	// symlink-free directory, so that a file reached through two inputs
+	// spelled differently ("fleets" and "/srv/repo/fleets") is read once.
+	// "" means Display names it.
+	Root string
 }
 
 // Load reads every fleet in fsys (see Input) and checks it. On success it
@@ -83,9 +88,10 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		fr, err := listFiles(in)
 		errs = append(errs, err...)
 		for _, f := range fr {
-			// A file reached twice (a directory and a file in it) is read once.
-			if !seen[f.display] {
-				seen[f.display] = true
+			// A file reached twice (a directory and a file in it, or one
+			// directory spelled two ways) is read once.
+			if !seen[f.key] {
+				seen[f.key] = true
 				files = append(files, f)
 			}
 		}
@@ -128,6 +134,15 @@ type fileRef struct {
 	fsys    fs.FS
 	name    string // path in fsys
 	display string // path shown to the user
+	key     string // identity of the file across inputs
+}
+
+// fileKey identifies name of in across inputs (see Input.Root).
+func fileKey(in Input, name string) string {
+	if in.Root == "" {
+		return displayPath(in.Display, name)
+	}
+	return displayPath(in.Root, name)
 }
 
 func displayPath(prefix, name string) string {
@@ -152,7 +167,7 @@ func listFiles(in Input) ([]fileRef, Errors) {
 		return nil, Errors{{File: shown, Message: describeFSError(err)}}
 	}
 	if !st.IsDir() {
-		return []fileRef{{in.FS, root, shown}}, nil
+		return []fileRef{{in.FS, root, shown, fileKey(in, root)}}, nil
 	}
 	var files []fileRef
 	var errs Errors
@@ -185,7 +200,7 @@ func listFiles(in Input) ([]fileRef, Errors) {
 				return nil
 			}
 		}
-		files = append(files, fileRef{in.FS, p, displayPath(in.Display, p)})
+		files = append(files, fileRef{in.FS, p, displayPath(in.Display, p), fileKey(in, p)})
 		return nil
 	})
 	if err != nil {

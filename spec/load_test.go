@@ -197,6 +197,27 @@ func TestLoadInputsOverlapReadOnce(t *testing.T) {
 	}
 }
 
+// One directory reached through two spellings (as "fleets" and as an
+// absolute path) is read once when the inputs share a Root, and two
+// different directories with the same file names are not merged.
+func TestLoadInputsSameRootReadOnce(t *testing.T) {
+	fsys := fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}}
+	fleets, err := LoadInputs([]Input{
+		{FS: fsys, Display: "fleets", Root: "/srv/repo/fleets"},
+		{FS: fsys, Display: "/srv/repo/fleets", Root: "/srv/repo/fleets"},
+	}, Options{})
+	if err != nil || len(fleets) != 1 {
+		t.Fatalf("same Root: %d fleets, %v", len(fleets), err)
+	}
+	_, err = LoadInputs([]Input{
+		{FS: fsys, Display: "a", Root: "/srv/a"},
+		{FS: fsys, Display: "b", Root: "/srv/b"},
+	}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "duplicate fleet name") {
+		t.Fatalf("different Roots: %v, want a duplicate name", err)
+	}
+}
+
 // TestLoadHostileInputs loads large files built to produce one error per
 // line, deep nesting and many duplicate keys. Each must be reported, every
 // error placed; the handling is linear (a quadratic mapping of errors to

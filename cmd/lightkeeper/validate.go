@@ -151,12 +151,26 @@ func inputFor(e *env, p string) (spec.Input, func(), error) {
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		root, err := os.OpenRoot(p)
 		if err == nil {
-			return spec.Input{FS: root.FS(), Path: ".", Display: filepath.ToSlash(p)}, func() { root.Close() }, nil
+			return spec.Input{FS: root.FS(), Path: ".", Display: filepath.ToSlash(p), Root: canonicalDir(p)}, func() { root.Close() }, nil
 		}
-		return spec.Input{FS: os.DirFS(p), Path: ".", Display: filepath.ToSlash(p)}, noop, nil
+		return spec.Input{FS: os.DirFS(p), Path: ".", Display: filepath.ToSlash(p), Root: canonicalDir(p)}, noop, nil
 	}
 	dir := filepath.Dir(p)
-	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir)}, noop, nil
+	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir), Root: canonicalDir(dir)}, noop, nil
+}
+
+// canonicalDir is dir made absolute and free of symlinks, so that one
+// directory named two ways is read once; "" if that cannot be worked out
+// (the loader then reports the path itself).
+func canonicalDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return filepath.ToSlash(abs)
 }
 
 // plural renders "1 fleet" or "2 fleets".

@@ -340,3 +340,16 @@ func TestValidateEmptyPath(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// One directory named relatively and absolutely is one directory, not two
+// copies of every fleet.
+func TestValidateSameDirectoryTwoWays(t *testing.T) {
+	abs, err := filepath.Abs("../../examples/fleets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "validate", "../../examples/fleets", abs, abs+"/web.yaml")
+	if code != exitOK || !strings.HasPrefix(out, "4 fleets valid") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
