@@ -52,3 +52,37 @@ func FuzzLoadState(f *testing.F) {
 		}
 	})
 }
+
+// TestStateHoldsNothingOfAPassword: the state file remembers a token's
+// parameters to compare later requests, but nothing derived from a login
+// password: two creates that differ only in the password leave the same
+// state, and the password itself is nowhere in it.
+func TestStateHoldsNothingOfAPassword(t *testing.T) {
+	state := func(password string) string {
+		e := newEnv(t, nil)
+		e.create(basicCreate(map[string]any{
+			"BlueprintId":        "lhbp-w1n2022a",
+			"ClientToken":        "win-0",
+			"LoginConfiguration": map[string]any{"Password": password},
+		}))
+		var buf strings.Builder
+		if err := e.srv.SaveState(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	a, b := state("Windows-Pass-1234"), state("Another-Pass-5678")
+	if strings.Contains(a, "Windows-Pass-1234") {
+		t.Fatal("the state file contains the password")
+	}
+	fp := func(s string) string {
+		i := strings.Index(s, `"Fingerprint"`)
+		if i < 0 {
+			t.Fatalf("no token fingerprint in state %s", s)
+		}
+		return s[i : i+strings.Index(s[i:], "]")]
+	}
+	if fp(a) != fp(b) {
+		t.Errorf("the token fingerprint depends on the password:\n%s\n%s", fp(a), fp(b))
+	}
+}

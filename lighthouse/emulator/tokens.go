@@ -21,9 +21,17 @@ type tokenEntry struct {
 func tokenKey(region, token string) string { return region + "\x00" + token }
 
 // fingerprint hashes the parameters of a create that a token stands for:
-// everything but ClientToken and DryRun, with InstanceCount defaulted.
+// everything but ClientToken and DryRun, with InstanceCount defaulted. A
+// login password counts only as being set: the fingerprint is kept in the
+// state file, and an unsalted hash of a password is one a weak password
+// can be recovered from.
 func fingerprint(req lighthouse.CreateInstancesRequest, count uint64) [32]byte {
 	req.ClientToken, req.DryRun, req.InstanceCount = "", false, count
+	if lc := req.LoginConfiguration; lc != nil && lc.Password != "" {
+		masked := *lc
+		masked.Password = "set"
+		req.LoginConfiguration = &masked
+	}
 	b, _ := json.Marshal(req)
 	return sha256.Sum256(b)
 }
