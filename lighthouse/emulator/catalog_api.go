@@ -10,7 +10,7 @@ import (
 var bundleFilterNames = []string{"bundle-id", "support-platform-type", "bundle-type", "bundle-state"}
 
 func (s *Server) describeBundles(c *call) (any, *apiError) {
-	const a = "DescribeBundles"
+	const a = lighthouse.ActionDescribeBundles
 	var req lighthouse.DescribeBundlesRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
@@ -108,7 +108,7 @@ var blueprintFilterNames = []string{
 }
 
 func (s *Server) describeBlueprints(c *call) (any, *apiError) {
-	const a = "DescribeBlueprints"
+	const a = lighthouse.ActionDescribeBlueprints
 	var req lighthouse.DescribeBlueprintsRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
@@ -182,7 +182,7 @@ func (s *Server) describeBlueprints(c *call) (any, *apiError) {
 }
 
 func (s *Server) describeZones(c *call) (any, *apiError) {
-	const a = "DescribeZones"
+	const a = lighthouse.ActionDescribeZones
 	var req lighthouse.DescribeZonesRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
@@ -246,7 +246,7 @@ func isInstanceQuota(name string) bool {
 }
 
 func (s *Server) describeQuotas(c *call) (any, *apiError) {
-	const a = "DescribeGeneralResourceQuotas"
+	const a = lighthouse.ActionDescribeGeneralResourceQuotas
 	var req lighthouse.DescribeGeneralResourceQuotasRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
@@ -277,7 +277,7 @@ func (s *Server) describeQuotas(c *call) (any, *apiError) {
 }
 
 func (s *Server) inquirePrice(c *call) (any, *apiError) {
-	const a = "InquirePriceCreateInstances"
+	const a = lighthouse.ActionInquirePriceCreateInstances
 	var req lighthouse.InquirePriceCreateInstancesRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr

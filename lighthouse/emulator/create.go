@@ -184,7 +184,7 @@ func addMonths(t time.Time, months int64) time.Time {
 // validateCreate checks every parameter of a create that does not depend
 // on the account's state, in the order the service reports them.
 func (s *Server) validateCreate(c *call, req lighthouse.CreateInstancesRequest) (*createPlan, *apiError) {
-	const a = "CreateInstances"
+	const a = lighthouse.ActionCreateInstances
 	if req.BundleId == "" {
 		return nil, errf(codeMissingParameter, "%s: BundleId is required", a)
 	}

@@ -61,7 +61,7 @@ func checkIDsOrFilters(a, field string, ids []string, filters []lighthouse.Filte
 }
 
 func (s *Server) describeInstances(c *call) (any, *apiError) {
-	const a = "DescribeInstances"
+	const a = lighthouse.ActionDescribeInstances
 	var req lighthouse.DescribeInstancesRequest
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr

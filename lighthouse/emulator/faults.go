@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 // FaultKind names an injected failure.
@@ -266,7 +268,7 @@ func (s *Server) describeLag() time.Duration {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for _, f := range s.faults {
-		if f.Kind == FaultDescribeLag && s.fires(f, "DescribeInstances") && f.Delay > lag {
+		if f.Kind == FaultDescribeLag && s.fires(f, lighthouse.ActionDescribeInstances) && f.Delay > lag {
 			lag = f.Delay
 		}
 	}

@@ -5,26 +5,17 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 // DefaultRateLimits returns the per-action limits in requests per second
-// the emulator enforces by default: the documented limits of each action
+// the emulator enforces by default: the documented limit of each action
 // (lighthouse-api.md section 4), except CreateInstances at 5/s as on the
-// international API page that seeded the project.
-func DefaultRateLimits() map[string]float64 {
-	return map[string]float64{
-		"CreateInstances":               5,
-		"DescribeInstances":             100,
-		"DescribeBundles":               5,
-		"DescribeBlueprints":            10,
-		"DescribeZones":                 20,
-		"DescribeRegions":               10,
-		"DescribeGeneralResourceQuotas": 10,
-		"InquirePriceCreateInstances":   10,
-		"IsolateInstances":              20,
-		"TerminateInstances":            10,
-	}
-}
+// international API page that seeded the project. They are the limits the
+// client keeps to (lighthouse.DefaultRateLimits): one table of what the
+// service allows.
+func DefaultRateLimits() map[string]float64 { return lighthouse.DefaultRateLimits() }
 
 // NoRateLimits returns a RateLimits value that makes every action
 // unlimited.

@@ -258,16 +258,16 @@ type actionSpec struct {
 }
 
 var actions = map[string]actionSpec{
-	"CreateInstances":               {(*Server).createInstances, true},
-	"DescribeInstances":             {(*Server).describeInstances, true},
-	"DescribeBundles":               {(*Server).describeBundles, true},
-	"DescribeBlueprints":            {(*Server).describeBlueprints, true},
-	"DescribeZones":                 {(*Server).describeZones, true},
-	"DescribeRegions":               {(*Server).describeRegions, false},
-	"DescribeGeneralResourceQuotas": {(*Server).describeQuotas, true},
-	"InquirePriceCreateInstances":   {(*Server).inquirePrice, true},
-	"IsolateInstances":              {(*Server).isolateInstances, true},
-	"TerminateInstances":            {(*Server).terminateInstances, true},
+	lighthouse.ActionCreateInstances:               {(*Server).createInstances, true},
+	lighthouse.ActionDescribeInstances:             {(*Server).describeInstances, true},
+	lighthouse.ActionDescribeBundles:               {(*Server).describeBundles, true},
+	lighthouse.ActionDescribeBlueprints:            {(*Server).describeBlueprints, true},
+	lighthouse.ActionDescribeZones:                 {(*Server).describeZones, true},
+	lighthouse.ActionDescribeRegions:               {(*Server).describeRegions, false},
+	lighthouse.ActionDescribeGeneralResourceQuotas: {(*Server).describeQuotas, true},
+	lighthouse.ActionInquirePriceCreateInstances:   {(*Server).inquirePrice, true},
+	lighthouse.ActionIsolateInstances:              {(*Server).isolateInstances, true},
+	lighthouse.ActionTerminateInstances:            {(*Server).terminateInstances, true},
 }
 
 // ServeHTTP serves the API at POST "/" and the admin API under "/_emulator/".
