@@ -18,13 +18,18 @@ import (
 // zoneSuffixRE is what follows the region in a zone id: "-3".
 var zoneSuffixRE = regexp.MustCompile(`^-[0-9]+$`)
 
+// errorAt is a problem with field of f, placed where the field is written.
+func (f *Fleet) errorAt(field, format string, args ...any) *Error {
+	line, col := f.Position(field)
+	return &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name,
+		Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // checkFleet checks one fleet on its own.
 func checkFleet(f *Fleet) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		line, col := f.Position(field)
-		errs = append(errs, &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name,
-			Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	s := &f.Spec
 	for i, z := range s.Zones {
@@ -82,20 +87,18 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 	total := 0
 	for _, f := range fleets {
 		if prev, dup := first[f.Metadata.Name]; dup {
-			line, col := f.Position("metadata.name")
 			pl, pc := prev.Position("metadata.name")
-			errs = append(errs, &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name, Field: "metadata.name",
-				Message: fmt.Sprintf("duplicate fleet name, first defined at %s:%d:%d; fleet names must be unique in the repository", prev.Source.File, pl, pc)})
+			errs = append(errs, f.errorAt("metadata.name",
+				"duplicate fleet name, first defined at %s:%d:%d; fleet names must be unique in the repository", prev.Source.File, pl, pc))
 			continue
 		}
 		first[f.Metadata.Name] = f
 		before := total
 		total += f.Spec.Count
 		if opts.MaxTotalCount >= 0 && before <= opts.MaxTotalCount && total > opts.MaxTotalCount {
-			line, col := f.Position("spec.count")
-			errs = append(errs, &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name, Field: "spec.count",
-				Message: fmt.Sprintf("brings the total count of all fleets to %d, above the repository-wide limit of %d; lower the counts or raise the limit",
-					total, opts.MaxTotalCount)})
+			errs = append(errs, f.errorAt("spec.count",
+				"brings the total count of all fleets to %d, above the repository-wide limit of %d; lower the counts or raise the limit",
+				total, opts.MaxTotalCount))
 		}
 	}
 	return errs
@@ -107,9 +110,7 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 func checkContainers(f *Fleet) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		line, col := f.Position(field)
-		errs = append(errs, &Error{File: f.Source.File, Line: line, Column: col, Fleet: f.Metadata.Name,
-			Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	type published struct {
 		port  PublishPort
