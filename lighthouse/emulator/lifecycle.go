@@ -232,23 +232,12 @@ func (s *Server) isolateInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(c.now)
-	ins, aerr := s.lookupInstances(c, req.InstanceIds, 20, codeIsolateLimitExceeded)
-	if aerr != nil {
-		return nil, aerr
-	}
-	for _, in := range ins {
-		if !in.OpEnd.IsZero() {
-			return nil, busyError(c, in)
-		}
-		if in.InstanceState != lighthouse.StateRunning && in.InstanceState != lighthouse.StateStopped {
-			return nil, errf(codeInvalidInstanceState, "%s: instance %s is %s; only RUNNING or STOPPED instances can be isolated", c.action, in.InstanceId, in.InstanceState)
-		}
-	}
-	for _, in := range ins {
-		s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay)
+	err := s.operate(c, req.InstanceIds, 20, codeIsolateLimitExceeded,
+		"only RUNNING or STOPPED instances can be isolated",
+		[]string{lighthouse.StateRunning, lighthouse.StateStopped},
+		func(in *instance) { s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay) })
+	if err != nil {
+		return nil, err
 	}
 	return &lighthouse.IsolateInstancesResponse{RequestId: c.requestID}, nil
 }
@@ -258,23 +247,38 @@ func (s *Server) terminateInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
+	err := s.operate(c, req.InstanceIds, 100, codeValueLimitExceeded,
+		"isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)",
+		[]string{lighthouse.StateShutdown, lighthouse.StateLaunchFailed},
+		func(in *instance) { s.startOp(in, c, lighthouse.StateTerminating, "", s.cfg.OperationDelay) })
+	if err != nil {
+		return nil, err
+	}
+	return &lighthouse.TerminateInstancesResponse{RequestId: c.requestID}, nil
+}
+
+// operate starts an operation on the instances ids, all or none: each must
+// exist, have no operation in progress and be in one of the states from
+// (else hint says what to do). maxIDs and tooMany are the action's limit on
+// IDs per call and the code for exceeding it.
+func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany, hint string, from []string, start func(*instance)) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
-	ins, aerr := s.lookupInstances(c, req.InstanceIds, 100, codeValueLimitExceeded)
+	ins, aerr := s.lookupInstances(c, ids, maxIDs, tooMany)
 	if aerr != nil {
-		return nil, aerr
+		return aerr
 	}
 	for _, in := range ins {
 		if !in.OpEnd.IsZero() {
-			return nil, busyError(c, in)
+			return busyError(c, in)
 		}
-		if in.InstanceState != lighthouse.StateShutdown && in.InstanceState != lighthouse.StateLaunchFailed {
-			return nil, errf(codeInvalidInstanceState, "%s: instance %s is %s; isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)", c.action, in.InstanceId, in.InstanceState)
+		if !slices.Contains(from, in.InstanceState) {
+			return errf(codeInvalidInstanceState, "%s: instance %s is %s; %s", c.action, in.InstanceId, in.InstanceState, hint)
 		}
 	}
 	for _, in := range ins {
-		s.startOp(in, c, lighthouse.StateTerminating, "", s.cfg.OperationDelay)
+		start(in)
 	}
-	return &lighthouse.TerminateInstancesResponse{RequestId: c.requestID}, nil
+	return nil
 }
