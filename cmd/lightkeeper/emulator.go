@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,6 +133,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	go func() { served <- hs.Serve(ln) }()
 	logger.Info("emulator listening", "addr", "http://"+ln.Addr().String()+"/", "secret_id", id, "state_file", *stateFile)
 
+	saver := &stateSaver{srv: srv, path: *stateFile}
 	var saveTick <-chan time.Time
 	if *stateFile != "" {
 		t := time.NewTicker(2 * time.Second)
@@ -143,7 +145,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		case err := <-served:
 			return fmt.Errorf("serve: %w", err)
 		case <-saveTick:
-			if err := saveEmulatorState(srv, *stateFile); err != nil {
+			if err := saver.save(); err != nil {
 				logger.Error("save state", "err", err)
 			}
 		case <-ctx.Done():
@@ -151,7 +153,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			err := hs.Shutdown(shutCtx)
 			cancel()
 			if *stateFile != "" {
-				if serr := saveEmulatorState(srv, *stateFile); serr != nil {
+				if serr := saver.save(); serr != nil {
 					return serr
 				}
 			}
@@ -211,15 +213,30 @@ func loadEmulatorState(srv *emulator.Server, path string) error {
 	return nil
 }
 
-// saveEmulatorState writes the state atomically: a temporary file in the
-// same directory, synced, then renamed over the old one.
-func saveEmulatorState(srv *emulator.Server, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+// stateSaver keeps the emulator's state file up to date.
+type stateSaver struct {
+	srv  *emulator.Server
+	path string
+	last []byte // what the file holds now; nil before the first save
+}
+
+// save writes the state if it changed since the last save, atomically: a
+// temporary file in the same directory, synced, then renamed over the old
+// one. An idle emulator touches the disk no more.
+func (s *stateSaver) save() error {
+	var buf bytes.Buffer
+	if err := s.srv.SaveState(&buf); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if s.last != nil && bytes.Equal(buf.Bytes(), s.last) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*")
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := srv.SaveState(tmp); err != nil {
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save state: %w", err)
 	}
@@ -230,9 +247,10 @@ func saveEmulatorState(srv *emulator.Server, path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	s.last = buf.Bytes()
 	return nil
 }
 
