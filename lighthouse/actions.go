@@ -42,22 +42,14 @@ func (c *Client) CreateInstances(ctx context.Context, region string, req *Create
 	if req == nil {
 		return nil, fmt.Errorf("lighthouse: %s: the request is nil; BundleId, BlueprintId and InstanceChargePrepaid are required", ActionCreateInstances)
 	}
-	out := new(CreateInstancesResponse)
 	o := callOpts{mutating: !req.DryRun, unsafeRetry: !req.DryRun && req.ClientToken == ""}
-	if err := c.call(ctx, ActionCreateInstances, region, req, out, o); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[CreateInstancesResponse](ctx, c, ActionCreateInstances, region, req, o)
 }
 
 // DescribeInstancesPage makes one DescribeInstances call as given: one page
 // of at most req.Limit instances (the API's default 20 when 0).
 func (c *Client) DescribeInstancesPage(ctx context.Context, region string, req *DescribeInstancesRequest) (*DescribeInstancesResponse, error) {
-	out := new(DescribeInstancesResponse)
-	if err := c.call(ctx, ActionDescribeInstances, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeInstancesResponse](ctx, c, ActionDescribeInstances, region, req, readOnly)
 }
 
 // DescribeInstances returns every instance of region matching req: all
@@ -202,20 +194,12 @@ func sameKeys(a, b map[string]struct{}) bool {
 
 // DescribeBundles makes one DescribeBundles call (one page).
 func (c *Client) DescribeBundles(ctx context.Context, region string, req *DescribeBundlesRequest) (*DescribeBundlesResponse, error) {
-	out := new(DescribeBundlesResponse)
-	if err := c.call(ctx, ActionDescribeBundles, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeBundlesResponse](ctx, c, ActionDescribeBundles, region, req, readOnly)
 }
 
 // DescribeBlueprints makes one DescribeBlueprints call (one page).
 func (c *Client) DescribeBlueprints(ctx context.Context, region string, req *DescribeBlueprintsRequest) (*DescribeBlueprintsResponse, error) {
-	out := new(DescribeBlueprintsResponse)
-	if err := c.call(ctx, ActionDescribeBlueprints, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeBlueprintsResponse](ctx, c, ActionDescribeBlueprints, region, req, readOnly)
 }
 
 // DescribeZones lists the zones of region.
@@ -223,55 +207,40 @@ func (c *Client) DescribeZones(ctx context.Context, region string, req *Describe
 	if req == nil {
 		req = &DescribeZonesRequest{}
 	}
-	out := new(DescribeZonesResponse)
-	if err := c.call(ctx, ActionDescribeZones, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeZonesResponse](ctx, c, ActionDescribeZones, region, req, readOnly)
 }
 
 // DescribeRegions lists the regions; it needs no region.
 func (c *Client) DescribeRegions(ctx context.Context) (*DescribeRegionsResponse, error) {
-	out := new(DescribeRegionsResponse)
-	if err := c.call(ctx, ActionDescribeRegions, "", &DescribeRegionsRequest{}, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeRegionsResponse](ctx, c, ActionDescribeRegions, "", &DescribeRegionsRequest{}, readOnly)
 }
 
 // DescribeGeneralResourceQuotas returns quotas such as GENERAL_BUNDLE_INSTANCE.
 func (c *Client) DescribeGeneralResourceQuotas(ctx context.Context, region string, req *DescribeGeneralResourceQuotasRequest) (*DescribeGeneralResourceQuotasResponse, error) {
-	out := new(DescribeGeneralResourceQuotasResponse)
-	if err := c.call(ctx, ActionDescribeGeneralResourceQuotas, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[DescribeGeneralResourceQuotasResponse](ctx, c, ActionDescribeGeneralResourceQuotas, region, req, readOnly)
 }
 
 // InquirePriceCreateInstances returns what a create would cost.
 func (c *Client) InquirePriceCreateInstances(ctx context.Context, region string, req *InquirePriceCreateInstancesRequest) (*InquirePriceCreateInstancesResponse, error) {
-	out := new(InquirePriceCreateInstancesResponse)
-	if err := c.call(ctx, ActionInquirePriceCreateInstances, region, req, out, readOnly); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[InquirePriceCreateInstancesResponse](ctx, c, ActionInquirePriceCreateInstances, region, req, readOnly)
 }
 
 // IsolateInstances returns prepaid instances (they go to SHUTDOWN). A
 // repeat after a lost response cannot isolate anything twice; it may come
 // back with an error saying the instance is already being isolated.
 func (c *Client) IsolateInstances(ctx context.Context, region string, req *IsolateInstancesRequest) (*IsolateInstancesResponse, error) {
-	out := new(IsolateInstancesResponse)
-	if err := c.call(ctx, ActionIsolateInstances, region, req, out, callOpts{mutating: true}); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return send[IsolateInstancesResponse](ctx, c, ActionIsolateInstances, region, req, callOpts{mutating: true})
 }
 
 // TerminateInstances destroys SHUTDOWN instances, irreversibly.
 func (c *Client) TerminateInstances(ctx context.Context, region string, req *TerminateInstancesRequest) (*TerminateInstancesResponse, error) {
-	out := new(TerminateInstancesResponse)
-	if err := c.call(ctx, ActionTerminateInstances, region, req, out, callOpts{mutating: true}); err != nil {
+	return send[TerminateInstancesResponse](ctx, c, ActionTerminateInstances, region, req, callOpts{mutating: true})
+}
+
+// send makes one call of action and decodes its success response as a T.
+func send[T any](ctx context.Context, c *Client, action, region string, req any, o callOpts) (*T, error) {
+	out := new(T)
+	if err := c.call(ctx, action, region, req, out, o); err != nil {
 		return nil, err
 	}
 	return out, nil
