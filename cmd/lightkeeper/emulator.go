@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
 
@@ -180,7 +181,7 @@ func instantIfZero(d time.Duration) time.Duration {
 // flag would show in ps and shell history).
 func emulatorCredentials(e *env, id, keyFile string) (string, string, error) {
 	if id == "" {
-		id = e.getenv("TENCENTCLOUD_SECRET_ID")
+		id = e.getenv(lighthouse.EnvSecretID)
 	}
 	var key string
 	if keyFile != "" {
@@ -190,7 +191,7 @@ func emulatorCredentials(e *env, id, keyFile string) (string, string, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	} else {
-		key = e.getenv("TENCENTCLOUD_SECRET_KEY")
+		key = e.getenv(lighthouse.EnvSecretKey)
 	}
 	if id == "" || key == "" {
 		return "", "", usageError("no credentials for the emulator: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or pass --secret-id and --secret-key-file")
