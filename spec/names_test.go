@@ -1,0 +1,83 @@
+package spec
+
+import (
+	"strconv"
+	"testing"
+)
+
+func fleetWithTemplate(name, tmpl string) *Fleet {
+	f := &Fleet{Metadata: Metadata{Name: name}, Spec: Spec{InstanceName: tmpl}}
+	f.applyDefaults()
+	return f
+}
+
+func TestSlotOf(t *testing.T) {
+	web := fleetWithTemplate("web", "")
+	sh := fleetWithTemplate("api", "{fleet}-sh-{slot}-{fleet}")
+	none := fleetWithTemplate("solo", "solo")
+	for _, tc := range []struct {
+		f    *Fleet
+		name string
+		slot int
+		ok   bool
+	}{
+		{web, "web-0", 0, true},
+		{web, "web-12", 12, true},
+		{web, "web-01", 0, false}, // not how slot 1 is written
+		{web, "web-", 0, false},
+		{web, "web-1x", 0, false},
+		{web, "web-1-", 0, false},
+		{web, "webs-1", 0, false},
+		{web, "web-99999999999", 0, false},
+		{sh, "api-sh-3-api", 3, true},
+		{sh, "api-sh-3-ap", 0, false},
+		{sh, "api-sh--api", 0, false},
+		{none, "solo", 0, false},
+	} {
+		slot, ok := tc.f.SlotOf(tc.name)
+		if slot != tc.slot || ok != tc.ok {
+			t.Errorf("fleet %q SlotOf(%q) = %d, %v; want %d, %v", tc.f.Name(), tc.name, slot, ok, tc.slot, tc.ok)
+		}
+		if ok && tc.f.InstanceName(slot) != tc.name {
+			t.Errorf("round trip of %q gives %q", tc.name, tc.f.InstanceName(slot))
+		}
+	}
+}
+
+func TestNameIndex(t *testing.T) {
+	web := fleetWithTemplate("web", "")
+	web1 := fleetWithTemplate("web1", "{fleet}-{slot}")
+	db := fleetWithTemplate("db", "{slot}.db")
+	ix := NewNameIndex([]*Fleet{web, web1, db})
+	for _, tc := range []struct {
+		name  string
+		fleet *Fleet
+		slot  int
+	}{
+		{"web-4", web, 4},
+		{"web1-4", web1, 4},
+		{"7.db", db, 7},
+		{"web-x", nil, 0},
+		{"other-1", nil, 0},
+		{"", nil, 0},
+	} {
+		f, slot, ok := ix.Lookup(tc.name)
+		if f != tc.fleet || slot != tc.slot || ok != (tc.fleet != nil) {
+			t.Errorf("Lookup(%q) = %v, %d, %v; want %v, %d", tc.name, f, slot, ok, tc.fleet, tc.slot)
+		}
+	}
+}
+
+func BenchmarkNameIndexLookup(b *testing.B) {
+	var fleets []*Fleet
+	for i := range 1000 {
+		fleets = append(fleets, fleetWithTemplate("fleet-"+strconv.Itoa(i), ""))
+	}
+	ix := NewNameIndex(fleets)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, _, ok := ix.Lookup(fleets[i%1000].InstanceName(i % 10)); !ok {
+			b.Fatal("not found")
+		}
+	}
+}
