@@ -1,0 +1,250 @@
+package reconcile
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// Defaults of DiffOptions.
+const (
+	// DefaultExpectWindow is how long a slot waits for an instance that a
+	// create returned but DescribeInstances does not list yet. It must be
+	// longer than the service's Describe lag, and shorter than the time
+	// the service remembers a ClientToken (README, "Idempotency").
+	DefaultExpectWindow = 5 * time.Minute
+	// DefaultExpiryWarning is how early an instance on manual renewal is
+	// warned about before it expires.
+	DefaultExpiryWarning = 7 * 24 * time.Hour
+)
+
+// DiffOptions tune Diff. The zero value means the defaults.
+type DiffOptions struct {
+	// ExpectWindow: see DefaultExpectWindow.
+	ExpectWindow time.Duration
+	// ExpiryWarning: see DefaultExpiryWarning.
+	ExpiryWarning time.Duration
+}
+
+func (o DiffOptions) withDefaults() DiffOptions {
+	if o.ExpectWindow <= 0 {
+		o.ExpectWindow = DefaultExpectWindow
+	}
+	if o.ExpiryWarning <= 0 {
+		o.ExpiryWarning = DefaultExpiryWarning
+	}
+	return o
+}
+
+// Diff compares the fleets with what was observed in their regions and what
+// st remembers, and returns the plan. It is pure and deterministic: no I/O,
+// the same inputs give the same plan. now is the time of the plan; obs
+// maps a region to its observation and must hold every fleet's region. A
+// nil st is an empty State. Money is left for Reconciler.Plan to fill in.
+func Diff(fleets []*spec.Fleet, obs map[string]*Observation, st *State, now time.Time, opts DiffOptions) *Plan {
+	opts = opts.withDefaults()
+	if st == nil {
+		st = NewState()
+	}
+	sn := st.snapshot()
+	p := &Plan{FormatVersion: FormatVersion, At: now}
+	inGit := map[string]*spec.Fleet{}
+	for _, f := range fleets {
+		inGit[f.Name()] = f
+	}
+	for _, f := range fleets {
+		fp := diffFleet(f, obs[f.Spec.Region], sn, now, opts)
+		p.Fleets = append(p.Fleets, fp)
+	}
+	slices.SortFunc(p.Fleets, func(a, b *FleetPlan) int {
+		return compareKeys(SlotKey{a.Region, a.Fleet, 0}, SlotKey{b.Region, b.Fleet, 0})
+	})
+	regions := make([]string, 0, len(obs))
+	for r := range obs {
+		regions = append(regions, r)
+	}
+	slices.Sort(regions)
+	for _, r := range regions {
+		o := obs[r]
+		names := make([]string, 0, len(o.Fleets))
+		for name := range o.Fleets {
+			if f, ok := inGit[name]; !ok || f.Spec.Region != r {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			for _, in := range o.Fleets[name] {
+				if in.Live() {
+					p.Orphans = append(p.Orphans, in)
+				}
+			}
+		}
+	}
+	p.obs = obs
+	p.total()
+	return p
+}
+
+// Surplus actions.
+const (
+	ActionReport  = "report"
+	ActionIsolate = "isolate"
+)
+
+func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts DiffOptions) *FleetPlan {
+	s := f.Spec
+	fp := &FleetPlan{Fleet: f.Name(), Region: s.Region, File: f.Source.File, Line: f.Source.Line, Desired: s.Count, fleet: f}
+	if o == nil {
+		fp.Error = &FleetError{Message: fmt.Sprintf("region %s was not observed", s.Region)}
+		return fp
+	}
+	bySlot := map[int][]Instance{}
+	var beyond []Instance
+	for _, in := range o.Fleets[f.Name()] {
+		if in.TagFleet != "" && (in.TagFleet != in.Fleet || in.TagSlot != in.Slot) {
+			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s is named %q (slot %d) but tagged %s=%s, %s=%d; it counts for the slot its name gives",
+				in.ID, in.Name, in.Slot, spec.TagFleet, in.TagFleet, spec.TagSlot, in.TagSlot))
+		}
+		if in.Slot >= 0 && in.Slot < s.Count {
+			bySlot[in.Slot] = append(bySlot[in.Slot], in)
+		} else {
+			beyond = append(beyond, in)
+		}
+	}
+	for slot := range s.Count {
+		key := SlotKey{s.Region, f.Name(), slot}
+		var live, dead []Instance
+		for _, in := range bySlot[slot] {
+			if in.Live() {
+				live = append(live, in)
+			} else {
+				dead = append(dead, in)
+				if in.State == lighthouse.StateLaunchFailed {
+					fp.Failed++
+				}
+			}
+		}
+		if len(live) > 0 {
+			fp.Live++
+			if live[0].State == lighthouse.StatePending {
+				fp.Pending++
+			}
+			for _, in := range live {
+				checkInstance(fp, f, slot, in, now, opts)
+			}
+			for _, dup := range live[1:] {
+				fp.Surplus = append(fp.Surplus, Surplus{Instance: dup, Action: ActionReport,
+					Reason: fmt.Sprintf("a second live instance in slot %d (first: %s); lightkeeper never removes duplicates, remove it by hand if it is not wanted", slot, live[0].ID)})
+			}
+			continue
+		}
+		inc := sn.incarnations[key]
+		c := Create{Slot: slot, Name: f.InstanceName(slot), Zone: f.Zone(slot), BundleID: s.BundleID, BlueprintID: s.BlueprintID, Period: s.Charge.Period}
+		for _, d := range dead {
+			c.Replaces = append(c.Replaces, d.ID)
+		}
+		c.Reason = emptyReason(c.Name, dead)
+		if e, ok := sn.expectations[key]; ok {
+			if e.InstanceID == "" {
+				c.Incarnation, c.Resend = e.Incarnation, true
+				c.Reason = fmt.Sprintf("a create sent %s may have bought an instance (its outcome was not seen); sent again with the same token", e.Since.UTC().Format(time.RFC3339))
+				c.ClientToken = Token(s.Region, f.Name(), slot, c.Incarnation)
+				fp.Creates = append(fp.Creates, c)
+				continue
+			}
+			state, seen := o.Seen[e.InstanceID]
+			if !seen && now.Sub(e.Since) <= opts.ExpectWindow {
+				fp.Expected++
+				fp.Waiting = append(fp.Waiting, Waiting{Slot: slot, InstanceID: e.InstanceID, Since: e.Since, Until: e.Since.Add(opts.ExpectWindow)})
+				continue
+			}
+			inc = max(inc, e.Incarnation+1)
+			if !seen {
+				c.Reason = fmt.Sprintf("instance %s, created for this slot at %s, was never listed within %s: it is gone", e.InstanceID, e.Since.UTC().Format(time.RFC3339), opts.ExpectWindow)
+			} else if Live(state) {
+				c.Reason = fmt.Sprintf("instance %s, created for this slot, no longer carries its name", e.InstanceID)
+			}
+		}
+		c.Incarnation = inc
+		c.ClientToken = Token(s.Region, f.Name(), slot, inc)
+		fp.Creates = append(fp.Creates, c)
+	}
+	slices.SortFunc(beyond, func(a, b Instance) int { return b.Slot - a.Slot })
+	for _, in := range beyond {
+		if !in.Live() {
+			continue
+		}
+		fp.Surplus = append(fp.Surplus, surplus(f, in, sn))
+	}
+	return fp
+}
+
+// surplus decides what happens to a live instance beyond the count: it is
+// isolated only when the fleet opts in (scaleDown: isolate) and lightkeeper
+// created it, as its tags or its own records show. A name that matches the
+// template is never enough to return someone's server.
+func surplus(f *spec.Fleet, in Instance, sn snapshot) Surplus {
+	sp := Surplus{Instance: in, Action: ActionReport}
+	where := "beyond the count of " + strconv.Itoa(f.Spec.Count)
+	if in.Slot < 0 {
+		where = "tagged with a malformed slot"
+	}
+	_, recorded := sn.created[in.ID]
+	owned := in.TagFleet == f.Name() || recorded
+	switch {
+	case f.Spec.ScaleDown != spec.ScaleDownIsolate:
+		sp.Reason = fmt.Sprintf("slot %d is %s; reported only (set spec.scaleDown: isolate to return surplus instances)", in.Slot, where)
+	case !owned:
+		sp.Reason = fmt.Sprintf("slot %d is %s, but nothing shows lightkeeper created it (no %s tag, not in its records); reported only", in.Slot, where, spec.TagFleet)
+	case sn.notReturnable[in.ID] != "":
+		sp.Reason = fmt.Sprintf("slot %d is %s; the service refused to isolate it (%s), so it is not tried again; return it in the console or let it expire", in.Slot, where, sn.notReturnable[in.ID])
+	case in.Operating || in.State == lighthouse.StatePending:
+		sp.Reason = fmt.Sprintf("slot %d is %s; an operation is in progress, it will be isolated once it ends", in.Slot, where)
+	default:
+		sp.Action = ActionIsolate
+		sp.Reason = fmt.Sprintf("slot %d is %s (spec.scaleDown: isolate)", in.Slot, where)
+	}
+	return sp
+}
+
+// emptyReason says why a slot has no live instance.
+func emptyReason(name string, dead []Instance) string {
+	if len(dead) == 0 {
+		return fmt.Sprintf("no instance named %q", name)
+	}
+	d := dead[len(dead)-1]
+	switch d.State {
+	case lighthouse.StateLaunchFailed:
+		return fmt.Sprintf("instance %s ended in LAUNCH_FAILED", d.ID)
+	case lighthouse.StateShutdown:
+		return fmt.Sprintf("instance %s is SHUTDOWN (expired or returned); its slot is free", d.ID)
+	}
+	return fmt.Sprintf("instance %s is %s", d.ID, d.State)
+}
+
+// checkInstance reports drift from the spec and a coming expiry.
+func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time.Time, opts DiffOptions) {
+	s := f.Spec
+	drift := func(field, want, got string) {
+		if got != "" && want != got {
+			fp.Drift = append(fp.Drift, Drift{InstanceID: in.ID, Name: in.Name, Field: field, Spec: want, Actual: got})
+		}
+	}
+	drift("spec.bundleId", s.BundleID, in.BundleID)
+	drift("spec.blueprintId", s.BlueprintID, in.BlueprintID)
+	if z := f.Zone(slot); z != "" {
+		drift("spec.zones", z, in.Zone)
+	}
+	drift("spec.charge.renewFlag", s.Charge.RenewFlag, in.RenewFlag)
+	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto {
+		if left := in.Expires.Sub(now); left <= opts.ExpiryWarning {
+			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s (%s) expires %s (in %s) and is not renewed automatically; renew it, or it goes SHUTDOWN and lightkeeper buys a new one for slot %d",
+				in.ID, in.Name, in.Expires.UTC().Format(time.RFC3339), left.Round(time.Hour), slot))
+		}
+	}
+}

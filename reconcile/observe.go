@@ -1,0 +1,120 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// Instance is what reconcile keeps of an observed instance: only what
+// the diff and the plan need, so an observation of 10,000 instances stays
+// small.
+type Instance struct {
+	ID    string `json:"instanceId"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Fleet and Slot are the slot the instance fills: by its name, or by
+	// lightkeeper's tags when the name claims no slot (renamed in the
+	// console).
+	Fleet string `json:"fleet"`
+	Slot  int    `json:"slot"`
+	// TagFleet and TagSlot are lightkeeper's tags, where the site took
+	// them ("" and -1 otherwise).
+	TagFleet string `json:"tagFleet,omitempty"`
+	TagSlot  int    `json:"tagSlot,omitempty"`
+
+	Zone        string    `json:"zone,omitempty"`
+	BundleID    string    `json:"bundleId,omitempty"`
+	BlueprintID string    `json:"blueprintId,omitempty"`
+	RenewFlag   string    `json:"renewFlag,omitempty"`
+	Created     time.Time `json:"created,omitzero"`
+	Expires     time.Time `json:"expires,omitzero"`
+	// Operating reports an operation in progress (LatestOperationState
+	// OPERATING): the instance must not be acted on now.
+	Operating bool `json:"operating,omitempty"`
+}
+
+// Live reports whether the instance fills its slot: any state but
+// LAUNCH_FAILED and the states of an instance going away (DESIGN.md
+// section 5).
+func (in *Instance) Live() bool { return Live(in.State) }
+
+// Live reports whether an instance in state fills a slot.
+func Live(state string) bool {
+	switch state {
+	case lighthouse.StateLaunchFailed, lighthouse.StateShutdown, lighthouse.StateTerminating, lighthouse.StateDeleting:
+		return false
+	}
+	return true
+}
+
+// Observation is one region's instances as one DescribeInstances sweep saw
+// them, grouped by the fleet slot they fill. Instances that no fleet claims by
+// name and that carry no lightkeeper tag are counted, not kept.
+type Observation struct {
+	Region string    `json:"region"`
+	At     time.Time `json:"at"`
+	// Fleets maps a fleet name to its instances, sorted by slot then ID.
+	// It includes instances tagged for fleets that are no longer in git.
+	Fleets map[string][]Instance `json:"fleets"`
+	// Seen is every instance ID of the sweep, claimed or not, so that a
+	// returned ID can be told apart from one that is not listed.
+	Seen map[string]string `json:"-"` // ID -> state
+	// Total is the number of instances in the region.
+	Total int `json:"total"`
+}
+
+// Observe lists every instance of region in one paginated sweep and groups
+// those that fleets claim. fleets are the fleets of region (their names are
+// indexed); others names every fleet in git, so an instance tagged for a
+// fleet that moved to another region is not mistaken for an orphan.
+func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
+	ix := spec.NewNameIndex(fleets)
+	obs := &Observation{Region: region, At: now, Fleets: map[string][]Instance{}, Seen: map[string]string{}}
+	for li, err := range cloud.Instances(ctx, region, nil) {
+		if err != nil {
+			return nil, fmt.Errorf("observe %s: %w", region, err)
+		}
+		obs.Total++
+		obs.Seen[li.InstanceId] = li.InstanceState
+		in := Instance{ID: li.InstanceId, Name: li.InstanceName, State: li.InstanceState, Slot: -1, TagSlot: -1}
+		if tf, ts, ok := slotOfTags(li.Tags); ok {
+			in.TagFleet, in.TagSlot = tf, ts
+		}
+		if f, slot, ok := ix.Lookup(li.InstanceName); ok {
+			in.Fleet, in.Slot = f.Name(), slot
+		} else if in.TagFleet != "" {
+			in.Fleet, in.Slot = in.TagFleet, in.TagSlot
+		} else {
+			continue
+		}
+		in.Zone, in.BundleID, in.BlueprintID, in.RenewFlag = li.Zone, li.BundleId, li.BlueprintId, li.RenewFlag
+		in.Created, in.Expires = parseTime(li.CreatedTime), parseTime(li.ExpiredTime)
+		in.Operating = li.LatestOperationState == lighthouse.OperationOperating
+		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
+	}
+	for _, ins := range obs.Fleets {
+		slices.SortFunc(ins, func(a, b Instance) int {
+			return cmp.Or(cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return obs, nil
+}
+
+// parseTime reads the API's "2006-01-02T15:04:05Z" times; nil or malformed
+// is the zero time.
+func parseTime(s *string) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, *s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

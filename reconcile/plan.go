@@ -1,0 +1,155 @@
+package reconcile
+
+import (
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// FormatVersion is the version of the JSON form of a Plan and a Result;
+// it changes only when a field changes meaning or goes away.
+const FormatVersion = 1
+
+// Plan is what a reconcile would do, and why, for every fleet.
+type Plan struct {
+	FormatVersion int          `json:"formatVersion"`
+	At            time.Time    `json:"at"`
+	Fleets        []*FleetPlan `json:"fleets"`
+	// Orphans are instances tagged for a fleet that is no longer in git.
+	// They are reported, never touched.
+	Orphans []Instance `json:"orphans,omitempty"`
+	// Totals add up every fleet's creates, isolations and money.
+	Totals Totals `json:"totals"`
+	// Violations lists the guards the plan exceeds; Apply creates nothing
+	// while there are any, unless told to allow it.
+	Violations []Violation `json:"violations,omitempty"`
+
+	obs map[string]*Observation // what the plan was made from, for Apply
+}
+
+// Totals sum a plan or a fleet plan.
+type Totals struct {
+	Creates  int   `json:"creates"`
+	Isolates int   `json:"isolates"`
+	Money    Money `json:"money"`
+}
+
+// Money is what the creates of a plan cost: the monthly delta (what the
+// fleet's bill grows by each month) and the commitment (what is paid up
+// front: period x monthly price, per instance). Unknown reports that some
+// price could not be had; the sums then cover only what was priced.
+type Money struct {
+	Currency   string  `json:"currency,omitempty"`
+	Monthly    float64 `json:"monthly"`
+	Commitment float64 `json:"commitment"`
+	Unknown    bool    `json:"unknown,omitempty"`
+}
+
+// FleetPlan is the plan of one fleet.
+type FleetPlan struct {
+	Fleet  string `json:"fleet"`
+	Region string `json:"region"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+
+	Desired int `json:"desired"`
+	Live    int `json:"live"`    // instances filling slots below the count, PENDING included
+	Pending int `json:"pending"` // of Live, still PENDING
+	Failed  int `json:"failed"`  // LAUNCH_FAILED instances in the fleet's slots
+	// Expected counts slots waiting for an instance a create returned (or
+	// may have bought) that is not listed yet.
+	Expected int `json:"expected"`
+
+	Creates  []Create    `json:"creates,omitempty"`
+	Surplus  []Surplus   `json:"surplus,omitempty"`
+	Drift    []Drift     `json:"drift,omitempty"`
+	Waiting  []Waiting   `json:"waiting,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
+	Money    Money       `json:"money"`
+	Error    *FleetError `json:"error,omitempty"`
+	Notes    []string    `json:"notes,omitempty"`
+
+	fleet *spec.Fleet // the spec, for Apply
+}
+
+// Create is one CreateInstances call the plan makes: one slot, one
+// instance.
+type Create struct {
+	Slot        int    `json:"slot"`
+	Name        string `json:"name"`
+	Zone        string `json:"zone,omitempty"`
+	BundleID    string `json:"bundleId"`
+	BlueprintID string `json:"blueprintId"`
+	Period      int    `json:"period"`
+	Incarnation int    `json:"incarnation"`
+	ClientToken string `json:"clientToken"`
+	// Resend reports a create sent before that ended ambiguously: it goes
+	// out again with the same token, which buys nothing if the first one
+	// was carried out.
+	Resend bool `json:"resend,omitempty"`
+	// Replaces lists the dead instances of the slot (LAUNCH_FAILED,
+	// SHUTDOWN, ...); a token that maps to one of them is a dead
+	// incarnation.
+	Replaces []string `json:"replaces,omitempty"`
+	// Reason says why the slot is empty.
+	Reason string `json:"reason"`
+}
+
+// Surplus is an instance beyond the fleet's count or a second live
+// instance in one slot.
+type Surplus struct {
+	Instance
+	// Action is "isolate" when the plan isolates it, else "report".
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+// Drift is a live instance that differs from its spec in a way only a new
+// instance would fix; it is reported, never acted on.
+type Drift struct {
+	InstanceID string `json:"instanceId"`
+	Name       string `json:"name"`
+	Field      string `json:"field"`
+	Spec       string `json:"spec"`
+	Actual     string `json:"actual"`
+}
+
+// Waiting is a slot held by an expectation.
+type Waiting struct {
+	Slot       int       `json:"slot"`
+	InstanceID string    `json:"instanceId,omitempty"`
+	Since      time.Time `json:"since"`
+	Until      time.Time `json:"until"`
+}
+
+// FleetError is a problem that stops a fleet, named so a person can fix
+// it: the field of the spec to change where one is at fault.
+type FleetError struct {
+	Code    string `json:"code,omitempty"` // the API's error code, if the API refused
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *FleetError) Error() string { return e.Message }
+
+// Violation is a guard the plan exceeds.
+type Violation struct {
+	Limit   string  `json:"limit"` // "max-creates", "max-monthly-spend", "max-isolates"
+	Planned float64 `json:"planned"`
+	Max     float64 `json:"max"`
+	Message string  `json:"message"`
+}
+
+// Changes reports whether the plan would create or isolate anything.
+func (p *Plan) Changes() bool { return p.Totals.Creates > 0 || p.Totals.Isolates > 0 }
+
+// Errors returns the fleet errors of the plan.
+func (p *Plan) Errors() []*FleetPlan {
+	var out []*FleetPlan
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			out = append(out, fp)
+		}
+	}
+	return out
+}

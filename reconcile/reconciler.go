@@ -1,0 +1,279 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// Options configure a Reconciler. The zero value is usable: no tags, the
+// default windows, real time, the process environment for passwords.
+type Options struct {
+	// Tags sends lightkeeper's lightkeeper-fleet and lightkeeper-slot tags
+	// and the fleet's user tags with each create. Only the China site takes
+	// Tags on create; the international one refuses them (UnknownParameter),
+	// and a create refused for its tags is never re-sent without them under
+	// the same token.
+	Tags bool
+	// Diff tunes the expectation window and the expiry warning.
+	Diff DiffOptions
+	// MaxIncarnationSteps bounds how many dead incarnations one create walks
+	// past in one run (default 8); a slot with more continues next run.
+	MaxIncarnationSteps int
+	// APIDryRun makes Plan send one DryRun CreateInstances per distinct
+	// creation shape, so that what the service would refuse (quota,
+	// balance, sold out, a key pair or a blueprint it does not know) shows
+	// in the plan. It needs permission for CreateInstances; nothing is
+	// bought.
+	APIDryRun bool
+	// Concurrency bounds the creates in flight (default 32); the client's
+	// rate limiter paces them.
+	Concurrency int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Getenv and ReadFile resolve spec.login.passwordFrom; nil means the
+	// process environment and os.ReadFile.
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+	// Logger receives one line per create and isolation; nil means silent.
+	Logger *slog.Logger
+	// Progress, if set, is called after each create or isolation ends.
+	Progress func(Progress)
+}
+
+// Progress is the state of an apply, for a progress line.
+type Progress struct {
+	Done, Total, Failed int
+}
+
+// Reconciler observes, plans and applies. It keeps a State between calls;
+// one Reconciler serves one runner (the daemon keeps one for its life).
+type Reconciler struct {
+	cloud Cloud
+	state *State
+	opts  Options
+	log   *slog.Logger
+}
+
+// New returns a Reconciler acting through cloud and remembering in state
+// (nil: a new empty State).
+func New(cloud Cloud, state *State, opts Options) *Reconciler {
+	if state == nil {
+		state = NewState()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	if opts.MaxIncarnationSteps <= 0 {
+		opts.MaxIncarnationSteps = 8
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 32
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{cloud: cloud, state: state, opts: opts, log: log}
+}
+
+// State returns the reconciler's state, to save it.
+func (r *Reconciler) State() *State { return r.state }
+
+// Plan observes every region of fleets (one sweep each, concurrently),
+// settles the state with what it saw, diffs, and prices the creates. It
+// never calls a mutating action (APIDryRun sends DryRun creates, which buy
+// nothing). A region that cannot be observed fails its fleets, not the plan;
+// the error returned is for a plan that could not be made at all.
+func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, error) {
+	now := r.opts.Now()
+	regions := spec.Regions(fleets)
+	obs := make(map[string]*Observation, len(regions))
+	failed := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, region := range regions {
+		var of []*spec.Fleet
+		for _, f := range fleets {
+			if f.Spec.Region == region {
+				of = append(of, f)
+			}
+		}
+		wg.Go(func() {
+			o, err := Observe(ctx, r.cloud, region, of, now)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed[region] = err
+				return
+			}
+			obs[region] = o
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, o := range obs {
+		r.state.Settle(o, r.opts.Diff.withDefaults().ExpectWindow)
+	}
+	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
+	p.obs = obs
+	for _, fp := range p.Fleets {
+		if err := failed[fp.Region]; err != nil {
+			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
+			fp.Creates, fp.Surplus = nil, nil
+		}
+	}
+	r.price(ctx, p)
+	if r.opts.APIDryRun {
+		r.dryRun(ctx, p)
+	}
+	p.total()
+	return p, nil
+}
+
+// priceKey is what a price depends on.
+type priceKey struct {
+	region, bundle, blueprint string
+	period                    int
+}
+
+// price asks InquirePriceCreateInstances once per distinct region, bundle,
+// blueprint and period, and fills in each fleet's money.
+func (r *Reconciler) price(ctx context.Context, p *Plan) {
+	type answer struct {
+		price lighthouse.InstancePrice
+		err   error
+	}
+	prices := map[priceKey]*answer{}
+	for _, fp := range p.Fleets {
+		for _, c := range fp.Creates {
+			prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}] = nil
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k := range prices {
+		wg.Go(func() {
+			resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
+				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
+				InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(k.period)},
+			})
+			a := &answer{err: err}
+			if err == nil {
+				a.price = resp.Price.InstancePrice
+			}
+			mu.Lock()
+			prices[k] = a
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, fp := range p.Fleets {
+		for _, c := range fp.Creates {
+			a := prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}]
+			if a.err != nil {
+				fp.Money.Unknown = true
+				fp.Notes = appendOnce(fp.Notes, fmt.Sprintf("price unknown: %v", a.err))
+				continue
+			}
+			fp.Money.Currency = a.price.Currency
+			fp.Money.Commitment += a.price.DiscountPrice
+			if c.Period > 0 {
+				fp.Money.Monthly += a.price.DiscountPrice / float64(c.Period)
+			}
+		}
+		fp.Money.Monthly, fp.Money.Commitment = round2(fp.Money.Monthly), round2(fp.Money.Commitment)
+	}
+}
+
+// dryRun sends one DryRun create per distinct creation shape (fleet and
+// zone) and turns a refusal into the fleet's error.
+func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
+	var wg sync.WaitGroup
+	for _, fp := range p.Fleets {
+		if fp.Error != nil || len(fp.Creates) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			pw, err := r.password(fp.fleet)
+			if err != nil {
+				fp.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
+				return
+			}
+			zones := map[string]bool{}
+			for _, c := range fp.Creates {
+				if zones[c.Zone] {
+					continue
+				}
+				zones[c.Zone] = true
+				req := CreateRequest(fp.fleet, c.Slot, c.Incarnation, r.opts.Tags, pw)
+				req.DryRun = true
+				if _, err := r.cloud.CreateInstances(ctx, fp.Region, req); err != nil && lighthouse.ErrorCode(err) != "DryRunOperation" {
+					fp.Error = fleetError(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// password resolves a fleet's login password, "" when it uses none.
+func (r *Reconciler) password(f *spec.Fleet) (string, error) {
+	if f.Spec.Login == nil || f.Spec.Login.PasswordFrom == nil {
+		return "", nil
+	}
+	return f.Spec.Login.PasswordFrom.Resolve(r.opts.Getenv, r.opts.ReadFile)
+}
+
+// total sums the fleets into the plan's totals.
+func (p *Plan) total() {
+	p.Totals = Totals{}
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			continue
+		}
+		p.Totals.Creates += len(fp.Creates)
+		for _, s := range fp.Surplus {
+			if s.Action == ActionIsolate {
+				p.Totals.Isolates++
+			}
+		}
+		m := &p.Totals.Money
+		if fp.Money.Currency != "" {
+			m.Currency = fp.Money.Currency
+		}
+		m.Monthly = round2(m.Monthly + fp.Money.Monthly)
+		m.Commitment = round2(m.Commitment + fp.Money.Commitment)
+		m.Unknown = m.Unknown || fp.Money.Unknown
+	}
+}
+
+func round2(f float64) float64 {
+	if f < 0 {
+		return -round2(-f)
+	}
+	return float64(int64(f*100+0.5)) / 100
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}

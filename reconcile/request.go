@@ -1,0 +1,83 @@
+package reconcile
+
+import (
+	"strconv"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// CreateRequest is the one place a fleet slot becomes a CreateInstances
+// request: one instance (InstanceCount 1) named for the slot, in the slot's
+// zone, with the fleet's bundle, blueprint, charge, login and containers, and
+// the slot's ClientToken. withTags adds the user tags and lightkeeper's
+// lightkeeper-fleet and lightkeeper-slot tags, for sites that take Tags on
+// create (the international site does not). password is the resolved
+// login password of a fleet whose login uses passwordFrom, "" otherwise.
+func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool, password string) *lighthouse.CreateInstancesRequest {
+	s := f.Spec
+	req := &lighthouse.CreateInstancesRequest{
+		BundleId:              s.BundleID,
+		BlueprintId:           s.BlueprintID,
+		InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(s.Charge.Period), RenewFlag: s.Charge.RenewFlag},
+		InstanceName:          f.InstanceName(slot),
+		InstanceCount:         1,
+		AutoVoucher:           s.AutoVoucher,
+		ClientToken:           Token(s.Region, f.Name(), slot, incarnation),
+	}
+	if z := f.Zone(slot); z != "" {
+		req.Zones = []string{z}
+	}
+	if l := s.Login; l != nil {
+		req.LoginConfiguration = &lighthouse.LoginConfiguration{KeyIds: l.KeyIDs}
+		if l.PasswordFrom != nil {
+			req.LoginConfiguration.Password = password
+		}
+	}
+	if withTags {
+		for _, tag := range f.InstanceTags(slot) {
+			req.Tags = append(req.Tags, lighthouse.Tag{Key: tag.Key, Value: tag.Value})
+		}
+	}
+	for _, ct := range s.Containers {
+		dc := lighthouse.DockerContainerConfiguration{
+			ContainerImage: ct.ContainerImage, ContainerName: ct.ContainerName,
+			Command: ct.Command, RestartPolicy: ct.RestartPolicy,
+		}
+		for _, e := range ct.Envs {
+			dc.Envs = append(dc.Envs, lighthouse.ContainerEnv{Key: e.Key, Value: e.Value})
+		}
+		for _, p := range ct.PublishPorts {
+			dc.PublishPorts = append(dc.PublishPorts, lighthouse.DockerContainerPublishPort{
+				HostPort: int64(p.HostPort), ContainerPort: int64(p.ContainerPort), Ip: p.IP, Protocol: p.Protocol,
+			})
+		}
+		for _, v := range ct.Volumes {
+			dc.Volumes = append(dc.Volumes, lighthouse.DockerContainerVolume{ContainerPath: v.ContainerPath, HostPath: v.HostPath})
+		}
+		req.Containers = append(req.Containers, dc)
+	}
+	return req
+}
+
+// slotOfTags reads lightkeeper's tags of an instance: the fleet and slot it
+// was created for, or ok false when it carries none (or a malformed slot).
+func slotOfTags(tags []lighthouse.Tag) (fleet string, slot int, ok bool) {
+	var slotTag string
+	for _, t := range tags {
+		switch t.Key {
+		case spec.TagFleet:
+			fleet = t.Value
+		case spec.TagSlot:
+			slotTag = t.Value
+		}
+	}
+	if fleet == "" {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(slotTag)
+	if err != nil || n < 0 || strconv.Itoa(n) != slotTag {
+		return fleet, -1, true
+	}
+	return fleet, n, true
+}

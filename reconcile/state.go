@@ -1,0 +1,258 @@
+package reconcile
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// SlotKey names one slot of one fleet in one region.
+type SlotKey struct {
+	Region string `json:"region"`
+	Fleet  string `json:"fleet"`
+	Slot   int    `json:"slot"`
+}
+
+func (k SlotKey) String() string { return fmt.Sprintf("%s/%s/%d", k.Region, k.Fleet, k.Slot) }
+
+// Expectation is a create that may have bought an instance not yet seen in
+// DescribeInstances. Until the instance is seen or Window passes, its slot
+// counts as filled.
+type Expectation struct {
+	SlotKey
+	Incarnation int    `json:"incarnation"`
+	Token       string `json:"token"`
+	// InstanceID is the ID the service returned; "" when the create ended
+	// ambiguously (lost response, timeout, 5xx): then the slot waits and
+	// the create is sent again only with this same token.
+	InstanceID string    `json:"instanceId,omitempty"`
+	Since      time.Time `json:"since"`
+}
+
+// State is what reconcile remembers between cycles: expectations, the
+// incarnation reached per slot, the instances it created (ownership, for
+// isolation on sites without tags) and isolations the service refused. It
+// may speed the reconciler up and lets it isolate only what it bought, but
+// never decides whether to buy: a run with an empty State is as safe.
+//
+// A State is safe for concurrent use. Save writes it to a file atomically.
+type State struct {
+	mu sync.Mutex
+	s  stateFile
+}
+
+type stateFile struct {
+	Version      int                    `json:"version"`
+	Expectations map[string]Expectation `json:"expectations"` // by SlotKey.String()
+	Incarnations map[string]int         `json:"incarnations"` // next incarnation to try, by SlotKey.String()
+	Created      map[string]SlotKey     `json:"created"`      // instance ID -> slot
+	// NotReturnable maps an instance ID to the code the service refused
+	// its isolation with; it is not tried again.
+	NotReturnable map[string]string `json:"notReturnable"`
+}
+
+const stateVersion = 1
+
+// NewState returns an empty State.
+func NewState() *State {
+	return &State{s: stateFile{Version: stateVersion, Expectations: map[string]Expectation{}, Incarnations: map[string]int{},
+		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}}}
+}
+
+// LoadState reads a State saved by Save; a missing file is an empty State.
+func LoadState(path string) (*State, error) {
+	st := NewState()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("read state %s: %w; move the file away to start afresh (lightkeeper derives what it needs from the cloud)", path, err)
+	}
+	if f.Version != stateVersion {
+		return nil, fmt.Errorf("read state %s: version %d, want %d; move the file away to start afresh", path, f.Version, stateVersion)
+	}
+	for k, e := range f.Expectations {
+		st.s.Expectations[k] = e
+	}
+	for k, v := range f.Incarnations {
+		st.s.Incarnations[k] = v
+	}
+	for k, v := range f.Created {
+		st.s.Created[k] = v
+	}
+	for k, v := range f.NotReturnable {
+		st.s.NotReturnable[k] = v
+	}
+	return st, nil
+}
+
+// Save writes the state to path atomically (a temporary file in the same
+// directory, synced, then renamed over path).
+func (st *State) Save(path string) error {
+	st.mu.Lock()
+	b, err := json.MarshalIndent(&st.s, "", "  ")
+	st.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// snapshot is a consistent copy for Diff, which must not see the State
+// change under it.
+type snapshot struct {
+	expectations  map[SlotKey]Expectation
+	incarnations  map[SlotKey]int
+	created       map[string]SlotKey
+	notReturnable map[string]string
+}
+
+func (st *State) snapshot() snapshot {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sn := snapshot{expectations: map[SlotKey]Expectation{}, incarnations: map[SlotKey]int{},
+		created: map[string]SlotKey{}, notReturnable: map[string]string{}}
+	for _, e := range st.s.Expectations {
+		sn.expectations[e.SlotKey] = e
+	}
+	for k, v := range st.s.Incarnations {
+		if key, ok := parseSlotKey(k); ok {
+			sn.incarnations[key] = v
+		}
+	}
+	for k, v := range st.s.Created {
+		sn.created[k] = v
+	}
+	for k, v := range st.s.NotReturnable {
+		sn.notReturnable[k] = v
+	}
+	return sn
+}
+
+func parseSlotKey(s string) (SlotKey, bool) {
+	var k SlotKey
+	// region and fleet contain no '/' (spec forbids it in both).
+	i := len(s) - 1
+	for i >= 0 && s[i] != '/' {
+		i--
+	}
+	j := i - 1
+	for j >= 0 && s[j] != '/' {
+		j--
+	}
+	if i < 0 || j < 0 {
+		return k, false
+	}
+	if _, err := fmt.Sscanf(s[i+1:], "%d", &k.Slot); err != nil {
+		return k, false
+	}
+	k.Region, k.Fleet = s[:j], s[j+1:i]
+	return k, true
+}
+
+// expect records an expectation (replacing the slot's previous one).
+func (st *State) expect(e Expectation) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.Expectations[e.SlotKey.String()] = e
+	if e.InstanceID != "" {
+		st.s.Created[e.InstanceID] = e.SlotKey
+	}
+	if st.s.Incarnations[e.SlotKey.String()] < e.Incarnation {
+		st.s.Incarnations[e.SlotKey.String()] = e.Incarnation
+	}
+}
+
+// advance records that every incarnation of k below next is dead.
+func (st *State) advance(k SlotKey, next int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.s.Incarnations[k.String()] < next {
+		st.s.Incarnations[k.String()] = next
+	}
+	if e, ok := st.s.Expectations[k.String()]; ok && e.Incarnation < next {
+		delete(st.s.Expectations, k.String())
+	}
+}
+
+// refuseIsolation remembers that the service will not isolate id.
+func (st *State) refuseIsolation(id, code string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.NotReturnable[id] = code
+}
+
+// Expectations returns the open expectations, sorted by slot.
+func (st *State) Expectations() []Expectation {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]Expectation, 0, len(st.s.Expectations))
+	for _, e := range st.s.Expectations {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Expectation) int { return compareKeys(a.SlotKey, b.SlotKey) })
+	return out
+}
+
+func compareKeys(a, b SlotKey) int {
+	return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Fleet, b.Fleet), cmp.Compare(a.Slot, b.Slot))
+}
+
+// Settle applies what an observation proves to the state: an expectation
+// whose instance is seen is met (removed); one whose instance is seen dead,
+// or that was never seen for a whole window, proves its incarnation dead,
+// so the slot's next create uses the next incarnation.
+func (st *State) Settle(obs *Observation, window time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for k, e := range st.s.Expectations {
+		if e.Region != obs.Region {
+			continue
+		}
+		if e.InstanceID == "" {
+			// Ambiguous: resolved only by sending the same token again.
+			continue
+		}
+		state, seen := obs.Seen[e.InstanceID]
+		switch {
+		case seen && Live(state):
+			delete(st.s.Expectations, k)
+		case seen, obs.At.Sub(e.Since) > window:
+			delete(st.s.Expectations, k)
+			if st.s.Incarnations[k] <= e.Incarnation {
+				st.s.Incarnations[k] = e.Incarnation + 1
+			}
+		}
+	}
+}
