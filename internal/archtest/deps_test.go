@@ -1,0 +1,86 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/lightkeeper/lightkeeper"
+
+// forbidden maps a package (or, ending in "/...", a tree) to the packages it
+// must not depend on, directly or through others. The flow is
+// gitsync -> spec -> reconcile -> lighthouse, with the emulator beside the
+// client and cmd on top of everything.
+var forbidden = map[string][]string{
+	"spec/...":                {"lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
+	"schema":                  {"spec/...", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
+	"lighthouse":              {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/...", "lighthouse/emulator/..."},
+	"lighthouse/emulator":     {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/..."},
+	"reconcile":               {"gitsync/...", "daemon/...", "lighthouse/emulator/..."},
+	"reconcile/reconciletest": {"gitsync/...", "daemon/..."},
+	"gitsync/...":             {"reconcile/...", "lighthouse/...", "daemon/..."},
+	"daemon/...":              {"lighthouse/emulator/..."},
+	"...":                     {"cmd/..."},
+}
+
+func TestDependenciesFlowOneWay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, deps := strings.TrimPrefix(fields[0], module+"/"), fields[1:]
+		pkgs++
+		for from, bans := range forbidden {
+			if !match(from, pkg) {
+				continue
+			}
+			for _, dep := range deps {
+				rel, ok := strings.CutPrefix(dep, module+"/")
+				if !ok {
+					continue
+				}
+				for _, ban := range bans {
+					if match(ban, rel) && !match(ban, pkg) {
+						t.Errorf("%s depends on %s, which %q must not (DESIGN.md section 2)", pkg, rel, from)
+					}
+				}
+			}
+		}
+	}
+	if pkgs < 5 {
+		t.Fatalf("go list found %d packages; is the module path %s?", pkgs, module)
+	}
+}
+
+// match reports whether pkg is pattern, or inside it for a pattern ending in
+// "/..."; "..." matches everything.
+func match(pattern, pkg string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if tree, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return pkg == tree || strings.HasPrefix(pkg, tree+"/")
+	}
+	return pkg == pattern
+}
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, pkg string
+		want         bool
+	}{
+		{"spec/...", "spec", true},
+		{"spec/...", "spec/internal/x", true},
+		{"spec/...", "specs", false},
+		{"lighthouse", "lighthouse/emulator", false},
+		{"...", "cmd/lightkeeper", true},
+	} {
+		if got := match(tc.pattern, tc.pkg); got != tc.want {
+			t.Errorf("match(%q, %q) = %v", tc.pattern, tc.pkg, got)
+		}
+	}
+}
