@@ -38,7 +38,7 @@ type scaleEnv struct {
 	clock  *emulator.ManualClock
 }
 
-func newScaleEnv(tb testing.TB, createRate float64) *scaleEnv {
+func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Config)) *scaleEnv {
 	tb.Helper()
 	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	limits := emulator.NoRateLimits()
@@ -51,14 +51,19 @@ func newScaleEnv(tb testing.TB, createRate float64) *scaleEnv {
 		limits[lighthouse.ActionDescribeInstances] = 0
 		clientLimits = map[string]float64{lighthouse.ActionDescribeInstances: 0}
 	}
-	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDscale": "k"}, Clock: clock, RateLimits: limits,
-		MaxClockSkew: -1, Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}})
+	cfg := emulator.Config{Credentials: map[string]string{"AKIDscale": "k"}, Clock: clock, RateLimits: limits,
+		MaxClockSkew: -1, Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	srv, err := emulator.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: hs.URL, RateLimits: clientLimits})
+	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: hs.URL, RateLimits: clientLimits,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
