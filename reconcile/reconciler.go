@@ -222,7 +222,11 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 				}
 				zones[c.Zone] = true
 				req := CreateRequest(fp.fleet, c.Slot, c.Incarnation, r.opts.Tags, pw)
-				req.DryRun = true
+				// No token: a service that remembered the slot's token for a
+				// DryRun could answer the real create later with the DryRun's
+				// empty ID set. A DryRun buys nothing, so retrying it
+				// without a token is safe.
+				req.DryRun, req.ClientToken = true, ""
 				if _, err := r.cloud.CreateInstances(ctx, fp.Region, req); err != nil && lighthouse.ErrorCode(err) != "DryRunOperation" {
 					fp.Error = fleetError(err)
 					return
