@@ -73,7 +73,7 @@ func TestAmbiguousCreateUnseenIsResentWithTheSameToken(t *testing.T) {
 	if c := p.Fleets[0].Creates; len(c) != 1 || !c[0].Resend || c[0].ClientToken != reconcile.Token("ap-guangzhou", "f0000", 0, 0) {
 		t.Fatalf("creates %+v; want the same token sent again", c)
 	}
-	e.clock.Advance(2 * time.Minute)
+	e.manual().Advance(2 * time.Minute)
 	p, _ = runOnce(t, r, fleets)
 	if p.Changes() {
 		t.Fatalf("plan after the lag %+v", p.Fleets[0])
@@ -91,7 +91,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 		fleets := genFleets(t, 1, 2)
 		r := reconcile.New(failing.client, nil, reconcile.Options{Now: failing.clock.Now})
 		runOnce(t, r, fleets)
-		failing.clock.Advance(time.Minute)
+		failing.manual().Advance(time.Minute)
 		var buf strings.Builder
 		if err := failing.srv.SaveState(&buf); err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 		if err := e.srv.LoadState(strings.NewReader(buf.String())); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Set(failing.clock.Now())
+		e.manual().Set(failing.clock.Now())
 		if stateful {
 			r = reconcile.New(e.client, r.State(), reconcile.Options{Now: e.clock.Now})
 		} else {
@@ -115,7 +115,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 				t.Errorf("stateful=%v: slot %d created with incarnation %d, want 1", stateful, c.Slot, c.Incarnation)
 			}
 		}
-		e.clock.Advance(time.Minute)
+		e.manual().Advance(time.Minute)
 		if n := live(e.srv, fleets)["f0000"]; n != 2 {
 			t.Errorf("stateful=%v: %d live", stateful, n)
 		}

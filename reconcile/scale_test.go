@@ -35,7 +35,7 @@ func genFleets(tb testing.TB, n, count int) []*spec.Fleet {
 type scaleEnv struct {
 	srv    *emulator.Server
 	client *lighthouse.Client
-	clock  *emulator.ManualClock
+	clock  emulator.Clock
 }
 
 func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Config)) *scaleEnv {
@@ -51,7 +51,12 @@ func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Confi
 		limits[lighthouse.ActionDescribeInstances] = 0
 		clientLimits = map[string]float64{lighthouse.ActionDescribeInstances: 0}
 	}
-	cfg := emulator.Config{Credentials: map[string]string{"AKIDscale": "k"}, Clock: clock, RateLimits: limits,
+	var c emulator.Clock = clock
+	if createRate > 0 {
+		// Rate limits refill with the emulator's clock: a real one here.
+		c = realClock{}
+	}
+	cfg := emulator.Config{Credentials: map[string]string{"AKIDscale": "k"}, Clock: c, RateLimits: limits,
 		MaxClockSkew: -1, Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}
 	for _, f := range tune {
 		f(&cfg)
@@ -62,12 +67,12 @@ func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Confi
 	}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: hs.URL, RateLimits: clientLimits,
+	cl, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: hs.URL, RateLimits: clientLimits,
 		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &scaleEnv{srv, c, clock}
+	return &scaleEnv{srv, cl, c}
 }
 
 // fill creates every slot of fleets and lets them reach RUNNING.
@@ -81,8 +86,19 @@ func (e *scaleEnv) fill(tb testing.TB, fleets []*spec.Fleet) {
 	if res, err := r.Apply(context.Background(), p, true); err != nil || !res.OK() {
 		tb.Fatalf("fill: %v, %+v", err, res)
 	}
-	e.clock.Advance(time.Minute)
+	e.advance(time.Minute)
 }
+
+// advance moves a manual clock.
+func (e *scaleEnv) advance(d time.Duration) {
+	if m, ok := e.clock.(*emulator.ManualClock); ok {
+		m.Advance(d)
+	}
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
 
 // apiCalls returns the calls the emulator answered, by action.
 func (e *scaleEnv) apiCalls() map[string]int {
@@ -204,3 +220,6 @@ func BenchmarkCreate300AtRateLimit(b *testing.B) {
 		b.ReportMetric(float64(e.srv.Calls(lighthouse.ActionCreateInstances, "RequestLimitExceeded")), "RequestLimitExceeded")
 	}
 }
+
+// manual returns the manual clock of an env made without a rate.
+func (e *scaleEnv) manual() *emulator.ManualClock { return e.clock.(*emulator.ManualClock) }
