@@ -15,8 +15,8 @@ func TestCollision(t *testing.T) {
 		{"a-{slot}", "a-1-{slot}", ""},    // default templates of fleets a and a-1
 		{"a-{slot}", "a-1{slot}", "a-10"},
 		{"{slot}.db", "{slot}.db", "0.db"},
-		{"{slot}", "{slot}0", "10"},   // slot 10 of one, slot 1 of the other
-		{"{slot}", "0{slot}", ""},     // never a leading zero
+		{"{slot}", "{slot}0", "10"}, // slot 10 of one, slot 1 of the other
+		{"{slot}", "0{slot}", ""},   // never a leading zero
 		{"x{slot}1", "x1{slot}", "x11"},
 		{"x{slot}", "x{slot}-", ""},
 		{"x{slot}0-", "x{slot}-", "x10-"},
