@@ -157,7 +157,7 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if st == nil {
 		return nil, errors.New("lighthouse: request sent outside Client.call")
 	}
-	if err := s.c.limits.wait(ctx, st.action, st.region); err != nil {
+	if err := s.c.limits.wait(ctx, st.action, s.c.accessPoint(st.region)); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

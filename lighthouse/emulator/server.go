@@ -56,11 +56,17 @@ type Config struct {
 	Clock Clock
 	// Catalog is what the cloud sells; nil means DefaultCatalog().
 	Catalog *Catalog
-	// RateLimits maps an action to requests per second, per action, region
-	// and SecretId, with a burst of the same size (at least 1). nil means
-	// DefaultRateLimits(); actions missing from a non-nil map keep their
-	// default; a value <= 0 means unlimited. See NoRateLimits.
+	// RateLimits maps an action to requests per second, per action and
+	// SecretId across every region (the emulator is one access point; see
+	// PerRegionRateLimits), with a burst of the same size (at least 1). nil
+	// means DefaultRateLimits(); actions missing from a non-nil map keep
+	// their default; a value <= 0 means unlimited. See NoRateLimits.
 	RateLimits map[string]float64
+	// PerRegionRateLimits gives every product region its own buckets, as
+	// the regional endpoints lighthouse.{region}.tencentcloudapi.com do,
+	// instead of one bucket per action shared by all regions, as a global
+	// endpoint (one access point) does.
+	PerRegionRateLimits bool
 	// Seed makes random choices reproducible: launch failures, zones picked
 	// when a create names none, probabilistic faults and instance IDs.
 	Seed int64
@@ -372,7 +378,7 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call) *apiEr
 		return errf(codeMissingParameter, "the header X-TC-Region is required for %s", c.action)
 	}
 	if !s.allow(c.action, c.region, c.secretID, c.now) {
-		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this region and SecretId", c.action, s.limits[c.action])
+		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this access point and SecretId", c.action, s.limits[c.action])
 	}
 	return nil
 }
