@@ -84,14 +84,14 @@ func (c Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.String
 
 // Environment variables and file names the credential lookup reads.
 const (
-	EnvSecretID        = "TENCENTCLOUD_SECRET_ID"
-	EnvSecretKey       = "TENCENTCLOUD_SECRET_KEY"
-	EnvSessionToken    = "TENCENTCLOUD_SESSION_TOKEN"
+	EnvSecretID     = "TENCENTCLOUD_SECRET_ID"
+	EnvSecretKey    = "TENCENTCLOUD_SECRET_KEY"
+	EnvSessionToken = "TENCENTCLOUD_SESSION_TOKEN"
 	// EnvSecurityToken is the name Terraform's tencentcloud provider
 	// (provider.go, argument security_token) and other tools export the
 	// session token of a temporary key under; it is read when
 	// EnvSessionToken is not set.
-	EnvSecurityToken = "TENCENTCLOUD_SECURITY_TOKEN"
+	EnvSecurityToken   = "TENCENTCLOUD_SECURITY_TOKEN"
 	EnvCredentialsFile = "TENCENTCLOUD_CREDENTIALS_FILE"
 	EnvTCCLIProfile    = "TCCLI_PROFILE"
 	// EnvCredentialsDirectory is set by systemd for LoadCredential=.
