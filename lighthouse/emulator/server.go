@@ -54,6 +54,13 @@ type Config struct {
 	// Clock is the emulator's time; nil means real time. Tests pass a
 	// *ManualClock so that nothing depends on sleeping.
 	Clock Clock
+	// Site is the site whose API is served: SiteChina (when "") or
+	// SiteIntl, which refuses the CreateInstances parameters Tags,
+	// FirewallTemplateId, InitCommand, DomainName and Subdomain and the
+	// DescribeInstances parameters OrderField and Order with
+	// UnknownParameter, and leaves the fields the international SDK lacks
+	// out of DescribeInstances' instances (see site.go).
+	Site Site
 	// Catalog is what the cloud sells; nil means DefaultCatalog().
 	Catalog *Catalog
 	// RateLimits maps an action to requests per second, per action and
@@ -192,6 +199,9 @@ func New(cfg Config) (*Server, error) {
 		default:
 			return nil, fmt.Errorf("emulator: Config.%s: unknown policy %q (want %q, %q or %q)", name, *pol, TokenReturnOriginal, TokenReject, TokenCreateNew)
 		}
+	}
+	if err := validSite(&cfg.Site); err != nil {
+		return nil, err
 	}
 	cat := cfg.Catalog
 	if cat == nil {
@@ -372,7 +382,11 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call) *apiEr
 	}
 	if c.region != "" {
 		if _, ok := s.catalog.regions[c.region]; !ok {
-			return errf(codeUnsupportedRegion, "region %q is not supported (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
+			// Lighthouse's errors.go: AuthFailure.InvalidRegion, "该地域尚未
+			// 开放，请选择其他地域" (this region is not open yet; pick another),
+			// listed first among CreateInstances' errors in client.go and on
+			// the international CreateInstances page.
+			return errf(codeAuthInvalidRegion, "region %q is not open (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
 		}
 	} else if spec.needsRegion {
 		return errf(codeMissingParameter, "the header X-TC-Region is required for %s", c.action)
