@@ -51,6 +51,11 @@ type Config struct {
 	// Credentials maps SecretId to SecretKey; at least one is required. All
 	// credentials act on the same account (as sub-accounts of one owner).
 	Credentials map[string]string
+	// SessionTokens maps a SecretId of Credentials to the session token of
+	// a temporary key: requests signed with that SecretId must carry it in
+	// X-TC-Token, else AuthFailure.TokenFailure. SecretIds not listed are
+	// permanent keys and need no token.
+	SessionTokens map[string]string
 	// Clock is the emulator's time; nil means real time. Tests pass a
 	// *ManualClock so that nothing depends on sleeping.
 	Clock Clock
@@ -186,6 +191,11 @@ func New(cfg Config) (*Server, error) {
 	for id, key := range cfg.Credentials {
 		if id == "" || key == "" {
 			return nil, errors.New("emulator: Config.Credentials: SecretId and SecretKey must not be empty")
+		}
+	}
+	for id, tok := range cfg.SessionTokens {
+		if _, ok := cfg.Credentials[id]; !ok || tok == "" {
+			return nil, errors.New("emulator: Config.SessionTokens: every entry must name a SecretId of Credentials and a non-empty token")
 		}
 	}
 	if p := cfg.LaunchFailureProbability; p < 0 || p > 1 {
