@@ -5,13 +5,13 @@ package examples
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -28,18 +28,9 @@ func TestExampleFleetsAreBuyable(t *testing.T) {
 		t.Fatalf("examples: %d fleets over regions %v; want at least 3 over 2", len(fleets), regions)
 	}
 
-	const id, key = "AKIDexamples", "examples-secret"
-	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{id: key}, RateLimits: emulator.NoRateLimits()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential(id, key, "", "test"), Endpoint: hs.URL, RetryMax: -1,
-		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits()},
+		emulatortest.WithClient(func(o *lighthouse.Options) { o.RetryMax = -1 }))
+	c, srv := h.Client, h.Server
 
 	for _, f := range fleets {
 		for slot := range f.Spec.Count {

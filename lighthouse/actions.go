@@ -26,15 +26,23 @@ const MaxPageSize = 100
 
 var readOnly = callOpts{}
 
-// CreateInstances buys instances in region. Give every logical create a
-// ClientToken and reuse it, with the same request, on every retry: then
-// the transport repeats the request after a lost response or a transient
-// error, and the service returns the instances of the first attempt
-// instead of buying more. Without a ClientToken (and without DryRun) the
-// transport repeats the request only when the service cannot have acted on
-// it (not sent, or refused for the rate limit); any other failure comes
-// back with Class Permanent and Ambiguous set, because repeating it could
-// buy the servers twice.
+// CreateInstances buys instances in region.
+//
+// ClientToken: the API documents it as a string the client chooses, of at
+// most 64 ASCII characters, that makes the request idempotent (without it
+// "the idempotency of the request cannot be guaranteed"; CreateInstances
+// page intl:1103/45859 and the SDK's models.go). It documents no retention
+// window, nor what a reused token returns once its instances are gone or
+// with different parameters. lightkeeper therefore assumes only this: a
+// request repeated with the same token and the same body shortly after the
+// first (within the retries of one call) does not buy a second time. Give
+// every logical create a ClientToken and reuse it, with the same request,
+// on every retry: then the transport repeats the request after a lost
+// response or a transient error. Without a ClientToken (and without DryRun)
+// the transport repeats the request only when the service cannot have
+// acted on it (not sent, or refused for the rate limit); any other failure
+// comes back with Class Permanent and Ambiguous set, because repeating it
+// could buy the servers twice.
 //
 // Returned IDs do not mean success: poll DescribeInstances until the
 // instances leave PENDING.

@@ -24,7 +24,7 @@ func TestLoadCatalogFiles(t *testing.T) {
 		if _, code := e.call("CreateInstances", tc.region, basicCreate(map[string]any{"BundleId": tc.bundle, "BlueprintId": tc.blueprint})); code != "" {
 			t.Errorf("%s: create: %s", tc.file, code)
 		}
-		if _, code := e.call("DescribeInstances", region, map[string]any{}); code != "UnsupportedRegion" {
+		if _, code := e.call("DescribeInstances", region, map[string]any{}); code != "AuthFailure.InvalidRegion" {
 			t.Errorf("%s: built-in region still served: %q", tc.file, code)
 		}
 	}

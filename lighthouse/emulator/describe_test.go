@@ -53,6 +53,7 @@ func TestDescribeInstancesParameterErrors(t *testing.T) {
 		{"order field", map[string]any{"OrderField": "CREATED_TIME"}, "InvalidParameterValue"},
 		{"order", map[string]any{"OrderField": "EXPIRED_TIME", "Order": "UP"}, "InvalidParameterValue"},
 		{"DESC without field", map[string]any{"Order": "DESC"}, "MissingParameter.OrderFieldRequired"},
+		{"ASC without field", map[string]any{"Order": "ASC"}, "MissingParameter.OrderFieldRequired"},
 		{"unknown parameter", map[string]any{"PageSize": 10}, "UnknownParameter"},
 	}
 	for _, tt := range tests {

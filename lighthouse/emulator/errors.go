@@ -21,7 +21,6 @@ const (
 	codeInternalError        = "InternalError"
 	codeInvalidAction        = "InvalidAction"
 	codeNoSuchVersion        = "NoSuchVersion"
-	codeUnsupportedRegion    = "UnsupportedRegion"
 	codeMissingParameter     = "MissingParameter"
 	codeUnknownParameter     = "UnknownParameter"
 	codeInvalidParameter     = "InvalidParameter"
@@ -35,6 +34,8 @@ const (
 	codeAuthSecretIDNotFound     = "AuthFailure.SecretIdNotFound"
 	codeAuthSignatureExpire      = "AuthFailure.SignatureExpire"
 	codeAuthSignatureFailure     = "AuthFailure.SignatureFailure"
+	codeAuthInvalidRegion        = "AuthFailure.InvalidRegion"
+	codeAuthTokenFailure         = "AuthFailure.TokenFailure"
 
 	codeParameterConflict        = "InvalidParameter.ParameterConflict"
 	codeBundleIDNotFound         = "InvalidParameter.BundleIdNotFound"

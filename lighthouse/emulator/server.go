@@ -51,16 +51,34 @@ type Config struct {
 	// Credentials maps SecretId to SecretKey; at least one is required. All
 	// credentials act on the same account (as sub-accounts of one owner).
 	Credentials map[string]string
+	// SessionTokens maps a SecretId of Credentials to the session token of
+	// a temporary key: requests signed with that SecretId must carry it in
+	// X-TC-Token, else AuthFailure.TokenFailure. SecretIds not listed are
+	// permanent keys and need no token.
+	SessionTokens map[string]string
 	// Clock is the emulator's time; nil means real time. Tests pass a
 	// *ManualClock so that nothing depends on sleeping.
 	Clock Clock
+	// Site is the site whose API is served: SiteChina (when "") or
+	// SiteIntl, which refuses the CreateInstances parameters Tags,
+	// FirewallTemplateId, InitCommand, DomainName and Subdomain and the
+	// DescribeInstances parameters OrderField and Order with
+	// UnknownParameter, and leaves the fields the international SDK lacks
+	// out of DescribeInstances' instances (see site.go).
+	Site Site
 	// Catalog is what the cloud sells; nil means DefaultCatalog().
 	Catalog *Catalog
-	// RateLimits maps an action to requests per second, per action, region
-	// and SecretId, with a burst of the same size (at least 1). nil means
-	// DefaultRateLimits(); actions missing from a non-nil map keep their
-	// default; a value <= 0 means unlimited. See NoRateLimits.
+	// RateLimits maps an action to requests per second, per action and
+	// SecretId across every region (the emulator is one access point; see
+	// PerRegionRateLimits), with a burst of the same size (at least 1). nil
+	// means DefaultRateLimits(); actions missing from a non-nil map keep
+	// their default; a value <= 0 means unlimited. See NoRateLimits.
 	RateLimits map[string]float64
+	// PerRegionRateLimits gives every product region its own buckets, as
+	// the regional endpoints lighthouse.{region}.tencentcloudapi.com do,
+	// instead of one bucket per action shared by all regions, as a global
+	// endpoint (one access point) does.
+	PerRegionRateLimits bool
 	// Seed makes random choices reproducible: launch failures, zones picked
 	// when a create names none, probabilistic faults and instance IDs.
 	Seed int64
@@ -175,6 +193,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, errors.New("emulator: Config.Credentials: SecretId and SecretKey must not be empty")
 		}
 	}
+	for id, tok := range cfg.SessionTokens {
+		if _, ok := cfg.Credentials[id]; !ok || tok == "" {
+			return nil, errors.New("emulator: Config.SessionTokens: every entry must name a SecretId of Credentials and a non-empty token")
+		}
+	}
 	if p := cfg.LaunchFailureProbability; p < 0 || p > 1 {
 		return nil, fmt.Errorf("emulator: Config.LaunchFailureProbability: %v is not in 0..1", p)
 	}
@@ -186,6 +209,9 @@ func New(cfg Config) (*Server, error) {
 		default:
 			return nil, fmt.Errorf("emulator: Config.%s: unknown policy %q (want %q, %q or %q)", name, *pol, TokenReturnOriginal, TokenReject, TokenCreateNew)
 		}
+	}
+	if err := validSite(&cfg.Site); err != nil {
+		return nil, err
 	}
 	cat := cfg.Catalog
 	if cat == nil {
@@ -366,13 +392,17 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call) *apiEr
 	}
 	if c.region != "" {
 		if _, ok := s.catalog.regions[c.region]; !ok {
-			return errf(codeUnsupportedRegion, "region %q is not supported (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
+			// Lighthouse's errors.go: AuthFailure.InvalidRegion, "该地域尚未
+			// 开放，请选择其他地域" (this region is not open yet; pick another),
+			// listed first among CreateInstances' errors in client.go and on
+			// the international CreateInstances page.
+			return errf(codeAuthInvalidRegion, "region %q is not open (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
 		}
 	} else if spec.needsRegion {
 		return errf(codeMissingParameter, "the header X-TC-Region is required for %s", c.action)
 	}
 	if !s.allow(c.action, c.region, c.secretID, c.now) {
-		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this region and SecretId", c.action, s.limits[c.action])
+		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this access point and SecretId", c.action, s.limits[c.action])
 	}
 	return nil
 }
