@@ -271,3 +271,11 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// RenderTextResult writes what an apply did, as RenderText writes it after
+// the plan, for a caller that has written the plan already.
+func RenderTextResult(w io.Writer, res *Result, color bool) error {
+	t := &textWriter{w: bufio.NewWriter(w), color: color}
+	t.result(res)
+	return t.w.Flush()
+}
