@@ -109,7 +109,7 @@ func renderPlan(t testing.TB) *Plan {
 		}
 	}
 	p.total()
-	p.Check(Limits{MaxCreates: 2})
+	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
 	return p
 }
 
