@@ -28,6 +28,10 @@ const (
 	exitOverLimit = 3 // the plan exceeds a safety limit; nothing was created
 )
 
+// envEndpoint names the environment variable that gives --endpoint's
+// default, so CI can point one command line at another site or an emulator.
+const envEndpoint = "LIGHTKEEPER_ENDPOINT"
+
 // defaultWait is how long --wait waits when given without a duration.
 const defaultWait = 10 * time.Minute
 
@@ -61,10 +65,13 @@ $TENCENTCLOUD_CREDENTIALS_FILE); ~/.tccli/default.credential. A fleet's
 login password is read from the environment variable or file its
 spec.login.passwordFrom names, only to send it; it is never printed.
 
+--endpoint defaults to $LIGHTKEEPER_ENDPOINT when that is set.
+
 --emulator FILE runs a Lighthouse emulator inside this process, its
 instances kept in FILE, with generated credentials: the whole job on a
 machine with no Tencent Cloud account. New instances there are RUNNING
-after 2 s.
+after 2 s. It serves the international site (no Tags), or the China site
+with --site china.
 
 --state-dir DIR keeps state.json (expectations and incarnations) between
 runs. It is optional: without it a run derives what it needs from the cloud
@@ -136,7 +143,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	f := &reconcileFlags{}
 	fs := newFlagSet(e, "reconcile", "reconcile [--plan] [--output text|json|markdown] [--wait[=DURATION]] [flags] [PATH...]", reconcileHelp)
 	fs.BoolVar(&f.plan, "plan", false, "print the plan and change nothing")
-	fs.StringVar(&f.endpoint, "endpoint", "", "API `URL` (default "+lighthouse.EndpointDefault+"; also "+lighthouse.EndpointIntl+", an emulator's http://127.0.0.1:PORT)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "API `URL` (default $"+envEndpoint+", else "+lighthouse.EndpointDefault+"; also "+lighthouse.EndpointIntl+", an emulator's http://127.0.0.1:PORT)")
 	fs.StringVar(&f.site, "site", "auto", "auto, china (send Tags on create) or intl (no Tags)")
 	fs.StringVar(&f.output, "output", "text", "output format: text, json or markdown")
 	fs.Var(&f.wait, "wait", "after applying, wait until every fleet is RUNNING at its count (`DURATION`, default 10m when given alone: --wait or --wait=5m)")
@@ -177,6 +184,9 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
 		return nil, nil, usageError("%v", err)
+	}
+	if f.endpoint == "" && f.emulatorFile == "" {
+		f.endpoint = e.getenv(envEndpoint)
 	}
 	return f, paths, nil
 }
@@ -242,7 +252,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		if level <= slog.LevelDebug {
 			emuLog = logger.With("component", "emulator")
 		}
-		emu, err := startEmbeddedEmulator(f.emulatorFile, emuLog)
+		emu, err := startEmbeddedEmulator(f.emulatorFile, f.site == "china", emuLog)
 		if err != nil {
 			return err
 		}
@@ -260,7 +270,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	}
 	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger})
 	if err != nil {
-		return usageError("--endpoint: %v", err)
+		return usageError("--endpoint (or $%s): %v", envEndpoint, err)
 	}
 
 	statePath := ""
@@ -275,7 +285,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	r := reconcile.New(client, st, reconcile.Options{
-		Tags:      sendsTags(f.site, f.endpoint),
+		Tags:      sendsTags(f.site, endpoint),
 		APIDryRun: f.apiDryRun,
 		Getenv:    e.getenv,
 		Logger:    logger,

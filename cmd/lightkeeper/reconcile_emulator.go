@@ -35,18 +35,24 @@ type embeddedEmulator struct {
 
 // startEmbeddedEmulator loads path (a missing file starts empty) and
 // serves the emulator on 127.0.0.1 with the documented rate limits and a
-// short launch delay. It saves the state every second while it runs, so
+// short launch delay, as the China site (which takes Tags) or the
+// international one. It saves the state every second while it runs, so
 // even a killed run leaves a file consistent with what its client saw
 // at that moment.
-func startEmbeddedEmulator(path string, logger *slog.Logger) (*embeddedEmulator, error) {
+func startEmbeddedEmulator(path string, china bool, logger *slog.Logger) (*embeddedEmulator, error) {
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, fmt.Errorf("emulator credentials: %w", err)
 	}
 	id, key := "AKIDlk"+hex.EncodeToString(raw[:8]), hex.EncodeToString(raw[8:])
+	site := emulator.SiteIntl
+	if china {
+		site = emulator.SiteChina
+	}
 	srv, err := emulator.New(emulator.Config{
 		Credentials: map[string]string{id: key},
 		LaunchDelay: embeddedLaunchDelay,
+		Site:        site,
 		Logger:      logger,
 	})
 	if err != nil {
