@@ -254,3 +254,53 @@ func TestReconcileKilledApply(t *testing.T) {
 		t.Errorf("plan after the rerun: exit %d\n%s", code, out)
 	}
 }
+
+// TestReconcileSIGTERM stops an apply with SIGTERM while its creates are in
+// flight: it exits 1 saying it was interrupted, saves its state, and a
+// rerun with that state finishes with exactly the fleet's count.
+func TestReconcileSIGTERM(t *testing.T) {
+	bin := reconcileBinary(t)
+	emu := startEmulator(t, bin, "--launch-delay", "1s")
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
+	stateDir := t.TempDir()
+
+	cmd := exec.Command(bin, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, dir)
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(emulatorInstances(t, emu.url)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := <-exited
+	var ee *exec.ExitError
+	if n := len(emulatorInstances(t, emu.url)); n < 10 {
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError || !strings.Contains(errOut.String(), "interrupted") {
+			t.Errorf("SIGTERM with %d of 10 created: %v\n%s", n, err, errOut.String())
+		}
+	} else {
+		t.Logf("the apply ended before SIGTERM arrived: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "state.json")); err != nil {
+		t.Errorf("no state saved: %v", err)
+	}
+	code, out, errStr := runBin(t, bin, nil, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, "--wait=1m", dir)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s\n%s", code, out, errStr)
+	}
+	live := liveByName(emulatorInstances(t, emu.url))
+	if len(live) != 10 {
+		t.Errorf("after the rerun: %v", live)
+	}
+	for name, n := range live {
+		if n != 1 {
+			t.Errorf("%s: %d live instances", name, n)
+		}
+	}
+}

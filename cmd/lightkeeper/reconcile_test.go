@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -190,5 +191,39 @@ spec:
 	// The runs did use it: the Windows fleet was bought, the Linux one refused.
 	if !strings.Contains(all, "InstanceLinuxUnixCreatingNotSupportPassword") || !strings.Contains(all, "Applied: 2 created") {
 		t.Errorf("the runs did not go as planned:\n%s", all)
+	}
+}
+
+// Log lines clear the progress line and put it back; without a terminal
+// there is no progress line at all.
+func TestTerminalUI(t *testing.T) {
+	var b bytes.Buffer
+	u := &terminalUI{stderr: &b, tty: true}
+	u.start("applying")
+	u.progress(reconcile.Progress{Done: 1, Total: 3})
+	u.logWriter().Write([]byte("level=WARN msg=x\n"))
+	u.progress(reconcile.Progress{Done: 2, Total: 3, Failed: 1})
+	u.stop()
+	want := "applying: 1/3 done, 0 failed" + "\r\x1b[K" + "level=WARN msg=x\n" + "applying: 1/3 done, 0 failed" +
+		"\r\x1b[K" + "applying: 2/3 done, 1 failed" + "\r\x1b[K"
+	if b.String() != want {
+		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+	b.Reset()
+	u = newTerminalUI(&env{stdout: &b, stderr: &b, getenv: func(string) string { return "" }})
+	u.start("applying")
+	u.progress(reconcile.Progress{Done: 1, Total: 3})
+	u.stop()
+	if b.Len() != 0 || u.color {
+		t.Errorf("not a terminal: %q, colour %v", b.String(), u.color)
+	}
+}
+
+func TestWaitFlag(t *testing.T) {
+	for in, want := range map[string]time.Duration{"true": defaultWait, "false": 0, "90s": 90 * time.Second} {
+		var w waitFlag
+		if err := w.Set(in); err != nil || w.d != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, w.d, err, want)
+		}
 	}
 }
