@@ -161,7 +161,8 @@ func (s *session) classify(ctx context.Context, op, rawURL string, err error, a 
 			e.Hint = fmt.Sprintf("if the server's key was rotated on purpose, check its fingerprint and replace its line in known_hosts %s", s.known)
 		case knownhosts.IsHostUnknown(kerr):
 			e.Err = fmt.Errorf("%w: %s is not in %s", ErrHostKeyUnknown, s.host, s.known)
-			e.Hint = fmt.Sprintf("add the host key to known_hosts %s (ssh-keyscan -p PORT HOST, then check the fingerprint)", s.known)
+			host, port, _ := net.SplitHostPort(s.host)
+			e.Hint = fmt.Sprintf("add the host key to known_hosts %s: ssh-keyscan -p %s %s >> %s, after checking the fingerprint", s.known, port, host, s.known)
 		default:
 			e.Err = fmt.Errorf("%w: %w", ErrHostKeyMismatch, kerr)
 			e.Hint = fmt.Sprintf("check known_hosts %s", s.known)
@@ -169,6 +170,9 @@ func (s *session) classify(ctx context.Context, op, rawURL string, err error, a 
 		return e
 	}
 	msg := clean.Error()
+	if t := strings.TrimSpace(msg); t != msg {
+		clean = &scrubbed{msg: t, err: clean}
+	}
 	switch {
 	case ctx.Err() != nil:
 		e.Err = fmt.Errorf("%w: %w", ErrUnreachable, clean)
