@@ -45,6 +45,12 @@ type Source interface {
 	Sync(ctx context.Context) (rev Revision, changed bool, err error)
 }
 
+// Watcher is implemented by Sources that can tell when they have likely
+// changed (Local): each value on the channel means "call Sync now".
+type Watcher interface {
+	Watch(ctx context.Context) (<-chan struct{}, error)
+}
+
 // Revision is one commit of the repository.
 type Revision struct {
 	// Commit is the full hex hash of the commit.

@@ -31,7 +31,10 @@ type Local struct {
 	lastRef plumbing.Hash
 }
 
-var _ Source = (*Local)(nil)
+var (
+	_ Source  = (*Local)(nil)
+	_ Watcher = (*Local)(nil)
+)
 
 // NewLocal returns a Local for opts.URL, a path or a file:// URL of an
 // existing repository.

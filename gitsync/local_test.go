@@ -68,8 +68,10 @@ func TestLocalWatchCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	start := time.Now()
 	c2 := r.commit("two", map[string]string{"a.yaml": "2"})
 	waitFire(t, ch, "commit")
+	t.Logf("watch fired %v after the commit started (git commit included)", time.Since(start))
 	rev, changed := mustSync(t, l)
 	if !changed || rev.Commit != c2 || readFile(t, rev, "a.yaml") != "2" {
 		t.Fatalf("after commit: changed=%v %+v", changed, rev)

@@ -2,6 +2,7 @@ package gitsync
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -195,6 +196,56 @@ func TestRemoteCorruptCache(t *testing.T) {
 				t.Fatalf("after %s: %+v", name, rev)
 			}
 		})
+	}
+	// The same Remote meets a cache broken under it when the remote moves.
+	for name, g := range garble {
+		t.Run("running/"+name, func(t *testing.T) {
+			rem, _ := newTestRemote(t, r, t.TempDir(), nil)
+			mustSync(t, rem)
+			g(t, rem.CacheDir())
+			want := r.commit("moved "+name, map[string]string{"f/a.yaml": name})
+			r.push("main")
+			rev, changed := mustSync(t, rem)
+			if !changed || rev.Commit != want || readFile(t, rev, "f/a.yaml") != name {
+				t.Fatalf("after %s: changed=%v %+v", name, changed, rev)
+			}
+		})
+	}
+}
+
+// TestRemoteReadWhileSyncing reads one revision's files while later
+// revisions are fetched into the same cache: each read sees the files of
+// its own commit (run with -race).
+func TestRemoteReadWhileSyncing(t *testing.T) {
+	r := newRepos(t)
+	r.commit("v0", map[string]string{"v.yaml": "0", "d/x.yaml": "x0"})
+	r.push("main")
+	rem, _ := newTestRemote(t, r, t.TempDir(), nil)
+	rev0, _ := mustSync(t, rem)
+	done := make(chan error)
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if b, err := fsReadFile(rev0, "v.yaml"); err != nil || string(b) != "0" {
+				done <- fmt.Errorf("read %d: %q %v", i, b, err)
+				return
+			}
+			if _, err := fs.ReadDir(rev0.FS, "d"); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := 1; i <= 3; i++ {
+		v := fmt.Sprint(i)
+		r.commit("v"+v, map[string]string{"v.yaml": v})
+		r.push("main")
+		if rev, _ := mustSync(t, rem); readFile(t, rev, "v.yaml") != v {
+			t.Fatalf("revision %s reads %q", v, readFile(t, rev, "v.yaml"))
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 
