@@ -42,7 +42,11 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	s := "gitsync: " + e.Op + " " + e.URL + ": " + e.Err.Error()
+	s := "gitsync: " + e.Op
+	if e.URL != "" {
+		s += " " + e.URL
+	}
+	s += ": " + e.Err.Error()
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
