@@ -344,3 +344,36 @@ func TestRevisionFS(t *testing.T) {
 		t.Fatalf("open ../x: %v", err)
 	}
 }
+
+// TestRemoteManyPushes follows a branch through pushes, a force-push back
+// to an older commit and a rewrite, shallow and with full history.
+func TestRemoteManyPushes(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprint("full=", full), func(t *testing.T) {
+			r := newRepos(t)
+			rem, lb := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.FullClone = full })
+			var commits []string
+			for i := range 5 {
+				commits = append(commits, r.commit(fmt.Sprint("c", i), map[string]string{"n.yaml": fmt.Sprint(i)}))
+				r.push("main")
+				if rev, _ := mustSync(t, rem); rev.Commit != commits[i] || readFile(t, rev, "n.yaml") != fmt.Sprint(i) {
+					t.Fatalf("push %d: %+v", i, rev)
+				}
+			}
+			// Back to an older commit that the shallow cache may lack.
+			r.git(r.work, "push", "-q", "-f", "origin", commits[1]+":refs/heads/main")
+			if rev, changed := mustSync(t, rem); !changed || rev.Commit != commits[1] || readFile(t, rev, "n.yaml") != "1" {
+				t.Fatalf("reset to c1: %+v", rev)
+			}
+			r.git(r.work, "reset", "-q", "--hard", commits[0])
+			c := r.commit("amended", map[string]string{"n.yaml": "x"})
+			r.git(r.work, "push", "-q", "-f", "origin", "main")
+			if rev, changed := mustSync(t, rem); !changed || rev.Commit != c || readFile(t, rev, "n.yaml") != "x" {
+				t.Fatalf("rewrite: %+v", rev)
+			}
+			if n := lb.count("cloning again"); n != 0 {
+				t.Fatalf("a healthy cache was cloned again %d times:\n%s", n, lb)
+			}
+		})
+	}
+}
