@@ -188,8 +188,9 @@ func TestHTTPToken(t *testing.T) {
 	good := writeFile(t, dir, "token", []byte(token+"\n"))
 	bad := writeFile(t, dir, "bad", []byte("wrong-token-value"))
 
+	log, lb := newLogger(t)
 	sync := func(url string, a Auth) (Revision, error) {
-		rem, err := NewRemote(Options{URL: url, CacheDir: t.TempDir(), Auth: a})
+		rem, err := NewRemote(Options{URL: url, CacheDir: t.TempDir(), Auth: a, Logger: log})
 		if err != nil {
 			return Revision{}, err
 		}
@@ -222,6 +223,9 @@ func TestHTTPToken(t *testing.T) {
 	// A token never goes over plain http to anything but loopback.
 	if _, err := sync("http://git.example.com/x.git", Auth{TokenFile: good}); !errors.Is(err, ErrCredentials) {
 		t.Fatalf("token over plain http: %v", err)
+	}
+	if logs := lb.String(); !strings.Contains(logs, "new revision") || strings.Contains(logs, token) || strings.Contains(logs, "wrong-token-value") {
+		t.Fatalf("logs:\n%s", logs)
 	}
 }
 
