@@ -160,14 +160,19 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 		err   error
 	}
 	prices := map[priceKey]*answer{}
+	var keys []priceKey
 	for _, fp := range p.Fleets {
 		for _, c := range fp.Creates {
-			prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}] = nil
+			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
+			if _, ok := prices[k]; !ok {
+				prices[k] = nil
+				keys = append(keys, k)
+			}
 		}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for k := range prices {
+	for _, k := range keys {
 		wg.Go(func() {
 			resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
 				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
