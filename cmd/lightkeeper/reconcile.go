@@ -303,7 +303,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	run := &reconcileRun{e: e, f: f, ui: ui, r: r, fleets: fleets, emulated: f.emulatorFile != ""}
 	err = run.do(ctx)
 	if serr := saveState(); serr != nil {
-		err = errors.Join(err, serr)
+		if err != nil { // keep err's exit code, but say it
+			fmt.Fprintf(e.stderr, "lightkeeper reconcile: %v\n", serr)
+			return err
+		}
+		return serr
 	}
 	return err
 }
@@ -330,8 +334,13 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		}
 		return planExit(p)
 	}
+	empty := &reconcile.Result{FormatVersion: reconcile.FormatVersion, Fleets: []*reconcile.FleetResult{}}
 	if over && !run.f.allowOverLimit {
-		if err := run.render(p, nil, nil); err != nil {
+		res := empty
+		if run.f.output == "text" {
+			res = nil // the text says it under the plan
+		}
+		if err := run.render(p, res, nil); err != nil {
 			return err
 		}
 		return &exitCodeError{code: exitOverLimit, err: overLimitError(p)}
@@ -341,7 +350,7 @@ func (run *reconcileRun) do(ctx context.Context) error {
 			return err
 		}
 	}
-	res := &reconcile.Result{FormatVersion: reconcile.FormatVersion}
+	res := empty
 	if p.Changes() {
 		run.ui.start("applying")
 		res, err = run.r.Apply(ctx, p, run.f.allowOverLimit)
@@ -363,6 +372,8 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		return err
 	case run.f.wait.d > 0:
 		return werr // nil: every fleet RUNNING at its count, whatever it took
+	case !p.Changes() && len(p.Errors()) > 0:
+		return planExit(p)
 	case !res.OK():
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(res))}
 	}
@@ -387,7 +398,7 @@ func (run *reconcileRun) renderResult(p *reconcile.Plan, res *reconcile.Result, 
 		return run.render(p, res, pending)
 	}
 	if !p.Changes() && len(res.Fleets) == 0 {
-		if run.f.wait.d > 0 && len(pending) == 0 {
+		if run.f.wait.d > 0 && len(pending) == 0 && len(p.Errors()) == 0 {
 			fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -225,5 +227,34 @@ func TestWaitFlag(t *testing.T) {
 		if err := w.Set(in); err != nil || w.d != want {
 			t.Errorf("Set(%q) = %v, %v; want %v", in, w.d, err, want)
 		}
+	}
+}
+
+// An apply whose fleets are in error fails even when it has nothing to
+// create; a JSON apply over a limit is still a report, with nothing done.
+func TestReconcileApplyExitCodes(t *testing.T) {
+	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDunit": "right-key"}, RateLimits: emulator.NoRateLimits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 3)})
+	environ := map[string]string{"TENCENTCLOUD_SECRET_ID": "AKIDunit", "TENCENTCLOUD_SECRET_KEY": "wrong-key", envEndpoint: hs.URL}
+	for _, args := range [][]string{{}, {"--output", "json"}, {"--plan"}} {
+		code, out, errOut := runCmdEnv(t, environ, append(append([]string{"reconcile"}, args...), dir)...)
+		if code != exitError || !strings.Contains(out+errOut, "AuthFailure") {
+			t.Errorf("%v with a wrong key: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+
+	environ["TENCENTCLOUD_SECRET_KEY"] = "right-key"
+	code, out, errOut := runCmdEnv(t, environ, "reconcile", "--output", "json", "--max-creates", "2", dir)
+	var rep reconcile.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOverLimit || rep.Result == nil || rep.Result.Created != 0 || len(rep.Plan.Violations) != 1 {
+		t.Errorf("over the limit: exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	if n := len(srv.Instances()); n != 0 {
+		t.Errorf("%d instances bought over the limit", n)
 	}
 }
