@@ -140,6 +140,20 @@ func noChangePlan(t testing.TB) *Plan {
 	return p
 }
 
+// errorPlan is renderPlan with a fleet the service refused in a DryRun.
+func errorPlan(t testing.TB) *Plan {
+	p := renderPlan(t)
+	for _, fp := range p.Fleets {
+		if fp.Fleet == "batch" {
+			fp.Error = &FleetError{Code: "ResourceNotFound.KeyPairNotFound", Field: "spec.login.keyIds",
+				Message: "spec.login.keyIds: no such key pair in this region; create it or fix the ID (key pairs are per region) (ResourceNotFound.KeyPairNotFound: lhkp-nope)"}
+		}
+	}
+	p.total()
+	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	return p
+}
+
 func render(t *testing.T, format string, p *Plan, res *Result) string {
 	t.Helper()
 	var b bytes.Buffer
@@ -190,6 +204,7 @@ func TestRenderGolden(t *testing.T) {
 		{"plan", renderPlan, nil},
 		{"nochange", noChangePlan, nil},
 		{"apply", renderPlan, renderResult()},
+		{"fleeterror", errorPlan, nil},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"txt", "color.txt", "md", "json"} {
