@@ -73,9 +73,12 @@ machine with no Tencent Cloud account. New instances there are RUNNING
 after 2 s. It serves the international site (no Tags), or the China site
 with --site china.
 
---state-dir DIR keeps state.json (expectations and incarnations) between
-runs. It is optional: without it a run derives what it needs from the cloud
-and is as safe, only slower after a crash.
+--state-dir DIR keeps state.json (expectations, incarnations and the
+instances lightkeeper created) between runs. It is optional: without it a
+run derives what it needs from the cloud and is as safe, only slower after a
+crash; but where the site takes no tags (intl), its records are what lets
+scaleDown: isolate return a surplus instance, which it does only to
+instances it knows it created.
 
 --output json writes the plan (with --plan) or {"formatVersion": 1, "plan",
 "result", "pending"} (apply) as one JSON object; --output markdown writes a
@@ -95,7 +98,7 @@ recorded (--state-dir), and a rerun finishes the job with the same tokens.
 
 Examples:
   lightkeeper reconcile --plan fleets/
-  lightkeeper reconcile --plan --output markdown fleets/ > plan.md; test $? -ne 1
+  lightkeeper reconcile --plan --output markdown fleets/ > plan.md   # a PR comment
   lightkeeper reconcile --wait=5m --state-dir /var/lib/lightkeeper fleets/
   lightkeeper reconcile --emulator /tmp/lk-demo.json examples/fleets
 `
@@ -152,7 +155,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 reports surplus only, -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
-	fs.StringVar(&f.stateDir, "state-dir", "", "`directory` to keep state.json in between runs (optional)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
 	fs.StringVar(&f.emulatorFile, "emulator", "", "run an in-process emulator keeping its instances in `FILE`, instead of calling Tencent Cloud")
 	fs.Func("exclude", "skip files and directories matching `GLOB` (by name or path), repeatable", func(s string) error {
 		f.excludes = append(f.excludes, s)
