@@ -118,6 +118,23 @@ func emulatorInstances(t *testing.T, url string) []lighthouse.Instance {
 	return body.Instances
 }
 
+// emulatorCalls returns the emulator's call counts by action.
+func emulatorCalls(t *testing.T, url string) map[string]map[string]int {
+	t.Helper()
+	resp, err := http.Get(url + "/_emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Calls map[string]map[string]int `json:"calls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Calls
+}
+
 // liveByName counts the live instances of each name.
 func liveByName(ins []lighthouse.Instance) map[string]int {
 	out := map[string]int{}
@@ -162,6 +179,12 @@ func TestReconcileEndToEnd(t *testing.T) {
 	}
 	if n := len(emulatorInstances(t, emu.url)); n != 0 {
 		t.Fatalf("plans created %d instances", n)
+	}
+	calls := emulatorCalls(t, emu.url)
+	for _, action := range []string{lighthouse.ActionCreateInstances, lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances} {
+		if len(calls[action]) != 0 {
+			t.Errorf("plans called %s: %v", action, calls[action])
+		}
 	}
 
 	code, out, errOut = runBin(t, bin, nil, with("--max-creates", "4")...)
