@@ -288,3 +288,53 @@ func TestRenderMarkdownEscapes(t *testing.T) {
 		t.Errorf("markup passed through:\n%s", got)
 	}
 }
+
+// Every field of the JSON form is documented in the README's table.
+func TestJSONFieldsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				keys[k] = true
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, name := range []string{"apply", "fleeterror"} {
+		p := renderPlan(t)
+		p.Fleets[0].Money.Unknown = true
+		p.Fleets[0].Notes = []string{"n"}
+		p.Fleets[0].Creates[0].Resend = true
+		res := renderResult()
+		res.Fleets[1].Error = &FleetError{Code: "c", Field: "f", Message: "m"}
+		res.Fleets[1].Failures[0].InstanceID = "lhins-x"
+		var b bytes.Buffer
+		if err := RenderReportJSON(&b, p, res, []string{"web 1/3 RUNNING"}); err != nil {
+			t.Fatal(name, err)
+		}
+		var v any
+		if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
+	}
+	if len(keys) < 50 {
+		t.Fatalf("only %d keys seen: %v", len(keys), keys)
+	}
+	text := string(readme)
+	for k := range keys {
+		if !strings.Contains(text, "`"+k+"`") && !strings.Contains(text, "."+k+"`") && !strings.Contains(text, "`"+k+"[]`") && !strings.Contains(text, "."+k+"[]`") && !strings.Contains(text, "`"+k+"\":") && !strings.Contains(text, "\""+k+"\"") {
+			t.Errorf("JSON field %q is not in the README's table", k)
+		}
+	}
+}

@@ -327,3 +327,22 @@ func TestReconcileSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoScript runs the README's one-command demo: plan (2), apply and
+// wait (0), plan again (0).
+func TestDemoScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds lightkeeper")
+	}
+	cmd := exec.Command("sh", "../../scripts/demo.sh")
+	cmd.Env = append(os.Environ(), "LK_DEMO_STATE="+filepath.Join(t.TempDir(), "demo.json"), "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"(exit 2: 2 = changes pending)", "Applied: 8 created", "Every fleet is RUNNING at its count.", "(exit 0: 0 = no changes)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out)
+		}
+	}
+}
