@@ -151,6 +151,7 @@ func liveByName(ins []lighthouse.Instance) map[string]int {
 // (exit 3, nothing bought), an apply over the limit when allowed (exit
 // 0), then plans and applies with nothing to do (exit 0).
 func TestReconcileEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{
@@ -234,6 +235,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 // flight (the emulator paces CreateInstances at 5/s, so 10 slots take 2 s)
 // and reruns it without any state: the fleet ends with exactly its count.
 func TestReconcileKilledApply(t *testing.T) {
+	t.Parallel()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
@@ -282,6 +284,7 @@ func TestReconcileKilledApply(t *testing.T) {
 // flight: it exits 1 saying it was interrupted, saves its state, and a
 // rerun with that state finishes with exactly the fleet's count.
 func TestReconcileSIGTERM(t *testing.T) {
+	t.Parallel()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
@@ -331,6 +334,7 @@ func TestReconcileSIGTERM(t *testing.T) {
 // TestDemoScript runs the README's one-command demo: plan (2), apply and
 // wait (0), plan again (0).
 func TestDemoScript(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds lightkeeper")
 	}
