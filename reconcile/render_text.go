@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -77,7 +78,8 @@ func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
 
 // table writes the aligned table of fleets and the total.
 func (t *textWriter) table(p *Plan) {
-	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tMONTHLY\tCOMMITMENT")
 	for _, fp := range p.Fleets {
 		name := fp.Fleet
@@ -101,6 +103,14 @@ func (t *textWriter) table(p *Plan) {
 			signed(p.Totals.Creates), surplus, money(p.Totals.Money, p.Totals.Money.Monthly, true), money(p.Totals.Money, p.Totals.Money.Commitment, false))
 	}
 	tw.Flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for i, l := range lines {
+		code := ""
+		if i == 0 || strings.HasPrefix(l, "TOTAL ") {
+			code = ansiBold // the header and the total
+		}
+		t.line(code, "%s", l)
+	}
 }
 
 // fleet writes what the plan does and reports for one fleet, if anything.
