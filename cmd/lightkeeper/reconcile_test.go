@@ -258,3 +258,24 @@ func TestReconcileApplyExitCodes(t *testing.T) {
 		t.Errorf("%d instances bought over the limit", n)
 	}
 }
+
+// The in-process emulator serves the site --site names: tags are written on
+// the China site, and not on the international one (the default for an
+// emulator), which would refuse them.
+func TestReconcileEmulatorSite(t *testing.T) {
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 1)})
+	for site, wantTags := range map[string]bool{"china": true, "auto": false, "intl": false} {
+		file := filepath.Join(t.TempDir(), "emu.json")
+		code, out, errOut := runCmd(t, "reconcile", "--emulator", file, "--site", site, dir)
+		if code != exitOK {
+			t.Fatalf("--site %s: exit %d\n%s\n%s", site, code, out, errOut)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), "lightkeeper-fleet"); got != wantTags {
+			t.Errorf("--site %s: tags written %v, want %v", site, got, wantTags)
+		}
+	}
+}
