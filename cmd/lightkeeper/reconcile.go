@@ -95,6 +95,8 @@ Exit codes:
 
 SIGINT or SIGTERM stops an apply: the creates in flight end, what is known is
 recorded (--state-dir), and a rerun finishes the job with the same tokens.
+A second signal ends the process at once (still safe: the next run replays
+the same tokens).
 
 Examples:
   lightkeeper reconcile --plan fleets/
