@@ -60,6 +60,7 @@ const (
 	codeInvalidQuotaName        = "InvalidParameterValue.InvalidResourceQuotaResourceName"
 	codeBlueprintIDNotFound     = "ResourceNotFound.BlueprintIdNotFound"
 	codeFirewallNotFound        = "ResourceNotFound.FirewallTemplateNotFound"
+	codeKeyPairNotFound         = "ResourceNotFound.KeyPairNotFound"
 	codeInstanceIDNotFound      = "ResourceNotFound.InstanceIdNotFound"
 	codeBundleSoldOut           = "ResourcesSoldOut.BundleSoldOut"
 	codeBundleUnavailable       = "ResourceUnavailable.BundleUnavailable"
