@@ -97,6 +97,15 @@ type Config struct {
 	// OperationDelay is how long IsolateInstances and TerminateInstances stay
 	// OPERATING; 0 means DefaultOperationDelay (5s), negative means at once.
 	OperationDelay time.Duration
+	// DescribeMissingAsError answers a DescribeInstances by InstanceIds
+	// that names an instance that does not exist (or is not yet visible)
+	// with ResourceNotFound.InstanceIdNotFound, a code in the action's
+	// error list (China SDK client.go). By default such IDs are left out of
+	// an otherwise normal answer, as the TerminateInstances page implies
+	// ("if the instance is not in the returned list, the operation
+	// succeeded", cn:1207/55545). Which one the service does is not
+	// documented; clients must handle both.
+	DescribeMissingAsError bool
 	// DescribeLag hides instances from DescribeInstances for this long after
 	// their creation, as an eventually consistent read model would. 0 = none.
 	DescribeLag time.Duration
