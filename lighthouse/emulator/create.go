@@ -77,6 +77,7 @@ func (s *Server) createInstances(c *call) (any, *apiError) {
 			result = lighthouse.StateLaunchFailed
 		}
 		s.startOp(in, c, lighthouse.StatePending, result, s.cfg.LaunchDelay)
+		s.scheduleExpiry(in)
 		ids = append(ids, in.InstanceId)
 	}
 	s.spent += p.price.DiscountPrice

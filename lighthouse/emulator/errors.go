@@ -71,6 +71,7 @@ const (
 	codeLinuxPassword           = "UnsupportedOperation.InstanceLinuxUnixCreatingNotSupportPassword"
 	codeWindowsKeyPair          = "UnsupportedOperation.WindowsNotSupportKeyPair"
 	codeInvalidInstanceState    = "UnsupportedOperation.InvalidInstanceState"
+	codeResourceNotReturnable   = "UnsupportedOperation.ResourceNotReturnable"
 	codeLatestOpUnfinished      = "UnsupportedOperation.LatestOperationUnfinished"
 	codeInstanceCreating        = "OperationDenied.InstanceCreating"
 	codeOperationInProgress     = "OperationDenied.InstanceOperationInProgress"
