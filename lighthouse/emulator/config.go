@@ -167,4 +167,3 @@ type Config struct {
 	// a network where test hooks must not be reachable.
 	DisableAdmin bool
 }
-
