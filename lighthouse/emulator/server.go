@@ -103,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TokenWindow == 0 {
 		cfg.TokenWindow = DefaultTokenWindow
 	}
+	if cfg.IsolateBatchLimit < 0 || cfg.ReturnQuota < 0 {
+		return nil, fmt.Errorf("emulator: Config.IsolateBatchLimit (%d) and Config.ReturnQuota (%d) must not be negative", cfg.IsolateBatchLimit, cfg.ReturnQuota)
+	}
 	if cfg.IsolateBatchLimit == 0 {
 		cfg.IsolateBatchLimit = DefaultIsolateBatchLimit
 	}

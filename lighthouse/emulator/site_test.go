@@ -83,3 +83,12 @@ func TestSiteUnknownRefused(t *testing.T) {
 		t.Fatal("unknown site accepted")
 	}
 }
+
+func TestConfigNegativeLimitsRefused(t *testing.T) {
+	for _, cfg := range []emulator.Config{{IsolateBatchLimit: -1}, {ReturnQuota: -1}} {
+		cfg.Credentials = map[string]string{testID: testKey}
+		if _, err := emulator.New(cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}
