@@ -82,7 +82,11 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		}
 		ids[id] = true
 	}
-	if aerr := checkFilters(a, req.Filters, instanceFilterNames, true, 100); aerr != nil {
+	names := instanceFilterNames
+	if s.cfg.Site == SiteIntl {
+		names = intlInstanceFilterNames
+	}
+	if aerr := checkFilters(a, req.Filters, names, true, 100); aerr != nil {
 		return nil, aerr
 	}
 	limit, aerr := checkPage(a, req.Offset, req.Limit)

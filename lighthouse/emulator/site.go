@@ -37,6 +37,14 @@ var intlCreateAbsent = []string{"FirewallTemplateId", "Tags", "InitCommand", "Do
 // international SDK does not have.
 var intlDescribeAbsent = []string{"OrderField", "Order"}
 
+// intlInstanceFilterNames are DescribeInstances' filter names on the
+// international site: its SDK's DescribeInstancesRequestParams.Filters
+// comment lists no bundle-id filter.
+var intlInstanceFilterNames = []string{
+	"instance-name", "private-ip-address", "public-ip-address", "zone", "instance-state",
+	"tag-key", "tag-value",
+}
+
 // checkSite refuses, on the international site, a request that names one
 // of the parameters absent there.
 func (s *Server) checkSite(c *call, absent []string) *apiError {

@@ -46,6 +46,10 @@ func TestSiteIntlDescribeInstances(t *testing.T) {
 	intl.create(basicCreate(nil))
 	intl.wantCode("DescribeInstances", map[string]any{"OrderField": "EXPIRED_TIME"}, "UnknownParameter")
 	intl.wantCode("DescribeInstances", map[string]any{"Order": "ASC"}, "UnknownParameter")
+	intl.wantCode("DescribeInstances", map[string]any{"Filters": []map[string]any{{"Name": "bundle-id", "Values": []string{"bundle_gen_03"}}}}, "InvalidParameter.InvalidFilterNotSupportedName")
+	if got := intl.describe(map[string]any{"Filters": []map[string]any{{"Name": "zone", "Values": []string{"ap-guangzhou-3", "ap-guangzhou-4", "ap-guangzhou-6"}}}}); got.TotalCount != 1 {
+		t.Errorf("intl zone filter: %d instances", got.TotalCount)
+	}
 	absent := []string{"LatestOperationStartedTime", "SupportIpv6Detail", "PublicIpv6Addresses", "InitInvocationId", "InstanceViolationDetail"}
 	fields := func(e *testEnv) map[string]json.RawMessage {
 		raw, code := e.call("DescribeInstances", region, map[string]any{})
