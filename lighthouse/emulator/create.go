@@ -31,6 +31,9 @@ func (s *Server) createInstances(c *call) (any, *apiError) {
 	if aerr := s.checkSite(c, intlCreateAbsent); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := s.checkIntlContainers(c); aerr != nil {
+		return nil, aerr
+	}
 	p, aerr := s.validateCreate(c, req)
 	if aerr != nil {
 		return nil, aerr

@@ -18,11 +18,12 @@ func TestSiteIntlRefusesChinaOnlyCreateParameters(t *testing.T) {
 		c.Catalog.FirewallTemplates = []string{"lhft-abcd1234"}
 	})
 	for name, extra := range map[string]map[string]any{
-		"Tags":               {"Tags": []map[string]string{{"Key": "lightkeeper-fleet", "Value": "web"}}},
-		"FirewallTemplateId": {"FirewallTemplateId": "lhft-abcd1234"},
-		"InitCommand":        {"InitCommand": map[string]any{"Content": "ZWNobyBoaQ=="}},
-		"DomainName":         {"DomainName": "example.com"},
-		"Subdomain":          {"Subdomain": "www"},
+		"Tags":                       {"Tags": []map[string]string{{"Key": "lightkeeper-fleet", "Value": "web"}}},
+		"FirewallTemplateId":         {"FirewallTemplateId": "lhft-abcd1234"},
+		"InitCommand":                {"InitCommand": map[string]any{"Content": "ZWNobyBoaQ=="}},
+		"DomainName":                 {"DomainName": "example.com"},
+		"Subdomain":                  {"Subdomain": "www"},
+		"Containers[].RestartPolicy": {"BlueprintId": "lhbp-dk3r8c2a", "Containers": []map[string]any{{"ContainerImage": "nginx", "RestartPolicy": "always"}}},
 	} {
 		intl.wantCode("CreateInstances", basicCreate(extra), "UnknownParameter")
 		if _, code := china.call("CreateInstances", region, basicCreate(extra)); code != "" {
@@ -33,7 +34,8 @@ func TestSiteIntlRefusesChinaOnlyCreateParameters(t *testing.T) {
 		t.Fatalf("intl site: %d instances created by refused requests", n)
 	}
 	// What the international page documents is taken.
-	ids := intl.create(basicCreate(map[string]any{"InstanceName": "web-0", "ClientToken": "intl-0", "Zones": []string{"ap-guangzhou-3"}}))
+	ids := intl.create(basicCreate(map[string]any{"InstanceName": "web-0", "ClientToken": "intl-0", "Zones": []string{"ap-guangzhou-3"},
+		"BlueprintId": "lhbp-dk3r8c2a", "Containers": []map[string]any{{"ContainerImage": "nginx", "ContainerName": "edge"}}}))
 	if len(ids) != 1 {
 		t.Fatalf("intl create: %v", ids)
 	}
