@@ -41,7 +41,7 @@ type emulatorSwitches struct {
 
 func addEmulatorSwitches(fs *flagSet) *emulatorSwitches {
 	s := &emulatorSwitches{quotas: map[string]int64{}}
-	s.site = fs.String("site", string(emulator.SiteChina), "`site` whose API to serve: china, or intl (refuses Tags, FirewallTemplateId, InitCommand, DomainName,\nSubdomain and DescribeInstances' Order/OrderField with UnknownParameter; omits the Instance fields the intl SDK lacks)")
+	s.site = fs.String("site", string(emulator.SiteChina), "`site` whose API to serve: china, or intl (refuses Tags, FirewallTemplateId, InitCommand, DomainName,\nSubdomain, Containers[].RestartPolicy and DescribeInstances' Order/OrderField with UnknownParameter; omits the\nInstance fields the intl SDK lacks)")
 	s.perRegionRateLimits = fs.Bool("per-region-rate-limits", false, "give each region its own rate-limit buckets, as the regional endpoints do (default: one bucket per action\nfor all regions, as one global endpoint is one access point)")
 	fs.Func("quota", "instance quota per region, repeatable: `NAME=N`, e.g. GENERAL_BUNDLE_INSTANCE=20000 (N < 0: unlimited; default 50 each)", func(v string) error {
 		name, n, ok := strings.Cut(v, "=")

@@ -47,10 +47,11 @@ type Config struct {
 	Clock Clock
 	// Site is the site whose API is served: SiteChina (when "") or
 	// SiteIntl, which refuses the CreateInstances parameters Tags,
-	// FirewallTemplateId, InitCommand, DomainName and Subdomain and the
-	// DescribeInstances parameters OrderField and Order with
-	// UnknownParameter, and leaves the fields the international SDK lacks
-	// out of DescribeInstances' instances (see site.go).
+	// FirewallTemplateId, InitCommand, DomainName, Subdomain and
+	// Containers[].RestartPolicy and the DescribeInstances parameters
+	// OrderField and Order with UnknownParameter, has no bundle-id filter,
+	// and leaves the fields the international SDK lacks out of
+	// DescribeInstances' instances (see site.go).
 	Site Site
 	// Catalog is what the cloud sells; nil means DefaultCatalog().
 	Catalog *Catalog
