@@ -78,8 +78,8 @@ func (s *Server) expire(in *instance, t time.Time) {
 	}
 }
 
-// Renewals returns how many automatic renewals the emulator charged, and
-// Expirations how many instances it shut down at their ExpiredTime.
+// Renewals returns how many automatic renewals the emulator charged and how
+// many instances it shut down at their ExpiredTime, at its current time.
 func (s *Server) Renewals() (renewals, expirations int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
