@@ -34,6 +34,7 @@ type emulatorSwitches struct {
 	returnQuota           *int
 	terminateLaunchFailed *bool
 	expiredRetention      *time.Duration
+	renewPeriod           *int64
 	keepExpired           *bool
 	sessionTokenFile      *string
 	adminOnPublic         *bool
@@ -67,6 +68,7 @@ func addEmulatorSwitches(fs *flagSet) *emulatorSwitches {
 	s.returnQuota = fs.Int("return-quota", 0, "instances the account may return in all; past it UnsupportedOperation.ResourceNotReturnable (0: unlimited)")
 	s.terminateLaunchFailed = fs.Bool("terminate-launch-failed", false, "let TerminateInstances destroy LAUNCH_FAILED instances (default: only SHUTDOWN ones, as documented)")
 	s.expiredRetention = fs.Duration("expired-retention", emulator.DefaultExpiredRetention, "how long an instance shut down at its ExpiredTime is kept before it is removed")
+	s.renewPeriod = fs.Int64("renew-period", emulator.DefaultRenewPeriod, "`months` an automatic renewal (NOTIFY_AND_AUTO_RENEW) adds and charges for: 1-12, 24, 36, 48 or 60")
 	s.keepExpired = fs.Bool("keep-expired", false, "never remove instances shut down at their ExpiredTime")
 	s.sessionTokenFile = fs.String("session-token-file", "", "`file` holding the session token requests must carry in X-TC-Token (default $TENCENTCLOUD_SESSION_TOKEN,\nthen $TENCENTCLOUD_SECURITY_TOKEN; none: no token checked)")
 	s.adminOnPublic = fs.Bool("admin-on-public-address", false, "allow a non-loopback --listen address while the unauthenticated admin API is on (default: refused;\nor use --disable-admin)")
@@ -107,6 +109,12 @@ func (s *emulatorSwitches) apply(cfg *emulator.Config) error {
 	}
 	if *s.expiredRetention <= 0 {
 		return usageError("--expired-retention must be positive, not %v (use --keep-expired to keep them)", *s.expiredRetention)
+	}
+	switch p := *s.renewPeriod; {
+	case p >= 1 && p <= 12, p == 24, p == 36, p == 48, p == 60:
+		cfg.RenewPeriod = p
+	default:
+		return usageError("--renew-period must be 1-12, 24, 36, 48 or 60 months, not %d", p)
 	}
 	if *s.isolateBatchLimit < 1 {
 		return usageError("--isolate-batch-limit must be at least 1, not %d", *s.isolateBatchLimit)

@@ -209,6 +209,7 @@ func TestEmulatorSwitchRanges(t *testing.T) {
 		{"--return-quota", "-2"},
 		{"--isolate-batch-limit", "0"},
 		{"--expired-retention", "0s"},
+		{"--renew-period", "13"},
 		{"--quota", "GENERAL_BUNDLE_INSTANCE"},
 		{"--quota", "GENERAL_BUNDLE_INSTANCE=lots"},
 	} {
@@ -251,7 +252,7 @@ func TestEmulatorHelpListsSwitches(t *testing.T) {
 	}
 	for _, f := range []string{"--site", "--per-region-rate-limits", "--quota", "--balance", "--token-mismatch", "--token-gone",
 		"--operation-delay", "--allow-linux-password", "--dry-run-as-error", "--describe-missing-as-error", "--isolate-batch-limit",
-		"--return-window", "--return-quota", "--terminate-launch-failed", "--expired-retention", "--keep-expired",
+		"--return-window", "--return-quota", "--terminate-launch-failed", "--expired-retention", "--keep-expired", "--renew-period",
 		"--session-token-file", "--admin-on-public-address", "--disable-admin"} {
 		if !strings.Contains(stdout, "-"+strings.TrimPrefix(f, "--")) {
 			t.Errorf("--help lacks %s", f)

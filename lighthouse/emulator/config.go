@@ -150,6 +150,11 @@ type Config struct {
 	// TerminateLaunchFailed lets TerminateInstances destroy LAUNCH_FAILED
 	// instances. By default only SHUTDOWN ones, as the SDK documents.
 	TerminateLaunchFailed bool
+	// RenewPeriod is how many months an automatic renewal
+	// (NOTIFY_AND_AUTO_RENEW) adds and charges for; 0 means
+	// DefaultRenewPeriod (1). It must be a period the API sells (1-12, 24,
+	// 36, 48, 60).
+	RenewPeriod int64
 	// ExpiredRetention is how long an instance that reached its ExpiredTime
 	// without being renewed stays SHUTDOWN before it is removed; 0 means
 	// DefaultExpiredRetention (7 days), negative means never.

@@ -14,11 +14,11 @@ import (
 // choice.
 const DefaultExpiredRetention = 7 * 24 * time.Hour
 
-// renewPeriod is how many months an automatic renewal adds. The API
-// documents the flag NOTIFY_AND_AUTO_RENEW ("到期自动续费", renew
-// automatically on expiry; models.go InstanceChargePrepaid) but not the
-// length of the automatic renewal; one month is the emulator's choice.
-const renewPeriod = 1
+// DefaultRenewPeriod is how many months an automatic renewal adds when
+// Config.RenewPeriod is 0. The API documents the flag NOTIFY_AND_AUTO_RENEW
+// (renew automatically on expiry; models.go InstanceChargePrepaid) but not
+// the length of the automatic renewal; one month is the emulator's choice.
+const DefaultRenewPeriod = 1
 
 // scheduleExpiry queues the instance's next ExpiredTime. s.mu held.
 func (s *Server) scheduleExpiry(in *instance) {
@@ -35,7 +35,7 @@ func (s *Server) scheduleReclaim(in *instance) {
 }
 
 // expire handles the instance reaching its ExpiredTime t: with
-// NOTIFY_AND_AUTO_RENEW it is renewed for renewPeriod months at the
+// NOTIFY_AND_AUTO_RENEW it is renewed for Config.RenewPeriod months at the
 // bundle's price while the balance allows (Config.Balance, 0 unlimited);
 // otherwise it shuts down (SHUTDOWN, IsolatedTime t: the state the API
 // names "awaiting destruction", models.go Instance.InstanceState) and is
@@ -59,11 +59,11 @@ func (s *Server) expire(in *instance, t time.Time) {
 	if in.RenewFlag == lighthouse.RenewNotifyAuto {
 		price := 0.0
 		if b, ok := s.catalog.bundles[in.BundleId]; ok {
-			price = priceOf(b, renewPeriod, 1).DiscountPrice
+			price = priceOf(b, s.cfg.RenewPeriod, 1).DiscountPrice
 		}
 		if s.cfg.Balance <= 0 || s.spent+price <= s.cfg.Balance {
 			s.spent += price
-			in.ExpiredTime = fmtTime(addMonths(t, renewPeriod))
+			in.ExpiredTime = fmtTime(addMonths(t, s.cfg.RenewPeriod))
 			s.renewals++
 			s.scheduleExpiry(in)
 			return

@@ -161,3 +161,21 @@ func TestIsolateNotReturnable(t *testing.T) {
 	d.clock.Advance(20 * 24 * time.Hour)
 	d.mustCall("IsolateInstances", map[string]any{"InstanceIds": []string{id}}, nil)
 }
+
+// RenewPeriod sets how far an automatic renewal moves ExpiredTime and what
+// it charges; a period the API does not sell is a Config error.
+func TestExpiryRenewPeriod(t *testing.T) {
+	e := newEnv(t, func(c *emulator.Config) { c.LaunchDelay = -1; c.MaxClockSkew = -1; c.RenewPeriod = 3 })
+	id := e.create(renewing(lighthouse.RenewNotifyAuto))[0]
+	first := expiredAt(t, e.get(id))
+	e.clock.Set(first)
+	if got := expiredAt(t, e.get(id)); !got.Equal(first.AddDate(0, 3, 0)) {
+		t.Fatalf("renewed until %v, want %v", got, first.AddDate(0, 3, 0))
+	}
+	if got := e.srv.Spent(); got != 150+3*150 {
+		t.Fatalf("spent %v, want 600 (a month bought, three renewed)", got)
+	}
+	if _, err := emulator.New(emulator.Config{Credentials: map[string]string{testID: testKey}, RenewPeriod: 13}); err == nil {
+		t.Fatal("RenewPeriod 13 accepted")
+	}
+}

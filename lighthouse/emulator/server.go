@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.IsolateBatchLimit == 0 {
 		cfg.IsolateBatchLimit = DefaultIsolateBatchLimit
+	}
+	if cfg.RenewPeriod == 0 {
+		cfg.RenewPeriod = DefaultRenewPeriod
+	}
+	if !slices.Contains(validPeriods, cfg.RenewPeriod) {
+		return nil, fmt.Errorf("emulator: Config.RenewPeriod: %d is not one of 1-12, 24, 36, 48, 60", cfg.RenewPeriod)
 	}
 	if cfg.ExpiredRetention == 0 {
 		cfg.ExpiredRetention = DefaultExpiredRetention
