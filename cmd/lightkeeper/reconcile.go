@@ -70,8 +70,8 @@ spec.login.passwordFrom names, only to send it; it is never printed.
 --emulator FILE runs a Lighthouse emulator inside this process, its
 instances kept in FILE, with generated credentials: the whole job on a
 machine with no Tencent Cloud account. New instances there are RUNNING
-after 2 s. It serves the international site (no Tags), or the China site
-with --site china.
+after 2 s. It serves the China site (Tags taken), as the default endpoint
+does, or the international site with --site intl.
 
 --state-dir DIR keeps state.json (expectations, incarnations and the
 instances lightkeeper created) between runs. It is optional: without it a
@@ -256,6 +256,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		emuLog := slog.New(slog.DiscardHandler) // its request lines only at debug
 		if level <= slog.LevelDebug {
 			emuLog = logger.With("component", "emulator")
+		}
+		if f.site == "auto" {
+			// The in-process emulator stands in for the default endpoint,
+			// which is the China site's: tags and every create parameter.
+			f.site = "china"
 		}
 		emu, err := startEmbeddedEmulator(f.emulatorFile, f.site == "china", emuLog)
 		if err != nil {

@@ -77,7 +77,7 @@ spec:
   bundleId: bundle_gen_01
   blueprintId: lhbp-g0tn7djh
   charge: {period: 1}
-  login: {keyIds: [lhkp-e2e00001]}
+  login: {keyIds: [lhkp-ops00001]}
 `, name, region, count)
 }
 

@@ -260,11 +260,11 @@ func TestReconcileApplyExitCodes(t *testing.T) {
 }
 
 // The in-process emulator serves the site --site names: tags are written on
-// the China site, and not on the international one (the default for an
-// emulator), which would refuse them.
+// the China site (the default, as for the default endpoint), and not on the
+// international one, which would refuse them.
 func TestReconcileEmulatorSite(t *testing.T) {
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 1)})
-	for site, wantTags := range map[string]bool{"china": true, "auto": false, "intl": false} {
+	for site, wantTags := range map[string]bool{"china": true, "auto": true, "intl": false} {
 		file := filepath.Join(t.TempDir(), "emu.json")
 		code, out, errOut := runCmd(t, "reconcile", "--emulator", file, "--site", site, dir)
 		if code != exitOK {
