@@ -32,6 +32,10 @@ const (
 // default, so CI can point one command line at another site or an emulator.
 const envEndpoint = "LIGHTKEEPER_ENDPOINT"
 
+// envSite gives --site's default, for the same reason: an emulator
+// endpoint standing in for the China site needs "china".
+const envSite = "LIGHTKEEPER_SITE"
+
 // defaultWait is how long --wait waits when given without a duration.
 const defaultWait = 10 * time.Minute
 
@@ -65,7 +69,8 @@ $TENCENTCLOUD_CREDENTIALS_FILE); ~/.tccli/default.credential. A fleet's
 login password is read from the environment variable or file its
 spec.login.passwordFrom names, only to send it; it is never printed.
 
---endpoint defaults to $LIGHTKEEPER_ENDPOINT when that is set.
+--endpoint defaults to $LIGHTKEEPER_ENDPOINT and --site to $LIGHTKEEPER_SITE
+when they are set.
 
 --emulator FILE runs a Lighthouse emulator inside this process, its
 instances kept in FILE, with generated credentials: the whole job on a
@@ -149,7 +154,11 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs := newFlagSet(e, "reconcile", "reconcile [--plan] [--output text|json|markdown] [--wait[=DURATION]] [flags] [PATH...]", reconcileHelp)
 	fs.BoolVar(&f.plan, "plan", false, "print the plan and change nothing")
 	fs.StringVar(&f.endpoint, "endpoint", "", "API `URL` (default $"+envEndpoint+", else "+lighthouse.EndpointDefault+"; also "+lighthouse.EndpointIntl+", an emulator's http://127.0.0.1:PORT)")
-	fs.StringVar(&f.site, "site", "auto", "auto, china (send Tags on create) or intl (no Tags)")
+	site := "auto"
+	if v := e.getenv(envSite); v != "" {
+		site = v
+	}
+	fs.StringVar(&f.site, "site", site, "auto, china (send Tags on create) or intl (no Tags); default $"+envSite+", else auto")
 	fs.StringVar(&f.output, "output", "text", "output format: text, json or markdown")
 	fs.Var(&f.wait, "wait", "after applying, wait until every fleet is RUNNING at its count (`DURATION`, default 10m when given alone: --wait or --wait=5m)")
 	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; -1 for no limit")
@@ -173,7 +182,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	case f.output != "text" && f.output != "json" && f.output != "markdown":
 		return nil, nil, usageError("--output must be text, json or markdown, not %q", f.output)
 	case f.site != "auto" && f.site != "china" && f.site != "intl":
-		return nil, nil, usageError("--site must be auto, china or intl, not %q", f.site)
+		return nil, nil, usageError("--site (or $%s) must be auto, china or intl, not %q", envSite, f.site)
 	case f.limits.MaxCreates < -1:
 		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
 	case f.limits.MaxIsolates < -1:
