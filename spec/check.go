@@ -228,7 +228,7 @@ func badTagRune(s string) (rune, bool) {
 // tagsNode returns the mapping of spec.tags, or nil when the fleet has none
 // (lookupNode would return spec itself then).
 func tagsNode(f *Fleet) *yaml.Node {
-	spec := resolveAlias(lookupNode(f.node, []string{"spec"}))
+	spec := resolveAlias(lookupNode(f.root(), []string{"spec"}))
 	if spec == nil || spec.Kind != yaml.MappingNode {
 		return nil
 	}

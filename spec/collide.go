@@ -214,7 +214,8 @@ func collisionError(f *Fleet, mine nameShape, other *Fleet, theirs nameShape, na
 // templatePosition is where a fleet's name template is written, or, for the
 // default template, where the fleet name that it renders is.
 func templatePosition(f *Fleet) (line, col int) {
-	if n := lookupNode(f.node, []string{"spec", "instanceName"}); n != nil && n.Kind == yaml.ScalarNode && lookupNode(f.node, []string{"spec"}) != n {
+	root := f.root()
+	if n := lookupNode(root, []string{"spec", "instanceName"}); n != nil && n.Kind == yaml.ScalarNode && lookupNode(root, []string{"spec"}) != n {
 		return n.Line, n.Column
 	}
 	return f.Position("metadata.name")

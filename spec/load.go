@@ -52,7 +52,8 @@ func (o Options) withDefaults() Options {
 
 // Input is one place to load fleets from.
 type Input struct {
-	// FS holds the files.
+	// FS holds the files. Keep it open while positions of the loaded
+	// fleets are asked for: Fleet.Position reads the file again.
 	FS fs.FS
 	// Path is a directory of FS to walk or a file of FS to read; "" or "."
 	// walks all of FS. A directory walk reads *.yaml and *.yml files and

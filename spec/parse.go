@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/big"
@@ -80,6 +81,13 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	}
 	if docs == 0 {
 		fail(1, 1, "file has no YAML documents; add a fleet or delete the file")
+	}
+	if len(res.fleets) > 0 {
+		// Keep neither the node trees nor the text (see Fleet.root).
+		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: maphash.Bytes(sourceSeed, data)}
+		for _, f := range res.fleets {
+			f.node, f.file = nil, file
+		}
 	}
 	return res
 }
