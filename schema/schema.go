@@ -318,6 +318,10 @@ func typeHint(k *kind.Type, n *yaml.Node) string {
 		}
 	case slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
 		return fmt.Sprintf("; quote it to keep it text: %q", n.Value)
+	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && n.Tag == "!!str" && n.Style&yaml.TaggedStyle != 0:
+		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+			return "; the !!str tag keeps it text: write it without the tag: " + strings.TrimSpace(n.Value)
+		}
 	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && quoted:
 		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
 			return "; write it without quotes: " + strings.TrimSpace(n.Value)

@@ -66,6 +66,25 @@ var invalidCases = []struct {
 	{path: "count-bigint.yaml", want: []string{
 		`count-bigint.yaml:7:10: fleet "web": spec.count: must be <= 1000`,
 	}},
+	{path: "control-escapes.yaml", want: []string{
+		`control-escapes.yaml:11:17: fleet "web": spec.instanceName: "web-\t{slot}" holds the control character U+0009; this value is one line: remove it (only a container's command and environment values may hold line breaks)`,
+		`control-escapes.yaml:13:26: fleet "web": spec.login.passwordFrom.file: "/run/pw\nx" holds the control character U+000A; this value is one line: remove it (only a container's command and environment values may hold line breaks)`,
+		`control-escapes.yaml:15:23: fleet "web": spec.containers[0].containerImage: "nginx\n:latest" holds the control character U+000A; this value is one line: remove it (only a container's command and environment values may hold line breaks)`,
+		`control-escapes.yaml:16:22: fleet "web": spec.containers[0].containerName: "edge\a" holds the control character U+0007; remove it`,
+		`control-escapes.yaml:18:17: fleet "web": spec.containers[0].envs[0].key: "A\u0085" holds the control character U+0085; remove it`,
+		`control-escapes.yaml:18:35: fleet "web": spec.containers[0].envs[0].value: "x\x00y" holds U+0000 (NUL), which no value may hold; remove it`,
+		`control-escapes.yaml:21:27: fleet "web": spec.containers[0].volumes[0].containerPath: "/data\x01" holds the control character U+0001; remove it`,
+	}},
+	{path: "count-explicit-str.yaml", want: []string{
+		`count-explicit-str.yaml:7:10: fleet "web": spec.count: must be an integer, got a string; the !!str tag keeps it text: write it without the tag: 3`,
+	}},
+	{path: "count-tiny-float.yaml", want: []string{
+		`count-tiny-float.yaml:7:10: fleet "web": spec.count: 1e-400 is not an integer (it is too small for a float, which reads it as 0); write a whole number without a decimal point or exponent`,
+	}},
+	{path: "count-written-float.yaml", want: []string{
+		`count-written-float.yaml:7:10: fleet "web": spec.count: 3.0 is written as a float; write the integer without a decimal point or exponent: 3`,
+		`count-written-float.yaml:13:33: fleet "web": spec.containers[0].publishPorts[0].hostPort: 8e1 is written as a float; write the integer without a decimal point or exponent: 80`,
+	}},
 	{path: "count-float.yaml", want: []string{
 		`count-float.yaml:7:10: fleet "web": spec.count: must be an integer, got a number`,
 	}},

@@ -350,10 +350,18 @@ func (c *converter) value(n *yaml.Node) any {
 		}
 		return s
 	case yaml.ScalarNode:
+		v := scalar(n)
+		field := schema.FieldName(c.path)
 		if msg := numberProblem(n); msg != "" {
 			c.fail(n, "%s", msg)
+		} else if msg := floatIntegerProblem(field, n); msg != "" {
+			c.fail(n, "%s", msg)
+		} else if s, ok := v.(string); ok {
+			if msg := controlProblem(field, s); msg != "" {
+				c.fail(n, "%s", msg)
+			}
 		}
-		return scalar(n)
+		return v
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
 			return c.value(n.Content[0])
@@ -454,7 +462,9 @@ func scalar(n *yaml.Node) any {
 	case "!!str":
 		// The parser leaves a plain number beyond float64 (1e400) a string;
 		// keep it a number so the schema reports it as out of range.
-		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && plainFloatRE.MatchString(n.Value) {
+		// An explicit !!str keeps the value a string ("count: !!str 3" is
+		// refused where a number is required).
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 && plainFloatRE.MatchString(n.Value) {
 			if f, ok := new(big.Float).SetString(n.Value); ok && !f.IsInf() {
 				return json.Number(f.Text('g', -1))
 			}

@@ -1,0 +1,78 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Checks of string and number values that the schema cannot express: what a
+// value written with escapes or tags may hold.
+
+// visible quotes s for a message so that nothing in it is invisible: control
+// characters and other unprintable ones are escaped (as strconv.Quote does)
+// and a space at either end is written \u0020, so "bundle_gen_03 " shows as
+// "bundle_gen_03\u0020".
+func visible(s string) string {
+	q := strconv.Quote(s)
+	body := q[1 : len(q)-1]
+	trimmed := strings.TrimLeft(body, " ")
+	lead := len(body) - len(trimmed)
+	rest := strings.TrimRight(trimmed, " ")
+	trail := len(trimmed) - len(rest)
+	if lead == 0 && trail == 0 {
+		return q
+	}
+	return `"` + strings.Repeat(`\u0020`, lead) + rest + strings.Repeat(`\u0020`, trail) + `"`
+}
+
+// multiLineField matches the fields whose value may span lines: a
+// container's command (a block scalar is the natural way to write a long
+// one) and an environment variable's value.
+var multiLineField = regexp.MustCompile(`^spec\.containers\[\d+\]\.(command|envs\[\d+\]\.value)$`)
+
+// controlProblem explains a control character in a string value, or "": NUL
+// anywhere; a line break or tab outside the multi-line fields; any other C0
+// or C1 control character or DEL anywhere. The raw-byte check of the file
+// already refuses most of them written literally; this catches escapes
+// ("\n", "\0", "\x07", "\u0085") in double-quoted strings.
+func controlProblem(field, s string) string {
+	multi := multiLineField.MatchString(field)
+	for _, r := range s {
+		switch {
+		case r == 0:
+			return fmt.Sprintf("%s holds U+0000 (NUL), which no value may hold; remove it", visible(s))
+		case (r == '\n' || r == '\t') && multi:
+			continue
+		case r == '\n' || r == '\r' || r == '\t':
+			return fmt.Sprintf("%s holds the control character %U; this value is one line: remove it (only a container's command and environment values may hold line breaks)", visible(s), r)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return fmt.Sprintf("%s holds the control character %U; remove it", visible(s), r)
+		}
+	}
+	return ""
+}
+
+// integerField matches the fields that take an integer.
+var integerField = regexp.MustCompile(`^spec\.(count|charge\.period|containers\[\d+\]\.publishPorts\[\d+\]\.(hostPort|containerPort))$`)
+
+// floatIntegerProblem explains a whole number written as a float where an
+// integer is required ("count: 3.0", "1e2", or "1e-400", which a float
+// reads as 0), or "". A float with a fraction is left to the schema ("must
+// be an integer, got a number").
+func floatIntegerProblem(field string, n *yaml.Node) string {
+	if n.ShortTag() != "!!float" || !integerField.MatchString(field) {
+		return ""
+	}
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || f != float64(int64(f)) {
+		return ""
+	}
+	if f == 0 && strings.ContainsAny(strings.TrimLeft(n.Value, "+-0."), "123456789") {
+		return fmt.Sprintf("%s is not an integer (it is too small for a float, which reads it as 0); write a whole number without a decimal point or exponent", n.Value)
+	}
+	return fmt.Sprintf("%s is written as a float; write the integer without a decimal point or exponent: %d", n.Value, int64(f))
+}
