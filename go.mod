@@ -3,6 +3,7 @@ module github.com/lightkeeper/lightkeeper
 go 1.26.0
 
 require (
+	github.com/distribution/reference v0.6.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.211
@@ -12,5 +13,6 @@ require (
 
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
 )

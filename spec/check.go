@@ -66,6 +66,11 @@ func checkFleet(f *Fleet) Errors {
 			}
 		}
 	}
+	if s.Login != nil {
+		if field, msg := passwordSourceProblem(s.Login.PasswordFrom); msg != "" {
+			add(field, "%s", msg)
+		}
+	}
 	errs = append(errs, checkContainers(f)...)
 	last := max(s.Count-1, 0)
 	name, err := renderName(s.InstanceName, f.Metadata.Name, last)
@@ -120,8 +125,9 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 }
 
 // checkContainers checks what Docker would refuse on the instance, after
-// the instance is bought: two containers with one name, a host port
-// published twice, a variable set twice in one container.
+// the instance is bought: an image reference it cannot parse, a restart
+// count it cannot hold, two containers with one name, a host port published
+// twice, a variable set twice or a mount point used twice in one container.
 func checkContainers(f *Fleet) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
@@ -134,6 +140,22 @@ func checkContainers(f *Fleet) Errors {
 	names := map[string]int{}
 	var ports []published
 	for i, c := range f.Spec.Containers {
+		if msg := imageProblem(c.ContainerImage); msg != "" {
+			add(fmt.Sprintf("spec.containers[%d].containerImage", i), "%s", msg)
+		}
+		if msg := restartPolicyProblem(c.RestartPolicy); msg != "" {
+			add(fmt.Sprintf("spec.containers[%d].restartPolicy", i), "%s", msg)
+		}
+		mounts := map[string]int{}
+		for k, v := range c.Volumes {
+			p := cleanMountPath(v.ContainerPath)
+			if first, dup := mounts[p]; dup {
+				add(fmt.Sprintf("spec.containers[%d].volumes[%d].containerPath", i, k),
+					"%s is already a mount point of this container (volumes[%d]); Docker refuses a duplicate mount point: mount each container path once", visible(v.ContainerPath), first)
+			} else {
+				mounts[p] = k
+			}
+		}
 		if c.ContainerName != "" {
 			if j, dup := names[c.ContainerName]; dup {
 				add(fmt.Sprintf("spec.containers[%d].containerName", i), "container name %q is also used by spec.containers[%d]; container names must be unique on an instance", c.ContainerName, j)

@@ -85,6 +85,28 @@ var invalidCases = []struct {
 		`count-written-float.yaml:7:10: fleet "web": spec.count: 3.0 is written as a float; write the integer without a decimal point or exponent: 3`,
 		`count-written-float.yaml:13:33: fleet "web": spec.containers[0].publishPorts[0].hostPort: 8e1 is written as a float; write the integer without a decimal point or exponent: 80`,
 	}},
+	{path: "container-image-bad.yaml", want: []string{
+		`container-image-bad.yaml:12:23: fleet "web": spec.containers[0].containerImage: "nginx 1.27" is not an image reference: it holds a space; write [registry/]name[:tag][@digest], such as nginx:1.27`,
+		`container-image-bad.yaml:13:23: fleet "web": spec.containers[1].containerImage: "\u0020" is not an image reference; write [registry/]name[:tag][@digest], such as nginx:1.27`,
+		`container-image-bad.yaml:14:23: fleet "web": spec.containers[2].containerImage: "NGINX:latest": Docker wants the repository name in lowercase; write "nginx:latest"`,
+		`container-image-bad.yaml:15:23: fleet "web": spec.containers[3].containerImage: "nginx:" has an empty tag; write a tag after ':' (nginx:1.27) or leave the ':' out (the tag is then latest)`,
+		`container-image-bad.yaml:16:23: fleet "web": spec.containers[4].containerImage: "ghcr.io/Acme/app:v1": Docker wants the repository name in lowercase; write "ghcr.io/acme/app:v1"`,
+		`container-image-bad.yaml:17:23: fleet "web": spec.containers[5].containerImage: "nginx@sha256:abc" has a malformed digest; after '@' write the algorithm and its hex digits, such as sha256: and 64 hex digits, or leave the digest out`,
+		`container-image-bad.yaml:18:23: fleet "web": spec.containers[6].containerImage: "nginx:1.27\u0020" is not an image reference: it holds a space; write [registry/]name[:tag][@digest], such as nginx:1.27`,
+	}},
+	{path: "container-volume-duplicate.yaml", want: []string{
+		`container-volume-duplicate.yaml:16:27: fleet "web": spec.containers[0].volumes[2].containerPath: "/data/" is already a mount point of this container (volumes[0]); Docker refuses a duplicate mount point: mount each container path once`,
+	}},
+	{path: "restart-policy-huge.yaml", want: []string{
+		`restart-policy-huge.yaml:13:22: fleet "web": spec.containers[0].restartPolicy: on-failure:99999999999 retries more often than Docker can count; N must be at most 2147483647`,
+	}},
+	{path: "password-from-credentials.yaml", want: []string{
+		`password-from-credentials.yaml:12:25: fleet "a": spec.login.passwordFrom.env: TENCENTCLOUD_SECRET_KEY is a Tencent Cloud SDK variable (TENCENTCLOUD_*), where lightkeeper reads its own API credentials; the API secret must never become a server password: use a variable of its own, such as WEB_PASSWORD`,
+		`password-from-credentials.yaml:25:25: fleet "b": spec.login.passwordFrom.env: TENCENTCLOUD_SECRET_ID is a Tencent Cloud SDK variable (TENCENTCLOUD_*), where lightkeeper reads its own API credentials; the API secret must never become a server password: use a variable of its own, such as WEB_PASSWORD`,
+		`password-from-credentials.yaml:38:26: fleet "c": spec.login.passwordFrom.file: "/root/.tencentcloud/credentials" is in .tencentcloud/, where the Tencent Cloud SDK and tccli keep API credentials; the API secret must never become a server password: keep the password in a file of its own`,
+		`password-from-credentials.yaml:51:26: fleet "d": spec.login.passwordFrom.file: "/run/credentials/lightkeeper.service/tencentcloud-secret-key" is the systemd credential tencentcloud-secret-key, which holds lightkeeper's own API credentials; the API secret must never become a server password: give the password a credential of its own, such as web-password`,
+		`password-from-credentials.yaml:64:26: fleet "e": spec.login.passwordFrom.file: "/home/ops/.tccli/default.credential" is in .tccli/, where the Tencent Cloud SDK and tccli keep API credentials; the API secret must never become a server password: keep the password in a file of its own`,
+	}},
 	{path: "count-float.yaml", want: []string{
 		`count-float.yaml:7:10: fleet "web": spec.count: must be an integer, got a number`,
 	}},
