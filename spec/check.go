@@ -26,16 +26,22 @@ func (f *Fleet) errorAt(field, format string, args ...any) *Error {
 }
 
 // checkFleet checks one fleet on its own.
-func checkFleet(f *Fleet) Errors {
+func checkFleet(f *Fleet, opts Options) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	s := &f.Spec
-	for i, z := range s.Zones {
-		rest, ok := strings.CutPrefix(z, s.Region)
-		if !ok || !zoneSuffixRE.MatchString(rest) {
-			add(fmt.Sprintf("spec.zones[%d]", i), "zone %q is not in region %s; use a zone such as %s-3", z, s.Region, s.Region)
+	if msg := regionProblem(s.Region, opts.ExtraRegions); msg != "" {
+		// Zones are not checked against a region that does not exist: the
+		// region is what to fix.
+		add("spec.region", "%s", msg)
+	} else {
+		for i, z := range s.Zones {
+			rest, ok := strings.CutPrefix(z, s.Region)
+			if !ok || !zoneSuffixRE.MatchString(rest) {
+				add(fmt.Sprintf("spec.zones[%d]", i), "zone %q is not in region %s; use a zone of %s, named %s-N (DescribeZones lists them)", z, s.Region, s.Region, s.Region)
+			}
 		}
 	}
 	if len(s.Tags) > MaxUserTags {

@@ -255,6 +255,12 @@ var invalidCases = []struct {
 	{path: "region-bad.yaml", want: []string{
 		`region-bad.yaml:6:11: fleet "web": spec.region: must be a region id such as ap-guangzhou`,
 	}},
+	{path: "region-typo.yaml", want: []string{
+		`region-typo.yaml:6:11: fleet "web": spec.region: unknown Lighthouse region "ap-guangzou"; did you mean "ap-guangzhou"? (a region newer than this build: validate --region-allow ap-guangzou)`,
+	}},
+	{path: "region-unknown.yaml", want: []string{
+		`region-unknown.yaml:6:11: fleet "web": spec.region: unknown Lighthouse region "mars-olympus"; known: ap-bangkok, ap-beijing, ap-chengdu, ap-chongqing, ap-guangzhou, ap-hongkong, ap-jakarta, ap-mumbai, ap-nanjing, ap-seoul, ap-shanghai, ap-singapore, ap-tokyo, eu-frankfurt, eu-moscow, na-ashburn, na-siliconvalley, na-toronto, sa-saopaulo (a region newer than this build: validate --region-allow mars-olympus)`,
+	}},
 	{path: "renew-flag.yaml", want: []string{
 		`renew-flag.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
 	}},
@@ -313,7 +319,7 @@ var invalidCases = []struct {
 		`zone-malformed.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,
 	}},
 	{path: "zone-outside-region.yaml", want: []string{
-		`zone-outside-region.yaml:10:27: fleet "web": spec.zones[1]: zone "ap-shanghai-2" is not in region ap-guangzhou; use a zone such as ap-guangzhou-3`,
+		`zone-outside-region.yaml:10:27: fleet "web": spec.zones[1]: zone "ap-shanghai-2" is not in region ap-guangzhou; use a zone of ap-guangzhou, named ap-guangzhou-N (DescribeZones lists them)`,
 	}},
 	{path: "zone-prefix-only.yaml", want: []string{
 		`zone-prefix-only.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,

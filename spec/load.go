@@ -32,6 +32,9 @@ type Options struct {
 	MaxAliasNodes int
 	// Concurrency is how many files are parsed at once (default GOMAXPROCS).
 	Concurrency int
+	// ExtraRegions are region ids accepted besides KnownRegions: regions
+	// opened after this build.
+	ExtraRegions []string
 }
 
 func (o Options) withDefaults() Options {

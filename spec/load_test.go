@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -299,5 +300,20 @@ func TestLoadSymlinkToDirectory(t *testing.T) {
 	want := "linked.yaml: is a directory (a symbolic link named like a fleet file); rename the link or point it at a file"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
+
+// A region newer than the build is accepted when the caller allows it.
+func TestLoadExtraRegions(t *testing.T) {
+	doc := strings.ReplaceAll(webYAML, "ap-guangzhou", "ap-newcity")
+	fsys := fstest.MapFS{"a.yaml": {Data: []byte(doc)}}
+	if _, err := Load(fsys, Options{}); err == nil || !strings.Contains(err.Error(), `unknown Lighthouse region "ap-newcity"`) {
+		t.Fatalf("unknown region: %v", err)
+	}
+	if _, err := Load(fsys, Options{ExtraRegions: []string{"ap-newcity"}}); err != nil {
+		t.Errorf("allowed region refused: %v", err)
+	}
+	if got := KnownRegions(); !slices.IsSorted(got) || !slices.Contains(got, "ap-guangzhou") {
+		t.Errorf("KnownRegions = %v", got)
 	}
 }

@@ -266,7 +266,7 @@ func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Flee
 	f := &Fleet{Source: Source{File: file, Document: index, Line: root.Line}, node: root}
 	fillFleet(f, obj(value))
 	f.applyDefaults()
-	if errs := checkFleet(f); len(errs) > 0 {
+	if errs := checkFleet(f, opts); len(errs) > 0 {
 		return nil, errs
 	}
 	return f, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing/fstest"
 
 	"github.com/lightkeeper/lightkeeper/spec"
@@ -57,9 +58,11 @@ type validatedFleet struct {
 }
 
 func runValidate(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [PATH...]", validateHelp)
+	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [--exclude GLOB]... [--region-allow REGION]... [PATH...]", validateHelp)
 	output := fs.String("output", "text", "output format: text or json")
 	maxTotal := fs.Int("max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets; -1 for no limit")
+	var regions listFlag
+	fs.Var(&regions, "region-allow", "accept `REGION` besides the Lighthouse regions this build knows (repeatable, or comma-separated)")
 	paths, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -85,7 +88,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		defer closeInput()
 		inputs[i] = in
 	}
-	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal})
+	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal, ExtraRegions: regions})
 	var errs spec.Errors
 	if err != nil && !errors.As(err, &errs) {
 		return err
@@ -171,6 +174,20 @@ func canonicalDir(dir string) string {
 		abs = real
 	}
 	return filepath.ToSlash(abs)
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
 }
 
 // plural renders "1 fleet" or "2 fleets".

@@ -353,3 +353,23 @@ func TestValidateSameDirectoryTwoWays(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestValidateRegionAllow(t *testing.T) {
+	dir := t.TempDir()
+	doc := `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata: {name: web}
+spec: {region: ap-newcity, count: 1, bundleId: bundle_gen_01, blueprintId: lhbp-g0tn7djh, charge: {period: 1}, zones: [ap-newcity-1]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "validate", dir)
+	if code != exitError || !strings.Contains(out, `unknown Lighthouse region "ap-newcity"`) {
+		t.Errorf("unknown region: code %d, %q", code, out)
+	}
+	code, out, errOut := runCmd(t, "validate", "--region-allow", "ap-other,ap-newcity", dir)
+	if code != exitOK {
+		t.Errorf("--region-allow: code %d, %q %q", code, out, errOut)
+	}
+}
