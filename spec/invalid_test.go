@@ -222,6 +222,17 @@ var invalidCases = []struct {
 	{path: "no-fleets", want: []string{
 		`no-fleets: no fleet files (*.yaml, *.yml) in this directory; point lightkeeper at the directory that holds the fleet specs`,
 	}},
+	{path: "not-a-fleet.yaml", want: []string{
+		`not-a-fleet.yaml:2:1: not a lightkeeper fleet (apiVersion apps/v1, kind Deployment); a fleet has apiVersion lightkeeper/v1 and kind Fleet: leave this file out with --exclude, or point lightkeeper at the directory that holds the fleet specs`,
+		`not-a-fleet.yaml:12:1: not a lightkeeper fleet (no apiVersion or kind; keys services, volumes); a fleet has apiVersion lightkeeper/v1 and kind Fleet: leave this file out with --exclude, or point lightkeeper at the directory that holds the fleet specs`,
+		`not-a-fleet.yaml:24:10: fleet "web": spec.count: must be >= 0`,
+	}},
+	{path: "not-fleets", want: []string{
+		`not-fleets: no lightkeeper fleets here: 3 YAML documents, all something else (the first, not-fleets/compose.yml:1: no apiVersion or kind; keys services); point lightkeeper at the directory that holds the fleet specs, or leave the others out with --exclude`,
+	}},
+	{path: "exclude", opts: Options{Exclude: []string{"ci/**", "**/broken"}}, want: []string{
+		`exclude/fleets/db.yaml:7:10: fleet "db": spec.count: must be >= 0`,
+	}},
 	{path: "not-a-mapping.yaml", want: []string{
 		`not-a-mapping.yaml:1:1: must be a mapping, got a list`,
 	}},
@@ -347,7 +358,7 @@ func TestLoadInvalid(t *testing.T) {
 			var got []string
 			for _, e := range errs {
 				got = append(got, e.Error())
-				if e.Line == 0 && !strings.HasPrefix(tc.path, "no-fleets") {
+				if e.Line == 0 && tc.path != "no-fleets" && tc.path != "not-fleets" {
 					t.Errorf("error without a line: %v", e)
 				}
 			}

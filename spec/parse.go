@@ -230,6 +230,9 @@ func isParserProblem(msg string) bool {
 // parseDocument converts, validates and checks one document. It returns the
 // fleet when the document is valid on its own.
 func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Fleet, Errors) {
+	if what := notFleet(root); what != "" {
+		return nil, Errors{notFleetError(file, root, what)}
+	}
 	name := ""
 	if n := lookupNode(root, []string{"metadata", "name"}); n != nil && n != root && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		name = n.Value

@@ -26,9 +26,15 @@ and the total count. Nothing is sent to the cloud. Every problem is listed, one 
 
   fleets/web.yaml:7:10: fleet "web": spec.count: must be >= 0
 
-Walking skips names that start with "." and refuses symbolic links that lead
-outside the directory; a file named on the command line is read whatever its
-name and wherever it leads.
+PATH should be the directory of the fleet specs: every YAML file under it is
+read as fleets, and a document that is something else (a CI workflow, a
+Kubernetes manifest) is reported. --exclude leaves files and directories out,
+matched against the path relative to the directory walked: "ci/**",
+"**/testdata", "*.compose.yaml".
+
+Walking skips names that start with "." and refuses symbolic links (to files
+or directories) that lead outside the directory; a file named on the command
+line is read whatever its name and wherever it leads.
 
 With --output json, stdout is one JSON object:
   {"valid": bool, "fleets": [{"name","file","line","region","count"}],
@@ -40,7 +46,8 @@ Exit codes: 0 all specs valid, 1 problems found (or unreadable input),
 Examples:
   lightkeeper validate fleets/
   lightkeeper validate --output json fleets/ | jq '.errors[].message'
-  lightkeeper validate - < web.yaml`
+  lightkeeper validate - < web.yaml
+  lightkeeper validate --exclude 'ci/**' --exclude '**/testdata' .`
 
 // validateReport is the --output json document.
 type validateReport struct {
@@ -63,6 +70,8 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	maxTotal := fs.Int("max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets; -1 for no limit")
 	var regions listFlag
 	fs.Var(&regions, "region-allow", "accept `REGION` besides the Lighthouse regions this build knows (repeatable, or comma-separated)")
+	var exclude repeatedFlag
+	fs.Var(&exclude, "exclude", "leave out files and directories matching `GLOB`, relative to each directory walked; ** matches any number of directories (repeatable)")
 	paths, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -72,6 +81,11 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	}
 	if *maxTotal == 0 || *maxTotal < -1 {
 		return usageError("--max-total-count must be positive or -1, not %d", *maxTotal)
+	}
+	for _, p := range exclude {
+		if err := spec.CheckExclude(p); err != nil {
+			return usageError("--exclude: %v", err)
+		}
 	}
 	if slices.Contains(paths, "") {
 		return usageError("an empty PATH; name a directory or file, or leave PATH out for the current directory")
@@ -88,7 +102,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		defer closeInput()
 		inputs[i] = in
 	}
-	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal, ExtraRegions: regions})
+	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal, ExtraRegions: regions, Exclude: exclude})
 	var errs spec.Errors
 	if err != nil && !errors.As(err, &errs) {
 		return err
@@ -187,6 +201,16 @@ func (l *listFlag) Set(v string) error {
 			*l = append(*l, part)
 		}
 	}
+	return nil
+}
+
+// repeatedFlag is a repeatable flag that keeps each value whole.
+type repeatedFlag []string
+
+func (r *repeatedFlag) String() string { return strings.Join(*r, " ") }
+
+func (r *repeatedFlag) Set(v string) error {
+	*r = append(*r, v)
 	return nil
 }
 

@@ -373,3 +373,60 @@ spec: {region: ap-newcity, count: 1, bundleId: bundle_gen_01, blueprintId: lhbp-
 		t.Errorf("--region-allow: code %d, %q %q", code, out, errOut)
 	}
 }
+
+// A symbolic link to a directory outside the tree is refused as a link to a
+// file is: its fleets would otherwise go unchecked in silence.
+func TestValidateSymlinkDirOutOfTree(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "web.yaml"), []byte(validFleet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "solo.yaml"), []byte(strings.Replace(validFleet, "name: solo", "name: other", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "shared")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "validate", dir)
+	want := filepath.ToSlash(dir) + "/shared: symbolic link leads outside the directory being read; " +
+		"keep fleet files inside it, or name the file itself\n"
+	if code != exitError || out != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, out, want)
+	}
+	// Excluded, it is not looked at.
+	if code, out, _ := runCmd(t, "validate", "--exclude", "shared", dir); code != exitOK {
+		t.Errorf("--exclude shared: exit %d, %s", code, out)
+	}
+}
+
+func TestValidateExclude(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"fleets/solo.yaml":        validFleet,
+		"ci/workflow.yml":         "name: ci\non: [push]\njobs: {}\n",
+		"deep/a/testdata/x.yaml":  "count: nope\n",
+		"deep/b/testdata/y.yaml":  "kind: Deployment\n",
+		"fleets/testdata/z.yaml":  "[broken\n",
+		"fleets/old.compose.yaml": "services: {}\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runCmd(t, "validate", "--exclude", "ci/**", "--exclude", "**/testdata", "--exclude", "**/*.compose.yaml", dir)
+	if code != exitOK || out != "1 fleet valid (1 instance in all)\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, "validate", dir)
+	if code != exitError || !strings.Contains(out, "ci/workflow.yml:1:1: not a lightkeeper fleet (no apiVersion or kind; keys name, on, jobs)") {
+		t.Errorf("without --exclude: exit %d, stdout %q", code, out)
+	}
+	if code, _, errOut := runCmd(t, "validate", "--exclude", "/abs", dir); code != exitUsage || !strings.Contains(errOut, "relative to the directory walked") {
+		t.Errorf("absolute pattern: exit %d, %q", code, errOut)
+	}
+}
