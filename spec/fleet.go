@@ -104,7 +104,7 @@ func (f *Fleet) root() *yaml.Node {
 	if err != nil || maphash.Bytes(sourceSeed, data) != f.file.sum {
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec := yaml.NewDecoder(bytes.NewReader(normalizeYAML(data)))
 	for i := 1; ; i++ {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {

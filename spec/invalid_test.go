@@ -323,6 +323,12 @@ var invalidCases = []struct {
 	{path: "unknown-key.yaml", want: []string{
 		`unknown-key.yaml:12:3: fleet "web": spec: unknown key "color"`,
 	}},
+	{path: "yaml-directive-1.2.yaml", want: []string{
+		`yaml-directive-1.2.yaml:9:10: fleet "web": spec.count: must be >= 0`,
+	}},
+	{path: "bom-before-separator.yaml", want: []string{
+		`bom-before-separator.yaml:19:10: fleet "web2": spec.count: must be >= 0`,
+	}},
 	{path: "zone-duplicate.yaml", want: []string{
 		`zone-duplicate.yaml:10:27: fleet "web": spec.zones[1]: duplicate of item 0`,
 	}},

@@ -50,6 +50,9 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		return res
 	}
 
+	sum := maphash.Bytes(sourceSeed, data)
+	data = normalizeYAML(data)
+
 	defer func() {
 		if r := recover(); r != nil {
 			res.fleets = nil
@@ -84,7 +87,7 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	}
 	if len(res.fleets) > 0 {
 		// Keep neither the node trees nor the text (see Fleet.root).
-		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: maphash.Bytes(sourceSeed, data)}
+		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
 		for _, f := range res.fleets {
 			f.node, f.file = nil, file
 		}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -75,4 +76,35 @@ func floatIntegerProblem(field string, n *yaml.Node) string {
 		return fmt.Sprintf("%s is not an integer (it is too small for a float, which reads it as 0); write a whole number without a decimal point or exponent", n.Value)
 	}
 	return fmt.Sprintf("%s is written as a float; write the integer without a decimal point or exponent: %d", n.Value, int64(f))
+}
+
+// bom is the byte order mark U+FEFF in UTF-8.
+var bom = []byte("\xef\xbb\xbf")
+
+// normalizeYAML prepares a file for the YAML parser, keeping every line and
+// column as the author sees them: a byte order mark at the start of any line
+// (what cat of BOM-prefixed files puts before a later "---") is dropped, and
+// a "%YAML 1.2" directive becomes "%YAML 1.1", the only one the parser takes
+// (the values are read with YAML 1.2 rules either way, see scalar). data is
+// returned as is when there is nothing to change.
+func normalizeYAML(data []byte) []byte {
+	if !bytes.Contains(data, bom) && !bytes.Contains(data, []byte("%YAML 1.2")) {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line = data[:i+1]
+		}
+		data = data[len(line):]
+		line = bytes.TrimPrefix(line, bom)
+		if rest, ok := bytes.CutPrefix(line, []byte("%YAML 1.2")); ok && (len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n') {
+			out = append(out, "%YAML 1.1"...)
+			out = append(out, rest...)
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
