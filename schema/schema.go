@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,6 +88,9 @@ func (v Violation) Field() string { return FieldName(v.Path) }
 func FieldName(path []string) string {
 	var b strings.Builder
 	for _, p := range path {
+		if p == "" {
+			p = `""` // an empty key
+		}
 		if isIndex(p) {
 			b.WriteString("[" + p + "]")
 			continue
@@ -161,13 +165,17 @@ func (c *collector) add(v Violation) {
 
 // collect flattens the error tree into violations at its leaves.
 func (c *collector) collect(e *jsonschema.ValidationError) {
+	if pn, ok := e.ErrorKind.(*kind.PropertyNames); ok {
+		c.propertyName(e, pn.Property)
+		return
+	}
 	if len(e.Causes) > 0 {
 		if m, ok := c.lookup(e.SchemaURL)["x-message"].(string); ok {
 			switch e.ErrorKind.(type) {
 			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
 				// The schema explains the combination as a whole.
 				n, _ := c.find(e.InstanceLocation)
-				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
+				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m + gotString(e.ErrorKind, deref(n))})
 				return
 			}
 		}
@@ -177,6 +185,9 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		return
 	}
 	sch := c.lookup(e.SchemaURL)
+	if checkedElsewhere(sch) {
+		return
+	}
 	at := func(path []string, n *yaml.Node, msg string) {
 		v := Violation{Path: path, Message: msg}
 		if n != nil {
@@ -199,22 +210,122 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		}
 		return
 	case *kind.Type:
-		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got))+typeHint(k, deref(val)))
+		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got))+typeHint(k, deref(val), sch))
 		return
 	case *kind.UniqueItems:
 		dup := append(slices.Clip(loc), strconv.Itoa(k.Duplicates[1]))
 		n, _ := c.find(dup)
 		at(dup, n, fmt.Sprintf("duplicate of item %d", k.Duplicates[0]))
 		return
-	case *kind.PropertyNames:
-		at(loc, keyNodes(val)[k.Property], fmt.Sprintf("key %q must be 1 to 127 characters", k.Property))
-		return
 	}
 	if m, ok := sch["x-message"].(string); ok {
-		at(loc, val, m)
+		at(loc, val, m+gotString(e.ErrorKind, deref(val)))
 		return
 	}
 	at(loc, val, message(e.ErrorKind))
+}
+
+// checkedElsewhere reports whether a schema's rule is there for editors only:
+// package spec checks it itself, with a more precise message, once the
+// document passes the schema ("x-checked-by": "spec").
+func checkedElsewhere(sch map[string]any) bool {
+	_, ok := sch["x-checked-by"]
+	return ok
+}
+
+// propertyName reports the ways a mapping key breaks propertyNames, at the
+// key, with the key in the field path ("spec.tags.<key>").
+func (c *collector) propertyName(e *jsonschema.ValidationError, key string) {
+	// The library's InstanceLocation of a propertyNames error may share its
+	// array with later locations (it read "spec.charge" for spec.tags);
+	// where the schema path has no list in it, it names the place exactly.
+	loc := e.InstanceLocation
+	if p, ok := instancePathOf(e.SchemaURL); ok {
+		loc = p
+	}
+	val, _ := c.find(loc)
+	n := keyNodes(val)[key]
+	if n == nil {
+		n = deref(val)
+	}
+	path := append(slices.Clip(loc), key)
+	var leaves func(e *jsonschema.ValidationError)
+	leaves = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, cause := range e.Causes {
+				leaves(cause)
+			}
+			return
+		}
+		sch := c.lookup(e.SchemaURL)
+		if checkedElsewhere(sch) {
+			return
+		}
+		msg := message(e.ErrorKind)
+		if m, ok := sch["x-message"].(string); ok {
+			msg = m
+		}
+		v := Violation{Path: path, Message: "key " + msg}
+		if key == "" {
+			v.Message = "a key must not be empty"
+		}
+		if n != nil {
+			v.Line, v.Column = n.Line, n.Column
+		}
+		c.add(v)
+	}
+	leaves(e)
+}
+
+// instancePathOf returns the instance path that a schema location
+// ("#/properties/spec/properties/tags/propertyNames") applies to (spec,
+// tags), when only "properties" lead there; ok is false otherwise.
+func instancePathOf(schemaURL string) ([]string, bool) {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	toks := strings.Split(strings.TrimPrefix(frag, "/"), "/")
+	if len(toks) == 0 || toks[len(toks)-1] != "propertyNames" {
+		return nil, false
+	}
+	toks = toks[:len(toks)-1]
+	var path []string
+	for i := 0; i < len(toks); i += 2 {
+		if toks[i] != "properties" || i+1 >= len(toks) {
+			return nil, false
+		}
+		path = append(path, toks[i+1])
+	}
+	return path, true
+}
+
+// gotString shows the offending string after a rule's message, with
+// invisible characters made visible, for rules about a string's form (a
+// pattern or a format): ", got "bundle_gen_03\u0020"".
+func gotString(k jsonschema.ErrorKind, n *yaml.Node) string {
+	switch k.(type) {
+	case *kind.Pattern, *kind.Format, *kind.AnyOf, *kind.Not:
+	default:
+		return ""
+	}
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return ""
+	}
+	return ", got " + Quote(n.Value)
+}
+
+// Quote renders a value for a message: quoted, with control and other
+// invisible characters escaped (as strconv.Quote does) and a space at either
+// end written \u0020, so that "bundle_gen_03 " shows as "bundle_gen_03\u0020".
+func Quote(s string) string {
+	q := strconv.Quote(s)
+	body := q[1 : len(q)-1]
+	trimmed := strings.TrimLeft(body, " ")
+	lead := len(body) - len(trimmed)
+	rest := strings.TrimRight(trimmed, " ")
+	trail := len(trimmed) - len(rest)
+	if lead == 0 && trail == 0 {
+		return q
+	}
+	return `"` + strings.Repeat(`\u0020`, lead) + rest + strings.Repeat(`\u0020`, trail) + `"`
 }
 
 // keyNodes indexes the key nodes of a mapping by their value; the first of
@@ -257,7 +368,7 @@ func message(k jsonschema.ErrorKind) string {
 	case *kind.MaxLength:
 		return fmt.Sprintf("must be at most %d characters, got %d", k.Want, k.Got)
 	case *kind.Pattern:
-		return fmt.Sprintf("%q does not match %s", k.Got, k.Want)
+		return fmt.Sprintf("%s does not match %s", Quote(k.Got), k.Want)
 	case *kind.MinItems:
 		if k.Want == 1 {
 			return "must not be empty"
@@ -306,9 +417,30 @@ var yaml11Bools = map[string]bool{"yes": true, "on": true, "y": true, "no": fals
 // typeHint suggests how to write a scalar of the wrong type: the YAML 1.2
 // spelling of a YAML 1.1 boolean, quotes around a number meant as text, no
 // quotes around a number. "" when there is nothing to suggest.
-func typeHint(k *kind.Type, n *yaml.Node) string {
+//
+// Quotes are suggested only where the quoted text would be valid: where the
+// schema lists the allowed values they are listed instead, and where the
+// quoted text would break the field's pattern the pattern's rule is given.
+func typeHint(k *kind.Type, n *yaml.Node, sch map[string]any) string {
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return ""
+	}
+	if slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean") {
+		if enum, ok := sch["enum"].([]any); ok {
+			want := make([]string, len(enum))
+			for i, w := range enum {
+				want[i] = display(w)
+			}
+			return "; write one of " + strings.Join(want, ", ")
+		}
+		if p, ok := sch["pattern"].(string); ok {
+			if re, err := regexp.Compile(p); err == nil && !re.MatchString(n.Value) {
+				if m, ok := sch["x-message"].(string); ok {
+					return fmt.Sprintf("; quoted, %q would still be refused: it %s", n.Value, m)
+				}
+				return fmt.Sprintf("; quoted, %q would still be refused: it must match %s", n.Value, p)
+			}
+		}
 	}
 	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 	switch {

@@ -29,10 +29,10 @@ var invalidCases = []struct {
 		`auto-voucher-yes.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string; YAML 1.2 reads yes as a string: write true`,
 	}},
 	{path: "blueprint-bad.yaml", want: []string{
-		`blueprint-bad.yaml:9:16: fleet "web": spec.blueprintId: must be a blueprint id: lhbp- followed by 8 lowercase letters or digits`,
+		`blueprint-bad.yaml:9:16: fleet "web": spec.blueprintId: must be a blueprint id: lhbp- followed by 8 lowercase letters or digits, got "ubuntu-22.04"`,
 	}},
 	{path: "bundle-bad.yaml", want: []string{
-		`bundle-bad.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02`,
+		`bundle-bad.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02, got "gen-03"`,
 	}},
 	{path: "charge-missing.yaml", want: []string{
 		`charge-missing.yaml:6:3: fleet "web": spec: missing required key "charge"`,
@@ -44,12 +44,12 @@ var invalidCases = []struct {
 		`container-conflicts.yaml:27:22: fleet "web": spec.containers[1].publishPorts[3].hostPort: host port 8080/tcp is already published on 127.0.0.1 by spec.containers[0].publishPorts[1]; use another hostPort`,
 	}},
 	{path: "container-fields.yaml", want: []string{
-		`container-fields.yaml:14:22: fleet "web": spec.containers[0].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule)`,
-		`container-fields.yaml:16:53: fleet "web": spec.containers[0].publishPorts[0].ip: must be an IPv4 or IPv6 address such as 0.0.0.0`,
-		`container-fields.yaml:18:27: fleet "web": spec.containers[0].volumes[0].containerPath: must be an absolute path, such as /data`,
-		`container-fields.yaml:18:48: fleet "web": spec.containers[0].volumes[0].hostPath: must be an absolute path, such as /srv/data (Docker reads a relative one as a named volume)`,
-		`container-fields.yaml:20:17: fleet "web": spec.containers[0].envs[0].key: must not contain '=' or be empty`,
-		`container-fields.yaml:22:22: fleet "web": spec.containers[1].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule)`,
+		`container-fields.yaml:14:22: fleet "web": spec.containers[0].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule), got "my box"`,
+		`container-fields.yaml:16:53: fleet "web": spec.containers[0].publishPorts[0].ip: must be an IPv4 or IPv6 address such as 0.0.0.0, got "localhost"`,
+		`container-fields.yaml:18:27: fleet "web": spec.containers[0].volumes[0].containerPath: must be an absolute path, such as /data, got "etc/nginx"`,
+		`container-fields.yaml:18:48: fleet "web": spec.containers[0].volumes[0].hostPath: must be an absolute path, such as /srv/data (Docker reads a relative one as a named volume), got "srv/nginx"`,
+		`container-fields.yaml:20:17: fleet "web": spec.containers[0].envs[0].key: must not contain '=' or be empty, got "A=B"`,
+		`container-fields.yaml:22:22: fleet "web": spec.containers[1].containerName: must start with a letter or digit and hold at least 2 of letters, digits, '_', '.' and '-' (Docker's rule), got "b"`,
 	}},
 	{path: "container-missing-image.yaml", want: []string{
 		`container-missing-image.yaml:13:7: fleet "web": spec.containers[0]: missing required key "containerImage"`,
@@ -58,7 +58,7 @@ var invalidCases = []struct {
 	{path: "container-port.yaml", want: []string{
 		`container-port.yaml:15:22: fleet "web": spec.containers[0].publishPorts[0].hostPort: must be <= 65535`,
 		`container-port.yaml:15:58: fleet "web": spec.containers[0].publishPorts[0].protocol: must be one of "tcp", "udp", "sctp"`,
-		`container-port.yaml:16:22: fleet "web": spec.containers[0].restartPolicy: must be no, on-failure, on-failure:N or always`,
+		`container-port.yaml:16:22: fleet "web": spec.containers[0].restartPolicy: must be no, on-failure, on-failure:N or always, got "sometimes"`,
 	}},
 	{path: "control-char.yaml", want: []string{
 		`control-char.yaml:7:11: control character U+0001 is not allowed in YAML`,
@@ -158,10 +158,10 @@ var invalidCases = []struct {
 		`instance-name-collision/b.yaml:70:17: fleet "db2": spec.instanceName: can render the same instance name as fleet "db" (instance-name-collision/a.yaml:34:17) in region ap-guangzhou: both render "{slot}.db" ("0.db" is slot 0 of each); the name is a slot's identity, so give one of them another template`,
 	}},
 	{path: "instance-name-no-slot.yaml", want: []string{
-		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}"`,
+		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "web"`,
 	}},
 	{path: "instance-name-two-slots.yaml", want: []string{
-		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}"`,
+		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "{slot}-{fleet}-{slot}"`,
 	}},
 	{path: "instance-name-placeholder.yaml", want: []string{
 		`instance-name-placeholder.yaml:12:17: fleet "web": spec.instanceName: unknown placeholder {region}; placeholders are {fleet} and {slot}`,
@@ -176,7 +176,7 @@ var invalidCases = []struct {
 		`invalid-utf8.yaml:8:24: invalid UTF-8; save the file as UTF-8`,
 	}},
 	{path: "keyids-bad.yaml", want: []string{
-		`keyids-bad.yaml:13:29: fleet "web": spec.login.keyIds[1]: must be a key pair id: lhkp- followed by 8 lowercase letters or digits`,
+		`keyids-bad.yaml:13:29: fleet "web": spec.login.keyIds[1]: must be a key pair id: lhkp- followed by 8 lowercase letters or digits, got "my-key"`,
 	}},
 	{path: "keyids-too-many.yaml", want: []string{
 		`keyids-too-many.yaml:13:13: fleet "web": spec.login.keyIds: must have at most 5 items, got 6`,
@@ -208,16 +208,16 @@ var invalidCases = []struct {
 		`name-missing.yaml:3:11: metadata: missing required key "name"`,
 	}},
 	{path: "name-number.yaml", want: []string{
-		`name-number.yaml:4:9: metadata.name: must be a string, got a number; quote it to keep it text: "123"`,
+		`name-number.yaml:4:9: metadata.name: must be a string, got a number; quoted, "123" would still be refused: it must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
 	}},
 	{path: "name-too-long.yaml", want: []string{
 		`name-too-long.yaml:4:9: fleet "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
 	}},
 	{path: "name-trailing-dash.yaml", want: []string{
-		`name-trailing-dash.yaml:4:9: fleet "web-": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
+		`name-trailing-dash.yaml:4:9: fleet "web-": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-', got "web-"`,
 	}},
 	{path: "name-uppercase.yaml", want: []string{
-		`name-uppercase.yaml:4:9: fleet "Web": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-'`,
+		`name-uppercase.yaml:4:9: fleet "Web": metadata.name: must be lowercase letters, digits and '-', start with a letter and not end with '-', got "Web"`,
 	}},
 	{path: "no-fleets", want: []string{
 		`no-fleets: no fleet files (*.yaml, *.yml) in this directory; point lightkeeper at the directory that holds the fleet specs`,
@@ -240,10 +240,10 @@ var invalidCases = []struct {
 		`only-comments.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
 	}},
 	{path: "password-env-bad.yaml", want: []string{
-		`password-env-bad.yaml:13:25: fleet "web": spec.login.passwordFrom.env: must be an environment variable name: letters, digits and '_', not starting with a digit`,
+		`password-env-bad.yaml:13:25: fleet "web": spec.login.passwordFrom.env: must be an environment variable name: letters, digits and '_', not starting with a digit, got "1PASSWORD"`,
 	}},
 	{path: "password-file-relative.yaml", want: []string{
-		`password-file-relative.yaml:13:26: fleet "web": spec.login.passwordFrom.file: must be an absolute path on the lightkeeper host, such as /run/credentials/lightkeeper.service/web-password`,
+		`password-file-relative.yaml:13:26: fleet "web": spec.login.passwordFrom.file: must be an absolute path on the lightkeeper host, such as /run/credentials/lightkeeper.service/web-password, got "secrets/web-password"`,
 	}},
 	{path: "password-from-both.yaml", want: []string{
 		`password-from-both.yaml:13:19: fleet "web": spec.login.passwordFrom: must have exactly one of env or file`,
@@ -264,7 +264,7 @@ var invalidCases = []struct {
 		`plain-password.yaml:13:5: fleet "web": spec.login: unknown key "password": a plain password must not be in git; use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
 	}},
 	{path: "region-bad.yaml", want: []string{
-		`region-bad.yaml:6:11: fleet "web": spec.region: must be a region id such as ap-guangzhou`,
+		`region-bad.yaml:6:11: fleet "web": spec.region: must be a region id such as ap-guangzhou, got "guangzhou"`,
 	}},
 	{path: "region-typo.yaml", want: []string{
 		`region-typo.yaml:6:11: fleet "web": spec.region: unknown Lighthouse region "ap-guangzou"; did you mean "ap-guangzhou"? (a region newer than this build: validate --region-allow ap-guangzou)`,
@@ -295,6 +295,18 @@ var invalidCases = []struct {
 	}},
 	{path: "tags-reserved.yaml", want: []string{
 		`tags-reserved.yaml:14:5: fleet "web": spec.tags: tag key "lightkeeper-fleet" uses the reserved prefix "lightkeeper-"; lightkeeper sets those tags itself, rename the key`,
+	}},
+	{path: "tags-key-length.yaml", want: []string{
+		`tags-key-length.yaml:12:5: fleet "web": spec.tags."": a key must not be empty`,
+		`tags-key-length.yaml:13:5: fleet "web": spec.tags.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: key must be at most 127 characters, got 130`,
+	}},
+	{path: "hint-values.yaml", want: []string{
+		`hint-values.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02, got "bundle_gen_03\u0020"`,
+		`hint-values.yaml:10:34: fleet "web": spec.charge.renewFlag: must be a string, got true or false; write one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
+		`hint-values.yaml:11:14: fleet "web": spec.scaleDown: must be a string, got a number; write one of "report", "isolate"`,
+	}},
+	{path: "spec-password.yaml", want: []string{
+		`spec-password.yaml:11:3: fleet "web": spec: unknown key "password": a plain password must not be in git; under login, use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
 	}},
 	{path: "tags-too-many.yaml", want: []string{
 		`tags-too-many.yaml:13:5: fleet "web": spec.tags: 9 tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`,
@@ -333,13 +345,13 @@ var invalidCases = []struct {
 		`zone-duplicate.yaml:10:27: fleet "web": spec.zones[1]: duplicate of item 0`,
 	}},
 	{path: "zone-malformed.yaml", want: []string{
-		`zone-malformed.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,
+		`zone-malformed.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3, got "guangzhou3"`,
 	}},
 	{path: "zone-outside-region.yaml", want: []string{
 		`zone-outside-region.yaml:10:27: fleet "web": spec.zones[1]: zone "ap-shanghai-2" is not in region ap-guangzhou; use a zone of ap-guangzhou, named ap-guangzhou-N (DescribeZones lists them)`,
 	}},
 	{path: "zone-prefix-only.yaml", want: []string{
-		`zone-prefix-only.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3`,
+		`zone-prefix-only.yaml:10:11: fleet "web": spec.zones[0]: must be a zone id such as ap-guangzhou-3, got "ap-guangzhou-east-3"`,
 	}},
 	{path: "zones-empty.yaml", want: []string{
 		`zones-empty.yaml:10:10: fleet "web": spec.zones: must not be empty`,

@@ -247,7 +247,7 @@ func TestLoadHostileInputs(t *testing.T) {
 		errors     int
 		first      string
 	}{
-		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3`},
+		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3, got "z"`},
 		{"keys", keys, nKeys, `a.yaml:10:3: fleet "x": spec: unknown key "k0"`},
 		{"tags", tags, nTags + 1, `a.yaml:11:5: fleet "x": spec.tags: ` + fmt.Sprint(nTags) + ` tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`},
 		{"tag values", tagValues, nTagValues, `a.yaml:11:9: fleet "x": spec.tags.k0: must be a string, got a number; quote it to keep it text: "1"`},

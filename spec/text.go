@@ -7,28 +7,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
 )
 
 // Checks of string and number values that the schema cannot express: what a
 // value written with escapes or tags may hold.
 
-// visible quotes s for a message so that nothing in it is invisible: control
-// characters and other unprintable ones are escaped (as strconv.Quote does)
-// and a space at either end is written \u0020, so "bundle_gen_03 " shows as
-// "bundle_gen_03\u0020".
-func visible(s string) string {
-	q := strconv.Quote(s)
-	body := q[1 : len(q)-1]
-	trimmed := strings.TrimLeft(body, " ")
-	lead := len(body) - len(trimmed)
-	rest := strings.TrimRight(trimmed, " ")
-	trail := len(trimmed) - len(rest)
-	if lead == 0 && trail == 0 {
-		return q
-	}
-	return `"` + strings.Repeat(`\u0020`, lead) + rest + strings.Repeat(`\u0020`, trail) + `"`
-}
+// visible quotes s for a message so that nothing in it is invisible (see
+// schema.Quote).
+func visible(s string) string { return schema.Quote(s) }
 
 // multiLineField matches the fields whose value may span lines: a
 // container's command (a block scalar is the natural way to write a long

@@ -310,6 +310,13 @@ func TestValidateStdin(t *testing.T) {
 		out.String() != "<stdin>:7:10: fleet \"solo\": spec.count: must be >= 0\n" {
 		t.Fatalf("exit %d, stdout %q", code, out.String())
 	}
+	// JSON output does not escape <, > and &.
+	out.Reset()
+	e.stdin = strings.NewReader(bad)
+	if code := run(context.Background(), []string{"validate", "--output", "json", "-"}, e); code != exitError ||
+		!strings.Contains(out.String(), `"file": "<stdin>"`) {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
 }
 
 // Every command's --help teaches: a synopsis, its exit codes and an example;
