@@ -174,9 +174,12 @@ func TestValidateUsage(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "Exit codes: 0 all specs valid, 1 problems found") || errOut != "" {
 		t.Errorf("--help: exit %d, stdout %q, stderr %q; want the help on stdout only", code, out, errOut)
 	}
-	// A flag error prints the problem and the help to stderr, nothing to stdout.
+	// A flag error prints the problem, the usage line and where the help is
+	// to stderr (not the whole help), nothing to stdout.
 	code, out, errOut = runCmd(t, "validate", "--no-such-flag")
-	if code != exitUsage || out != "" || !strings.Contains(errOut, "no-such-flag") || !strings.Contains(errOut, "Usage:") {
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "no-such-flag") ||
+		!strings.Contains(errOut, "\nusage: lightkeeper validate [--output text|json]") ||
+		!strings.Contains(errOut, "Run 'lightkeeper validate --help'") || strings.Contains(errOut, "Exit codes") {
 		t.Errorf("bad flag: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
