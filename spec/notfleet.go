@@ -55,7 +55,7 @@ func notFleet(root *yaml.Node) string {
 		return strings.Join(parts, ", ")
 	}
 	switch {
-	case hasAV && !strings.HasPrefix(av, "lightkeeper"):
+	case hasAV && !strings.HasPrefix(strings.ToLower(av), "lightkeeper"):
 		return describe()
 	case apiVersion == nil && hasKind && kv != KindFleet:
 		return describe()
