@@ -19,21 +19,16 @@ func notFleet(root *yaml.Node) string {
 	}
 	var apiVersion, kind *yaml.Node
 	fleetKeys := 0
-	var keys []string
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], resolveAlias(root.Content[i+1])
-		switch k.Value {
+		switch k := root.Content[i]; k.Value {
 		case "apiVersion":
-			apiVersion = v
-		case "kind":
-			kind = v
-		}
-		switch k.Value {
-		case "apiVersion", "kind", "metadata", "spec":
+			apiVersion = resolveAlias(root.Content[i+1])
 			fleetKeys++
-		}
-		if len(keys) < 3 {
-			keys = append(keys, k.Value)
+		case "kind":
+			kind = resolveAlias(root.Content[i+1])
+			fleetKeys++
+		case "metadata", "spec":
+			fleetKeys++
 		}
 	}
 	str := func(n *yaml.Node) (string, bool) {
@@ -60,6 +55,10 @@ func notFleet(root *yaml.Node) string {
 	case apiVersion == nil && hasKind && kv != KindFleet:
 		return describe()
 	case fleetKeys == 0:
+		var keys []string
+		for i := 0; i+1 < len(root.Content) && len(keys) < 3; i += 2 {
+			keys = append(keys, root.Content[i].Value)
+		}
 		more := ""
 		if len(root.Content)/2 > len(keys) {
 			more = ", …"

@@ -357,13 +357,15 @@ func (c *converter) value(n *yaml.Node) any {
 		return s
 	case yaml.ScalarNode:
 		v := scalar(n)
-		field := schema.FieldName(c.path)
+		// The field name is built only for the rare values that need it.
 		if msg := numberProblem(n); msg != "" {
 			c.fail(n, "%s", msg)
-		} else if msg := floatIntegerProblem(field, n); msg != "" {
-			c.fail(n, "%s", msg)
-		} else if s, ok := v.(string); ok {
-			if msg := controlProblem(field, s); msg != "" {
+		} else if n.ShortTag() == "!!float" {
+			if msg := floatIntegerProblem(schema.FieldName(c.path), n); msg != "" {
+				c.fail(n, "%s", msg)
+			}
+		} else if s, ok := v.(string); ok && hasControl(s) {
+			if msg := controlProblem(schema.FieldName(c.path), s); msg != "" {
 				c.fail(n, "%s", msg)
 			}
 		}

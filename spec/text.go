@@ -29,6 +29,9 @@ var multiLineField = regexp.MustCompile(`^spec\.containers\[\d+\]\.(command|envs
 // already refuses most of them written literally; this catches escapes
 // ("\n", "\0", "\x07", "\u0085") in double-quoted strings.
 func controlProblem(field, s string) string {
+	if !hasControl(s) {
+		return ""
+	}
 	multi := multiLineField.MatchString(field)
 	for _, r := range s {
 		switch {
@@ -43,6 +46,17 @@ func controlProblem(field, s string) string {
 		}
 	}
 	return ""
+}
+
+// hasControl reports whether s may hold a control character: a byte below
+// 0x20, DEL, or the first byte (0xC2) of a C1 control in UTF-8.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == 0x7f || b == 0xc2 {
+			return true
+		}
+	}
+	return false
 }
 
 // integerField matches the fields that take an integer.
