@@ -18,11 +18,12 @@ import (
 // the wrong type or an unknown key, and values shown with nothing invisible.
 
 // gotString shows the offending string after a rule's message, with
-// invisible characters made visible, for rules about a string's form (a
-// pattern or a format): ", got "bundle_gen_03\u0020"".
+// invisible characters made visible, for rules about a string's form or
+// value (a pattern, a format, a list of allowed values):
+// ", got "bundle_gen_03\u0020"".
 func gotString(k jsonschema.ErrorKind, n *yaml.Node) string {
 	switch k.(type) {
-	case *kind.Pattern, *kind.Format, *kind.AnyOf, *kind.Not:
+	case *kind.Pattern, *kind.Format, *kind.AnyOf, *kind.Not, *kind.Enum, *kind.Const:
 	default:
 		return ""
 	}
@@ -72,7 +73,7 @@ func message(k jsonschema.ErrorKind) string {
 	case *kind.MaxLength:
 		return fmt.Sprintf("must be at most %d characters, got %d", k.Want, k.Got)
 	case *kind.Pattern:
-		return fmt.Sprintf("%s does not match %s", Quote(k.Got), k.Want)
+		return fmt.Sprintf("must match %s", k.Want)
 	case *kind.MinItems:
 		if k.Want == 1 {
 			return "must not be empty"

@@ -219,7 +219,7 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		at(loc, val, m+gotString(e.ErrorKind, deref(val)))
 		return
 	}
-	at(loc, val, message(e.ErrorKind))
+	at(loc, val, message(e.ErrorKind)+gotString(e.ErrorKind, deref(val)))
 }
 
 // checkedElsewhere reports whether a schema's rule is there for editors only:

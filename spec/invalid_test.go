@@ -23,7 +23,7 @@ var invalidCases = []struct {
 		`alias-unknown.yaml:4:120: YAML syntax error: unknown anchor 'nope' referenced; define it with &nope before this alias`,
 	}},
 	{path: "api-version.yaml", want: []string{
-		`api-version.yaml:1:13: fleet "web": apiVersion: must be "lightkeeper/v1"`,
+		`api-version.yaml:1:13: fleet "web": apiVersion: must be "lightkeeper/v1", got "lightkeeper/v2"`,
 	}},
 	{path: "auto-voucher-yes.yaml", want: []string{
 		`auto-voucher-yes.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string; YAML 1.2 reads yes as a string: write true`,
@@ -57,7 +57,7 @@ var invalidCases = []struct {
 	}},
 	{path: "container-port.yaml", want: []string{
 		`container-port.yaml:15:22: fleet "web": spec.containers[0].publishPorts[0].hostPort: must be <= 65535`,
-		`container-port.yaml:15:58: fleet "web": spec.containers[0].publishPorts[0].protocol: must be one of "tcp", "udp", "sctp"`,
+		`container-port.yaml:15:58: fleet "web": spec.containers[0].publishPorts[0].protocol: must be one of "tcp", "udp", "sctp", got "http"`,
 		`container-port.yaml:16:22: fleet "web": spec.containers[0].restartPolicy: must be no, on-failure, on-failure:N or always, got "sometimes"`,
 	}},
 	{path: "control-char.yaml", want: []string{
@@ -182,7 +182,7 @@ var invalidCases = []struct {
 		`keyids-too-many.yaml:13:13: fleet "web": spec.login.keyIds: must have at most 5 items, got 6`,
 	}},
 	{path: "kind.yaml", want: []string{
-		`kind.yaml:2:7: fleet "web": kind: must be "Fleet"`,
+		`kind.yaml:2:7: fleet "web": kind: must be "Fleet", got "Deployment"`,
 	}},
 	{path: "login-both.yaml", want: []string{
 		`login-both.yaml:13:5: fleet "web": spec.login: must have exactly one of keyIds or passwordFrom`,
@@ -193,7 +193,7 @@ var invalidCases = []struct {
 	{path: "many-errors.yaml", want: []string{
 		`many-errors.yaml:7:10: fleet "web": spec.count: must be >= 0`,
 		`many-errors.yaml:11:20: fleet "web": spec.charge.period: must be 1 to 12, 24, 36, 48 or 60 (months)`,
-		`many-errors.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
+		`many-errors.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW", got "NEVER"`,
 		`many-errors.yaml:13:16: fleet "web": spec.autoVoucher: must be true or false, got a number`,
 	}},
 	{path: "merge-key.yaml", want: []string{
@@ -273,10 +273,10 @@ var invalidCases = []struct {
 		`region-unknown.yaml:6:11: fleet "web": spec.region: unknown Lighthouse region "mars-olympus"; known: ap-bangkok, ap-beijing, ap-chengdu, ap-chongqing, ap-guangzhou, ap-hongkong, ap-jakarta, ap-mumbai, ap-nanjing, ap-seoul, ap-shanghai, ap-singapore, ap-tokyo, eu-frankfurt, eu-moscow, na-ashburn, na-siliconvalley, na-toronto, sa-saopaulo (a region newer than this build: validate --region-allow mars-olympus)`,
 	}},
 	{path: "renew-flag.yaml", want: []string{
-		`renew-flag.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
+		`renew-flag.yaml:11:34: fleet "web": spec.charge.renewFlag: must be one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW", got "AUTO"`,
 	}},
 	{path: "scale-down.yaml", want: []string{
-		`scale-down.yaml:12:14: fleet "web": spec.scaleDown: must be one of "report", "isolate"`,
+		`scale-down.yaml:12:14: fleet "web": spec.scaleDown: must be one of "report", "isolate", got "delete"`,
 	}},
 	{path: "syntax-error.yaml", want: []string{
 		`syntax-error.yaml:10:3: YAML syntax error: did not find expected ',' or ']'`,

@@ -180,7 +180,7 @@ func TestLoadEveryFileReported(t *testing.T) {
 	want := []string{
 		`a.yaml:7:10: fleet "web": spec.count: must be >= 0`,
 		`b.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
-		`c.yaml:12:14: fleet "c": spec.scaleDown: must be one of "report", "isolate"`,
+		`c.yaml:12:14: fleet "c": spec.scaleDown: must be one of "report", "isolate", got "never"`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
