@@ -21,8 +21,9 @@ func init() {
 
 const validateHelp = `Checks the fleet specs in each PATH (a directory, walked for *.yaml and *.yml;
 a file; or - for standard input; default ".") against the fleet schema and the
-repository rules: unique names, zones inside the region, tag and name limits,
-and the total count. Nothing is sent to the cloud. Every problem is listed, one a line:
+repository rules: unique names, known regions and zones inside them, tag and
+name limits, instance names that no two fleets of a region can share, and the
+total count. Nothing is sent to the cloud. Every problem is listed, one a line:
 
   fleets/web.yaml:7:10: fleet "web": spec.count: must be >= 0
 
