@@ -22,8 +22,8 @@ import (
 // searched: sorted by prefix, the shapes whose prefix starts with another's
 // follow it directly.
 
-// collision returns a shortest name that both
-// shapes render, or ok false when no slot numbers make them meet.
+// collision returns a name that both shapes render (a short one: the search
+// is breadth-first), or ok false when no slot numbers make them meet.
 func collision(a, b nameShape) (name string, ok bool) {
 	pa, pb := newPattern(a), newPattern(b)
 	// A state is a position in each pattern. At a slot token the position
