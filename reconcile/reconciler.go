@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -165,9 +166,12 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 			prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}] = nil
 		}
 	}
+	// The goroutines write prices, so they are started from a list of its
+	// keys: a map must not be written while it is ranged over.
+	keys := slices.Collect(maps.Keys(prices))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for k := range prices {
+	for _, k := range keys {
 		wg.Go(func() {
 			resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
 				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
