@@ -68,7 +68,7 @@ func TestPathAndExclude(t *testing.T) {
 		"drafts/web.yaml":     fleet("web", "bundle_gen_01", 9), // would collide
 		"api.yaml":            fleet("api", "bundle_gen_01", 1),
 		"api.wip.yaml":        fleet("api", "bundle_gen_01", 9), // would collide
-		"../elsewhere/x.yaml": fleet("x", "bundle_gen_01", 1), // outside Path
+		"../elsewhere/x.yaml": fleet("x", "bundle_gen_01", 1),   // outside Path
 	})
 	opts := e.options()
 	opts.Exclude = []string{"drafts", "*.wip.yaml"}
