@@ -21,9 +21,8 @@ import (
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
-// Defaults of Options.
+// Defaults of Options (DefaultInterval is in config.go).
 const (
-	DefaultInterval      = time.Minute
 	DefaultMinBackoff    = 5 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
 	// StateFile is the name of the reconcile state in Options.StateDir.

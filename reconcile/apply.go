@@ -222,7 +222,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 				r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
 				r.log.Warn("create outcome unknown; the slot waits and the same token is sent next run", "fleet", fp.Fleet, "slot", c.Slot, "err", err)
 				return fail("ambiguous", err)
-			case lighthouse.ClassOf(err) == lighthouse.RetryLater:
+			case lighthouse.ClassOf(err) != lighthouse.Permanent:
 				r.log.Info("create deferred", "fleet", fp.Fleet, "slot", c.Slot, "err", err)
 				return fail("retry-later", err)
 			default:

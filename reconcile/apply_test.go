@@ -165,3 +165,21 @@ func TestPlanPricesOncePerShapeAndBuysNothing(t *testing.T) {
 		t.Errorf("an apply over the limit bought %d instances", n)
 	}
 }
+
+func TestRateLimitedCreateIsNotAmbiguous(t *testing.T) {
+	e := newScaleEnv(t, 0)
+	fleets := genFleets(t, 1, 1)
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultRequestLimitExceeded})
+	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
+	_, res := runOnce(t, r, fleets)
+	if res.Ambiguous != 0 || res.Failed != 1 || res.Fleets[0].Failures[0].Class != "retry-later" {
+		t.Fatalf("result %+v %+v", res, res.Fleets[0].Failures)
+	}
+	if exp := r.State().Expectations(); len(exp) != 0 {
+		t.Errorf("a refused create left expectations %+v", exp)
+	}
+	e.srv.ClearFaults()
+	if p, res := runOnce(t, r, fleets); len(p.Fleets[0].Creates) != 1 || p.Fleets[0].Creates[0].Resend || res.Created != 1 {
+		t.Fatalf("second run: plan %+v result %+v", p.Fleets[0].Creates, res)
+	}
+}
