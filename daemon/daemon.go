@@ -197,6 +197,12 @@ func (d *Daemon) poke() {
 	}
 }
 
+// ObserveWebhook counts one request to the webhook by result and reason
+// (it fits gitsync.WebhookOptions.Observe).
+func (d *Daemon) ObserveWebhook(result, reason string) {
+	d.m.webhooks.WithLabelValues(result, reason).Inc()
+}
+
 // Run runs cycles until ctx ends, then lets the calls in flight finish,
 // saves the state and returns nil. It serves Handler on Options.Listen if
 // set. It returns an error only if it cannot start (the address is taken)

@@ -47,6 +47,7 @@ type metrics struct {
 	triggers       *prometheus.CounterVec
 	revisionLoads  *prometheus.CounterVec
 	stateSaveFails prometheus.Counter
+	webhooks       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -120,9 +121,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lightkeeper_state_save_errors_total",
 			Help: "Failed writes of the state file.",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_webhook_requests_total",
+			Help: "Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
+		}, []string{"result", "reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.duration, m.runs, m.fleet, m.creates, m.isolates, m.apiCalls, m.fetches,
-		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails} {
+		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
