@@ -22,6 +22,7 @@ func (d *Daemon) cycle(ctx context.Context, trigger string) bool {
 	run := &Run{Trigger: trigger, Started: start}
 	var errs []string
 	syncOK := d.sync(ctx, &errs)
+	d.progress()
 	result := d.reconcile(ctx, run, &errs)
 	run.Duration = time.Since(t0).Seconds()
 	run.Result = result

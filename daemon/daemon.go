@@ -92,6 +92,10 @@ type Daemon struct {
 	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
 	run   atomic.Bool                     // Run is running
 	ready atomic.Bool
+	busy  atomic.Bool   // a cycle is running
+	touch atomic.Int64  // unix nanoseconds of the loop's last sign of progress
+	first chan struct{} // closed when the first cycle has ended
+	once  sync.Once     // closes first
 
 	// Owned by the loop goroutine.
 	current  Revision   // last revision synced
@@ -163,8 +167,8 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: %w", err)
 		}
 	}
-	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1)}
-	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping}
+	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
+	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping, touch: d.progress}
 	ropts := opts.Reconcile
 	if ropts.Logger == nil {
 		ropts.Logger = log
@@ -257,7 +261,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.kick:
 			trigger = "trigger"
 		}
+		d.busy.Store(true)
+		d.progress()
 		ok := d.cycle(ctx, trigger)
+		d.busy.Store(false)
+		d.once.Do(func() { close(d.first) })
 		if ctx.Err() != nil {
 			return d.shutdown()
 		}
@@ -315,6 +323,25 @@ func (d *Daemon) saveState() {
 // Handler returns the daemon's HTTP handler: /healthz, /readyz, /metrics,
 // /status, / and, with Options.Webhook, POST /hooks/git.
 func (d *Daemon) Handler() http.Handler { return d.handler() }
+
+// FirstCycle returns a channel that is closed when the first cycle has
+// ended, whatever its result: the moment to tell a supervisor that the
+// service has started (sd_notify READY=1).
+func (d *Daemon) FirstCycle() <-chan struct{} { return d.first }
+
+// Stalled reports whether a cycle has been running for longer than max
+// without a sign of progress (a sync, a plan, an API call that ended): a
+// supervisor's watchdog should stop being fed then. An idle loop is not
+// stalled.
+func (d *Daemon) Stalled(max time.Duration) bool {
+	if !d.busy.Load() {
+		return false
+	}
+	return time.Since(time.Unix(0, d.touch.Load())) > max
+}
+
+// progress records a sign of progress of the loop.
+func (d *Daemon) progress() { d.touch.Store(time.Now().UnixNano()) }
 
 // Ready reports whether the first sync and observe have succeeded.
 func (d *Daemon) Ready() bool { return d.ready.Load() }

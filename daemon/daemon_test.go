@@ -40,6 +40,14 @@ func TestGoodRevisionReconciles(t *testing.T) {
 	if !s.Ready || !s.Running {
 		t.Fatalf("ready %v running %v", s.Ready, s.Running)
 	}
+	select {
+	case <-e.d.FirstCycle():
+	default:
+		t.Error("FirstCycle not closed after the first cycle")
+	}
+	if e.d.Stalled(0) {
+		t.Error("an idle loop reports itself stalled")
+	}
 	if v := e.metric("lightkeeper_creates_total", "result", "created"); v != 3 {
 		t.Errorf("creates_total{created} = %v", v)
 	}
@@ -384,6 +392,10 @@ func TestStopDuringApplySavesState(t *testing.T) {
 	opts.Reconcile.Concurrency = 1 // one create in flight at a time
 	e.start(opts)
 	g.enter(t) // the first create is in flight
+	poll(t, "the blocked cycle to count as stalled", func() bool { return e.d.Stalled(time.Millisecond) })
+	if e.d.Stalled(time.Hour) {
+		t.Error("stalled for an hour already")
+	}
 	// Stop the daemon while the call is in flight, then let the call end:
 	// Run must wait for it, start no other create, save and return nil.
 	cancel, done := e.cancel, e.done

@@ -190,11 +190,16 @@ type countingCloud struct {
 	// stopping returns a channel closed once no new mutating call may
 	// start (nil before Run).
 	stopping func() <-chan struct{}
+	// touch, if set, is called after each call, as a sign of progress.
+	touch func()
 }
 
 var _ reconcile.Cloud = (*countingCloud)(nil)
 
 func (c *countingCloud) count(action string, err error) {
+	if c.touch != nil {
+		c.touch()
+	}
 	code := ""
 	if err != nil {
 		code = lighthouse.ErrorCode(err)
