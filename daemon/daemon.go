@@ -25,6 +25,12 @@ import (
 const (
 	DefaultMinBackoff    = 5 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
+	// DefaultConcurrency bounds the creates in flight. A create handed to
+	// the client may be waiting for its rate limiter; when the daemon is
+	// told to stop, those calls still go out (nothing can take them back
+	// from the client), so the bound is kept near what the rate limit
+	// sends in two seconds, rather than the engine's 32.
+	DefaultConcurrency = 8
 	// StateFile is the name of the reconcile state in Options.StateDir.
 	StateFile = "state.json"
 )
@@ -37,7 +43,8 @@ type Options struct {
 	// Cloud is the Lighthouse API (a *lighthouse.Client). The daemon wraps
 	// it to count calls and to start no mutating call once stopping.
 	Cloud reconcile.Cloud
-	// Reconcile configures the engine. Its Logger defaults to Logger.
+	// Reconcile configures the engine. Its Logger defaults to Logger, its
+	// Concurrency to DefaultConcurrency.
 	Reconcile reconcile.Options
 	// Limits are the guards of every cycle: a plan over one is held.
 	Limits reconcile.Limits
@@ -172,6 +179,9 @@ func New(opts Options) (*Daemon, error) {
 	ropts := opts.Reconcile
 	if ropts.Logger == nil {
 		ropts.Logger = log
+	}
+	if ropts.Concurrency <= 0 {
+		ropts.Concurrency = DefaultConcurrency
 	}
 	d.rec = reconcile.New(cloud, st, ropts)
 	return d, nil
