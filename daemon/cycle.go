@@ -75,6 +75,7 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 		return false
 	}
 	d.m.fetches.WithLabelValues("success").Inc()
+	d.synced = true
 	if rev.ID == d.current.ID && d.current.ID != "" {
 		if msg := d.invalidMessage(); msg != "" && (d.good == nil || d.good.rev.ID != rev.ID) {
 			*errs = append(*errs, msg)
@@ -106,6 +107,10 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 		s.Invalid = nil
 	})
 	d.log.Info("new revision loaded", "revision", rev.Short(), "subject", rev.Subject, "fleets", len(fleets))
+	if err := d.saveLastGood(rev); err != nil {
+		d.m.stateSaveFails.Inc()
+		d.log.Error("cannot keep a copy of the last good revision; a restart under an invalid revision would reconcile nothing", "err", err)
+	}
 	return true
 }
 
@@ -131,8 +136,9 @@ func plural(n int) string {
 	return "s"
 }
 
-// load reads the fleets of a revision.
-func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
+// fleetFS is the part of a revision that holds the fleets: Path, less
+// the excluded files.
+func (d *Daemon) fleetFS(rev Revision) (fs.FS, error) {
 	if rev.FS == nil {
 		return nil, errors.New("the revision has no files")
 	}
@@ -146,6 +152,15 @@ func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
 	}
 	if len(d.opts.Exclude) > 0 {
 		fsys = filterFS{FS: fsys, exclude: d.opts.Exclude}
+	}
+	return fsys, nil
+}
+
+// load reads the fleets of a revision.
+func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
+	fsys, err := d.fleetFS(rev)
+	if err != nil {
+		return nil, err
 	}
 	display := ""
 	if d.opts.Path != "." {
@@ -175,7 +190,7 @@ func (d *Daemon) reconcile(ctx context.Context, run *Run, errs *[]string) string
 		*errs = append(*errs, fmt.Sprintf("plan: %v", err))
 		return ResultError
 	}
-	if !d.ready.Swap(true) {
+	if d.synced && !d.ready.Swap(true) {
 		d.m.ready.Set(1)
 		d.log.Info("ready: first sync and observe done")
 	}

@@ -106,6 +106,7 @@ type Daemon struct {
 
 	// Owned by the loop goroutine.
 	current  Revision   // last revision synced
+	synced   bool       // a sync has succeeded
 	good     *goodState // last good revision and its fleets
 	failures int        // failed cycles in a row
 
@@ -184,6 +185,14 @@ func New(opts Options) (*Daemon, error) {
 		ropts.Concurrency = DefaultConcurrency
 	}
 	d.rec = reconcile.New(cloud, st, ropts)
+	good, saved, err := d.loadLastGood()
+	if err != nil {
+		log.Error("the saved last good revision does not load; waiting for the source", "err", err)
+	} else if good != nil {
+		d.good = good
+		d.status.LastGood = revisionInfo(good.rev, saved)
+		log.Info("reconciling the saved last good revision until the source syncs a good one", "revision", good.rev.Short(), "fleets", len(good.fleets))
+	}
 	return d, nil
 }
 

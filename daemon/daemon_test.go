@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -435,5 +437,71 @@ func TestStopDuringApplySavesState(t *testing.T) {
 	s := e.waitRuns(1)
 	if s.LastRun.Result != daemon.ResultSuccess || len(e.emu.Instances()) != 3 || e.live("web-") != 3 {
 		t.Fatalf("after restart: result %q, %d instances", s.LastRun.Result, len(e.emu.Instances()))
+	}
+}
+
+func TestLastGoodSurvivesRestart(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"web.yaml":        fleet("web", "bundle_gen_01", 2),
+		"drafts/new.yaml": "not: a fleet\n",
+	})
+	opts := e.options()
+	opts.StateDir = t.TempDir()
+	opts.Exclude = []string{"drafts"}
+	e.start(opts)
+	good := e.waitRuns(1).LastGood
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "web.yaml")); err != nil {
+		t.Fatalf("no copy of the last good revision: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "drafts")); err == nil {
+		t.Error("the copy holds an excluded directory")
+	}
+
+	// Restarted under an invalid head, it reconciles the saved copy.
+	e.write("web.yaml", fleet("web", "bundle_gen_01", 5))
+	e.write("api.yaml", fleet("web", "bundle_gen_01", 1)) // a second "web"
+	var victim string
+	for _, in := range e.emu.Instances() {
+		victim = in.InstanceId
+	}
+	if err := e.emu.DeleteInstance(victim); err != nil {
+		t.Fatal(err)
+	}
+	opts.Registry = prometheus.NewRegistry()
+	e.start(opts)
+	if s := e.d.Status(); s.LastGood == nil || s.LastGood.ID != good.ID {
+		t.Fatalf("before the first cycle: last good %+v, want %s", s.LastGood, good.ID)
+	}
+	s := e.waitRuns(1)
+	if s.Invalid == nil || s.LastGood.ID != good.ID || s.LastRun.Result != daemon.ResultSuccess {
+		t.Fatalf("after a restart under an invalid head: invalid %v, last good %+v, result %q", s.Invalid, s.LastGood, s.LastRun.Result)
+	}
+	if len(s.Fleets) != 1 || s.Fleets[0].Desired != 2 || s.Fleets[0].File != "fleets/web.yaml" {
+		t.Fatalf("fleets %+v", s.Fleets)
+	}
+	if !s.Ready {
+		t.Error("not ready after a sync and an observe")
+	}
+	e.clock.Advance(reconcile.DefaultExpectWindow + time.Minute)
+	e.cycle()
+	if e.live("web-") != 2 {
+		t.Fatalf("%d instances, want the saved revision's 2", e.live("web-"))
+	}
+
+	// A copy made under another path is not used.
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	opts.Registry = prometheus.NewRegistry()
+	opts.Path = "."
+	d, err := daemon.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d.Status(); s.LastGood != nil {
+		t.Errorf("a copy made under path fleets was used under path .: %+v", s.LastGood)
 	}
 }
