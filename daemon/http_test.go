@@ -189,3 +189,20 @@ func TestStatusJSON(t *testing.T) {
 		t.Errorf("plan %+v result %+v", s.Plan, s.Result)
 	}
 }
+
+func TestRemovedFleetLosesItsSeries(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"web.yaml": fleet("web", "bundle_gen_01", 1),
+		"api.yaml": fleet("api", "bundle_gen_01", 1),
+	})
+	e.start(e.options())
+	e.waitRuns(1)
+	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 10 {
+		t.Fatalf("%d fleet_instances series, want 10", n)
+	}
+	e.remove("api.yaml")
+	e.cycle()
+	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 5 {
+		t.Fatalf("%d fleet_instances series after api left git, want 5", n)
+	}
+}

@@ -48,6 +48,8 @@ type metrics struct {
 	revisionLoads  *prometheus.CounterVec
 	stateSaveFails prometheus.Counter
 	webhooks       *prometheus.CounterVec
+
+	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -148,7 +150,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // observePlan sets the per-fleet gauges from a plan; fleets gone from the
 // plan lose their series.
 func (m *metrics) observePlan(p *reconcile.Plan) {
-	m.fleet.Reset()
+	// Delete only the fleets that are gone, so a scrape never sees the
+	// gauges of a fleet missing for a moment.
+	now := map[string]bool{}
+	for _, fp := range p.Fleets {
+		now[fp.Fleet] = true
+	}
+	for name := range m.fleets {
+		if !now[name] {
+			m.fleet.DeletePartialMatch(prometheus.Labels{"fleet": name})
+		}
+	}
+	m.fleets = now
 	for _, fp := range p.Fleets {
 		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected} {
 			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))

@@ -135,6 +135,7 @@ func (f filterFS) excluded(name string) bool {
 	return false
 }
 
+// Open opens name unless it is excluded.
 func (f filterFS) Open(name string) (fs.File, error) {
 	if f.excluded(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
@@ -142,6 +143,7 @@ func (f filterFS) Open(name string) (fs.File, error) {
 	return f.FS.Open(name)
 }
 
+// ReadDir lists name without its excluded entries.
 func (f filterFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if f.excluded(name) {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}

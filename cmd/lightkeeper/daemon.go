@@ -272,6 +272,7 @@ type hookRelay struct {
 	d atomic.Pointer[daemon.Daemon]
 }
 
+// ServeHTTP serves the webhook.
 func (r *hookRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.h.ServeHTTP(w, req) }
 
 func (r *hookRelay) trigger(gitsync.Push) {
