@@ -87,10 +87,11 @@ const (
 	EnvSecretID     = "TENCENTCLOUD_SECRET_ID"
 	EnvSecretKey    = "TENCENTCLOUD_SECRET_KEY"
 	EnvSessionToken = "TENCENTCLOUD_SESSION_TOKEN"
-	// EnvSecurityToken is the name Terraform's tencentcloud provider
-	// (provider.go, argument security_token) and other tools export the
-	// session token of a temporary key under; it is read when
-	// EnvSessionToken is not set.
+	// EnvSecurityToken is the name Terraform's provider
+	// (tencentcloudstack/terraform-provider-tencentcloud
+	// tencentcloud/provider.go: security_token defaults to it) and other
+	// tools export the session token of a temporary key under; it is read
+	// when EnvSessionToken is not set.
 	EnvSecurityToken   = "TENCENTCLOUD_SECURITY_TOKEN"
 	EnvCredentialsFile = "TENCENTCLOUD_CREDENTIALS_FILE"
 	EnvTCCLIProfile    = "TCCLI_PROFILE"

@@ -19,9 +19,22 @@ const DefaultMaxCreates = 20
 
 // Check records in p.Violations each limit the plan exceeds, and returns
 // whether there are any. A spend limit with prices unknown is exceeded: the
-// plan cannot show it stays below.
+// plan cannot show it stays below. With MaxIsolates 0 the isolations the
+// plan would make are turned into reports (surplus is only reported), so
+// they block nothing.
 func (p *Plan) Check(l Limits) bool {
 	p.Violations = nil
+	if l.MaxIsolates == 0 && p.Totals.Isolates > 0 {
+		for _, fp := range p.Fleets {
+			for i := range fp.Surplus {
+				if s := &fp.Surplus[i]; s.Action == ActionIsolate {
+					s.Action = ActionReport
+					s.Reason += "; reported only: --max-isolates is 0 (allow isolations with --max-isolates N)"
+				}
+			}
+		}
+		p.total()
+	}
 	add := func(limit string, planned, maxv float64, format string, args ...any) {
 		p.Violations = append(p.Violations, Violation{Limit: limit, Planned: planned, Max: maxv, Message: fmt.Sprintf(format, args...)})
 	}

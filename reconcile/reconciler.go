@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -161,14 +160,16 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 		err   error
 	}
 	prices := map[priceKey]*answer{}
+	var keys []priceKey
 	for _, fp := range p.Fleets {
 		for _, c := range fp.Creates {
-			prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}] = nil
+			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
+			if _, ok := prices[k]; !ok {
+				prices[k] = nil
+				keys = append(keys, k)
+			}
 		}
 	}
-	// The goroutines write prices, so they are started from a list of its
-	// keys: a map must not be written while it is ranged over.
-	keys := slices.Collect(maps.Keys(prices))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range keys {

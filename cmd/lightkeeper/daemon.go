@@ -342,7 +342,7 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	return daemon.Options{
 		Source:    daemon.GitSource(src),
 		Cloud:     client,
-		Reconcile: reconcile.Options{Tags: siteTakesTags(cfg.API.Site, endpoint)},
+		Reconcile: reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
 		Limits:    limits,
 		Path:      fleets,
 		Exclude:   cfg.Exclude,
@@ -374,26 +374,4 @@ func (s *service) watchdog(ctx context.Context) {
 			s.notify(sd.SdNotifyWatchdog)
 		}
 	}
-}
-
-// siteTakesTags decides whether creates carry Tags: site china or intl, or
-// by the endpoint: the China site's hosts take tags, the international one
-// and any other server (an emulator) do not. (The same rule as reconcile's
-// --site auto on branch cli; keep one when both are on main.)
-func siteTakesTags(site, endpoint string) bool {
-	switch site {
-	case "china":
-		return true
-	case "intl":
-		return false
-	}
-	if endpoint == "" || endpoint == lighthouse.EndpointRegional {
-		return true
-	}
-	host, ok := strings.CutPrefix(strings.TrimSuffix(endpoint, "/"), "https://")
-	if !ok || host == "lighthouse.intl.tencentcloudapi.com" {
-		return false
-	}
-	return host == "lighthouse.tencentcloudapi.com" ||
-		strings.HasPrefix(host, "lighthouse.") && strings.HasSuffix(host, ".tencentcloudapi.com") && strings.Count(host, ".") == 3
 }

@@ -24,14 +24,6 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
 
-// runCmdEnv runs lightkeeper in-process with an environment.
-func runCmdEnv(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
-	return code, out.String(), errOut.String()
-}
-
 func TestDaemonCheck(t *testing.T) {
 	vars := map[string]string{"CREDENTIALS_DIRECTORY": "/run/credentials/lightkeeper.service", "STATE_DIRECTORY": "/var/lib/lightkeeper"}
 	code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", "../../examples/daemon/config.yaml", "--check")
@@ -58,26 +50,6 @@ func TestDaemonUsage(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "daemon", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitError || !strings.Contains(errOut, "missing.yaml") {
 		t.Errorf("a missing config: exit %d, stderr %q", code, errOut)
-	}
-}
-
-func TestSiteTakesTags(t *testing.T) {
-	for _, tc := range []struct {
-		site, endpoint string
-		want           bool
-	}{
-		{"auto", "", true},
-		{"auto", lighthouse.EndpointDefault, true},
-		{"auto", lighthouse.EndpointRegional, true},
-		{"auto", "https://lighthouse.ap-guangzhou.tencentcloudapi.com", true},
-		{"auto", lighthouse.EndpointIntl, false},
-		{"auto", "http://127.0.0.1:9100", false},
-		{"china", "http://127.0.0.1:9100", true},
-		{"intl", lighthouse.EndpointDefault, false},
-	} {
-		if got := siteTakesTags(tc.site, tc.endpoint); got != tc.want {
-			t.Errorf("siteTakesTags(%q, %q) = %v", tc.site, tc.endpoint, got)
-		}
 	}
 }
 

@@ -82,7 +82,11 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		}
 		ids[id] = true
 	}
-	if aerr := checkFilters(a, req.Filters, instanceFilterNames, true, 100); aerr != nil {
+	names := instanceFilterNames
+	if s.cfg.Site == SiteIntl {
+		names = intlInstanceFilterNames
+	}
+	if aerr := checkFilters(a, req.Filters, names, true, 100); aerr != nil {
 		return nil, aerr
 	}
 	limit, aerr := checkPage(a, req.Offset, req.Limit)
@@ -111,8 +115,18 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
+	visible := func(in *instance) bool {
+		return in.Region == c.region && (lag <= 0 || !in.Created.After(visibleAfter))
+	}
+	if s.cfg.DescribeMissingAsError {
+		for i, id := range req.InstanceIds {
+			if in, ok := s.instances[id]; !ok || !visible(in) {
+				return nil, errf(codeInstanceIDNotFound, "%s: InstanceIds[%d] %q does not exist in %s", a, i, id, c.region)
+			}
+		}
+	}
 	match := func(in *instance) bool {
-		if in.Region != c.region || (lag > 0 && in.Created.After(visibleAfter)) {
+		if !visible(in) {
 			return false
 		}
 		if len(ids) > 0 {

@@ -174,3 +174,34 @@ func TestDescribeLag(t *testing.T) {
 		t.Errorf("instance still invisible after the lag")
 	}
 }
+
+// A describe naming a vanished ID: left out by default, refused with
+// ResourceNotFound.InstanceIdNotFound with DescribeMissingAsError.
+func TestDescribeVanishedID(t *testing.T) {
+	for _, asError := range []bool{false, true} {
+		e := newEnv(t, func(c *emulator.Config) { c.DescribeMissingAsError = asError })
+		ids := e.create(basicCreate(map[string]any{"InstanceCount": 2}))
+		if err := e.srv.DeleteInstance(ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if asError {
+			want = "ResourceNotFound.InstanceIdNotFound"
+		}
+		raw, code := e.call("DescribeInstances", region, map[string]any{"InstanceIds": ids})
+		if code != want {
+			t.Fatalf("DescribeMissingAsError=%v: code %q, want %q", asError, code, want)
+		}
+		if !asError {
+			var out lighthouse.DescribeInstancesResponse
+			decode(t, raw, &out)
+			if out.TotalCount != 1 || len(out.InstanceSet) != 1 || out.InstanceSet[0].InstanceId != ids[1] {
+				t.Fatalf("default: %+v, want only %s", out, ids[1])
+			}
+		}
+		// Only the live ID: no error either way.
+		if got := e.describe(map[string]any{"InstanceIds": ids[1:]}); got.TotalCount != 1 {
+			t.Fatalf("DescribeMissingAsError=%v: live ID: %+v", asError, got)
+		}
+	}
+}

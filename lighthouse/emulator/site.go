@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -36,6 +37,35 @@ var intlCreateAbsent = []string{"FirewallTemplateId", "Tags", "InitCommand", "Do
 // intlDescribeAbsent are the DescribeInstancesRequestParams fields the
 // international SDK does not have.
 var intlDescribeAbsent = []string{"OrderField", "Order"}
+
+// checkIntlContainers refuses, on the international site, a container with
+// RestartPolicy: the international SDK's DockerContainerConfiguration has
+// no such field (the China SDK's has).
+func (s *Server) checkIntlContainers(c *call) *apiError {
+	if s.cfg.Site != SiteIntl {
+		return nil
+	}
+	var body struct {
+		Containers []map[string]json.RawMessage
+	}
+	if json.Unmarshal(c.body, &body) != nil {
+		return nil // decodeParams already accepted the body; nothing to add
+	}
+	for i, ct := range body.Containers {
+		if _, ok := ct["RestartPolicy"]; ok {
+			return errf(codeUnknownParameter, "%s: the parameter Containers[%d].RestartPolicy is not recognized (the international site does not take it)", c.action, i)
+		}
+	}
+	return nil
+}
+
+// intlInstanceFilterNames are DescribeInstances' filter names on the
+// international site: its SDK's DescribeInstancesRequestParams.Filters
+// comment lists no bundle-id filter.
+var intlInstanceFilterNames = []string{
+	"instance-name", "private-ip-address", "public-ip-address", "zone", "instance-state",
+	"tag-key", "tag-value",
+}
 
 // checkSite refuses, on the international site, a request that names one
 // of the parameters absent there.

@@ -18,11 +18,12 @@ func TestSiteIntlRefusesChinaOnlyCreateParameters(t *testing.T) {
 		c.Catalog.FirewallTemplates = []string{"lhft-abcd1234"}
 	})
 	for name, extra := range map[string]map[string]any{
-		"Tags":               {"Tags": []map[string]string{{"Key": "lightkeeper-fleet", "Value": "web"}}},
-		"FirewallTemplateId": {"FirewallTemplateId": "lhft-abcd1234"},
-		"InitCommand":        {"InitCommand": map[string]any{"Content": "ZWNobyBoaQ=="}},
-		"DomainName":         {"DomainName": "example.com"},
-		"Subdomain":          {"Subdomain": "www"},
+		"Tags":                       {"Tags": []map[string]string{{"Key": "lightkeeper-fleet", "Value": "web"}}},
+		"FirewallTemplateId":         {"FirewallTemplateId": "lhft-abcd1234"},
+		"InitCommand":                {"InitCommand": map[string]any{"Content": "ZWNobyBoaQ=="}},
+		"DomainName":                 {"DomainName": "example.com"},
+		"Subdomain":                  {"Subdomain": "www"},
+		"Containers[].RestartPolicy": {"BlueprintId": "lhbp-dk3r8c2a", "Containers": []map[string]any{{"ContainerImage": "nginx", "RestartPolicy": "always"}}},
 	} {
 		intl.wantCode("CreateInstances", basicCreate(extra), "UnknownParameter")
 		if _, code := china.call("CreateInstances", region, basicCreate(extra)); code != "" {
@@ -33,7 +34,8 @@ func TestSiteIntlRefusesChinaOnlyCreateParameters(t *testing.T) {
 		t.Fatalf("intl site: %d instances created by refused requests", n)
 	}
 	// What the international page documents is taken.
-	ids := intl.create(basicCreate(map[string]any{"InstanceName": "web-0", "ClientToken": "intl-0", "Zones": []string{"ap-guangzhou-3"}}))
+	ids := intl.create(basicCreate(map[string]any{"InstanceName": "web-0", "ClientToken": "intl-0", "Zones": []string{"ap-guangzhou-3"},
+		"BlueprintId": "lhbp-dk3r8c2a", "Containers": []map[string]any{{"ContainerImage": "nginx", "ContainerName": "edge"}}}))
 	if len(ids) != 1 {
 		t.Fatalf("intl create: %v", ids)
 	}
@@ -46,6 +48,10 @@ func TestSiteIntlDescribeInstances(t *testing.T) {
 	intl.create(basicCreate(nil))
 	intl.wantCode("DescribeInstances", map[string]any{"OrderField": "EXPIRED_TIME"}, "UnknownParameter")
 	intl.wantCode("DescribeInstances", map[string]any{"Order": "ASC"}, "UnknownParameter")
+	intl.wantCode("DescribeInstances", map[string]any{"Filters": []map[string]any{{"Name": "bundle-id", "Values": []string{"bundle_gen_03"}}}}, "InvalidParameter.InvalidFilterNotSupportedName")
+	if got := intl.describe(map[string]any{"Filters": []map[string]any{{"Name": "zone", "Values": []string{"ap-guangzhou-3", "ap-guangzhou-4", "ap-guangzhou-6"}}}}); got.TotalCount != 1 {
+		t.Errorf("intl zone filter: %d instances", got.TotalCount)
+	}
 	absent := []string{"LatestOperationStartedTime", "SupportIpv6Detail", "PublicIpv6Addresses", "InitInvocationId", "InstanceViolationDetail"}
 	fields := func(e *testEnv) map[string]json.RawMessage {
 		raw, code := e.call("DescribeInstances", region, map[string]any{})
@@ -81,5 +87,14 @@ func TestSiteUnknownRefused(t *testing.T) {
 	_, err := emulator.New(emulator.Config{Credentials: map[string]string{testID: testKey}, Site: "mars"})
 	if err == nil {
 		t.Fatal("unknown site accepted")
+	}
+}
+
+func TestConfigNegativeLimitsRefused(t *testing.T) {
+	for _, cfg := range []emulator.Config{{IsolateBatchLimit: -1}, {ReturnQuota: -1}} {
+		cfg.Credentials = map[string]string{testID: testKey}
+		if _, err := emulator.New(cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
 	}
 }
