@@ -426,6 +426,10 @@ func TestStopDuringApplySavesState(t *testing.T) {
 	if v := e.metric("lightkeeper_api_calls_total", "action", "CreateInstances", "code", ""); v != 1 {
 		t.Errorf("api_calls_total{CreateInstances} = %v, want 1", v)
 	}
+	if c, d, f := e.metric("lightkeeper_creates_total", "result", "created"), e.metric("lightkeeper_creates_total", "result", "deferred"),
+		e.metric("lightkeeper_creates_total", "result", "failed"); c != 1 || d != 2 || f != 0 {
+		t.Errorf("creates_total created %v deferred %v failed %v, want 1, 2, 0", c, d, f)
+	}
 
 	// A new daemon on the same state directory completes the fleet and buys
 	// nothing twice.

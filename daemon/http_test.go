@@ -111,10 +111,11 @@ lightkeeper_reconcile_runs_total{result="error"} 0
 lightkeeper_reconcile_runs_total{result="held"} 0
 lightkeeper_reconcile_runs_total{result="partial"} 0
 lightkeeper_reconcile_runs_total{result="success"} 2
-# HELP lightkeeper_creates_total Creates sent by apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed.
+# HELP lightkeeper_creates_total Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping).
 # TYPE lightkeeper_creates_total counter
 lightkeeper_creates_total{result="ambiguous"} 0
 lightkeeper_creates_total{result="created"} 3
+lightkeeper_creates_total{result="deferred"} 0
 lightkeeper_creates_total{result="failed"} 0
 # HELP lightkeeper_git_fetches_total Syncs of the fleet repository by result: success, error.
 # TYPE lightkeeper_git_fetches_total counter

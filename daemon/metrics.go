@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"fleet", "state"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
-			Help: "Creates sent by apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed.",
+			Help: "Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping).",
 		}, []string{"result"}),
 		isolates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_isolates_total",
@@ -138,7 +138,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{ResultSuccess, ResultPartial, ResultHeld, ResultError, ResultCanceled} {
 		m.runs.WithLabelValues(r)
 	}
-	for _, r := range []string{"created", "ambiguous", "failed"} {
+	for _, r := range []string{"created", "ambiguous", "failed", "deferred"} {
 		m.creates.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "error"} {
@@ -173,19 +173,23 @@ func (m *metrics) observePlan(p *reconcile.Plan) {
 
 // observeResult counts what an apply did.
 func (m *metrics) observeResult(r *reconcile.Result) {
-	m.creates.WithLabelValues("created").Add(float64(r.Created))
-	m.creates.WithLabelValues("ambiguous").Add(float64(r.Ambiguous))
-	m.creates.WithLabelValues("failed").Add(float64(r.Failed))
-	m.isolates.WithLabelValues("isolated").Add(float64(r.Isolated))
-	failed := 0
+	failed, deferred, isolateFailed := r.Failed, 0, 0
 	for _, fr := range r.Fleets {
 		for _, f := range fr.Failures {
-			if f.InstanceID != "" {
-				failed++
+			switch {
+			case f.InstanceID != "":
+				isolateFailed++
+			case f.Code == CodeShuttingDown:
+				deferred++
 			}
 		}
 	}
-	m.isolates.WithLabelValues("failed").Add(float64(failed))
+	m.creates.WithLabelValues("created").Add(float64(r.Created))
+	m.creates.WithLabelValues("ambiguous").Add(float64(r.Ambiguous))
+	m.creates.WithLabelValues("failed").Add(float64(failed - deferred))
+	m.creates.WithLabelValues("deferred").Add(float64(deferred))
+	m.isolates.WithLabelValues("isolated").Add(float64(r.Isolated))
+	m.isolates.WithLabelValues("failed").Add(float64(isolateFailed))
 }
 
 // setRevision makes rev the one revision_info series.

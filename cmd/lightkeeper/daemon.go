@@ -88,8 +88,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	home, _ := os.UserHomeDir()
-	cred, err := lighthouse.FindCredential(e.getenv, home)
+	cred, err := lighthouse.FindCredential(e.getenv, e.getenv("HOME"))
 	if err != nil {
 		return err
 	}
