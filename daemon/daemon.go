@@ -271,14 +271,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
 	timer := time.NewTimer(0) // the first cycle starts at once
 	defer timer.Stop()
-	trigger := "start"
+	next := "start" // why the timer is set
 	for {
+		var trigger string
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
 		case <-timer.C:
+			trigger = next
+			d.m.triggers.WithLabelValues(trigger).Inc()
 		case <-d.kick:
-			trigger = "trigger"
+			trigger = "request" // counted by Trigger or the watch
 		}
 		d.busy.Store(true)
 		d.progress()
@@ -292,10 +295,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
 		d.log.Debug("next cycle", "in", wait, "reason", why)
 		timer.Reset(wait)
-		trigger = why
-		if why == "interval" || why == "retry" {
-			d.m.triggers.WithLabelValues(why).Inc()
-		}
+		next = why
 	}
 }
 

@@ -113,7 +113,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_triggers_total",
-			Help: "Requests for a reconcile cycle by source: interval, webhook (or any Trigger call), watch, retry.",
+			Help: "Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported). Requests during a cycle coalesce into one.",
 		}, []string{"source"}),
 		revisionLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_revision_loads_total",

@@ -63,7 +63,7 @@ type InvalidRevision struct {
 
 // Run is one reconcile cycle.
 type Run struct {
-	Trigger  string    `json:"trigger"` // start, interval, retry, trigger
+	Trigger  string    `json:"trigger"` // start, interval, retry, request (Trigger or a watch)
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"durationSeconds"`
 	Result   string    `json:"result"` // one of the Result* constants
