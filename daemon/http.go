@@ -52,15 +52,17 @@ func (d *Daemon) handler() http.Handler {
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
-	s := d.Status()
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages quote >= and <, for people and jq alike
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d.Status()); err != nil {
 		http.Error(w, "encode status: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }
 
 // pageData is what the status page shows.
