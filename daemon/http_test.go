@@ -1,7 +1,9 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -205,5 +207,41 @@ func TestRemovedFleetLosesItsSeries(t *testing.T) {
 	e.cycle()
 	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 5 {
 		t.Fatalf("%d fleet_instances series after api left git, want 5", n)
+	}
+}
+
+func TestRunServesListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	opts := e.options()
+	opts.Listen = addr
+	d, err := daemon.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Run on a taken address: %v", err)
+	}
+	ln.Close()
+	opts.Registry = prometheus.NewRegistry()
+	e.start(opts)
+	e.waitRuns(1)
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz on Listen = %d", resp.StatusCode)
+	}
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("still serving after Run returned")
 	}
 }
