@@ -91,7 +91,14 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			fr.Error = fp.Error
 			continue
 		}
+		isolations := 0
+		for _, s := range fp.Surplus {
+			if s.Action == ActionIsolate {
+				isolations++
+			}
+		}
 		if len(fp.Creates) == 0 {
+			total += isolations
 			continue
 		}
 		pw, err := r.password(fp.fleet)
@@ -102,11 +109,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		for _, c := range fp.Creates {
 			jobs = append(jobs, job{fp, fr, c, pw})
 		}
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				total++
-			}
-		}
+		total += isolations
 	}
 	total += len(jobs)
 	var (

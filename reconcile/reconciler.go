@@ -16,11 +16,13 @@ import (
 // Options configure a Reconciler. The zero value is usable: no tags, the
 // default windows, real time, the process environment for passwords.
 type Options struct {
-	// Tags sends lightkeeper's lightkeeper-fleet and lightkeeper-slot tags
-	// and the fleet's user tags with each create. Only the China site takes
-	// Tags on create; the international one refuses them (UnknownParameter),
-	// and a create refused for its tags is never re-sent without them under
-	// the same token.
+	// Tags says the site is the China one, which takes Tags on create:
+	// lightkeeper's lightkeeper-fleet and lightkeeper-slot tags and the
+	// fleet's user tags are sent with each create. The international site
+	// refuses Tags (UnknownParameter), and a create refused for its tags is
+	// never re-sent without them under the same token; without Tags, a
+	// fleet with a container restart policy, which that site also refuses,
+	// is a fleet error in the plan.
 	Tags bool
 	// Diff tunes the expectation window and the expiry warning.
 	Diff DiffOptions
@@ -133,6 +135,9 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
 	p.obs = obs
 	for _, fp := range p.Fleets {
+		if len(fp.Creates) > 0 {
+			siteProblem(fp, r.opts.Tags)
+		}
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
 			fp.Creates, fp.Surplus = nil, nil

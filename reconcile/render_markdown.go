@@ -42,8 +42,9 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 			if fp.Error != nil {
 				name += " :x:"
 			}
+			creates, monthly, commitment := fleetCells(fp)
 			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed,
-				signed(len(fp.Creates)), len(fp.Surplus), mdCell(money(fp.Money, fp.Money.Monthly, true)), mdCell(money(fp.Money, fp.Money.Commitment, false)))
+				creates, len(fp.Surplus), mdCell(monthly), mdCell(commitment))
 		}
 		if len(p.Fleets) > 1 {
 			m := p.Totals.Money
@@ -100,7 +101,8 @@ func markdownFleet(fp *FleetPlan) string {
 	if fp.Error != nil {
 		what = append(what, "error")
 	}
-	if n := len(fp.Creates); n > 0 {
+	creates := fleetCreates(fp)
+	if n := len(creates); n > 0 {
 		what = append(what, fmt.Sprintf("+%d create", n))
 	}
 	if n := len(fp.Surplus); n > 0 {
@@ -122,9 +124,9 @@ func markdownFleet(fp *FleetPlan) string {
 	if e := fp.Error; e != nil {
 		fmt.Fprintf(&b, ":x: **Error:** %s\n\n", mdText(fleetErrorText(e)))
 	}
-	if len(fp.Creates) > 0 {
+	if len(creates) > 0 {
 		b.WriteString("| slot | name | zone | bundle | blueprint | months | why |\n|--:|---|---|---|---|--:|---|\n")
-		for _, c := range fp.Creates {
+		for _, c := range creates {
 			why := c.Reason
 			if c.Resend {
 				why = "resent with the same token: " + why

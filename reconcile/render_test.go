@@ -140,6 +140,20 @@ func noChangePlan(t testing.TB) *Plan {
 	return p
 }
 
+// errorPlan is renderPlan with a fleet the service refused in a DryRun.
+func errorPlan(t testing.TB) *Plan {
+	p := renderPlan(t)
+	for _, fp := range p.Fleets {
+		if fp.Fleet == "batch" {
+			fp.Error = &FleetError{Code: "ResourceNotFound.KeyPairNotFound", Field: "spec.login.keyIds",
+				Message: "spec.login.keyIds: no such key pair in this region; create it or fix the ID (key pairs are per region) (ResourceNotFound.KeyPairNotFound: lhkp-nope)"}
+		}
+	}
+	p.total()
+	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	return p
+}
+
 func render(t *testing.T, format string, p *Plan, res *Result) string {
 	t.Helper()
 	var b bytes.Buffer
@@ -190,6 +204,7 @@ func TestRenderGolden(t *testing.T) {
 		{"plan", renderPlan, nil},
 		{"nochange", noChangePlan, nil},
 		{"apply", renderPlan, renderResult()},
+		{"fleeterror", errorPlan, nil},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"txt", "color.txt", "md", "json"} {
@@ -271,5 +286,55 @@ func TestRenderMarkdownEscapes(t *testing.T) {
 	got := render(t, "md", p, nil)
 	if strings.Contains(got, "<script>") || strings.Count(got, "</details>") != strings.Count(got, "<details>") {
 		t.Errorf("markup passed through:\n%s", got)
+	}
+}
+
+// Every field of the JSON form is documented in the README's table.
+func TestJSONFieldsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				keys[k] = true
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, name := range []string{"apply", "fleeterror"} {
+		p := renderPlan(t)
+		p.Fleets[0].Money.Unknown = true
+		p.Fleets[0].Notes = []string{"n"}
+		p.Fleets[0].Creates[0].Resend = true
+		res := renderResult()
+		res.Fleets[1].Error = &FleetError{Code: "c", Field: "f", Message: "m"}
+		res.Fleets[1].Failures[0].InstanceID = "lhins-x"
+		var b bytes.Buffer
+		if err := RenderReportJSON(&b, p, res, []string{"web 1/3 RUNNING"}); err != nil {
+			t.Fatal(name, err)
+		}
+		var v any
+		if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
+	}
+	if len(keys) < 50 {
+		t.Fatalf("only %d keys seen: %v", len(keys), keys)
+	}
+	text := string(readme)
+	for k := range keys {
+		if !strings.Contains(text, "`"+k+"`") && !strings.Contains(text, "."+k+"`") && !strings.Contains(text, "`"+k+"[]`") && !strings.Contains(text, "."+k+"[]`") && !strings.Contains(text, "`"+k+"\":") && !strings.Contains(text, "\""+k+"\"") {
+			t.Errorf("JSON field %q is not in the README's table", k)
+		}
 	}
 }

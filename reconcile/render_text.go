@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -77,12 +78,17 @@ func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
 
 // table writes the aligned table of fleets and the total.
 func (t *textWriter) table(p *Plan) {
-	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tMONTHLY\tCOMMITMENT")
 	for _, fp := range p.Fleets {
+		name := fp.Fleet
+		if fp.Error != nil {
+			name += " (error)"
+		}
+		creates, monthly, commitment := fleetCells(fp)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n",
-			fp.Fleet, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed,
-			signed(len(fp.Creates)), len(fp.Surplus), money(fp.Money, fp.Money.Monthly, true), money(fp.Money, fp.Money.Commitment, false))
+			name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), monthly, commitment)
 	}
 	if len(p.Fleets) > 1 {
 		desired, live, pending, failed, surplus := 0, 0, 0, 0, 0
@@ -97,6 +103,14 @@ func (t *textWriter) table(p *Plan) {
 			signed(p.Totals.Creates), surplus, money(p.Totals.Money, p.Totals.Money.Monthly, true), money(p.Totals.Money, p.Totals.Money.Commitment, false))
 	}
 	tw.Flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for i, l := range lines {
+		code := ""
+		if i == 0 || strings.HasPrefix(l, "TOTAL ") {
+			code = ansiBold // the header and the total
+		}
+		t.line(code, "%s", l)
+	}
 }
 
 // fleet writes what the plan does and reports for one fleet, if anything.
@@ -113,7 +127,7 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 	if e := fp.Error; e != nil {
 		t.line(ansiRed, "  error: %s", fleetErrorText(e))
 	}
-	for _, c := range fp.Creates {
+	for _, c := range fleetCreates(fp) {
 		t.line(ansiGreen, "  + create %s", createText(c))
 	}
 	for _, s := range fp.Surplus {
@@ -191,9 +205,27 @@ func Summary(p *Plan) string {
 	return b.String()
 }
 
+// fleetCreates is what a fleet plan creates: nothing while it is in error
+// (Apply skips it).
+func fleetCreates(fp *FleetPlan) []Create {
+	if fp.Error != nil {
+		return nil
+	}
+	return fp.Creates
+}
+
+// fleetCells are a fleet's creates, monthly delta and commitment as the
+// tables show them.
+func fleetCells(fp *FleetPlan) (creates, monthly, commitment string) {
+	if fp.Error != nil {
+		return "-", "-", "-"
+	}
+	return signed(len(fp.Creates)), money(fp.Money, fp.Money.Monthly, true), money(fp.Money, fp.Money.Commitment, false)
+}
+
 // noteworthy reports whether a fleet has anything to show beyond its row.
 func (fp *FleetPlan) noteworthy() bool {
-	return fp.Error != nil || len(fp.Creates)+len(fp.Surplus)+len(fp.Waiting)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
+	return fp.Error != nil || len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
 }
 
 func createText(c Create) string {

@@ -10,8 +10,10 @@ state=${LK_DEMO_STATE:-/tmp/lk-demo.json}
 rm -f "$state"
 # The Windows example fleet (batch) logs in with a password read from here.
 export BATCH_PASSWORD="${BATCH_PASSWORD:-Demo-Passw0rd-2026!}"
-go build -o /tmp/lightkeeper-demo ./cmd/lightkeeper || exit 1
-lk() { /tmp/lightkeeper-demo reconcile --emulator "$state" "$@" examples/fleets; }
+bin="${TMPDIR:-/tmp}/lightkeeper-demo-$$"
+trap 'rm -f "$bin"' EXIT
+go build -o "$bin" ./cmd/lightkeeper || exit 1
+lk() { "$bin" reconcile --emulator "$state" "$@" examples/fleets; }
 
 echo '$ lightkeeper reconcile --plan examples/fleets        # what would be bought'
 lk --plan; plan1=$?

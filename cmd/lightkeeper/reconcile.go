@@ -32,6 +32,10 @@ const (
 // default, so CI can point one command line at another site or an emulator.
 const envEndpoint = "LIGHTKEEPER_ENDPOINT"
 
+// envSite gives --site's default, for the same reason: an emulator
+// endpoint standing in for the China site needs "china".
+const envSite = "LIGHTKEEPER_SITE"
+
 // defaultWait is how long --wait waits when given without a duration.
 const defaultWait = 10 * time.Minute
 
@@ -65,17 +69,21 @@ $TENCENTCLOUD_CREDENTIALS_FILE); ~/.tccli/default.credential. A fleet's
 login password is read from the environment variable or file its
 spec.login.passwordFrom names, only to send it; it is never printed.
 
---endpoint defaults to $LIGHTKEEPER_ENDPOINT when that is set.
+--endpoint defaults to $LIGHTKEEPER_ENDPOINT and --site to $LIGHTKEEPER_SITE
+when they are set.
 
 --emulator FILE runs a Lighthouse emulator inside this process, its
 instances kept in FILE, with generated credentials: the whole job on a
 machine with no Tencent Cloud account. New instances there are RUNNING
-after 2 s. It serves the international site (no Tags), or the China site
-with --site china.
+after 2 s. It serves the China site (Tags taken), as the default endpoint
+does, or the international site with --site intl.
 
---state-dir DIR keeps state.json (expectations and incarnations) between
-runs. It is optional: without it a run derives what it needs from the cloud
-and is as safe, only slower after a crash.
+--state-dir DIR keeps state.json (expectations, incarnations and the
+instances lightkeeper created) between runs. It is optional: without it a
+run derives what it needs from the cloud and is as safe, only slower after a
+crash; but where the site takes no tags (intl), its records are what lets
+scaleDown: isolate return a surplus instance, which it does only to
+instances it knows it created.
 
 --output json writes the plan (with --plan) or {"formatVersion": 1, "plan",
 "result", "pending"} (apply) as one JSON object; --output markdown writes a
@@ -92,10 +100,12 @@ Exit codes:
 
 SIGINT or SIGTERM stops an apply: the creates in flight end, what is known is
 recorded (--state-dir), and a rerun finishes the job with the same tokens.
+A second signal ends the process at once (still safe: the next run replays
+the same tokens).
 
 Examples:
   lightkeeper reconcile --plan fleets/
-  lightkeeper reconcile --plan --output markdown fleets/ > plan.md; test $? -ne 1
+  lightkeeper reconcile --plan --output markdown fleets/ > plan.md   # a PR comment
   lightkeeper reconcile --wait=5m --state-dir /var/lib/lightkeeper fleets/
   lightkeeper reconcile --emulator /tmp/lk-demo.json examples/fleets
 `
@@ -144,7 +154,11 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs := newFlagSet(e, "reconcile", "reconcile [--plan] [--output text|json|markdown] [--wait[=DURATION]] [flags] [PATH...]", reconcileHelp)
 	fs.BoolVar(&f.plan, "plan", false, "print the plan and change nothing")
 	fs.StringVar(&f.endpoint, "endpoint", "", "API `URL` (default $"+envEndpoint+", else "+lighthouse.EndpointDefault+"; also "+lighthouse.EndpointIntl+", an emulator's http://127.0.0.1:PORT)")
-	fs.StringVar(&f.site, "site", "auto", "auto, china (send Tags on create) or intl (no Tags)")
+	site := "auto"
+	if v := e.getenv(envSite); v != "" {
+		site = v
+	}
+	fs.StringVar(&f.site, "site", site, "auto, china (send Tags on create) or intl (no Tags); default $"+envSite+", else auto")
 	fs.StringVar(&f.output, "output", "text", "output format: text, json or markdown")
 	fs.Var(&f.wait, "wait", "after applying, wait until every fleet is RUNNING at its count (`DURATION`, default 10m when given alone: --wait or --wait=5m)")
 	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; -1 for no limit")
@@ -152,7 +166,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 reports surplus only, -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
-	fs.StringVar(&f.stateDir, "state-dir", "", "`directory` to keep state.json in between runs (optional)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
 	fs.StringVar(&f.emulatorFile, "emulator", "", "run an in-process emulator keeping its instances in `FILE`, instead of calling Tencent Cloud")
 	fs.Func("exclude", "skip files and directories matching `GLOB` (by name or path), repeatable", func(s string) error {
 		f.excludes = append(f.excludes, s)
@@ -168,7 +182,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	case f.output != "text" && f.output != "json" && f.output != "markdown":
 		return nil, nil, usageError("--output must be text, json or markdown, not %q", f.output)
 	case f.site != "auto" && f.site != "china" && f.site != "intl":
-		return nil, nil, usageError("--site must be auto, china or intl, not %q", f.site)
+		return nil, nil, usageError("--site (or $%s) must be auto, china or intl, not %q", envSite, f.site)
 	case f.limits.MaxCreates < -1:
 		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
 	case f.limits.MaxIsolates < -1:
@@ -252,6 +266,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		if level <= slog.LevelDebug {
 			emuLog = logger.With("component", "emulator")
 		}
+		if f.site == "auto" {
+			// The in-process emulator stands in for the default endpoint,
+			// which is the China site's: tags and every create parameter.
+			f.site = "china"
+		}
 		emu, err := startEmbeddedEmulator(f.emulatorFile, f.site == "china", emuLog)
 		if err != nil {
 			return err
@@ -303,7 +322,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	run := &reconcileRun{e: e, f: f, ui: ui, r: r, fleets: fleets, emulated: f.emulatorFile != ""}
 	err = run.do(ctx)
 	if serr := saveState(); serr != nil {
-		err = errors.Join(err, serr)
+		if err != nil { // keep err's exit code, but say it
+			fmt.Fprintf(e.stderr, "lightkeeper reconcile: %v\n", serr)
+			return err
+		}
+		return serr
 	}
 	return err
 }
@@ -330,8 +353,13 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		}
 		return planExit(p)
 	}
+	empty := &reconcile.Result{FormatVersion: reconcile.FormatVersion, Fleets: []*reconcile.FleetResult{}}
 	if over && !run.f.allowOverLimit {
-		if err := run.render(p, nil, nil); err != nil {
+		res := empty
+		if run.f.output == "text" {
+			res = nil // the text says it under the plan
+		}
+		if err := run.render(p, res, nil); err != nil {
 			return err
 		}
 		return &exitCodeError{code: exitOverLimit, err: overLimitError(p)}
@@ -341,7 +369,7 @@ func (run *reconcileRun) do(ctx context.Context) error {
 			return err
 		}
 	}
-	res := &reconcile.Result{FormatVersion: reconcile.FormatVersion}
+	res := empty
 	if p.Changes() {
 		run.ui.start("applying")
 		res, err = run.r.Apply(ctx, p, run.f.allowOverLimit)
@@ -363,6 +391,8 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		return err
 	case run.f.wait.d > 0:
 		return werr // nil: every fleet RUNNING at its count, whatever it took
+	case !p.Changes() && len(p.Errors()) > 0:
+		return planExit(p)
 	case !res.OK():
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(res))}
 	}
@@ -387,7 +417,7 @@ func (run *reconcileRun) renderResult(p *reconcile.Plan, res *reconcile.Result, 
 		return run.render(p, res, pending)
 	}
 	if !p.Changes() && len(res.Fleets) == 0 {
-		if run.f.wait.d > 0 && len(pending) == 0 {
+		if run.f.wait.d > 0 && len(pending) == 0 && len(p.Errors()) == 0 {
 			fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
 		}
 		return nil

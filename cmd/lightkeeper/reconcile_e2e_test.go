@@ -77,7 +77,7 @@ spec:
   bundleId: bundle_gen_01
   blueprintId: lhbp-g0tn7djh
   charge: {period: 1}
-  login: {keyIds: [lhkp-e2e00001]}
+  login: {keyIds: [lhkp-ops00001]}
 `, name, region, count)
 }
 
@@ -118,6 +118,23 @@ func emulatorInstances(t *testing.T, url string) []lighthouse.Instance {
 	return body.Instances
 }
 
+// emulatorCalls returns the emulator's call counts by action.
+func emulatorCalls(t *testing.T, url string) map[string]map[string]int {
+	t.Helper()
+	resp, err := http.Get(url + "/_emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Calls map[string]map[string]int `json:"calls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Calls
+}
+
 // liveByName counts the live instances of each name.
 func liveByName(ins []lighthouse.Instance) map[string]int {
 	out := map[string]int{}
@@ -134,6 +151,7 @@ func liveByName(ins []lighthouse.Instance) map[string]int {
 // (exit 3, nothing bought), an apply over the limit when allowed (exit
 // 0), then plans and applies with nothing to do (exit 0).
 func TestReconcileEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{
@@ -162,6 +180,12 @@ func TestReconcileEndToEnd(t *testing.T) {
 	}
 	if n := len(emulatorInstances(t, emu.url)); n != 0 {
 		t.Fatalf("plans created %d instances", n)
+	}
+	calls := emulatorCalls(t, emu.url)
+	for _, action := range []string{lighthouse.ActionCreateInstances, lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances} {
+		if len(calls[action]) != 0 {
+			t.Errorf("plans called %s: %v", action, calls[action])
+		}
 	}
 
 	code, out, errOut = runBin(t, bin, nil, with("--max-creates", "4")...)
@@ -211,6 +235,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 // flight (the emulator paces CreateInstances at 5/s, so 10 slots take 2 s)
 // and reruns it without any state: the fleet ends with exactly its count.
 func TestReconcileKilledApply(t *testing.T) {
+	t.Parallel()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
@@ -252,5 +277,76 @@ func TestReconcileKilledApply(t *testing.T) {
 	}
 	if code, out, _ := runBin(t, bin, nil, "reconcile", "--plan", "--endpoint", emu.url, dir); code != exitOK {
 		t.Errorf("plan after the rerun: exit %d\n%s", code, out)
+	}
+}
+
+// TestReconcileSIGTERM stops an apply with SIGTERM while its creates are in
+// flight: it exits 1 saying it was interrupted, saves its state, and a
+// rerun with that state finishes with exactly the fleet's count.
+func TestReconcileSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin := reconcileBinary(t)
+	emu := startEmulator(t, bin, "--launch-delay", "1s")
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
+	stateDir := t.TempDir()
+
+	cmd := exec.Command(bin, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, dir)
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(emulatorInstances(t, emu.url)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := <-exited
+	var ee *exec.ExitError
+	if n := len(emulatorInstances(t, emu.url)); n < 10 {
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError || !strings.Contains(errOut.String(), "interrupted") {
+			t.Errorf("SIGTERM with %d of 10 created: %v\n%s", n, err, errOut.String())
+		}
+	} else {
+		t.Logf("the apply ended before SIGTERM arrived: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "state.json")); err != nil {
+		t.Errorf("no state saved: %v", err)
+	}
+	code, out, errStr := runBin(t, bin, nil, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, "--wait=1m", dir)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s\n%s", code, out, errStr)
+	}
+	live := liveByName(emulatorInstances(t, emu.url))
+	if len(live) != 10 {
+		t.Errorf("after the rerun: %v", live)
+	}
+	for name, n := range live {
+		if n != 1 {
+			t.Errorf("%s: %d live instances", name, n)
+		}
+	}
+}
+
+// TestDemoScript runs the README's one-command demo: plan (2), apply and
+// wait (0), plan again (0).
+func TestDemoScript(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds lightkeeper")
+	}
+	cmd := exec.Command("sh", "../../scripts/demo.sh")
+	cmd.Env = append(os.Environ(), "LK_DEMO_STATE="+filepath.Join(t.TempDir(), "demo.json"), "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"(exit 2: 2 = changes pending)", "Applied: 8 created", "Every fleet is RUNNING at its count.", "(exit 0: 0 = no changes)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -190,5 +193,89 @@ spec:
 	// The runs did use it: the Windows fleet was bought, the Linux one refused.
 	if !strings.Contains(all, "InstanceLinuxUnixCreatingNotSupportPassword") || !strings.Contains(all, "Applied: 2 created") {
 		t.Errorf("the runs did not go as planned:\n%s", all)
+	}
+}
+
+// Log lines clear the progress line and put it back; without a terminal
+// there is no progress line at all.
+func TestTerminalUI(t *testing.T) {
+	var b bytes.Buffer
+	u := &terminalUI{stderr: &b, tty: true}
+	u.start("applying")
+	u.progress(reconcile.Progress{Done: 1, Total: 3})
+	u.logWriter().Write([]byte("level=WARN msg=x\n"))
+	u.progress(reconcile.Progress{Done: 2, Total: 3, Failed: 1})
+	u.stop()
+	want := "applying: 1/3 done, 0 failed" + "\r\x1b[K" + "level=WARN msg=x\n" + "applying: 1/3 done, 0 failed" +
+		"\r\x1b[K" + "applying: 2/3 done, 1 failed" + "\r\x1b[K"
+	if b.String() != want {
+		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+	b.Reset()
+	u = newTerminalUI(&env{stdout: &b, stderr: &b, getenv: func(string) string { return "" }})
+	u.start("applying")
+	u.progress(reconcile.Progress{Done: 1, Total: 3})
+	u.stop()
+	if b.Len() != 0 || u.color {
+		t.Errorf("not a terminal: %q, colour %v", b.String(), u.color)
+	}
+}
+
+func TestWaitFlag(t *testing.T) {
+	for in, want := range map[string]time.Duration{"true": defaultWait, "false": 0, "90s": 90 * time.Second} {
+		var w waitFlag
+		if err := w.Set(in); err != nil || w.d != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, w.d, err, want)
+		}
+	}
+}
+
+// An apply whose fleets are in error fails even when it has nothing to
+// create; a JSON apply over a limit is still a report, with nothing done.
+func TestReconcileApplyExitCodes(t *testing.T) {
+	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDunit": "right-key"}, RateLimits: emulator.NoRateLimits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 3)})
+	environ := map[string]string{"TENCENTCLOUD_SECRET_ID": "AKIDunit", "TENCENTCLOUD_SECRET_KEY": "wrong-key", envEndpoint: hs.URL}
+	for _, args := range [][]string{{}, {"--output", "json"}, {"--plan"}} {
+		code, out, errOut := runCmdEnv(t, environ, append(append([]string{"reconcile"}, args...), dir)...)
+		if code != exitError || !strings.Contains(out+errOut, "AuthFailure") {
+			t.Errorf("%v with a wrong key: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+
+	environ["TENCENTCLOUD_SECRET_KEY"] = "right-key"
+	code, out, errOut := runCmdEnv(t, environ, "reconcile", "--output", "json", "--max-creates", "2", dir)
+	var rep reconcile.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOverLimit || rep.Result == nil || rep.Result.Created != 0 || len(rep.Plan.Violations) != 1 {
+		t.Errorf("over the limit: exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	if n := len(srv.Instances()); n != 0 {
+		t.Errorf("%d instances bought over the limit", n)
+	}
+}
+
+// The in-process emulator serves the site --site names: tags are written on
+// the China site (the default, as for the default endpoint), and not on the
+// international one, which would refuse them.
+func TestReconcileEmulatorSite(t *testing.T) {
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 1)})
+	for site, wantTags := range map[string]bool{"china": true, "auto": true, "intl": false} {
+		file := filepath.Join(t.TempDir(), "emu.json")
+		code, out, errOut := runCmd(t, "reconcile", "--emulator", file, "--site", site, dir)
+		if code != exitOK {
+			t.Fatalf("--site %s: exit %d\n%s\n%s", site, code, out, errOut)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), "lightkeeper-fleet"); got != wantTags {
+			t.Errorf("--site %s: tags written %v, want %v", site, got, wantTags)
+		}
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
-// Poll intervals of --wait: the real service, and the in-process emulator.
+// Poll intervals of --wait: the real service (the first look after 1 s,
+// then less and less often, up to every 5 s), and the in-process emulator.
 const (
-	waitPoll         = 5 * time.Second
+	waitPollFirst    = time.Second
+	waitPollMax      = 5 * time.Second
 	waitPollEmulated = 500 * time.Millisecond
 )
 
@@ -23,9 +25,9 @@ const (
 // what is still pending when it gives up.
 func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan, res *reconcile.Result) ([]string, error) {
 	deadline := time.Now().Add(run.f.wait.d)
-	poll := waitPoll
+	poll, pollMax := waitPollFirst, waitPollMax
 	if run.emulated {
-		poll = waitPollEmulated
+		poll, pollMax = waitPollEmulated, waitPollEmulated
 	}
 	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Money: first.Totals.Money}
 	run.ui.start("waiting for RUNNING")
@@ -68,6 +70,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 			return pending, interrupted(ctx, ctx.Err())
 		case <-time.After(min(poll, time.Until(deadline)+time.Millisecond)):
 		}
+		poll = min(pollMax, poll*3/2)
 	}
 }
 

@@ -72,7 +72,7 @@ func runScript(t *testing.T, script, bin, work string, env ...string) (int, stri
 // applyAll buys every example fleet, so the next plan has nothing to do.
 func applyAll(t *testing.T, bin, url, work string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "lightkeeper"), "reconcile", "--endpoint", url, "fleets/")
+	cmd := exec.Command(filepath.Join(bin, "lightkeeper"), "reconcile", "--endpoint", url, "--site", "china", "fleets/")
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+secretID, "TENCENTCLOUD_SECRET_KEY="+secretKey, "BATCH_PASSWORD=Demo-Passw0rd-2026!")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -148,7 +148,7 @@ func TestGitHubActions(t *testing.T) {
 
 	bin, url, work := setup(t)
 	output := filepath.Join(work, "github_output")
-	env := []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + secretKey, "LIGHTKEEPER_ENDPOINT=" + url, "GITHUB_OUTPUT=" + output}
+	env := []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + secretKey, "LIGHTKEEPER_ENDPOINT=" + url, "LIGHTKEEPER_SITE=china", "GITHUB_OUTPUT=" + output}
 	step := func(wantCode string, env []string) string {
 		t.Helper()
 		os.Remove(output)
@@ -171,7 +171,7 @@ func TestGitHubActions(t *testing.T) {
 	if c := step("0", env); !strings.Contains(c, "No changes") {
 		t.Errorf("the plan after apply:\n%s", c)
 	}
-	bad := append(env[:1:1], "TENCENTCLOUD_SECRET_KEY=wrong", "LIGHTKEEPER_ENDPOINT="+url, "GITHUB_OUTPUT="+output)
+	bad := append(env[:1:1], "TENCENTCLOUD_SECRET_KEY=wrong", "LIGHTKEEPER_ENDPOINT="+url, "LIGHTKEEPER_SITE=china", "GITHUB_OUTPUT="+output)
 	if c := step("1", bad); !strings.Contains(c, "exit 1") || !strings.Contains(c, "AuthFailure") {
 		t.Errorf("a plan that fails still comments, with the error:\n%s", c)
 	}
@@ -266,7 +266,7 @@ func TestGitLabCI(t *testing.T) {
 	gl := &fakeGitLab{}
 	gs := httptest.NewServer(gl)
 	defer gs.Close()
-	env := []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + secretKey, "LIGHTKEEPER_ENDPOINT=" + url,
+	env := []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + secretKey, "LIGHTKEEPER_ENDPOINT=" + url, "LIGHTKEEPER_SITE=china",
 		"CI_API_V4_URL=" + gs.URL + "/api/v4", "CI_PROJECT_ID=42", "CI_MERGE_REQUEST_IID=7", "GITLAB_TOKEN=glpat-test"}
 	note := func(wantExit int, env []string) string {
 		t.Helper()
