@@ -1,7 +1,12 @@
 package reconciletest
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +93,31 @@ type Emulator struct {
 	Clock  *emulator.ManualClock
 	Client *lighthouse.Client
 	URL    string
+
+	mutations atomic.Int64
+}
+
+// Mutations returns how many requests that could change the account
+// reached the server: CreateInstances without DryRun, IsolateInstances and
+// TerminateInstances, whatever they were answered.
+func (e *Emulator) Mutations() int64 { return e.mutations.Load() }
+
+// count is the server's handler, counting mutations on the way in.
+func (e *Emulator) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-TC-Action") {
+		case lighthouse.ActionCreateInstances:
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct{ DryRun bool }
+			if json.Unmarshal(body, &req) != nil || !req.DryRun {
+				e.mutations.Add(1)
+			}
+		case lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances:
+			e.mutations.Add(1)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // StartEmulator serves an emulator for cfg (Credentials, Clock and
@@ -118,7 +148,8 @@ func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	e := &Emulator{Server: srv, Clock: clock}
+	hs := httptest.NewServer(e.count(srv))
 	t.Cleanup(hs.Close)
 	if opts.Credential.SecretID() == "" {
 		for id, key := range cfg.Credentials {
@@ -143,5 +174,6 @@ func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Emulator{Server: srv, Clock: clock, Client: c, URL: hs.URL}
+	e.Client, e.URL = c, hs.URL
+	return e
 }
