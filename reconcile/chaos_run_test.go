@@ -259,7 +259,7 @@ func (s *scenario) check(where string, before map[string]truth, runners int) {
 			if n <= 1 {
 				continue
 			}
-			if len(s.p.outside) == 0 {
+			if len(s.p.outside) == 0 || *chaosStrict {
 				s.fatalf("invariant 1 after %s: fleet %s slot %d holds %d live instances %v", where, d.name, slot, n, ids(tr.bySlot[slot]))
 			}
 			// Outside the guarantee: at most one extra instance per slot
