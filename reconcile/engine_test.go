@@ -256,3 +256,38 @@ func Example_fakeCloud() {
 	fmt.Println(p.Totals.Creates, res.Created, len(cloud.All()))
 	// Output: 2 2 2
 }
+
+// Found by chaos seed 3 (reduced): a create ends ambiguously but was
+// carried out, Describe does not list the instance yet, and the fleet's
+// bundle changes. The resend carries the same token with other parameters;
+// a service that rejects that (IdempotentParameterMismatch) proves the token
+// was used, so the slot must keep waiting for the instance, not move to a
+// new incarnation and buy a second one.
+func TestAmbiguousCreateThenSpecChangeBuysOnce(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.DescribeLag = 2 * time.Minute
+	cloud.TokenMismatch = emulator.TokenReject
+	d := web(1)
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	cloud.Fail(lighthouse.ActionCreateInstances, emulator.FaultDropResponse, 1)
+	if _, res := once(t, r, fleetsOf(t, d)); res.Ambiguous != 1 {
+		t.Fatalf("first run: %+v", res)
+	}
+	d.bundle = "bundle_gen_02"
+	for range 3 {
+		clock.Advance(30 * time.Second)
+		once(t, r, fleetsOf(t, d))
+		if n := len(cloud.All()); n != 1 {
+			t.Fatalf("%d instances for one slot", n)
+		}
+	}
+	// Once the instance is listed, the slot is filled and its drift shown.
+	clock.Advance(time.Minute)
+	p, _ := once(t, r, fleetsOf(t, d))
+	if fp := p.Fleets[0]; p.Changes() || fp.Live != 1 || len(fp.Drift) != 1 || fp.Drift[0].Field != "spec.bundleId" {
+		t.Fatalf("after the lag: %+v", fp)
+	}
+	if n := len(cloud.All()); n != 1 {
+		t.Fatalf("%d instances for one slot", n)
+	}
+}
