@@ -117,7 +117,7 @@ const (
 	outsideLagPastExpect = "describe lag >= expectation window"
 	outsideOneShot       = "a runner without state with a token window shorter than the scenario (a dead incarnation's token forgotten)"
 	outsideGoneCreateNew = "TokenGone create-new with describe lag or a runner without state beside the daemon"
-	outsideBundle        = "creation parameters changed under TokenMismatch create-new (with describe lag or two runners) or reject (with describe lag and a runner without state)"
+	outsideBundle        = "creation parameters changed under TokenMismatch create-new (with describe lag or two runners) or reject (with describe lag)"
 )
 
 var policies = []emulator.TokenPolicy{emulator.TokenReturnOriginal, emulator.TokenReject, emulator.TokenCreateNew}
@@ -215,7 +215,7 @@ func draw(seed int64) *plan {
 		p.outside = append(p.outside, outsideGoneCreateNew)
 	}
 	if bundleChange && (p.cfg.TokenMismatch == emulator.TokenCreateNew && (lag || twoWithDaemon) ||
-		p.cfg.TokenMismatch == emulator.TokenReject && lag && oneShots) {
+		p.cfg.TokenMismatch == emulator.TokenReject && lag) {
 		p.outside = append(p.outside, outsideBundle)
 	}
 	return p
