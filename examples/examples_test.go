@@ -5,13 +5,13 @@ package examples
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
+	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -28,75 +28,67 @@ func TestExampleFleetsAreBuyable(t *testing.T) {
 		t.Fatalf("examples: %d fleets over regions %v; want at least 3 over 2", len(fleets), regions)
 	}
 
-	const id, key = "AKIDexamples", "examples-secret"
-	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{id: key}, RateLimits: emulator.NoRateLimits()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential(id, key, "", "test"), Endpoint: hs.URL, RetryMax: -1,
-		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	// Every slot, as the China site (the default endpoint) would be asked.
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), Site: emulator.SiteChina},
+		emulatortest.WithClient(func(o *lighthouse.Options) { o.RetryMax = -1 }))
 	for _, f := range fleets {
 		for slot := range f.Spec.Count {
-			req := dryRunCreate(f, slot)
-			if _, err := c.CreateInstances(context.Background(), f.Spec.Region, req); err != nil {
+			// The request reconcile sends, with a placeholder password of
+			// the API's form where the fleet reads one from outside git.
+			req := reconcile.CreateRequest(f, slot, 0, true, "Placeholder-Pass-2026")
+			req.DryRun, req.ClientToken = true, ""
+			if _, err := h.Client.CreateInstances(context.Background(), f.Spec.Region, req); err != nil {
 				t.Errorf("%s: fleet %q slot %d: the emulator refuses it: %v", f.Source.File, f.Name(), slot, err)
 			}
 		}
 	}
-	if got := len(srv.Instances()); got != 0 {
+	if got := len(h.Server.Instances()); got != 0 {
 		t.Errorf("a DryRun created %d instances", got)
+	}
+
+	// A plan with API DryRuns on both sites: the international site takes
+	// no tags (they are left out, with a note) and no container restart
+	// policy (a fleet error naming the field, before anything is bought).
+	for _, site := range []emulator.Site{emulator.SiteChina, emulator.SiteIntl} {
+		h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), Site: site})
+		r := reconcile.New(h.Client, nil, reconcile.Options{Tags: site == emulator.SiteChina, APIDryRun: true, Now: h.Now,
+			Getenv: func(string) string { return "Placeholder-Pass-2026" }})
+		p, err := r.Plan(context.Background(), fleets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for _, fp := range p.Fleets {
+			wantField := ""
+			if site == emulator.SiteIntl && hasRestartPolicy(fp.Fleet, fleets) {
+				wantField = "spec.containers[0].restartPolicy"
+				refused++
+			}
+			switch {
+			case wantField == "" && fp.Error != nil:
+				t.Errorf("site %s: fleet %q: %v", site, fp.Fleet, fp.Error)
+			case wantField != "" && (fp.Error == nil || fp.Error.Field != wantField):
+				t.Errorf("site %s: fleet %q: error %+v, want one at %s", site, fp.Fleet, fp.Error, wantField)
+			}
+		}
+		if got := len(h.Server.Instances()); got != 0 {
+			t.Errorf("site %s: a plan created %d instances", site, got)
+		}
+		if site == emulator.SiteIntl && refused == 0 {
+			t.Error("no example fleet has a container restart policy: the international-site check went untested")
+		}
 	}
 }
 
-// dryRunCreate maps a fleet slot to the CreateInstances request a
-// reconciler would send, with a placeholder password of the API's form
-// where the fleet reads one from outside the repository.
-func dryRunCreate(f *spec.Fleet, slot int) *lighthouse.CreateInstancesRequest {
-	s := f.Spec
-	req := &lighthouse.CreateInstancesRequest{
-		BundleId:              s.BundleID,
-		BlueprintId:           s.BlueprintID,
-		InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(s.Charge.Period), RenewFlag: s.Charge.RenewFlag},
-		InstanceName:          f.InstanceName(slot),
-		DryRun:                true,
-		AutoVoucher:           s.AutoVoucher,
-		ClientToken:           "examples-" + f.Name() + "-" + strconv.Itoa(slot),
-	}
-	if z := f.Zone(slot); z != "" {
-		req.Zones = []string{z}
-	}
-	if l := s.Login; l != nil {
-		req.LoginConfiguration = &lighthouse.LoginConfiguration{KeyIds: l.KeyIDs}
-		if l.PasswordFrom != nil {
-			req.LoginConfiguration.Password = "Placeholder-Pass-2026"
+func hasRestartPolicy(name string, fleets []*spec.Fleet) bool {
+	for _, f := range fleets {
+		if f.Name() == name {
+			for _, c := range f.Spec.Containers {
+				if c.RestartPolicy != "" {
+					return true
+				}
+			}
 		}
 	}
-	for _, tag := range f.InstanceTags(slot) {
-		req.Tags = append(req.Tags, lighthouse.Tag{Key: tag.Key, Value: tag.Value})
-	}
-	for _, ct := range s.Containers {
-		dc := lighthouse.DockerContainerConfiguration{
-			ContainerImage: ct.ContainerImage, ContainerName: ct.ContainerName,
-			Command: ct.Command, RestartPolicy: ct.RestartPolicy,
-		}
-		for _, e := range ct.Envs {
-			dc.Envs = append(dc.Envs, lighthouse.ContainerEnv{Key: e.Key, Value: e.Value})
-		}
-		for _, p := range ct.PublishPorts {
-			dc.PublishPorts = append(dc.PublishPorts, lighthouse.DockerContainerPublishPort{
-				HostPort: int64(p.HostPort), ContainerPort: int64(p.ContainerPort), Ip: p.IP, Protocol: p.Protocol,
-			})
-		}
-		for _, v := range ct.Volumes {
-			dc.Volumes = append(dc.Volumes, lighthouse.DockerContainerVolume{ContainerPath: v.ContainerPath, HostPath: v.HostPath})
-		}
-		req.Containers = append(req.Containers, dc)
-	}
-	return req
+	return false
 }

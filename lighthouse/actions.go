@@ -26,15 +26,23 @@ const MaxPageSize = 100
 
 var readOnly = callOpts{}
 
-// CreateInstances buys instances in region. Give every logical create a
-// ClientToken and reuse it, with the same request, on every retry: then
-// the transport repeats the request after a lost response or a transient
-// error, and the service returns the instances of the first attempt
-// instead of buying more. Without a ClientToken (and without DryRun) the
-// transport repeats the request only when the service cannot have acted on
-// it (not sent, or refused for the rate limit); any other failure comes
-// back with Class Permanent and Ambiguous set, because repeating it could
-// buy the servers twice.
+// CreateInstances buys instances in region.
+//
+// ClientToken: the API documents it as a string the client chooses, of at
+// most 64 ASCII characters, that makes the request idempotent (without it
+// "the idempotency of the request cannot be guaranteed"; CreateInstances
+// page intl:1103/45859 and the SDK's models.go). It documents no retention
+// window, nor what a reused token returns once its instances are gone or
+// with different parameters. lightkeeper therefore assumes only this: a
+// request repeated with the same token and the same body shortly after the
+// first (within the retries of one call) does not buy a second time. Give
+// every logical create a ClientToken and reuse it, with the same request,
+// on every retry: then the transport repeats the request after a lost
+// response or a transient error. Without a ClientToken (and without DryRun)
+// the transport repeats the request only when the service cannot have
+// acted on it (not sent, or refused for the rate limit); any other failure
+// comes back with Class Permanent and Ambiguous set, because repeating it
+// could buy the servers twice.
 //
 // Returned IDs do not mean success: poll DescribeInstances until the
 // instances leave PENDING.
@@ -79,7 +87,10 @@ const CodeListChanging = "ClientError.ListChanging"
 // Instances iterates over every instance of region matching req, fetching
 // one page of MaxPageSize at a time (and each of req.InstanceIds once, in
 // chunks of MaxPageSize), as DescribeInstances does. On failure
-// it yields the error once (with a zero Instance) and stops.
+// it yields the error once (with a zero Instance) and stops. A lookup by
+// InstanceIds leaves out the IDs that no longer exist, whether the service
+// omits them or answers ResourceNotFound.InstanceIdNotFound
+// (CodeInstanceIdNotFound): a gone instance is an answer, not a failure.
 //
 // Offset paging over a list that changes during the sweep shifts the
 // pages: a new instance shows one twice, and an instance removed, or moved
@@ -118,6 +129,25 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		}
 		seen := map[string]struct{}{}
 		for _, chunk := range chunks {
+			if chunk != nil {
+				// A chunk of at most MaxPageSize IDs fits one page:
+				// nothing can shift out of sight, so one call suffices.
+				insts, err := c.describeIDs(ctx, region, base, chunk)
+				if err != nil {
+					yield(Instance{}, err)
+					return
+				}
+				for _, inst := range insts {
+					if _, dup := seen[inst.InstanceId]; dup {
+						continue
+					}
+					seen[inst.InstanceId] = struct{}{}
+					if !yield(inst, nil) {
+						return
+					}
+				}
+				continue
+			}
 			var prev map[string]struct{} // the IDs of the previous sweep
 			prevTotal := int64(-1)
 			for sweep := 1; ; sweep++ {
@@ -151,9 +181,6 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 					}
 				}
 				switch {
-				case chunk != nil:
-					// A chunk of at most MaxPageSize IDs fits one page:
-					// nothing can shift out of sight.
 				case !stable:
 				case int64(len(inSweep)) == total:
 				case total == prevTotal && sameKeys(inSweep, prev):
@@ -178,6 +205,45 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			}
 		}
 	}
+}
+
+// CodeInstanceIdNotFound is the error some DescribeInstances calls answer
+// when one of the InstanceIds asked for does not exist: it is in
+// DescribeInstances' error list (the China SDK's client.go; errors.go: the
+// instance ID does not exist), while the documentation of TerminateInstances
+// says a terminated instance simply stops being listed. Which of the two a
+// lookup of a vanished ID gets is not documented, so the client accepts
+// both (see describeIDs).
+const CodeInstanceIdNotFound = "ResourceNotFound.InstanceIdNotFound"
+
+// describeIDs returns the instances among ids (at most MaxPageSize), with
+// base's filters ignored. An answer of CodeInstanceIdNotFound means that
+// some of the IDs are gone, not that the lookup failed: the IDs are split
+// in halves and each half asked again, until the gone ones stand alone and
+// are left out. That costs about 2·log2(len(ids)) extra calls per gone ID.
+func (c *Client) describeIDs(ctx context.Context, region string, base DescribeInstancesRequest, ids []string) ([]Instance, error) {
+	page := base
+	page.InstanceIds, page.Offset, page.Limit = ids, 0, MaxPageSize
+	resp, err := c.DescribeInstancesPage(ctx, region, &page)
+	if err == nil {
+		return resp.InstanceSet, nil
+	}
+	if ErrorCode(err) != CodeInstanceIdNotFound {
+		return nil, err
+	}
+	if len(ids) == 1 {
+		return nil, nil
+	}
+	half := len(ids) / 2
+	first, err := c.describeIDs(ctx, region, base, ids[:half:half])
+	if err != nil {
+		return nil, err
+	}
+	second, err := c.describeIDs(ctx, region, base, ids[half:])
+	if err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
 }
 
 func sameKeys(a, b map[string]struct{}) bool {

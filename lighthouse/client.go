@@ -68,7 +68,9 @@ type Options struct {
 	// DefaultRetryWaitMin and DefaultRetryWaitMax.
 	RetryWaitMin, RetryWaitMax time.Duration
 	// RateLimits overrides DefaultRateLimits per action, in requests per
-	// second per region; a value <= 0 means unlimited.
+	// second per access point (the endpoint's host, or the region for
+	// EndpointRegional; see Client.accessPoint); a value <= 0 means
+	// unlimited.
 	RateLimits map[string]float64
 	// RateBurst is the burst of every bucket; 0 means 1 (see limiters).
 	RateBurst int
@@ -170,4 +172,20 @@ func (c *Client) url(region string) string {
 		return EndpointDefault + "/"
 	}
 	return strings.ReplaceAll(c.endpoint, "{region}", region) + "/"
+}
+
+// accessPoint is what the service counts a rate limit against, besides the
+// action and the SecretId: the access region the request arrives at. For
+// EndpointRegional that is the call's region (calls without a region go to
+// EndpointDefault's host); for every other endpoint (EndpointDefault,
+// EndpointIntl, a custom one such as the emulator) it is the endpoint's host,
+// whatever X-TC-Region says, since one host is one access point however
+// many product regions it serves. See limiters for the sources.
+func (c *Client) accessPoint(region string) string {
+	u := c.url(region)
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
+	if strings.Contains(c.endpoint, "{region}") && region != "" {
+		return "region:" + region
+	}
+	return "host:" + strings.ToLower(host)
 }

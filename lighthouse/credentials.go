@@ -84,9 +84,15 @@ func (c Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.String
 
 // Environment variables and file names the credential lookup reads.
 const (
-	EnvSecretID        = "TENCENTCLOUD_SECRET_ID"
-	EnvSecretKey       = "TENCENTCLOUD_SECRET_KEY"
-	EnvSessionToken    = "TENCENTCLOUD_SESSION_TOKEN"
+	EnvSecretID     = "TENCENTCLOUD_SECRET_ID"
+	EnvSecretKey    = "TENCENTCLOUD_SECRET_KEY"
+	EnvSessionToken = "TENCENTCLOUD_SESSION_TOKEN"
+	// EnvSecurityToken is the name Terraform's provider
+	// (tencentcloudstack/terraform-provider-tencentcloud
+	// tencentcloud/provider.go: security_token defaults to it) and other
+	// tools export the session token of a temporary key under; it is read
+	// when EnvSessionToken is not set.
+	EnvSecurityToken   = "TENCENTCLOUD_SECURITY_TOKEN"
 	EnvCredentialsFile = "TENCENTCLOUD_CREDENTIALS_FILE"
 	EnvTCCLIProfile    = "TCCLI_PROFILE"
 	// EnvCredentialsDirectory is set by systemd for LoadCredential=.
@@ -107,7 +113,9 @@ var ErrNoCredentials = errors.New("no Tencent Cloud credentials found")
 // returns the first found:
 //
 //  1. the environment: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY,
-//     with TENCENTCLOUD_SESSION_TOKEN for a temporary key;
+//     with TENCENTCLOUD_SESSION_TOKEN (or TENCENTCLOUD_SECURITY_TOKEN, the
+//     name Terraform uses) for a temporary key; both set to different
+//     values is an error;
 //  2. systemd credentials: the files tencentcloud-secret-id,
 //     tencentcloud-secret-key and (optional) tencentcloud-session-token in
 //     $CREDENTIALS_DIRECTORY;
@@ -130,7 +138,14 @@ func FindCredential(getenv func(string) string, home string) (Credential, error)
 	id, key := getenv(EnvSecretID), getenv(EnvSecretKey)
 	switch {
 	case id != "" && key != "":
-		return NewCredential(id, key, getenv(EnvSessionToken), "environment"), nil
+		token, sec := getenv(EnvSessionToken), getenv(EnvSecurityToken)
+		if token != "" && sec != "" && token != sec {
+			return Credential{}, fmt.Errorf("credentials: %s and %s are both set, to different tokens; unset one", EnvSessionToken, EnvSecurityToken)
+		}
+		if token == "" {
+			token = sec
+		}
+		return NewCredential(id, key, token, "environment"), nil
 	case id != "" || key != "":
 		return Credential{}, fmt.Errorf("credentials: only one of %s and %s is set; set both or neither", EnvSecretID, EnvSecretKey)
 	}

@@ -149,3 +149,44 @@ func TestCredentialNeverPrints(t *testing.T) {
 		t.Fatalf("String() = %s", c)
 	}
 }
+
+// TENCENTCLOUD_SECURITY_TOKEN (Terraform's name) is read when
+// TENCENTCLOUD_SESSION_TOKEN is not set; both set and different is an error
+// that shows neither token.
+func TestFindCredentialSecurityToken(t *testing.T) {
+	base := map[string]string{EnvSecretID: "AKIDtmp", EnvSecretKey: "key-tmp"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{with(map[string]string{EnvSecurityToken: "sec-tok"}), "sec-tok"},
+		{with(map[string]string{EnvSessionToken: "sess-tok"}), "sess-tok"},
+		{with(map[string]string{EnvSessionToken: "same", EnvSecurityToken: "same"}), "same"},
+		{base, ""},
+	} {
+		c, err := FindCredential(envOf(tc.env), "")
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if c.Token() != tc.want {
+			t.Errorf("%v: token %q, want %q", tc.env, c.Token(), tc.want)
+		}
+	}
+	_, err := FindCredential(envOf(with(map[string]string{EnvSessionToken: "tok-one", EnvSecurityToken: "tok-two"})), "")
+	if err == nil || !strings.Contains(err.Error(), EnvSecurityToken) {
+		t.Fatalf("two different tokens: err %v, want an error naming both variables", err)
+	}
+	if strings.Contains(err.Error(), "tok-one") || strings.Contains(err.Error(), "tok-two") {
+		t.Fatalf("the error shows a token: %v", err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 )
 
 const (
@@ -22,15 +22,18 @@ const (
 	emuRegion = "ap-guangzhou"
 )
 
-// emu is an emulator served over HTTP on a loopback port.
+// emu is an emulator served over HTTP on a loopback port, through the
+// emulatortest harness (h is nil for a stand-in server that is not an
+// emulator).
 type emu struct {
+	h     *emulatortest.Harness
 	srv   *emulator.Server
 	url   string
 	clock *emulator.ManualClock // nil when the emulator runs on real time
 }
 
 // newEmu starts an emulator with no rate limits and no instance quota;
-// manual selects a manual clock (set to now) instead of real time, which
+// manual selects the harness's manual clock instead of real time, which
 // the emulator's rate limiter needs to refill. edit adjusts the config.
 func newEmu(t testing.TB, manual bool, edit func(*emulator.Config)) *emu {
 	t.Helper()
@@ -40,30 +43,26 @@ func newEmu(t testing.TB, manual bool, edit func(*emulator.Config)) *emu {
 		RateLimits:  emulator.NoRateLimits(),
 		Quotas:      map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1},
 	}
-	var clock *emulator.ManualClock
-	if manual {
-		clock = emulator.NewManualClock(time.Now().Truncate(time.Second))
-		cfg.Clock = clock
-	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	var opts []emulatortest.Option
+	if !manual {
+		opts = append(opts, emulatortest.RealTime())
 	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	return &emu{srv: srv, url: hs.URL, clock: clock}
+	h := emulatortest.New(t, cfg, opts...)
+	return &emu{h: h, srv: h.Server, url: h.URL, clock: h.Clock}
 }
 
 // client returns a client of e with millisecond backoffs and no client
-// rate limits; edit adjusts the options.
+// rate limits (the harness's defaults); edit adjusts the options.
 func (e *emu) client(t testing.TB, edit func(*lighthouse.Options)) *lighthouse.Client {
 	t.Helper()
-	limits := lighthouse.DefaultRateLimits()
-	for a := range limits {
-		limits[a] = 0
+	if edit == nil {
+		edit = func(*lighthouse.Options) {}
+	}
+	if e.h != nil {
+		return e.h.NewClient(t, edit)
 	}
 	o := lighthouse.Options{
 		Credential:   lighthouse.NewCredential(emuID, emuKey, "", "test"),
@@ -71,14 +70,9 @@ func (e *emu) client(t testing.TB, edit func(*lighthouse.Options)) *lighthouse.C
 		RetryWaitMin: time.Millisecond,
 		RetryWaitMax: 5 * time.Millisecond,
 		RetryMax:     10,
-		RateLimits:   limits,
+		RateLimits:   emulatortest.Unlimited(),
 	}
-	if e.clock != nil {
-		o.Now = e.clock.Now
-	}
-	if edit != nil {
-		edit(&o)
-	}
+	edit(&o)
 	c, err := lighthouse.New(o)
 	if err != nil {
 		t.Fatal(err)

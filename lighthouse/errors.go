@@ -17,7 +17,8 @@ const (
 	// credentials, the quota or the account before trying again.
 	Permanent Class = iota
 	// RetrySame: a transient failure (network error, timeout, HTTP 5xx,
-	// InternalError*, RequestLimitExceeded*); send the same request again,
+	// InternalError*, ServiceUnavailable*, RequestLimitExceeded*,
+	// LimitExceeded.RateLimitExceeded); send the same request again,
 	// with the same ClientToken if it is a create. The transport already did
 	// so until its retry budget ran out.
 	RetrySame
@@ -150,7 +151,7 @@ func (e *Error) hint() string {
 		return "the request may have been carried out although no success was seen; observe the instances before trying again"
 	case strings.HasPrefix(e.Code, "AuthFailure"):
 		return "check the SecretId/SecretKey, the account's permissions and the system clock"
-	case strings.HasPrefix(e.Code, "RequestLimitExceeded"):
+	case IsRateLimited(e.Code):
 		return "the service's rate limit was hit; lower the client's rate limit for this action or share fewer credentials between processes"
 	case e.Code == CodeListChanging:
 		return "instances are being created or removed; list again once that settles"
@@ -163,11 +164,32 @@ func (e *Error) hint() string {
 // ClassifyCode returns the class of a service or client error code:
 //
 //	RetrySame   ClientError.NetworkError, InternalError, InternalError.*,
-//	            RequestLimitExceeded, RequestLimitExceeded.*
+//	            ServiceUnavailable, ServiceUnavailable.*, and every rate-limit
+//	            refusal (see IsRateLimited)
 //	RetryLater  OperationDenied.*, UnsupportedOperation.LatestOperationUnfinished,
 //	            ResourceInUse, ResourceInUse.*
 //	Permanent   everything else (AuthFailure*, InvalidParameter*, quota,
 //	            balance, sold out, ...)
+//
+// Sources of the transient codes (the "retry later" of the issue tracker;
+// the transport repeats them with backoff, so here they are RetrySame):
+//   - RequestLimitExceeded and its sub-codes .UinLimitExceeded,
+//     .IPLimitExceeded and .GlobalRegionUinLimitExceeded: the common error
+//     codes page (https://cloud.tencent.com/document/product/213/30435 and
+//     https://cloud.tencent.com/document/product/1388/114322), which list
+//     them as requests over the rate limit; the SDK's own rate-limit retry
+//     keys on RequestLimitExceeded (tencentcloud-sdk-go common
+//     ratelimitretry.go).
+//   - LimitExceeded.RateLimitExceeded: reported on Lighthouse by
+//     tencentcloudstack/terraform-provider-tencentcloud issue #1233
+//     (maintainers: lower the parallelism and try again); it is not in the
+//     Lighthouse SDK's errors.go. Only this exact code: other LimitExceeded.*
+//     codes are quotas and permanent.
+//   - ServiceUnavailable: the same common error codes pages (the service is
+//     temporarily unavailable).
+//   - InternalError*: the common error codes pages and the Lighthouse
+//     SDK's errors.go (internal error); the Terraform provider retries it on
+//     Lighthouse too (tencentcloud/common/common.go).
 //
 // HTTP statuses without an envelope are classified by Error.Class (5xx and
 // 429 retry the same request, other statuses are permanent).
@@ -175,7 +197,8 @@ func ClassifyCode(code string) Class {
 	switch {
 	case code == CodeNetworkError,
 		hasCodePrefix(code, "InternalError"),
-		hasCodePrefix(code, "RequestLimitExceeded"):
+		hasCodePrefix(code, "ServiceUnavailable"),
+		IsRateLimited(code):
 		return RetrySame
 	case strings.HasPrefix(code, "OperationDenied."),
 		code == "UnsupportedOperation.LatestOperationUnfinished",
@@ -183,6 +206,15 @@ func ClassifyCode(code string) Class {
 		return RetryLater
 	}
 	return Permanent
+}
+
+// IsRateLimited reports whether code is a refusal for the rate limit:
+// RequestLimitExceeded or any of its sub-codes, or
+// LimitExceeded.RateLimitExceeded (sources at ClassifyCode). The service
+// refuses such a request before acting on it, so repeating it cannot
+// duplicate anything.
+func IsRateLimited(code string) bool {
+	return hasCodePrefix(code, "RequestLimitExceeded") || code == "LimitExceeded.RateLimitExceeded"
 }
 
 // hasCodePrefix reports whether code is prefix or a sub-code of it

@@ -32,9 +32,21 @@ func DefaultRateLimits() map[string]float64 {
 // most common documented limit.
 const DefaultRateLimit = 10
 
-// limiters holds one token bucket per (action, region), shared by every
-// caller of one Client, so concurrent callers together stay under the
-// service's limit, which is counted per action, region and SecretId.
+// limiters holds one token bucket per (action, access point), shared by
+// every caller of one Client, so concurrent callers together stay under the
+// service's limit. Tencent Cloud counts an API's rate limit per API, per
+// access region and per sub-account (the general note on API rate limits
+// that every action page links to, summarised in lighthouse-api.md section
+// 4; the CreateInstances page itself only says "A maximum of 5 requests can
+// be initiated per second for this API", intl:1103/45859). The access region
+// of a global endpoint is wherever that endpoint routes the request, not the
+// X-TC-Region header, so requests for every product region sent through one
+// global endpoint (default, international, or a custom one such as the
+// emulator) share one bucket, keyed by the endpoint's host; only the
+// regional endpoint lighthouse.{region}.tencentcloudapi.com makes each
+// region its own access point, keyed by the region (see Client.accessPoint).
+// Keying on the product region instead would let a fleet spread over three
+// regions send three times the limit to one access point.
 //
 // Each bucket has burst 1: requests of one action leave at least 1/rate
 // apart. A bucket with burst N could send 2N-1 requests inside one second
@@ -50,7 +62,7 @@ type limiters struct {
 	m  map[limiterKey]*rate.Limiter
 }
 
-type limiterKey struct{ action, region string }
+type limiterKey struct{ action, accessPoint string }
 
 // newLimiters returns buckets with the defaults overridden by overrides.
 func newLimiters(overrides map[string]float64, burst int) (*limiters, error) {
@@ -67,8 +79,8 @@ func newLimiters(overrides map[string]float64, burst int) (*limiters, error) {
 	return &limiters{rates: rates, burst: burst, m: map[limiterKey]*rate.Limiter{}}, nil
 }
 
-// limiter returns the bucket of (action, region), or nil if unlimited.
-func (l *limiters) limiter(action, region string) *rate.Limiter {
+// limiter returns the bucket of (action, accessPoint), or nil if unlimited.
+func (l *limiters) limiter(action, accessPoint string) *rate.Limiter {
 	r, ok := l.rates[action]
 	if !ok {
 		r = DefaultRateLimit
@@ -76,7 +88,7 @@ func (l *limiters) limiter(action, region string) *rate.Limiter {
 	if r <= 0 {
 		return nil
 	}
-	k := limiterKey{action, region}
+	k := limiterKey{action, accessPoint}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.m[k]
@@ -87,9 +99,9 @@ func (l *limiters) limiter(action, region string) *rate.Limiter {
 	return lim
 }
 
-// wait blocks until action may be sent to region, or ctx ends.
-func (l *limiters) wait(ctx context.Context, action, region string) error {
-	lim := l.limiter(action, region)
+// wait blocks until action may be sent to accessPoint, or ctx ends.
+func (l *limiters) wait(ctx context.Context, action, accessPoint string) error {
+	lim := l.limiter(action, accessPoint)
 	if lim == nil {
 		return nil
 	}

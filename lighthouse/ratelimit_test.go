@@ -19,7 +19,7 @@ func TestLimiterRates(t *testing.T) {
 		t.Fatal("callers of one action and region must share one bucket")
 	}
 	if l.limiter(ActionCreateInstances, "ap-guangzhou") == l.limiter(ActionCreateInstances, "ap-shanghai") {
-		t.Fatal("regions are limited separately, as the service counts them")
+		t.Fatal("access points are limited separately, as the service counts them")
 	}
 	if l.limiter(ActionDescribeInstances, "ap-guangzhou") != nil {
 		t.Fatal("a rate <= 0 must mean unlimited")
@@ -69,5 +69,40 @@ func TestBurstOneFitsAnyWindow(t *testing.T) {
 	}
 	if got := maxInWindow(t, 5, 5, 50); got <= 5 {
 		t.Fatalf("burst 5: %d requests in one second; expected the burst to exceed the rate", got)
+	}
+}
+
+// The bucket key is the access point: the host of a global endpoint
+// whatever the product region, the region of the regional endpoint.
+func TestAccessPoint(t *testing.T) {
+	cred := NewCredential("AKIDap", "key", "", "test")
+	for _, tc := range []struct {
+		endpoint string
+		regions  []string // all share one access point
+		other    string   // a region with another access point, or ""
+	}{
+		{EndpointDefault, []string{"ap-guangzhou", "ap-shanghai", "ap-singapore", ""}, ""},
+		{EndpointIntl, []string{"ap-guangzhou", "ap-shanghai", "na-siliconvalley"}, ""},
+		{"http://127.0.0.1:9100", []string{"ap-guangzhou", "ap-beijing", "ap-hongkong"}, ""},
+		{EndpointRegional, []string{"ap-guangzhou"}, "ap-shanghai"},
+	} {
+		c, err := New(Options{Credential: cred, Endpoint: tc.endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := c.accessPoint(tc.regions[0])
+		for _, r := range tc.regions[1:] {
+			if got := c.accessPoint(r); got != first {
+				t.Errorf("%s: region %q has access point %q, region %q %q; want one shared bucket", tc.endpoint, r, got, tc.regions[0], first)
+			}
+		}
+		if tc.other != "" && c.accessPoint(tc.other) == first {
+			t.Errorf("%s: regions %q and %q share access point %q; the regional endpoint is one access point per region", tc.endpoint, tc.regions[0], tc.other, first)
+		}
+	}
+	def, _ := New(Options{Credential: cred})
+	intl, _ := New(Options{Credential: cred, Endpoint: EndpointIntl})
+	if def.accessPoint("ap-guangzhou") == intl.accessPoint("ap-guangzhou") {
+		t.Error("the default and the international endpoints are different access points")
 	}
 }

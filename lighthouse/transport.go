@@ -157,7 +157,7 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if st == nil {
 		return nil, errors.New("lighthouse: request sent outside Client.call")
 	}
-	if err := s.c.limits.wait(ctx, st.action, st.region); err != nil {
+	if err := s.c.limits.wait(ctx, st.action, s.c.accessPoint(st.region)); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -275,7 +275,7 @@ func parseOutcome(st *callState) *Error {
 	switch {
 	case jerr == nil && p.Response.Error != nil:
 		e := &Error{Code: p.Response.Error.Code, Message: p.Response.Error.Message, HTTPStatus: st.status}
-		e.Ambiguous = st.mutating && e.Class() == RetrySame && !hasCodePrefix(e.Code, "RequestLimitExceeded")
+		e.Ambiguous = st.mutating && e.Class() == RetrySame && !IsRateLimited(e.Code)
 		return e
 	case st.status != http.StatusOK:
 		return &Error{Code: CodeHTTPStatusError, Message: fmt.Sprintf("HTTP %d %s without an error envelope", st.status, http.StatusText(st.status)), Ambiguous: st.mutating}
@@ -292,7 +292,7 @@ func refusedUnacted(e *Error, sent bool) bool {
 	if e.Code == CodeNetworkError {
 		return !sent
 	}
-	return hasCodePrefix(e.Code, "RequestLimitExceeded")
+	return IsRateLimited(e.Code)
 }
 
 // logAttempt writes one debug line per attempt. It never logs a body: a

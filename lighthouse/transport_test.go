@@ -57,6 +57,12 @@ func TestRetryPolicy(t *testing.T) {
 	}{
 		{name: "rate limit ridden out", first: func(w http.ResponseWriter) { envelopeError(w, "RequestLimitExceeded") }, failures: 3, wantCalls: 4},
 		{name: "rate limit sub-code", first: func(w http.ResponseWriter) { envelopeError(w, "RequestLimitExceeded.UinLimitExceeded") }, failures: 2, wantCalls: 3},
+		{name: "rate limit IP sub-code", first: func(w http.ResponseWriter) { envelopeError(w, "RequestLimitExceeded.IPLimitExceeded") }, failures: 2, wantCalls: 3},
+		{name: "LimitExceeded.RateLimitExceeded", first: func(w http.ResponseWriter) { envelopeError(w, "LimitExceeded.RateLimitExceeded") }, failures: 2, wantCalls: 3},
+		{name: "ServiceUnavailable with HTTP 200", first: func(w http.ResponseWriter) { envelopeError(w, "ServiceUnavailable") }, failures: 2, wantCalls: 3},
+		{name: "quota is not a rate limit", first: func(w http.ResponseWriter) { envelopeError(w, "LimitExceeded.InstanceQuotaLimitExceeded") }, failures: 100, wantCalls: 1, wantCode: "LimitExceeded.InstanceQuotaLimitExceeded", wantClass: Permanent},
+		{name: "create without token retries LimitExceeded.RateLimitExceeded", create: true, first: func(w http.ResponseWriter) { envelopeError(w, "LimitExceeded.RateLimitExceeded") }, failures: 2, wantCalls: 3},
+		{name: "create without token stops on ServiceUnavailable", create: true, first: func(w http.ResponseWriter) { envelopeError(w, "ServiceUnavailable") }, failures: 100, wantCalls: 1, wantCode: "ServiceUnavailable", wantClass: Permanent, ambiguous: true},
 		{name: "internal error", first: func(w http.ResponseWriter) { envelopeError(w, "InternalError") }, failures: 2, wantCalls: 3},
 		{name: "http 502", first: func(w http.ResponseWriter) { w.WriteHeader(502) }, failures: 2, wantCalls: 3},
 		{name: "budget exhausted", first: func(w http.ResponseWriter) { envelopeError(w, "InternalError") }, failures: 100, wantCalls: 4, wantCode: "InternalError", wantClass: RetrySame},

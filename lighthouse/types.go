@@ -77,7 +77,10 @@ type Command struct {
 }
 
 // CreateInstancesRequest buys new instances. Every attempt of one logical
-// create must carry the same ClientToken and body.
+// create must carry the same ClientToken and body. ClientToken is documented
+// only as a client-chosen string of at most 64 ASCII characters that makes
+// the request idempotent; how long the service remembers it is not
+// documented (see Client.CreateInstances for what lightkeeper assumes).
 type CreateInstancesRequest struct {
 	BundleId              string                         `json:"BundleId"`
 	BlueprintId           string                         `json:"BlueprintId"`

@@ -92,7 +92,14 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			fr.Error = fp.Error
 			continue
 		}
+		isolations := 0
+		for _, s := range fp.Surplus {
+			if s.Action == ActionIsolate {
+				isolations++
+			}
+		}
 		if len(fp.Creates) == 0 {
+			total += isolations
 			continue
 		}
 		pw, err := r.password(fp.fleet)
@@ -103,11 +110,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		for _, c := range fp.Creates {
 			jobs = append(jobs, job{fp, fr, c, pw})
 		}
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				total++
-			}
-		}
+		total += isolations
 	}
 	total += len(jobs)
 	var (
@@ -232,7 +235,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 				r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
 				r.log.Warn("create outcome unknown; the slot waits and the same token is sent next run", "fleet", fp.Fleet, "slot", c.Slot, "err", err)
 				return fail("ambiguous", err)
-			case lighthouse.ClassOf(err) == lighthouse.RetryLater:
+			case lighthouse.ClassOf(err) != lighthouse.Permanent:
 				r.log.Info("create deferred", "fleet", fp.Fleet, "slot", c.Slot, "err", err)
 				return fail("retry-later", err)
 			default:

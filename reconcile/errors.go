@@ -76,7 +76,10 @@ func message(err error) string {
 func ambiguous(err error) bool {
 	var le *lighthouse.Error
 	if errors.As(err, &le) {
-		return le.Ambiguous || le.Class() == lighthouse.RetrySame
+		// The client marks a call Ambiguous whenever some attempt may have
+		// been carried out (lost response, timeout after sending, 5xx,
+		// InternalError); RequestLimitExceeded alone means not carried out.
+		return le.Ambiguous
 	}
 	// Not an API error: a cancelled or expired context while the request may
 	// have been on the wire. Assume the worst.

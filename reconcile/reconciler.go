@@ -16,11 +16,13 @@ import (
 // Options configure a Reconciler. The zero value is usable: no tags, the
 // default windows, real time, the process environment for passwords.
 type Options struct {
-	// Tags sends lightkeeper's lightkeeper-fleet and lightkeeper-slot tags
-	// and the fleet's user tags with each create. Only the China site takes
-	// Tags on create; the international one refuses them (UnknownParameter),
-	// and a create refused for its tags is never re-sent without them under
-	// the same token.
+	// Tags says the site is the China one, which takes Tags on create:
+	// lightkeeper's lightkeeper-fleet and lightkeeper-slot tags and the
+	// fleet's user tags are sent with each create. The international site
+	// refuses Tags (UnknownParameter), and a create refused for its tags is
+	// never re-sent without them under the same token; without Tags, a
+	// fleet with a container restart policy, which that site also refuses,
+	// is a fleet error in the plan.
 	Tags bool
 	// Diff tunes the expectation window and the expiry warning.
 	Diff DiffOptions
@@ -133,6 +135,9 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
 	p.obs = obs
 	for _, fp := range p.Fleets {
+		if len(fp.Creates) > 0 {
+			siteProblem(fp, r.opts.Tags)
+		}
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
 			fp.Creates, fp.Surplus = nil, nil
@@ -160,14 +165,19 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 		err   error
 	}
 	prices := map[priceKey]*answer{}
+	var keys []priceKey
 	for _, fp := range p.Fleets {
 		for _, c := range fp.Creates {
-			prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}] = nil
+			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
+			if _, ok := prices[k]; !ok {
+				prices[k] = nil
+				keys = append(keys, k)
+			}
 		}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for k := range prices {
+	for _, k := range keys {
 		wg.Go(func() {
 			resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
 				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
@@ -222,7 +232,11 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 				}
 				zones[c.Zone] = true
 				req := CreateRequest(fp.fleet, c.Slot, c.Incarnation, r.opts.Tags, pw)
-				req.DryRun = true
+				// No token: a service that remembered the slot's token for a
+				// DryRun could answer the real create later with the DryRun's
+				// empty ID set. A DryRun buys nothing, so retrying it
+				// without a token is safe.
+				req.DryRun, req.ClientToken = true, ""
 				if _, err := r.cloud.CreateInstances(ctx, fp.Region, req); err != nil && lighthouse.ErrorCode(err) != "DryRunOperation" {
 					fp.Error = fleetError(err)
 					return

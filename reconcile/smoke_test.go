@@ -62,5 +62,4 @@ func TestSmoke(t *testing.T) {
 	if n := len(srv.Instances()); n != 3 {
 		t.Fatalf("%d instances", n)
 	}
-	t.Logf("money %+v", p.Totals.Money)
 }

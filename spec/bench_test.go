@@ -6,7 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/lightkeeper/lightkeeper/spec/internal/fleetgen"
+	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 )
 
 const benchDocs = 10000
@@ -42,11 +42,7 @@ func BenchmarkLoad10k(b *testing.B) {
 }
 
 func TestGeneratedDocsValid(t *testing.T) {
-	fsys := fstest.MapFS{}
-	for i := range 30 {
-		fsys[fmt.Sprintf("f%d.yaml", i)] = &fstest.MapFile{Data: []byte(fleetgen.Doc(i))}
-	}
-	if fleets, err := Load(fsys, Options{}); err != nil || len(fleets) != 30 {
+	if fleets, err := Load(fleetgen.MapFS(30), Options{}); err != nil || len(fleets) != 30 {
 		t.Fatalf("%d fleets, %v", len(fleets), err)
 	}
 }

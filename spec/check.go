@@ -69,9 +69,11 @@ func checkFleet(f *Fleet) Errors {
 	errs = append(errs, checkContainers(f)...)
 	last := max(s.Count-1, 0)
 	name, err := renderName(s.InstanceName, f.Metadata.Name, last)
-	switch {
+	switch slots := strings.Count(s.InstanceName, SlotPlaceholder); {
 	case err != nil:
 		add("spec.instanceName", "%v", err)
+	case slots != 1:
+		add("spec.instanceName", "%s", slotCountMessage(slots))
 	case utf8.RuneCountInString(name) > MaxInstanceNameLen:
 		add("spec.instanceName", "renders to %d characters for slot %d (%q), at most %d; shorten the template or the fleet name",
 			utf8.RuneCountInString(name), last, name, MaxInstanceNameLen)
@@ -79,11 +81,23 @@ func checkFleet(f *Fleet) Errors {
 	return errs
 }
 
-// checkRepository checks what spans fleets: unique names, the total count.
+// slotCountMessage explains a template that does not hold {slot} exactly
+// once. The schema's pattern says the same of a template without {slot}.
+func slotCountMessage(n int) string {
+	const why = "the instance name is the slot's identity, e.g. \"{fleet}-{slot}\""
+	if n == 0 {
+		return "must hold {slot} exactly once: " + why
+	}
+	return fmt.Sprintf("holds {slot} %d times; it must hold it exactly once: %s", n, why)
+}
+
+// checkRepository checks what spans fleets: unique names, the total count,
+// instance names that two fleets of a region could both render.
 // fleets are in file order.
 func checkRepository(fleets []*Fleet, opts Options) Errors {
 	var errs Errors
 	first := make(map[string]*Fleet, len(fleets))
+	unique := make([]*Fleet, 0, len(fleets))
 	total := 0
 	for _, f := range fleets {
 		if prev, dup := first[f.Metadata.Name]; dup {
@@ -93,6 +107,7 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 			continue
 		}
 		first[f.Metadata.Name] = f
+		unique = append(unique, f)
 		before := total
 		total += f.Spec.Count
 		if opts.MaxTotalCount >= 0 && before <= opts.MaxTotalCount && total > opts.MaxTotalCount {
@@ -101,7 +116,7 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 				total, opts.MaxTotalCount))
 		}
 	}
-	return errs
+	return append(errs, checkNameCollisions(unique)...)
 }
 
 // checkContainers checks what Docker would refuse on the instance, after

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/lightkeeper/lightkeeper/spec/internal/fleetgen"
+	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 )
 
 // TestFillMatchesYAMLDecode checks the hand-written fill against decoding

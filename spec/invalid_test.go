@@ -111,6 +111,17 @@ var invalidCases = []struct {
 	{path: "empty.yaml", want: []string{
 		`empty.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
 	}},
+	{path: "instance-name-collision", want: []string{
+		`instance-name-collision/b.yaml:11:17: fleet "web-one": spec.instanceName: can render the same instance name as fleet "web" (instance-name-collision/a.yaml:11:17) in region ap-guangzhou: "web-10" is slot 0 of "web-1{slot}" here and slot 10 of "web-{slot}" there; the name is a slot's identity, so change the text before or after {slot} in one of them by a character that is not a digit`,
+		`instance-name-collision/b.yaml:23:17: fleet "b": spec.instanceName: can render the same instance name as fleet "a" (instance-name-collision/a.yaml:16:9) in region ap-guangzhou: "a-10" is slot 0 of "a-1{slot}" here and slot 10 of "a-{slot}" there; the name is a slot's identity, so change the text before or after {slot} in one of them by a character that is not a digit`,
+		`instance-name-collision/b.yaml:70:17: fleet "db2": spec.instanceName: can render the same instance name as fleet "db" (instance-name-collision/a.yaml:34:17) in region ap-guangzhou: both render "{slot}.db" ("0.db" is slot 0 of each); the name is a slot's identity, so give one of them another template`,
+	}},
+	{path: "instance-name-no-slot.yaml", want: []string{
+		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}"`,
+	}},
+	{path: "instance-name-two-slots.yaml", want: []string{
+		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}"`,
+	}},
 	{path: "instance-name-placeholder.yaml", want: []string{
 		`instance-name-placeholder.yaml:12:17: fleet "web": spec.instanceName: unknown placeholder {region}; placeholders are {fleet} and {slot}`,
 	}},
@@ -118,7 +129,7 @@ var invalidCases = []struct {
 		`instance-name-too-long.yaml:12:17: fleet "storefront-production-frontend-webserver": spec.instanceName: renders to 63 characters for slot 999 ("storefront-production-frontend-webserver-guangzhou-instance-999"), at most 60; shorten the template or the fleet name`,
 	}},
 	{path: "instance-name-unclosed.yaml", want: []string{
-		`instance-name-unclosed.yaml:12:17: fleet "web": spec.instanceName: unclosed '{' in "{fleet}-{slot"; placeholders are {fleet} and {slot}`,
+		`instance-name-unclosed.yaml:12:17: fleet "web": spec.instanceName: unclosed '{' in "{slot}-{fleet"; placeholders are {fleet} and {slot}`,
 	}},
 	{path: "invalid-utf8.yaml", want: []string{
 		`invalid-utf8.yaml:8:24: invalid UTF-8; save the file as UTF-8`,

@@ -73,8 +73,8 @@ func TestLoadExamples(t *testing.T) {
 	if got := strings.Join(api.Spec.Login.KeyIDs, ","); got != "lhkp-api00001,lhkp-ops00001" {
 		t.Errorf("api keyIds = %q", got)
 	}
-	if got := fleets[2].Spec.Login.PasswordFrom.File; got != "/run/credentials/lightkeeper.service/batch-password" {
-		t.Errorf("batch passwordFrom.file = %q", got)
+	if got := fleets[2].Spec.Login.PasswordFrom.Env; got != "BATCH_PASSWORD" {
+		t.Errorf("batch passwordFrom.env = %q", got)
 	}
 }
 

@@ -8,40 +8,82 @@ import (
 // The instance name is a slot's identity (DESIGN.md section 5): the only
 // label both API sites take atomically with the create. These helpers map a
 // slot to its name and a name back to its slot, exactly.
+//
+// A valid template holds {slot} exactly once, so with {fleet} rendered it is
+// a fixed prefix, the slot in decimal (no leading zeros) and a fixed suffix.
 
-// namePrefix renders the part of the fleet's name template before the first
-// {slot}; ok is false when the template has no {slot}.
-func (f *Fleet) namePrefix() (prefix string, ok bool) {
-	i := strings.Index(f.Spec.InstanceName, "{slot}")
-	if i < 0 {
-		return "", false
+// SlotPlaceholder is the placeholder of the slot number in a name template;
+// a template must hold it exactly once.
+const SlotPlaceholder = "{slot}"
+
+// maxSlotDigits bounds the slot numbers that names are parsed back to
+// (below 10^9), so a slot always fits in an int.
+const maxSlotDigits = 9
+
+// nameShape is a rendered name template: the name of slot k is prefix, k in
+// decimal, suffix.
+type nameShape struct {
+	prefix, suffix string
+}
+
+// String shows the shape as a template with {fleet} rendered: "web-{slot}".
+func (s nameShape) String() string { return s.prefix + SlotPlaceholder + s.suffix }
+
+// slotOf parses name back to its slot: name is prefix + digits + suffix and
+// the digits are how the slot is written (decimal, no leading zeros).
+func (s nameShape) slotOf(name string) (int, bool) {
+	if len(name) <= len(s.prefix)+len(s.suffix) || !strings.HasPrefix(name, s.prefix) || !strings.HasSuffix(name, s.suffix) {
+		return 0, false
 	}
-	p, err := renderName(f.Spec.InstanceName[:i], f.Metadata.Name, 0)
-	return p, err == nil
+	digits := name[len(s.prefix) : len(name)-len(s.suffix)]
+	if !isSlotNumber(digits) || len(digits) > maxSlotDigits {
+		return 0, false
+	}
+	slot, err := strconv.Atoi(digits)
+	return slot, err == nil
+}
+
+// isSlotNumber reports whether s is a slot number as names write it: "0", or
+// a digit 1-9 followed by digits.
+func isSlotNumber(s string) bool {
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// shape renders the fleet's template around its one {slot}; ok is false when
+// the template does not hold {slot} exactly once or is malformed.
+func (f *Fleet) shape() (nameShape, bool) {
+	tmpl := f.Spec.InstanceName
+	if strings.Count(tmpl, SlotPlaceholder) != 1 {
+		return nameShape{}, false
+	}
+	before, after, _ := strings.Cut(tmpl, SlotPlaceholder)
+	p, err1 := renderName(before, f.Metadata.Name, 0)
+	s, err2 := renderName(after, f.Metadata.Name, 0)
+	if err1 != nil || err2 != nil {
+		return nameShape{}, false
+	}
+	return nameShape{p, s}, true
 }
 
 // SlotOf parses an instance name back to the slot of f whose name it is:
 // name == f.InstanceName(slot) exactly (a slot is written in decimal without
 // leading zeros, so "web-01" is no slot of "web-{slot}"). ok is false for
-// any other name, and for every name when the template has no {slot}.
+// any other name, for slots of 10 digits or more, and for every name when
+// the template does not hold {slot} exactly once.
 func (f *Fleet) SlotOf(name string) (slot int, ok bool) {
-	prefix, ok := f.namePrefix()
-	if !ok || !strings.HasPrefix(name, prefix) {
+	s, ok := f.shape()
+	if !ok {
 		return 0, false
 	}
-	rest := name[len(prefix):]
-	n := 0
-	for n < len(rest) && n < 9 && rest[n] >= '0' && rest[n] <= '9' {
-		n++
-	}
-	if n == 0 {
-		return 0, false
-	}
-	slot, err := strconv.Atoi(rest[:n])
-	if err != nil || f.InstanceName(slot) != name {
-		return 0, false
-	}
-	return slot, true
+	return s.slotOf(name)
 }
 
 // NameIndex maps instance names back to the fleets and slots that own them.
@@ -49,15 +91,20 @@ func (f *Fleet) SlotOf(name string) (slot int, ok bool) {
 // region, and validation refuses two fleets of a region whose templates can
 // render the same name.
 type NameIndex struct {
-	byPrefix map[string][]*Fleet
+	byPrefix map[string][]indexed
+}
+
+type indexed struct {
+	fleet *Fleet
+	shape nameShape
 }
 
 // NewNameIndex indexes fleets by the rendered text before their {slot}.
 func NewNameIndex(fleets []*Fleet) *NameIndex {
-	ix := &NameIndex{byPrefix: make(map[string][]*Fleet, len(fleets))}
+	ix := &NameIndex{byPrefix: make(map[string][]indexed, len(fleets))}
 	for _, f := range fleets {
-		if p, ok := f.namePrefix(); ok {
-			ix.byPrefix[p] = append(ix.byPrefix[p], f)
+		if s, ok := f.shape(); ok {
+			ix.byPrefix[s.prefix] = append(ix.byPrefix[s.prefix], indexed{f, s})
 		}
 	}
 	return ix
@@ -71,9 +118,9 @@ func (ix *NameIndex) Lookup(name string) (f *Fleet, slot int, ok bool) {
 		if name[i] < '0' || name[i] > '9' {
 			continue
 		}
-		for _, f := range ix.byPrefix[name[:i]] {
-			if slot, ok := f.SlotOf(name); ok {
-				return f, slot, true
+		for _, e := range ix.byPrefix[name[:i]] {
+			if slot, ok := e.shape.slotOf(name); ok {
+				return e.fleet, slot, true
 			}
 		}
 	}

@@ -15,6 +15,8 @@ func TestSlotOf(t *testing.T) {
 	web := fleetWithTemplate("web", "")
 	sh := fleetWithTemplate("api", "{fleet}-sh-{slot}-{fleet}")
 	none := fleetWithTemplate("solo", "solo")
+	two := fleetWithTemplate("two", "{slot}-{slot}")
+	digitAfter := fleetWithTemplate("x", "x{slot}0") // a digit right after {slot}
 	for _, tc := range []struct {
 		f    *Fleet
 		name string
@@ -33,6 +35,14 @@ func TestSlotOf(t *testing.T) {
 		{sh, "api-sh-3-ap", 0, false},
 		{sh, "api-sh--api", 0, false},
 		{none, "solo", 0, false},
+		{two, "1-1", 0, false},
+		{digitAfter, "x00", 0, true},
+		{digitAfter, "x10", 1, true},
+		{digitAfter, "x100", 10, true},
+		{digitAfter, "x0", 0, false},
+		{digitAfter, "x010", 0, false},
+		{web, "web-999999999", 999999999, true},
+		{web, "web-1000000000", 0, false}, // 10 digits: beyond the slots names are parsed to
 	} {
 		slot, ok := tc.f.SlotOf(tc.name)
 		if slot != tc.slot || ok != tc.ok {
@@ -48,7 +58,8 @@ func TestNameIndex(t *testing.T) {
 	web := fleetWithTemplate("web", "")
 	web1 := fleetWithTemplate("web1", "{fleet}-{slot}")
 	db := fleetWithTemplate("db", "{slot}.db")
-	ix := NewNameIndex([]*Fleet{web, web1, db})
+	x := fleetWithTemplate("x", "x{slot}0")
+	ix := NewNameIndex([]*Fleet{web, web1, db, x})
 	for _, tc := range []struct {
 		name  string
 		fleet *Fleet
@@ -57,6 +68,8 @@ func TestNameIndex(t *testing.T) {
 		{"web-4", web, 4},
 		{"web1-4", web1, 4},
 		{"7.db", db, 7},
+		{"x120", x, 12},
+		{"x12", nil, 0},
 		{"web-x", nil, 0},
 		{"other-1", nil, 0},
 		{"", nil, 0},

@@ -10,10 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/atomicfile"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
@@ -32,15 +32,27 @@ Credentials: --secret-id and --secret-key-file, else the environment variables
 TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (the same ones the client
 reads, so one environment serves both sides of a local run).
 
+Temporary keys: with --session-token-file, or TENCENTCLOUD_SESSION_TOKEN or
+TENCENTCLOUD_SECURITY_TOKEN set, requests must carry that token in X-TC-Token.
+
 The admin API under http://ADDR/_emulator/ injects faults, lists instances,
 deletes instances out of band and shows call counts; it needs no signature,
-so bind the emulator to a loopback address.
+so a --listen address that is not loopback is refused while it is on, unless
+--disable-admin turns it off or --admin-on-public-address accepts the risk.
+
+Behaviours the API documents loosely, or that differ between the China and
+the international sites, are switches (--site, --token-mismatch, --token-gone,
+--dry-run-as-error, --describe-missing-as-error, --return-window,
+--return-quota, --terminate-launch-failed, --per-region-rate-limits, ...), so
+a client can be tested under each; the README's Emulator section says which
+document each default comes from.
 
 Exit codes: 0 after SIGINT/SIGTERM, 1 on error, 64 on bad flags.
 
-Example:
+Examples:
   export TENCENTCLOUD_SECRET_ID=AKIDlocal TENCENTCLOUD_SECRET_KEY=localsecret
   lightkeeper emulator --listen 127.0.0.1:9100 --state-file /tmp/lighthouse.json
+  lightkeeper emulator --site intl --quota GENERAL_BUNDLE_INSTANCE=20000 --no-rate-limits
 `
 
 func runEmulator(ctx context.Context, e *env, args []string) error {
@@ -57,6 +69,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	describeLag := fs.Duration("describe-lag", 0, "hide new instances from DescribeInstances for this long")
 	tokenWindow := fs.Duration("token-window", emulator.DefaultTokenWindow, "how long a ClientToken is remembered")
 	noAdmin := fs.Bool("disable-admin", false, "answer 404 under /_emulator/ (no fault injection or test hooks)")
+	sw := addEmulatorSwitches(fs)
 	var faults []emulator.Fault
 	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S]\nwith KIND one of drop-response, delay, http-5xx, internal-error, request-limit-exceeded, describe-lag", func(s string) error {
 		f, err := emulator.ParseFault(s)
@@ -85,6 +98,13 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			return usageError("%s must not be negative, not %v", f.name, f.d)
 		}
 	}
+	if err := checkListen(*listen, !*noAdmin, *sw.adminOnPublic); err != nil {
+		return err
+	}
+	var cfg emulator.Config
+	if err := sw.apply(&cfg); err != nil {
+		return err
+	}
 	logger, err := newLogger(e.stderr, *logFormat, slog.LevelInfo)
 	if err != nil {
 		return usageError("%v", err)
@@ -93,17 +113,21 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := emulator.Config{
-		Credentials: map[string]string{id: key},
-		Seed:        *seed,
-		Logger:      logger,
-
-		LaunchDelay:              instantIfZero(*launchDelay),
-		LaunchFailureProbability: *launchFail,
-		DescribeLag:              *describeLag,
-		TokenWindow:              *tokenWindow,
-		Faults:                   faults,
-		DisableAdmin:             *noAdmin,
+	cfg.Credentials = map[string]string{id: key}
+	cfg.Seed = *seed
+	cfg.Logger = logger
+	cfg.LaunchDelay = instantIfZero(*launchDelay)
+	cfg.LaunchFailureProbability = *launchFail
+	cfg.DescribeLag = *describeLag
+	cfg.TokenWindow = *tokenWindow
+	cfg.Faults = faults
+	cfg.DisableAdmin = *noAdmin
+	tok, err := sw.sessionToken(e)
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		cfg.SessionTokens = map[string]string{id: tok}
 	}
 	if *noLimits {
 		cfg.RateLimits = emulator.NoRateLimits()
@@ -132,7 +156,8 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	logger.Info("emulator listening", "addr", "http://"+ln.Addr().String()+"/", "secret_id", id, "state_file", *stateFile)
+	logger.Info("emulator listening", "addr", "http://"+ln.Addr().String()+"/", "secret_id", id, "state_file", *stateFile,
+		"site", cfg.Site, "admin", !*noAdmin, "session_token", tok != "", "quotas", sw.quotaNames())
 
 	saver := &stateSaver{srv: srv, path: *stateFile}
 	var saveTick <-chan time.Time
@@ -232,23 +257,7 @@ func (s *stateSaver) save() error {
 	if s.last != nil && bytes.Equal(buf.Bytes(), s.last) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*")
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
+	if err := atomicfile.WriteFile(s.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	s.last = buf.Bytes()

@@ -194,3 +194,117 @@ func TestEmulatorFlagRanges(t *testing.T) {
 		}
 	}
 }
+
+// The switches' values are checked before anything starts, and a bad one
+// is a usage error naming its flag.
+func TestEmulatorSwitchRanges(t *testing.T) {
+	for _, tc := range []struct{ flag, value string }{
+		{"--site", "mars"},
+		{"--token-mismatch", "forget"},
+		{"--token-gone", "maybe"},
+		{"--balance", "-1"},
+		{"--balance", "NaN"},
+		{"--operation-delay", "-1s"},
+		{"--return-window", "-1h"},
+		{"--return-quota", "-2"},
+		{"--isolate-batch-limit", "0"},
+		{"--expired-retention", "0s"},
+		{"--renew-period", "13"},
+		{"--quota", "GENERAL_BUNDLE_INSTANCE"},
+		{"--quota", "GENERAL_BUNDLE_INSTANCE=lots"},
+	} {
+		code, _, stderr := runCmd(t, "emulator", tc.flag, tc.value)
+		if code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(tc.flag, "--")) {
+			t.Errorf("%s %s: exit %d, stderr %q; want %d naming the flag", tc.flag, tc.value, code, stderr, exitUsage)
+		}
+	}
+}
+
+// A non-loopback --listen is refused while the unauthenticated admin API is
+// on; --disable-admin or --admin-on-public-address lets it through (to the
+// next check, the credentials, in this environment without any).
+func TestEmulatorPublicListen(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:9100", ":9100", "[::]:9100", "192.0.2.10:9100", "example.com:9100"} {
+		code, _, stderr := runCmd(t, "emulator", "--listen", addr)
+		if code != exitUsage || !strings.Contains(stderr, "--admin-on-public-address") || !strings.Contains(stderr, "--disable-admin") {
+			t.Errorf("--listen %s: exit %d, stderr %q; want a refusal naming both ways out", addr, code, stderr)
+		}
+		for _, extra := range []string{"--disable-admin", "--admin-on-public-address"} {
+			code, _, stderr := runCmd(t, "emulator", "--listen", addr, extra)
+			if !strings.Contains(stderr, "TENCENTCLOUD_SECRET_ID") || strings.Contains(stderr, "not a loopback") {
+				t.Errorf("--listen %s %s: exit %d, stderr %q; want past the address check", addr, extra, code, stderr)
+			}
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:9100", "[::1]:9100", "localhost:9100", "127.0.0.2:0"} {
+		_, _, stderr := runCmd(t, "emulator", "--listen", addr)
+		if strings.Contains(stderr, "not a loopback") {
+			t.Errorf("--listen %s refused: %s", addr, stderr)
+		}
+	}
+}
+
+// --help lists every switch.
+func TestEmulatorHelpListsSwitches(t *testing.T) {
+	code, stdout, _ := runCmd(t, "emulator", "--help")
+	if code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	for _, f := range []string{"--site", "--per-region-rate-limits", "--quota", "--balance", "--token-mismatch", "--token-gone",
+		"--operation-delay", "--allow-linux-password", "--dry-run-as-error", "--describe-missing-as-error", "--isolate-batch-limit",
+		"--return-window", "--return-quota", "--terminate-launch-failed", "--expired-retention", "--keep-expired", "--renew-period",
+		"--session-token-file", "--admin-on-public-address", "--disable-admin"} {
+		if !strings.Contains(stdout, "-"+strings.TrimPrefix(f, "--")) {
+			t.Errorf("--help lacks %s", f)
+		}
+	}
+}
+
+// The process serves the switches: the intl site refuses Tags, a quota
+// raised by --quota holds, and a session token is required.
+func TestEmulatorProcessSwitches(t *testing.T) {
+	bin := buildBinary(t)
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte("sess-tok-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startEmulator(t, bin, "--site", "intl", "--quota", "GENERAL_BUNDLE_INSTANCE=60", "--no-rate-limits", "--session-token-file", tokFile)
+	ctx := context.Background()
+	req := func(tags bool) *lighthouse.CreateInstancesRequest {
+		r := &lighthouse.CreateInstancesRequest{BundleId: "bundle_gen_01", BlueprintId: "lhbp-g0tn7djh",
+			InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: 1}, InstanceCount: 30}
+		if tags {
+			r.Tags = []lighthouse.Tag{{Key: "k", Value: "v"}}
+		}
+		return r
+	}
+	client := func(tok string) *lighthouse.Client {
+		c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential(emuID, emuKey, tok, "test"), Endpoint: p.url, RetryMax: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := client("").DescribeRegions(ctx); lighthouse.ErrorCode(err) != "AuthFailure.TokenFailure" {
+		t.Errorf("no token: %v, want AuthFailure.TokenFailure", err)
+	}
+	c := client("sess-tok-1")
+	if _, err := c.CreateInstances(ctx, "ap-guangzhou", req(true)); lighthouse.ErrorCode(err) != "UnknownParameter" {
+		t.Errorf("intl site, Tags: %v, want UnknownParameter", err)
+	}
+	for i := range 2 {
+		if _, err := c.CreateInstances(ctx, "ap-guangzhou", req(false)); err != nil {
+			t.Fatalf("create %d of 30 under a quota of 60: %v", i, err)
+		}
+	}
+	if _, err := c.CreateInstances(ctx, "ap-guangzhou", req(false)); lighthouse.ErrorCode(err) != "LimitExceeded.InstanceQuotaLimitExceeded" {
+		t.Errorf("past the quota: %v", err)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// The log is complete (and no longer written) once the process ended.
+	if strings.Contains(p.stderr.String(), "sess-tok-1") {
+		t.Errorf("the log shows the session token")
+	}
+}

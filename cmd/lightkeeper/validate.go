@@ -3,13 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"slices"
-	"testing/fstest"
 
 	"github.com/lightkeeper/lightkeeper/spec"
 )
@@ -70,24 +64,9 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if *maxTotal == 0 || *maxTotal < -1 {
 		return usageError("--max-total-count must be positive or -1, not %d", *maxTotal)
 	}
-	if slices.Contains(paths, "") {
-		return usageError("an empty PATH; name a directory or file, or leave PATH out for the current directory")
-	}
-	if len(paths) == 0 {
-		paths = []string{"."}
-	}
-	inputs := make([]spec.Input, len(paths))
-	for i, p := range paths {
-		in, closeInput, err := inputFor(e, p)
-		if err != nil {
-			return err
-		}
-		defer closeInput()
-		inputs[i] = in
-	}
-	fleets, err := spec.LoadInputs(inputs, spec.Options{MaxTotalCount: *maxTotal})
-	var errs spec.Errors
-	if err != nil && !errors.As(err, &errs) {
+	fleets, err := loadFleets(e, paths, nil, spec.Options{MaxTotalCount: *maxTotal})
+	errs, isSpec := specErrors(err)
+	if err != nil && !isSpec {
 		return err
 	}
 
@@ -123,54 +102,6 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
-}
-
-// stdinName is how standard input ("-") is shown in messages.
-const stdinName = "<stdin>"
-
-// inputFor opens a command-line path: "-" is standard input, a directory is
-// walked, anything else is read as a file (a missing one is reported by the
-// loader). A directory is opened as an os.Root, so a symbolic link in it
-// that leads outside is refused; a file named on the command line is read
-// wherever it leads. The returned function releases the input.
-func inputFor(e *env, p string) (spec.Input, func(), error) {
-	noop := func() {}
-	if p == "-" {
-		var data []byte
-		if e.stdin != nil {
-			// One byte over the loader's limit is enough for it to report
-			// the input as too large.
-			b, err := io.ReadAll(io.LimitReader(e.stdin, spec.DefaultMaxFileSize+1))
-			if err != nil {
-				return spec.Input{}, noop, fmt.Errorf("read standard input: %w", err)
-			}
-			data = b
-		}
-		return spec.Input{FS: fstest.MapFS{stdinName: {Data: data, Mode: 0o444}}, Path: stdinName}, noop, nil
-	}
-	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		root, err := os.OpenRoot(p)
-		if err == nil {
-			return spec.Input{FS: root.FS(), Path: ".", Display: filepath.ToSlash(p), Root: canonicalDir(p)}, func() { root.Close() }, nil
-		}
-		return spec.Input{FS: os.DirFS(p), Path: ".", Display: filepath.ToSlash(p), Root: canonicalDir(p)}, noop, nil
-	}
-	dir := filepath.Dir(p)
-	return spec.Input{FS: os.DirFS(dir), Path: filepath.Base(p), Display: filepath.ToSlash(dir), Root: canonicalDir(dir)}, noop, nil
-}
-
-// canonicalDir is dir made absolute and free of symlinks, so that one
-// directory named two ways is read once; "" if that cannot be worked out
-// (the loader then reports the path itself).
-func canonicalDir(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return ""
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	return filepath.ToSlash(abs)
 }
 
 // plural renders "1 fleet" or "2 fleets".

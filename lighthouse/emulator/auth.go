@@ -70,5 +70,19 @@ func (s *Server) authenticate(r *http.Request, c *call) *apiError {
 	if !hmac.Equal([]byte(want), []byte(p.Signature)) {
 		return errf(codeAuthSignatureFailure, "the request signature we calculated does not match the signature you provided; check the SecretKey and that the body, Host and Content-Type are sent as signed")
 	}
+	// A temporary key is sent with its session token in X-TC-Token (the
+	// SDK's client.go sets the header when the credential has a token); a
+	// wrong or missing one is AuthFailure.TokenFailure (common error codes,
+	// https://cloud.tencent.com/document/product/213/30435). The message
+	// never repeats the token.
+	if tok, ok := s.cfg.SessionTokens[p.SecretID]; ok {
+		got := r.Header.Get("X-TC-Token")
+		if got == "" {
+			return errf(codeAuthTokenFailure, "the SecretId is a temporary key: the header X-TC-Token with its session token is required")
+		}
+		if !hmac.Equal([]byte(got), []byte(tok)) {
+			return errf(codeAuthTokenFailure, "the X-TC-Token does not match the session token of the SecretId")
+		}
+	}
 	return nil
 }

@@ -31,6 +31,12 @@ type CatalogRegion struct {
 	Name          string        `json:"name" yaml:"name"`
 	ChinaMainland bool          `json:"chinaMainland" yaml:"chinaMainland"`
 	Zones         []CatalogZone `json:"zones" yaml:"zones"`
+	// KeyPairs lists the key pair IDs (lhkp-xxxxxxxx) of the account in
+	// this region: a key pair belongs to one region (DescribeKeyPairs,
+	// CreateKeyPair and ImportKeyPair all take the common Region
+	// parameter). CreateInstances refuses any other well-formed ID in
+	// LoginConfiguration.KeyIds with ResourceNotFound.KeyPairNotFound.
+	KeyPairs []string `json:"keyPairs,omitempty" yaml:"keyPairs,omitempty"`
 }
 
 // CatalogZone is an availability zone.
@@ -88,22 +94,29 @@ var (
 )
 
 // DefaultCatalog returns a fresh copy of the built-in catalog: the regions,
-// bundles and blueprints the example fleets and the client tests use.
+// bundles, blueprints and key pairs the example fleets (examples/fleets)
+// and the client tests use. Every region holds the key pair lhkp-ops00001;
+// ap-guangzhou also lhkp-web00001, ap-shanghai also lhkp-api00001.
 func DefaultCatalog() *Catalog {
 	both := []string{platformLinux, platformWindows}
 	linux := []string{platformLinux}
 	return &Catalog{
 		Regions: []CatalogRegion{
 			{Region: "ap-guangzhou", Name: "South China(Guangzhou)", ChinaMainland: true, Zones: []CatalogZone{
-				{"ap-guangzhou-3", "Guangzhou Zone 3"}, {"ap-guangzhou-4", "Guangzhou Zone 4"}, {"ap-guangzhou-6", "Guangzhou Zone 6"}}},
+				{"ap-guangzhou-3", "Guangzhou Zone 3"}, {"ap-guangzhou-4", "Guangzhou Zone 4"}, {"ap-guangzhou-6", "Guangzhou Zone 6"}},
+				KeyPairs: []string{"lhkp-ops00001", "lhkp-web00001"}},
 			{Region: "ap-shanghai", Name: "East China(Shanghai)", ChinaMainland: true, Zones: []CatalogZone{
-				{"ap-shanghai-2", "Shanghai Zone 2"}, {"ap-shanghai-3", "Shanghai Zone 3"}, {"ap-shanghai-5", "Shanghai Zone 5"}}},
+				{"ap-shanghai-2", "Shanghai Zone 2"}, {"ap-shanghai-3", "Shanghai Zone 3"}, {"ap-shanghai-5", "Shanghai Zone 5"}},
+				KeyPairs: []string{"lhkp-ops00001", "lhkp-api00001"}},
 			{Region: "ap-beijing", Name: "North China(Beijing)", ChinaMainland: true, Zones: []CatalogZone{
-				{"ap-beijing-3", "Beijing Zone 3"}, {"ap-beijing-5", "Beijing Zone 5"}, {"ap-beijing-7", "Beijing Zone 7"}}},
+				{"ap-beijing-3", "Beijing Zone 3"}, {"ap-beijing-5", "Beijing Zone 5"}, {"ap-beijing-7", "Beijing Zone 7"}},
+				KeyPairs: []string{"lhkp-ops00001"}},
 			{Region: "ap-hongkong", Name: "Hong Kong, Macau and Taiwan (China)(Hong Kong, China)", Zones: []CatalogZone{
-				{"ap-hongkong-2", "Hong Kong Zone 2"}, {"ap-hongkong-3", "Hong Kong Zone 3"}}},
+				{"ap-hongkong-2", "Hong Kong Zone 2"}, {"ap-hongkong-3", "Hong Kong Zone 3"}},
+				KeyPairs: []string{"lhkp-ops00001"}},
 			{Region: "ap-singapore", Name: "Southeast Asia(Singapore)", Zones: []CatalogZone{
-				{"ap-singapore-1", "Singapore Zone 1"}, {"ap-singapore-3", "Singapore Zone 3"}}},
+				{"ap-singapore-1", "Singapore Zone 1"}, {"ap-singapore-3", "Singapore Zone 3"}},
+				KeyPairs: []string{"lhkp-ops00001"}},
 		},
 		Bundles: []CatalogBundle{
 			{BundleId: "bundle_gen_01", BundleType: "GENERAL_BUNDLE", CPU: 2, Memory: 2, SystemDiskType: "CLOUD_SSD", SystemDiskSize: 50, MonthlyTraffic: 512, Bandwidth: 30, Platforms: both, MonthlyPrice: 60},
@@ -179,6 +192,13 @@ func (c *Catalog) Validate() error {
 			}
 			zones[z.Zone] = true
 		}
+		keys := map[string]bool{}
+		for j, k := range r.KeyPairs {
+			if !reKeyPairID.MatchString(k) || keys[k] {
+				errs = append(errs, fmt.Errorf("catalog: regions[%d].keyPairs[%d]: %q is malformed (lhkp- and 8 lowercase letters or digits) or duplicated", i, j, k))
+			}
+			keys[k] = true
+		}
 	}
 	seen := map[string]bool{}
 	for i, b := range c.Bundles {
@@ -235,6 +255,7 @@ type catalogIndex struct {
 	bundles    map[string]*CatalogBundle
 	blueprints map[string]*CatalogBlueprint
 	firewalls  map[string]bool
+	keyPairs   map[string]bool // region + "/" + key pair ID
 }
 
 func indexCatalog(c *Catalog) *catalogIndex {
@@ -245,12 +266,16 @@ func indexCatalog(c *Catalog) *catalogIndex {
 		bundles:    map[string]*CatalogBundle{},
 		blueprints: map[string]*CatalogBlueprint{},
 		firewalls:  map[string]bool{},
+		keyPairs:   map[string]bool{},
 	}
 	for i := range c.Regions {
 		r := &c.Regions[i]
 		x.regions[r.Region] = r
 		for _, z := range r.Zones {
 			x.zoneRegion[z.Zone] = r.Region
+		}
+		for _, k := range r.KeyPairs {
+			x.keyPairs[r.Region+"/"+k] = true
 		}
 	}
 	for i := range c.Bundles {

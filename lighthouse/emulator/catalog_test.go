@@ -24,7 +24,7 @@ func TestLoadCatalogFiles(t *testing.T) {
 		if _, code := e.call("CreateInstances", tc.region, basicCreate(map[string]any{"BundleId": tc.bundle, "BlueprintId": tc.blueprint})); code != "" {
 			t.Errorf("%s: create: %s", tc.file, code)
 		}
-		if _, code := e.call("DescribeInstances", region, map[string]any{}); code != "UnsupportedRegion" {
+		if _, code := e.call("DescribeInstances", region, map[string]any{}); code != "AuthFailure.InvalidRegion" {
 			t.Errorf("%s: built-in region still served: %q", tc.file, code)
 		}
 	}
@@ -163,5 +163,34 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if err := f.srv.LoadState(strings.NewReader(`{"version":1,"instances":[{"InstanceId":"bad"}]}`)); err == nil {
 		t.Error("malformed state accepted")
+	}
+}
+
+// Key pairs are per region and well formed; the example fleets' keys are in
+// the built-in catalog where their fleets need them.
+func TestCatalogKeyPairs(t *testing.T) {
+	cat := emulator.DefaultCatalog()
+	has := map[string]map[string]bool{}
+	for _, r := range cat.Regions {
+		has[r.Region] = map[string]bool{}
+		for _, k := range r.KeyPairs {
+			has[r.Region][k] = true
+		}
+	}
+	for region, keys := range map[string][]string{
+		"ap-guangzhou": {"lhkp-ops00001", "lhkp-web00001"},
+		"ap-shanghai":  {"lhkp-ops00001", "lhkp-api00001"},
+	} {
+		for _, k := range keys {
+			if !has[region][k] {
+				t.Errorf("built-in catalog: %s lacks key pair %s", region, k)
+			}
+		}
+	}
+	bad := emulator.DefaultCatalog()
+	bad.Regions[0].KeyPairs = append(bad.Regions[0].KeyPairs, "my-key", "lhkp-ops00001")
+	err := bad.Validate()
+	if err == nil || !strings.Contains(err.Error(), `"my-key"`) || !strings.Contains(err.Error(), `"lhkp-ops00001"`) {
+		t.Errorf("malformed and duplicated key pairs: %v", err)
 	}
 }

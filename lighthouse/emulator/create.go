@@ -28,6 +28,12 @@ func (s *Server) createInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := s.checkSite(c, intlCreateAbsent); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := s.checkIntlContainers(c); aerr != nil {
+		return nil, aerr
+	}
 	p, aerr := s.validateCreate(c, req)
 	if aerr != nil {
 		return nil, aerr
@@ -74,6 +80,7 @@ func (s *Server) createInstances(c *call) (any, *apiError) {
 			result = lighthouse.StateLaunchFailed
 		}
 		s.startOp(in, c, lighthouse.StatePending, result, s.cfg.LaunchDelay)
+		s.scheduleExpiry(in)
 		ids = append(ids, in.InstanceId)
 	}
 	s.spent += p.price.DiscountPrice
@@ -247,7 +254,7 @@ func (s *Server) validateCreate(c *call, req lighthouse.CreateInstancesRequest) 
 		}
 		seenZone[z] = true
 	}
-	if aerr := s.validateLogin(a, req.LoginConfiguration, bp.PlatformType); aerr != nil {
+	if aerr := s.validateLogin(a, c.region, req.LoginConfiguration, bp.PlatformType); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := validateTags(a, req.Tags); aerr != nil {
@@ -300,7 +307,7 @@ func validateCharge(a string, ch *lighthouse.InstanceChargePrepaid) *apiError {
 	return errf(codeInvalidParamValue, "%s: InstanceChargePrepaid.RenewFlag %q is not one of %s, %s, %s", a, ch.RenewFlag, lighthouse.RenewNotifyAuto, lighthouse.RenewNotifyManual, lighthouse.RenewDisableNotifyManual)
 }
 
-func (s *Server) validateLogin(a string, lc *lighthouse.LoginConfiguration, platform string) *apiError {
+func (s *Server) validateLogin(a, region string, lc *lighthouse.LoginConfiguration, platform string) *apiError {
 	if lc == nil {
 		return nil
 	}
@@ -325,6 +332,12 @@ func (s *Server) validateLogin(a string, lc *lighthouse.LoginConfiguration, plat
 		for i, k := range lc.KeyIds {
 			if !reKeyPairID.MatchString(k) {
 				return errf(codeKeyPairIDMalformed, "%s: LoginConfiguration.KeyIds[%d] %q is malformed (want lhkp- and 8 lowercase letters or digits)", a, i, k)
+			}
+			// ResourceNotFound.KeyPairNotFound is in CreateInstances' error
+			// list (the China SDK's client.go; errors.go: the key pair does
+			// not exist). A key pair of another region is not found either.
+			if !s.catalog.keyPairs[region+"/"+k] {
+				return errf(codeKeyPairNotFound, "%s: LoginConfiguration.KeyIds[%d]: key pair %q does not exist in %s", a, i, k, region)
 			}
 		}
 	}

@@ -75,6 +75,8 @@ func TestCreateInstancesParameterErrors(t *testing.T) {
 		{"password and keys", basicCreate(login(map[string]any{"Password": "Abcdefgh1234!", "KeyIds": []string{"lhkp-abcd1234"}})), "InvalidParameter.ParameterConflict"},
 		{"password and auto-generate", windows(login(map[string]any{"Password": "Abcdefgh1234!", "AutoGeneratePassword": "YES"})), "InvalidParameter.ParameterConflict"},
 		{"bad AutoGeneratePassword", basicCreate(login(map[string]any{"AutoGeneratePassword": "MAYBE"})), "InvalidParameterValue"},
+		{"unknown key pair", basicCreate(login(map[string]any{"KeyIds": []string{"lhkp-abcd1234"}})), "ResourceNotFound.KeyPairNotFound"},
+		{"key pair of another region", basicCreate(login(map[string]any{"KeyIds": []string{"lhkp-api00001"}})), "ResourceNotFound.KeyPairNotFound"},
 		{"six keys", basicCreate(login(map[string]any{"KeyIds": []string{"lhkp-aaaaaaa1", "lhkp-aaaaaaa2", "lhkp-aaaaaaa3", "lhkp-aaaaaaa4", "lhkp-aaaaaaa5", "lhkp-aaaaaaa6"}})), "InvalidParameterValue.LimitExceeded"},
 		{"malformed key", basicCreate(login(map[string]any{"KeyIds": []string{"skey-123"}})), "InvalidParameterValue.KeyPairIdMalformed"},
 		{"eleven tags", basicCreate(map[string]any{"Tags": tags(11)}), "InvalidParameterValue.LimitExceeded"},
@@ -116,7 +118,7 @@ func TestCreateInstancesAccepts(t *testing.T) {
 		basicCreate(map[string]any{"InstanceCount": 30}),
 		basicCreate(map[string]any{"InstanceChargePrepaid": map[string]any{"Period": 60}}),
 		basicCreate(map[string]any{"BlueprintId": "lhbp-w1n2022a", "LoginConfiguration": map[string]any{"Password": "Abcdefgh1234!"}}),
-		basicCreate(map[string]any{"LoginConfiguration": map[string]any{"KeyIds": []string{"lhkp-abcd1234"}, "AutoGeneratePassword": "NO"}}),
+		basicCreate(map[string]any{"LoginConfiguration": map[string]any{"KeyIds": []string{"lhkp-web00001", "lhkp-ops00001"}, "AutoGeneratePassword": "NO"}}),
 		basicCreate(map[string]any{"BlueprintId": "lhbp-dk3r8c2a", "Containers": []map[string]any{{
 			"ContainerImage": "nginx:1.27", "ContainerName": "web", "RestartPolicy": "on-failure:3",
 			"Envs": []map[string]any{{"Key": "A", "Value": "1"}}, "PublishPorts": []map[string]any{{"HostPort": 80, "ContainerPort": 8080, "Protocol": "tcp"}},
@@ -151,7 +153,7 @@ func TestCreateInstancesAccepts(t *testing.T) {
 	if w := all[31]; w.PlatformType != "WINDOWS" || w.Platform != "WINDOWS" {
 		t.Errorf("windows instance: %+v", w)
 	}
-	if k := all[32]; len(k.LoginSettings.KeyIds) != 1 {
+	if k := all[32]; len(k.LoginSettings.KeyIds) != 2 || k.LoginSettings.KeyIds[0] != "lhkp-web00001" {
 		t.Errorf("key instance LoginSettings = %+v", k.LoginSettings)
 	}
 	if ic := all[34]; ic.InitInvocationId == nil {

@@ -66,6 +66,9 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := s.checkSite(c, intlDescribeAbsent); aerr != nil {
+		return nil, aerr
+	}
 	if aerr := checkIDsOrFilters(a, "InstanceIds", req.InstanceIds, req.Filters); aerr != nil {
 		return nil, aerr
 	}
@@ -79,7 +82,11 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		}
 		ids[id] = true
 	}
-	if aerr := checkFilters(a, req.Filters, instanceFilterNames, true, 100); aerr != nil {
+	names := instanceFilterNames
+	if s.cfg.Site == SiteIntl {
+		names = intlInstanceFilterNames
+	}
+	if aerr := checkFilters(a, req.Filters, names, true, 100); aerr != nil {
 		return nil, aerr
 	}
 	limit, aerr := checkPage(a, req.Offset, req.Limit)
@@ -90,10 +97,13 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		return nil, errf(codeInvalidParamValue, "%s: OrderField %q is not supported; use EXPIRED_TIME", a, req.OrderField)
 	}
 	switch req.Order {
-	case "", "ASC":
-	case "DESC":
+	case "":
+	case "ASC", "DESC":
+		// The China SDK's models.go: "当传入该字段时，必须指定OrderField"
+		// (when Order is given, OrderField must be given too); the code
+		// is in DescribeInstances' error list in client.go.
 		if req.OrderField == "" {
-			return nil, errf(codeOrderFieldRequired, "%s: Order DESC needs OrderField", a)
+			return nil, errf(codeOrderFieldRequired, "%s: Order %s needs OrderField", a, req.Order)
 		}
 	default:
 		return nil, errf(codeInvalidParamValue, "%s: Order %q is not ASC or DESC", a, req.Order)
@@ -105,8 +115,18 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
+	visible := func(in *instance) bool {
+		return in.Region == c.region && (lag <= 0 || !in.Created.After(visibleAfter))
+	}
+	if s.cfg.DescribeMissingAsError {
+		for i, id := range req.InstanceIds {
+			if in, ok := s.instances[id]; !ok || !visible(in) {
+				return nil, errf(codeInstanceIDNotFound, "%s: InstanceIds[%d] %q does not exist in %s", a, i, id, c.region)
+			}
+		}
+	}
 	match := func(in *instance) bool {
-		if in.Region != c.region || (lag > 0 && in.Created.After(visibleAfter)) {
+		if !visible(in) {
 			return false
 		}
 		if len(ids) > 0 {
@@ -132,7 +152,7 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		for i := req.Offset; i < int64(len(all)) && i < req.Offset+limit; i++ {
 			resp.InstanceSet = append(resp.InstanceSet, all[i].Instance)
 		}
-		return resp, nil
+		return s.forSite(resp), nil
 	}
 	// Default order: SHUTDOWN first, then the rest, each newest first.
 	// s.order is creation order, so two backward sweeps need no sort.
@@ -150,7 +170,7 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		}
 	}
 	resp.TotalCount = n
-	return resp, nil
+	return s.forSite(resp), nil
 }
 
 func deref(p *string) string {

@@ -53,6 +53,7 @@ func TestDescribeInstancesParameterErrors(t *testing.T) {
 		{"order field", map[string]any{"OrderField": "CREATED_TIME"}, "InvalidParameterValue"},
 		{"order", map[string]any{"OrderField": "EXPIRED_TIME", "Order": "UP"}, "InvalidParameterValue"},
 		{"DESC without field", map[string]any{"Order": "DESC"}, "MissingParameter.OrderFieldRequired"},
+		{"ASC without field", map[string]any{"Order": "ASC"}, "MissingParameter.OrderFieldRequired"},
 		{"unknown parameter", map[string]any{"PageSize": 10}, "UnknownParameter"},
 	}
 	for _, tt := range tests {
@@ -171,5 +172,36 @@ func TestDescribeLag(t *testing.T) {
 	e.clock.Advance(10 * time.Second)
 	if got := e.describe(map[string]any{}); got.TotalCount != 1 {
 		t.Errorf("instance still invisible after the lag")
+	}
+}
+
+// A describe naming a vanished ID: left out by default, refused with
+// ResourceNotFound.InstanceIdNotFound with DescribeMissingAsError.
+func TestDescribeVanishedID(t *testing.T) {
+	for _, asError := range []bool{false, true} {
+		e := newEnv(t, func(c *emulator.Config) { c.DescribeMissingAsError = asError })
+		ids := e.create(basicCreate(map[string]any{"InstanceCount": 2}))
+		if err := e.srv.DeleteInstance(ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if asError {
+			want = "ResourceNotFound.InstanceIdNotFound"
+		}
+		raw, code := e.call("DescribeInstances", region, map[string]any{"InstanceIds": ids})
+		if code != want {
+			t.Fatalf("DescribeMissingAsError=%v: code %q, want %q", asError, code, want)
+		}
+		if !asError {
+			var out lighthouse.DescribeInstancesResponse
+			decode(t, raw, &out)
+			if out.TotalCount != 1 || len(out.InstanceSet) != 1 || out.InstanceSet[0].InstanceId != ids[1] {
+				t.Fatalf("default: %+v, want only %s", out, ids[1])
+			}
+		}
+		// Only the live ID: no error either way.
+		if got := e.describe(map[string]any{"InstanceIds": ids[1:]}); got.TotalCount != 1 {
+			t.Fatalf("DescribeMissingAsError=%v: live ID: %+v", asError, got)
+		}
 	}
 }

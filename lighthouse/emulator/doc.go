@@ -4,7 +4,9 @@
 // protocol to it, TC3-HMAC-SHA256 signatures are verified against configured
 // credentials, parameters are validated with the documented error codes, and
 // instances move through PENDING, RUNNING or LAUNCH_FAILED, SHUTDOWN and
-// removal on a clock that tests control.
+// removal, and reach their ExpiredTime (renewed or shut down), on a clock
+// that tests control. Config.Site serves the China or the international
+// site's variant of the API.
 //
 // Beyond the API it offers what tests of a reconciler need: ClientToken
 // memory with configurable policies, per-action rate limits, injected faults
@@ -17,7 +19,11 @@
 //
 // Where the real service's behaviour is not documented (token retention,
 // parameter mismatch on a reused token, the form of a passing DryRun, the
-// answer for an unknown but well-formed instance ID) the emulator picks one
+// answer for an unknown but well-formed instance ID, which instances may be
+// returned, how long an expired instance is kept) the emulator picks one
 // behaviour, makes it configurable where a client could depend on it, and
 // says so in the doc comment of the relevant Config field.
+//
+// Package emulatortest wraps it for Go tests: an httptest server, a manual
+// clock and a client in one call.
 package emulator

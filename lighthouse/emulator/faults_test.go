@@ -20,16 +20,26 @@ func TestRateLimits(t *testing.T) {
 		_ = i
 	}
 	e.wantCode("CreateInstances", basicCreate(map[string]any{"DryRun": true}), "RequestLimitExceeded")
-	// Buckets are per action, region and SecretId.
+	// Buckets are per action and SecretId, shared by every region: one
+	// listener is one access point.
 	e.wantCode("DescribeInstances", map[string]any{}, "")
-	if _, code := e.call("CreateInstances", "ap-shanghai", basicCreate(map[string]any{"DryRun": true})); code != "" {
-		t.Errorf("other region limited: %s", code)
+	if _, code := e.call("CreateInstances", "ap-shanghai", basicCreate(map[string]any{"DryRun": true})); code != "RequestLimitExceeded" {
+		t.Errorf("another region through the same access point: code %q, want RequestLimitExceeded (one shared bucket)", code)
 	}
 	e.clock.Advance(200 * time.Millisecond)
 	e.wantCode("CreateInstances", basicCreate(map[string]any{"DryRun": true}), "")
 	e.wantCode("CreateInstances", basicCreate(map[string]any{"DryRun": true}), "RequestLimitExceeded")
-	if n := e.srv.Calls("CreateInstances", "RequestLimitExceeded"); n != 2 {
-		t.Errorf("Calls(RequestLimitExceeded) = %d", n)
+	if n := e.srv.Calls("CreateInstances", "RequestLimitExceeded"); n != 3 {
+		t.Errorf("Calls(RequestLimitExceeded) = %d, want 3", n)
+	}
+	// PerRegionRateLimits: each region its own bucket.
+	pr := newEnv(t, func(c *emulator.Config) { c.RateLimits = nil; c.PerRegionRateLimits = true })
+	for range 5 {
+		pr.wantCode("CreateInstances", basicCreate(map[string]any{"DryRun": true}), "")
+	}
+	pr.wantCode("CreateInstances", basicCreate(map[string]any{"DryRun": true}), "RequestLimitExceeded")
+	if _, code := pr.call("CreateInstances", "ap-shanghai", basicCreate(map[string]any{"DryRun": true})); code != "" {
+		t.Errorf("PerRegionRateLimits: another region limited: %s", code)
 	}
 	// Configured limits: 1/s for DescribeInstances, CreateInstances unlimited.
 	c := newEnv(t, func(c *emulator.Config) {

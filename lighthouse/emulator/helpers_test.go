@@ -19,6 +19,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 )
 
 const (
@@ -34,28 +35,21 @@ type testEnv struct {
 	clock *emulator.ManualClock
 }
 
-// newEnv starts an emulator on an httptest server with a manual clock set
-// to the wall clock (the SDK signs with the wall clock), no rate limits and
-// seed 1; mut adjusts the config.
+// newEnv starts an emulator through the emulatortest harness, with a
+// manual clock set to the wall clock (the SDK signs with the wall clock),
+// no rate limits and seed 1; mut adjusts the config.
 func newEnv(t testing.TB, mut func(*emulator.Config)) *testEnv {
 	t.Helper()
-	clock := emulator.NewManualClock(time.Now().Truncate(time.Second))
 	cfg := emulator.Config{
 		Credentials: map[string]string{testID: testKey},
-		Clock:       clock,
 		Seed:        1,
 		RateLimits:  emulator.NoRateLimits(),
 	}
 	if mut != nil {
 		mut(&cfg)
 	}
-	srv, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatalf("emulator.New: %v", err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, hs: hs, clock: clock}
+	h := emulatortest.New(t, cfg, emulatortest.WithStart(time.Now().Truncate(time.Second)))
+	return &testEnv{t: t, srv: h.Server, hs: h.HTTP, clock: h.Clock}
 }
 
 // rawRequest builds a signed API request. ts is the X-TC-Timestamp.

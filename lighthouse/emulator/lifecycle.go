@@ -29,6 +29,18 @@ type instance struct {
 	Quota     string `json:"EmulatorQuota,omitempty"`
 	PublicIP  string `json:"EmulatorPublicIp,omitempty"`
 	ClientTok string `json:"EmulatorClientToken,omitempty"`
+	// ReclaimAt is when an instance shut down by expiry is removed; zero
+	// when it is not due for removal.
+	ReclaimAt time.Time `json:"EmulatorReclaimAt,omitzero"`
+}
+
+// parseTime reads a time the API way ("2006-01-02T15:04:05Z").
+func parseTime(p *string) (time.Time, bool) {
+	if p == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(timeLayout, *p)
+	return t, err == nil
 }
 
 func fmtTime(t time.Time) *string {
@@ -71,10 +83,20 @@ func (s *Server) nextUUID() string {
 	return formatUUID(h[:16])
 }
 
-// opEntry is an operation in flight, ordered by its end in opQueue.
+// eventKind is what an opEntry does when its time comes.
+type eventKind int
+
+const (
+	eventOp      eventKind = iota // an operation in flight ends
+	eventExpire                   // the instance reaches its ExpiredTime
+	eventReclaim                  // an expired instance is removed
+)
+
+// opEntry is a timed event of an instance, ordered by its end in opQueue.
 type opEntry struct {
-	end time.Time
-	in  *instance
+	end  time.Time
+	in   *instance
+	kind eventKind
 }
 
 // opQueue is a min-heap of operations by end time, so that advancing the
@@ -93,11 +115,22 @@ func (q *opQueue) Pop() any {
 	return e
 }
 
-// advance finishes every operation whose time has come, in the order they
-// end. s.mu held.
+// advance runs every event whose time has come, in the order they fall:
+// operations finish, instances expire and expired ones are removed. s.mu
+// held.
 func (s *Server) advance(now time.Time) {
 	for len(s.ops) > 0 && !now.Before(s.ops[0].end) {
 		e := heap.Pop(&s.ops).(opEntry)
+		switch e.kind {
+		case eventExpire:
+			s.expire(e.in, e.end)
+			continue
+		case eventReclaim:
+			if s.instances[e.in.InstanceId] == e.in && e.in.ReclaimAt.Equal(e.end) {
+				s.remove(e.in)
+			}
+			continue
+		}
 		if s.busy[e.in.InstanceId] != e.in || !e.in.OpEnd.Equal(e.end) {
 			continue // removed, or a stale entry
 		}
@@ -144,7 +177,7 @@ func (s *Server) startOp(in *instance, c *call, state, result string, delay time
 		return
 	}
 	s.busy[in.InstanceId] = in
-	heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in})
+	heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in, kind: eventOp})
 }
 
 func (s *Server) release(in *instance) {
@@ -232,14 +265,44 @@ func (s *Server) isolateInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	err := s.operate(c, req.InstanceIds, 20, codeIsolateLimitExceeded,
+	// "每次请求批量资源（包括实例与数据盘）的上限为 20" (at most 20
+	// resources, instances and data disks, per call; the China SDK's
+	// client.go on IsolateInstances), answered with
+	// LimitExceeded.IsolateResourcesLimitExceeded ("退还资源数量超出限制",
+	// the number of resources returned exceeds the limit; errors.go).
+	// The emulator has no data disks, so it counts instances.
+	err := s.operate(c, req.InstanceIds, s.cfg.IsolateBatchLimit, codeIsolateLimitExceeded,
 		"only RUNNING or STOPPED instances can be isolated",
 		[]string{lighthouse.StateRunning, lighthouse.StateStopped},
-		func(in *instance) { s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay) })
+		s.returnable,
+		func(in *instance) {
+			s.returned++
+			s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay)
+		})
 	if err != nil {
 		return nil, err
 	}
 	return &lighthouse.IsolateInstancesResponse{RequestId: c.requestID}, nil
+}
+
+// returnable refuses to return (isolate) the instances that may not be,
+// with UnsupportedOperation.ResourceNotReturnable (in IsolateInstances'
+// error list, China SDK client.go: "资源不支持退换"). The reasons are
+// those of DescribeInstancesReturnable's ReturnFailCode (China SDK
+// models.go, InstanceReturnable): 2 expired, 3 bought more than 5 days ago
+// (Config.ReturnWindow), 8 return quota used up (Config.ReturnQuota).
+// pending counts the instances of this call already accepted. s.mu held.
+func (s *Server) returnable(c *call, in *instance, pending int) *apiError {
+	if exp, ok := parseTime(in.ExpiredTime); ok && !c.now.Before(exp) {
+		return errf(codeResourceNotReturnable, "%s: instance %s expired at %s and cannot be returned (ReturnFailCode 2)", c.action, in.InstanceId, deref(in.ExpiredTime))
+	}
+	if w := s.cfg.ReturnWindow; w > 0 && c.now.Sub(in.Created) > w {
+		return errf(codeResourceNotReturnable, "%s: instance %s was bought more than %s ago and cannot be returned (ReturnFailCode 3)", c.action, in.InstanceId, w)
+	}
+	if q := s.cfg.ReturnQuota; q > 0 && s.returned+pending >= q {
+		return errf(codeResourceNotReturnable, "%s: the account's return quota of %d instances is used up; instance %s cannot be returned (ReturnFailCode 8)", c.action, q, in.InstanceId)
+	}
+	return nil
 }
 
 func (s *Server) terminateInstances(c *call) (any, *apiError) {
@@ -247,9 +310,15 @@ func (s *Server) terminateInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	err := s.operate(c, req.InstanceIds, 100, codeValueLimitExceeded,
-		"isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)",
-		[]string{lighthouse.StateShutdown, lighthouse.StateLaunchFailed},
+	// "处于 SHUTDOWN 状态的实例，可通过本接口销毁" (instances in SHUTDOWN
+	// can be destroyed with this action; China SDK client.go on
+	// TerminateInstances): LAUNCH_FAILED is not terminable unless
+	// Config.TerminateLaunchFailed says so.
+	from, hint := []string{lighthouse.StateShutdown}, "only SHUTDOWN instances can be terminated (isolate a RUNNING or STOPPED one first)"
+	if s.cfg.TerminateLaunchFailed {
+		from, hint = append(from, lighthouse.StateLaunchFailed), "isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)"
+	}
+	err := s.operate(c, req.InstanceIds, 100, codeValueLimitExceeded, hint, from, nil,
 		func(in *instance) { s.startOp(in, c, lighthouse.StateTerminating, "", s.cfg.OperationDelay) })
 	if err != nil {
 		return nil, err
@@ -258,10 +327,11 @@ func (s *Server) terminateInstances(c *call) (any, *apiError) {
 }
 
 // operate starts an operation on the instances ids, all or none: each must
-// exist, have no operation in progress and be in one of the states from
-// (else hint says what to do). maxIDs and tooMany are the action's limit on
-// IDs per call and the code for exceeding it.
-func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany, hint string, from []string, start func(*instance)) *apiError {
+// exist, have no operation in progress, pass check (if not nil; given the
+// number of instances before it in the call) and be in one of the states
+// from (else hint says what to do). maxIDs and tooMany are the action's
+// limit on IDs per call and the code for exceeding it.
+func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany, hint string, from []string, check func(*call, *instance, int) *apiError, start func(*instance)) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
@@ -269,9 +339,14 @@ func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany, hint string
 	if aerr != nil {
 		return aerr
 	}
-	for _, in := range ins {
+	for i, in := range ins {
 		if !in.OpEnd.IsZero() {
 			return busyError(c, in)
+		}
+		if check != nil {
+			if aerr := check(c, in, i); aerr != nil {
+				return aerr
+			}
 		}
 		if !slices.Contains(from, in.InstanceState) {
 			return errf(codeInvalidInstanceState, "%s: instance %s is %s; %s", c.action, in.InstanceId, in.InstanceState, hint)

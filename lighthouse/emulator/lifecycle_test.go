@@ -64,13 +64,18 @@ func TestLaunchFailure(t *testing.T) {
 	if in.InstanceState != lighthouse.StateLaunchFailed || in.LatestOperationState != lighthouse.OperationFailed || len(in.PublicAddresses) != 0 {
 		t.Fatalf("failed launch: %+v", in)
 	}
-	// A LAUNCH_FAILED instance frees its quota and can be terminated.
+	// A LAUNCH_FAILED instance frees its quota; it is not terminable (only
+	// SHUTDOWN ones are) unless TerminateLaunchFailed.
 	var q lighthouse.DescribeGeneralResourceQuotasResponse
 	e.mustCall("DescribeGeneralResourceQuotas", map[string]any{"ResourceNames": []string{"GENERAL_BUNDLE_INSTANCE"}}, &q)
 	if q.GeneralResourceQuotaSet[0].ResourceQuotaAvailable != emulator.DefaultQuota {
 		t.Errorf("quota after launch failure: %+v", q.GeneralResourceQuotaSet[0])
 	}
-	e.mustCall("TerminateInstances", map[string]any{"InstanceIds": []string{id}}, nil)
+	e.wantCode("TerminateInstances", map[string]any{"InstanceIds": []string{id}}, "UnsupportedOperation.InvalidInstanceState")
+	lenient := newEnv(t, func(c *emulator.Config) { c.LaunchFailureProbability = 1; c.TerminateLaunchFailed = true })
+	id = lenient.create(basicCreate(nil))[0]
+	lenient.clock.Advance(emulator.DefaultLaunchDelay)
+	lenient.mustCall("TerminateInstances", map[string]any{"InstanceIds": []string{id}}, nil)
 }
 
 func TestLaunchFailureSeeded(t *testing.T) {

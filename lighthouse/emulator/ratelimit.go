@@ -27,13 +27,21 @@ func NoRateLimits() map[string]float64 {
 	return m
 }
 
-// allow takes a token from the bucket of (action, region, secretID) at now.
-// Buckets read the emulator's clock, so a ManualClock makes them
-// deterministic: a burst is spent and refills only when the clock moves.
+// allow takes a token from the bucket of (action, secretID) at now, or of
+// (action, region, secretID) with Config.PerRegionRateLimits. The service
+// counts a limit per API, per access region and per sub-account; one
+// emulator listener is one access point, as a global endpoint is, so by
+// default every product region shares the action's bucket (see the
+// client's limiters for the sources). Buckets read the emulator's clock, so
+// a ManualClock makes them deterministic: a burst is spent and refills only
+// when the clock moves.
 func (s *Server) allow(action, region, secretID string, now time.Time) bool {
 	r := s.limits[action]
 	if r <= 0 {
 		return true
+	}
+	if !s.cfg.PerRegionRateLimits {
+		region = ""
 	}
 	key := action + "\x00" + region + "\x00" + secretID
 	s.limitMu.Lock()

@@ -124,7 +124,7 @@ func TestSDKErrors(t *testing.T) {
 		{"unknown action", region, testID, testKey, "RunInstances", map[string]any{}, "InvalidAction"},
 		{"wrong key", region, testID, "not-the-key", "DescribeInstances", map[string]any{}, "AuthFailure.SignatureFailure"},
 		{"unknown secret id", region, "AKIDnobody", testKey, "DescribeInstances", map[string]any{}, "AuthFailure.SecretIdNotFound"},
-		{"unknown region", "ap-mars", testID, testKey, "DescribeInstances", map[string]any{}, "UnsupportedRegion"},
+		{"unknown region", "ap-mars", testID, testKey, "DescribeInstances", map[string]any{}, "AuthFailure.InvalidRegion"},
 		{"missing region", "", testID, testKey, "DescribeInstances", map[string]any{}, "MissingParameter"},
 		{"unknown parameter", region, testID, testKey, "DescribeInstances", map[string]any{"InstanceId": "lhins-aaaaaaaa"}, "UnknownParameter"},
 		{"parameter error", region, testID, testKey, "DescribeInstances", map[string]any{"Limit": 101}, "InvalidParameterValue.OutOfRange"},

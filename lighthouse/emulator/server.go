@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,117 +23,6 @@ import (
 // maxBodyBytes is the documented limit of a TC3 POST body (10 MB).
 const maxBodyBytes = 10 << 20
 
-// Default values of Config fields left zero.
-const (
-	DefaultLaunchDelay    = 15 * time.Second
-	DefaultOperationDelay = 5 * time.Second
-	DefaultTokenWindow    = 2 * time.Hour
-	DefaultQuota          = 50
-)
-
-// TokenPolicy says what CreateInstances does when a remembered ClientToken
-// comes back in a situation the API documentation does not cover.
-type TokenPolicy string
-
-// Token policies.
-const (
-	// TokenReturnOriginal answers with the InstanceIdSet of the first
-	// request and creates nothing.
-	TokenReturnOriginal TokenPolicy = "return-original"
-	// TokenReject answers with the error UnsupportedOperation.IdempotentParameterMismatch
-	// (the code other Tencent Cloud products use; Lighthouse documents none).
-	TokenReject TokenPolicy = "reject"
-	// TokenCreateNew forgets the old entry and handles the request as new.
-	TokenCreateNew TokenPolicy = "create-new"
-)
-
-// Config configures a Server. Zero values give the documented defaults.
-type Config struct {
-	// Credentials maps SecretId to SecretKey; at least one is required. All
-	// credentials act on the same account (as sub-accounts of one owner).
-	Credentials map[string]string
-	// Clock is the emulator's time; nil means real time. Tests pass a
-	// *ManualClock so that nothing depends on sleeping.
-	Clock Clock
-	// Catalog is what the cloud sells; nil means DefaultCatalog().
-	Catalog *Catalog
-	// RateLimits maps an action to requests per second, per action, region
-	// and SecretId, with a burst of the same size (at least 1). nil means
-	// DefaultRateLimits(); actions missing from a non-nil map keep their
-	// default; a value <= 0 means unlimited. See NoRateLimits.
-	RateLimits map[string]float64
-	// Seed makes random choices reproducible: launch failures, zones picked
-	// when a create names none, probabilistic faults and instance IDs.
-	Seed int64
-	// Logger receives one line per API request (action, region, code,
-	// latency, RequestId), never credentials, signatures or passwords. nil
-	// means silent.
-	Logger *slog.Logger
-
-	// LaunchDelay is how long an instance stays PENDING; 0 means
-	// DefaultLaunchDelay (15s), a negative value means it leaves PENDING at
-	// the first look.
-	LaunchDelay time.Duration
-	// LaunchFailureProbability is the chance (0..1) that a new instance ends
-	// in LAUNCH_FAILED instead of RUNNING, drawn from the seeded generator.
-	LaunchFailureProbability float64
-	// OperationDelay is how long IsolateInstances and TerminateInstances stay
-	// OPERATING; 0 means DefaultOperationDelay (5s), negative means at once.
-	OperationDelay time.Duration
-	// DescribeLag hides instances from DescribeInstances for this long after
-	// their creation, as an eventually consistent read model would. 0 = none.
-	DescribeLag time.Duration
-
-	// TokenWindow is how long a ClientToken is remembered; 0 means
-	// DefaultTokenWindow (2h, the shorter of the windows other Tencent Cloud
-	// products document, so a client cannot lean on a long memory); a
-	// negative value disables token memory altogether.
-	TokenWindow time.Duration
-	// TokenMismatch applies when a remembered token comes with different
-	// parameters. Default TokenReturnOriginal: Lighthouse documents no
-	// mismatch error, so the likeliest service behaviour is a plain dedupe
-	// table keyed by the token; TokenReject makes tests catch clients that
-	// change a request between retries.
-	TokenMismatch TokenPolicy
-	// TokenGone applies when every instance a remembered token created has
-	// been terminated or deleted. Default TokenReturnOriginal: the token
-	// still maps to the dead IDs, so a client that reuses a token after its
-	// instance died gets IDs that DescribeInstances never shows. This is the
-	// behaviour that forces a correct client to move to a new token
-	// (DESIGN.md section 5), which is what the emulator exists to test.
-	// A LAUNCH_FAILED instance still exists, so its token keeps replaying it
-	// whatever this policy says.
-	TokenGone TokenPolicy
-
-	// Quotas maps a quota name (GENERAL_BUNDLE_INSTANCE, ...) to the number
-	// of instances allowed per region; names not listed get DefaultQuota
-	// (50); a negative value means unlimited. Instances count until they are
-	// terminated; LAUNCH_FAILED ones do not count.
-	Quotas map[string]int64
-	// Balance is the account balance in CNY; a create is charged its
-	// discounted price and fails with FailedOperation.InsufficientBalance
-	// when it exceeds the balance. 0 means unlimited.
-	Balance float64
-	// AllowLinuxPassword accepts LoginConfiguration.Password for Linux
-	// blueprints (8-30 characters, as the Chinese SDK documents). By default
-	// it is refused with UnsupportedOperation.InstanceLinuxUnixCreatingNotSupportPassword,
-	// as the international API page and its error list document.
-	AllowLinuxPassword bool
-	// DryRunAsError answers a passing DryRun with the error DryRunOperation
-	// instead of the documented success with a RequestId and no IDs.
-	DryRunAsError bool
-	// Faults are injected from the start, as by InjectFault.
-	Faults []Fault
-	// MaxClockSkew is how far X-TC-Timestamp may be from the emulator's
-	// clock before AuthFailure.SignatureExpire; 0 means the service's 5
-	// minutes. A negative value turns the check off, for tests that move a
-	// ManualClock far while their client signs with the wall clock.
-	MaxClockSkew time.Duration
-	// DisableAdmin answers 404 under /_emulator/, for an emulator shared on
-	// a network where test hooks must not be reachable.
-	DisableAdmin bool
-}
-
 // Server is the emulated Lighthouse API. It is an http.Handler: the API at
 // POST "/", the admin API under "/_emulator/". Create it with New.
 type Server struct {
@@ -143,16 +33,19 @@ type Server struct {
 	admin   *http.ServeMux
 	limits  map[string]float64
 
-	mu        sync.Mutex // guards everything below up to statsMu
-	instances map[string]*instance
-	order     []*instance // creation order
-	busy      map[string]*instance
-	ops       opQueue
-	tokens    map[string]*tokenEntry
-	usage     map[string]int64 // "region/QUOTA_NAME" -> instances counted
-	spent     float64
-	idSeq     uint64
-	rng       *mrand.Rand
+	mu          sync.Mutex // guards everything below up to statsMu
+	instances   map[string]*instance
+	order       []*instance // creation order
+	busy        map[string]*instance
+	ops         opQueue
+	tokens      map[string]*tokenEntry
+	usage       map[string]int64 // "region/QUOTA_NAME" -> instances counted
+	spent       float64
+	returned    int // instances returned (isolated) so far, for ReturnQuota
+	renewals    int
+	expirations int
+	idSeq       uint64
+	rng         *mrand.Rand
 
 	faultMu  sync.Mutex
 	faults   []*activeFault
@@ -175,6 +68,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, errors.New("emulator: Config.Credentials: SecretId and SecretKey must not be empty")
 		}
 	}
+	for id, tok := range cfg.SessionTokens {
+		if _, ok := cfg.Credentials[id]; !ok || tok == "" {
+			return nil, errors.New("emulator: Config.SessionTokens: every entry must name a SecretId of Credentials and a non-empty token")
+		}
+	}
 	if p := cfg.LaunchFailureProbability; p < 0 || p > 1 {
 		return nil, fmt.Errorf("emulator: Config.LaunchFailureProbability: %v is not in 0..1", p)
 	}
@@ -186,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 		default:
 			return nil, fmt.Errorf("emulator: Config.%s: unknown policy %q (want %q, %q or %q)", name, *pol, TokenReturnOriginal, TokenReject, TokenCreateNew)
 		}
+	}
+	if err := validSite(&cfg.Site); err != nil {
+		return nil, err
 	}
 	cat := cfg.Catalog
 	if cat == nil {
@@ -202,6 +103,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TokenWindow == 0 {
 		cfg.TokenWindow = DefaultTokenWindow
+	}
+	if cfg.IsolateBatchLimit < 0 || cfg.ReturnQuota < 0 {
+		return nil, fmt.Errorf("emulator: Config.IsolateBatchLimit (%d) and Config.ReturnQuota (%d) must not be negative", cfg.IsolateBatchLimit, cfg.ReturnQuota)
+	}
+	if cfg.IsolateBatchLimit == 0 {
+		cfg.IsolateBatchLimit = DefaultIsolateBatchLimit
+	}
+	if cfg.RenewPeriod == 0 {
+		cfg.RenewPeriod = DefaultRenewPeriod
+	}
+	if !slices.Contains(validPeriods, cfg.RenewPeriod) {
+		return nil, fmt.Errorf("emulator: Config.RenewPeriod: %d is not one of 1-12, 24, 36, 48, 60", cfg.RenewPeriod)
+	}
+	if cfg.ExpiredRetention == 0 {
+		cfg.ExpiredRetention = DefaultExpiredRetention
 	}
 	if cfg.MaxClockSkew == 0 {
 		cfg.MaxClockSkew = maxSkew
@@ -366,13 +282,17 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call) *apiEr
 	}
 	if c.region != "" {
 		if _, ok := s.catalog.regions[c.region]; !ok {
-			return errf(codeUnsupportedRegion, "region %q is not supported (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
+			// Lighthouse's errors.go: AuthFailure.InvalidRegion, "该地域尚未
+			// 开放，请选择其他地域" (this region is not open yet; pick another),
+			// listed first among CreateInstances' errors in client.go and on
+			// the international CreateInstances page.
+			return errf(codeAuthInvalidRegion, "region %q is not open (known: %s)", c.region, strings.Join(s.regionNames(), ", "))
 		}
 	} else if spec.needsRegion {
 		return errf(codeMissingParameter, "the header X-TC-Region is required for %s", c.action)
 	}
 	if !s.allow(c.action, c.region, c.secretID, c.now) {
-		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this region and SecretId", c.action, s.limits[c.action])
+		return errf(codeRequestLimitExceeded, "%s: request rate limit of %g/s exceeded for this access point and SecretId", c.action, s.limits[c.action])
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ type stateFile struct {
 	Seed      int64         `json:"seed"`
 	IDSeq     uint64        `json:"idSeq"`
 	Spent     float64       `json:"spent"`
+	Returned  int           `json:"returned,omitempty"`
 	Instances []*instance   `json:"instances"`
 	Tokens    []*tokenEntry `json:"tokens"`
 }
@@ -26,7 +27,7 @@ type stateFile struct {
 // and call counts are not saved.
 func (s *Server) SaveState(w io.Writer) error {
 	s.mu.Lock()
-	st := stateFile{Version: stateVersion, Seed: s.cfg.Seed, IDSeq: s.idSeq, Spent: s.spent, Instances: s.order, Tokens: []*tokenEntry{}}
+	st := stateFile{Version: stateVersion, Seed: s.cfg.Seed, IDSeq: s.idSeq, Spent: s.spent, Returned: s.returned, Instances: s.order, Tokens: []*tokenEntry{}}
 	for _, e := range s.tokens {
 		st.Tokens = append(st.Tokens, e)
 	}
@@ -95,14 +96,17 @@ func (s *Server) LoadState(r io.Reader) error {
 		s.idSeq = st.IDSeq
 	}
 	s.spent = st.Spent
+	s.returned = st.Returned
 	for _, in := range s.order {
 		if in.Quota != "" {
 			s.usage[in.Quota]++
 		}
 		if !in.OpEnd.IsZero() {
 			s.busy[in.InstanceId] = in
-			heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in})
+			heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in, kind: eventOp})
 		}
+		s.scheduleExpiry(in)
+		s.scheduleReclaim(in)
 	}
 	for _, e := range st.Tokens {
 		if s.cfg.TokenWindow >= 0 && now.Sub(e.Created) < s.cfg.TokenWindow {

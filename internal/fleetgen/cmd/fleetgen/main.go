@@ -1,7 +1,7 @@
 // Command fleetgen writes N generated fleet files to a directory, the input
 // of the validation benchmark that README.md compares with kubeconform:
 //
-//	go run ./spec/internal/fleetgen/cmd/fleetgen -n 10000 -o /tmp/fleets
+//	go run ./internal/fleetgen/cmd/fleetgen -n 10000 -o /tmp/fleets
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/lightkeeper/lightkeeper/spec/internal/fleetgen"
+	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 )
 
 func main() {

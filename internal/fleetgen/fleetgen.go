@@ -1,5 +1,8 @@
 // Package fleetgen generates valid, varied fleet documents for benchmarks
-// and for comparing lightkeeper with other validators on the same input.
+// (of spec, and of the packages that work on loaded fleets) and for
+// comparing lightkeeper with other validators on the same input. It does not
+// import spec, so spec's own tests can use it; load what it makes with
+// spec.Load(fleetgen.MapFS(n), …).
 package fleetgen
 
 import (
@@ -7,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 )
 
 var regions = []struct {
@@ -79,4 +83,14 @@ func WriteDir(dir string, n int) error {
 		}
 	}
 	return nil
+}
+
+// MapFS holds documents 0..n-1 in memory, one file each
+// (fleets/fleet-<i>.yaml), as WriteDir lays them out on disk.
+func MapFS(n int) fstest.MapFS {
+	fsys := make(fstest.MapFS, n)
+	for i := range n {
+		fsys[fmt.Sprintf("fleets/fleet-%05d.yaml", i)] = &fstest.MapFile{Data: []byte(Doc(i)), Mode: 0o644}
+	}
+	return fsys
 }

@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+func init() {
+	register(command{name: "reconcile", summary: "plan (--plan) or create what the fleets lack, with safe, idempotent creates", run: runReconcile})
+}
+
+// Exit codes of reconcile beyond the shared ones.
+const (
+	exitChanges   = 2 // --plan: changes are pending
+	exitOverLimit = 3 // the plan exceeds a safety limit; nothing was created
+)
+
+// envEndpoint names the environment variable that gives --endpoint's
+// default, so CI can point one command line at another site or an emulator.
+const envEndpoint = "LIGHTKEEPER_ENDPOINT"
+
+// envSite gives --site's default, for the same reason: an emulator
+// endpoint standing in for the China site needs "china".
+const envSite = "LIGHTKEEPER_SITE"
+
+// defaultWait is how long --wait waits when given without a duration.
+const defaultWait = 10 * time.Minute
+
+const reconcileHelp = `
+Reads the fleet specs in each PATH (as validate takes them: directories,
+files, - for standard input; default "."), lists the instances of every
+region they use (one DescribeInstances sweep each), and plans what is
+missing: one CreateInstances call per empty slot, each with a deterministic
+ClientToken, so a rerun after a crash, a retry or a second runner never buys
+a server twice. With --plan it prints the plan and changes nothing (no
+mutating call is made; --api-dry-run adds DryRun creates, which buy nothing).
+Without it, it applies the plan: creates, rate-limited (CreateInstances 5/s),
+and isolations where a fleet sets scaleDown: isolate and --max-isolates
+allows.
+
+Guards: a plan that creates more than --max-creates instances, adds more than
+--max-monthly-spend a month, or isolates more than --max-isolates exits 3 and
+creates nothing, unless --allow-over-limit.
+
+Site: the China site takes Tags on create, the international one does not.
+--site auto (default) decides by the endpoint: the default and the regional
+Tencent endpoints are china (lightkeeper-fleet and lightkeeper-slot tags and
+the fleets' tags are sent), the intl endpoint and any other URL (an
+emulator) are intl (no tags).
+
+Credentials, first found wins: TENCENTCLOUD_SECRET_ID and
+TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN); the systemd
+credentials tencentcloud-secret-id and tencentcloud-secret-key in
+$CREDENTIALS_DIRECTORY; ~/.tencentcloud/credentials (or
+$TENCENTCLOUD_CREDENTIALS_FILE); ~/.tccli/default.credential. A fleet's
+login password is read from the environment variable or file its
+spec.login.passwordFrom names, only to send it; it is never printed.
+
+--endpoint defaults to $LIGHTKEEPER_ENDPOINT and --site to $LIGHTKEEPER_SITE
+when they are set.
+
+--emulator FILE runs a Lighthouse emulator inside this process, its
+instances kept in FILE, with generated credentials: the whole job on a
+machine with no Tencent Cloud account. New instances there are RUNNING
+after 2 s. It serves the China site (Tags taken), as the default endpoint
+does, or the international site with --site intl.
+
+--state-dir DIR keeps state.json (expectations, incarnations and the
+instances lightkeeper created) between runs. It is optional: without it a
+run derives what it needs from the cloud and is as safe, only slower after a
+crash; but where the site takes no tags (intl), its records are what lets
+scaleDown: isolate return a surplus instance, which it does only to
+instances it knows it created.
+
+--output json writes the plan (with --plan) or {"formatVersion": 1, "plan",
+"result", "pending"} (apply) as one JSON object; --output markdown writes a
+pull-request comment starting with <!-- lightkeeper-plan -->. The README
+documents every field.
+
+Exit codes:
+  --plan:  0 no changes, 2 changes pending, 1 error (a fleet in error
+           included), 3 the plan exceeds a safety limit
+  apply:   0 done (with --wait: every fleet RUNNING at its count), 1 something
+           failed or --wait ran out, 3 over a limit (nothing was created)
+  both:    64 bad flags or arguments; 1 also for invalid specs, which are
+           listed as validate lists them, with nothing sent to the cloud
+
+SIGINT or SIGTERM stops an apply: the creates in flight end, what is known is
+recorded (--state-dir), and a rerun finishes the job with the same tokens.
+A second signal ends the process at once (still safe: the next run replays
+the same tokens).
+
+Examples:
+  lightkeeper reconcile --plan fleets/
+  lightkeeper reconcile --plan --output markdown fleets/ > plan.md   # a PR comment
+  lightkeeper reconcile --wait=5m --state-dir /var/lib/lightkeeper fleets/
+  lightkeeper reconcile --emulator /tmp/lk-demo.json examples/fleets
+`
+
+// waitFlag is --wait[=DURATION]: a bool flag that also takes a duration.
+type waitFlag struct{ d time.Duration }
+
+func (w *waitFlag) String() string {
+	if w == nil || w.d == 0 {
+		return ""
+	}
+	return w.d.String()
+}
+
+func (w *waitFlag) Set(s string) error {
+	switch s {
+	case "true":
+		w.d = defaultWait
+	case "false":
+		w.d = 0
+	default:
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as 5m, not %q", s)
+		}
+		w.d = d
+	}
+	return nil
+}
+
+func (w *waitFlag) IsBoolFlag() bool { return true }
+
+// reconcileFlags are the parsed flags of reconcile.
+type reconcileFlags struct {
+	plan, allowOverLimit, apiDryRun bool
+	endpoint, site, output          string
+	wait                            waitFlag
+	limits                          reconcile.Limits
+	stateDir, emulatorFile          string
+	excludes                        []string
+	logLevel, logFormat             string
+}
+
+func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, error) {
+	f := &reconcileFlags{}
+	fs := newFlagSet(e, "reconcile", "reconcile [--plan] [--output text|json|markdown] [--wait[=DURATION]] [flags] [PATH...]", reconcileHelp)
+	fs.BoolVar(&f.plan, "plan", false, "print the plan and change nothing")
+	fs.StringVar(&f.endpoint, "endpoint", "", "API `URL` (default $"+envEndpoint+", else "+lighthouse.EndpointDefault+"; also "+lighthouse.EndpointIntl+", an emulator's http://127.0.0.1:PORT)")
+	site := "auto"
+	if v := e.getenv(envSite); v != "" {
+		site = v
+	}
+	fs.StringVar(&f.site, "site", site, "auto, china (send Tags on create) or intl (no Tags); default $"+envSite+", else auto")
+	fs.StringVar(&f.output, "output", "text", "output format: text, json or markdown")
+	fs.Var(&f.wait, "wait", "after applying, wait until every fleet is RUNNING at its count (`DURATION`, default 10m when given alone: --wait or --wait=5m)")
+	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; -1 for no limit")
+	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", 0, "most one run may add to the monthly bill, in the price's currency; 0 for no limit")
+	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 reports surplus only, -1 for no limit")
+	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
+	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
+	fs.StringVar(&f.emulatorFile, "emulator", "", "run an in-process emulator keeping its instances in `FILE`, instead of calling Tencent Cloud")
+	fs.Func("exclude", "skip files and directories matching `GLOB` (by name or path), repeatable", func(s string) error {
+		f.excludes = append(f.excludes, s)
+		return nil
+	})
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info (one line per create), warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	paths, err := fs.parse(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case f.output != "text" && f.output != "json" && f.output != "markdown":
+		return nil, nil, usageError("--output must be text, json or markdown, not %q", f.output)
+	case f.site != "auto" && f.site != "china" && f.site != "intl":
+		return nil, nil, usageError("--site (or $%s) must be auto, china or intl, not %q", envSite, f.site)
+	case f.limits.MaxCreates < -1:
+		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
+	case f.limits.MaxIsolates < -1:
+		return nil, nil, usageError("--max-isolates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxIsolates)
+	case !(f.limits.MaxMonthlySpend >= 0) || math.IsInf(f.limits.MaxMonthlySpend, 0):
+		return nil, nil, usageError("--max-monthly-spend must be an amount of 0 or more, not %v", f.limits.MaxMonthlySpend)
+	case f.plan && f.wait.d > 0:
+		return nil, nil, usageError("--wait waits for an apply; it does nothing with --plan")
+	case f.plan && f.allowOverLimit:
+		return nil, nil, usageError("--allow-over-limit applies a plan over a limit; with --plan nothing is applied")
+	case f.emulatorFile != "" && f.endpoint != "":
+		return nil, nil, usageError("--emulator and --endpoint both say where the API is; give one")
+	}
+	if _, err := parseLevel(f.logLevel); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	if f.endpoint == "" && f.emulatorFile == "" {
+		f.endpoint = e.getenv(envEndpoint)
+	}
+	return f, paths, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+// sendsTags decides whether creates carry Tags: --site china or intl, or
+// by the endpoint (see the help).
+func sendsTags(site, endpoint string) bool {
+	switch site {
+	case "china":
+		return true
+	case "intl":
+		return false
+	}
+	if endpoint == "" || endpoint == lighthouse.EndpointRegional {
+		return true
+	}
+	u, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
+	if err != nil || u.Scheme != "https" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "lighthouse.intl.tencentcloudapi.com" {
+		return false
+	}
+	return host == "lighthouse.tencentcloudapi.com" ||
+		strings.HasPrefix(host, "lighthouse.") && strings.HasSuffix(host, ".tencentcloudapi.com") && strings.Count(host, ".") == 3
+}
+
+func runReconcile(ctx context.Context, e *env, args []string) error {
+	f, paths, err := parseReconcileFlags(e, args)
+	if err != nil {
+		return err
+	}
+	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{})
+	if errs, ok := specErrors(err); ok {
+		for _, pe := range errs {
+			fmt.Fprintln(e.stderr, pe.Error())
+		}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(len(errs), "problem"))}
+	} else if err != nil {
+		return err
+	}
+
+	ui := newTerminalUI(e)
+	level, _ := parseLevel(f.logLevel)
+	logger, err := newLogger(ui.logWriter(), f.logFormat, level)
+	if err != nil {
+		return usageError("%v", err)
+	}
+
+	endpoint := f.endpoint
+	var cred lighthouse.Credential
+	if f.emulatorFile != "" {
+		emuLog := slog.New(slog.DiscardHandler) // its request lines only at debug
+		if level <= slog.LevelDebug {
+			emuLog = logger.With("component", "emulator")
+		}
+		if f.site == "auto" {
+			// The in-process emulator stands in for the default endpoint,
+			// which is the China site's: tags and every create parameter.
+			f.site = "china"
+		}
+		emu, err := startEmbeddedEmulator(f.emulatorFile, f.site == "china", emuLog)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := emu.close(); cerr != nil {
+				fmt.Fprintf(e.stderr, "lightkeeper reconcile: %v\n", cerr)
+			}
+		}()
+		endpoint, cred = emu.url, emu.cred
+	} else {
+		cred, err = lighthouse.FindCredential(e.getenv, e.getenv("HOME"))
+		if err != nil {
+			return fmt.Errorf("%w\nhint: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or try it without an account: --emulator /tmp/lk-demo.json", err)
+		}
+	}
+	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger})
+	if err != nil {
+		return usageError("--endpoint (or $%s): %v", envEndpoint, err)
+	}
+
+	statePath := ""
+	var st *reconcile.State
+	if f.stateDir != "" {
+		if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+			return fmt.Errorf("--state-dir: %w", err)
+		}
+		statePath = filepath.Join(f.stateDir, "state.json")
+		if st, err = reconcile.LoadState(statePath); err != nil {
+			return err
+		}
+	}
+	r := reconcile.New(client, st, reconcile.Options{
+		Tags:      sendsTags(f.site, endpoint),
+		APIDryRun: f.apiDryRun,
+		Getenv:    e.getenv,
+		Logger:    logger,
+		Progress:  ui.progress,
+	})
+	saveState := func() error {
+		if statePath == "" {
+			return nil
+		}
+		if err := r.State().Save(statePath); err != nil {
+			return fmt.Errorf("%w (the next run derives what it needs from the cloud)", err)
+		}
+		return nil
+	}
+	run := &reconcileRun{e: e, f: f, ui: ui, r: r, fleets: fleets, emulated: f.emulatorFile != ""}
+	err = run.do(ctx)
+	if serr := saveState(); serr != nil {
+		if err != nil { // keep err's exit code, but say it
+			fmt.Fprintf(e.stderr, "lightkeeper reconcile: %v\n", serr)
+			return err
+		}
+		return serr
+	}
+	return err
+}
+
+// reconcileRun is one invocation of reconcile after its setup.
+type reconcileRun struct {
+	e        *env
+	f        *reconcileFlags
+	ui       *terminalUI
+	r        *reconcile.Reconciler
+	fleets   []*spec.Fleet
+	emulated bool
+}
+
+func (run *reconcileRun) do(ctx context.Context) error {
+	p, err := run.r.Plan(ctx, run.fleets)
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("plan: %w", err))
+	}
+	over := p.Check(run.f.limits)
+	if run.f.plan {
+		if err := run.render(p, nil, nil); err != nil {
+			return err
+		}
+		return planExit(p)
+	}
+	empty := &reconcile.Result{FormatVersion: reconcile.FormatVersion, Fleets: []*reconcile.FleetResult{}}
+	if over && !run.f.allowOverLimit {
+		res := empty
+		if run.f.output == "text" {
+			res = nil // the text says it under the plan
+		}
+		if err := run.render(p, res, nil); err != nil {
+			return err
+		}
+		return &exitCodeError{code: exitOverLimit, err: overLimitError(p)}
+	}
+	if run.f.output == "text" {
+		if err := reconcile.RenderText(run.e.stdout, p, nil, run.ui.color); err != nil {
+			return err
+		}
+	}
+	res := empty
+	if p.Changes() {
+		run.ui.start("applying")
+		res, err = run.r.Apply(ctx, p, run.f.allowOverLimit)
+		run.ui.stop()
+		if err != nil {
+			err = interrupted(ctx, err)
+		}
+	}
+	var pending []string
+	var werr error
+	if err == nil && run.f.wait.d > 0 {
+		pending, werr = run.waitRunning(ctx, p, res)
+	}
+	if rerr := run.renderResult(p, res, pending); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	switch {
+	case err != nil:
+		return err
+	case run.f.wait.d > 0:
+		return werr // nil: every fleet RUNNING at its count, whatever it took
+	case !p.Changes() && len(p.Errors()) > 0:
+		return planExit(p)
+	case !res.OK():
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(res))}
+	}
+	return nil
+}
+
+// render writes the plan (and result) in the chosen format to stdout.
+func (run *reconcileRun) render(p *reconcile.Plan, res *reconcile.Result, pending []string) error {
+	switch run.f.output {
+	case "json":
+		return reconcile.RenderReportJSON(run.e.stdout, p, res, pending)
+	case "markdown":
+		return reconcile.RenderMarkdown(run.e.stdout, p, res)
+	}
+	return reconcile.RenderText(run.e.stdout, p, res, run.ui.color)
+}
+
+// renderResult writes an apply's outcome: the text form has shown the plan
+// already; JSON and Markdown are one document of both.
+func (run *reconcileRun) renderResult(p *reconcile.Plan, res *reconcile.Result, pending []string) error {
+	if run.f.output != "text" {
+		return run.render(p, res, pending)
+	}
+	if !p.Changes() && len(res.Fleets) == 0 {
+		if run.f.wait.d > 0 && len(pending) == 0 && len(p.Errors()) == 0 {
+			fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
+		}
+		return nil
+	}
+	if err := reconcile.RenderTextResult(run.e.stdout, res, run.ui.color); err != nil {
+		return err
+	}
+	for _, s := range pending {
+		fmt.Fprintf(run.e.stdout, "  still waiting: %s\n", s)
+	}
+	if run.f.wait.d > 0 && len(pending) == 0 {
+		fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
+	}
+	return nil
+}
+
+// planExit maps a plan to reconcile --plan's exit code: a fleet error
+// first, then a limit, then changes.
+func planExit(p *reconcile.Plan) error {
+	if errs := p.Errors(); len(errs) > 0 {
+		names := make([]string, len(errs))
+		for i, fp := range errs {
+			names[i] = fp.Fleet
+		}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in error: %s", plural(len(errs), "fleet"), strings.Join(names, ", "))}
+	}
+	if len(p.Violations) > 0 {
+		return &exitCodeError{code: exitOverLimit, err: overLimitError(p)}
+	}
+	if p.Changes() {
+		return &exitCodeError{code: exitChanges}
+	}
+	return nil
+}
+
+func overLimitError(p *reconcile.Plan) error {
+	msgs := make([]string, len(p.Violations))
+	for i, v := range p.Violations {
+		msgs[i] = v.Message
+	}
+	return fmt.Errorf("over a safety limit, nothing was created: %s\nhint: review the plan, then raise the limit or pass --allow-over-limit", strings.Join(msgs, "; "))
+}
+
+func applyFailures(res *reconcile.Result) string {
+	var parts []string
+	if res.Failed > 0 {
+		parts = append(parts, plural(res.Failed, "create")+" refused")
+	}
+	if res.Ambiguous > 0 {
+		parts = append(parts, plural(res.Ambiguous, "create")+" with an unknown outcome")
+	}
+	for _, fr := range res.Fleets {
+		if fr.Error != nil {
+			msg := fr.Error.Message
+			if fr.Error.Field != "" && !strings.Contains(msg, fr.Error.Field) {
+				msg = fr.Error.Field + ": " + msg
+			}
+			parts = append(parts, fmt.Sprintf("fleet %s: %s", fr.Fleet, msg))
+		}
+	}
+	if len(parts) == 0 {
+		return "an isolation was refused"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// interrupted explains an error caused by SIGINT or SIGTERM.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("interrupted (%w); what is known is recorded: rerun to finish, with the same ClientTokens", err)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

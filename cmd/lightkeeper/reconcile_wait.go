@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/reconcile"
+)
+
+// Poll intervals of --wait: the real service (the first look after 1 s,
+// then less and less often, up to every 5 s), and the in-process emulator.
+const (
+	waitPollFirst    = time.Second
+	waitPollMax      = 5 * time.Second
+	waitPollEmulated = 500 * time.Millisecond
+)
+
+// waitRunning is --wait after an apply: it observes again every few
+// seconds until every fleet has its count RUNNING and no slot waits for a
+// create's instance to be listed. A plan that still has creates (a launch
+// that failed, a create whose outcome was unknown) is applied again, within
+// what remains of the guards. res gathers what every apply did. It returns
+// what is still pending when it gives up.
+func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan, res *reconcile.Result) ([]string, error) {
+	deadline := time.Now().Add(run.f.wait.d)
+	poll, pollMax := waitPollFirst, waitPollMax
+	if run.emulated {
+		poll, pollMax = waitPollEmulated, waitPollEmulated
+	}
+	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Money: first.Totals.Money}
+	run.ui.start("waiting for RUNNING")
+	defer run.ui.stop()
+	var pending []string
+	for {
+		p, err := run.r.Plan(ctx, run.fleets)
+		if err != nil {
+			return pending, interrupted(ctx, fmt.Errorf("plan: %w", err))
+		}
+		pending = pendingOf(p)
+		if len(pending) == 0 {
+			return nil, nil
+		}
+		if errs := p.Errors(); len(errs) > 0 {
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: fleet %s: %s", errs[0].Fleet, errs[0].Error.Message)}
+		}
+		if p.Totals.Creates > 0 {
+			if p.Check(remaining(run.f.limits, used)) && !run.f.allowOverLimit {
+				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
+			}
+			more, err := run.r.Apply(ctx, p, run.f.allowOverLimit)
+			mergeResult(res, more)
+			used.Creates += p.Totals.Creates
+			used.Isolates += more.Isolated
+			used.Money.Monthly += p.Totals.Money.Monthly
+			if err != nil {
+				return pending, interrupted(ctx, err)
+			}
+			if more.Failed > 0 || hasFleetError(more) {
+				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(more))}
+			}
+		}
+		run.ui.status(strings.Join(pending, "; "))
+		if !time.Now().Before(deadline) {
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("--wait %s ran out; still pending: %s", run.f.wait.d, strings.Join(pending, "; "))}
+		}
+		select {
+		case <-ctx.Done():
+			return pending, interrupted(ctx, ctx.Err())
+		case <-time.After(min(poll, time.Until(deadline)+time.Millisecond)):
+		}
+		poll = min(pollMax, poll*3/2)
+	}
+}
+
+// pendingOf lists the fleets of p that are not yet RUNNING at their count.
+func pendingOf(p *reconcile.Plan) []string {
+	var out []string
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			out = append(out, fmt.Sprintf("%s: %s", fp.Fleet, fp.Error.Message))
+			continue
+		}
+		running := fp.Live - fp.Pending
+		if running >= fp.Desired && fp.Expected == 0 && len(fp.Creates) == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%s %d/%d RUNNING", fp.Fleet, running, fp.Desired)
+		var more []string
+		if fp.Pending > 0 {
+			more = append(more, fmt.Sprintf("%d PENDING", fp.Pending))
+		}
+		if fp.Expected > 0 {
+			more = append(more, fmt.Sprintf("%d not listed yet", fp.Expected))
+		}
+		if n := len(fp.Creates); n > 0 {
+			more = append(more, fmt.Sprintf("%d to create", n))
+		}
+		if len(more) > 0 {
+			s += " (" + strings.Join(more, ", ") + ")"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// remaining is what is left of limits after used.
+func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
+	if l.MaxCreates >= 0 {
+		l.MaxCreates = max(0, l.MaxCreates-used.Creates)
+	}
+	if l.MaxIsolates >= 0 {
+		l.MaxIsolates = max(0, l.MaxIsolates-used.Isolates)
+	}
+	if l.MaxMonthlySpend > 0 {
+		// 0 would mean no limit: keep a sliver, which any spend exceeds.
+		l.MaxMonthlySpend = max(1e-9, l.MaxMonthlySpend-used.Money.Monthly)
+	}
+	return l
+}
+
+// mergeResult adds what another apply did to res.
+func mergeResult(res, more *reconcile.Result) {
+	for _, m := range more.Fleets {
+		var fr *reconcile.FleetResult
+		for _, f := range res.Fleets {
+			if f.Fleet == m.Fleet && f.Region == m.Region {
+				fr = f
+			}
+		}
+		if fr == nil {
+			fr = &reconcile.FleetResult{Fleet: m.Fleet, Region: m.Region}
+			res.Fleets = append(res.Fleets, fr)
+		}
+		fr.Created = append(fr.Created, m.Created...)
+		fr.Failures = append(fr.Failures, m.Failures...)
+		fr.Isolated = append(fr.Isolated, m.Isolated...)
+		if m.Error != nil {
+			fr.Error = m.Error
+		}
+	}
+	res.Created += more.Created
+	res.Ambiguous += more.Ambiguous
+	res.Failed += more.Failed
+	res.Isolated += more.Isolated
+}
+
+func hasFleetError(res *reconcile.Result) bool {
+	for _, fr := range res.Fleets {
+		if fr.Error != nil {
+			return true
+		}
+	}
+	return false
+}

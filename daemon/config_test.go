@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/gitsync"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the .err files of testdata/config/invalid")
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+var systemdEnv = env(map[string]string{
+	"STATE_DIRECTORY":       "/var/lib/lightkeeper",
+	"CREDENTIALS_DIRECTORY": "/run/credentials/lightkeeper.service",
+})
+
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../examples/daemon/config.yaml", systemdEnv)
+	if err != nil {
+		t.Fatalf("the example config is invalid:\n%v", err)
+	}
+	r := c.Repository
+	if r.URL != "ssh://git@git.example.com/ops/fleets.git" || r.Branch != "main" || r.Path != "fleets" ||
+		time.Duration(r.Interval) != time.Minute || time.Duration(r.Timeout) != 2*time.Minute {
+		t.Errorf("repository = %+v", r)
+	}
+	if r.Auth.SSHKeyFile != "/run/credentials/lightkeeper.service/git-ssh-key" || r.Auth.KnownHostsFile != "/etc/lightkeeper/known_hosts" {
+		t.Errorf("auth = %+v", r.Auth)
+	}
+	if c.API.RateLimits["CreateInstances"] != 5 || c.API.Site != "auto" || c.API.Endpoint != "lighthouse.tencentcloudapi.com" {
+		t.Errorf("api = %+v", c.API)
+	}
+	if c.Limits.MaxCreatesPerRun != 20 || c.Limits.MaxMonthlySpend == nil || *c.Limits.MaxMonthlySpend != 500 || c.Limits.MaxIsolatesPerRun != 0 {
+		t.Errorf("limits = %+v", c.Limits)
+	}
+	if c.Listen != "127.0.0.1:9180" || c.StateDirectory != "/var/lib/lightkeeper" || c.File != "../examples/daemon/config.yaml" {
+		t.Errorf("listen %q state %q file %q", c.Listen, c.StateDirectory, c.File)
+	}
+	if c.Webhook == nil || c.Webhook.SecretFile != "/run/credentials/lightkeeper.service/webhook-secret" {
+		t.Errorf("webhook = %+v", c.Webhook)
+	}
+	if len(c.Exclude) != 2 {
+		t.Errorf("exclude = %q", c.Exclude)
+	}
+	o := c.SourceOptions()
+	if o.CacheDir != "/var/lib/lightkeeper/git" || o.Ref != (gitsync.Ref{Branch: "main"}) || o.Auth.KnownHostsFile != r.Auth.KnownHostsFile {
+		t.Errorf("source options = %+v", o)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := ParseConfig("c.yaml", []byte("repository:\n  url: /srv/git/fleets\n"), env(map[string]string{"STATE_DIRECTORY": "/var/lib/a:/var/lib/b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig()
+	want.File, want.Repository.URL, want.StateDirectory = "c.yaml", "/srv/git/fleets", "/var/lib/a"
+	got, _ := json.Marshal(c)
+	w, _ := json.Marshal(want)
+	if string(got) != string(w) {
+		t.Fatalf("defaults:\n got %s\nwant %s", got, w)
+	}
+	if c.Limits.MaxCreatesPerRun != 20 || c.Listen != "127.0.0.1:9180" || time.Duration(c.Repository.Interval) != time.Minute ||
+		c.Limits.MaxMonthlySpend != nil || c.Webhook != nil || c.Repository.GitRef() != (gitsync.Ref{}) {
+		t.Fatalf("defaults: %+v", c)
+	}
+	// An explicit 0 stays 0.
+	c, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\nlimits: {maxCreatesPerRun: 0}\nstateDirectory: /tmp/s\n"), nil)
+	if err != nil || c.Limits.MaxCreatesPerRun != 0 || c.StateDirectory != "/tmp/s" {
+		t.Fatalf("explicit zero: %v %+v", err, c)
+	}
+	// A credential path outside systemd.
+	_, err = ParseConfig("c.yaml", []byte("repository:\n  url: https://h/x\n  auth:\n    tokenFile: ${CREDENTIALS_DIRECTORY}/t\n"), env(map[string]string{"STATE_DIRECTORY": "/s"}))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:4:16: repository.auth.tokenFile: $CREDENTIALS_DIRECTORY is empty here") {
+		t.Fatalf("no credentials directory: %v", err)
+	}
+	// No state directory anywhere.
+	_, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:1:1: stateDirectory is not set") {
+		t.Fatalf("no state directory: %v", err)
+	}
+}
+
+// TestConfigInvalid checks each testdata/config/invalid/NAME.yaml against
+// NAME.err, its expected errors with FILE for its path (-update rewrites).
+func TestConfigInvalid(t *testing.T) {
+	files, err := filepath.Glob("testdata/config/invalid/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := LoadConfig(f, systemdEnv)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var es spec.Errors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("error %T, want spec.Errors: %v", err, err)
+			}
+			got := strings.ReplaceAll(err.Error(), f, "FILE") + "\n"
+			golden := strings.TrimSuffix(f, ".yaml") + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+			}
+			if strings.Contains(got, "hunter22") {
+				t.Error("a password from the URL is in the error")
+			}
+		})
+	}
+}
+
+func TestConfigSchemaDescribesEveryKey(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(ConfigSchema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compiledSchema(); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, m map[string]any)
+	walk = func(path string, m map[string]any) {
+		props, _ := m["properties"].(map[string]any)
+		for k, v := range props {
+			sub := v.(map[string]any)
+			if _, ok := sub["description"]; !ok {
+				t.Errorf("%s%s has no description", path, k)
+			}
+			walk(path+k+".", sub)
+		}
+	}
+	walk("", doc)
+}

@@ -1,0 +1,320 @@
+package gitsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Remote follows a repository over the network (or file://) in a bare
+// cache under Options.CacheDir. It is safe for concurrent use; Syncs are
+// serialized.
+type Remote struct {
+	opts Options
+	log  *slog.Logger
+	dir  string // the bare cache: CacheDir/<hash of URL and ref>.git
+
+	mu      sync.Mutex
+	last    Revision      // returned by the last successful Sync
+	lastRef plumbing.Hash // the remote ref's hash behind last
+}
+
+var _ Source = (*Remote)(nil)
+
+// NewRemote checks opts and returns a Remote. Nothing is fetched until Sync.
+func NewRemote(opts Options) (*Remote, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, &Error{Op: "configure", URL: RedactURL(opts.URL), Err: err}
+	}
+	if o.URL == "" {
+		return nil, &Error{Op: "configure", Err: errors.New("no repository URL")}
+	}
+	if o.CacheDir == "" {
+		return nil, &Error{Op: "configure", URL: RedactURL(o.URL), Err: errors.New("no cache directory")}
+	}
+	if ep, err := transport.NewEndpoint(o.URL); err != nil {
+		return nil, &Error{Op: "configure", URL: RedactURL(o.URL), Err: err}
+	} else if ep.Password != "" {
+		return nil, &Error{Op: "configure", URL: RedactURL(o.URL), Err: ErrCredentials,
+			Hint: "the URL holds a password: put it in a file and set repository.auth.tokenFile"}
+	}
+	sum := sha256.Sum256([]byte(o.URL + "\x00" + o.Ref.name() + fmt.Sprint("\x00", o.FullClone || o.Ref.Commit != "")))
+	dir := filepath.Join(o.CacheDir, hex.EncodeToString(sum[:8])+".git")
+	return &Remote{opts: o, log: o.Logger.With("repo", RedactURL(o.URL)), dir: dir}, nil
+}
+
+// CacheDir returns the bare repository this Remote keeps its objects in.
+func (r *Remote) CacheDir() string { return r.dir }
+
+// Sync implements Source. It lists the remote's refs first and fetches only
+// when the followed ref has moved (a pinned commit that is already cached
+// needs no network at all). A cache that cannot be opened or read, or a
+// fetch that fails after a successful listing, leads to one fresh clone.
+func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	sess, err := r.opts.Auth.newSession(r.opts.URL)
+	if err != nil {
+		return Revision{}, false, &Error{Op: "auth", URL: RedactURL(r.opts.URL), Err: err, Hint: "check repository.auth"}
+	}
+	var want plumbing.Hash
+	if c := r.opts.Ref.Commit; c != "" {
+		want = plumbing.NewHash(c)
+	} else {
+		want, err = r.lsRemote(ctx, sess)
+		if err != nil {
+			return Revision{}, false, err
+		}
+		if want == r.lastRef && r.last.Commit != "" {
+			r.log.Debug("remote head unchanged", "ref", r.opts.Ref.name(), "commit", r.last.Short())
+			return r.last, false, nil
+		}
+	}
+	rev, err := r.update(ctx, sess, want, false)
+	if err != nil {
+		var ge *Error
+		if errors.As(err, &ge) || ctx.Err() != nil {
+			return Revision{}, false, err
+		}
+		r.log.Warn("git cache unusable, cloning again", "dir", r.dir, "err", err)
+		if rev, err = r.update(ctx, sess, want, true); err != nil {
+			return Revision{}, false, err
+		}
+	}
+	changed := rev.Commit != r.last.Commit
+	r.last, r.lastRef = rev, want
+	if changed {
+		r.log.Info("new revision", "ref", rev.Ref, "commit", rev.Short(), "subject", rev.Subject)
+	}
+	return rev, changed, nil
+}
+
+// lsRemote returns the hash the remote advertises for the followed ref.
+func (r *Remote) lsRemote(ctx context.Context, sess *session) (plumbing.Hash, error) {
+	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{r.opts.URL}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: sess.method})
+	if err != nil {
+		return plumbing.ZeroHash, sess.classify(ctx, "ls-remote", r.opts.URL, err, r.opts.Auth)
+	}
+	name := plumbing.ReferenceName(r.opts.Ref.name())
+	for _, ref := range refs {
+		if ref.Name() == name && ref.Type() == plumbing.HashReference {
+			return ref.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, &Error{Op: "ls-remote", URL: RedactURL(r.opts.URL),
+		Err:  fmt.Errorf("%w: the remote has no %s", ErrRefNotFound, r.opts.Ref.describe()),
+		Hint: "check repository.branch/tag, or push it; the last good revision is kept"}
+}
+
+// update brings the cache to want and returns its revision. A returned
+// *Error is final (the remote's fault or the configuration's); any other
+// error means the cache is suspect and a fresh clone may help.
+func (r *Remote) update(ctx context.Context, sess *session, want plumbing.Hash, fresh bool) (Revision, error) {
+	if fresh {
+		if err := os.RemoveAll(r.dir); err != nil {
+			return Revision{}, &Error{Op: "reset cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.dir}
+		}
+	}
+	repo, err := r.open()
+	if err != nil {
+		return Revision{}, err
+	}
+	name := plumbing.ReferenceName(r.opts.Ref.name())
+	pinned := r.opts.Ref.Commit != ""
+	have := func() bool {
+		if pinned {
+			_, err := repo.Storer.EncodedObject(plumbing.CommitObject, want)
+			return err == nil
+		}
+		ref, err := repo.Storer.Reference(name)
+		return err == nil && ref.Hash() == want
+	}
+	if !have() {
+		if err := r.fetch(ctx, repo, sess, pinned); err != nil {
+			return Revision{}, err
+		}
+		if pinned && !have() {
+			return Revision{}, &Error{Op: "fetch", URL: RedactURL(r.opts.URL),
+				Err:  fmt.Errorf("%w: commit %s is on no branch or tag of the remote", ErrRefNotFound, want),
+				Hint: "check repository.commit, or push the commit"}
+		}
+	}
+	target := want
+	if !pinned {
+		// The remote may have moved between the listing and the fetch:
+		// take what was fetched, which is consistent in itself.
+		ref, err := repo.Storer.Reference(name)
+		if err != nil {
+			return Revision{}, fmt.Errorf("read %s after fetch: %w", name, err)
+		}
+		target = ref.Hash()
+	}
+	return r.revision(target)
+}
+
+// open opens the bare cache, creating it if it does not exist. Any other
+// failure to open means a broken cache: it is an error that is not an *Error.
+func (r *Remote) open() (*git.Repository, error) {
+	repo, err := git.PlainOpen(r.dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(filepath.Dir(r.dir), 0o700); err != nil {
+			return nil, &Error{Op: "open cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.opts.CacheDir}
+		}
+		_ = os.RemoveAll(r.dir) // a leftover that is not a repository
+		if repo, err = git.PlainInit(r.dir, true); err != nil {
+			return nil, &Error{Op: "init cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.opts.CacheDir}
+		}
+		r.log.Info("created git cache", "dir", r.dir)
+	} else if err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", r.dir, err)
+	}
+	if _, err := repo.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
+		_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{RedactURL(r.opts.URL)}})
+		if err != nil {
+			return nil, fmt.Errorf("configure cache %s: %w", r.dir, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read cache config %s: %w", r.dir, err)
+	}
+	return repo, nil
+}
+
+func (r *Remote) fetch(ctx context.Context, repo *git.Repository, sess *session, pinned bool) error {
+	opts := &git.FetchOptions{
+		RemoteName: "origin",
+		RemoteURL:  r.opts.URL,
+		Auth:       sess.method,
+		Force:      true,
+		Tags:       git.NoTags,
+	}
+	if pinned {
+		opts.RefSpecs = []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
+	} else {
+		n := r.opts.Ref.name()
+		opts.RefSpecs = []config.RefSpec{config.RefSpec("+" + n + ":" + n)}
+		if !r.opts.FullClone {
+			opts.Depth = 1
+		}
+	}
+	r.log.Debug("fetching", "ref", r.opts.Ref.name(), "depth", opts.Depth)
+	err := repo.FetchContext(ctx, opts)
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	e := sess.classify(ctx, "fetch", r.opts.URL, err, r.opts.Auth)
+	if errors.Is(e, ErrUnreachable) && ctx.Err() == nil && sess.hostKeyError() == nil {
+		// The listing just worked, so a failed fetch points at the cache.
+		return fmt.Errorf("fetch into %s: %w", r.dir, scrubErr(err, r.opts.URL, sess.secrets...))
+	}
+	return e
+}
+
+// revision reads commit h (peeling an annotated tag) from a storage of its
+// own, checks that every object under Options.Path is present and readable,
+// and returns the Revision.
+func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
+	repo, err := git.PlainOpen(r.dir)
+	if err != nil {
+		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
+	}
+	rev, err := readRevision(repo.Storer, h, r.opts.Ref.name(), r.opts.Path)
+	if errors.Is(err, ErrPathNotFound) {
+		return Revision{}, &Error{Op: "read", URL: RedactURL(r.opts.URL), Err: err, Hint: "check repository.path"}
+	}
+	return rev, err
+}
+
+// readRevision resolves h to a commit in s, verifies the objects under dir
+// and returns the Revision.
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string) (Revision, error) {
+	c, err := peel(s, h)
+	if err != nil {
+		return Revision{}, err
+	}
+	t, err := newTreeFS(s, c, dir)
+	if err != nil {
+		return Revision{}, err
+	}
+	if err := verify(s, t.root); err != nil {
+		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
+	}
+	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
+	return Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref, FS: t}, nil
+}
+
+// peel follows annotated tags to the commit.
+func peel(s storer.EncodedObjectStorer, h plumbing.Hash) (*object.Commit, error) {
+	for range 10 {
+		o, err := s.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return nil, fmt.Errorf("read object %s: %w", h, err)
+		}
+		switch o.Type() {
+		case plumbing.CommitObject:
+			return object.DecodeCommit(s, o)
+		case plumbing.TagObject:
+			t, err := object.DecodeTag(s, o)
+			if err != nil {
+				return nil, fmt.Errorf("read tag %s: %w", h, err)
+			}
+			h = t.Target
+		default:
+			return nil, fmt.Errorf("%s is a %s, not a commit", h, o.Type())
+		}
+	}
+	return nil, fmt.Errorf("tag %s: too many levels", h)
+}
+
+// verify reads every tree and blob under tree h, so that a corrupt or
+// half-written cache shows now rather than half-way through a load.
+func verify(s storer.EncodedObjectStorer, h plumbing.Hash) error {
+	t, err := object.GetTree(s, h)
+	if err != nil {
+		return fmt.Errorf("read tree %s: %w", h, err)
+	}
+	for _, e := range t.Entries {
+		switch e.Mode {
+		case filemode.Submodule:
+		case filemode.Dir:
+			if err := verify(s, e.Hash); err != nil {
+				return err
+			}
+		default:
+			o, err := s.EncodedObject(plumbing.BlobObject, e.Hash)
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
+			}
+			rd, err := o.Reader()
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
+			}
+			_, err = io.Copy(io.Discard, rd)
+			rd.Close()
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+)
+
+// Site is the Tencent Cloud site whose API the emulator imitates. The China
+// site (cloud.tencent.com, SDK TencentCloud/tencentcloud-sdk-go) and the
+// international site (www.tencentcloud.com, SDK
+// TencentCloud/tencentcloud-sdk-go-intl-en) serve the same action names
+// with different parameters and response fields.
+type Site string
+
+// Sites.
+const (
+	// SiteChina is the China site: every parameter and field of
+	// tencentcloud-sdk-go tencentcloud/lighthouse/v20200324/models.go.
+	SiteChina Site = "china"
+	// SiteIntl is the international site: only the parameters and fields of
+	// tencentcloud-sdk-go-intl-en tencentcloud/lighthouse/v20200324/models.go
+	// and the international CreateInstances page (intl:1103/45859, the
+	// project's seed page).
+	SiteIntl Site = "intl"
+)
+
+// intlCreateAbsent are the CreateInstancesRequestParams fields of the China
+// SDK that the international SDK and the international CreateInstances
+// page do not have (models.go of both SDKs at the revisions named in
+// lighthouse-api.md). The international site answers a request naming one
+// of them as any request with an undefined parameter: UnknownParameter
+// (common error codes, https://cloud.tencent.com/document/product/213/30435).
+var intlCreateAbsent = []string{"FirewallTemplateId", "Tags", "InitCommand", "DomainName", "Subdomain"}
+
+// intlDescribeAbsent are the DescribeInstancesRequestParams fields the
+// international SDK does not have.
+var intlDescribeAbsent = []string{"OrderField", "Order"}
+
+// checkIntlContainers refuses, on the international site, a container with
+// RestartPolicy: the international SDK's DockerContainerConfiguration has
+// no such field (the China SDK's has).
+func (s *Server) checkIntlContainers(c *call) *apiError {
+	if s.cfg.Site != SiteIntl {
+		return nil
+	}
+	var body struct {
+		Containers []map[string]json.RawMessage
+	}
+	if json.Unmarshal(c.body, &body) != nil {
+		return nil // decodeParams already accepted the body; nothing to add
+	}
+	for i, ct := range body.Containers {
+		if _, ok := ct["RestartPolicy"]; ok {
+			return errf(codeUnknownParameter, "%s: the parameter Containers[%d].RestartPolicy is not recognized (the international site does not take it)", c.action, i)
+		}
+	}
+	return nil
+}
+
+// intlInstanceFilterNames are DescribeInstances' filter names on the
+// international site: its SDK's DescribeInstancesRequestParams.Filters
+// comment lists no bundle-id filter.
+var intlInstanceFilterNames = []string{
+	"instance-name", "private-ip-address", "public-ip-address", "zone", "instance-state",
+	"tag-key", "tag-value",
+}
+
+// checkSite refuses, on the international site, a request that names one
+// of the parameters absent there.
+func (s *Server) checkSite(c *call, absent []string) *apiError {
+	if s.cfg.Site != SiteIntl {
+		return nil
+	}
+	for _, name := range absent {
+		if present(c, name) {
+			return errf(codeUnknownParameter, "%s: the parameter %s is not recognized (the international site does not take it)", c.action, name)
+		}
+	}
+	return nil
+}
+
+// intlInstance is an Instance as the international site's DescribeInstances
+// returns it: the fields of the international SDK's Instance struct, which
+// lacks LatestOperationStartedTime, SupportIpv6Detail, PublicIpv6Addresses,
+// InitInvocationId and InstanceViolationDetail of the China SDK's.
+type intlInstance struct {
+	InstanceId               string                        `json:"InstanceId"`
+	BundleId                 string                        `json:"BundleId"`
+	BlueprintId              string                        `json:"BlueprintId"`
+	CPU                      int64                         `json:"CPU"`
+	Memory                   int64                         `json:"Memory"`
+	InstanceName             string                        `json:"InstanceName"`
+	InstanceChargeType       string                        `json:"InstanceChargeType"`
+	SystemDisk               lighthouse.SystemDisk         `json:"SystemDisk"`
+	PrivateAddresses         []string                      `json:"PrivateAddresses"`
+	PublicAddresses          []string                      `json:"PublicAddresses"`
+	InternetAccessible       lighthouse.InternetAccessible `json:"InternetAccessible"`
+	RenewFlag                string                        `json:"RenewFlag"`
+	LoginSettings            lighthouse.LoginSettings      `json:"LoginSettings"`
+	InstanceState            string                        `json:"InstanceState"`
+	Uuid                     string                        `json:"Uuid"`
+	LatestOperation          string                        `json:"LatestOperation"`
+	LatestOperationState     string                        `json:"LatestOperationState"`
+	LatestOperationRequestId string                        `json:"LatestOperationRequestId"`
+	IsolatedTime             *string                       `json:"IsolatedTime"`
+	CreatedTime              *string                       `json:"CreatedTime"`
+	ExpiredTime              *string                       `json:"ExpiredTime"`
+	PlatformType             string                        `json:"PlatformType"`
+	Platform                 string                        `json:"Platform"`
+	OsName                   string                        `json:"OsName"`
+	Zone                     string                        `json:"Zone"`
+	Tags                     []lighthouse.Tag              `json:"Tags"`
+	InstanceRestrictState    string                        `json:"InstanceRestrictState"`
+}
+
+func toIntl(in lighthouse.Instance) intlInstance {
+	return intlInstance{
+		InstanceId: in.InstanceId, BundleId: in.BundleId, BlueprintId: in.BlueprintId,
+		CPU: in.CPU, Memory: in.Memory, InstanceName: in.InstanceName, InstanceChargeType: in.InstanceChargeType,
+		SystemDisk: in.SystemDisk, PrivateAddresses: in.PrivateAddresses, PublicAddresses: in.PublicAddresses,
+		InternetAccessible: in.InternetAccessible, RenewFlag: in.RenewFlag, LoginSettings: in.LoginSettings,
+		InstanceState: in.InstanceState, Uuid: in.Uuid, LatestOperation: in.LatestOperation,
+		LatestOperationState: in.LatestOperationState, LatestOperationRequestId: in.LatestOperationRequestId,
+		IsolatedTime: in.IsolatedTime, CreatedTime: in.CreatedTime, ExpiredTime: in.ExpiredTime,
+		PlatformType: in.PlatformType, Platform: in.Platform, OsName: in.OsName, Zone: in.Zone,
+		Tags: in.Tags, InstanceRestrictState: in.InstanceRestrictState,
+	}
+}
+
+// intlDescribeResponse is DescribeInstances' response on the international
+// site.
+type intlDescribeResponse struct {
+	TotalCount  int64          `json:"TotalCount"`
+	InstanceSet []intlInstance `json:"InstanceSet"`
+	RequestId   string         `json:"RequestId"`
+}
+
+// forSite returns resp as the configured site shows it.
+func (s *Server) forSite(resp *lighthouse.DescribeInstancesResponse) any {
+	if s.cfg.Site != SiteIntl {
+		return resp
+	}
+	out := &intlDescribeResponse{TotalCount: resp.TotalCount, InstanceSet: make([]intlInstance, 0, len(resp.InstanceSet)), RequestId: resp.RequestId}
+	for _, in := range resp.InstanceSet {
+		out.InstanceSet = append(out.InstanceSet, toIntl(in))
+	}
+	return out
+}
+
+// validSite checks Config.Site; "" means SiteChina.
+func validSite(s *Site) error {
+	switch *s {
+	case "":
+		*s = SiteChina
+	case SiteChina, SiteIntl:
+	default:
+		return fmt.Errorf("emulator: Config.Site: unknown site %q (want %q or %q)", *s, SiteChina, SiteIntl)
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+	"testing"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+)
+
+// stubCloud answers every create with a new ID and every isolation with
+// success.
+type stubCloud struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *stubCloud) Instances(context.Context, string, *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	return func(func(lighthouse.Instance, error) bool) {}
+}
+
+func (c *stubCloud) CreateInstances(context.Context, string, *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return &lighthouse.CreateInstancesResponse{InstanceIdSet: []string{fmt.Sprintf("lhins-stub%04d", c.n)}}, nil
+}
+
+func (c *stubCloud) InquirePriceCreateInstances(context.Context, string, *lighthouse.InquirePriceCreateInstancesRequest) (*lighthouse.InquirePriceCreateInstancesResponse, error) {
+	return &lighthouse.InquirePriceCreateInstancesResponse{}, nil
+}
+
+func (c *stubCloud) IsolateInstances(context.Context, string, *lighthouse.IsolateInstancesRequest) (*lighthouse.IsolateInstancesResponse, error) {
+	return &lighthouse.IsolateInstancesResponse{}, nil
+}
+
+// The progress of an apply counts every create and isolation in its total,
+// also those of a fleet that only isolates, so it ends at Done == Total.
+func TestApplyProgressCountsIsolations(t *testing.T) {
+	p := renderPlan(t) // web: 2 creates; api: 1 isolation only; batch: 1 create
+	var mu sync.Mutex
+	var last Progress
+	r := New(&stubCloud{}, nil, Options{
+		Getenv: func(string) string { return "Stub-Passw0rd-2026" },
+		Progress: func(pr Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			if pr.Done > last.Done {
+				last = pr
+			}
+		},
+	})
+	res, err := r.Apply(context.Background(), p, true)
+	if err != nil || res.Created != 3 || res.Isolated != 1 {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	if last.Done != 4 || last.Total != 4 {
+		t.Errorf("last progress %+v, want 4 of 4", last)
+	}
+}

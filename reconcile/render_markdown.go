@@ -1,0 +1,189 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MarkdownMarker starts every Markdown plan: CI finds the comment it wrote
+// before by it and edits that one instead of adding another.
+const MarkdownMarker = "<!-- lightkeeper-plan -->"
+
+// MaxMarkdown is the longest Markdown RenderMarkdown writes, in characters:
+// GitHub takes comments of up to 65,536 characters, GitLab notes up to
+// 1,000,000, so this fits both with room for what CI adds.
+const MaxMarkdown = 60000
+
+// RenderMarkdown writes p as a pull-request comment: MarkdownMarker, a
+// verdict, a summary table (fleet, region, desired, live, pending, failed,
+// creates, surplus, monthly delta, commitment), then a collapsible <details>
+// block per fleet with its creates, surplus, drift, warnings and errors, and
+// the guards the plan exceeds. res, if not nil, is the apply that followed.
+// Past MaxMarkdown characters the fleets' details are left out, from the
+// last, and a note says how many.
+func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
+	var head, tail strings.Builder
+	head.WriteString(MarkdownMarker + "\n")
+	fmt.Fprintf(&head, "### lightkeeper plan\n\n**%s**\n\n", mdText(Summary(p)))
+	if len(p.Violations) > 0 {
+		head.WriteString("> [!CAUTION]\n> Over a safety limit; nothing is created without `--allow-over-limit`:\n")
+		for _, v := range p.Violations {
+			fmt.Fprintf(&head, "> - `%s`: %s\n", v.Limit, mdText(v.Message))
+		}
+		head.WriteString("\n")
+	}
+	if len(p.Fleets) > 0 {
+		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | monthly delta | commitment |\n")
+		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, fp := range p.Fleets {
+			name := "`" + fp.Fleet + "`"
+			if fp.Error != nil {
+				name += " :x:"
+			}
+			creates, monthly, commitment := fleetCells(fp)
+			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed,
+				creates, len(fp.Surplus), mdCell(monthly), mdCell(commitment))
+		}
+		if len(p.Fleets) > 1 {
+			m := p.Totals.Money
+			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdCell(money(m, m.Monthly, true)), mdCell(money(m, m.Commitment, false)))
+		}
+		head.WriteString("\n")
+	}
+
+	if len(p.Orphans) > 0 {
+		fmt.Fprintf(&tail, "<details><summary>%s tagged for fleets no longer in git (reported, never touched)</summary>\n\n", plural(len(p.Orphans), "instance"))
+		for _, in := range p.Orphans {
+			fmt.Fprintf(&tail, "- `%s` %s (%s, fleet `%s`, slot %d)\n", in.ID, mdText(in.Name), in.State, in.Fleet, in.Slot)
+		}
+		tail.WriteString("\n</details>\n\n")
+	}
+	if res != nil {
+		markdownResult(&tail, res)
+	}
+	tail.WriteString(fmt.Sprintf("<sub>lightkeeper, plan of %s</sub>\n", p.At.UTC().Format(time.RFC3339)))
+
+	var sections []string
+	for _, fp := range p.Fleets {
+		if fp.noteworthy() {
+			sections = append(sections, markdownFleet(fp))
+		}
+	}
+	out := head.String()
+	budget := MaxMarkdown - len(out) - len(tail.String()) - 400 // room for the note
+	shown := 0
+	for _, s := range sections {
+		if len(s) > budget {
+			break
+		}
+		out += s
+		budget -= len(s)
+		shown++
+	}
+	if shown < len(sections) {
+		out += fmt.Sprintf("> [!NOTE]\n> Truncated: the details of %s are left out, the comment would pass %d characters. Run `lightkeeper reconcile --plan` (or `--output json`) for the whole plan.\n\n",
+			plural(len(sections)-shown, "more fleet"), MaxMarkdown)
+	}
+	out += tail.String()
+	if len(out) > MaxMarkdown { // a huge head or tail: cut at a line
+		cut := strings.LastIndexByte(out[:MaxMarkdown-200], '\n')
+		out = out[:cut+1] + "\n> [!NOTE]\n> Truncated at " + fmt.Sprint(MaxMarkdown) + " characters; run `lightkeeper reconcile --plan` for the whole plan.\n"
+	}
+	_, err := io.WriteString(w, out)
+	return err
+}
+
+func markdownFleet(fp *FleetPlan) string {
+	var b strings.Builder
+	var what []string
+	if fp.Error != nil {
+		what = append(what, "error")
+	}
+	creates := fleetCreates(fp)
+	if n := len(creates); n > 0 {
+		what = append(what, fmt.Sprintf("+%d create", n))
+	}
+	if n := len(fp.Surplus); n > 0 {
+		what = append(what, plural(n, "surplus"))
+	}
+	if n := len(fp.Drift); n > 0 {
+		what = append(what, fmt.Sprintf("%d drift", n))
+	}
+	if n := len(fp.Waiting); n > 0 {
+		what = append(what, fmt.Sprintf("%d waiting", n))
+	}
+	if n := len(fp.Warnings); n > 0 {
+		what = append(what, plural(n, "warning"))
+	}
+	fmt.Fprintf(&b, "<details><summary><code>%s</code> (%s): %s</summary>\n\n", fp.Fleet, fp.Region, strings.Join(what, ", "))
+	if fp.File != "" {
+		fmt.Fprintf(&b, "Spec: `%s:%d`\n\n", fp.File, fp.Line)
+	}
+	if e := fp.Error; e != nil {
+		fmt.Fprintf(&b, ":x: **Error:** %s\n\n", mdText(fleetErrorText(e)))
+	}
+	if len(creates) > 0 {
+		b.WriteString("| slot | name | zone | bundle | blueprint | months | why |\n|--:|---|---|---|---|--:|---|\n")
+		for _, c := range creates {
+			why := c.Reason
+			if c.Resend {
+				why = "resent with the same token: " + why
+			}
+			zone := c.Zone
+			if zone == "" {
+				zone = "(cloud picks)"
+			}
+			fmt.Fprintf(&b, "| %d | `%s` | %s | `%s` | `%s` | %d | %s |\n", c.Slot, c.Name, zone, c.BundleID, c.BlueprintID, c.Period, mdCell(why))
+		}
+		b.WriteString("\n")
+	}
+	for _, s := range fp.Surplus {
+		fmt.Fprintf(&b, "- **%s** `%s` %s (%s): %s\n", s.Action, s.ID, mdText(s.Name), s.State, mdText(s.Reason))
+	}
+	for _, wt := range fp.Waiting {
+		fmt.Fprintf(&b, "- slot %d waits for %s until %s\n", wt.Slot, mdText(waitingWhat(wt)), wt.Until.UTC().Format(time.RFC3339))
+	}
+	for _, d := range fp.Drift {
+		fmt.Fprintf(&b, "- drift `%s` %s: `%s` is `%s`, the instance has `%s` (reported only)\n", d.InstanceID, mdText(d.Name), d.Field, d.Spec, d.Actual)
+	}
+	for _, w := range fp.Warnings {
+		fmt.Fprintf(&b, "- :warning: %s\n", mdText(w))
+	}
+	for _, n := range fp.Notes {
+		fmt.Fprintf(&b, "- note: %s\n", mdText(n))
+	}
+	b.WriteString("\n</details>\n\n")
+	return b.String()
+}
+
+func markdownResult(b *strings.Builder, res *Result) {
+	icon := ":white_check_mark:"
+	if !res.OK() {
+		icon = ":x:"
+	}
+	fmt.Fprintf(b, "%s **Applied:** %d created, %d failed, %d unknown outcome, %d isolated.\n\n", icon, res.Created, res.Failed, res.Ambiguous, res.Isolated)
+	for _, fr := range res.Fleets {
+		if len(fr.Failures) == 0 && fr.Error == nil {
+			continue
+		}
+		fmt.Fprintf(b, "- `%s`:", fr.Fleet)
+		if fr.Error != nil {
+			fmt.Fprintf(b, " %s", mdText(fleetErrorText(fr.Error)))
+		}
+		b.WriteString("\n")
+		for _, f := range fr.Failures {
+			fmt.Fprintf(b, "  - %s\n", mdText(failureText(f)))
+		}
+	}
+	b.WriteString("\n")
+}
+
+// mdText escapes what Markdown or HTML in a comment would read as markup.
+var mdReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]", "\n", " ")
+
+func mdText(s string) string { return mdReplacer.Replace(s) }
+
+// mdCell is mdText that is also safe in a table cell.
+func mdCell(s string) string { return strings.ReplaceAll(mdText(s), "|", "\\|") }

@@ -1,0 +1,313 @@
+package reconcile
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ANSI colours of the text form; used only when the caller says the output
+// is a terminal and NO_COLOR is not set.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+// textWriter writes lines, coloured or not, and remembers the first error.
+type textWriter struct {
+	w     *bufio.Writer
+	color bool
+}
+
+func (t *textWriter) paint(code, s string) string {
+	if !t.color || code == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (t *textWriter) line(code, format string, args ...any) {
+	t.w.WriteString(t.paint(code, fmt.Sprintf(format, args...)))
+	t.w.WriteByte('\n')
+}
+
+// RenderText writes p for a person: a table of the fleets, aligned, then
+// what the plan does and reports for each fleet, then the guards it exceeds
+// and a one-line summary. res, if not nil, is the apply that followed and is
+// written after the plan. color adds ANSI colours; pass true only when the
+// output is a terminal and NO_COLOR is unset.
+func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
+	t := &textWriter{w: bufio.NewWriter(w), color: color}
+	if len(p.Fleets) == 0 {
+		t.line("", "No fleets.")
+	} else {
+		t.table(p)
+		for _, fp := range p.Fleets {
+			t.fleet(fp)
+		}
+	}
+	if len(p.Orphans) > 0 {
+		t.line("", "")
+		t.line(ansiYellow, "Instances tagged for fleets that are no longer in git (reported, never touched):")
+		for _, in := range p.Orphans {
+			t.line("", "  ? %s %s (%s, fleet %s, slot %d)", in.ID, in.Name, in.State, in.Fleet, in.Slot)
+		}
+	}
+	if len(p.Violations) > 0 {
+		t.line("", "")
+		t.line(ansiRed+ansiBold, "Over a safety limit:")
+		for _, v := range p.Violations {
+			t.line(ansiRed, "  x %s: %s", v.Limit, v.Message)
+		}
+	}
+	t.line("", "")
+	t.line(ansiBold, "%s", Summary(p))
+	if res != nil {
+		t.result(res)
+	}
+	return t.w.Flush()
+}
+
+// table writes the aligned table of fleets and the total.
+func (t *textWriter) table(p *Plan) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tMONTHLY\tCOMMITMENT")
+	for _, fp := range p.Fleets {
+		name := fp.Fleet
+		if fp.Error != nil {
+			name += " (error)"
+		}
+		creates, monthly, commitment := fleetCells(fp)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n",
+			name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), monthly, commitment)
+	}
+	if len(p.Fleets) > 1 {
+		desired, live, pending, failed, surplus := 0, 0, 0, 0, 0
+		for _, fp := range p.Fleets {
+			desired += fp.Desired
+			live += fp.Live
+			pending += fp.Pending
+			failed += fp.Failed
+			surplus += len(fp.Surplus)
+		}
+		fmt.Fprintf(tw, "TOTAL\t\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", desired, live, pending, failed,
+			signed(p.Totals.Creates), surplus, money(p.Totals.Money, p.Totals.Money.Monthly, true), money(p.Totals.Money, p.Totals.Money.Commitment, false))
+	}
+	tw.Flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for i, l := range lines {
+		code := ""
+		if i == 0 || strings.HasPrefix(l, "TOTAL ") {
+			code = ansiBold // the header and the total
+		}
+		t.line(code, "%s", l)
+	}
+}
+
+// fleet writes what the plan does and reports for one fleet, if anything.
+func (t *textWriter) fleet(fp *FleetPlan) {
+	if !fp.noteworthy() {
+		return
+	}
+	t.line("", "")
+	where := fp.Region
+	if fp.File != "" {
+		where = fmt.Sprintf("%s, %s:%d", fp.Region, fp.File, fp.Line)
+	}
+	t.line(ansiBold, "fleet %s (%s)", fp.Fleet, where)
+	if e := fp.Error; e != nil {
+		t.line(ansiRed, "  error: %s", fleetErrorText(e))
+	}
+	for _, c := range fleetCreates(fp) {
+		t.line(ansiGreen, "  + create %s", createText(c))
+	}
+	for _, s := range fp.Surplus {
+		code := ansiYellow
+		if s.Action == ActionIsolate {
+			code = ansiRed
+		}
+		t.line(code, "  - %s %s %s (%s): %s", s.Action, s.ID, s.Name, s.State, s.Reason)
+	}
+	for _, wt := range fp.Waiting {
+		t.line(ansiCyan, "  ~ slot %d waits for %s until %s", wt.Slot, waitingWhat(wt), wt.Until.UTC().Format(time.RFC3339))
+	}
+	for _, d := range fp.Drift {
+		t.line(ansiYellow, "  ~ drift %s %s: %s is %s, the instance has %s (reported only)", d.InstanceID, d.Name, d.Field, d.Spec, d.Actual)
+	}
+	for _, w := range fp.Warnings {
+		t.line(ansiYellow, "  ! %s", w)
+	}
+	for _, n := range fp.Notes {
+		t.line("", "  note: %s", n)
+	}
+}
+
+// result writes what an apply did.
+func (t *textWriter) result(res *Result) {
+	t.line("", "")
+	code := ansiGreen
+	if !res.OK() {
+		code = ansiRed
+	}
+	t.line(ansiBold+code, "Applied: %d created, %d failed, %d unknown outcome, %d isolated.", res.Created, res.Failed, res.Ambiguous, res.Isolated)
+	for _, fr := range res.Fleets {
+		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && fr.Error == nil {
+			continue
+		}
+		t.line("", "  fleet %s (%s):", fr.Fleet, fr.Region)
+		if fr.Error != nil {
+			t.line(ansiRed, "    error: %s", fleetErrorText(fr.Error))
+		}
+		for _, c := range fr.Created {
+			t.line(ansiGreen, "    + slot %d: %s", c.Slot, c.InstanceID)
+		}
+		for _, id := range fr.Isolated {
+			t.line(ansiYellow, "    - isolated %s", id)
+		}
+		for _, f := range fr.Failures {
+			t.line(ansiRed, "    x %s", failureText(f))
+		}
+	}
+}
+
+// Summary is the one-line verdict of a plan.
+func Summary(p *Plan) string {
+	errs := len(p.Errors())
+	var b strings.Builder
+	switch {
+	case !p.Changes() && errs == 0:
+		b.WriteString("No changes: every fleet is at its count.")
+	case !p.Changes():
+		fmt.Fprintf(&b, "No changes can be made: %s in error.", plural(errs, "fleet"))
+	default:
+		fmt.Fprintf(&b, "Plan: %d to create, %d to isolate", p.Totals.Creates, p.Totals.Isolates)
+		if p.Totals.Creates > 0 {
+			m := p.Totals.Money
+			fmt.Fprintf(&b, ", %s a month (commitment %s)", money(m, m.Monthly, true), money(m, m.Commitment, false))
+		}
+		if errs > 0 {
+			fmt.Fprintf(&b, "; %s in error", plural(errs, "fleet"))
+		}
+		b.WriteString(".")
+	}
+	if len(p.Violations) > 0 {
+		fmt.Fprintf(&b, " Over %s: nothing is created without --allow-over-limit.", plural(len(p.Violations), "safety limit"))
+	}
+	return b.String()
+}
+
+// fleetCreates is what a fleet plan creates: nothing while it is in error
+// (Apply skips it).
+func fleetCreates(fp *FleetPlan) []Create {
+	if fp.Error != nil {
+		return nil
+	}
+	return fp.Creates
+}
+
+// fleetCells are a fleet's creates, monthly delta and commitment as the
+// tables show them.
+func fleetCells(fp *FleetPlan) (creates, monthly, commitment string) {
+	if fp.Error != nil {
+		return "-", "-", "-"
+	}
+	return signed(len(fp.Creates)), money(fp.Money, fp.Money.Monthly, true), money(fp.Money, fp.Money.Commitment, false)
+}
+
+// noteworthy reports whether a fleet has anything to show beyond its row.
+func (fp *FleetPlan) noteworthy() bool {
+	return fp.Error != nil || len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
+}
+
+func createText(c Create) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slot %d %s", c.Slot, c.Name)
+	if c.Zone != "" {
+		fmt.Fprintf(&b, " in %s", c.Zone)
+	}
+	fmt.Fprintf(&b, " (%s, %s, %s", c.BundleID, c.BlueprintID, plural(c.Period, "month"))
+	if c.Incarnation > 0 {
+		fmt.Fprintf(&b, ", incarnation %d", c.Incarnation)
+	}
+	if c.Resend {
+		b.WriteString(", resent with the same token")
+	}
+	fmt.Fprintf(&b, "): %s", c.Reason)
+	return b.String()
+}
+
+func waitingWhat(w Waiting) string {
+	if w.InstanceID == "" {
+		return "the outcome of a create"
+	}
+	return "instance " + w.InstanceID + " to be listed"
+}
+
+func fleetErrorText(e *FleetError) string {
+	if e.Code != "" && !strings.Contains(e.Message, e.Code) {
+		return e.Message + " (" + e.Code + ")"
+	}
+	return e.Message
+}
+
+func failureText(f Failure) string {
+	what := fmt.Sprintf("slot %d", f.Slot)
+	if f.InstanceID != "" {
+		what = "isolate " + f.InstanceID
+	}
+	msg := f.Message
+	if f.Code != "" && !strings.Contains(msg, f.Code) {
+		msg += " (" + f.Code + ")"
+	}
+	return fmt.Sprintf("%s, %s: %s", what, f.Class, msg)
+}
+
+// money formats an amount with its currency; delta adds a sign. An amount
+// with some prices unknown says so.
+func money(m Money, amount float64, delta bool) string {
+	if amount == 0 && !m.Unknown {
+		return "-"
+	}
+	s := fmt.Sprintf("%.2f", amount)
+	if delta && amount > 0 {
+		s = "+" + s
+	}
+	if m.Currency != "" {
+		s += " " + m.Currency
+	}
+	if m.Unknown {
+		s += " (some prices unknown)"
+	}
+	return s
+}
+
+func signed(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("+%d", n)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// RenderTextResult writes what an apply did, as RenderText writes it after
+// the plan, for a caller that has written the plan already.
+func RenderTextResult(w io.Writer, res *Result, color bool) error {
+	t := &textWriter{w: bufio.NewWriter(w), color: color}
+	t.result(res)
+	return t.w.Flush()
+}
