@@ -49,7 +49,7 @@ func once(t *testing.T, r *reconcile.Reconciler, fleets []*spec.Fleet) (*reconci
 	return p, res
 }
 
-func live(all []lighthouse.Instance) (n int) {
+func countLive(all []lighthouse.Instance) (n int) {
 	for _, in := range all {
 		if reconcile.Live(in.InstanceState) {
 			n++
@@ -104,7 +104,7 @@ func TestOneShotRunsWalkDeadIncarnations(t *testing.T) {
 		}
 		clock.Advance(emulator.DefaultLaunchDelay)
 	}
-	if all := cloud.All(); len(all) != 3 || live(all) != 1 {
+	if all := cloud.All(); len(all) != 3 || countLive(all) != 1 {
 		t.Fatalf("instances %+v", all)
 	}
 	p, _ := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
@@ -128,7 +128,7 @@ func TestDeletedInstanceIsReplacedOnce(t *testing.T) {
 			if err := cloud.DeleteInstance(cloud.All()[0].InstanceId); err != nil {
 				t.Fatal(err)
 			}
-			for run := 0; live(cloud.All()) == 0; run++ {
+			for run := 0; countLive(cloud.All()) == 0; run++ {
 				if run == 3 {
 					t.Fatalf("not refilled after %d runs", run)
 				}
@@ -203,7 +203,7 @@ func TestSurplusIsIsolatedOnlyWhenOwned(t *testing.T) {
 			}
 			clock.Advance(emulator.DefaultOperationDelay)
 			wantLive := map[string]int{reconcile.ActionIsolate: 1, reconcile.ActionReport: 3}[tc.want]
-			if n := live(cloud.All()); n != wantLive || res.Isolated != 3-wantLive {
+			if n := countLive(cloud.All()); n != wantLive || res.Isolated != 3-wantLive {
 				t.Fatalf("%d live after the apply, %d isolated", n, res.Isolated)
 			}
 		})
