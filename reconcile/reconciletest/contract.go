@@ -268,6 +268,25 @@ func RunContract(t *testing.T, newEnv func(t *testing.T, cfg Config) Env) {
 		})
 	})
 
+	t.Run("Tags", func(t *testing.T) {
+		tagged := request("web-0", "tok")
+		tagged.Tags = []lighthouse.Tag{{Key: "lightkeeper-fleet", Value: "web"}, {Key: "lightkeeper-slot", Value: "0"}}
+		env := newEnv(t, Config{Site: emulator.SiteChina})
+		id := mustCreate(t, env, tagged)
+		if tags := list(t, env)[id].Tags; len(tags) != 2 || tags[0] != tagged.Tags[0] || tags[1] != tagged.Tags[1] {
+			t.Errorf("China site: tags %+v", tags)
+		}
+		env = newEnv(t, Config{Site: emulator.SiteIntl})
+		_, err := env.Cloud.CreateInstances(ctx, env.Region, tagged)
+		var le *lighthouse.Error
+		if !errors.As(err, &le) || le.Code != "UnknownParameter" || le.Ambiguous || le.Class() != lighthouse.Permanent || len(env.All()) != 0 {
+			t.Fatalf("international site, tags: %#v, %d instances", err, len(env.All()))
+		}
+		if id := mustCreate(t, env, request("web-0", "tok")); len(list(t, env)[id].Tags) != 0 {
+			t.Errorf("international site: an instance created without tags has some")
+		}
+	})
+
 	t.Run("Price", func(t *testing.T) {
 		env := newEnv(t, Config{})
 		resp, err := env.Cloud.InquirePriceCreateInstances(ctx, env.Region, &lighthouse.InquirePriceCreateInstancesRequest{

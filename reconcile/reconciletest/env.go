@@ -12,6 +12,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -31,6 +32,9 @@ type Config struct {
 	Quota int
 	// LaunchFails makes every new instance end in LAUNCH_FAILED.
 	LaunchFails bool
+	// Site is the site served: the China one (when "") takes Tags on
+	// create, the international one refuses them (UnknownParameter).
+	Site emulator.Site
 }
 
 // Env is a cloud under test and the hooks RunContract needs to drive it.
@@ -56,19 +60,21 @@ func FakeEnv(t *testing.T, cfg Config) Env {
 	f := NewFake(clock)
 	f.LaunchDelay, f.OperationDelay, f.DescribeLag = cfg.LaunchDelay, cfg.OperationDelay, cfg.DescribeLag
 	f.TokenWindow, f.TokenMismatch, f.TokenGone, f.Quota = cfg.TokenWindow, cfg.TokenMismatch, cfg.TokenGone, cfg.Quota
+	f.Intl = cfg.Site == emulator.SiteIntl
 	if cfg.LaunchFails {
 		f.LaunchFails = func(string) bool { return true }
 	}
 	return Env{Cloud: f, Region: "ap-guangzhou", Advance: clock.Advance, Now: clock.Now, All: f.All, Delete: f.DeleteInstance, Fail: f.Fail}
 }
 
-// EmulatorEnv is an Env over the emulator served on httptest, reached by a
-// lighthouse.Client that never retries (so that one call is one attempt,
-// as on the Fake).
+// EmulatorEnv is an Env over the emulator served on httptest
+// (emulatortest), reached by a lighthouse.Client that never retries (so
+// that one call is one attempt, as on the Fake).
 func EmulatorEnv(t *testing.T, cfg Config) Env {
 	ecfg := emulator.Config{
 		LaunchDelay: cfg.LaunchDelay, OperationDelay: cfg.OperationDelay, DescribeLag: cfg.DescribeLag,
 		TokenWindow: cfg.TokenWindow, TokenMismatch: cfg.TokenMismatch, TokenGone: cfg.TokenGone,
+		RateLimits: emulator.NoRateLimits(), Site: cfg.Site,
 	}
 	if cfg.Quota != 0 {
 		q := int64(cfg.Quota)
@@ -80,14 +86,17 @@ func EmulatorEnv(t *testing.T, cfg Config) Env {
 	if cfg.LaunchFails {
 		ecfg.LaunchFailureProbability = 1
 	}
-	e := StartEmulator(t, ecfg, lighthouse.Options{RetryMax: -1})
-	return Env{Cloud: e.Client, Region: "ap-guangzhou", Advance: e.Clock.Advance, Now: e.Clock.Now, All: e.Server.Instances, Delete: e.Server.DeleteInstance,
+	h := emulatortest.New(t, ecfg, emulatortest.WithStart(Epoch), emulatortest.WithClient(func(o *lighthouse.Options) { o.RetryMax = -1 }))
+	return Env{Cloud: h.Client, Region: "ap-guangzhou", Advance: h.Clock.Advance, Now: h.Clock.Now, All: h.Server.Instances, Delete: h.Server.DeleteInstance,
 		Fail: func(action string, kind emulator.FaultKind, n int) {
-			e.Server.InjectFault(emulator.Fault{Action: action, Kind: kind, Count: n})
+			h.Server.InjectFault(emulator.Fault{Action: action, Kind: kind, Count: n})
 		}}
 }
 
-// Emulator is an emulator on httptest with a manual clock and a client.
+// Emulator is an emulator on httptest with a manual clock and a client,
+// like emulatortest.Harness, and a count of the mutating requests it was
+// sent (DryRun creates apart), which the chaos suite's check that a plan
+// changes nothing needs and the emulator's own call counts cannot tell.
 type Emulator struct {
 	Server *emulator.Server
 	Clock  *emulator.ManualClock

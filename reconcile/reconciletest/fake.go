@@ -50,6 +50,9 @@ type Fake struct {
 	// 0 means emulator.DefaultQuota, negative unlimited. LAUNCH_FAILED
 	// instances do not count.
 	Quota int
+	// Intl makes the fake the international site, which refuses Tags on
+	// create (UnknownParameter).
+	Intl bool
 	// LaunchFails, if set, decides for each new instance (by name) whether
 	// it ends in LAUNCH_FAILED.
 	LaunchFails func(name string) bool
@@ -281,6 +284,9 @@ func (f *Fake) CreateInstances(ctx context.Context, region string, req *lighthou
 func (f *Fake) create(region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
 	const a = lighthouse.ActionCreateInstances
 	now := f.Clock.Now()
+	if f.Intl && len(req.Tags) > 0 {
+		return nil, apiError(a, region, "UnknownParameter", "%s: the parameter Tags is not recognized (the international site does not take it)", a)
+	}
 	bundle, ok := bundleOf(req.BundleId)
 	if !ok {
 		return nil, apiError(a, region, "InvalidParameter.BundleIdNotFound", "%s: bundle %q does not exist; see DescribeBundles", a, req.BundleId)
