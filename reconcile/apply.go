@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
@@ -214,6 +215,15 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		now := r.opts.Now()
 		if err != nil {
 			switch {
+			case lighthouse.ErrorCode(err) == codeIdempotentMismatch && r.awaitsAmbiguous(key, inc, now):
+				// The token of a create whose outcome is unknown was used,
+				// with other parameters (the spec changed since): that
+				// create was carried out, and Describe may not list its
+				// instance yet. Moving to a new incarnation now could buy
+				// the slot twice; it waits until the expectation window
+				// of the first create passes.
+				r.log.Warn("token of an unresolved create refused; the slot waits for its instance", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+				return fail("retry-later", err)
 			case lighthouse.ErrorCode(err) == codeIdempotentMismatch:
 				// The service refuses the token (it was used with other
 				// parameters): that incarnation is spent.
@@ -261,6 +271,14 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		return true
 	}
 	return fail("retry-later", fmt.Errorf("slot %d: %d incarnations in a row map to dead instances; continuing next run", c.Slot, r.opts.MaxIncarnationSteps))
+}
+
+// awaitsAmbiguous reports whether incarnation inc of slot k has an
+// ambiguous create (outcome unknown) whose expectation window is still open
+// at now.
+func (r *Reconciler) awaitsAmbiguous(k SlotKey, inc int, now time.Time) bool {
+	e, ok := r.state.expectation(k)
+	return ok && e.InstanceID == "" && e.Incarnation == inc && now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow
 }
 
 // isolate returns one surplus instance. A refusal because the instance may
