@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -17,9 +18,7 @@ import (
 )
 
 // fleetDoc is the YAML of one fleet of count in ap-guangzhou.
-func fleetDoc(name string, count int) string {
-	return fmt.Sprintf("---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", name, count)
-}
+func fleetDoc(name string, count int) string { return fleetgen.Minimal(name, "ap-guangzhou", count) }
 
 // loadSpec loads fleets from YAML.
 func loadSpec(tb testing.TB, yaml string) []*spec.Fleet {
