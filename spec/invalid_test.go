@@ -158,10 +158,10 @@ var invalidCases = []struct {
 		`instance-name-collision/b.yaml:70:17: fleet "db2": spec.instanceName: can render the same instance name as fleet "db" (instance-name-collision/a.yaml:34:17) in region ap-guangzhou: both render "{slot}.db" ("0.db" is slot 0 of each); the name is a slot's identity, so give one of them another template`,
 	}},
 	{path: "instance-name-no-slot.yaml", want: []string{
-		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "web"`,
+		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once, such as "{fleet}-{slot}" (the instance name is the slot's identity), got "web"`,
 	}},
 	{path: "instance-name-two-slots.yaml", want: []string{
-		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "{slot}-{fleet}-{slot}"`,
+		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once, such as "{fleet}-{slot}" (the instance name is the slot's identity), got "{slot}-{fleet}-{slot}"`,
 	}},
 	{path: "instance-name-placeholder.yaml", want: []string{
 		`instance-name-placeholder.yaml:12:17: fleet "web": spec.instanceName: unknown placeholder {region}; placeholders are {fleet} and {slot}`,
