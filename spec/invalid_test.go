@@ -304,6 +304,7 @@ var invalidCases = []struct {
 		`hint-values.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02, got "bundle_gen_03\u0020"`,
 		`hint-values.yaml:10:34: fleet "web": spec.charge.renewFlag: must be a string, got true or false; write one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
 		`hint-values.yaml:11:14: fleet "web": spec.scaleDown: must be a string, got a number; write one of "report", "isolate"`,
+		`hint-values.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string; write it without quotes: true`,
 	}},
 	{path: "spec-password.yaml", want: []string{
 		`spec-password.yaml:11:3: fleet "web": spec: unknown key "password": a plain password must not be in git; under login, use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,
