@@ -153,6 +153,10 @@ func typeHint(k *kind.Type, n *yaml.Node, sch map[string]any) string {
 		if b, ok := yaml11Bools[strings.ToLower(n.Value)]; ok {
 			return fmt.Sprintf("; YAML 1.2 reads %s as a string: write %t", n.Value, b)
 		}
+	case slices.Contains(k.Want, "boolean") && k.Got == "string" && quoted:
+		if v := strings.ToLower(strings.TrimSpace(n.Value)); v == "true" || v == "false" {
+			return "; write it without quotes: " + v
+		}
 	case slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
 		return fmt.Sprintf("; quote it to keep it text: %q", n.Value)
 	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && n.Tag == "!!str" && n.Style&yaml.TaggedStyle != 0:

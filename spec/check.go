@@ -95,11 +95,11 @@ func checkFleet(f *Fleet, opts Options) Errors {
 // slotCountMessage explains a template that does not hold {slot} exactly
 // once. The schema's pattern says the same of a template without {slot}.
 func slotCountMessage(n int) string {
-	const why = "the instance name is the slot's identity, e.g. \"{fleet}-{slot}\""
+	const rule = "must hold {slot} exactly once, such as \"{fleet}-{slot}\" (the instance name is the slot's identity)"
 	if n == 0 {
-		return "must hold {slot} exactly once: " + why
+		return rule
 	}
-	return fmt.Sprintf("holds {slot} %d times; it must hold it exactly once: %s", n, why)
+	return fmt.Sprintf("holds {slot} %d times; it %s", n, rule)
 }
 
 // checkRepository checks what spans fleets: unique names, the total count,

@@ -158,10 +158,10 @@ var invalidCases = []struct {
 		`instance-name-collision/b.yaml:70:17: fleet "db2": spec.instanceName: can render the same instance name as fleet "db" (instance-name-collision/a.yaml:34:17) in region ap-guangzhou: both render "{slot}.db" ("0.db" is slot 0 of each); the name is a slot's identity, so give one of them another template`,
 	}},
 	{path: "instance-name-no-slot.yaml", want: []string{
-		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "web"`,
+		`instance-name-no-slot.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once, such as "{fleet}-{slot}" (the instance name is the slot's identity), got "web"`,
 	}},
 	{path: "instance-name-two-slots.yaml", want: []string{
-		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once: the instance name is the slot's identity, e.g. "{fleet}-{slot}", got "{slot}-{fleet}-{slot}"`,
+		`instance-name-two-slots.yaml:11:17: fleet "web": spec.instanceName: must hold {slot} exactly once, such as "{fleet}-{slot}" (the instance name is the slot's identity), got "{slot}-{fleet}-{slot}"`,
 	}},
 	{path: "instance-name-placeholder.yaml", want: []string{
 		`instance-name-placeholder.yaml:12:17: fleet "web": spec.instanceName: unknown placeholder {region}; placeholders are {fleet} and {slot}`,
@@ -304,6 +304,7 @@ var invalidCases = []struct {
 		`hint-values.yaml:8:13: fleet "web": spec.bundleId: must be a bundle id such as bundle_gen_03 or bundle2022_gen_02, got "bundle_gen_03\u0020"`,
 		`hint-values.yaml:10:34: fleet "web": spec.charge.renewFlag: must be a string, got true or false; write one of "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"`,
 		`hint-values.yaml:11:14: fleet "web": spec.scaleDown: must be a string, got a number; write one of "report", "isolate"`,
+		`hint-values.yaml:12:16: fleet "web": spec.autoVoucher: must be true or false, got a string; write it without quotes: true`,
 	}},
 	{path: "spec-password.yaml", want: []string{
 		`spec-password.yaml:11:3: fleet "web": spec: unknown key "password": a plain password must not be in git; under login, use passwordFrom: {env: NAME} or passwordFrom: {file: PATH}`,

@@ -169,6 +169,8 @@ func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Er
 	per := make([]tally, len(inputs))
 	for i, r := range results {
 		t := &per[files[i].input]
+		// Each document that is not a fleet gives exactly one error; any
+		// other error or a fleet stops the input from being collapsed.
 		t.docs += len(r.fleets) + len(r.errs)
 		for _, e := range r.errs {
 			if e.notFleet {
@@ -187,7 +189,7 @@ func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Er
 			continue
 		}
 		collapsed[i] = true
-		shown := displayPath(in.Display, cmpOr(in.Path, "."))
+		shown := displayPath(in.Display, cmp.Or(in.Path, "."))
 		errs = append(errs, &Error{File: shown, Message: fmt.Sprintf(
 			"no lightkeeper fleets here: %s, all something else (the first, %s:%d: %s); point lightkeeper at the directory that holds the fleet specs, or leave the others out with --exclude",
 			plural(t.docs, "YAML document"), t.first.File, t.first.Line, t.first.what)})
@@ -206,15 +208,8 @@ func isWalked(in Input) bool {
 	if in.FS == nil {
 		return false
 	}
-	st, err := fs.Stat(in.FS, cmpOr(in.Path, "."))
+	st, err := fs.Stat(in.FS, cmp.Or(in.Path, "."))
 	return err == nil && st.IsDir()
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // plural renders "1 fleet" or "2 fleets".
