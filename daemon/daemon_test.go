@@ -367,11 +367,8 @@ func TestSyncFailureKeepsReconciling(t *testing.T) {
 	src.mu.Lock()
 	src.broken = true
 	src.mu.Unlock()
-	for _, in := range e.emu.Instances() {
-		if err := e.emu.DeleteInstance(in.InstanceId); err != nil {
-			t.Fatal(err)
-		}
-		break
+	if err := e.emu.DeleteInstance(e.emu.Instances()[0].InstanceId); err != nil {
+		t.Fatal(err)
 	}
 	s := e.cycleUntilReplaced()
 	if !strings.Contains(s.LastError, "sync") || e.live("web-") != 2 {
