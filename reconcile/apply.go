@@ -215,9 +215,24 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		if err != nil {
 			switch {
 			case lighthouse.ErrorCode(err) == codeIdempotentMismatch:
-				// The service refuses the token (it was used with other
-				// parameters): that incarnation is spent.
-				r.log.Info("token refused, next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+				// The service refuses the token because it was used with
+				// other parameters (the spec changed since). That proves a
+				// create with it was carried out, not that its instance is
+				// dead: Describe may not list it yet. So the slot waits one
+				// expectation window from the first refusal (or from the
+				// create whose outcome was unknown), and only if it is still
+				// empty then is the incarnation spent.
+				e, open := r.state.expectation(key)
+				switch {
+				case !open || e.InstanceID != "" || e.Incarnation != inc:
+					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
+					r.log.Warn("token refused; the slot waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+					return fail("retry-later", err)
+				case now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow:
+					r.log.Warn("token refused; the slot still waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+					return fail("retry-later", err)
+				}
+				r.log.Info("token refused and its slot empty for a whole window; next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 				r.state.advance(key, inc+1)
 				inc++
 				continue

@@ -183,3 +183,29 @@ func TestRateLimitedCreateIsNotAmbiguous(t *testing.T) {
 		t.Fatalf("second run: plan %+v result %+v", p.Fleets[0].Creates, res)
 	}
 }
+
+// A refused token proves that a create with it was carried out, not that its
+// instance is dead. A one-shot run with no state, after an unanswered
+// create and a spec change, while Describe does not list the instance yet,
+// must wait rather than buy the slot again with the next incarnation.
+func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
+	e := newScaleEnv(t, 0, func(c *emulator.Config) { c.TokenMismatch = emulator.TokenReject })
+	before := genFleets(t, 1, 1)
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse, Count: 1})
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionDescribeInstances, Kind: emulator.FaultDescribeLag, Delay: time.Minute})
+	runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), before)
+
+	after := loadSpec(t, strings.Replace(fleetDoc("f0000", 1), "bundle_gen_01", "bundle_gen_02", 1))
+	_, res := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	if n := len(e.srv.Instances()); n != 1 {
+		t.Fatalf("%d instances after the refused token, want 1 (result %+v)", n, res.Fleets[0].Failures)
+	}
+	if f := res.Fleets[0].Failures; len(f) != 1 || f[0].Class != "retry-later" || f[0].Code != "UnsupportedOperation.IdempotentParameterMismatch" {
+		t.Errorf("failures %+v", f)
+	}
+	e.manual().Advance(2 * time.Minute)
+	p, _ := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	if p.Changes() || len(p.Fleets[0].Drift) != 1 || len(e.srv.Instances()) != 1 {
+		t.Errorf("once listed: plan %+v, %d instances", p.Fleets[0], len(e.srv.Instances()))
+	}
+}

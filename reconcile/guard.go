@@ -41,7 +41,7 @@ func (p *Plan) Check(l Limits) bool {
 	t := p.Totals
 	if l.MaxCreates >= 0 && t.Creates > l.MaxCreates {
 		add("max-creates", float64(t.Creates), float64(l.MaxCreates),
-			"the plan creates %d instances, %d over --max-creates %d", t.Creates, t.Creates-l.MaxCreates, l.MaxCreates)
+			"the plan creates %s, %d over --max-creates %d", instances(t.Creates), t.Creates-l.MaxCreates, l.MaxCreates)
 	}
 	if l.MaxMonthlySpend > 0 && t.Creates > 0 {
 		switch {
@@ -55,7 +55,15 @@ func (p *Plan) Check(l Limits) bool {
 	}
 	if l.MaxIsolates >= 0 && t.Isolates > l.MaxIsolates {
 		add("max-isolates", float64(t.Isolates), float64(l.MaxIsolates),
-			"the plan isolates %d instances, %d over --max-isolates %d", t.Isolates, t.Isolates-l.MaxIsolates, l.MaxIsolates)
+			"the plan isolates %s, %d over --max-isolates %d", instances(t.Isolates), t.Isolates-l.MaxIsolates, l.MaxIsolates)
 	}
 	return len(p.Violations) > 0
+}
+
+// instances says "1 instance" or "n instances".
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return fmt.Sprintf("%d instances", n)
 }

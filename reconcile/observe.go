@@ -24,9 +24,9 @@ type Instance struct {
 	Fleet string `json:"fleet"`
 	Slot  int    `json:"slot"`
 	// TagFleet and TagSlot are lightkeeper's tags, where the site took
-	// them ("" and -1 otherwise).
+	// them ("" and -1 otherwise; -1 also for a malformed slot tag).
 	TagFleet string `json:"tagFleet,omitempty"`
-	TagSlot  int    `json:"tagSlot,omitempty"`
+	TagSlot  int    `json:"tagSlot"`
 
 	Zone        string    `json:"zone,omitempty"`
 	BundleID    string    `json:"bundleId,omitempty"`
@@ -70,9 +70,9 @@ type Observation struct {
 }
 
 // Observe lists every instance of region in one paginated sweep and groups
-// those that fleets claim. fleets are the fleets of region (their names are
-// indexed); others names every fleet in git, so an instance tagged for a
-// fleet that moved to another region is not mistaken for an orphan.
+// those that fleets claim: by name for the fleets given (the fleets of
+// region), or by lightkeeper's tags for any fleet, so that Diff can report
+// instances of fleets no longer in git (or moved to another region).
 func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
 	ix := spec.NewNameIndex(fleets)
 	obs := &Observation{Region: region, At: now, Fleets: map[string][]Instance{}, Seen: map[string]string{}}

@@ -179,6 +179,14 @@ func (st *State) expect(e Expectation) {
 	}
 }
 
+// expectation returns the open expectation of slot k, if any.
+func (st *State) expectation(k SlotKey) (Expectation, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e, ok := st.s.Expectations[k.String()]
+	return e, ok
+}
+
 // advance records that every incarnation of k below next is dead.
 func (st *State) advance(k SlotKey, next int) {
 	st.mu.Lock()

@@ -1,0 +1,293 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+	"github.com/lightkeeper/lightkeeper/reconcile/reconciletest"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// Tests of the engine's logic (Plan, Apply, State) on the Fake: each one a
+// small deterministic story of what a run sees and what it must do.
+
+func fakeCloud() (*reconciletest.Fake, *emulator.ManualClock) {
+	clock := emulator.NewManualClock(reconciletest.Epoch)
+	return reconciletest.NewFake(clock), clock
+}
+
+func fleetsOf(t *testing.T, defs ...fleetDef) []*spec.Fleet {
+	t.Helper()
+	fleets, err := load(defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fleets
+}
+
+func web(count int) fleetDef {
+	return fleetDef{name: "web", region: "ap-guangzhou", bundle: "bundle_gen_01", count: count}
+}
+
+// once plans and applies with r and fails the test on an error.
+func once(t *testing.T, r *reconcile.Reconciler, fleets []*spec.Fleet) (*reconcile.Plan, *reconcile.Result) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := r.Plan(ctx, fleets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Apply(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, res
+}
+
+func countLive(all []lighthouse.Instance) (n int) {
+	for _, in := range all {
+		if reconcile.Live(in.InstanceState) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAmbiguousCreateIsResentWithItsToken(t *testing.T) {
+	for _, kind := range []emulator.FaultKind{emulator.FaultDropResponse, emulator.FaultInternalError, emulator.FaultHTTP5xx} {
+		t.Run(string(kind), func(t *testing.T) {
+			cloud, clock := fakeCloud()
+			cloud.DescribeLag = time.Minute // a committed create stays unlisted
+			fleets := fleetsOf(t, web(1))
+			r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+			cloud.Fail(lighthouse.ActionCreateInstances, kind, 1)
+			p, res := once(t, r, fleets)
+			if res.Ambiguous != 1 || res.Created != 0 {
+				t.Fatalf("first run: %+v", res)
+			}
+			token := p.Fleets[0].Creates[0].ClientToken
+			if e := r.State().Expectations(); len(e) != 1 || e[0].InstanceID != "" || e[0].Token != token {
+				t.Fatalf("expectations %+v", e)
+			}
+			clock.Advance(10 * time.Second)
+			p, res = once(t, r, fleets)
+			c := p.Fleets[0].Creates
+			if len(c) != 1 || !c[0].Resend || c[0].ClientToken != token {
+				t.Fatalf("second plan: %+v", c)
+			}
+			if all := cloud.All(); len(all) != 1 || res.Created != 1 || res.Fleets[0].Created[0].InstanceID != all[0].InstanceId {
+				t.Fatalf("the resend bought %d instances: %+v", len(all), res)
+			}
+			// Unlisted but expected: the next run waits.
+			if p, _ := once(t, r, fleets); p.Changes() || p.Fleets[0].Expected != 1 {
+				t.Fatalf("third plan: %+v", p.Fleets[0])
+			}
+		})
+	}
+}
+
+func TestOneShotRunsWalkDeadIncarnations(t *testing.T) {
+	cloud, clock := fakeCloud()
+	failures := 2
+	cloud.LaunchFails = func(string) bool { failures--; return failures >= 0 }
+	fleets := fleetsOf(t, web(1))
+	for run := range 3 {
+		// A fresh Reconciler each time: no state directory.
+		_, res := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+		if res.Created != 1 || res.Fleets[0].Created[0].Incarnation != run {
+			t.Fatalf("run %d: %+v", run, res.Fleets[0])
+		}
+		clock.Advance(emulator.DefaultLaunchDelay)
+	}
+	if all := cloud.All(); len(all) != 3 || countLive(all) != 1 {
+		t.Fatalf("instances %+v", all)
+	}
+	p, _ := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+	if p.Changes() || p.Fleets[0].Failed != 2 {
+		t.Fatalf("converged plan: %+v", p.Fleets[0])
+	}
+}
+
+// A slot whose instance was deleted by hand is refilled under every
+// TokenGone policy, and exactly once.
+func TestDeletedInstanceIsReplacedOnce(t *testing.T) {
+	for _, policy := range policies {
+		t.Run(string(policy), func(t *testing.T) {
+			cloud, clock := fakeCloud()
+			cloud.TokenGone = policy
+			fleets := fleetsOf(t, web(1))
+			r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+			once(t, r, fleets)
+			clock.Advance(emulator.DefaultLaunchDelay)
+			once(t, r, fleets)
+			if err := cloud.DeleteInstance(cloud.All()[0].InstanceId); err != nil {
+				t.Fatal(err)
+			}
+			for run := 0; countLive(cloud.All()) == 0; run++ {
+				if run == 3 {
+					t.Fatalf("not refilled after %d runs", run)
+				}
+				once(t, r, fleets)
+				clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+			}
+			if all := cloud.All(); len(all) != 1 {
+				t.Fatalf("%d instances", len(all))
+			}
+			if p, _ := once(t, r, fleets); p.Changes() {
+				t.Fatalf("plan after refill: %+v", p.Fleets[0])
+			}
+		})
+	}
+}
+
+func TestExpectationHoldsTheSlotForItsWindow(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.DescribeLag = 4 * time.Minute
+	fleets := fleetsOf(t, web(2))
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	once(t, r, fleets)
+	for _, d := range []time.Duration{time.Minute, 2 * time.Minute} {
+		clock.Advance(d)
+		p, _ := once(t, r, fleets)
+		if p.Changes() || p.Fleets[0].Expected != 2 || len(p.Fleets[0].Waiting) != 2 {
+			t.Fatalf("inside the window: %+v", p.Fleets[0])
+		}
+	}
+	// One instance vanishes before it is ever listed: once the window
+	// passes, its slot moves to the next incarnation.
+	if err := cloud.DeleteInstance(cloud.All()[0].InstanceId); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(3 * time.Minute)
+	p, res := once(t, r, fleets)
+	if c := p.Fleets[0].Creates; len(c) != 1 || c[0].Incarnation != 1 || res.Created != 1 {
+		t.Fatalf("past the window: %+v %+v", c, res)
+	}
+	if n := len(cloud.All()); n != 2 {
+		t.Fatalf("%d instances", n)
+	}
+}
+
+func TestSurplusIsIsolatedOnlyWhenOwned(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tags  bool
+		fresh bool // a one-shot run with no state
+		want  string
+	}{
+		{"tagged", true, true, reconcile.ActionIsolate},
+		{"recorded in the state", false, false, reconcile.ActionIsolate},
+		{"name only", false, true, reconcile.ActionReport},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud, clock := fakeCloud()
+			d := web(3)
+			d.isolate = true
+			opts := reconcile.Options{Now: clock.Now, Tags: tc.tags}
+			r := reconcile.New(cloud, nil, opts)
+			once(t, r, fleetsOf(t, d))
+			clock.Advance(emulator.DefaultLaunchDelay)
+			d.count = 1
+			if tc.fresh {
+				r = reconcile.New(cloud, nil, opts)
+			}
+			p, res := once(t, r, fleetsOf(t, d))
+			sp := p.Fleets[0].Surplus
+			if len(sp) != 2 || sp[0].Slot != 2 || sp[0].Action != tc.want || sp[1].Action != tc.want || sp[0].Reason == "" {
+				t.Fatalf("surplus %+v", sp)
+			}
+			clock.Advance(emulator.DefaultOperationDelay)
+			wantLive := map[string]int{reconcile.ActionIsolate: 1, reconcile.ActionReport: 3}[tc.want]
+			if n := countLive(cloud.All()); n != wantLive || res.Isolated != 3-wantLive {
+				t.Fatalf("%d live after the apply, %d isolated", n, res.Isolated)
+			}
+		})
+	}
+}
+
+func TestPlanBuysNothing(t *testing.T) {
+	cloud, clock := fakeCloud()
+	fleets := fleetsOf(t, web(3))
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now, APIDryRun: true})
+	p, err := r.Plan(context.Background(), fleets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Totals.Creates != 3 || len(cloud.All()) != 0 || cloud.Calls(lighthouse.ActionCreateInstances) != 1 {
+		t.Fatalf("plan: %d creates, %d instances, %d CreateInstances calls (one DryRun expected)", p.Totals.Creates, len(cloud.All()), cloud.Calls(lighthouse.ActionCreateInstances))
+	}
+	if p.Check(reconcile.Limits{MaxCreates: 2}) {
+		if _, err := r.Apply(context.Background(), p, false); err != reconcile.ErrOverLimit || len(cloud.All()) != 0 {
+			t.Fatalf("apply over the limit: %v, %d instances", err, len(cloud.All()))
+		}
+	} else {
+		t.Fatal("3 creates passed --max-creates 2")
+	}
+}
+
+func TestTwoRunnersBuyOnce(t *testing.T) {
+	cloud, clock := fakeCloud()
+	fleets := fleetsOf(t, web(4))
+	a := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	b := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	pa, _ := a.Plan(context.Background(), fleets)
+	pb, _ := b.Plan(context.Background(), fleets)
+	done := make(chan struct{})
+	go func() { a.Apply(context.Background(), pa, false); close(done) }()
+	b.Apply(context.Background(), pb, false)
+	<-done
+	if n := len(cloud.All()); n != 4 {
+		t.Fatalf("two runners bought %d instances for 4 slots", n)
+	}
+}
+
+func Example_fakeCloud() {
+	clock := emulator.NewManualClock(reconciletest.Epoch)
+	cloud := reconciletest.NewFake(clock)
+	fleets, _ := load([]fleetDef{web(2)})
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	p, _ := r.Plan(context.Background(), fleets)
+	res, _ := r.Apply(context.Background(), p, false)
+	fmt.Println(p.Totals.Creates, res.Created, len(cloud.All()))
+	// Output: 2 2 2
+}
+
+// Found by chaos seed 3 (reduced): a create ends ambiguously but was
+// carried out, Describe does not list the instance yet, and the fleet's
+// bundle changes. The resend carries the same token with other parameters;
+// a service that rejects that (IdempotentParameterMismatch) proves the token
+// was used, so the slot must keep waiting for the instance, not move to a
+// new incarnation and buy a second one.
+func TestAmbiguousCreateThenSpecChangeBuysOnce(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.DescribeLag = 2 * time.Minute
+	cloud.TokenMismatch = emulator.TokenReject
+	d := web(1)
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	cloud.Fail(lighthouse.ActionCreateInstances, emulator.FaultDropResponse, 1)
+	if _, res := once(t, r, fleetsOf(t, d)); res.Ambiguous != 1 {
+		t.Fatalf("first run: %+v", res)
+	}
+	d.bundle = "bundle_gen_02"
+	for range 3 {
+		clock.Advance(30 * time.Second)
+		once(t, r, fleetsOf(t, d))
+		if n := len(cloud.All()); n != 1 {
+			t.Fatalf("%d instances for one slot", n)
+		}
+	}
+	// Once the instance is listed, the slot is filled and its drift shown.
+	clock.Advance(time.Minute)
+	p, _ := once(t, r, fleetsOf(t, d))
+	if fp := p.Fleets[0]; p.Changes() || fp.Live != 1 || len(fp.Drift) != 1 || fp.Drift[0].Field != "spec.bundleId" {
+		t.Fatalf("after the lag: %+v", fp)
+	}
+	if n := len(cloud.All()); n != 1 {
+		t.Fatalf("%d instances for one slot", n)
+	}
+}
