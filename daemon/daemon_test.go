@@ -328,7 +328,7 @@ func TestOneFleetFailureDoesNotBlockOthers(t *testing.T) {
 			bad = f
 		}
 	}
-	if bad.State() != "error" || bad.Error == "" {
+	if bad.State != "error" || bad.Error == "" {
 		t.Errorf("bad fleet status %+v", bad)
 	}
 	if !strings.Contains(s.LastError, `fleet "bad"`) {
