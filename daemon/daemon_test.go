@@ -328,7 +328,7 @@ func TestOneFleetFailureDoesNotBlockOthers(t *testing.T) {
 			bad = f
 		}
 	}
-	if bad.State() != "error" || bad.Error == "" {
+	if bad.State != "error" || bad.Error == "" {
 		t.Errorf("bad fleet status %+v", bad)
 	}
 	if !strings.Contains(s.LastError, `fleet "bad"`) {
@@ -367,11 +367,8 @@ func TestSyncFailureKeepsReconciling(t *testing.T) {
 	src.mu.Lock()
 	src.broken = true
 	src.mu.Unlock()
-	for _, in := range e.emu.Instances() {
-		if err := e.emu.DeleteInstance(in.InstanceId); err != nil {
-			t.Fatal(err)
-		}
-		break
+	if err := e.emu.DeleteInstance(e.emu.Instances()[0].InstanceId); err != nil {
+		t.Fatal(err)
 	}
 	s := e.cycleUntilReplaced()
 	if !strings.Contains(s.LastError, "sync") || e.live("web-") != 2 {

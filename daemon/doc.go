@@ -19,6 +19,9 @@
 // calls in flight finish (the engine records expectations as it goes), the
 // state is saved to the state directory, and Run returns nil.
 //
+// Config is the configuration file of `lightkeeper daemon` (LoadConfig);
+// the command maps it to Options.
+//
 // The HTTP handler serves /healthz, /readyz, /metrics (Prometheus),
 // /status (JSON), a status page at / and, when Options.Webhook is set,
 // POST /hooks/git.

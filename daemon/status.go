@@ -90,11 +90,13 @@ type FleetStatus struct {
 	CreateFailures int    `json:"createFailures"`
 	Surplus        int    `json:"surplus"`
 	Error          string `json:"error,omitempty"`
+	// State is the fleet's state in one word: "ok", "converging" (fewer
+	// live instances than desired) or "error".
+	State string `json:"state"`
 }
 
-// State reports the fleet's state in one word: "ok", "converging" or
-// "error".
-func (f FleetStatus) State() string {
+// state computes FleetStatus.State.
+func (f FleetStatus) state() string {
 	switch {
 	case f.Error != "" || f.CreateFailures > 0:
 		return "error"
@@ -154,6 +156,7 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 				}
 			}
 		}
+		fs.State = fs.state()
 		out = append(out, fs)
 	}
 	return out
