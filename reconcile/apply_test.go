@@ -209,3 +209,33 @@ func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
 		t.Errorf("once listed: plan %+v, %d instances", p.Fleets[0], len(e.srv.Instances()))
 	}
 }
+
+// A create cancelled before it was sent (while it waits for the rate limit)
+// cannot have bought anything: its slot does not wait.
+func TestCreateNotSentIsNotAmbiguous(t *testing.T) {
+	e := newScaleEnv(t, 0)
+	slow, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: e.url,
+		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0.001}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleets := genFleets(t, 1, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first create to end cancels the run: the other one is still
+	// waiting for the rate limit (one create per 1,000 s).
+	r := reconcile.New(slow, nil, reconcile.Options{Now: e.clock.Now, Progress: func(reconcile.Progress) { cancel() }})
+	p, err := r.Plan(context.Background(), fleets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := r.Apply(ctx, p, false)
+	if res.Ambiguous != 0 || res.Created != 1 || len(e.srv.Instances()) != 1 {
+		t.Fatalf("result %+v %+v", res, res.Fleets[0].Failures)
+	}
+	for _, x := range r.State().Expectations() {
+		if x.InstanceID == "" {
+			t.Errorf("the create that was never sent left an ambiguous expectation: %+v", x)
+		}
+	}
+}

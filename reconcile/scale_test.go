@@ -43,6 +43,7 @@ func genFleets(tb testing.TB, n, count int) []*spec.Fleet {
 // scaleEnv is an emulator on httptest with a client; rate is the
 // CreateInstances limit on both sides (0: none).
 type scaleEnv struct {
+	url    string
 	srv    *emulator.Server
 	client *lighthouse.Client
 	clock  emulator.Clock
@@ -82,7 +83,7 @@ func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Confi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &scaleEnv{srv, cl, c}
+	return &scaleEnv{hs.URL, srv, cl, c}
 }
 
 // fill creates every slot of fleets and lets them reach RUNNING.
