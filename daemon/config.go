@@ -47,6 +47,7 @@ const (
 	DefaultInterval         = time.Minute
 	DefaultListen           = "127.0.0.1:9180"
 	DefaultMaxCreatesPerRun = 20
+	DefaultMaxTotalCount    = spec.DefaultMaxTotalCount
 	DefaultSite             = "auto"
 )
 
@@ -118,6 +119,10 @@ type Limits struct {
 	MaxMonthlySpend *float64 `yaml:"maxMonthlySpend"`
 	// MaxIsolatesPerRun caps the isolations of one cycle; default 0.
 	MaxIsolatesPerRun int `yaml:"maxIsolatesPerRun"`
+	// MaxTotalCount caps the sum of count over every fleet of a revision
+	// (spec.Options.MaxTotalCount): a revision over it is invalid. It is
+	// positive, or -1 for no ceiling; default DefaultMaxTotalCount.
+	MaxTotalCount int `yaml:"maxTotalCount"`
 }
 
 // Webhook enables POST /hooks/git.
@@ -167,7 +172,7 @@ func defaultConfig() Config {
 	return Config{
 		Repository: Repository{Interval: Duration(DefaultInterval), Timeout: Duration(gitsync.DefaultTimeout)},
 		API:        API{Site: DefaultSite},
-		Limits:     Limits{MaxCreatesPerRun: DefaultMaxCreatesPerRun},
+		Limits:     Limits{MaxCreatesPerRun: DefaultMaxCreatesPerRun, MaxTotalCount: DefaultMaxTotalCount},
 		Listen:     DefaultListen,
 	}
 }
@@ -532,7 +537,11 @@ func (p *configParser) collect(e *jsonschema.ValidationError) {
 		}
 		p.add(val, loc, "must be one of "+strings.Join(want, ", "))
 	case *kind.Minimum:
-		p.add(val, loc, "must be >= "+k.Want.RatString())
+		if m, ok := sch["x-message"].(string); ok {
+			p.add(val, loc, m)
+		} else {
+			p.add(val, loc, "must be >= "+k.Want.RatString())
+		}
 	case *kind.MinLength:
 		p.add(val, loc, "must not be empty")
 	default:

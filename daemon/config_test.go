@@ -41,7 +41,8 @@ func TestExampleConfig(t *testing.T) {
 	if c.API.RateLimits["CreateInstances"] != 5 || c.API.Site != "auto" || c.API.Endpoint != "lighthouse.tencentcloudapi.com" {
 		t.Errorf("api = %+v", c.API)
 	}
-	if c.Limits.MaxCreatesPerRun != 20 || c.Limits.MaxMonthlySpend == nil || *c.Limits.MaxMonthlySpend != 500 || c.Limits.MaxIsolatesPerRun != 0 {
+	if c.Limits.MaxCreatesPerRun != 20 || c.Limits.MaxMonthlySpend == nil || *c.Limits.MaxMonthlySpend != 500 || c.Limits.MaxIsolatesPerRun != 0 ||
+		c.Limits.MaxTotalCount != 1000 {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	if c.Listen != "127.0.0.1:9180" || c.StateDirectory != "/var/lib/lightkeeper" || c.File != "../examples/daemon/config.yaml" {
@@ -89,6 +90,23 @@ func TestConfigDefaults(t *testing.T) {
 	_, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:1:1: stateDirectory is not set") {
 		t.Fatalf("no state directory: %v", err)
+	}
+}
+
+func TestConfigMaxTotalCount(t *testing.T) {
+	c, err := LoadConfig("testdata/config/large-estate.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.MaxTotalCount != 10000 || c.Limits.MaxCreatesPerRun != 100 {
+		t.Errorf("limits = %+v", c.Limits)
+	}
+	if d := defaultConfig(); d.Limits.MaxTotalCount != spec.DefaultMaxTotalCount {
+		t.Errorf("default maxTotalCount = %d, want the spec default %d", d.Limits.MaxTotalCount, spec.DefaultMaxTotalCount)
+	}
+	c, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\nlimits: {maxTotalCount: -1}\nstateDirectory: /s\n"), nil)
+	if err != nil || c.Limits.MaxTotalCount != -1 {
+		t.Errorf("no ceiling: %v %+v", err, c)
 	}
 }
 

@@ -506,3 +506,25 @@ func TestLastGoodSurvivesRestart(t *testing.T) {
 		t.Errorf("a copy made under path fleets was used under path .: %+v", s.LastGood)
 	}
 }
+
+// TestSpecBoundsTheLoad checks Options.Spec: a revision over MaxTotalCount
+// is invalid, and a higher ceiling admits it.
+func TestSpecBoundsTheLoad(t *testing.T) {
+	files := map[string]string{"a.yaml": fleet("a", "bundle_gen_01", 2), "b.yaml": fleet("b", "bundle_gen_01", 2)}
+	e := newEnv(t, files)
+	opts := e.options()
+	opts.Spec.MaxTotalCount = 3
+	e.start(opts)
+	if s := e.waitRuns(1); s.Invalid == nil || len(s.Invalid.Errors) != 1 || !strings.Contains(s.Invalid.Errors[0].Message, "limit of 3") || len(e.emu.Instances()) != 0 {
+		t.Fatalf("over the ceiling: invalid %+v, %d instances", s.Invalid, len(e.emu.Instances()))
+	}
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	opts = e.options()
+	opts.Spec.MaxTotalCount = 4
+	e.start(opts)
+	if s := e.waitRuns(1); s.Invalid != nil || e.live("a-")+e.live("b-") != 4 {
+		t.Fatalf("at the ceiling: invalid %+v, %d instances", s.Invalid, e.live("a-")+e.live("b-"))
+	}
+}

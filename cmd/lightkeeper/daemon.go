@@ -343,6 +343,7 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 		Cloud:     client,
 		Reconcile: reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
 		Limits:    limits,
+		Spec:      spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
 		Path:      fleets,
 		Exclude:   cfg.Exclude,
 		Interval:  time.Duration(cfg.Repository.Interval),

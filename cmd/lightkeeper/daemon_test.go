@@ -316,3 +316,26 @@ func mustRead(t *testing.T, file string) string {
 	}
 	return string(b)
 }
+
+// TestDaemonOptionsLimits checks that limits in the file reach the daemon:
+// maxTotalCount bounds the fleet load, the others the plan.
+func TestDaemonOptionsLimits(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	cfg, err := loadDaemonConfig(e, "../../daemon/testdata/config/large-estate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDirectory = t.TempDir()
+	s := &service{e: e, log: slog.New(slog.DiscardHandler), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test")}
+	opts, _, err := s.options(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Spec.MaxTotalCount != 10000 || opts.Limits.MaxCreates != 100 {
+		t.Errorf("spec options %+v, limits %+v; want MaxTotalCount 10000, MaxCreates 100", opts.Spec, opts.Limits)
+	}
+	cfg.Limits.MaxTotalCount = -1
+	if opts, _, err = s.options(cfg); err != nil || opts.Spec.MaxTotalCount != -1 {
+		t.Errorf("no ceiling: %v, MaxTotalCount %d", err, opts.Spec.MaxTotalCount)
+	}
+}
