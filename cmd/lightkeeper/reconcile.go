@@ -147,6 +147,7 @@ type reconcileFlags struct {
 	stateDir, emulatorFile          string
 	excludes, regions               []string
 	logLevel, logFormat             string
+	maxTotalCount                   int
 }
 
 func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, error) {
@@ -164,6 +165,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; -1 for no limit")
 	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", 0, "most one run may add to the monthly bill, in the price's currency; 0 for no limit")
 	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 reports surplus only, -1 for no limit")
+	fs.IntVar(&f.maxTotalCount, "max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets (as validate checks it); -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
@@ -185,6 +187,8 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
 	case f.limits.MaxIsolates < -1:
 		return nil, nil, usageError("--max-isolates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxIsolates)
+	case f.maxTotalCount == 0 || f.maxTotalCount < -1:
+		return nil, nil, usageError("--max-total-count must be positive or -1, not %d", f.maxTotalCount)
 	case !(f.limits.MaxMonthlySpend >= 0) || math.IsInf(f.limits.MaxMonthlySpend, 0):
 		return nil, nil, usageError("--max-monthly-spend must be an amount of 0 or more, not %v", f.limits.MaxMonthlySpend)
 	case f.plan && f.wait.d > 0:
@@ -240,7 +244,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{ExtraRegions: f.regions})
+	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{MaxTotalCount: f.maxTotalCount, ExtraRegions: f.regions})
 	if errs, ok := specErrors(err); ok {
 		for _, pe := range errs {
 			fmt.Fprintln(e.stderr, pe.Error())

@@ -42,6 +42,8 @@ func TestReconcileUsage(t *testing.T) {
 		{"--site", "mars"},
 		{"--max-creates", "-2"},
 		{"--max-isolates", "-5"},
+		{"--max-total-count", "0"},
+		{"--max-total-count", "-2"},
 		{"--max-monthly-spend", "-1"},
 		{"--max-monthly-spend", "NaN"},
 		{"--plan", "--wait"},
@@ -95,6 +97,20 @@ func TestReconcileNoCredentials(t *testing.T) {
 	code, _, errOut := runCmdEnv(t, map[string]string{}, "reconcile", "--plan", "../../examples/fleets")
 	if code != exitError || !strings.Contains(errOut, "TENCENTCLOUD_SECRET_ID") || !strings.Contains(errOut, "--emulator") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// --max-total-count bounds the load as in validate.
+func TestReconcileMaxTotalCount(t *testing.T) {
+	environ := map[string]string{"BATCH_PASSWORD": "Demo-Passw0rd-2026!"}
+	state := filepath.Join(t.TempDir(), "e.json")
+	code, _, errOut := runCmdEnv(t, environ, "reconcile", "--plan", "--max-total-count", "5", "--emulator", state, "../../examples/fleets")
+	if code != exitError || !strings.Contains(errOut, "above the repository-wide limit of 5") || !strings.Contains(errOut, "nothing was sent") {
+		t.Errorf("over the limit: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := runCmdEnv(t, environ, "reconcile", "--plan", "--max-total-count", "-1", "--emulator", state, "../../examples/fleets")
+	if code != exitChanges || !strings.Contains(out, "Plan: 8 to create") {
+		t.Errorf("no limit: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
 
