@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Measures `lightkeeper daemon` as issue 10 asks, with the built binary and
+# `lightkeeper emulator` as separate processes, on loopback only:
+#
+#   A. an idle daemon following 1,000 fleets with 10,000 instances in one
+#      region: resident memory (idle and peak) and CPU between and during
+#      cycles, sampled from /proc over at least two minutes;
+#   B. push to first CreateInstances through fsnotify: a local repository,
+#      a commit raising a count, until the emulator logs the create;
+#   C. the same through the webhook: a remote repository served over http
+#      by git http-backend, a push, then a GitHub-signed POST /hooks/git.
+#
+# Not run by CI: it takes about six minutes and prints numbers, it checks
+# nothing. Usage: scripts/measure-daemon.sh (from anywhere). Knobs:
+#   FLEETS=1000 PER_FLEET=10 SAMPLE_SECONDS=150 SAMPLES=5 TIME_LIMIT=1200
+# Needs go, git (with git-http-backend), curl, openssl, awk.
+set -euo pipefail
+# The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
+# SIGTERM, and the trap below stops what was started.
+if [ -z "${LK_MEASURE_TIMED:-}" ]; then
+	LK_MEASURE_TIMED=1 exec timeout --foreground "${TIME_LIMIT:-1200}" "$0" "$@"
+fi
+cd "$(dirname "$0")/.."
+
+FLEETS=${FLEETS:-1000}
+PER_FLEET=${PER_FLEET:-10}
+SAMPLE_SECONDS=${SAMPLE_SECONDS:-150}
+SAMPLES=${SAMPLES:-5}
+TIME_LIMIT=${TIME_LIMIT:-1200}
+TOTAL=$((FLEETS * PER_FLEET))
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/lk-measure.XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'echo "measure-daemon: stopped" >&2; exit 130' INT TERM
+
+die() { echo "measure-daemon: $*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 20 ms.
+wait_for() {
+	local limit=$1 what=$2
+	shift 2
+	local end=$(($(now_ms) + limit * 1000))
+	until "$@" >/dev/null; do
+		(($(now_ms) < end)) || die "waited ${limit}s for $what"
+		sleep 0.02
+	done
+}
+
+# free_port prints a loopback port nothing listens on, below the usual
+# ephemeral range (32768-60999) that outgoing connections take.
+free_port() {
+	local p i
+	for i in $(seq 50); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port"
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+
+# lines FILE PATTERN counts the lines of FILE that hold PATTERN.
+lines() { grep -c -F -- "$2" "$1" 2>/dev/null || true; }
+
+# The machine.
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+echo "machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr), $(go version | cut -d' ' -f3)"
+
+bin=$work/lightkeeper
+go build -o "$bin" ./cmd/lightkeeper || die "build failed"
+echo "binary: $(du -h "$bin" | cut -f1) built from $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+export TENCENTCLOUD_SECRET_ID=AKIDmeasure TENCENTCLOUD_SECRET_KEY=measure-secret-key
+export HOME=$work GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$work/.gitconfig
+export GIT_AUTHOR_NAME=measure GIT_AUTHOR_EMAIL=measure@example.com GIT_COMMITTER_NAME=measure GIT_COMMITTER_EMAIL=measure@example.com
+unset TENCENTCLOUD_SESSION_TOKEN TENCENTCLOUD_SECURITY_TOKEN
+
+# start_emulator NAME: starts an emulator logging to $work/NAME.log and
+# sets emu_pid, emu_url and emu_log.
+start_emulator() {
+	local port
+	port=$(free_port)
+	emu_log=$work/$1.log
+	"$bin" emulator --listen "127.0.0.1:$port" --no-rate-limits --quota GENERAL_BUNDLE_INSTANCE=$((TOTAL * 2)) \
+		--launch-delay 1s >"$emu_log" 2>&1 &
+	emu_pid=$!
+	pids+=("$emu_pid")
+	emu_url=http://127.0.0.1:$port
+	wait_for 30 "the emulator" http_ok "$emu_url/_emulator/stats"
+}
+
+# start_daemon NAME CONFIG: starts a daemon logging to $work/NAME.log; sets
+# d_pid and d_log.
+start_daemon() {
+	d_log=$work/$1.log
+	"$bin" daemon --config "$2" >"$d_log" 2>&1 &
+	d_pid=$!
+	pids+=("$d_pid")
+}
+
+stop() { # stop PID: SIGTERM, then wait for it
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# write_config FILE URL PORT STATE INTERVAL [EXTRA...]: a daemon config;
+# $API_EXTRA, if set, is a line added under api:.
+write_config() {
+	local f=$1 url=$2 port=$3 state=$4 interval=$5
+	shift 5
+	{
+		printf 'repository:\n  url: %s\n  path: fleets\n  interval: %s\napi:\n  endpoint: %s\n' "$url" "$interval" "$emu_url"
+		[ -z "${API_EXTRA:-}" ] || printf '%s\n' "$API_EXTRA"
+		printf 'listen: 127.0.0.1:%s\nstateDirectory: %s\n' "$port" "$state"
+		printf '%s\n' "$@"
+	} >"$f"
+}
+
+fleet() { # fleet NAME REGION COUNT
+	printf 'apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: %s\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n' "$1" "$2" "$3"
+}
+
+# ms_of TIME: the slog text time (2026-11-27T20:56:23.405Z) in Unix ms.
+ms_of() { date -d "$1" +%s%3N; }
+
+# first_create_ms LOG OFFSET: the time of the first CreateInstances the
+# emulator logged after byte OFFSET, or nothing yet.
+first_create_ms() {
+	local line
+	line=$(tail -c +"$(($2 + 1))" "$1" | grep -m1 -F 'action=CreateInstances' || true)
+	[ -n "$line" ] || return 1
+	ms_of "$(sed -E 's/^time=([^ ]+) .*/\1/' <<<"$line")"
+}
+
+stats() { # stats NUMBER...: min median max of the numbers
+	printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {printf "min %d, median %d, max %d", v[1], v[int((NR + 1) / 2)], v[NR]}'
+}
+
+###########################################################################
+echo
+echo "== A. idle daemon, $FLEETS fleets x $PER_FLEET = $TOTAL instances in ap-guangzhou"
+start_emulator emulator-a
+repo=$work/repo-a
+git init -q -b main "$repo"
+mkdir -p "$repo/fleets"
+for i in $(seq 0 $((FLEETS - 1))); do
+	fleet "$(printf 'fleet-%04d' "$i")" ap-guangzhou "$PER_FLEET" >"$repo/fleets/$(printf 'fleet-%04d' "$i").yaml"
+done
+git -C "$repo" add -A && git -C "$repo" commit -qm "$FLEETS fleets"
+
+# The fill. `lightkeeper reconcile` creates at the client's default of 5
+# CreateInstances a second (half an hour for 10,000), so a first daemon run
+# with the client's rate limits off buys them; the daemon measured is a
+# second one, with a new state directory and default rate limits.
+fill_port=$(free_port)
+API_EXTRA='  rateLimits: {CreateInstances: 0, DescribeInstances: 0}' write_config "$work/fill.yaml" "$repo" "$fill_port" "$work/state-fill" 1h \
+	"limits: {maxCreatesPerRun: $TOTAL, maxTotalCount: $TOTAL}"
+t0=$(now_ms)
+start_daemon daemon-fill "$work/fill.yaml"
+created() { [ "$(lines "$emu_log" 'action=CreateInstances')" -ge "$TOTAL" ]; }
+wait_for 600 "$TOTAL creates" created
+wait_for 120 "the fill cycle to end" grep -q -F 'reconcile cycle ended' "$d_log"
+echo "fill: $TOTAL instances created by a daemon without client rate limits in $(($(now_ms) - t0)) ms"
+stop "$d_pid"
+
+# The measured daemon.
+port=$(free_port)
+write_config "$work/idle.yaml" "$repo" "$port" "$work/state-idle" 60s \
+	"limits: {maxTotalCount: $((TOTAL * 2))}"
+tck=$(getconf CLK_TCK)
+start_daemon daemon-idle "$work/idle.yaml"
+pid=$d_pid
+start_ms=$(now_ms)
+wait_for 300 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
+wait_for 300 "the first cycle to end" grep -q -F 'reconcile cycle ended' "$d_log"
+first_ms=$(($(now_ms) - start_ms))
+cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+echo "first cycle (sync, load $FLEETS files, observe $TOTAL instances, plan): done $((first_ms)) ms after start," \
+	"$(awk -v t="$(cputicks)" -v h="$tck" 'BEGIN {printf "%.2f", t / h}') CPU s so far," \
+	"VmHWM $(kib VmHWM) KiB"
+samples=$work/samples
+sleep 2
+end=$(($(now_ms) + SAMPLE_SECONDS * 1000))
+while (($(now_ms) < end)); do
+	echo "$(now_ms) $(kib VmRSS) $(kib VmHWM) $(cputicks)" >>"$samples"
+	sleep 1
+done
+# Cycles in the window: each "reconcile cycle ended" line gives its end and
+# length; a sample interval that overlaps a cycle (padded by a second) counts
+# as cycle time, the rest as idle time.
+grep -F 'reconcile cycle ended' "$d_log" | sed -E 's/^time=([^ ]+) .* seconds=([0-9.e+-]+).*/\1 \2/' |
+	while read -r t s; do echo "$(ms_of "$t") $s"; done >"$work/cycles"
+awk -v h="$tck" '
+	FILENAME == ARGV[1] { ce[NR] = $1; cs[NR] = $1 - $2 * 1000; n = NR; next }
+	{ t[FNR] = $1; rss[FNR] = $2; hwm[FNR] = $3; cpu[FNR] = $4; m = FNR }
+	END {
+		for (i = 2; i <= m; i++) {
+			d = cpu[i] - cpu[i - 1]; busy = 0
+			for (c = 1; c <= n; c++) if (t[i] >= cs[c] - 1000 && t[i - 1] <= ce[c] + 1000) { busy = c; break }
+			if (busy) { ct[busy] += d; seen[busy] = 1 } else { it += d; ims += t[i] - t[i - 1] }
+		}
+		minr = rss[1]; maxr = rss[1]
+		for (i = 1; i <= m; i++) { if (rss[i] < minr) minr = rss[i]; if (rss[i] > maxr) maxr = rss[i] }
+		printf "sampled %d s (every 1 s): VmRSS %.1f-%.1f MB, VmHWM (peak since start) %.1f MB\n", (t[m] - t[1]) / 1000, minr / 1024, maxr / 1024, hwm[m] / 1024
+		printf "between cycles: %.2f CPU s in %.0f s (%.3f%% of one CPU)\n", it / h, ims / 1000, ims ? 100 * it / h / (ims / 1000) : 0
+		k = 0
+		for (c = 1; c <= n; c++) if (seen[c]) { k++; printf "cycle %d in the window: %.2f s long, %.2f CPU s\n", k, ce[c] / 1000 - cs[c] / 1000, ct[c] / h }
+		if (!k) print "no cycle in the window: raise SAMPLE_SECONDS"
+	}' "$work/cycles" "$samples"
+
+# fsnotify at this scale: the cycle after a commit observes all $TOTAL.
+echo "fsnotify, at this scale (a commit raising one fleet's count by 1):"
+lat=()
+for i in $(seq 3); do
+	n=$(lines "$d_log" 'reconcile cycle ended')
+	off=$(stat -c %s "$emu_log")
+	fleet fleet-0000 ap-guangzhou $((PER_FLEET + i)) >"$repo/fleets/fleet-0000.yaml"
+	c0=$(now_ms)
+	git -C "$repo" commit -qam "fleet-0000: $((PER_FLEET + i))"
+	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
+	lat+=($(($(first_create_ms "$emu_log" "$off") - c0)))
+	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
+	wait_for 60 "the cycle to end" more
+	sleep 1
+done
+echo "  git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
+stop "$pid"
+stop "$emu_pid"
+
+###########################################################################
+echo
+echo "== B. push to first CreateInstances through fsnotify (local repository, 5 fleets)"
+start_emulator emulator-b
+repo=$work/repo-b
+git init -q -b main "$repo"
+mkdir -p "$repo/fleets"
+for f in web api db cache queue; do fleet "$f" ap-shanghai 1 >"$repo/fleets/$f.yaml"; done
+git -C "$repo" add -A && git -C "$repo" commit -qm "5 fleets"
+port=$(free_port)
+write_config "$work/b.yaml" "$repo" "$port" "$work/state-b" 1h
+start_daemon daemon-b "$work/b.yaml"
+wait_for 60 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
+wait_for 60 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
+sleep 2
+lat=()
+for i in $(seq "$SAMPLES"); do
+	n=$(lines "$d_log" 'reconcile cycle ended')
+	off=$(stat -c %s "$emu_log")
+	fleet web ap-shanghai $((1 + i)) >"$repo/fleets/web.yaml"
+	c0=$(now_ms)
+	git -C "$repo" commit -qam "web: $((1 + i))"
+	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
+	lat+=($(($(first_create_ms "$emu_log" "$off") - c0)))
+	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
+	wait_for 60 "the cycle to end" more
+	sleep 1
+done
+echo "git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
+stop "$d_pid"
+stop "$emu_pid"
+
+###########################################################################
+echo
+echo "== C. push to first CreateInstances through the webhook (remote over http, 5 fleets)"
+start_emulator emulator-c
+# A tiny CGI server in front of git http-backend: the remote.
+cat >"$work/cgiserve.go" <<'EOF'
+// Command cgiserve serves git http-backend on ADDR for the repositories
+// under ROOT: cgiserve ADDR ROOT BACKEND.
+package main
+
+import (
+	"log"
+	"net/http"
+	"net/http/cgi"
+	"os"
+)
+
+func main() {
+	h := &cgi.Handler{Path: os.Args[3], Env: []string{"GIT_PROJECT_ROOT=" + os.Args[2], "GIT_HTTP_EXPORT_ALL=1"}}
+	log.Fatal(http.ListenAndServe(os.Args[1], h))
+}
+EOF
+(cd "$work" && GO111MODULE=off go build -o cgiserve cgiserve.go) || die "cannot build the CGI server"
+backend=$(git --exec-path)/git-http-backend
+[ -x "$backend" ] || die "no $backend"
+mkdir -p "$work/remotes"
+git init -q --bare -b main "$work/remotes/fleets.git"
+clone=$work/clone-c
+git clone -q "$work/remotes/fleets.git" "$clone" 2>/dev/null
+mkdir -p "$clone/fleets"
+for f in web api db cache queue; do fleet "$f" ap-shanghai 1 >"$clone/fleets/$f.yaml"; done
+git -C "$clone" add -A && git -C "$clone" commit -qm "5 fleets" && git -C "$clone" push -q origin main
+gport=$(free_port)
+"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes" "$backend" 2>"$work/cgiserve.log" &
+pids+=($!)
+wait_for 30 "the git server" http_ok "http://127.0.0.1:$gport/fleets.git/info/refs?service=git-upload-pack"
+secret=measure-webhook-secret
+echo "$secret" >"$work/hook-secret"
+port=$(free_port)
+write_config "$work/c.yaml" "http://127.0.0.1:$gport/fleets.git" "$port" "$work/state-c" 1h \
+	"webhook: {secretFile: $work/hook-secret}"
+start_daemon daemon-c "$work/c.yaml"
+wait_for 60 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
+wait_for 60 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
+sleep 2
+lat=() hook=()
+for i in $(seq "$SAMPLES"); do
+	n=$(lines "$d_log" 'reconcile cycle ended')
+	off=$(stat -c %s "$emu_log")
+	fleet web ap-shanghai $((1 + i)) >"$clone/fleets/web.yaml"
+	git -C "$clone" commit -qam "web: $((1 + i))"
+	p0=$(now_ms)
+	git -C "$clone" push -q origin main
+	body=$(printf '{"ref":"refs/heads/main","after":"%s"}' "$(git -C "$clone" rev-parse HEAD)")
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
+	h0=$(now_ms)
+	code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+		-H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" "http://127.0.0.1:$port/hooks/git")
+	[[ $code == 2* ]] || die "the webhook answered $code"
+	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
+	t=$(first_create_ms "$emu_log" "$off")
+	lat+=($((t - p0)))
+	hook+=($((t - h0)))
+	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
+	wait_for 60 "the cycle to end" more
+	sleep 1
+done
+echo "git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
+echo "POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
+stop "$d_pid"
