@@ -13,6 +13,8 @@
 # Not run by CI: it takes about six minutes and prints numbers, it checks
 # nothing. Usage: scripts/measure-daemon.sh (from anywhere). Knobs:
 #   FLEETS=1000 PER_FLEET=10 SAMPLE_SECONDS=150 SAMPLES=5 TIME_LIMIT=1200
+#   PARTS=ABC (which of A, B and C to run), KEEP=1 (keep the logs and
+#   repositories in the temporary directory, whose name it prints)
 # Needs go, git (with git-http-backend), curl, openssl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
@@ -26,6 +28,7 @@ FLEETS=${FLEETS:-1000}
 PER_FLEET=${PER_FLEET:-10}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-150}
 SAMPLES=${SAMPLES:-5}
+PARTS=${PARTS:-ABC}
 TIME_LIMIT=${TIME_LIMIT:-1200}
 TOTAL=$((FLEETS * PER_FLEET))
 
@@ -153,6 +156,7 @@ stats() { # stats NUMBER...: min median max of the numbers
 }
 
 ###########################################################################
+if [[ $PARTS == *A* ]]; then
 echo
 echo "== A. idle daemon, $FLEETS fleets x $PER_FLEET = $TOTAL instances in ap-guangzhou"
 start_emulator emulator-a
@@ -218,7 +222,7 @@ awk -v h="$tck" '
 		}
 		minr = rss[1]; maxr = rss[1]
 		for (i = 1; i <= m; i++) { if (rss[i] < minr) minr = rss[i]; if (rss[i] > maxr) maxr = rss[i] }
-		printf "sampled %d s (every 1 s): VmRSS %.1f-%.1f MB, VmHWM (peak since start) %.1f MB\n", (t[m] - t[1]) / 1000, minr / 1024, maxr / 1024, hwm[m] / 1024
+		printf "sampled %d s (every 1 s): VmRSS %.1f-%.1f MiB, VmHWM (peak since start) %.1f MiB (%.1f MB)\n", (t[m] - t[1]) / 1000, minr / 1024, maxr / 1024, hwm[m] / 1024, hwm[m] * 1.024 / 1000
 		printf "between cycles: %.2f CPU s in %.0f s (%.3f%% of one CPU)\n", it / h, ims / 1000, ims ? 100 * it / h / (ims / 1000) : 0
 		k = 0
 		for (c = 1; c <= n; c++) if (seen[c]) { k++; printf "cycle %d in the window: %.2f s long, %.2f CPU s\n", k, ce[c] / 1000 - cs[c] / 1000, ct[c] / h }
@@ -243,8 +247,9 @@ done
 echo "  git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 stop "$pid"
 stop "$emu_pid"
-
+fi
 ###########################################################################
+if [[ $PARTS == *B* ]]; then
 echo
 echo "== B. push to first CreateInstances through fsnotify (local repository, 5 fleets)"
 start_emulator emulator-b
@@ -275,8 +280,9 @@ done
 echo "git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 stop "$d_pid"
 stop "$emu_pid"
-
+fi
 ###########################################################################
+if [[ $PARTS == *C* ]]; then
 echo
 echo "== C. push to first CreateInstances through the webhook (remote over http, 5 fleets)"
 start_emulator emulator-c
@@ -346,3 +352,4 @@ done
 echo "git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 echo "POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
 stop "$d_pid"
+fi
