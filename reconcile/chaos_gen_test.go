@@ -197,6 +197,12 @@ func draw(seed int64) *plan {
 		twoWithDaemon = twoWithDaemon || st.kind == stepTwo && st.flag
 		p.steps = append(p.steps, st)
 	}
+	// Drawn last, so that the draws above stay what they were for a seed.
+	// A scenario that sends no tags mostly runs on the international site,
+	// which refuses them.
+	if !p.tags && rng.IntN(3) != 0 {
+		p.cfg.Site = emulator.SiteIntl
+	}
 	tokenWindow := p.cfg.TokenWindow
 	if tokenWindow == 0 {
 		tokenWindow = emulator.DefaultTokenWindow

@@ -36,8 +36,8 @@ func runScenario(t *testing.T, seed int64) {
 	if len(p.outside) > 0 {
 		chaosStats.outside.Add(1)
 	}
-	s.logf("settings: retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
-		p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
+	s.logf("settings: site %q, retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
+		p.cfg.Site, p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
 	for i, st := range p.steps {
 		before := s.truth()
 		runners := s.step(st)
