@@ -4,12 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/reconcile/reconciletest"
@@ -42,6 +39,7 @@ var (
 	chaosSeed = flag.Int64("chaos.seed", 0, "replay this chaos seed only")
 	// chaosStrict holds every scenario to no overshoot, also those outside
 	// the guaranteed conditions: it is how those conditions were found.
+	chaosTrace  = flag.Bool("chaos.trace", false, "log every scenario's trace, not only a failing one's")
 	chaosStrict = flag.Bool("chaos.strict", false, "hold scenarios outside the guaranteed conditions to no overshoot too")
 )
 
@@ -91,13 +89,12 @@ func TestChaos(t *testing.T) {
 
 // scenario is one running chaos scenario.
 type scenario struct {
-	t     *testing.T
-	seed  int64
-	p     *plan
-	ctx   context.Context
-	emu   *reconciletest.Emulator
-	short *atomic.Bool // a delay fault is active: attempts time out fast
-	opts  reconcile.Options
+	t    *testing.T
+	seed int64
+	p    *plan
+	ctx  context.Context
+	emu  *reconciletest.Emulator
+	opts reconcile.Options
 
 	defs   []fleetDef
 	fleets []*spec.Fleet
@@ -114,39 +111,12 @@ func (s *scenario) fatalf(format string, args ...any) {
 		s.seed, fmt.Sprintf(format, args...), s.p.outside, s.seed, s.defs, strings.Join(s.trace, "\n  "))
 }
 
+func (s *scenario) logTrace() {
+	if *chaosTrace {
+		s.t.Logf("seed %d, outside the guarantee: %q\n  %s", s.seed, s.p.outside, strings.Join(s.trace, "\n  "))
+	}
+}
+
 func (s *scenario) logf(format string, args ...any) {
 	s.trace = append(s.trace, fmt.Sprintf("[%s] ", s.emu.Clock.Now().Sub(reconciletest.Epoch))+fmt.Sprintf(format, args...))
-}
-
-// shortTimeout bounds each HTTP attempt to a few milliseconds while a delay
-// fault is active, so the client gives up after the emulator acted and the
-// scenario wastes no real time on the delay.
-type shortTimeout struct {
-	on   *atomic.Bool
-	base http.RoundTripper
-}
-
-func (s shortTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !s.on.Load() {
-		return s.base.RoundTrip(r)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 50*time.Millisecond)
-	resp, err := s.base.RoundTrip(r.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = cancelBody{resp.Body, cancel}
-	return resp, nil
-}
-
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }

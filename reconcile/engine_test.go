@@ -291,3 +291,37 @@ func TestAmbiguousCreateThenSpecChangeBuysOnce(t *testing.T) {
 		t.Fatalf("%d instances for one slot", n)
 	}
 }
+
+// A run without state cannot tell an instance deleted by hand from one that
+// Describe does not list yet: under TokenGone return-original the slot's
+// token keeps answering the deleted ID, which each one-shot run takes for a
+// new instance and waits for. The slot is refilled once the service forgets
+// the token, never twice; a daemon (or --state-dir) refills it after one
+// expectation window (TestDeletedInstanceIsReplacedOnce).
+func TestOneShotRunsRefillADeletedSlotOnceTheTokenIsForgotten(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.TokenWindow = 30 * time.Minute
+	fleets := fleetsOf(t, web(1))
+	oneShot := func() *reconcile.Result {
+		_, res := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+		return res
+	}
+	oneShot()
+	clock.Advance(emulator.DefaultLaunchDelay)
+	deleted := cloud.All()[0].InstanceId
+	if err := cloud.DeleteInstance(deleted); err != nil {
+		t.Fatal(err)
+	}
+	for clock.Now().Sub(reconciletest.Epoch) < cloud.TokenWindow {
+		res := oneShot()
+		if len(cloud.All()) != 0 || res.Created != 1 || res.Fleets[0].Created[0].InstanceID != deleted {
+			t.Fatalf("at %s: %d instances, %+v", clock.Now().Sub(reconciletest.Epoch), len(cloud.All()), res.Fleets[0])
+		}
+		clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	}
+	oneShot()
+	oneShot()
+	if all := cloud.All(); len(all) != 1 || all[0].InstanceId == deleted {
+		t.Fatalf("after the token window: %+v", all)
+	}
+}
