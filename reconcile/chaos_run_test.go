@@ -13,6 +13,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/reconcile/reconciletest"
+	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 // This file runs a drawn scenario and checks the invariants after each step.
@@ -389,6 +390,24 @@ func (s *scenario) checkReported() {
 		}
 		if len(surplus) != want {
 			s.fatalf("final plan: fleet %s has %d live instances in its %d slots and %d beyond, but the plan reports %d surplus: %+v", fp.Fleet, in, d.count, beyond, len(surplus), fp.Surplus)
+		}
+	}
+	// A renamed fleet's instances carry its old name in their tags (where
+	// the site took them): the plan lists them as orphans.
+	inGit := map[string]bool{}
+	for _, d := range s.defs {
+		inGit[d.key()] = true
+	}
+	orphans := map[string]bool{}
+	for _, o := range p.Orphans {
+		orphans[o.ID] = true
+	}
+	chaosStats.orphans.Add(int64(len(orphans)))
+	for _, in := range s.emu.Server.Instances() {
+		for _, tag := range in.Tags {
+			if tag.Key == spec.TagFleet && !inGit[regionOf(in.Zone)+"/"+tag.Value] && liveState(in.InstanceState) && !orphans[in.InstanceId] {
+				s.fatalf("final plan: %s (%s), tagged for fleet %s that is no longer in git, is not listed as an orphan", in.InstanceId, in.InstanceName, tag.Value)
+			}
 		}
 	}
 }

@@ -56,7 +56,7 @@ var seedRegressions = []int64{3, 2585, 8859, 11076, 11907}
 // chaosStats add up what the scenarios did, for the summary line.
 var chaosStats struct {
 	scenarios, outside, runs, created, ambiguous, failedCreates, isolated, launchFailed atomic.Int64
-	duplicates, convergeRuns, faults, deletes, specChanges, planRuns                    atomic.Int64
+	duplicates, convergeRuns, faults, deletes, specChanges, planRuns, orphans           atomic.Int64
 }
 
 func TestChaos(t *testing.T) {
@@ -75,9 +75,9 @@ func TestChaos(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		s := &chaosStats
-		t.Logf("chaos: %d scenarios (%d outside the guaranteed conditions): %d runs, %d plan-only, %d created, %d ambiguous, %d refused, %d isolated, %d LAUNCH_FAILED, %d faults, %d deletions, %d spec changes; %d duplicate instances (all outside the guarantee, all reported); convergence took %d daemon runs",
+		t.Logf("chaos: %d scenarios (%d outside the guaranteed conditions): %d runs, %d plan-only, %d created, %d ambiguous, %d refused, %d isolated, %d LAUNCH_FAILED, %d faults, %d deletions, %d spec changes; %d duplicate instances (all outside the guarantee, all reported), %d orphans reported; convergence took %d daemon runs",
 			s.scenarios.Load(), s.outside.Load(), s.runs.Load(), s.planRuns.Load(), s.created.Load(), s.ambiguous.Load(), s.failedCreates.Load(), s.isolated.Load(),
-			s.launchFailed.Load(), s.faults.Load(), s.deletes.Load(), s.specChanges.Load(), s.duplicates.Load(), s.convergeRuns.Load())
+			s.launchFailed.Load(), s.faults.Load(), s.deletes.Load(), s.specChanges.Load(), s.duplicates.Load(), s.orphans.Load(), s.convergeRuns.Load())
 	})
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
