@@ -92,7 +92,8 @@ func killScenario(t *testing.T, bin string, seed int64) {
 	emu := reconciletest.StartEmulator(t, cfg, lighthouse.Options{})
 	srv, clock := emu.Server, emu.Clock
 	names := 0
-	defs := randomFleets(rng, &names)[:1+rng.IntN(2)]
+	defs := randomFleets(rng, &names)
+	defs = defs[:min(len(defs), 1+rng.IntN(2))]
 	for i := range defs {
 		defs[i].count = rng.IntN(5)
 	}
