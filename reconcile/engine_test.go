@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,31 @@ func TestOneShotRunsRefillADeletedSlotOnceTheTokenIsForgotten(t *testing.T) {
 	oneShot()
 	if all := cloud.All(); len(all) != 1 || all[0].InstanceId == deleted {
 		t.Fatalf("after the token window: %+v", all)
+	}
+}
+
+// Outside the guarantee, damage is bounded and reported: Describe lags
+// longer than the expectation window, so a run buys a second instance for a
+// slot whose first is not listed yet (one per run at most), and once both
+// are listed the plan reports the second as surplus, with a reason.
+func TestLagPastTheWindowBuysOnceMoreAndSaysSo(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.DescribeLag = 7 * time.Minute
+	fleets := fleetsOf(t, web(1))
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	once(t, r, fleets)
+	clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	if _, res := once(t, r, fleets); res.Created != 1 || len(cloud.All()) != 2 {
+		t.Fatalf("past the window: %+v, %d instances", res, len(cloud.All()))
+	}
+	clock.Advance(time.Minute)
+	if _, res := once(t, r, fleets); res.Created != 0 || len(cloud.All()) != 2 {
+		t.Fatalf("inside the second create's window: %+v, %d instances", res, len(cloud.All()))
+	}
+	clock.Advance(7 * time.Minute)
+	p, _ := once(t, r, fleets)
+	fp := p.Fleets[0]
+	if p.Changes() || fp.Live != 1 || len(fp.Surplus) != 1 || fp.Surplus[0].Action != reconcile.ActionReport || !strings.Contains(fp.Surplus[0].Reason, "second live instance in slot 0") {
+		t.Fatalf("the duplicate is not reported: %+v", fp)
 	}
 }
