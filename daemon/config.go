@@ -1,8 +1,8 @@
-// Package daemon runs lightkeeper as a service: it follows a git repository,
-// reconciles the fleets it holds and reports what it does. This file holds
-// its configuration: the YAML format, its embedded JSON Schema
-// (config.schema.json, draft 2020-12) and the loader, whose errors read
-// `config.yaml:4:13: repository.interval: must be a duration such as 30s`.
+// This file holds the daemon's configuration: the YAML format, its embedded
+// JSON Schema (config.schema.json, draft 2020-12) and the loader, whose
+// errors read `config.yaml:4:13: repository.interval: must be a duration
+// such as 30s`. The package comment is in doc.go.
+
 package daemon
 
 import (

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
@@ -215,19 +214,25 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		now := r.opts.Now()
 		if err != nil {
 			switch {
-			case lighthouse.ErrorCode(err) == codeIdempotentMismatch && r.awaitsAmbiguous(key, inc, now):
-				// The token of a create whose outcome is unknown was used,
-				// with other parameters (the spec changed since): that
-				// create was carried out, and Describe may not list its
-				// instance yet. Moving to a new incarnation now could buy
-				// the slot twice; it waits until the expectation window
-				// of the first create passes.
-				r.log.Warn("token of an unresolved create refused; the slot waits for its instance", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
-				return fail("retry-later", err)
 			case lighthouse.ErrorCode(err) == codeIdempotentMismatch:
-				// The service refuses the token (it was used with other
-				// parameters): that incarnation is spent.
-				r.log.Info("token refused, next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+				// The service refuses the token because it was used with
+				// other parameters (the spec changed since). That proves a
+				// create with it was carried out, not that its instance is
+				// dead: Describe may not list it yet. So the slot waits one
+				// expectation window from the first refusal (or from the
+				// create whose outcome was unknown), and only if it is still
+				// empty then is the incarnation spent.
+				e, open := r.state.expectation(key)
+				switch {
+				case !open || e.InstanceID != "" || e.Incarnation != inc:
+					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
+					r.log.Warn("token refused; the slot waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+					return fail("retry-later", err)
+				case now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow:
+					r.log.Warn("token refused; the slot still waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
+					return fail("retry-later", err)
+				}
+				r.log.Info("token refused and its slot empty for a whole window; next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 				r.state.advance(key, inc+1)
 				inc++
 				continue
@@ -271,14 +276,6 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		return true
 	}
 	return fail("retry-later", fmt.Errorf("slot %d: %d incarnations in a row map to dead instances; continuing next run", c.Slot, r.opts.MaxIncarnationSteps))
-}
-
-// awaitsAmbiguous reports whether incarnation inc of slot k has an
-// ambiguous create (outcome unknown) whose expectation window is still open
-// at now.
-func (r *Reconciler) awaitsAmbiguous(k SlotKey, inc int, now time.Time) bool {
-	e, ok := r.state.expectation(k)
-	return ok && e.InstanceID == "" && e.Incarnation == inc && now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow
 }
 
 // isolate returns one surplus instance. A refusal because the instance may

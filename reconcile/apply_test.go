@@ -183,3 +183,59 @@ func TestRateLimitedCreateIsNotAmbiguous(t *testing.T) {
 		t.Fatalf("second run: plan %+v result %+v", p.Fleets[0].Creates, res)
 	}
 }
+
+// A refused token proves that a create with it was carried out, not that its
+// instance is dead. A one-shot run with no state, after an unanswered
+// create and a spec change, while Describe does not list the instance yet,
+// must wait rather than buy the slot again with the next incarnation.
+func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
+	e := newScaleEnv(t, 0, func(c *emulator.Config) { c.TokenMismatch = emulator.TokenReject })
+	before := genFleets(t, 1, 1)
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse, Count: 1})
+	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionDescribeInstances, Kind: emulator.FaultDescribeLag, Delay: time.Minute})
+	runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), before)
+
+	after := loadSpec(t, strings.Replace(fleetDoc("f0000", 1), "bundle_gen_01", "bundle_gen_02", 1))
+	_, res := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	if n := len(e.srv.Instances()); n != 1 {
+		t.Fatalf("%d instances after the refused token, want 1 (result %+v)", n, res.Fleets[0].Failures)
+	}
+	if f := res.Fleets[0].Failures; len(f) != 1 || f[0].Class != "retry-later" || f[0].Code != "UnsupportedOperation.IdempotentParameterMismatch" {
+		t.Errorf("failures %+v", f)
+	}
+	e.manual().Advance(2 * time.Minute)
+	p, _ := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	if p.Changes() || len(p.Fleets[0].Drift) != 1 || len(e.srv.Instances()) != 1 {
+		t.Errorf("once listed: plan %+v, %d instances", p.Fleets[0], len(e.srv.Instances()))
+	}
+}
+
+// A create cancelled before it was sent (while it waits for the rate limit)
+// cannot have bought anything: its slot does not wait.
+func TestCreateNotSentIsNotAmbiguous(t *testing.T) {
+	e := newScaleEnv(t, 0)
+	slow, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: e.url,
+		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0.001}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleets := genFleets(t, 1, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first create to end cancels the run: the other one is still
+	// waiting for the rate limit (one create per 1,000 s).
+	r := reconcile.New(slow, nil, reconcile.Options{Now: e.clock.Now, Progress: func(reconcile.Progress) { cancel() }})
+	p, err := r.Plan(context.Background(), fleets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := r.Apply(ctx, p, false)
+	if res.Ambiguous != 0 || res.Created != 1 || len(e.srv.Instances()) != 1 {
+		t.Fatalf("result %+v %+v", res, res.Fleets[0].Failures)
+	}
+	for _, x := range r.State().Expectations() {
+		if x.InstanceID == "" {
+			t.Errorf("the create that was never sent left an ambiguous expectation: %+v", x)
+		}
+	}
+}

@@ -28,8 +28,11 @@
 // never decides what to create. The incarnation moves on only when the
 // instance a token maps to is verifiably dead (seen in LAUNCH_FAILED,
 // SHUTDOWN, TERMINATING or DELETING, or never seen for a whole expectation
-// window after the service named it) or when the service refuses the token
-// (UnsupportedOperation.IdempotentParameterMismatch). Without any state the
+// window after the service named it), or when the service refuses the token
+// (UnsupportedOperation.IdempotentParameterMismatch: it was used with other
+// parameters) and the slot then stays empty for a whole expectation window,
+// since a refused token proves that a create happened, not that its instance
+// is dead. Without any state the
 // walk starts at incarnation 0 and replays each dead incarnation's token,
 // which returns the dead instance and buys nothing; a State only shortens
 // the walk.

@@ -81,7 +81,8 @@ func ambiguous(err error) bool {
 		// InternalError); RequestLimitExceeded alone means not carried out.
 		return le.Ambiguous
 	}
-	// Not an API error: a cancelled or expired context while the request may
-	// have been on the wire. Assume the worst.
-	return true
+	// Not an API error: the client returns those only for a request it
+	// never sent (the context ended before, or during, the rate-limit wait),
+	// so nothing can have been bought.
+	return false
 }

@@ -10,29 +10,40 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
-// genFleets returns n fleets of count each in ap-guangzhou.
-func genFleets(tb testing.TB, n, count int) []*spec.Fleet {
+// fleetDoc is the YAML of one fleet of count in ap-guangzhou.
+func fleetDoc(name string, count int) string { return fleetgen.Minimal(name, "ap-guangzhou", count) }
+
+// loadSpec loads fleets from YAML.
+func loadSpec(tb testing.TB, yaml string) []*spec.Fleet {
 	tb.Helper()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: f%04d}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", i, count)
-	}
-	fleets, err := spec.Load(fstest.MapFS{"fleets.yaml": {Data: []byte(b.String())}}, spec.Options{MaxTotalCount: -1})
+	fleets, err := spec.Load(fstest.MapFS{"fleets.yaml": {Data: []byte(yaml)}}, spec.Options{MaxTotalCount: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return fleets
 }
 
+// genFleets returns n fleets of count each in ap-guangzhou.
+func genFleets(tb testing.TB, n, count int) []*spec.Fleet {
+	tb.Helper()
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(fleetDoc(fmt.Sprintf("f%04d", i), count))
+	}
+	return loadSpec(tb, b.String())
+}
+
 // scaleEnv is an emulator on httptest with a client; rate is the
 // CreateInstances limit on both sides (0: none).
 type scaleEnv struct {
+	url    string
 	srv    *emulator.Server
 	client *lighthouse.Client
 	clock  emulator.Clock
@@ -72,7 +83,7 @@ func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Confi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &scaleEnv{srv, cl, c}
+	return &scaleEnv{hs.URL, srv, cl, c}
 }
 
 // fill creates every slot of fleets and lets them reach RUNNING.

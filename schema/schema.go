@@ -8,9 +8,7 @@ package schema
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/url"
 	"slices"
 	"strconv"
@@ -87,6 +85,9 @@ func (v Violation) Field() string { return FieldName(v.Path) }
 func FieldName(path []string) string {
 	var b strings.Builder
 	for _, p := range path {
+		if p == "" {
+			p = `""` // an empty key
+		}
 		if isIndex(p) {
 			b.WriteString("[" + p + "]")
 			continue
@@ -161,13 +162,17 @@ func (c *collector) add(v Violation) {
 
 // collect flattens the error tree into violations at its leaves.
 func (c *collector) collect(e *jsonschema.ValidationError) {
+	if pn, ok := e.ErrorKind.(*kind.PropertyNames); ok {
+		c.propertyName(e, pn.Property)
+		return
+	}
 	if len(e.Causes) > 0 {
 		if m, ok := c.lookup(e.SchemaURL)["x-message"].(string); ok {
 			switch e.ErrorKind.(type) {
 			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
 				// The schema explains the combination as a whole.
 				n, _ := c.find(e.InstanceLocation)
-				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m})
+				c.add(Violation{Path: e.InstanceLocation, Line: n.Line, Column: n.Column, Message: m + gotString(e.ErrorKind, deref(n))})
 				return
 			}
 		}
@@ -177,6 +182,9 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		return
 	}
 	sch := c.lookup(e.SchemaURL)
+	if checkedElsewhere(sch) {
+		return
+	}
 	at := func(path []string, n *yaml.Node, msg string) {
 		v := Violation{Path: path, Message: msg}
 		if n != nil {
@@ -199,22 +207,91 @@ func (c *collector) collect(e *jsonschema.ValidationError) {
 		}
 		return
 	case *kind.Type:
-		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got))+typeHint(k, deref(val)))
+		at(loc, val, fmt.Sprintf("must be %s, got %s", typeNames(k.Want), typeName(k.Got))+typeHint(k, deref(val), sch))
 		return
 	case *kind.UniqueItems:
 		dup := append(slices.Clip(loc), strconv.Itoa(k.Duplicates[1]))
 		n, _ := c.find(dup)
 		at(dup, n, fmt.Sprintf("duplicate of item %d", k.Duplicates[0]))
 		return
-	case *kind.PropertyNames:
-		at(loc, keyNodes(val)[k.Property], fmt.Sprintf("key %q must be 1 to 127 characters", k.Property))
-		return
 	}
 	if m, ok := sch["x-message"].(string); ok {
-		at(loc, val, m)
+		at(loc, val, m+gotString(e.ErrorKind, deref(val)))
 		return
 	}
-	at(loc, val, message(e.ErrorKind))
+	at(loc, val, message(e.ErrorKind)+gotString(e.ErrorKind, deref(val)))
+}
+
+// checkedElsewhere reports whether a schema's rule is there for editors only:
+// package spec checks it itself, with a more precise message, once the
+// document passes the schema ("x-checked-by": "spec").
+func checkedElsewhere(sch map[string]any) bool {
+	_, ok := sch["x-checked-by"]
+	return ok
+}
+
+// propertyName reports the ways a mapping key breaks propertyNames, at the
+// key, with the key in the field path ("spec.tags.<key>").
+func (c *collector) propertyName(e *jsonschema.ValidationError, key string) {
+	// The library's InstanceLocation of a propertyNames error may share its
+	// array with later locations (it read "spec.charge" for spec.tags);
+	// where the schema path has no list in it, it names the place exactly.
+	loc := e.InstanceLocation
+	if p, ok := instancePathOf(e.SchemaURL); ok {
+		loc = p
+	}
+	val, _ := c.find(loc)
+	n := keyNodes(val)[key]
+	if n == nil {
+		n = deref(val)
+	}
+	path := append(slices.Clip(loc), key)
+	var leaves func(e *jsonschema.ValidationError)
+	leaves = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, cause := range e.Causes {
+				leaves(cause)
+			}
+			return
+		}
+		sch := c.lookup(e.SchemaURL)
+		if checkedElsewhere(sch) {
+			return
+		}
+		msg := message(e.ErrorKind)
+		if m, ok := sch["x-message"].(string); ok {
+			msg = m
+		}
+		v := Violation{Path: path, Message: "key " + msg}
+		if key == "" {
+			v.Message = "a key must not be empty"
+		}
+		if n != nil {
+			v.Line, v.Column = n.Line, n.Column
+		}
+		c.add(v)
+	}
+	leaves(e)
+}
+
+// instancePathOf returns the instance path that a schema location
+// ("#/properties/spec/properties/tags/propertyNames") applies to (spec,
+// tags), when only "properties" lead there; ok is false otherwise.
+func instancePathOf(schemaURL string) ([]string, bool) {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	toks := strings.Split(strings.TrimPrefix(frag, "/"), "/")
+	if len(toks) == 0 || toks[len(toks)-1] != "propertyNames" {
+		return nil, false
+	}
+	toks = toks[:len(toks)-1]
+	var path []string
+	for i := 0; i < len(toks); i += 2 {
+		if toks[i] != "properties" || i+1 >= len(toks) {
+			return nil, false
+		}
+		path = append(path, toks[i+1])
+	}
+	return path, true
 }
 
 // keyNodes indexes the key nodes of a mapping by their value; the first of
@@ -231,186 +308,6 @@ func keyNodes(n *yaml.Node) map[string]*yaml.Node {
 		}
 	}
 	return keys
-}
-
-// message renders the kinds the fleet schema can produce; anything else
-// falls back to the library's English text.
-func message(k jsonschema.ErrorKind) string {
-	switch k := k.(type) {
-	case *kind.Const:
-		return "must be " + display(k.Want)
-	case *kind.Enum:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
-			want[i] = display(w)
-		}
-		return "must be one of " + strings.Join(want, ", ")
-	case *kind.Minimum:
-		return "must be >= " + ratString(k.Want)
-	case *kind.Maximum:
-		return "must be <= " + ratString(k.Want)
-	case *kind.MinLength:
-		if k.Want == 1 {
-			return "must not be empty"
-		}
-		return fmt.Sprintf("must be at least %d characters", k.Want)
-	case *kind.MaxLength:
-		return fmt.Sprintf("must be at most %d characters, got %d", k.Want, k.Got)
-	case *kind.Pattern:
-		return fmt.Sprintf("%q does not match %s", k.Got, k.Want)
-	case *kind.MinItems:
-		if k.Want == 1 {
-			return "must not be empty"
-		}
-		return fmt.Sprintf("must have at least %d items", k.Want)
-	case *kind.MaxItems:
-		return fmt.Sprintf("must have at most %d items, got %d", k.Want, k.Got)
-	case *kind.MinProperties:
-		return fmt.Sprintf("must have at least %d keys", k.Want)
-	case *kind.MaxProperties:
-		return fmt.Sprintf("must have at most %d keys, got %d", k.Want, k.Got)
-	}
-	return fmt.Sprint(k)
-}
-
-func ratString(r *big.Rat) string {
-	if r.IsInt() {
-		return r.Num().String()
-	}
-	return r.FloatString(6)
-}
-
-func display(v any) string {
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func typeNames(ts []string) string {
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = typeName(t)
-	}
-	return strings.Join(names, " or ")
-}
-
-// yaml11Bools are the YAML 1.1 spellings of booleans that YAML 1.2, and so
-// lightkeeper, reads as strings.
-var yaml11Bools = map[string]bool{"yes": true, "on": true, "y": true, "no": false, "off": false, "n": false}
-
-// typeHint suggests how to write a scalar of the wrong type: the YAML 1.2
-// spelling of a YAML 1.1 boolean, quotes around a number meant as text, no
-// quotes around a number. "" when there is nothing to suggest.
-func typeHint(k *kind.Type, n *yaml.Node) string {
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return ""
-	}
-	quoted := n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
-	switch {
-	case slices.Contains(k.Want, "boolean") && k.Got == "string" && !quoted:
-		if b, ok := yaml11Bools[strings.ToLower(n.Value)]; ok {
-			return fmt.Sprintf("; YAML 1.2 reads %s as a string: write %t", n.Value, b)
-		}
-	case slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
-		return fmt.Sprintf("; quote it to keep it text: %q", n.Value)
-	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && quoted:
-		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
-			return "; write it without quotes: " + strings.TrimSpace(n.Value)
-		}
-	}
-	return ""
-}
-
-// typeName names JSON types the way a YAML author thinks of them.
-func typeName(t string) string {
-	switch t {
-	case "object":
-		return "a mapping"
-	case "array":
-		return "a list"
-	case "string":
-		return "a string"
-	case "integer":
-		return "an integer"
-	case "number":
-		return "a number"
-	case "boolean":
-		return "true or false"
-	case "null":
-		return "empty (null)"
-	}
-	return t
-}
-
-// unknownKeyMessage explains an unknown key, with the schema's own hint for
-// known mistakes (x-hints) or a did-you-mean suggestion among the keys that
-// the schema allows there.
-func unknownKeyMessage(sch map[string]any, key string) string {
-	msg := fmt.Sprintf("unknown key %q", key)
-	if hints, ok := sch["x-hints"].(map[string]any); ok {
-		if h, ok := hints[key].(string); ok {
-			return msg + ": " + h
-		}
-	}
-	props, _ := sch["properties"].(map[string]any)
-	names := make([]string, 0, len(props))
-	for n := range props {
-		names = append(names, n)
-	}
-	if s := Suggest(key, names); s != "" {
-		return fmt.Sprintf("%s; did you mean %q?", msg, s)
-	}
-	return msg
-}
-
-// Suggest returns the candidate closest to word by edit distance, ignoring
-// case, if it is close enough to be a likely typo; "" otherwise.
-func Suggest(word string, candidates []string) string {
-	best, bestD := "", 0
-	lw := strings.ToLower(word)
-	for _, c := range candidates {
-		d := distance(lw, strings.ToLower(c))
-		limit := max(2, len(c)/3)
-		if d > limit {
-			continue
-		}
-		if best == "" || d < bestD || (d == bestD && c < best) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b, by bytes.
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		if a == b {
-			return 0
-		}
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // lookup returns the raw schema object that a SchemaURL points at.

@@ -26,16 +26,22 @@ func (f *Fleet) errorAt(field, format string, args ...any) *Error {
 }
 
 // checkFleet checks one fleet on its own.
-func checkFleet(f *Fleet) Errors {
+func checkFleet(f *Fleet, opts Options) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	s := &f.Spec
-	for i, z := range s.Zones {
-		rest, ok := strings.CutPrefix(z, s.Region)
-		if !ok || !zoneSuffixRE.MatchString(rest) {
-			add(fmt.Sprintf("spec.zones[%d]", i), "zone %q is not in region %s; use a zone such as %s-3", z, s.Region, s.Region)
+	if msg := regionProblem(s.Region, opts.ExtraRegions); msg != "" {
+		// Zones are not checked against a region that does not exist: the
+		// region is what to fix.
+		add("spec.region", "%s", msg)
+	} else {
+		for i, z := range s.Zones {
+			rest, ok := strings.CutPrefix(z, s.Region)
+			if !ok || !zoneSuffixRE.MatchString(rest) {
+				add(fmt.Sprintf("spec.zones[%d]", i), "zone %q is not in region %s; use a zone of %s, named %s-N (DescribeZones lists them)", z, s.Region, s.Region, s.Region)
+			}
 		}
 	}
 	if len(s.Tags) > MaxUserTags {
@@ -66,6 +72,11 @@ func checkFleet(f *Fleet) Errors {
 			}
 		}
 	}
+	if s.Login != nil {
+		if field, msg := passwordSourceProblem(s.Login.PasswordFrom); msg != "" {
+			add(field, "%s", msg)
+		}
+	}
 	errs = append(errs, checkContainers(f)...)
 	last := max(s.Count-1, 0)
 	name, err := renderName(s.InstanceName, f.Metadata.Name, last)
@@ -84,11 +95,11 @@ func checkFleet(f *Fleet) Errors {
 // slotCountMessage explains a template that does not hold {slot} exactly
 // once. The schema's pattern says the same of a template without {slot}.
 func slotCountMessage(n int) string {
-	const why = "the instance name is the slot's identity, e.g. \"{fleet}-{slot}\""
+	const rule = "must hold {slot} exactly once, such as \"{fleet}-{slot}\" (the instance name is the slot's identity)"
 	if n == 0 {
-		return "must hold {slot} exactly once: " + why
+		return rule
 	}
-	return fmt.Sprintf("holds {slot} %d times; it must hold it exactly once: %s", n, why)
+	return fmt.Sprintf("holds {slot} %d times; it %s", n, rule)
 }
 
 // checkRepository checks what spans fleets: unique names, the total count,
@@ -120,8 +131,9 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 }
 
 // checkContainers checks what Docker would refuse on the instance, after
-// the instance is bought: two containers with one name, a host port
-// published twice, a variable set twice in one container.
+// the instance is bought: an image reference it cannot parse, a restart
+// count it cannot hold, two containers with one name, a host port published
+// twice, a variable set twice or a mount point used twice in one container.
 func checkContainers(f *Fleet) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
@@ -134,6 +146,22 @@ func checkContainers(f *Fleet) Errors {
 	names := map[string]int{}
 	var ports []published
 	for i, c := range f.Spec.Containers {
+		if msg := imageProblem(c.ContainerImage); msg != "" {
+			add(fmt.Sprintf("spec.containers[%d].containerImage", i), "%s", msg)
+		}
+		if msg := restartPolicyProblem(c.RestartPolicy); msg != "" {
+			add(fmt.Sprintf("spec.containers[%d].restartPolicy", i), "%s", msg)
+		}
+		mounts := map[string]int{}
+		for k, v := range c.Volumes {
+			p := cleanMountPath(v.ContainerPath)
+			if first, dup := mounts[p]; dup {
+				add(fmt.Sprintf("spec.containers[%d].volumes[%d].containerPath", i, k),
+					"%s is already a mount point of this container (volumes[%d]); Docker refuses a duplicate mount point: mount each container path once", visible(v.ContainerPath), first)
+			} else {
+				mounts[p] = k
+			}
+		}
 		if c.ContainerName != "" {
 			if j, dup := names[c.ContainerName]; dup {
 				add(fmt.Sprintf("spec.containers[%d].containerName", i), "container name %q is also used by spec.containers[%d]; container names must be unique on an instance", c.ContainerName, j)
@@ -228,7 +256,7 @@ func badTagRune(s string) (rune, bool) {
 // tagsNode returns the mapping of spec.tags, or nil when the fleet has none
 // (lookupNode would return spec itself then).
 func tagsNode(f *Fleet) *yaml.Node {
-	spec := resolveAlias(lookupNode(f.node, []string{"spec"}))
+	spec := resolveAlias(lookupNode(f.root(), []string{"spec"}))
 	if spec == nil || spec.Kind != yaml.MappingNode {
 		return nil
 	}

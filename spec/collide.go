@@ -22,8 +22,8 @@ import (
 // searched: sorted by prefix, the shapes whose prefix starts with another's
 // follow it directly.
 
-// collision returns a shortest name that both
-// shapes render, or ok false when no slot numbers make them meet.
+// collision returns a name that both shapes render (a short one: the search
+// is breadth-first), or ok false when no slot numbers make them meet.
 func collision(a, b nameShape) (name string, ok bool) {
 	pa, pb := newPattern(a), newPattern(b)
 	// A state is a position in each pattern. At a slot token the position
@@ -214,7 +214,8 @@ func collisionError(f *Fleet, mine nameShape, other *Fleet, theirs nameShape, na
 // templatePosition is where a fleet's name template is written, or, for the
 // default template, where the fleet name that it renders is.
 func templatePosition(f *Fleet) (line, col int) {
-	if n := lookupNode(f.node, []string{"spec", "instanceName"}); n != nil && n.Kind == yaml.ScalarNode && lookupNode(f.node, []string{"spec"}) != n {
+	root := f.root()
+	if n := lookupNode(root, []string{"spec", "instanceName"}); n != nil && n.Kind == yaml.ScalarNode && lookupNode(root, []string{"spec"}) != n {
 		return n.Line, n.Column
 	}
 	return f.Position("metadata.name")

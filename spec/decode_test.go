@@ -29,11 +29,11 @@ func TestFillMatchesYAMLDecode(t *testing.T) {
 	}
 	for _, f := range fleets {
 		var want Fleet
-		if err := f.node.Decode(&want); err != nil {
+		if err := f.root().Decode(&want); err != nil {
 			t.Fatal(err)
 		}
 		want.applyDefaults()
-		want.Source, want.node = f.Source, f.node
+		want.Source, want.node, want.file = f.Source, f.node, f.file
 		if !reflect.DeepEqual(*f, want) {
 			t.Errorf("fleet %s:\nfilled  %+v\ndecoded %+v", f.Name(), f.Spec, want.Spec)
 		}

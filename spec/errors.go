@@ -16,6 +16,11 @@ type Error struct {
 	Field  string `json:"field,omitempty"`  // e.g. "spec.count", "spec.containers[0].envs"
 	// Message says what is wrong and, where it can, how to fix it.
 	Message string `json:"message"`
+
+	// notFleet marks a document that is not a fleet at all; what says what
+	// it is instead ("apiVersion apps/v1, kind Deployment").
+	notFleet bool
+	what     string
 }
 
 // Error renders the problem as

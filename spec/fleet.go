@@ -11,11 +11,14 @@
 package spec
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +71,52 @@ type Fleet struct {
 	// Source is where the document was read from.
 	Source Source `yaml:"-" json:"-"`
 
-	node *yaml.Node // the document's root mapping, for positions
+	// node is the document's root mapping while the document is checked.
+	// Afterwards it is dropped, so a loaded repository holds no YAML node
+	// trees, and the document is read again from file when a position is
+	// asked for (see root).
+	node *yaml.Node
+	file *sourceFile
+}
+
+// sourceFile is the file a loaded fleet came from, shared by its documents.
+type sourceFile struct {
+	fsys fs.FS
+	name string
+	sum  uint64 // maphash of the text the fleets were loaded from
+}
+
+// sourceSeed seeds the hashes of sourceFile.sum.
+var sourceSeed = maphash.MakeSeed()
+
+// root returns the document's root mapping: the node it is being checked
+// from, or the document parsed again from its file. nil when the file can no
+// longer be read or has changed since it was loaded (positions then fall
+// back to the document's first line), and for a Fleet built in Go code.
+func (f *Fleet) root() *yaml.Node {
+	if f.node != nil {
+		return f.node
+	}
+	if f.file == nil || f.Source.Document < 1 {
+		return nil
+	}
+	data, err := fs.ReadFile(f.file.fsys, f.file.name)
+	if err != nil || maphash.Bytes(sourceSeed, data) != f.file.sum {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(normalizeYAML(data)))
+	for i := 1; ; i++ {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return nil
+		}
+		if i == f.Source.Document {
+			if len(doc.Content) == 0 {
+				return nil
+			}
+			return doc.Content[0]
+		}
+	}
 }
 
 // Metadata identifies a fleet.
@@ -386,9 +434,13 @@ func Regions(fleets []*Fleet) []string {
 // Position returns the line and column of the value at a dotted field path
 // of the document, such as "spec.count" or "spec.containers[0].envs[1].key",
 // or of the deepest node on that path that exists. Use it to place messages
-// about a fleet (for example in a plan) at the line that declared it.
+// about a fleet (for example in a plan) at the line that declared it. A
+// loaded fleet keeps no node tree: each call reads and parses its file again
+// (from the Input's FS, which must still be open), so call it for messages,
+// not for every field. If the file has changed or cannot be read, it returns
+// the document's first line.
 func (f *Fleet) Position(field string) (line, col int) {
-	n := lookupNode(f.node, splitField(field))
+	n := lookupNode(f.root(), splitField(field))
 	if n == nil {
 		return f.Source.Line, 1
 	}

@@ -254,3 +254,25 @@ func TestAddressesOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A loaded fleet keeps no node tree: Position reads its file again, and
+// falls back to the document's first line once the file has changed or is
+// gone, rather than point into other text.
+func TestPositionRereadsFile(t *testing.T) {
+	fsys := fstest.MapFS{"f.yaml": {Data: []byte("# first\n---\n" + fullYAML)}}
+	f := mustLoad(t, fsys)[0]
+	if f.node != nil {
+		t.Error("a loaded fleet keeps its node tree")
+	}
+	if l, c := f.Position("spec.count"); l != 9 || c != 10 {
+		t.Errorf("Position(spec.count) = %d:%d, want 9:10", l, c)
+	}
+	fsys["f.yaml"] = &fstest.MapFile{Data: []byte("# edited\n\n---\n" + fullYAML)}
+	if l, c := f.Position("spec.count"); l != 3 || c != 1 {
+		t.Errorf("after an edit, Position(spec.count) = %d:%d, want the document's line 3:1", l, c)
+	}
+	delete(fsys, "f.yaml")
+	if l, c := f.Position("spec.count"); l != 3 || c != 1 {
+		t.Errorf("file gone: Position(spec.count) = %d:%d, want 3:1", l, c)
+	}
+}

@@ -32,6 +32,16 @@ type Options struct {
 	MaxAliasNodes int
 	// Concurrency is how many files are parsed at once (default GOMAXPROCS).
 	Concurrency int
+	// ExtraRegions are region ids accepted besides KnownRegions: regions
+	// opened after this build.
+	ExtraRegions []string
+	// Exclude lists globs of files and directories that a directory walk
+	// leaves out, matched against the path relative to the directory walked
+	// (Input.Path): path.Match syntax within a path element, and "**" as a
+	// whole element for any number of elements ("ci/**", "**/testdata",
+	// "**/*.compose.yaml"). An excluded directory is not entered. A file an
+	// Input names itself is read whatever the patterns. See CheckExclude.
+	Exclude []string
 }
 
 func (o Options) withDefaults() Options {
@@ -52,7 +62,8 @@ func (o Options) withDefaults() Options {
 
 // Input is one place to load fleets from.
 type Input struct {
-	// FS holds the files.
+	// FS holds the files. Keep it open while positions of the loaded
+	// fleets are asked for: Fleet.Position reads the file again.
 	FS fs.FS
 	// Path is a directory of FS to walk or a file of FS to read; "" or "."
 	// walks all of FS. A directory walk reads *.yaml and *.yml files and
@@ -81,11 +92,19 @@ func Load(fsys fs.FS, opts Options) ([]*Fleet, error) {
 // counts add up across all of them.
 func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	opts = opts.withDefaults()
+	for _, p := range opts.Exclude {
+		if err := CheckExclude(p); err != nil {
+			return nil, fmt.Errorf("spec: %w", err)
+		}
+	}
 	var files []fileRef
 	var errs Errors
 	seen := map[string]bool{}
-	for _, in := range inputs {
-		fr, err := listFiles(in)
+	for i, in := range inputs {
+		fr, err := listFiles(in, opts.Exclude)
+		for j := range fr {
+			fr[j].input = i
+		}
 		errs = append(errs, err...)
 		for _, f := range fr {
 			// A file reached twice (a directory and a file in it, or one
@@ -118,8 +137,8 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	var fleets []*Fleet
 	for _, r := range results {
 		fleets = append(fleets, r.fleets...)
-		errs = append(errs, r.errs...)
 	}
+	errs = append(errs, collapseNotFleets(inputs, files, results)...)
 	errs = append(errs, checkRepository(fleets, opts)...)
 	if len(errs) > 0 {
 		errs.sort()
@@ -135,6 +154,70 @@ type fileRef struct {
 	name    string // path in fsys
 	display string // path shown to the user
 	key     string // identity of the file across inputs
+	input   int    // index of the Input it was found through
+}
+
+// collapseNotFleets returns the errors of every file, except that a
+// directory input in which every document is something other than a fleet
+// (a Kubernetes manifest, a compose file) gets one line saying so instead of
+// one per document.
+func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Errors {
+	type tally struct {
+		docs, others int
+		first        *Error
+	}
+	per := make([]tally, len(inputs))
+	for i, r := range results {
+		t := &per[files[i].input]
+		// Each document that is not a fleet gives exactly one error; any
+		// other error or a fleet stops the input from being collapsed.
+		t.docs += len(r.fleets) + len(r.errs)
+		for _, e := range r.errs {
+			if e.notFleet {
+				t.others++
+				if t.first == nil {
+					t.first = e
+				}
+			}
+		}
+	}
+	var errs Errors
+	collapsed := make([]bool, len(inputs))
+	for i, in := range inputs {
+		t := per[i]
+		if t.others == 0 || t.others != t.docs || !isWalked(in) {
+			continue
+		}
+		collapsed[i] = true
+		shown := displayPath(in.Display, cmp.Or(in.Path, "."))
+		errs = append(errs, &Error{File: shown, Message: fmt.Sprintf(
+			"no lightkeeper fleets here: %s, all something else (the first, %s:%d: %s); point lightkeeper at the directory that holds the fleet specs, or leave the others out with --exclude",
+			plural(t.docs, "YAML document"), t.first.File, t.first.Line, t.first.what)})
+	}
+	for i, r := range results {
+		if !collapsed[files[i].input] {
+			errs = append(errs, r.errs...)
+		}
+	}
+	return errs
+}
+
+// isWalked reports whether an input is a directory walk (listFiles found it
+// to be a directory), as opposed to one file.
+func isWalked(in Input) bool {
+	if in.FS == nil {
+		return false
+	}
+	st, err := fs.Stat(in.FS, cmp.Or(in.Path, "."))
+	return err == nil && st.IsDir()
+}
+
+// plural renders "1 fleet" or "2 fleets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // fileKey identifies name of in across inputs (see Input.Root).
@@ -152,8 +235,9 @@ func displayPath(prefix, name string) string {
 	return path.Join(prefix, name)
 }
 
-// listFiles returns the fleet files of an input, in lexical order.
-func listFiles(in Input) ([]fileRef, Errors) {
+// listFiles returns the fleet files of an input, in lexical order, leaving
+// out what matches exclude.
+func listFiles(in Input, exclude []string) ([]fileRef, Errors) {
 	root := in.Path
 	if root == "" {
 		root = "."
@@ -167,7 +251,7 @@ func listFiles(in Input) ([]fileRef, Errors) {
 		return nil, Errors{{File: shown, Message: describeFSError(err)}}
 	}
 	if !st.IsDir() {
-		return []fileRef{{in.FS, root, shown, fileKey(in, root)}}, nil
+		return []fileRef{{fsys: in.FS, name: root, display: shown, key: fileKey(in, root)}}, nil
 	}
 	var files []fileRef
 	var errs Errors
@@ -179,9 +263,18 @@ func listFiles(in Input) ([]fileRef, Errors) {
 			}
 			return nil
 		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
+		if p != root && (strings.HasPrefix(d.Name(), ".") || excluded(exclude, relativeTo(root, p))) {
 			if d.IsDir() {
 				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 && !isYAMLName(d.Name()) {
+			// A link to a directory is not followed; one that leads out of
+			// the tree is refused as a link to a file is, so that no fleet
+			// goes unchecked in silence.
+			if _, err := fs.Stat(in.FS, p); err != nil && isEscape(err) {
+				errs = append(errs, &Error{File: displayPath(in.Display, p), Message: describeFSError(err)})
 			}
 			return nil
 		}
@@ -200,7 +293,7 @@ func listFiles(in Input) ([]fileRef, Errors) {
 				return nil
 			}
 		}
-		files = append(files, fileRef{in.FS, p, displayPath(in.Display, p), fileKey(in, p)})
+		files = append(files, fileRef{fsys: in.FS, name: p, display: displayPath(in.Display, p), key: fileKey(in, p)})
 		return nil
 	})
 	if err != nil {
@@ -224,7 +317,7 @@ func describeFSError(err error) string {
 		return "no such file or directory"
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied"
-	case strings.HasSuffix(err.Error(), "path escapes from parent"):
+	case isEscape(err):
 		// os.Root (and so os.Root.FS) refuses a symbolic link that leads
 		// out of its directory; the error has no exported value.
 		return "symbolic link leads outside the directory being read; keep fleet files inside it, or name the file itself"
@@ -234,6 +327,20 @@ func describeFSError(err error) string {
 		return fmt.Sprintf("%s: %v", pe.Op, pe.Err)
 	}
 	return err.Error()
+}
+
+// isEscape reports whether err is os.Root refusing a symbolic link that
+// leads out of its directory; the error has no exported value.
+func isEscape(err error) bool {
+	return strings.HasSuffix(err.Error(), "path escapes from parent")
+}
+
+// relativeTo returns p, a path below root in an fs.FS, relative to root.
+func relativeTo(root, p string) string {
+	if root == "." {
+		return p
+	}
+	return strings.TrimPrefix(p, root+"/")
 }
 
 // fileKind names a file that is neither regular nor a directory.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -179,7 +180,7 @@ func TestLoadEveryFileReported(t *testing.T) {
 	want := []string{
 		`a.yaml:7:10: fleet "web": spec.count: must be >= 0`,
 		`b.yaml:1:1: file has no YAML documents; add a fleet or delete the file`,
-		`c.yaml:12:14: fleet "c": spec.scaleDown: must be one of "report", "isolate"`,
+		`c.yaml:12:14: fleet "c": spec.scaleDown: must be one of "report", "isolate", got "never"`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -246,7 +247,7 @@ func TestLoadHostileInputs(t *testing.T) {
 		errors     int
 		first      string
 	}{
-		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3`},
+		{"zones", zones, nZones + 1, `a.yaml:11:7: fleet "x": spec.zones[0]: must be a zone id such as ap-guangzhou-3, got "z"`},
 		{"keys", keys, nKeys, `a.yaml:10:3: fleet "x": spec: unknown key "k0"`},
 		{"tags", tags, nTags + 1, `a.yaml:11:5: fleet "x": spec.tags: ` + fmt.Sprint(nTags) + ` tags, at most 8: an instance takes 10 tags and lightkeeper uses 2 (lightkeeper-fleet, lightkeeper-slot)`},
 		{"tag values", tagValues, nTagValues, `a.yaml:11:9: fleet "x": spec.tags.k0: must be a string, got a number; quote it to keep it text: "1"`},
@@ -299,5 +300,20 @@ func TestLoadSymlinkToDirectory(t *testing.T) {
 	want := "linked.yaml: is a directory (a symbolic link named like a fleet file); rename the link or point it at a file"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
+
+// A region newer than the build is accepted when the caller allows it.
+func TestLoadExtraRegions(t *testing.T) {
+	doc := strings.ReplaceAll(webYAML, "ap-guangzhou", "ap-newcity")
+	fsys := fstest.MapFS{"a.yaml": {Data: []byte(doc)}}
+	if _, err := Load(fsys, Options{}); err == nil || !strings.Contains(err.Error(), `unknown Lighthouse region "ap-newcity"`) {
+		t.Fatalf("unknown region: %v", err)
+	}
+	if _, err := Load(fsys, Options{ExtraRegions: []string{"ap-newcity"}}); err != nil {
+		t.Errorf("allowed region refused: %v", err)
+	}
+	if got := KnownRegions(); !slices.IsSorted(got) || !slices.Contains(got, "ap-guangzhou") {
+		t.Errorf("KnownRegions = %v", got)
 	}
 }

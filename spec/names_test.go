@@ -2,6 +2,7 @@ package spec
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -91,6 +92,23 @@ func BenchmarkNameIndexLookup(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, _, ok := ix.Lookup(fleets[i%1000].InstanceName(i % 10)); !ok {
 			b.Fatal("not found")
+		}
+	}
+}
+
+// The semantic check stands behind the schema's pattern: a template must
+// hold {slot} exactly once.
+func TestCheckFleetSlotCount(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"web":           `spec.instanceName: must hold {slot} exactly once, such as "{fleet}-{slot}" (the instance name is the slot's identity)`,
+		"{slot}{slot}":  `spec.instanceName: holds {slot} 2 times; it must hold {slot} exactly once`,
+		"{fleet}{slot}": "",
+	} {
+		f := fleetWithTemplate("web", tmpl)
+		f.Spec.Region = "ap-guangzhou"
+		errs := checkFleet(f, Options{})
+		if got := errs.Error(); (want == "") != (len(errs) == 0) || !strings.Contains(got, want) {
+			t.Errorf("template %q: %v; want %q", tmpl, errs, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/big"
@@ -49,6 +50,9 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		return res
 	}
 
+	sum := maphash.Bytes(sourceSeed, data)
+	data = normalizeYAML(data)
+
 	defer func() {
 		if r := recover(); r != nil {
 			res.fleets = nil
@@ -80,6 +84,13 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	}
 	if docs == 0 {
 		fail(1, 1, "file has no YAML documents; add a fleet or delete the file")
+	}
+	if len(res.fleets) > 0 {
+		// Keep neither the node trees nor the text (see Fleet.root).
+		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
+		for _, f := range res.fleets {
+			f.node, f.file = nil, file
+		}
 	}
 	return res
 }
@@ -222,6 +233,9 @@ func isParserProblem(msg string) bool {
 // parseDocument converts, validates and checks one document. It returns the
 // fleet when the document is valid on its own.
 func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Fleet, Errors) {
+	if what := notFleet(root); what != "" {
+		return nil, Errors{notFleetError(file, root, what)}
+	}
 	name := ""
 	if n := lookupNode(root, []string{"metadata", "name"}); n != nil && n != root && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		name = n.Value
@@ -258,7 +272,7 @@ func parseDocument(file string, index int, root *yaml.Node, opts Options) (*Flee
 	f := &Fleet{Source: Source{File: file, Document: index, Line: root.Line}, node: root}
 	fillFleet(f, obj(value))
 	f.applyDefaults()
-	if errs := checkFleet(f); len(errs) > 0 {
+	if errs := checkFleet(f, opts); len(errs) > 0 {
 		return nil, errs
 	}
 	return f, nil
@@ -342,10 +356,20 @@ func (c *converter) value(n *yaml.Node) any {
 		}
 		return s
 	case yaml.ScalarNode:
+		v := scalar(n)
+		// The field name is built only for the rare values that need it.
 		if msg := numberProblem(n); msg != "" {
 			c.fail(n, "%s", msg)
+		} else if n.ShortTag() == "!!float" {
+			if msg := floatIntegerProblem(schema.FieldName(c.path), n); msg != "" {
+				c.fail(n, "%s", msg)
+			}
+		} else if s, ok := v.(string); ok && hasControl(s) {
+			if msg := controlProblem(schema.FieldName(c.path), s); msg != "" {
+				c.fail(n, "%s", msg)
+			}
 		}
-		return scalar(n)
+		return v
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
 			return c.value(n.Content[0])
@@ -446,7 +470,9 @@ func scalar(n *yaml.Node) any {
 	case "!!str":
 		// The parser leaves a plain number beyond float64 (1e400) a string;
 		// keep it a number so the schema reports it as out of range.
-		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && plainFloatRE.MatchString(n.Value) {
+		// An explicit !!str keeps the value a string ("count: !!str 3" is
+		// refused where a number is required).
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 && plainFloatRE.MatchString(n.Value) {
 			if f, ok := new(big.Float).SetString(n.Value); ok && !f.IsInf() {
 				return json.Number(f.Text('g', -1))
 			}

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"testing/fstest"
@@ -17,7 +15,7 @@ import (
 // loadFleets reads the fleets under the command-line paths as validate and
 // reconcile take them: each a directory (walked), a file, or "-" for
 // standard input; none means ".". Files and directories matching an
-// exclude glob are skipped. It returns the fleets, or spec.Errors listing
+// exclude glob (spec.Options.Exclude) are skipped. It returns the fleets, or spec.Errors listing
 // every problem, or another error when an input could not be opened; an
 // empty path is a usage error.
 func loadFleets(e *env, paths, excludes []string, opts spec.Options) ([]*spec.Fleet, error) {
@@ -25,10 +23,11 @@ func loadFleets(e *env, paths, excludes []string, opts spec.Options) ([]*spec.Fl
 		return nil, usageError("an empty PATH; name a directory or file, or leave PATH out for the current directory")
 	}
 	for _, g := range excludes {
-		if _, err := path.Match(g, ""); err != nil {
-			return nil, usageError("--exclude %q: %v", g, err)
+		if err := spec.CheckExclude(g); err != nil {
+			return nil, usageError("--exclude: %v", err)
 		}
 	}
+	opts.Exclude = excludes
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
@@ -39,9 +38,6 @@ func loadFleets(e *env, paths, excludes []string, opts spec.Options) ([]*spec.Fl
 			return nil, err
 		}
 		defer closeInput()
-		if len(excludes) > 0 && p != "-" {
-			in.FS = &excludeFS{fsys: in.FS, display: in.Display, globs: excludes}
-		}
 		inputs[i] = in
 	}
 	return spec.LoadInputs(inputs, opts)
@@ -93,77 +89,6 @@ func canonicalDir(dir string) string {
 		abs = real
 	}
 	return filepath.ToSlash(abs)
-}
-
-// excludeFS hides the files and directories of fsys that match one of
-// globs (path.Match syntax), tried against the name, the path inside the
-// input and the path as shown (display/path), so that "staging",
-// "*.draft.yaml" and "fleets/staging/*" all work.
-type excludeFS struct {
-	fsys    fs.FS
-	display string
-	globs   []string
-}
-
-func (x *excludeFS) excluded(name string) bool {
-	if name == "." || name == "" {
-		return false
-	}
-	shown := name
-	if x.display != "" && x.display != "." {
-		shown = path.Join(x.display, name)
-	}
-	for _, g := range x.globs {
-		for _, cand := range []string{path.Base(name), name, shown} {
-			if ok, _ := path.Match(g, cand); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func (x *excludeFS) hidden(op, name string) error {
-	return &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
-}
-
-// Open opens name unless it is excluded.
-func (x *excludeFS) Open(name string) (fs.File, error) {
-	if x.excluded(name) {
-		return nil, x.hidden("open", name)
-	}
-	return x.fsys.Open(name)
-}
-
-// Stat describes name unless it is excluded.
-func (x *excludeFS) Stat(name string) (fs.FileInfo, error) {
-	if x.excluded(name) {
-		return nil, x.hidden("stat", name)
-	}
-	return fs.Stat(x.fsys, name)
-}
-
-// ReadDir lists dir without its excluded entries.
-func (x *excludeFS) ReadDir(dir string) ([]fs.DirEntry, error) {
-	if x.excluded(dir) {
-		return nil, x.hidden("readdir", dir)
-	}
-	entries, err := fs.ReadDir(x.fsys, dir)
-	out := entries[:0]
-	for _, d := range entries {
-		if !x.excluded(path.Join(dir, d.Name())) {
-			out = append(out, d)
-		}
-	}
-	return out, err
-}
-
-// ReadFile reads name unless it is excluded.
-func (x *excludeFS) ReadFile(name string) ([]byte, error) {
-	if x.excluded(name) {
-		return nil, x.hidden("readfile", name)
-	}
-	return fs.ReadFile(x.fsys, name)
 }
 
 // specErrors returns err's spec.Errors, or nil with ok false for another

@@ -86,6 +86,9 @@ func main() {
 
 // run dispatches args to a subcommand and maps its error to an exit code.
 func run(ctx context.Context, args []string, e *env) int {
+	if args0 := firstArg(args); args0 == "--version" || args0 == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 && args[0] == "help" {
 			return run(ctx, []string{args[1], "--help"}, e)
@@ -117,6 +120,13 @@ func run(ctx context.Context, args []string, e *env) int {
 	return exitError
 }
 
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
 func usage(w io.Writer) {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -129,7 +139,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
 	}
-	b.WriteString("\nRun 'lightkeeper <command> --help' for a command's flags and exit codes.\n")
+	b.WriteString("\nRun 'lightkeeper <command> --help' for a command's flags and exit codes;\n'lightkeeper --version' is 'lightkeeper version'.\n")
 	b.WriteString("\nExit codes: 0 success, 1 error, 64 bad flags or arguments; some commands add their own.\n")
 	io.WriteString(w, b.String())
 }
@@ -138,7 +148,8 @@ func usage(w io.Writer) {
 // prints to.
 type flagSet struct {
 	*flag.FlagSet
-	e *env
+	e    *env
+	help func() // the whole help, for -h and --help
 }
 
 // newFlagSet returns a flagSet that reports errors instead of exiting and
@@ -146,7 +157,13 @@ type flagSet struct {
 func newFlagSet(e *env, name, synopsis, extra string) *flagSet {
 	fs := flag.NewFlagSet("lightkeeper "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	// A flag error prints the problem (the flag package does), then only
+	// the usage line and where the help is: the whole help would bury the
+	// problem.
 	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: lightkeeper %s\nRun 'lightkeeper %s --help' for the flags and examples.\n", synopsis, name)
+	}
+	help := func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage:\n  lightkeeper %s\n\n", synopsis)
 		hasFlags := false
@@ -160,14 +177,15 @@ func newFlagSet(e *env, name, synopsis, extra string) *flagSet {
 			fmt.Fprintf(w, "%s\n", strings.TrimSpace(extra))
 		}
 	}
-	return &flagSet{FlagSet: fs, e: e}
+	return &flagSet{FlagSet: fs, e: e, help: help}
 }
 
 // parse parses args and returns the positional arguments. Flags may come
 // before, between or after them (`validate fleets/ --output json`);
 // everything after "--" is positional. Help asked for with -h or --help
 // goes to stdout (so it pages and greps) and returns flag.ErrHelp; a flag
-// error prints the problem and the help to stderr and becomes a usage error.
+// error prints the problem, the usage line and a pointer to --help to
+// stderr and becomes a usage error.
 func (fs *flagSet) parse(args []string) ([]string, error) {
 	for _, a := range args {
 		if a == "--" {
@@ -175,7 +193,7 @@ func (fs *flagSet) parse(args []string) ([]string, error) {
 		}
 		if a == "-h" || a == "-help" || a == "--h" || a == "--help" {
 			fs.SetOutput(fs.e.stdout)
-			fs.Usage()
+			fs.help()
 			return nil, flag.ErrHelp
 		}
 	}

@@ -36,3 +36,15 @@ func TestHelpFlagAfterDoubleDash(t *testing.T) {
 		t.Errorf(`validate -- -h: exit %d, stdout %q; want "-h" read as a missing path`, code, out)
 	}
 }
+
+// --version is an alias of the version command.
+func TestVersionFlag(t *testing.T) {
+	code, out, errOut := runCmd(t, "--version")
+	if code != exitOK || errOut != "" || !strings.HasPrefix(out, "lightkeeper ") {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, want, _ := runCmd(t, "version")
+	if out != want {
+		t.Errorf("--version printed %q, version %q", out, want)
+	}
+}

@@ -145,7 +145,7 @@ type reconcileFlags struct {
 	wait                            waitFlag
 	limits                          reconcile.Limits
 	stateDir, emulatorFile          string
-	excludes                        []string
+	excludes, regions               []string
 	logLevel, logFormat             string
 }
 
@@ -168,10 +168,8 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
 	fs.StringVar(&f.emulatorFile, "emulator", "", "run an in-process emulator keeping its instances in `FILE`, instead of calling Tencent Cloud")
-	fs.Func("exclude", "skip files and directories matching `GLOB` (by name or path), repeatable", func(s string) error {
-		f.excludes = append(f.excludes, s)
-		return nil
-	})
+	fs.Var((*repeatedFlag)(&f.excludes), "exclude", "leave out files and directories matching `GLOB`, relative to each directory walked; ** matches any number of directories (repeatable)")
+	fs.Var((*listFlag)(&f.regions), "region-allow", "accept `REGION` besides the Lighthouse regions this build knows (repeatable, or comma-separated)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info (one line per create), warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	paths, err := fs.parse(args)
@@ -242,7 +240,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{})
+	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{ExtraRegions: f.regions})
 	if errs, ok := specErrors(err); ok {
 		for _, pe := range errs {
 			fmt.Fprintln(e.stderr, pe.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/lightkeeper/lightkeeper/spec"
 )
@@ -14,14 +15,21 @@ func init() {
 
 const validateHelp = `Checks the fleet specs in each PATH (a directory, walked for *.yaml and *.yml;
 a file; or - for standard input; default ".") against the fleet schema and the
-repository rules: unique names, zones inside the region, tag and name limits,
-and the total count. Nothing is sent to the cloud. Every problem is listed, one a line:
+repository rules: unique names, known regions and zones inside them, tag and
+name limits, instance names that no two fleets of a region can share, and the
+total count. Nothing is sent to the cloud. Every problem is listed, one a line:
 
   fleets/web.yaml:7:10: fleet "web": spec.count: must be >= 0
 
-Walking skips names that start with "." and refuses symbolic links that lead
-outside the directory; a file named on the command line is read whatever its
-name and wherever it leads.
+PATH should be the directory of the fleet specs: every YAML file under it is
+read as fleets, and a document that is something else (a CI workflow, a
+Kubernetes manifest) is reported. --exclude leaves files and directories out,
+matched against the path relative to the directory walked: "ci/**",
+"**/testdata", "*.compose.yaml".
+
+Walking skips names that start with "." and refuses symbolic links (to files
+or directories) that lead outside the directory; a file named on the command
+line is read whatever its name and wherever it leads.
 
 With --output json, stdout is one JSON object:
   {"valid": bool, "fleets": [{"name","file","line","region","count"}],
@@ -33,7 +41,8 @@ Exit codes: 0 all specs valid, 1 problems found (or unreadable input),
 Examples:
   lightkeeper validate fleets/
   lightkeeper validate --output json fleets/ | jq '.errors[].message'
-  lightkeeper validate - < web.yaml`
+  lightkeeper validate - < web.yaml
+  lightkeeper validate --exclude 'ci/**' --exclude '**/testdata' .`
 
 // validateReport is the --output json document.
 type validateReport struct {
@@ -51,9 +60,13 @@ type validatedFleet struct {
 }
 
 func runValidate(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [PATH...]", validateHelp)
+	fs := newFlagSet(e, "validate", "validate [--output text|json] [--max-total-count N] [--exclude GLOB]... [--region-allow REGION]... [PATH...]", validateHelp)
 	output := fs.String("output", "text", "output format: text or json")
 	maxTotal := fs.Int("max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets; -1 for no limit")
+	var regions listFlag
+	fs.Var(&regions, "region-allow", "accept `REGION` besides the Lighthouse regions this build knows (repeatable, or comma-separated)")
+	var exclude repeatedFlag
+	fs.Var(&exclude, "exclude", "leave out files and directories matching `GLOB`, relative to each directory walked; ** matches any number of directories (repeatable)")
 	paths, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -64,7 +77,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if *maxTotal == 0 || *maxTotal < -1 {
 		return usageError("--max-total-count must be positive or -1, not %d", *maxTotal)
 	}
-	fleets, err := loadFleets(e, paths, nil, spec.Options{MaxTotalCount: *maxTotal})
+	fleets, err := loadFleets(e, paths, exclude, spec.Options{MaxTotalCount: *maxTotal, ExtraRegions: regions})
 	errs, isSpec := specErrors(err)
 	if err != nil && !isSpec {
 		return err
@@ -80,6 +93,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // "<stdin>", not "\u003cstdin\u003e"
 		if err := enc.Encode(rep); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
@@ -101,6 +115,30 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		}
 		return &exitCodeError{code: exitError}
 	}
+	return nil
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+// repeatedFlag is a repeatable flag that keeps each value whole.
+type repeatedFlag []string
+
+func (r *repeatedFlag) String() string { return strings.Join(*r, " ") }
+
+func (r *repeatedFlag) Set(v string) error {
+	*r = append(*r, v)
 	return nil
 }
 

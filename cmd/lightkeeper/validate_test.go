@@ -174,9 +174,12 @@ func TestValidateUsage(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "Exit codes: 0 all specs valid, 1 problems found") || errOut != "" {
 		t.Errorf("--help: exit %d, stdout %q, stderr %q; want the help on stdout only", code, out, errOut)
 	}
-	// A flag error prints the problem and the help to stderr, nothing to stdout.
+	// A flag error prints the problem, the usage line and where the help is
+	// to stderr (not the whole help), nothing to stdout.
 	code, out, errOut = runCmd(t, "validate", "--no-such-flag")
-	if code != exitUsage || out != "" || !strings.Contains(errOut, "no-such-flag") || !strings.Contains(errOut, "Usage:") {
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "no-such-flag") ||
+		!strings.Contains(errOut, "\nusage: lightkeeper validate [--output text|json]") ||
+		!strings.Contains(errOut, "Run 'lightkeeper validate --help'") || strings.Contains(errOut, "Exit codes") {
 		t.Errorf("bad flag: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -310,6 +313,13 @@ func TestValidateStdin(t *testing.T) {
 		out.String() != "<stdin>:7:10: fleet \"solo\": spec.count: must be >= 0\n" {
 		t.Fatalf("exit %d, stdout %q", code, out.String())
 	}
+	// JSON output does not escape <, > and &.
+	out.Reset()
+	e.stdin = strings.NewReader(bad)
+	if code := run(context.Background(), []string{"validate", "--output", "json", "-"}, e); code != exitError ||
+		!strings.Contains(out.String(), `"file": "<stdin>"`) {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
 }
 
 // Every command's --help teaches: a synopsis, its exit codes and an example;
@@ -351,5 +361,82 @@ func TestValidateSameDirectoryTwoWays(t *testing.T) {
 	code, out, errOut := runCmd(t, "validate", "../../examples/fleets", abs, abs+"/web.yaml")
 	if code != exitOK || !strings.HasPrefix(out, "4 fleets valid") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestValidateRegionAllow(t *testing.T) {
+	dir := t.TempDir()
+	doc := `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata: {name: web}
+spec: {region: ap-newcity, count: 1, bundleId: bundle_gen_01, blueprintId: lhbp-g0tn7djh, charge: {period: 1}, zones: [ap-newcity-1]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "validate", dir)
+	if code != exitError || !strings.Contains(out, `unknown Lighthouse region "ap-newcity"`) {
+		t.Errorf("unknown region: code %d, %q", code, out)
+	}
+	code, out, errOut := runCmd(t, "validate", "--region-allow", "ap-other,ap-newcity", dir)
+	if code != exitOK {
+		t.Errorf("--region-allow: code %d, %q %q", code, out, errOut)
+	}
+}
+
+// A symbolic link to a directory outside the tree is refused as a link to a
+// file is: its fleets would otherwise go unchecked in silence.
+func TestValidateSymlinkDirOutOfTree(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "web.yaml"), []byte(validFleet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "solo.yaml"), []byte(strings.Replace(validFleet, "name: solo", "name: other", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "shared")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "validate", dir)
+	want := filepath.ToSlash(dir) + "/shared: symbolic link leads outside the directory being read; " +
+		"keep fleet files inside it, or name the file itself\n"
+	if code != exitError || out != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, out, want)
+	}
+	// Excluded, it is not looked at.
+	if code, out, _ := runCmd(t, "validate", "--exclude", "shared", dir); code != exitOK {
+		t.Errorf("--exclude shared: exit %d, %s", code, out)
+	}
+}
+
+func TestValidateExclude(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"fleets/solo.yaml":        validFleet,
+		"ci/workflow.yml":         "name: ci\non: [push]\njobs: {}\n",
+		"deep/a/testdata/x.yaml":  "count: nope\n",
+		"deep/b/testdata/y.yaml":  "kind: Deployment\n",
+		"fleets/testdata/z.yaml":  "[broken\n",
+		"fleets/old.compose.yaml": "services: {}\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runCmd(t, "validate", "--exclude", "ci/**", "--exclude", "**/testdata", "--exclude", "**/*.compose.yaml", dir)
+	if code != exitOK || out != "1 fleet valid (1 instance in all)\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, "validate", dir)
+	if code != exitError || !strings.Contains(out, "ci/workflow.yml:1:1: not a lightkeeper fleet (no apiVersion or kind; keys name, on, jobs)") {
+		t.Errorf("without --exclude: exit %d, stdout %q", code, out)
+	}
+	if code, _, errOut := runCmd(t, "validate", "--exclude", "/abs", dir); code != exitUsage || !strings.Contains(errOut, "relative to the directory walked") {
+		t.Errorf("absolute pattern: exit %d, %q", code, errOut)
 	}
 }

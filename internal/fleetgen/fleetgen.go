@@ -94,3 +94,11 @@ func MapFS(n int) fstest.MapFS {
 	}
 	return fsys
 }
+
+// Minimal returns the smallest valid fleet document: name, region and count
+// with a bundle, a blueprint and a one-month charge that the emulator's
+// built-in catalog sells in every region, and nothing else, so that a
+// benchmark against the emulator buys exactly what it asks for.
+func Minimal(name, region string, count int) string {
+	return fmt.Sprintf("---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: %s\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", name, region, count)
+}

@@ -1,0 +1,369 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lightkeeper/lightkeeper/reconcile"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// Defaults of Options (DefaultInterval is in config.go).
+const (
+	DefaultMinBackoff    = 5 * time.Second
+	DefaultShutdownGrace = 30 * time.Second
+	// DefaultConcurrency bounds the creates in flight. A create handed to
+	// the client may be waiting for its rate limiter; when the daemon is
+	// told to stop, those calls still go out (nothing can take them back
+	// from the client), so the bound is kept near what the rate limit
+	// sends in two seconds, rather than the engine's 32.
+	DefaultConcurrency = 8
+	// StateFile is the name of the reconcile state in Options.StateDir.
+	StateFile = "state.json"
+)
+
+// Options configure a Daemon. Source and Cloud are required.
+type Options struct {
+	// Source yields the revisions to reconcile. If it is also a Watcher,
+	// its changes trigger cycles.
+	Source Source
+	// Cloud is the Lighthouse API (a *lighthouse.Client). The daemon wraps
+	// it to count calls and to start no mutating call once stopping.
+	Cloud reconcile.Cloud
+	// Reconcile configures the engine. Its Logger defaults to Logger, its
+	// Concurrency to DefaultConcurrency.
+	Reconcile reconcile.Options
+	// Limits are the guards of every cycle: a plan over one is held.
+	Limits reconcile.Limits
+	// Spec bounds what spec.Load accepts.
+	Spec spec.Options
+	// Path is the directory of the revision that holds the fleets ("" or
+	// "." for the whole revision).
+	Path string
+	// Exclude hides files and directories from the fleet load: path.Match
+	// patterns matched against the path inside Path and against the base
+	// name; a pattern naming a directory hides what is under it.
+	Exclude []string
+	// Interval is the time between cycles (default DefaultInterval).
+	Interval time.Duration
+	// Jitter is the largest random time added to each wait (default a
+	// tenth of Interval; negative: none), so that daemons that started
+	// together do not call the API together.
+	Jitter time.Duration
+	// MinBackoff is the wait after a first failed cycle (default
+	// DefaultMinBackoff); it doubles with each failure in a row, up to
+	// MaxBackoff (default Interval).
+	MinBackoff, MaxBackoff time.Duration
+	// ShutdownGrace bounds how long the calls in flight may take once Run's
+	// context has ended (default DefaultShutdownGrace).
+	ShutdownGrace time.Duration
+	// StateDir is where the reconcile state is kept (StateFile, loaded by
+	// New and saved after each cycle); "" keeps it in memory only.
+	StateDir string
+	// Listen is the address Run serves Handler on ("" serves nothing; the
+	// caller may serve Handler itself).
+	Listen string
+	// Webhook, if set, is served at POST /hooks/git. It should call
+	// Trigger for a valid push.
+	Webhook http.Handler
+	// Logger receives the daemon's log lines; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the daemon's metrics and is what /metrics serves;
+	// nil means a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	// Now is the clock of the status; nil means time.Now.
+	Now func() time.Time
+}
+
+// Daemon runs the reconcile loop and serves its status.
+type Daemon struct {
+	opts  Options
+	log   *slog.Logger
+	rec   *reconcile.Reconciler
+	m     *metrics
+	reg   *prometheus.Registry
+	kick  chan struct{}                   // buffered 1: a pending cycle
+	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
+	run   atomic.Bool                     // Run is running
+	ready atomic.Bool
+	busy  atomic.Bool   // a cycle is running
+	touch atomic.Int64  // unix nanoseconds of the loop's last sign of progress
+	first chan struct{} // closed when the first cycle has ended
+	once  sync.Once     // closes first
+
+	// Owned by the loop goroutine.
+	current  Revision   // last revision synced
+	synced   bool       // a sync has succeeded
+	good     *goodState // last good revision and its fleets
+	failures int        // failed cycles in a row
+
+	mu     sync.Mutex // guards status
+	status Status
+}
+
+// goodState is a revision whose fleets loaded.
+type goodState struct {
+	rev    Revision
+	fleets []*spec.Fleet
+}
+
+// New checks opts, loads the state from opts.StateDir and returns a Daemon
+// ready to Run.
+func New(opts Options) (*Daemon, error) {
+	if opts.Source == nil {
+		return nil, errors.New("daemon: no source")
+	}
+	if opts.Cloud == nil {
+		return nil, errors.New("daemon: no cloud")
+	}
+	if err := checkPatterns(opts.Exclude); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if opts.Path == "" {
+		opts.Path = "."
+	}
+	if !fs.ValidPath(opts.Path) {
+		return nil, fmt.Errorf("daemon: fleets path %q: want a slash-separated path inside the repository", opts.Path)
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Jitter == 0 {
+		opts.Jitter = opts.Interval / 10
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = opts.Interval
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: register metrics: %w", err)
+	}
+	st := reconcile.NewState()
+	if opts.StateDir != "" {
+		if st, err = reconcile.LoadState(filepath.Join(opts.StateDir, StateFile)); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+	}
+	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
+	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping, touch: d.progress}
+	ropts := opts.Reconcile
+	if ropts.Logger == nil {
+		ropts.Logger = log
+	}
+	if ropts.Concurrency <= 0 {
+		ropts.Concurrency = DefaultConcurrency
+	}
+	d.rec = reconcile.New(cloud, st, ropts)
+	good, saved, err := d.loadLastGood()
+	if err != nil {
+		log.Error("the saved last good revision does not load; waiting for the source", "err", err)
+	} else if good != nil {
+		d.good = good
+		d.status.LastGood = revisionInfo(good.rev, saved)
+		log.Info("reconciling the saved last good revision until the source syncs a good one", "revision", good.rev.Short(), "fleets", len(good.fleets))
+	}
+	return d, nil
+}
+
+// stopping returns the channel closed when Run's context ends (nil, which
+// never closes, before Run).
+func (d *Daemon) stopping() <-chan struct{} {
+	if p := d.stop.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Trigger asks for a cycle as soon as the one running (if any) ends.
+// Triggers that come while one is pending are coalesced into it. It never
+// blocks and is safe to call from any goroutine (a webhook handler).
+func (d *Daemon) Trigger() {
+	d.m.triggers.WithLabelValues("webhook").Inc()
+	d.poke()
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ObserveWebhook counts one request to the webhook by result and reason
+// (it fits gitsync.WebhookOptions.Observe).
+func (d *Daemon) ObserveWebhook(result, reason string) {
+	d.m.webhooks.WithLabelValues(result, reason).Inc()
+}
+
+// Run runs cycles until ctx ends, then lets the calls in flight finish,
+// saves the state and returns nil. It serves Handler on Options.Listen if
+// set. It returns an error only if it cannot start (the address is taken)
+// or is already running.
+func (d *Daemon) Run(ctx context.Context) error {
+	if !d.run.CompareAndSwap(false, true) {
+		return errors.New("daemon: already running")
+	}
+	defer d.run.Store(false)
+	done := ctx.Done()
+	d.stop.Store(&done)
+	if d.opts.Listen != "" {
+		ln, err := net.Listen("tcp", d.opts.Listen)
+		if err != nil {
+			return fmt.Errorf("daemon: listen: %w", err)
+		}
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("http server stopped", "err", err)
+			}
+		}()
+		d.log.Info("serving status", "addr", ln.Addr().String())
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	if w, ok := d.opts.Source.(Watcher); ok {
+		ch, err := w.Watch(ctx)
+		if err != nil {
+			d.log.Warn("cannot watch the source; following it on the interval only", "err", err)
+		} else {
+			go func() {
+				for range ch {
+					d.m.triggers.WithLabelValues("watch").Inc()
+					d.poke()
+				}
+			}()
+		}
+	}
+	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
+	timer := time.NewTimer(0) // the first cycle starts at once
+	defer timer.Stop()
+	next := "start" // why the timer is set
+	for {
+		var trigger string
+		select {
+		case <-ctx.Done():
+			return d.shutdown()
+		case <-timer.C:
+			trigger = next
+			d.m.triggers.WithLabelValues(trigger).Inc()
+		case <-d.kick:
+			trigger = "request" // counted by Trigger or the watch
+		}
+		d.busy.Store(true)
+		d.progress()
+		ok := d.cycle(ctx, trigger)
+		d.busy.Store(false)
+		d.once.Do(func() { close(d.first) })
+		if ctx.Err() != nil {
+			return d.shutdown()
+		}
+		wait, why := d.nextWait(ok)
+		d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
+		d.log.Debug("next cycle", "in", wait, "reason", why)
+		timer.Reset(wait)
+		next = why
+	}
+}
+
+// nextWait is the wait before the next cycle: the interval after a cycle
+// that went well, exponential backoff after failures in a row, plus jitter.
+func (d *Daemon) nextWait(ok bool) (time.Duration, string) {
+	if ok {
+		d.failures = 0
+		return d.jitter(d.opts.Interval), "interval"
+	}
+	d.failures++
+	wait := d.opts.MinBackoff
+	for i := 1; i < d.failures && wait < d.opts.MaxBackoff; i++ {
+		wait *= 2
+	}
+	return d.jitter(min(wait, d.opts.MaxBackoff)), "retry"
+}
+
+func (d *Daemon) jitter(wait time.Duration) time.Duration {
+	if d.opts.Jitter <= 0 {
+		return wait
+	}
+	return wait + rand.N(d.opts.Jitter)
+}
+
+// shutdown saves the state once Run's context has ended.
+func (d *Daemon) shutdown() error {
+	d.saveState()
+	d.log.Info("daemon stopped; state saved")
+	return nil
+}
+
+// saveState writes the reconcile state to the state directory.
+func (d *Daemon) saveState() {
+	if d.opts.StateDir == "" {
+		return
+	}
+	if err := d.rec.State().Save(filepath.Join(d.opts.StateDir, StateFile)); err != nil {
+		d.m.stateSaveFails.Inc()
+		d.log.Error("cannot save the state; expectations may be lost on restart (tokens still make creates safe)", "err", err)
+	}
+}
+
+// Handler returns the daemon's HTTP handler: /healthz, /readyz, /metrics,
+// /status, / and, with Options.Webhook, POST /hooks/git.
+func (d *Daemon) Handler() http.Handler { return d.handler() }
+
+// FirstCycle returns a channel that is closed when the first cycle has
+// ended, whatever its result: the moment to tell a supervisor that the
+// service has started (sd_notify READY=1).
+func (d *Daemon) FirstCycle() <-chan struct{} { return d.first }
+
+// Stalled reports whether a cycle has been running for longer than max
+// without a sign of progress (a sync, a plan, an API call that ended): a
+// supervisor's watchdog should stop being fed then. An idle loop is not
+// stalled.
+func (d *Daemon) Stalled(max time.Duration) bool {
+	if !d.busy.Load() {
+		return false
+	}
+	return time.Since(time.Unix(0, d.touch.Load())) > max
+}
+
+// progress records a sign of progress of the loop.
+func (d *Daemon) progress() { d.touch.Store(time.Now().UnixNano()) }
+
+// Ready reports whether the first sync and observe have succeeded.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Running reports whether Run is running.
+func (d *Daemon) Running() bool { return d.run.Load() }

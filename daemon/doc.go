@@ -1,0 +1,28 @@
+// Package daemon is lightkeeper's service loop and its HTTP face: it follows
+// a Source of fleet revisions (a git repository through gitsync, or a plain
+// directory), loads each new revision's fleets, and keeps reconciling them
+// with the reconcile engine, one cycle at a time.
+//
+// A cycle starts on an interval (with jitter), on Trigger (the git
+// webhook), or when a Watcher source reports a change; triggers that come
+// while a cycle runs are coalesced into one more cycle. A cycle that fails
+// is retried with exponential backoff.
+//
+// An invalid revision (schema or semantic errors, names that collide) is
+// reported in the log, in /metrics (lightkeeper_invalid_revision) and in
+// /status, and the last good revision keeps being reconciled until a valid
+// one takes over. The engine isolates fleets, so one fleet's failure never
+// blocks the others. Limits apply to each cycle: a plan over a limit is held
+// and reported, never applied.
+//
+// When Run's context ends, no new API call that mutates is started, the
+// calls in flight finish (the engine records expectations as it goes), the
+// state is saved to the state directory, and Run returns nil.
+//
+// Config is the configuration file of `lightkeeper daemon` (LoadConfig);
+// the command maps it to Options.
+//
+// The HTTP handler serves /healthz, /readyz, /metrics (Prometheus),
+// /status (JSON), a status page at / and, when Options.Webhook is set,
+// POST /hooks/git.
+package daemon

@@ -1,0 +1,249 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+)
+
+// waitFor is how long a test waits for the loop to get somewhere. It is
+// generous: tests never pass or fail on timing, only time out.
+const waitFor = 60 * time.Second
+
+// fleet renders a fleet document.
+func fleet(name, bundle string, count int) string {
+	return fmt.Sprintf(`apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: %s
+spec:
+  region: ap-guangzhou
+  count: %d
+  bundleId: %s
+  blueprintId: lhbp-g0tn7djh
+  charge: {period: 1}
+`, name, count, bundle)
+}
+
+// env is a daemon over a fleet directory and an emulator on httptest with
+// a manual clock.
+type env struct {
+	t      *testing.T
+	dir    string // the repository; fleets live in dir/fleets
+	emu    *emulator.Server
+	client *lighthouse.Client
+	clock  *emulator.ManualClock
+	cloud  reconcile.Cloud // what the daemon is given (client, maybe wrapped)
+	reg    *prometheus.Registry
+	d      *daemon.Daemon
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// newEnv makes an emulator, a client and a fleet directory; files maps a
+// name under fleets/ to its content.
+func newEnv(t *testing.T, files map[string]string) *env {
+	t.Helper()
+	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	emu, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDx": "k"}, Clock: clock,
+		RateLimits: emulator.NoRateLimits(), MaxClockSkew: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(emu)
+	t.Cleanup(hs.Close)
+	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDx", "k", "", "t"), Endpoint: hs.URL,
+		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0, lighthouse.ActionDescribeInstances: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dir: t.TempDir(), emu: emu, client: c, clock: clock, cloud: c}
+	for name, content := range files {
+		e.write(name, content)
+	}
+	return e
+}
+
+// write puts a file under fleets/.
+func (e *env) write(name, content string) {
+	e.t.Helper()
+	p := filepath.Join(e.dir, "fleets", name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// remove deletes a file under fleets/.
+func (e *env) remove(name string) {
+	e.t.Helper()
+	if err := os.Remove(filepath.Join(e.dir, "fleets", name)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// options are the daemon options of a test: no interval cycles (only the
+// first one and triggers), no jitter, the emulator's clock.
+func (e *env) options() daemon.Options {
+	return daemon.Options{
+		Source:    daemon.DirSource{Dir: e.dir},
+		Cloud:     e.cloud,
+		Path:      "fleets",
+		Interval:  time.Hour,
+		Jitter:    -1,
+		Reconcile: reconcile.Options{Now: e.clock.Now},
+		Limits:    reconcile.Limits{MaxCreates: -1},
+		Registry:  prometheus.NewRegistry(),
+	}
+}
+
+// start makes the daemon from opts and runs it until the test ends.
+func (e *env) start(opts daemon.Options) {
+	e.t.Helper()
+	d, err := daemon.New(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.d, e.reg = d, opts.Registry
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- d.Run(ctx) }()
+	e.t.Cleanup(func() { e.stop() })
+}
+
+// stop cancels Run and returns its error.
+func (e *env) stop() error {
+	e.t.Helper()
+	if e.cancel == nil {
+		return nil
+	}
+	e.cancel()
+	e.cancel = nil
+	select {
+	case err := <-e.done:
+		return err
+	case <-time.After(waitFor):
+		e.t.Fatal("Run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+// waitRuns waits until n cycles have ended and returns the status.
+func (e *env) waitRuns(n int) daemon.Status {
+	e.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		s := e.d.Status()
+		if s.Runs >= n {
+			return s
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("waited %v for cycle %d; status: runs %d, last error %q", waitFor, n, s.Runs, s.LastError)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// cycle triggers one cycle and waits for it. The loop must be idle.
+func (e *env) cycle() daemon.Status {
+	e.t.Helper()
+	n := e.d.Status().Runs
+	e.d.Trigger()
+	return e.waitRuns(n + 1)
+}
+
+// cycleUntilReplaced runs the cycles that replace an instance deleted by
+// hand: the first one replays the slot's token, which the emulator answers
+// with the deleted instance's ID, so the slot waits out the expectation
+// window; the clock then passes it, and the second cycle creates anew.
+func (e *env) cycleUntilReplaced() daemon.Status {
+	e.t.Helper()
+	e.cycle()
+	e.clock.Advance(reconcile.DefaultExpectWindow + time.Minute)
+	return e.cycle()
+}
+
+// live counts the emulator's instances per name prefix ("web-").
+func (e *env) live(prefix string) int {
+	n := 0
+	for _, in := range e.emu.Instances() {
+		if strings.HasPrefix(in.InstanceName, prefix) && reconcile.Live(in.InstanceState) {
+			n++
+		}
+	}
+	return n
+}
+
+// metric reads one series of a collector family from the registry.
+func (e *env) metric(name string, labels ...string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	e.t.Fatalf("no series %s%v", name, labels)
+	return 0
+}
+
+// get fetches a path of the daemon's handler.
+func (e *env) get(path string) (int, string) {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(b)
+}
+
+// lint checks the registry's metrics against Prometheus conventions.
+func (e *env) lint() {
+	e.t.Helper()
+	problems, err := testutil.GatherAndLint(e.reg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range problems {
+		e.t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
+}

@@ -1,0 +1,290 @@
+package daemon
+
+import (
+	"context"
+	"iter"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+)
+
+// Result labels of lightkeeper_reconcile_runs_total.
+const (
+	// ResultSuccess: the plan was made and applied with no failure.
+	ResultSuccess = "success"
+	// ResultPartial: the cycle ran, but a fleet failed or a create did not
+	// succeed; the other fleets were reconciled.
+	ResultPartial = "partial"
+	// ResultHeld: the plan exceeds a guard and was not applied.
+	ResultHeld = "held"
+	// ResultError: nothing could be reconciled (no good revision, the
+	// sync failed before any revision was had, or no plan could be made).
+	ResultError = "error"
+	// ResultCanceled: the daemon was stopped during the cycle.
+	ResultCanceled = "canceled"
+)
+
+// metrics are the daemon's Prometheus collectors, under Prometheus naming
+// conventions: a lightkeeper_ prefix, base units, _total for counters.
+type metrics struct {
+	duration       prometheus.Histogram
+	runs           *prometheus.CounterVec
+	fleet          *prometheus.GaugeVec
+	creates        *prometheus.CounterVec
+	isolates       *prometheus.CounterVec
+	apiCalls       *prometheus.CounterVec
+	fetches        *prometheus.CounterVec
+	revision       *prometheus.GaugeVec
+	lastSuccess    prometheus.Gauge
+	invalid        prometheus.Gauge
+	held           prometheus.Gauge
+	planCreates    prometheus.Gauge
+	planSpend      prometheus.Gauge
+	ready          prometheus.Gauge
+	triggers       *prometheus.CounterVec
+	revisionLoads  *prometheus.CounterVec
+	stateSaveFails prometheus.Counter
+	webhooks       *prometheus.CounterVec
+
+	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lightkeeper_reconcile_duration_seconds",
+			Help:    "Time one reconcile cycle took: sync, load, observe, plan and apply.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_reconcile_runs_total",
+			Help: "Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled.",
+		}, []string{"result"}),
+		fleet: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lightkeeper_fleet_instances",
+			Help: "Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).",
+		}, []string{"fleet", "state"}),
+		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_creates_total",
+			Help: "Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping).",
+		}, []string{"result"}),
+		isolates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_isolates_total",
+			Help: "Isolations sent by apply, by result: isolated, failed.",
+		}, []string{"result"}),
+		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_api_calls_total",
+			Help: "Lighthouse API calls by action and error code (\"\" for success; one count per Instances listing).",
+		}, []string{"action", "code"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_git_fetches_total",
+			Help: "Syncs of the fleet repository by result: success, error.",
+		}, []string{"result"}),
+		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lightkeeper_revision_info",
+			Help: "1 for the revision last synced; last_good is \"true\" when it is the one being reconciled.",
+		}, []string{"revision", "last_good"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_last_success_timestamp_seconds",
+			Help: "Unix time of the end of the last reconcile cycle whose result was success.",
+		}),
+		invalid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_invalid_revision",
+			Help: "1 while the newest revision is invalid and the last good one is reconciled instead.",
+		}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_plan_held",
+			Help: "1 while the last plan exceeds a safety limit and is held, not applied.",
+		}),
+		planCreates: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_plan_creates",
+			Help: "Creates in the last plan.",
+		}),
+		planSpend: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_plan_monthly_spend",
+			Help: "Monthly spend the creates of the last plan add, in the price's currency.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_ready",
+			Help: "1 once the first sync and observe succeeded (what /readyz reports).",
+		}),
+		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_triggers_total",
+			Help: "Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported). Requests during a cycle coalesce into one.",
+		}, []string{"source"}),
+		revisionLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_revision_loads_total",
+			Help: "Fleet specs loaded from a new revision, by result: valid, invalid.",
+		}, []string{"result"}),
+		stateSaveFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lightkeeper_state_save_errors_total",
+			Help: "Failed writes of the state file.",
+		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_webhook_requests_total",
+			Help: "Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
+		}, []string{"result", "reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.runs, m.fleet, m.creates, m.isolates, m.apiCalls, m.fetches,
+		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Counters that are read as rates start at 0 for every known label.
+	for _, r := range []string{ResultSuccess, ResultPartial, ResultHeld, ResultError, ResultCanceled} {
+		m.runs.WithLabelValues(r)
+	}
+	for _, r := range []string{"created", "ambiguous", "failed", "deferred"} {
+		m.creates.WithLabelValues(r)
+	}
+	for _, r := range []string{"success", "error"} {
+		m.fetches.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// observePlan sets the per-fleet gauges from a plan; fleets gone from the
+// plan lose their series.
+func (m *metrics) observePlan(p *reconcile.Plan) {
+	// Delete only the fleets that are gone, so a scrape never sees the
+	// gauges of a fleet missing for a moment.
+	now := map[string]bool{}
+	for _, fp := range p.Fleets {
+		now[fp.Fleet] = true
+	}
+	for name := range m.fleets {
+		if !now[name] {
+			m.fleet.DeletePartialMatch(prometheus.Labels{"fleet": name})
+		}
+	}
+	m.fleets = now
+	for _, fp := range p.Fleets {
+		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected} {
+			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))
+		}
+	}
+	m.planCreates.Set(float64(p.Totals.Creates))
+	m.planSpend.Set(p.Totals.Money.Monthly)
+}
+
+// observeResult counts what an apply did.
+func (m *metrics) observeResult(r *reconcile.Result) {
+	failed, deferred, isolateFailed := r.Failed, 0, 0
+	for _, fr := range r.Fleets {
+		for _, f := range fr.Failures {
+			switch {
+			case f.InstanceID != "":
+				isolateFailed++
+			case f.Code == CodeShuttingDown:
+				deferred++
+			}
+		}
+	}
+	m.creates.WithLabelValues("created").Add(float64(r.Created))
+	m.creates.WithLabelValues("ambiguous").Add(float64(r.Ambiguous))
+	m.creates.WithLabelValues("failed").Add(float64(failed - deferred))
+	m.creates.WithLabelValues("deferred").Add(float64(deferred))
+	m.isolates.WithLabelValues("isolated").Add(float64(r.Isolated))
+	m.isolates.WithLabelValues("failed").Add(float64(isolateFailed))
+}
+
+// setRevision makes rev the one revision_info series.
+func (m *metrics) setRevision(rev string, lastGood bool) {
+	m.revision.Reset()
+	m.revision.WithLabelValues(rev, strconv.FormatBool(lastGood)).Set(1)
+}
+
+// countingCloud is a reconcile.Cloud that counts each call by action and
+// error code, and refuses to start a mutating call once the daemon is
+// stopping (calls already started finish).
+type countingCloud struct {
+	reconcile.Cloud
+	calls *prometheus.CounterVec
+	// stopping returns a channel closed once no new mutating call may
+	// start (nil before Run).
+	stopping func() <-chan struct{}
+	// touch, if set, is called after each call, as a sign of progress.
+	touch func()
+}
+
+var _ reconcile.Cloud = (*countingCloud)(nil)
+
+func (c *countingCloud) count(action string, err error) {
+	if c.touch != nil {
+		c.touch()
+	}
+	code := ""
+	if err != nil {
+		code = lighthouse.ErrorCode(err)
+		if code == "" {
+			code = "ClientError"
+		}
+	}
+	c.calls.WithLabelValues(action, code).Inc()
+}
+
+// CodeShuttingDown is the error code of a mutating call that the daemon
+// did not send because it was stopping. Nothing was sent, so nothing can
+// have been bought.
+const CodeShuttingDown = "ClientError.ShuttingDown"
+
+// gate refuses a mutating call once the daemon is stopping.
+func (c *countingCloud) gate(action, region string) error {
+	if c.stopping == nil {
+		return nil
+	}
+	select {
+	case <-c.stopping():
+		return &lighthouse.Error{Action: action, Region: region, Code: CodeShuttingDown,
+			Message: "not sent: lightkeeper is shutting down; the next run sends it"}
+	default:
+		return nil
+	}
+}
+
+// Instances counts one call per listing (the client pages inside it).
+func (c *countingCloud) Instances(ctx context.Context, region string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	return func(yield func(lighthouse.Instance, error) bool) {
+		var failed error
+		for in, err := range c.Cloud.Instances(ctx, region, req) {
+			if err != nil {
+				failed = err
+			}
+			if !yield(in, err) {
+				break
+			}
+		}
+		c.count(lighthouse.ActionDescribeInstances, failed)
+	}
+}
+
+// CreateInstances counts and gates a create.
+func (c *countingCloud) CreateInstances(ctx context.Context, region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
+	if err := c.gate(lighthouse.ActionCreateInstances, region); err != nil && !req.DryRun {
+		return nil, err
+	}
+	resp, err := c.Cloud.CreateInstances(ctx, region, req)
+	c.count(lighthouse.ActionCreateInstances, err)
+	return resp, err
+}
+
+// InquirePriceCreateInstances counts a price inquiry.
+func (c *countingCloud) InquirePriceCreateInstances(ctx context.Context, region string, req *lighthouse.InquirePriceCreateInstancesRequest) (*lighthouse.InquirePriceCreateInstancesResponse, error) {
+	resp, err := c.Cloud.InquirePriceCreateInstances(ctx, region, req)
+	c.count(lighthouse.ActionInquirePriceCreateInstances, err)
+	return resp, err
+}
+
+// IsolateInstances counts and gates an isolation.
+func (c *countingCloud) IsolateInstances(ctx context.Context, region string, req *lighthouse.IsolateInstancesRequest) (*lighthouse.IsolateInstancesResponse, error) {
+	if err := c.gate(lighthouse.ActionIsolateInstances, region); err != nil {
+		return nil, err
+	}
+	resp, err := c.Cloud.IsolateInstances(ctx, region, req)
+	c.count(lighthouse.ActionIsolateInstances, err)
+	return resp, err
+}
