@@ -352,3 +352,38 @@ func TestLagPastTheWindowBuysOnceMoreAndSaysSo(t *testing.T) {
 		t.Fatalf("the duplicate is not reported: %+v", fp)
 	}
 }
+
+// Outside the guarantee (README, condition 3): a daemon and a run without
+// state replace the same hand-deleted instance at once, under a service that
+// treats a token whose instances are gone as new (TokenGone create-new). The
+// daemon knows incarnation 0 is dead and sends incarnation 1's token; the
+// run without state sends incarnation 0's, which the service honours anew.
+// Each buys one; the next plan reports the second.
+func TestRunnersWithoutSharedStateUnderTokenGoneCreateNew(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.TokenGone = emulator.TokenCreateNew
+	fleets := fleetsOf(t, web(1))
+	daemon := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	once(t, daemon, fleets)
+	if err := cloud.DeleteInstance(cloud.All()[0].InstanceId); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	oneShot := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	ctx := context.Background()
+	pd, _ := daemon.Plan(ctx, fleets)
+	po, _ := oneShot.Plan(ctx, fleets)
+	if pd.Fleets[0].Creates[0].Incarnation != 1 || po.Fleets[0].Creates[0].Incarnation != 0 {
+		t.Fatalf("incarnations: daemon %d, one-shot %d", pd.Fleets[0].Creates[0].Incarnation, po.Fleets[0].Creates[0].Incarnation)
+	}
+	daemon.Apply(ctx, pd, false)
+	oneShot.Apply(ctx, po, false)
+	if n := countLive(cloud.All()); n != 2 {
+		t.Fatalf("%d live instances; the README's condition 3 says why there are 2 (update it if this changed)", n)
+	}
+	clock.Advance(emulator.DefaultLaunchDelay)
+	p, _ := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+	if fp := p.Fleets[0]; p.Changes() || len(fp.Surplus) != 1 || fp.Surplus[0].Reason == "" {
+		t.Fatalf("the duplicate is not reported: %+v", fp)
+	}
+}
