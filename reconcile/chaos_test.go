@@ -48,10 +48,10 @@ var (
 // an ambiguous create, Describe lag and a bundle change under TokenMismatch
 // (reduced to TestAmbiguousCreateThenSpecChangeBuysOnce); 2585 and 8859:
 // two runners, one without state, disagree on a slot's incarnation under
-// TokenMismatch and TokenGone create-new; 11076 and 11907: an instance
-// listed, then unlisted again by Describe lag, across a bundle change
-// under TokenMismatch reject. All outside the guarantee since: their
-// damage must stay bounded and reported.
+// TokenMismatch and TokenGone create-new (outside the guarantee: their
+// damage must stay bounded and reported); 11076 and 11907: an instance
+// listed, then unlisted again by Describe lag, across a bundle change under
+// TokenMismatch reject (inside since a refused token waits a window).
 var seedRegressions = []int64{3, 2585, 8859, 11076, 11907}
 
 // chaosStats add up what the scenarios did, for the summary line.
