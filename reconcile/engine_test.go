@@ -387,3 +387,39 @@ func TestRunnersWithoutSharedStateUnderTokenGoneCreateNew(t *testing.T) {
 		t.Fatalf("the duplicate is not reported: %+v", fp)
 	}
 }
+
+// The cost of waiting a window on a refused token: runs without state
+// record the wait and forget it, so after a spec change under TokenMismatch
+// reject a slot whose instance died (LAUNCH_FAILED) is refilled by one-shot
+// runs only once the service forgets the dead instance's token. A daemon
+// (or --state-dir) refills it one window after the first refusal.
+func TestRefusedTokenAfterASpecChange(t *testing.T) {
+	for _, withState := range []bool{false, true} {
+		t.Run(fmt.Sprintf("state %v", withState), func(t *testing.T) {
+			cloud, clock := fakeCloud()
+			cloud.TokenMismatch = emulator.TokenReject
+			cloud.TokenWindow = 30 * time.Minute
+			cloud.LaunchFails = func(string) bool { return true }
+			d := web(1)
+			daemon := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+			once(t, daemon, fleetsOf(t, d))
+			clock.Advance(emulator.DefaultLaunchDelay)
+			cloud.LaunchFails = nil
+			d.bundle = "bundle_gen_02"
+			refilled := time.Duration(0)
+			for countLive(cloud.All()) == 0 && clock.Now().Sub(reconciletest.Epoch) < time.Hour {
+				r := daemon
+				if !withState {
+					r = reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+				}
+				once(t, r, fleetsOf(t, d))
+				refilled = clock.Now().Sub(reconciletest.Epoch)
+				clock.Advance(time.Minute)
+			}
+			want := map[bool]time.Duration{false: 30 * time.Minute, true: 6 * time.Minute}[withState]
+			if all := cloud.All(); countLive(all) != 1 || len(all) != 2 || refilled > want+time.Minute {
+				t.Fatalf("refilled at %s (want by %s): %d instances, %d live", refilled, want, len(all), countLive(all))
+			}
+		})
+	}
+}
