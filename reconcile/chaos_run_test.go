@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/reconcile/reconciletest"
+	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 // This file runs a drawn scenario and checks the invariants after each step.
@@ -23,12 +22,8 @@ func runScenario(t *testing.T, seed int64) {
 	p := draw(seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	short := &atomic.Bool{}
-	emu := reconciletest.StartEmulator(t, p.cfg, lighthouse.Options{
-		RetryMax:   p.retryMax,
-		HTTPClient: &http.Client{Transport: shortTimeout{on: short, base: http.DefaultTransport.(*http.Transport).Clone()}},
-	})
-	s := &scenario{t: t, seed: seed, p: p, ctx: ctx, emu: emu, short: short, defs: slices.Clone(p.defs), beyond: map[string]int{}}
+	emu := reconciletest.StartEmulator(t, p.cfg, lighthouse.Options{RetryMax: p.retryMax})
+	s := &scenario{t: t, seed: seed, p: p, ctx: ctx, emu: emu, defs: slices.Clone(p.defs), beyond: map[string]int{}}
 	s.opts = reconcile.Options{Tags: p.tags, Diff: reconcile.DiffOptions{ExpectWindow: p.expectWindow}, Now: emu.Clock.Now}
 	s.daemon = reconcile.New(emu.Client, nil, s.opts)
 	s.reload()
@@ -36,14 +31,15 @@ func runScenario(t *testing.T, seed int64) {
 	if len(p.outside) > 0 {
 		chaosStats.outside.Add(1)
 	}
-	s.logf("settings: retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
-		p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
+	s.logf("settings: site %q, retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
+		p.cfg.Site, p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
 	for i, st := range p.steps {
 		before := s.truth()
 		runners := s.step(st)
 		s.check(fmt.Sprintf("step %d (%s)", i, st), before, runners)
 	}
 	s.converge()
+	s.logTrace()
 }
 
 func (s *scenario) reload() {
@@ -54,7 +50,11 @@ func (s *scenario) reload() {
 	s.fleets = fleets
 }
 
-func (s *scenario) truth() map[string]truth { return groundTruth(s.fleets, s.emu.Server.Instances()) }
+// truth is the ground truth once every request sent has been handled.
+func (s *scenario) truth() map[string]truth {
+	s.emu.Quiesce()
+	return groundTruth(s.fleets, s.emu.Server.Instances())
+}
 
 // step carries out one step and returns how many runners applied in it.
 func (s *scenario) step(st step) int {
@@ -89,14 +89,16 @@ func (s *scenario) step(st step) int {
 		for _, f := range st.faults {
 			srv.InjectFault(f)
 			if f.Kind == emulator.FaultDelay {
-				s.short.Store(true)
+				// The client gives up long before the delay ends, after
+				// the emulator acted.
+				s.emu.SetAttemptTimeout(50 * time.Millisecond)
 			}
 		}
 		chaosStats.faults.Add(int64(len(st.faults)))
 		s.logf("%s", st)
 	case stepClear:
 		srv.ClearFaults()
-		s.short.Store(false)
+		s.emu.SetAttemptTimeout(0)
 		s.logf("clear faults")
 	case stepDelete:
 		var ids []string
@@ -176,15 +178,17 @@ func summarize(p *reconcile.Plan) string {
 // apply is one run by one runner; an apply above a guard must buy nothing
 // (invariant 3).
 func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
-	before := s.emu.Mutations()
+	s.emu.Quiesce()
 	p, err := r.Plan(s.ctx, s.fleets)
 	if err != nil {
 		s.fatalf("%s: plan: %v", who, err)
 	}
 	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxIsolates: -1})
 	if over {
+		s.emu.Quiesce()
 		mid := s.emu.Mutations()
 		_, err := r.Apply(s.ctx, p, false)
+		s.emu.Quiesce()
 		if !errors.Is(err, reconcile.ErrOverLimit) || s.emu.Mutations() != mid {
 			s.fatalf("%s: an apply over --max-creates %d (plan: %d creates) returned %v and sent %d mutating calls", who, maxCreates, p.Totals.Creates, err, s.emu.Mutations()-mid)
 		}
@@ -192,7 +196,6 @@ func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
 		s.logf("%s: over --max-creates %d with %d creates: nothing done", who, maxCreates, p.Totals.Creates)
 		return
 	}
-	_ = before
 	res, err := r.Apply(s.ctx, p, false)
 	chaosStats.runs.Add(1)
 	if err != nil {
@@ -211,12 +214,14 @@ func (s *scenario) planOnly(apiDryRun bool) {
 	opts := s.opts
 	opts.APIDryRun = apiDryRun
 	r := reconcile.New(s.emu.Client, nil, opts)
+	s.emu.Quiesce()
 	before, mut := snapshot(s.emu.Server.Instances()), s.emu.Mutations()
 	p, err := r.Plan(s.ctx, s.fleets)
 	if err != nil {
 		s.fatalf("plan: %v", err)
 	}
 	chaosStats.planRuns.Add(1)
+	s.emu.Quiesce()
 	if after := snapshot(s.emu.Server.Instances()); after != before || s.emu.Mutations() != mut {
 		s.fatalf("invariant 3: a --plan run changed the cloud (%d mutating calls)\nbefore:\n%s\nafter:\n%s", s.emu.Mutations()-mut, before, after)
 	}
@@ -293,7 +298,7 @@ func ids(ins []lighthouse.Instance) []string {
 // more for each instance that ended in LAUNCH_FAILED meanwhile.
 func (s *scenario) converge() {
 	s.emu.Server.ClearFaults()
-	s.short.Store(false)
+	s.emu.SetAttemptTimeout(0)
 	window := s.p.expectWindow
 	if window == 0 {
 		window = reconcile.DefaultExpectWindow
@@ -385,6 +390,24 @@ func (s *scenario) checkReported() {
 		}
 		if len(surplus) != want {
 			s.fatalf("final plan: fleet %s has %d live instances in its %d slots and %d beyond, but the plan reports %d surplus: %+v", fp.Fleet, in, d.count, beyond, len(surplus), fp.Surplus)
+		}
+	}
+	// A renamed fleet's instances carry its old name in their tags (where
+	// the site took them): the plan lists them as orphans.
+	inGit := map[string]bool{}
+	for _, d := range s.defs {
+		inGit[d.key()] = true
+	}
+	orphans := map[string]bool{}
+	for _, o := range p.Orphans {
+		orphans[o.ID] = true
+	}
+	chaosStats.orphans.Add(int64(len(orphans)))
+	for _, in := range s.emu.Server.Instances() {
+		for _, tag := range in.Tags {
+			if tag.Key == spec.TagFleet && !inGit[regionOf(in.Zone)+"/"+tag.Value] && liveState(in.InstanceState) && !orphans[in.InstanceId] {
+				s.fatalf("final plan: %s (%s), tagged for fleet %s that is no longer in git, is not listed as an orphan", in.InstanceId, in.InstanceName, tag.Value)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,5 +290,136 @@ func TestAmbiguousCreateThenSpecChangeBuysOnce(t *testing.T) {
 	}
 	if n := len(cloud.All()); n != 1 {
 		t.Fatalf("%d instances for one slot", n)
+	}
+}
+
+// A run without state cannot tell an instance deleted by hand from one that
+// Describe does not list yet: under TokenGone return-original the slot's
+// token keeps answering the deleted ID, which each one-shot run takes for a
+// new instance and waits for. The slot is refilled once the service forgets
+// the token, never twice; a daemon (or --state-dir) refills it after one
+// expectation window (TestDeletedInstanceIsReplacedOnce).
+func TestOneShotRunsRefillADeletedSlotOnceTheTokenIsForgotten(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.TokenWindow = 30 * time.Minute
+	fleets := fleetsOf(t, web(1))
+	oneShot := func() *reconcile.Result {
+		_, res := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+		return res
+	}
+	oneShot()
+	clock.Advance(emulator.DefaultLaunchDelay)
+	deleted := cloud.All()[0].InstanceId
+	if err := cloud.DeleteInstance(deleted); err != nil {
+		t.Fatal(err)
+	}
+	for clock.Now().Sub(reconciletest.Epoch) < cloud.TokenWindow {
+		res := oneShot()
+		if len(cloud.All()) != 0 || res.Created != 1 || res.Fleets[0].Created[0].InstanceID != deleted {
+			t.Fatalf("at %s: %d instances, %+v", clock.Now().Sub(reconciletest.Epoch), len(cloud.All()), res.Fleets[0])
+		}
+		clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	}
+	oneShot()
+	oneShot()
+	if all := cloud.All(); len(all) != 1 || all[0].InstanceId == deleted {
+		t.Fatalf("after the token window: %+v", all)
+	}
+}
+
+// Outside the guarantee, damage is bounded and reported: Describe lags
+// longer than the expectation window, so a run buys a second instance for a
+// slot whose first is not listed yet (one per run at most), and once both
+// are listed the plan reports the second as surplus, with a reason.
+func TestLagPastTheWindowBuysOnceMoreAndSaysSo(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.DescribeLag = 7 * time.Minute
+	fleets := fleetsOf(t, web(1))
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	once(t, r, fleets)
+	clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	if _, res := once(t, r, fleets); res.Created != 1 || len(cloud.All()) != 2 {
+		t.Fatalf("past the window: %+v, %d instances", res, len(cloud.All()))
+	}
+	clock.Advance(time.Minute)
+	if _, res := once(t, r, fleets); res.Created != 0 || len(cloud.All()) != 2 {
+		t.Fatalf("inside the second create's window: %+v, %d instances", res, len(cloud.All()))
+	}
+	clock.Advance(7 * time.Minute)
+	p, _ := once(t, r, fleets)
+	fp := p.Fleets[0]
+	if p.Changes() || fp.Live != 1 || len(fp.Surplus) != 1 || fp.Surplus[0].Action != reconcile.ActionReport || !strings.Contains(fp.Surplus[0].Reason, "second live instance in slot 0") {
+		t.Fatalf("the duplicate is not reported: %+v", fp)
+	}
+}
+
+// Outside the guarantee (README, condition 3): a daemon and a run without
+// state replace the same hand-deleted instance at once, under a service that
+// treats a token whose instances are gone as new (TokenGone create-new). The
+// daemon knows incarnation 0 is dead and sends incarnation 1's token; the
+// run without state sends incarnation 0's, which the service honours anew.
+// Each buys one; the next plan reports the second.
+func TestRunnersWithoutSharedStateUnderTokenGoneCreateNew(t *testing.T) {
+	cloud, clock := fakeCloud()
+	cloud.TokenGone = emulator.TokenCreateNew
+	fleets := fleetsOf(t, web(1))
+	daemon := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	once(t, daemon, fleets)
+	if err := cloud.DeleteInstance(cloud.All()[0].InstanceId); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(reconcile.DefaultExpectWindow + time.Second)
+	oneShot := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	ctx := context.Background()
+	pd, _ := daemon.Plan(ctx, fleets)
+	po, _ := oneShot.Plan(ctx, fleets)
+	if pd.Fleets[0].Creates[0].Incarnation != 1 || po.Fleets[0].Creates[0].Incarnation != 0 {
+		t.Fatalf("incarnations: daemon %d, one-shot %d", pd.Fleets[0].Creates[0].Incarnation, po.Fleets[0].Creates[0].Incarnation)
+	}
+	daemon.Apply(ctx, pd, false)
+	oneShot.Apply(ctx, po, false)
+	if n := countLive(cloud.All()); n != 2 {
+		t.Fatalf("%d live instances; the README's condition 3 says why there are 2 (update it if this changed)", n)
+	}
+	clock.Advance(emulator.DefaultLaunchDelay)
+	p, _ := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)
+	if fp := p.Fleets[0]; p.Changes() || len(fp.Surplus) != 1 || fp.Surplus[0].Reason == "" {
+		t.Fatalf("the duplicate is not reported: %+v", fp)
+	}
+}
+
+// The cost of waiting a window on a refused token: runs without state
+// record the wait and forget it, so after a spec change under TokenMismatch
+// reject a slot whose instance died (LAUNCH_FAILED) is refilled by one-shot
+// runs only once the service forgets the dead instance's token. A daemon
+// (or --state-dir) refills it one window after the first refusal.
+func TestRefusedTokenAfterASpecChange(t *testing.T) {
+	for _, withState := range []bool{false, true} {
+		t.Run(fmt.Sprintf("state %v", withState), func(t *testing.T) {
+			cloud, clock := fakeCloud()
+			cloud.TokenMismatch = emulator.TokenReject
+			cloud.TokenWindow = 30 * time.Minute
+			cloud.LaunchFails = func(string) bool { return true }
+			d := web(1)
+			daemon := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+			once(t, daemon, fleetsOf(t, d))
+			clock.Advance(emulator.DefaultLaunchDelay)
+			cloud.LaunchFails = nil
+			d.bundle = "bundle_gen_02"
+			refilled := time.Duration(0)
+			for countLive(cloud.All()) == 0 && clock.Now().Sub(reconciletest.Epoch) < time.Hour {
+				r := daemon
+				if !withState {
+					r = reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+				}
+				once(t, r, fleetsOf(t, d))
+				refilled = clock.Now().Sub(reconciletest.Epoch)
+				clock.Advance(time.Minute)
+			}
+			want := map[bool]time.Duration{false: 30 * time.Minute, true: 6 * time.Minute}[withState]
+			if all := cloud.All(); countLive(all) != 1 || len(all) != 2 || refilled > want+time.Minute {
+				t.Fatalf("refilled at %s (want by %s): %d instances, %d live", refilled, want, len(all), countLive(all))
+			}
+		})
 	}
 }

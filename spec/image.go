@@ -31,7 +31,7 @@ func imageProblem(image string) string {
 	case strings.Contains(image, "@") && digestOnlyWrong(image):
 		return fmt.Sprintf("%s has a malformed digest; after '@' write the algorithm and its hex digits, such as sha256: and 64 hex digits, or leave the digest out", visible(image))
 	case errors.Is(err, reference.ErrNameTooLong):
-		return fmt.Sprintf("%s: the repository name is longer than %d characters", visible(image), reference.NameTotalLengthMax)
+		return fmt.Sprintf("%s: the repository name is longer than %d characters", visible(image), reference.RepositoryNameTotalLengthMax)
 	}
 	return fmt.Sprintf("%s is not an image reference Docker accepts (%v); %s", visible(image), err, form)
 }

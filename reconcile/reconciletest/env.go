@@ -2,10 +2,14 @@ package reconciletest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,6 +108,91 @@ type Emulator struct {
 	URL    string
 
 	mutations atomic.Int64
+
+	transport      *http.Transport
+	attemptTimeout atomic.Int64 // nanoseconds; 0 = none
+	reqSeq         atomic.Uint64
+	mu             sync.Mutex
+	cond           *sync.Cond
+	written        map[string]bool // requests the client wrote in full, not yet handled
+	handled        map[string]bool // requests handled before the client saw them written
+}
+
+// requestHeader carries the number the client gave a request, so that the
+// server side can tell which of them it has handled.
+const requestHeader = "X-Reconciletest-Request"
+
+// SetAttemptTimeout bounds each HTTP attempt of the client (0: no bound),
+// so that a delay fault makes the client give up after the emulator acted.
+func (e *Emulator) SetAttemptTimeout(d time.Duration) { e.attemptTimeout.Store(int64(d)) }
+
+// Quiesce waits until the server has handled every request the client
+// wrote in full, including those the client gave up on: a create whose
+// attempt timed out may reach the emulator's handler after the caller moved
+// on, and must not be taken for something a later step did.
+func (e *Emulator) Quiesce() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.written) > 0 {
+		e.cond.Wait()
+	}
+}
+
+// RoundTrip numbers each attempt, applies the attempt timeout and records
+// the attempts written in full.
+func (e *Emulator) RoundTrip(r *http.Request) (*http.Response, error) {
+	id := fmt.Sprint(e.reqSeq.Add(1))
+	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err != nil {
+			return
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.handled[id] {
+			delete(e.handled, id)
+		} else {
+			e.written[id] = true
+		}
+	}})
+	cancel := context.CancelFunc(func() {})
+	if d := time.Duration(e.attemptTimeout.Load()); d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	}
+	r = r.Clone(ctx)
+	r.Header.Set(requestHeader, id)
+	resp, err := e.transport.RoundTrip(r)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// done records that the server handled request id.
+func (e *Emulator) done(id string) {
+	if id == "" {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.written[id] {
+		delete(e.written, id)
+	} else {
+		e.handled[id] = true
+	}
+	e.cond.Broadcast()
 }
 
 // Mutations returns how many requests that could change the account
@@ -114,6 +203,7 @@ func (e *Emulator) Mutations() int64 { return e.mutations.Load() }
 // count is the server's handler, counting mutations on the way in.
 func (e *Emulator) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer e.done(r.Header.Get(requestHeader))
 		switch r.Header.Get("X-TC-Action") {
 		case lighthouse.ActionCreateInstances:
 			body, _ := io.ReadAll(r.Body)
@@ -133,7 +223,9 @@ func (e *Emulator) count(next http.Handler) http.Handler {
 // RateLimits are filled in when unset; the clock skew check is off) and
 // returns a client for it built from opts, with the credential, endpoint
 // and clock filled in, no client-side rate limits and millisecond
-// backoffs unless opts says otherwise. The server closes when t ends.
+// backoffs unless opts says otherwise, and HTTPClient replaced by one whose
+// transport is the Emulator itself (see SetAttemptTimeout and Quiesce).
+// The server closes when t ends.
 func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *Emulator {
 	t.Helper()
 	clock, ok := cfg.Clock.(*emulator.ManualClock)
@@ -157,7 +249,8 @@ func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Emulator{Server: srv, Clock: clock}
+	e := &Emulator{Server: srv, Clock: clock, written: map[string]bool{}, handled: map[string]bool{}}
+	e.cond = sync.NewCond(&e.mu)
 	hs := httptest.NewServer(e.count(srv))
 	t.Cleanup(hs.Close)
 	if opts.Credential.SecretID() == "" {
@@ -167,6 +260,9 @@ func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *
 		}
 	}
 	opts.Endpoint = hs.URL
+	e.transport = http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(e.transport.CloseIdleConnections)
+	opts.HTTPClient = &http.Client{Transport: e}
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

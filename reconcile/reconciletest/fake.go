@@ -162,7 +162,7 @@ func faultError(action, region string, kind emulator.FaultKind, mutating bool) *
 	switch kind {
 	case emulator.FaultDropResponse:
 		e.Code, e.Message, e.RequestId, e.Ambiguous = lighthouse.CodeNetworkError, "request failed", "", mutating
-		e.Err = fmt.Errorf("fake: response lost: %w", ioEOF)
+		e.Err = fmt.Errorf("fake: response lost: %w", errUnexpectedEOF)
 	case emulator.FaultInternalError:
 		e.Code, e.Message, e.HTTPStatus, e.Ambiguous = "InternalError", "an internal error occurred (injected fault); retry the request", http.StatusOK, mutating
 	case emulator.FaultHTTP5xx:
@@ -175,7 +175,7 @@ func faultError(action, region string, kind emulator.FaultKind, mutating bool) *
 	return e
 }
 
-var ioEOF = fmt.Errorf("unexpected EOF")
+var errUnexpectedEOF = fmt.Errorf("unexpected EOF")
 
 func apiError(action, region, code, format string, args ...any) *lighthouse.Error {
 	return &lighthouse.Error{Action: action, Region: region, Code: code, Message: fmt.Sprintf(format, args...), RequestId: "fake", HTTPStatus: http.StatusOK, Attempts: 1}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// statusOf reads the daemon's /status.
+func (p *daemonProcess) status(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := http.Get(p.base + "/status")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	return st
+}
+
+// metric returns the text of the daemon's /metrics.
+func (p *daemonProcess) metrics() string {
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestDaemonBinaryFollowsABareRepository drives the built binary, following
+// a bare repository that commits are pushed to, against `lightkeeper
+// emulator`, both as processes: a pushed commit raising a count creates
+// exactly the new instances; an invalid commit leaves the fleets as they were
+// and shows in /status and /metrics; the next good commit applies.
+func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	// An instance deleted by hand is replaced at once only where the
+	// service forgets the token of a deleted instance (create-new); under
+	// the default policy its slot waits one expectation window first.
+	emu := startEmulator(t, bin, "--launch-delay", "0", "--token-gone", "create-new")
+	client := emu.client(t)
+	r := newDaemonRig(t)
+	root := filepath.Dir(r.repo)
+	bare := filepath.Join(root, "fleets.git")
+	r.git(root, "init", "-q", "--bare", "-b", "main", bare)
+	r.git(r.repo, "remote", "add", "origin", bare)
+	push := func(doc, subject string) {
+		t.Helper()
+		p := filepath.Join(r.repo, "fleets", "web.yaml")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r.git(r.repo, "add", "-A")
+		r.git(r.repo, "commit", "-q", "-m", subject)
+		r.git(r.repo, "push", "-q", "origin", "main")
+	}
+	web := func(count int) string {
+		return fmt.Sprintf("apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: web}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", count)
+	}
+	push(web(2), "web: 2")
+
+	r.repo = bare // the daemon follows the bare repository
+	r.endpoint = emu.url
+	addr := freeAddr(t)
+	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
+	d := startDaemonProcess(t, bin, r.cfgFile, addr)
+	waitUntil(t, "2 instances", func() bool { return len(webInstances(t, client)) == 2 })
+
+	r.repo = filepath.Join(root, "repo")
+	push(web(4), "web: 4")
+	waitUntil(t, "4 instances", func() bool { return len(webInstances(t, client)) == 4 })
+
+	push(strings.Replace(web(5), "count: 5", "count: -1", 1), "web: broken")
+	waitUntil(t, "the invalid revision in /status", func() bool {
+		inv, _ := d.status(t)["invalid"].(map[string]any)
+		return inv != nil && inv["subject"] == "web: broken"
+	})
+	if m := d.metrics(); !strings.Contains(m, "lightkeeper_invalid_revision 1") {
+		t.Errorf("/metrics after an invalid commit:\n%s", grepLines(m, "invalid"))
+	}
+	// The last good revision is what is reconciled: an instance deleted by
+	// hand comes back, and the count stays 4.
+	if len(emu.instances(t)) == 0 {
+		t.Fatal("no instances in the emulator")
+	}
+	emu.deleteInstance(t, emu.instances(t)[0])
+	d.trigger(t)
+	waitUntil(t, "4 instances again under the last good revision", func() bool { return len(webInstances(t, client)) == 4 && d.lastRunDone(t) })
+	st := d.status(t)
+	if lg, _ := st["lastGood"].(map[string]any); lg == nil || lg["subject"] != "web: 4" {
+		t.Errorf("lastGood %v, want the commit \"web: 4\"", st["lastGood"])
+	}
+
+	push(web(5), "web: 5")
+	waitUntil(t, "5 instances after the fix", func() bool { return len(webInstances(t, client)) == 5 })
+	waitUntil(t, "the invalid revision cleared", func() bool { return strings.Contains(d.metrics(), "lightkeeper_invalid_revision 0") })
+	if code := d.term(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	for name, n := range webInstances(t, client) {
+		if n != 1 {
+			t.Errorf("%s bought %d times", name, n)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// trigger starts a cycle through the webhook (GitLab's shared token).
+func (p *daemonProcess) trigger(t *testing.T) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/hooks/git", strings.NewReader(`{"ref":"refs/heads/main","after":"0000000000000000000000000000000000000000"}`))
+	req.Header.Set("X-Gitlab-Event", "Push Hook")
+	req.Header.Set("X-Gitlab-Token", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+}
+
+// lastRunDone reports whether the last cycle in /status succeeded.
+func (p *daemonProcess) lastRunDone(t *testing.T) bool {
+	run, _ := p.status(t)["lastRun"].(map[string]any)
+	return run != nil && run["result"] == "success"
+}
+
+// instances lists the IDs of the emulator's instances (admin API).
+func (p *emulatorProcess) instances(t *testing.T) []string {
+	t.Helper()
+	resp, err := http.Get(p.url + "/_emulator/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Instances []struct{ InstanceId string } }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(list.Instances))
+	for i, in := range list.Instances {
+		ids[i] = in.InstanceId
+	}
+	return ids
+}
+
+// deleteInstance deletes an instance out of band, as a person would.
+func (p *emulatorProcess) deleteInstance(t *testing.T, id string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, p.url+"/_emulator/instances/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("delete %s: %d", id, resp.StatusCode)
+	}
+}
