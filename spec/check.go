@@ -123,7 +123,7 @@ func checkRepository(fleets []*Fleet, opts Options) Errors {
 		total += f.Spec.Count
 		if opts.MaxTotalCount >= 0 && before <= opts.MaxTotalCount && total > opts.MaxTotalCount {
 			errs = append(errs, f.errorAt("spec.count",
-				"brings the total count of all fleets to %d, above the repository-wide limit of %d; lower the counts or raise the limit",
+				"brings the total count of all fleets to %d, above the repository-wide limit of %d; lower the counts or raise the limit (--max-total-count of validate and reconcile, limits.maxTotalCount of the daemon)",
 				total, opts.MaxTotalCount))
 		}
 	}

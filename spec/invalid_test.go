@@ -319,7 +319,7 @@ var invalidCases = []struct {
 		`too-large.yaml:1:1: file is larger than 512 bytes; split it into smaller files`,
 	}},
 	{path: "total-count", want: []string{
-		`total-count/b.yaml:7:10: fleet "b": spec.count: brings the total count of all fleets to 1200, above the repository-wide limit of 1000; lower the counts or raise the limit`,
+		`total-count/b.yaml:7:10: fleet "b": spec.count: brings the total count of all fleets to 1200, above the repository-wide limit of 1000; lower the counts or raise the limit (--max-total-count of validate and reconcile, limits.maxTotalCount of the daemon)`,
 	}},
 	{path: "typo-container-image.yaml", want: []string{
 		`typo-container-image.yaml:13:7: fleet "web": spec.containers[0]: missing required key "containerImage"`,
