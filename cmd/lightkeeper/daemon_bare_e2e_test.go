@@ -130,10 +130,18 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// trigger starts a cycle through the webhook (GitLab's shared token).
+// trigger starts a cycle through the webhook.
 func (p *daemonProcess) trigger(t *testing.T) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/hooks/git", strings.NewReader(`{"ref":"refs/heads/main","after":"0000000000000000000000000000000000000000"}`))
+	postHook(t, p.base, "0000000000000000000000000000000000000000")
+}
+
+// postHook sends a GitLab push of main to the daemon at base (its shared
+// token "s3cret") and wants it accepted.
+func postHook(t *testing.T, base, after string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, after)
+	req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
 	req.Header.Set("X-Gitlab-Event", "Push Hook")
 	req.Header.Set("X-Gitlab-Token", "s3cret")
 	resp, err := http.DefaultClient.Do(req)

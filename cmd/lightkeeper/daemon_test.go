@@ -243,18 +243,7 @@ func TestDaemonServiceReloadAndStop(t *testing.T) {
 	// seen the commit first; either way it is applied).
 	push := func() {
 		t.Helper()
-		body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, r.head())
-		req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
-		req.Header.Set("X-Gitlab-Event", "Push Hook")
-		req.Header.Set("X-Gitlab-Token", "s3cret")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("webhook: %d", resp.StatusCode)
-		}
+		postHook(t, base, r.head())
 	}
 	r.commit(3)
 	push()
