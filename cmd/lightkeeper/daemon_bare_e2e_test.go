@@ -96,10 +96,11 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 	}
 	// The last good revision is what is reconciled: an instance deleted by
 	// hand comes back, and the count stays 4.
-	if len(emu.instances(t)) == 0 {
+	listed := emulatorInstances(t, emu.url)
+	if len(listed) == 0 {
 		t.Fatal("no instances in the emulator")
 	}
-	emu.deleteInstance(t, emu.instances(t)[0])
+	emu.deleteInstance(t, listed[0].InstanceId)
 	d.trigger(t)
 	waitUntil(t, "4 instances again under the last good revision", func() bool { return len(webInstances(t, client)) == 4 && d.lastRunDone(t) })
 	st := d.status(t)
@@ -158,25 +159,6 @@ func postHook(t *testing.T, base, after string) {
 func (p *daemonProcess) lastRunDone(t *testing.T) bool {
 	run, _ := p.status(t)["lastRun"].(map[string]any)
 	return run != nil && run["result"] == "success"
-}
-
-// instances lists the IDs of the emulator's instances (admin API).
-func (p *emulatorProcess) instances(t *testing.T) []string {
-	t.Helper()
-	resp, err := http.Get(p.url + "/_emulator/instances")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list struct{ Instances []struct{ InstanceId string } }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, len(list.Instances))
-	for i, in := range list.Instances {
-		ids[i] = in.InstanceId
-	}
-	return ids
 }
 
 // deleteInstance deletes an instance out of band, as a person would.
