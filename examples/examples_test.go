@@ -69,6 +69,8 @@ func TestExampleFleetsAreBuyable(t *testing.T) {
 				t.Errorf("site %s: fleet %q: %v", site, fp.Fleet, fp.Error)
 			case wantField != "" && (fp.Error == nil || fp.Error.Field != wantField):
 				t.Errorf("site %s: fleet %q: error %+v, want one at %s", site, fp.Fleet, fp.Error, wantField)
+			case fp.Error != nil && len(fp.Creates) > 0:
+				t.Errorf("site %s: fleet %q in error still plans %d creates", site, fp.Fleet, len(fp.Creates))
 			}
 		}
 		if got := len(h.Server.Instances()); got != 0 {

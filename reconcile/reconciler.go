@@ -147,6 +147,13 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
 	}
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			// A fleet in error plans nothing: what it would create shows
+			// once the error is fixed.
+			fp.Creates, fp.Money = nil, Money{}
+		}
+	}
 	p.total()
 	return p, nil
 }
