@@ -63,7 +63,7 @@ func TestChaosKill(t *testing.T) {
 	if *chaosSeed != 0 {
 		seeds = append(seeds, *chaosSeed)
 	} else {
-		for s := int64(1); s <= int64(*chaosKill); s++ {
+		for s := *chaosFrom; s < *chaosFrom+int64(*chaosKill); s++ {
 			seeds = append(seeds, s)
 		}
 	}
