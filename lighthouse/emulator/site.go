@@ -68,13 +68,18 @@ var intlInstanceFilterNames = []string{
 }
 
 // checkSite refuses, on the international site, a request that names one
-// of the parameters absent there.
+// of the parameters absent there. The body is decoded once for all of them
+// (present would decode it per name).
 func (s *Server) checkSite(c *call, absent []string) *apiError {
 	if s.cfg.Site != SiteIntl {
 		return nil
 	}
+	var body map[string]json.RawMessage
+	if json.Unmarshal(c.body, &body) != nil {
+		return nil // as present: an undecodable body names no parameter
+	}
 	for _, name := range absent {
-		if present(c, name) {
+		if _, ok := body[name]; ok {
 			return errf(codeUnknownParameter, "%s: the parameter %s is not recognized (the international site does not take it)", c.action, name)
 		}
 	}
