@@ -109,7 +109,7 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			base = *req
 		}
 		base.Offset, base.Limit = 0, MaxPageSize
-		chunks := [][]string{nil}
+		seen := map[string]struct{}{}
 		if len(base.InstanceIds) > 0 {
 			// The service refuses an ID given twice; ask for each once.
 			ids := make([]string, 0, len(base.InstanceIds))
@@ -120,19 +120,11 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 					ids = append(ids, id)
 				}
 			}
-			chunks = chunks[:0]
 			for len(ids) > 0 {
-				n := min(len(ids), MaxPageSize)
-				chunks = append(chunks, ids[:n:n])
-				ids = ids[n:]
-			}
-		}
-		seen := map[string]struct{}{}
-		for _, chunk := range chunks {
-			if chunk != nil {
 				// A chunk of at most MaxPageSize IDs fits one page:
 				// nothing can shift out of sight, so one call suffices.
-				insts, err := c.describeIDs(ctx, region, base, chunk)
+				n := min(len(ids), MaxPageSize)
+				insts, err := c.describeIDs(ctx, region, base, ids[:n:n])
 				if err != nil {
 					yield(Instance{}, err)
 					return
@@ -146,62 +138,62 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 						return
 					}
 				}
-				continue
+				ids = ids[n:]
 			}
-			var prev map[string]struct{} // the IDs of the previous sweep
-			prevTotal := int64(-1)
-			for sweep := 1; ; sweep++ {
-				page := base
-				page.InstanceIds = chunk
-				total, stable := int64(-1), true
-				inSweep := map[string]struct{}{}
-				for {
-					resp, err := c.DescribeInstancesPage(ctx, region, &page)
-					if err != nil {
-						yield(Instance{}, err)
-						return
-					}
-					if total >= 0 && resp.TotalCount != total {
-						stable = false
-					}
-					total = resp.TotalCount
-					for _, inst := range resp.InstanceSet {
-						inSweep[inst.InstanceId] = struct{}{}
-						if _, dup := seen[inst.InstanceId]; dup {
-							continue
-						}
-						seen[inst.InstanceId] = struct{}{}
-						if !yield(inst, nil) {
-							return
-						}
-					}
-					page.Offset += int64(len(resp.InstanceSet))
-					if len(resp.InstanceSet) == 0 || page.Offset >= resp.TotalCount {
-						break
-					}
-				}
-				switch {
-				case !stable:
-				case int64(len(inSweep)) == total:
-				case total == prevTotal && sameKeys(inSweep, prev):
-					// A TotalCount that never matches but never changes
-					// (such as instances counted that the key may not
-					// see) is steady, not changing.
-				default:
-					stable = false
-				}
-				if stable {
-					break
-				}
-				prev, prevTotal = inSweep, total
-				if sweep == maxSweeps {
-					yield(Instance{}, &Error{
-						Action: ActionDescribeInstances, Region: region, Code: CodeListChanging,
-						Message: fmt.Sprintf("the instance list changed during each of %d sweeps (last: TotalCount %d, %d distinct instances listed), so an instance may have been missed", maxSweeps, total, len(inSweep)),
-						class:   RetryLater, classSet: true,
-					})
+			return
+		}
+		var prev map[string]struct{} // the IDs of the previous sweep
+		prevTotal := int64(-1)
+		for sweep := 1; ; sweep++ {
+			page := base
+			total, stable := int64(-1), true
+			inSweep := map[string]struct{}{}
+			for {
+				resp, err := c.DescribeInstancesPage(ctx, region, &page)
+				if err != nil {
+					yield(Instance{}, err)
 					return
 				}
+				if total >= 0 && resp.TotalCount != total {
+					stable = false
+				}
+				total = resp.TotalCount
+				for _, inst := range resp.InstanceSet {
+					inSweep[inst.InstanceId] = struct{}{}
+					if _, dup := seen[inst.InstanceId]; dup {
+						continue
+					}
+					seen[inst.InstanceId] = struct{}{}
+					if !yield(inst, nil) {
+						return
+					}
+				}
+				page.Offset += int64(len(resp.InstanceSet))
+				if len(resp.InstanceSet) == 0 || page.Offset >= resp.TotalCount {
+					break
+				}
+			}
+			switch {
+			case !stable:
+			case int64(len(inSweep)) == total:
+			case total == prevTotal && sameKeys(inSweep, prev):
+				// A TotalCount that never matches but never changes
+				// (such as instances counted that the key may not
+				// see) is steady, not changing.
+			default:
+				stable = false
+			}
+			if stable {
+				break
+			}
+			prev, prevTotal = inSweep, total
+			if sweep == maxSweeps {
+				yield(Instance{}, &Error{
+					Action: ActionDescribeInstances, Region: region, Code: CodeListChanging,
+					Message: fmt.Sprintf("the instance list changed during each of %d sweeps (last: TotalCount %d, %d distinct instances listed), so an instance may have been missed", maxSweeps, total, len(inSweep)),
+					class:   RetryLater, classSet: true,
+				})
+				return
 			}
 		}
 	}

@@ -182,10 +182,9 @@ func (c *Client) url(region string) string {
 // whatever X-TC-Region says, since one host is one access point however
 // many product regions it serves. See limiters for the sources.
 func (c *Client) accessPoint(region string) string {
-	u := c.url(region)
-	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
 	if strings.Contains(c.endpoint, "{region}") && region != "" {
 		return "region:" + region
 	}
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(c.url(region), "https://"), "http://"), "/")
 	return "host:" + strings.ToLower(host)
 }

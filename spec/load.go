@@ -100,8 +100,10 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	var files []fileRef
 	var errs Errors
 	seen := map[string]bool{}
+	walked := make([]bool, len(inputs))
 	for i, in := range inputs {
-		fr, err := listFiles(in, opts.Exclude)
+		fr, dir, err := listFiles(in, opts.Exclude)
+		walked[i] = dir
 		for j := range fr {
 			fr[j].input = i
 		}
@@ -138,7 +140,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	for _, r := range results {
 		fleets = append(fleets, r.fleets...)
 	}
-	errs = append(errs, collapseNotFleets(inputs, files, results)...)
+	errs = append(errs, collapseNotFleets(inputs, walked, files, results)...)
 	errs = append(errs, checkRepository(fleets, opts)...)
 	if len(errs) > 0 {
 		errs.sort()
@@ -160,8 +162,9 @@ type fileRef struct {
 // collapseNotFleets returns the errors of every file, except that a
 // directory input in which every document is something other than a fleet
 // (a Kubernetes manifest, a compose file) gets one line saying so instead of
-// one per document.
-func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Errors {
+// one per document. walked tells, per input, whether listFiles walked it as
+// a directory.
+func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results []fileResult) Errors {
 	type tally struct {
 		docs, others int
 		first        *Error
@@ -185,7 +188,7 @@ func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Er
 	collapsed := make([]bool, len(inputs))
 	for i, in := range inputs {
 		t := per[i]
-		if t.others == 0 || t.others != t.docs || !isWalked(in) {
+		if t.others == 0 || t.others != t.docs || !walked[i] {
 			continue
 		}
 		collapsed[i] = true
@@ -200,16 +203,6 @@ func collapseNotFleets(inputs []Input, files []fileRef, results []fileResult) Er
 		}
 	}
 	return errs
-}
-
-// isWalked reports whether an input is a directory walk (listFiles found it
-// to be a directory), as opposed to one file.
-func isWalked(in Input) bool {
-	if in.FS == nil {
-		return false
-	}
-	st, err := fs.Stat(in.FS, cmp.Or(in.Path, "."))
-	return err == nil && st.IsDir()
 }
 
 // plural renders "1 fleet" or "2 fleets".
@@ -236,25 +229,24 @@ func displayPath(prefix, name string) string {
 }
 
 // listFiles returns the fleet files of an input, in lexical order, leaving
-// out what matches exclude.
-func listFiles(in Input, exclude []string) ([]fileRef, Errors) {
+// out what matches exclude; walked is true when the input is a directory,
+// walked, rather than one file.
+func listFiles(in Input, exclude []string) (files []fileRef, walked bool, errs Errors) {
 	root := in.Path
 	if root == "" {
 		root = "."
 	}
 	shown := displayPath(in.Display, root)
 	if in.FS == nil {
-		return nil, Errors{{File: shown, Message: "no file system to read"}}
+		return nil, false, Errors{{File: shown, Message: "no file system to read"}}
 	}
 	st, err := fs.Stat(in.FS, root)
 	if err != nil {
-		return nil, Errors{{File: shown, Message: describeFSError(err)}}
+		return nil, false, Errors{{File: shown, Message: describeFSError(err)}}
 	}
 	if !st.IsDir() {
-		return []fileRef{{fsys: in.FS, name: root, display: shown, key: fileKey(in, root)}}, nil
+		return []fileRef{{fsys: in.FS, name: root, display: shown, key: fileKey(in, root)}}, false, nil
 	}
-	var files []fileRef
-	var errs Errors
 	err = fs.WalkDir(in.FS, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			errs = append(errs, &Error{File: displayPath(in.Display, p), Message: describeFSError(err)})
@@ -302,7 +294,7 @@ func listFiles(in Input, exclude []string) ([]fileRef, Errors) {
 	if len(files) == 0 && len(errs) == 0 {
 		errs = append(errs, &Error{File: shown, Message: "no fleet files (*.yaml, *.yml) in this directory; point lightkeeper at the directory that holds the fleet specs"})
 	}
-	return files, errs
+	return files, true, errs
 }
 
 func isYAMLName(name string) bool {

@@ -90,13 +90,8 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if p := *launchFail; !(p >= 0 && p <= 1) { // also refuses NaN
 		return usageError("--launch-failure-probability must be between 0 and 1, not %v", p)
 	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"--launch-delay", *launchDelay}, {"--describe-lag", *describeLag}, {"--token-window", *tokenWindow}} {
-		if f.d < 0 {
-			return usageError("%s must not be negative, not %v", f.name, f.d)
-		}
+	if err := nonNegative(durationFlag{"--launch-delay", *launchDelay}, durationFlag{"--describe-lag", *describeLag}, durationFlag{"--token-window", *tokenWindow}); err != nil {
+		return err
 	}
 	if err := checkListen(*listen, !*noAdmin, *sw.adminOnPublic); err != nil {
 		return err
@@ -190,6 +185,23 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 	}
+}
+
+// durationFlag is a duration flag's name and value, for nonNegative.
+type durationFlag struct {
+	name string
+	d    time.Duration
+}
+
+// nonNegative refuses the first of flags that is negative, with a usage
+// error naming it.
+func nonNegative(flags ...durationFlag) error {
+	for _, f := range flags {
+		if f.d < 0 {
+			return usageError("%s must not be negative, not %v", f.name, f.d)
+		}
+	}
+	return nil
 }
 
 // instantIfZero maps the flag's 0 ("no delay") to the Config's negative

@@ -99,13 +99,8 @@ func (s *emulatorSwitches) apply(cfg *emulator.Config) error {
 	if b := *s.balance; !(b >= 0) || math.IsInf(b, 1) {
 		return usageError("--balance must be a non-negative number, not %v", b)
 	}
-	for _, d := range []struct {
-		flag string
-		v    time.Duration
-	}{{"--operation-delay", *s.operationDelay}, {"--return-window", *s.returnWindow}} {
-		if d.v < 0 {
-			return usageError("%s must not be negative, not %v", d.flag, d.v)
-		}
+	if err := nonNegative(durationFlag{"--operation-delay", *s.operationDelay}, durationFlag{"--return-window", *s.returnWindow}); err != nil {
+		return err
 	}
 	if *s.expiredRetention <= 0 {
 		return usageError("--expired-retention must be positive, not %v (use --keep-expired to keep them)", *s.expiredRetention)

@@ -187,10 +187,16 @@ func basicCreate(extra map[string]any) map[string]any {
 
 // sdkClient is the official SDK's generic client pointed at the emulator.
 func (e *testEnv) sdkClient(reg, id, key string) *common.Client {
+	return e.sdkClientWith(reg, common.NewCredential(id, key))
+}
+
+// sdkClientWith is sdkClient for any SDK credential, such as a temporary
+// key (common.NewTokenCredential).
+func (e *testEnv) sdkClientWith(reg string, cred common.CredentialIface) *common.Client {
 	cpf := profile.NewClientProfile()
 	cpf.HttpProfile.Endpoint = strings.TrimPrefix(e.hs.URL, "http://")
 	cpf.HttpProfile.Scheme = "http"
-	return common.NewCommonClient(common.NewCredential(id, key), reg, cpf)
+	return common.NewCommonClient(cred, reg, cpf)
 }
 
 // sdkCall sends one action through the SDK and decodes the Response into

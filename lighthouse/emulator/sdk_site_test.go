@@ -1,11 +1,9 @@
 package emulator_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
@@ -15,12 +13,7 @@ import (
 // without its token, or with another, is AuthFailure.TokenFailure.
 func TestSDKSessionToken(t *testing.T) {
 	e := newEnv(t, func(c *emulator.Config) { c.SessionTokens = map[string]string{testID: "sdk-session-token"} })
-	client := func(cred common.CredentialIface) *common.Client {
-		cpf := profile.NewClientProfile()
-		cpf.HttpProfile.Endpoint = strings.TrimPrefix(e.hs.URL, "http://")
-		cpf.HttpProfile.Scheme = "http"
-		return common.NewCommonClient(cred, region, cpf)
-	}
+	client := func(cred common.CredentialIface) *common.Client { return e.sdkClientWith(region, cred) }
 	if err := sdkCall(client(common.NewTokenCredential(testID, testKey, "sdk-session-token")), "DescribeRegions", map[string]any{}, nil); err != nil {
 		t.Fatalf("with the token: %v", err)
 	}

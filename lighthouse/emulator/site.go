@@ -68,13 +68,18 @@ var intlInstanceFilterNames = []string{
 }
 
 // checkSite refuses, on the international site, a request that names one
-// of the parameters absent there.
+// of the parameters absent there. The body is decoded once for all of them
+// (present would decode it per name).
 func (s *Server) checkSite(c *call, absent []string) *apiError {
 	if s.cfg.Site != SiteIntl {
 		return nil
 	}
+	var body map[string]json.RawMessage
+	if json.Unmarshal(c.body, &body) != nil {
+		return nil // as present: an undecodable body names no parameter
+	}
 	for _, name := range absent {
-		if present(c, name) {
+		if _, ok := body[name]; ok {
 			return errf(codeUnknownParameter, "%s: the parameter %s is not recognized (the international site does not take it)", c.action, name)
 		}
 	}
@@ -84,49 +89,16 @@ func (s *Server) checkSite(c *call, absent []string) *apiError {
 // intlInstance is an Instance as the international site's DescribeInstances
 // returns it: the fields of the international SDK's Instance struct, which
 // lacks LatestOperationStartedTime, SupportIpv6Detail, PublicIpv6Addresses,
-// InitInvocationId and InstanceViolationDetail of the China SDK's.
+// InitInvocationId and InstanceViolationDetail of the China SDK's. Each of
+// those is hidden by a field of the same JSON name here, which encoding/json
+// prefers to the embedded one and, nil with omitempty, never writes.
 type intlInstance struct {
-	InstanceId               string                        `json:"InstanceId"`
-	BundleId                 string                        `json:"BundleId"`
-	BlueprintId              string                        `json:"BlueprintId"`
-	CPU                      int64                         `json:"CPU"`
-	Memory                   int64                         `json:"Memory"`
-	InstanceName             string                        `json:"InstanceName"`
-	InstanceChargeType       string                        `json:"InstanceChargeType"`
-	SystemDisk               lighthouse.SystemDisk         `json:"SystemDisk"`
-	PrivateAddresses         []string                      `json:"PrivateAddresses"`
-	PublicAddresses          []string                      `json:"PublicAddresses"`
-	InternetAccessible       lighthouse.InternetAccessible `json:"InternetAccessible"`
-	RenewFlag                string                        `json:"RenewFlag"`
-	LoginSettings            lighthouse.LoginSettings      `json:"LoginSettings"`
-	InstanceState            string                        `json:"InstanceState"`
-	Uuid                     string                        `json:"Uuid"`
-	LatestOperation          string                        `json:"LatestOperation"`
-	LatestOperationState     string                        `json:"LatestOperationState"`
-	LatestOperationRequestId string                        `json:"LatestOperationRequestId"`
-	IsolatedTime             *string                       `json:"IsolatedTime"`
-	CreatedTime              *string                       `json:"CreatedTime"`
-	ExpiredTime              *string                       `json:"ExpiredTime"`
-	PlatformType             string                        `json:"PlatformType"`
-	Platform                 string                        `json:"Platform"`
-	OsName                   string                        `json:"OsName"`
-	Zone                     string                        `json:"Zone"`
-	Tags                     []lighthouse.Tag              `json:"Tags"`
-	InstanceRestrictState    string                        `json:"InstanceRestrictState"`
-}
-
-func toIntl(in lighthouse.Instance) intlInstance {
-	return intlInstance{
-		InstanceId: in.InstanceId, BundleId: in.BundleId, BlueprintId: in.BlueprintId,
-		CPU: in.CPU, Memory: in.Memory, InstanceName: in.InstanceName, InstanceChargeType: in.InstanceChargeType,
-		SystemDisk: in.SystemDisk, PrivateAddresses: in.PrivateAddresses, PublicAddresses: in.PublicAddresses,
-		InternetAccessible: in.InternetAccessible, RenewFlag: in.RenewFlag, LoginSettings: in.LoginSettings,
-		InstanceState: in.InstanceState, Uuid: in.Uuid, LatestOperation: in.LatestOperation,
-		LatestOperationState: in.LatestOperationState, LatestOperationRequestId: in.LatestOperationRequestId,
-		IsolatedTime: in.IsolatedTime, CreatedTime: in.CreatedTime, ExpiredTime: in.ExpiredTime,
-		PlatformType: in.PlatformType, Platform: in.Platform, OsName: in.OsName, Zone: in.Zone,
-		Tags: in.Tags, InstanceRestrictState: in.InstanceRestrictState,
-	}
+	lighthouse.Instance
+	LatestOperationStartedTime *struct{} `json:"LatestOperationStartedTime,omitempty"`
+	SupportIpv6Detail          *struct{} `json:"SupportIpv6Detail,omitempty"`
+	PublicIpv6Addresses        *struct{} `json:"PublicIpv6Addresses,omitempty"`
+	InitInvocationId           *struct{} `json:"InitInvocationId,omitempty"`
+	InstanceViolationDetail    *struct{} `json:"InstanceViolationDetail,omitempty"`
 }
 
 // intlDescribeResponse is DescribeInstances' response on the international
@@ -144,7 +116,7 @@ func (s *Server) forSite(resp *lighthouse.DescribeInstancesResponse) any {
 	}
 	out := &intlDescribeResponse{TotalCount: resp.TotalCount, InstanceSet: make([]intlInstance, 0, len(resp.InstanceSet)), RequestId: resp.RequestId}
 	for _, in := range resp.InstanceSet {
-		out.InstanceSet = append(out.InstanceSet, toIntl(in))
+		out.InstanceSet = append(out.InstanceSet, intlInstance{Instance: in})
 	}
 	return out
 }

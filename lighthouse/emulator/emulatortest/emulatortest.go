@@ -172,14 +172,10 @@ func (h *Harness) NewClient(t testing.TB, edit ...func(*lighthouse.Options)) *li
 	return c
 }
 
-// Unlimited returns client rate limits that turn every default bucket off.
-func Unlimited() map[string]float64 {
-	m := lighthouse.DefaultRateLimits()
-	for a := range m {
-		m[a] = 0
-	}
-	return m
-}
+// Unlimited returns client rate limits that turn every default bucket off:
+// emulator.NoRateLimits, since the client and the emulator keep to one
+// table of limits (lighthouse.DefaultRateLimits).
+func Unlimited() map[string]float64 { return emulator.NoRateLimits() }
 
 // Advance moves the emulator's clock by d: operations whose time has come
 // finish (PENDING -> RUNNING, isolation, termination), instances expire,
