@@ -201,11 +201,9 @@ func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
 // cannot have bought anything: its slot does not wait.
 func TestCreateNotSentIsNotAmbiguous(t *testing.T) {
 	e := newScaleEnv(t, 0)
-	slow, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: e.url,
-		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0.001}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := e.h.NewClient(t, func(o *lighthouse.Options) {
+		o.RateLimits = map[string]float64{lighthouse.ActionCreateInstances: 0.001}
+	})
 	fleets := genFleets(t, 1, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
