@@ -91,25 +91,17 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			fr.Error = fp.Error
 			continue
 		}
-		isolations := 0
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				isolations++
+		if len(fp.Creates) > 0 {
+			pw, err := r.password(fp.fleet)
+			if err != nil {
+				fr.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
+				continue
+			}
+			for _, c := range fp.Creates {
+				jobs = append(jobs, job{fp, fr, c, pw})
 			}
 		}
-		if len(fp.Creates) == 0 {
-			total += isolations
-			continue
-		}
-		pw, err := r.password(fp.fleet)
-		if err != nil {
-			fr.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
-			continue
-		}
-		for _, c := range fp.Creates {
-			jobs = append(jobs, job{fp, fr, c, pw})
-		}
-		total += isolations
+		total += fp.isolations()
 	}
 	total += len(jobs)
 	var (

@@ -270,11 +270,7 @@ func (p *Plan) total() {
 			continue
 		}
 		p.Totals.Creates += len(fp.Creates)
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				p.Totals.Isolates++
-			}
-		}
+		p.Totals.Isolates += fp.isolations()
 		m := &p.Totals.Money
 		if fp.Money.Currency != "" {
 			m.Currency = fp.Money.Currency
