@@ -134,8 +134,8 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		})
 	}
 	wg.Wait()
-	for _, fp := range p.Fleets {
-		fr := res.fleet(fp.Fleet)
+	for i, fp := range p.Fleets {
+		fr := res.Fleets[i] // made in the order of p.Fleets
 		if fp.Error != nil || fr.Error != nil {
 			continue
 		}
@@ -163,15 +163,6 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		}
 	}
 	return res, ctx.Err()
-}
-
-func (r *Result) fleet(name string) *FleetResult {
-	for _, fr := range r.Fleets {
-		if fr.Fleet == name {
-			return fr
-		}
-	}
-	return &FleetResult{}
 }
 
 // create sends the create of one slot and walks past dead incarnations: a
