@@ -133,7 +133,6 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		r.state.Settle(o, r.opts.Diff.withDefaults().ExpectWindow)
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
-	p.obs = obs
 	for _, fp := range p.Fleets {
 		if len(fp.Creates) > 0 {
 			siteProblem(fp, r.opts.Tags)
