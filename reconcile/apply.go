@@ -211,7 +211,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
 					r.log.Warn("token refused; the slot waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 					return fail("retry-later", err)
-				case now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow:
+				case now.Sub(e.Since) <= r.opts.Diff.ExpectWindow:
 					r.log.Warn("token refused; the slot still waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 					return fail("retry-later", err)
 				}

@@ -85,6 +85,7 @@ func New(cloud Cloud, state *State, opts Options) *Reconciler {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 32
 	}
+	opts.Diff = opts.Diff.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,7 +131,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		return nil, err
 	}
 	for _, o := range obs {
-		r.state.Settle(o, r.opts.Diff.withDefaults().ExpectWindow)
+		r.state.Settle(o, r.opts.Diff.ExpectWindow)
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
 	for _, fp := range p.Fleets {
