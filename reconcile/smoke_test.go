@@ -3,13 +3,11 @@ package reconcile_test
 import (
 	"context"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 	"github.com/lightkeeper/lightkeeper/reconcile"
-	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 const fleetYAML = `apiVersion: lightkeeper/v1
@@ -25,10 +23,7 @@ spec:
 `
 
 func TestSmoke(t *testing.T) {
-	fleets, err := spec.Load(fstest.MapFS{"web.yaml": {Data: []byte(fleetYAML)}}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleets := loadSpec(t, fleetYAML)
 	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits()}, emulatortest.WithStart(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	c, srv, clock := h.Client, h.Server, h.Clock
 	r := reconcile.New(c, nil, reconcile.Options{Now: clock.Now})
