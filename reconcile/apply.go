@@ -91,25 +91,17 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			fr.Error = fp.Error
 			continue
 		}
-		isolations := 0
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				isolations++
+		if len(fp.Creates) > 0 {
+			pw, err := r.password(fp.fleet)
+			if err != nil {
+				fr.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
+				continue
+			}
+			for _, c := range fp.Creates {
+				jobs = append(jobs, job{fp, fr, c, pw})
 			}
 		}
-		if len(fp.Creates) == 0 {
-			total += isolations
-			continue
-		}
-		pw, err := r.password(fp.fleet)
-		if err != nil {
-			fr.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
-			continue
-		}
-		for _, c := range fp.Creates {
-			jobs = append(jobs, job{fp, fr, c, pw})
-		}
-		total += isolations
+		total += fp.isolations()
 	}
 	total += len(jobs)
 	var (
@@ -142,8 +134,8 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		})
 	}
 	wg.Wait()
-	for _, fp := range p.Fleets {
-		fr := res.fleet(fp.Fleet)
+	for i, fp := range p.Fleets {
+		fr := res.Fleets[i] // made in the order of p.Fleets
 		if fp.Error != nil || fr.Error != nil {
 			continue
 		}
@@ -171,15 +163,6 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		}
 	}
 	return res, ctx.Err()
-}
-
-func (r *Result) fleet(name string) *FleetResult {
-	for _, fr := range r.Fleets {
-		if fr.Fleet == name {
-			return fr
-		}
-	}
-	return &FleetResult{}
 }
 
 // create sends the create of one slot and walks past dead incarnations: a
@@ -228,7 +211,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
 					r.log.Warn("token refused; the slot waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 					return fail("retry-later", err)
-				case now.Sub(e.Since) <= r.opts.Diff.withDefaults().ExpectWindow:
+				case now.Sub(e.Since) <= r.opts.Diff.ExpectWindow:
 					r.log.Warn("token refused; the slot still waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 					return fail("retry-later", err)
 				}

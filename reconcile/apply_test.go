@@ -24,30 +24,17 @@ func live(srv *emulator.Server, fleets []*spec.Fleet) map[string]int {
 	return out
 }
 
-func runOnce(t *testing.T, r *reconcile.Reconciler, fleets []*spec.Fleet) (*reconcile.Plan, *reconcile.Result) {
-	t.Helper()
-	p, err := r.Plan(context.Background(), fleets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := r.Apply(context.Background(), p, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, res
-}
-
 func TestLostResponseIsResentWithItsToken(t *testing.T) {
 	e := newScaleEnv(t, 0)
 	fleets := genFleets(t, 1, 1)
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse})
 	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
-	_, res := runOnce(t, r, fleets)
+	_, res := once(t, r, fleets)
 	if res.Ambiguous != 1 || res.OK() {
 		t.Fatalf("result %+v; want one ambiguous create", res)
 	}
 	e.srv.ClearFaults()
-	p, res := runOnce(t, r, fleets)
+	p, res := once(t, r, fleets)
 	if c := p.Fleets[0].Creates; len(c) != 0 {
 		// The instance bought by the lost call is listed: nothing to do.
 		t.Fatalf("second plan creates %+v", c)
@@ -66,15 +53,15 @@ func TestAmbiguousCreateUnseenIsResentWithTheSameToken(t *testing.T) {
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse})
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionDescribeInstances, Kind: emulator.FaultDescribeLag, Delay: time.Minute})
 	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
-	runOnce(t, r, fleets)
+	once(t, r, fleets)
 	e.srv.ClearFaults()
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionDescribeInstances, Kind: emulator.FaultDescribeLag, Delay: time.Minute})
-	p, _ := runOnce(t, r, fleets)
+	p, _ := once(t, r, fleets)
 	if c := p.Fleets[0].Creates; len(c) != 1 || !c[0].Resend || c[0].ClientToken != reconcile.Token("ap-guangzhou", "f0000", 0, 0) {
 		t.Fatalf("creates %+v; want the same token sent again", c)
 	}
 	e.manual().Advance(2 * time.Minute)
-	p, _ = runOnce(t, r, fleets)
+	p, _ = once(t, r, fleets)
 	if p.Changes() {
 		t.Fatalf("plan after the lag %+v", p.Fleets[0])
 	}
@@ -90,7 +77,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 		failing := newScaleEnv(t, 0, func(c *emulator.Config) { c.LaunchFailureProbability = 1 })
 		fleets := genFleets(t, 1, 2)
 		r := reconcile.New(failing.client, nil, reconcile.Options{Now: failing.clock.Now})
-		runOnce(t, r, fleets)
+		once(t, r, fleets)
 		failing.manual().Advance(time.Minute)
 		var buf strings.Builder
 		if err := failing.srv.SaveState(&buf); err != nil {
@@ -106,7 +93,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 		} else {
 			r = reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
 		}
-		p, res := runOnce(t, r, fleets)
+		p, res := once(t, r, fleets)
 		if fp := p.Fleets[0]; len(fp.Creates) != 2 || fp.Failed != 2 || res.Created != 2 {
 			t.Fatalf("stateful=%v: plan %+v result %+v", stateful, fp, res)
 		}
@@ -119,7 +106,7 @@ func TestLaunchFailedIsReplacedWithTheNextIncarnation(t *testing.T) {
 		if n := live(e.srv, fleets)["f0000"]; n != 2 {
 			t.Errorf("stateful=%v: %d live", stateful, n)
 		}
-		if p, _ := runOnce(t, r, fleets); p.Changes() {
+		if p, _ := once(t, r, fleets); p.Changes() {
 			t.Errorf("stateful=%v: third plan has changes: %+v", stateful, p.Fleets[0].Creates)
 		}
 	}
@@ -129,7 +116,7 @@ func TestServiceRefusalsNameTheField(t *testing.T) {
 	e := newScaleEnv(t, 0, func(c *emulator.Config) { c.Quotas = map[string]int64{"GENERAL_BUNDLE_INSTANCE": 2} })
 	fleets := genFleets(t, 1, 3)
 	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
-	_, res := runOnce(t, r, fleets)
+	_, res := once(t, r, fleets)
 	fr := res.Fleets[0]
 	if res.Created != 2 || res.Failed != 1 || fr.Error == nil || fr.Error.Field != "spec.count" ||
 		!strings.Contains(fr.Error.Message, "LimitExceeded.InstanceQuotaLimitExceeded") || !strings.Contains(fr.Error.Message, "lower spec.count") {
@@ -171,7 +158,7 @@ func TestRateLimitedCreateIsNotAmbiguous(t *testing.T) {
 	fleets := genFleets(t, 1, 1)
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultRequestLimitExceeded})
 	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now})
-	_, res := runOnce(t, r, fleets)
+	_, res := once(t, r, fleets)
 	if res.Ambiguous != 0 || res.Failed != 1 || res.Fleets[0].Failures[0].Class != "retry-later" {
 		t.Fatalf("result %+v %+v", res, res.Fleets[0].Failures)
 	}
@@ -179,7 +166,7 @@ func TestRateLimitedCreateIsNotAmbiguous(t *testing.T) {
 		t.Errorf("a refused create left expectations %+v", exp)
 	}
 	e.srv.ClearFaults()
-	if p, res := runOnce(t, r, fleets); len(p.Fleets[0].Creates) != 1 || p.Fleets[0].Creates[0].Resend || res.Created != 1 {
+	if p, res := once(t, r, fleets); len(p.Fleets[0].Creates) != 1 || p.Fleets[0].Creates[0].Resend || res.Created != 1 {
 		t.Fatalf("second run: plan %+v result %+v", p.Fleets[0].Creates, res)
 	}
 }
@@ -193,10 +180,10 @@ func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
 	before := genFleets(t, 1, 1)
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionCreateInstances, Kind: emulator.FaultDropResponse, Count: 1})
 	e.srv.InjectFault(emulator.Fault{Action: lighthouse.ActionDescribeInstances, Kind: emulator.FaultDescribeLag, Delay: time.Minute})
-	runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), before)
+	once(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), before)
 
 	after := loadSpec(t, strings.Replace(fleetDoc("f0000", 1), "bundle_gen_01", "bundle_gen_02", 1))
-	_, res := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	_, res := once(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
 	if n := len(e.srv.Instances()); n != 1 {
 		t.Fatalf("%d instances after the refused token, want 1 (result %+v)", n, res.Fleets[0].Failures)
 	}
@@ -204,7 +191,7 @@ func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
 		t.Errorf("failures %+v", f)
 	}
 	e.manual().Advance(2 * time.Minute)
-	p, _ := runOnce(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
+	p, _ := once(t, reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now}), after)
 	if p.Changes() || len(p.Fleets[0].Drift) != 1 || len(e.srv.Instances()) != 1 {
 		t.Errorf("once listed: plan %+v, %d instances", p.Fleets[0], len(e.srv.Instances()))
 	}
@@ -214,11 +201,9 @@ func TestRefusedTokenWaitsForItsInstance(t *testing.T) {
 // cannot have bought anything: its slot does not wait.
 func TestCreateNotSentIsNotAmbiguous(t *testing.T) {
 	e := newScaleEnv(t, 0)
-	slow, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: e.url,
-		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0.001}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := e.h.NewClient(t, func(o *lighthouse.Options) {
+		o.RateLimits = map[string]float64{lighthouse.ActionCreateInstances: 0.001}
+	})
 	fleets := genFleets(t, 1, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -28,11 +27,7 @@ func loadFleets(t *testing.T, docs ...string) []*spec.Fleet {
 			}
 		}
 	}
-	fleets, err := spec.Load(fstest.MapFS{"f.yaml": {Data: []byte(b.String())}}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fleets
+	return loadYAML(t, b.String())
 }
 
 // observe builds an observation of ap-guangzhou from instances written as

@@ -140,6 +140,16 @@ type Violation struct {
 	Message string  `json:"message"`
 }
 
+// isolations counts the surplus instances the fleet plan isolates.
+func (fp *FleetPlan) isolations() (n int) {
+	for _, s := range fp.Surplus {
+		if s.Action == ActionIsolate {
+			n++
+		}
+	}
+	return n
+}
+
 // Changes reports whether the plan would create or isolate anything.
 func (p *Plan) Changes() bool { return p.Totals.Creates > 0 || p.Totals.Isolates > 0 }
 

@@ -85,6 +85,7 @@ func New(cloud Cloud, state *State, opts Options) *Reconciler {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 32
 	}
+	opts.Diff = opts.Diff.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,10 +131,9 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		return nil, err
 	}
 	for _, o := range obs {
-		r.state.Settle(o, r.opts.Diff.withDefaults().ExpectWindow)
+		r.state.Settle(o, r.opts.Diff.ExpectWindow)
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
-	p.obs = obs
 	for _, fp := range p.Fleets {
 		if len(fp.Creates) > 0 {
 			siteProblem(fp, r.opts.Tags)
@@ -270,11 +270,7 @@ func (p *Plan) total() {
 			continue
 		}
 		p.Totals.Creates += len(fp.Creates)
-		for _, s := range fp.Surplus {
-			if s.Action == ActionIsolate {
-				p.Totals.Isolates++
-			}
-		}
+		p.Totals.Isolates += fp.isolations()
 		m := &p.Totals.Money
 		if fp.Money.Currency != "" {
 			m.Currency = fp.Money.Currency

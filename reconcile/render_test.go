@@ -17,8 +17,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-var renderNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
 const renderFleets = `apiVersion: lightkeeper/v1
 kind: Fleet
 metadata:
@@ -60,7 +58,8 @@ spec:
     passwordFrom: {env: BATCH_PASSWORD}
 `
 
-func loadRenderFleets(t testing.TB, yaml string) []*spec.Fleet {
+// loadYAML loads fleets from one YAML file.
+func loadYAML(t testing.TB, yaml string) []*spec.Fleet {
 	t.Helper()
 	fleets, err := spec.Load(fstest.MapFS{"fleets/all.yaml": {Data: []byte(yaml)}}, spec.Options{})
 	if err != nil {
@@ -78,7 +77,7 @@ func inst(id, name, state, fleet string, slot int) Instance {
 // isolated, a slot waiting for its instance, an expiry warning, an orphan,
 // money and a guard exceeded.
 func renderPlan(t testing.TB) *Plan {
-	fleets := loadRenderFleets(t, renderFleets)
+	fleets := loadYAML(t, renderFleets)
 	web0 := inst("lhins-web00000", "web-0", "RUNNING", "web", 0)
 	web0.Zone, web0.BundleID, web0.BlueprintID, web0.RenewFlag = "ap-guangzhou-3", "bundle_gen_02", "lhbp-g0tn7djh", "NOTIFY_AND_AUTO_RENEW"
 	web1 := inst("lhins-web00001", "web-1", "LAUNCH_FAILED", "web", 1)
@@ -86,20 +85,20 @@ func renderPlan(t testing.TB) *Plan {
 	orphan := inst("lhins-old00000", "old-0", "RUNNING", "old", 0)
 	orphan.TagFleet, orphan.TagSlot = "old", 0
 	api0 := inst("lhins-api00000", "api-0", "RUNNING", "api", 0)
-	api0.RenewFlag, api0.Expires = "NOTIFY_AND_MANUAL_RENEW", renderNow.Add(72*time.Hour)
+	api0.RenewFlag, api0.Expires = "NOTIFY_AND_MANUAL_RENEW", t0.Add(72*time.Hour)
 	api3 := inst("lhins-api00003", "api-3", "RUNNING", "api", 3)
 	api3.TagFleet, api3.TagSlot = "api", 3
 	obs := map[string]*Observation{
-		"ap-guangzhou": {Region: "ap-guangzhou", At: renderNow, Total: 5,
+		"ap-guangzhou": {Region: "ap-guangzhou", At: t0, Total: 5,
 			Fleets: map[string][]Instance{"web": {web0, web1, web7}, "old": {orphan}},
 			Seen:   map[string]string{web0.ID: web0.State, web1.ID: web1.State, web7.ID: web7.State, orphan.ID: orphan.State}},
-		"ap-shanghai": {Region: "ap-shanghai", At: renderNow, Total: 2,
+		"ap-shanghai": {Region: "ap-shanghai", At: t0, Total: 2,
 			Fleets: map[string][]Instance{"api": {api0, api3}},
 			Seen:   map[string]string{api0.ID: api0.State, api3.ID: api3.State}},
 	}
 	st := NewState()
-	st.expect(Expectation{SlotKey: SlotKey{"ap-shanghai", "api", 1}, Token: Token("ap-shanghai", "api", 1, 0), InstanceID: "lhins-api00001", Since: renderNow.Add(-time.Minute)})
-	p := Diff(fleets, obs, st, renderNow, DiffOptions{})
+	st.expect(Expectation{SlotKey: SlotKey{"ap-shanghai", "api", 1}, Token: Token("ap-shanghai", "api", 1, 0), InstanceID: "lhins-api00001", Since: t0.Add(-time.Minute)})
+	p := Diff(fleets, obs, st, t0, DiffOptions{})
 	for _, fp := range p.Fleets {
 		switch fp.Fleet {
 		case "web":
@@ -126,7 +125,7 @@ func renderResult() *Result {
 
 // noChangePlan is a fleet at its count.
 func noChangePlan(t testing.TB) *Plan {
-	fleets := loadRenderFleets(t, strings.SplitN(renderFleets, "---\n", 2)[0])
+	fleets := loadYAML(t, strings.SplitN(renderFleets, "---\n", 2)[0])
 	var ins []Instance
 	seen := map[string]string{}
 	for slot := range 3 {
@@ -134,8 +133,8 @@ func noChangePlan(t testing.TB) *Plan {
 		ins = append(ins, in)
 		seen[in.ID] = in.State
 	}
-	obs := map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: renderNow, Total: 3, Fleets: map[string][]Instance{"web": ins}, Seen: seen}}
-	p := Diff(fleets, obs, nil, renderNow, DiffOptions{})
+	obs := map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: t0, Total: 3, Fleets: map[string][]Instance{"web": ins}, Seen: seen}}
+	p := Diff(fleets, obs, nil, t0, DiffOptions{})
 	p.Check(Limits{MaxCreates: DefaultMaxCreates})
 	return p
 }
@@ -262,8 +261,8 @@ func TestRenderMarkdownTruncates(t *testing.T) {
 	for i := range 400 {
 		fmt.Fprintf(&yaml, "---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata:\n  name: f%03d\nspec:\n  region: ap-guangzhou\n  count: 2\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", i)
 	}
-	fleets := loadRenderFleets(t, yaml.String())
-	p := Diff(fleets, map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: renderNow, Fleets: map[string][]Instance{}, Seen: map[string]string{}}}, nil, renderNow, DiffOptions{})
+	fleets := loadYAML(t, yaml.String())
+	p := Diff(fleets, map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: t0, Fleets: map[string][]Instance{}, Seen: map[string]string{}}}, nil, t0, DiffOptions{})
 	got := render(t, "md", p, nil)
 	if n := len(got); n > MaxMarkdown {
 		t.Errorf("%d characters, over %d", n, MaxMarkdown)

@@ -252,23 +252,22 @@ func waitingWhat(w Waiting) string {
 	return "instance " + w.InstanceID + " to be listed"
 }
 
-func fleetErrorText(e *FleetError) string {
-	if e.Code != "" && !strings.Contains(e.Message, e.Code) {
-		return e.Message + " (" + e.Code + ")"
-	}
-	return e.Message
-}
+func fleetErrorText(e *FleetError) string { return withCode(e.Message, e.Code) }
 
 func failureText(f Failure) string {
 	what := fmt.Sprintf("slot %d", f.Slot)
 	if f.InstanceID != "" {
 		what = "isolate " + f.InstanceID
 	}
-	msg := f.Message
-	if f.Code != "" && !strings.Contains(msg, f.Code) {
-		msg += " (" + f.Code + ")"
+	return fmt.Sprintf("%s, %s: %s", what, f.Class, withCode(f.Message, f.Code))
+}
+
+// withCode is msg followed by the API's error code, unless msg names it.
+func withCode(msg, code string) string {
+	if code != "" && !strings.Contains(msg, code) {
+		return msg + " (" + code + ")"
 	}
-	return fmt.Sprintf("%s, %s: %s", what, f.Class, msg)
+	return msg
 }
 
 // money formats an amount with its currency; delta adds a sign. An amount

@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/internal/fleetgen"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
@@ -43,7 +43,7 @@ func genFleets(tb testing.TB, n, count int) []*spec.Fleet {
 // scaleEnv is an emulator on httptest with a client; rate is the
 // CreateInstances limit on both sides (0: none).
 type scaleEnv struct {
-	url    string
+	h      *emulatortest.Harness
 	srv    *emulator.Server
 	client *lighthouse.Client
 	clock  emulator.Clock
@@ -51,39 +51,23 @@ type scaleEnv struct {
 
 func newScaleEnv(tb testing.TB, createRate float64, tune ...func(*emulator.Config)) *scaleEnv {
 	tb.Helper()
-	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	limits := emulator.NoRateLimits()
-	clientLimits := map[string]float64{}
-	for a := range limits {
-		clientLimits[a] = 0
+	cfg := emulator.Config{RateLimits: emulator.NoRateLimits(), MaxClockSkew: -1, Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}
+	opts := []emulatortest.Option{
+		emulatortest.WithStart(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		emulatortest.WithClient(func(o *lighthouse.Options) { o.RetryMax = 0 }), // the client's default retries
 	}
 	if createRate > 0 {
-		limits = emulator.DefaultRateLimits()
-		limits[lighthouse.ActionDescribeInstances] = 0
-		clientLimits = map[string]float64{lighthouse.ActionDescribeInstances: 0}
-	}
-	var c emulator.Clock = clock
-	if createRate > 0 {
+		cfg.RateLimits = emulator.DefaultRateLimits()
+		cfg.RateLimits[lighthouse.ActionDescribeInstances] = 0
 		// Rate limits refill with the emulator's clock: a real one here.
-		c = realClock{}
+		opts = append(opts, emulatortest.RealTime(),
+			emulatortest.WithClientRateLimits(map[string]float64{lighthouse.ActionDescribeInstances: 0}))
 	}
-	cfg := emulator.Config{Credentials: map[string]string{"AKIDscale": "k"}, Clock: c, RateLimits: limits,
-		MaxClockSkew: -1, Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}
 	for _, f := range tune {
 		f(&cfg)
 	}
-	srv, err := emulator.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	tb.Cleanup(hs.Close)
-	cl, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDscale", "k", "", "t"), Endpoint: hs.URL, RateLimits: clientLimits,
-		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &scaleEnv{hs.URL, srv, cl, c}
+	h := emulatortest.New(tb, cfg, opts...)
+	return &scaleEnv{h, h.Server, h.Client, h.Config.Clock}
 }
 
 // fill creates every slot of fleets and lets them reach RUNNING.
@@ -102,14 +86,10 @@ func (e *scaleEnv) fill(tb testing.TB, fleets []*spec.Fleet) {
 
 // advance moves a manual clock.
 func (e *scaleEnv) advance(d time.Duration) {
-	if m, ok := e.clock.(*emulator.ManualClock); ok {
-		m.Advance(d)
+	if e.h.Clock != nil {
+		e.h.Clock.Advance(d)
 	}
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // apiCalls returns the calls the emulator answered, by action.
 func (e *scaleEnv) apiCalls() map[string]int {
@@ -233,4 +213,4 @@ func BenchmarkCreate300AtRateLimit(b *testing.B) {
 }
 
 // manual returns the manual clock of an env made without a rate.
-func (e *scaleEnv) manual() *emulator.ManualClock { return e.clock.(*emulator.ManualClock) }
+func (e *scaleEnv) manual() *emulator.ManualClock { return e.h.Clock }

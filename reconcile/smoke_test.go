@@ -2,15 +2,12 @@ package reconcile_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 	"github.com/lightkeeper/lightkeeper/reconcile"
-	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 const fleetYAML = `apiVersion: lightkeeper/v1
@@ -26,22 +23,9 @@ spec:
 `
 
 func TestSmoke(t *testing.T) {
-	fleets, err := spec.Load(fstest.MapFS{"web.yaml": {Data: []byte(fleetYAML)}}, spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDx": "k"}, Clock: clock, RateLimits: emulator.NoRateLimits(), MaxClockSkew: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	c, err := lighthouse.New(lighthouse.Options{Credential: lighthouse.NewCredential("AKIDx", "k", "", "t"), Endpoint: hs.URL,
-		RateLimits: map[string]float64{lighthouse.ActionCreateInstances: 0, lighthouse.ActionDescribeInstances: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleets := loadSpec(t, fleetYAML)
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits()}, emulatortest.WithStart(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	c, srv, clock := h.Client, h.Server, h.Clock
 	r := reconcile.New(c, nil, reconcile.Options{Now: clock.Now})
 	ctx := context.Background()
 	p, err := r.Plan(ctx, fleets)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
@@ -228,12 +227,7 @@ func (e *Emulator) count(next http.Handler) http.Handler {
 // The server closes when t ends.
 func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *Emulator {
 	t.Helper()
-	clock, ok := cfg.Clock.(*emulator.ManualClock)
-	if cfg.Clock == nil {
-		clock = emulator.NewManualClock(Epoch)
-		cfg.Clock, ok = clock, true
-	}
-	if !ok {
+	if _, ok := cfg.Clock.(*emulator.ManualClock); cfg.Clock != nil && !ok {
 		t.Fatal("reconciletest: StartEmulator needs a *emulator.ManualClock")
 	}
 	if cfg.Credentials == nil {
@@ -245,40 +239,31 @@ func StartEmulator(t testing.TB, cfg emulator.Config, opts lighthouse.Options) *
 	if cfg.MaxClockSkew == 0 {
 		cfg.MaxClockSkew = -1
 	}
-	srv, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Emulator{Server: srv, Clock: clock, written: map[string]bool{}, handled: map[string]bool{}}
+	e := &Emulator{written: map[string]bool{}, handled: map[string]bool{}}
 	e.cond = sync.NewCond(&e.mu)
-	hs := httptest.NewServer(e.count(srv))
-	t.Cleanup(hs.Close)
-	if opts.Credential.SecretID() == "" {
-		for id, key := range cfg.Credentials {
-			opts.Credential = lighthouse.NewCredential(id, key, "", "test")
-			break
-		}
-	}
-	opts.Endpoint = hs.URL
 	e.transport = http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(e.transport.CloseIdleConnections)
-	opts.HTTPClient = &http.Client{Transport: e}
-	if opts.Now == nil {
-		opts.Now = clock.Now
-	}
-	if opts.RateLimits == nil {
-		opts.RateLimits = map[string]float64{}
-		for a := range lighthouse.DefaultRateLimits() {
-			opts.RateLimits[a] = 0
+	// The harness's client options (credential, endpoint, clock, no rate
+	// limits) are the defaults; opts overrides them where set.
+	client := func(o *lighthouse.Options) {
+		def := *o
+		*o = opts
+		o.Endpoint = def.Endpoint
+		o.HTTPClient = &http.Client{Transport: e}
+		if o.Credential.SecretID() == "" {
+			o.Credential = def.Credential
+		}
+		if o.Now == nil {
+			o.Now = def.Now
+		}
+		if o.RateLimits == nil {
+			o.RateLimits = def.RateLimits
+		}
+		if o.RetryWaitMin == 0 {
+			o.RetryWaitMin, o.RetryWaitMax = time.Millisecond, 2*time.Millisecond
 		}
 	}
-	if opts.RetryWaitMin == 0 {
-		opts.RetryWaitMin, opts.RetryWaitMax = time.Millisecond, 2*time.Millisecond
-	}
-	c, err := lighthouse.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Client, e.URL = c, hs.URL
+	h := emulatortest.New(t, cfg, emulatortest.WithStart(Epoch), emulatortest.WithHandler(e.count), emulatortest.WithClient(client))
+	e.Server, e.Clock, e.Client, e.URL = h.Server, h.Clock, h.Client, h.URL
 	return e
 }

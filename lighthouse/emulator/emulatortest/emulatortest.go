@@ -12,6 +12,7 @@
 package emulatortest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ type settings struct {
 	start       time.Time
 	realTime    bool
 	clientEdits []func(*lighthouse.Options)
+	wrap        func(http.Handler) http.Handler
 }
 
 // WithStart starts the ManualClock at t instead of DefaultStart. Tests that
@@ -73,6 +75,12 @@ func RealTime() Option { return func(s *settings) { s.realTime = true } }
 // after the harness's defaults.
 func WithClient(edit func(*lighthouse.Options)) Option {
 	return func(s *settings) { s.clientEdits = append(s.clientEdits, edit) }
+}
+
+// WithHandler serves wrap(Server) instead of Server, for tests that need
+// to see or alter the requests on their way to the emulator.
+func WithHandler(wrap func(http.Handler) http.Handler) Option {
+	return func(s *settings) { s.wrap = wrap }
 }
 
 // WithClientRateLimits sets the client's rate limits (see
@@ -122,7 +130,11 @@ func New(t testing.TB, cfg emulator.Config, opts ...Option) *Harness {
 		t.Fatalf("emulatortest: %v", err)
 	}
 	h.Server, h.Config = srv, cfg
-	h.HTTP = httptest.NewServer(srv)
+	var handler http.Handler = srv
+	if s.wrap != nil {
+		handler = s.wrap(srv)
+	}
+	h.HTTP = httptest.NewServer(handler)
 	t.Cleanup(h.HTTP.Close)
 	h.URL = h.HTTP.URL
 	h.Client = h.NewClient(t)

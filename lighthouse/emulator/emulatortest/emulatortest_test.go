@@ -2,6 +2,7 @@ package emulatortest_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,24 @@ func TestHarnessRealTime(t *testing.T) {
 	}
 	if _, err := h.Client.DescribeRegions(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WithHandler puts a handler in front of the emulator: every request of
+// the client goes through it.
+func TestWithHandler(t *testing.T) {
+	var seen []string
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = append(seen, r.Header.Get("X-TC-Action"))
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits()}, emulatortest.WithHandler(wrap))
+	if _, err := h.Client.CreateInstances(context.Background(), "ap-guangzhou", create("w-0")); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != lighthouse.ActionCreateInstances {
+		t.Fatalf("handler saw %q, want one CreateInstances", seen)
 	}
 }
