@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -78,15 +77,7 @@ func (p *daemonProcess) term(t *testing.T) int {
 	case <-time.After(waitLimit):
 		t.Fatal("the daemon did not exit after SIGTERM")
 	}
-	err := p.cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
+	return exitCode(t, p.cmd.Wait())
 }
 
 // freeAddr returns a loopback address with a free port.
