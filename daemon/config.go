@@ -190,15 +190,7 @@ func LoadConfig(file string, getenv func(string) string) (*Config, error) {
 }
 
 var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	raw, err := jsonschema.UnmarshalJSON(strings.NewReader(string(configSchemaSource)))
-	if err != nil {
-		return nil, fmt.Errorf("config schema: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(ConfigSchemaID, raw); err != nil {
-		return nil, fmt.Errorf("config schema: %w", err)
-	}
-	s, err := c.Compile(ConfigSchemaID)
+	s, _, err := schema.CompileDocument(ConfigSchemaID, configSchemaSource)
 	if err != nil {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
