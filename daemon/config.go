@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"cmp"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,12 +188,19 @@ func LoadConfig(file string, getenv func(string) string) (*Config, error) {
 	return ParseConfig(file, b, getenv)
 }
 
-var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	s, _, err := schema.CompileDocument(ConfigSchemaID, configSchemaSource)
+// configSchema is the configuration schema compiled, with the parsed
+// document beside it for the x-message and property lists of errors.
+type configSchema struct {
+	schema *jsonschema.Schema
+	raw    any
+}
+
+var compiledSchema = sync.OnceValues(func() (*configSchema, error) {
+	s, raw, err := schema.CompileDocument(ConfigSchemaID, configSchemaSource)
 	if err != nil {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
-	return s, nil
+	return &configSchema{schema: s, raw: raw}, nil
 })
 
 // ParseConfig is LoadConfig on data read from file (file names the source
@@ -216,12 +222,12 @@ func ParseConfig(file string, data []byte, getenv func(string) string) (*Config,
 	if err != nil {
 		return nil, err
 	}
-	if err := sch.Validate(doc); err != nil {
+	if err := sch.schema.Validate(doc); err != nil {
 		var verr *jsonschema.ValidationError
 		if !errors.As(err, &verr) {
 			return nil, fmt.Errorf("validate config: %w", err)
 		}
-		p.collect(verr)
+		p.collect(verr, sch.raw)
 		return nil, p.result()
 	}
 	cfg := defaultConfig()
@@ -457,7 +463,7 @@ func (p *configParser) find(path []string) (val, key *yaml.Node) {
 }
 
 // collect flattens a validation error tree into placed errors.
-func (p *configParser) collect(e *jsonschema.ValidationError) {
+func (p *configParser) collect(e *jsonschema.ValidationError, raw any) {
 	if k, ok := e.ErrorKind.(*kind.PropertyNames); ok {
 		// jsonschema v6.0.3 gives this error a wrong InstanceLocation (that
 		// of another value); the schema location names the object instead.
@@ -477,13 +483,13 @@ func (p *configParser) collect(e *jsonschema.ValidationError) {
 	}
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			p.collect(c)
+			p.collect(c, raw)
 		}
 		return
 	}
 	loc := e.InstanceLocation
 	val, _ := p.find(loc)
-	sch := schemaAt(e.SchemaURL)
+	sch := schemaAt(raw, e.SchemaURL)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		props, _ := sch["properties"].(map[string]any)
@@ -541,13 +547,10 @@ func (p *configParser) collect(e *jsonschema.ValidationError) {
 	}
 }
 
-// schemaAt returns the object of the embedded schema at a schema URL.
-func schemaAt(u string) map[string]any {
+// schemaAt returns the object of raw, the parsed schema, at a schema URL.
+func schemaAt(raw any, u string) map[string]any {
 	_, frag, _ := strings.Cut(u, "#")
-	var cur any
-	if err := json.Unmarshal(configSchemaSource, &cur); err != nil {
-		return nil
-	}
+	cur := raw
 	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
 		if tok == "" {
 			continue
