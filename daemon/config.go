@@ -260,19 +260,17 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 	if time.Duration(c.Repository.Timeout) < time.Second {
 		p.at("must be at least 1s", "repository", "timeout")
 	}
-	files := []struct {
+	type fileKey struct {
 		v    *string
 		path []string
-	}{
+	}
+	files := []fileKey{
 		{&c.Repository.Auth.SSHKeyFile, []string{"repository", "auth", "sshKeyFile"}},
 		{&c.Repository.Auth.KnownHostsFile, []string{"repository", "auth", "knownHostsFile"}},
 		{&c.Repository.Auth.TokenFile, []string{"repository", "auth", "tokenFile"}},
 	}
 	if c.Webhook != nil {
-		files = append(files, struct {
-			v    *string
-			path []string
-		}{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
+		files = append(files, fileKey{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
 	}
 	for _, f := range files {
 		var bad string
