@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// statusOf reads the daemon's /status.
+// status reads the daemon's /status (nil if it cannot).
 func (p *daemonProcess) status(t *testing.T) map[string]any {
 	t.Helper()
 	resp, err := http.Get(p.base + "/status")
@@ -26,7 +26,7 @@ func (p *daemonProcess) status(t *testing.T) map[string]any {
 	return st
 }
 
-// metric returns the text of the daemon's /metrics.
+// metrics returns the text of the daemon's /metrics.
 func (p *daemonProcess) metrics() string {
 	resp, err := http.Get(p.base + "/metrics")
 	if err != nil {

@@ -66,7 +66,7 @@ func (p *daemonProcess) get(path string) int {
 	return resp.StatusCode
 }
 
-// signal sends sig; for SIGTERM it waits and returns the exit code.
+// term sends SIGTERM, waits for the daemon to exit and returns its exit code.
 func (p *daemonProcess) term(t *testing.T) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
