@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"cmp"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,20 +188,19 @@ func LoadConfig(file string, getenv func(string) string) (*Config, error) {
 	return ParseConfig(file, b, getenv)
 }
 
-var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	raw, err := jsonschema.UnmarshalJSON(strings.NewReader(string(configSchemaSource)))
+// configSchema is the configuration schema compiled, with the parsed
+// document beside it for the x-message and property lists of errors.
+type configSchema struct {
+	schema *jsonschema.Schema
+	raw    any
+}
+
+var compiledSchema = sync.OnceValues(func() (*configSchema, error) {
+	s, raw, err := schema.CompileDocument(ConfigSchemaID, configSchemaSource)
 	if err != nil {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(ConfigSchemaID, raw); err != nil {
-		return nil, fmt.Errorf("config schema: %w", err)
-	}
-	s, err := c.Compile(ConfigSchemaID)
-	if err != nil {
-		return nil, fmt.Errorf("config schema: %w", err)
-	}
-	return s, nil
+	return &configSchema{schema: s, raw: raw}, nil
 })
 
 // ParseConfig is LoadConfig on data read from file (file names the source
@@ -224,12 +222,12 @@ func ParseConfig(file string, data []byte, getenv func(string) string) (*Config,
 	if err != nil {
 		return nil, err
 	}
-	if err := sch.Validate(doc); err != nil {
+	if err := sch.schema.Validate(doc); err != nil {
 		var verr *jsonschema.ValidationError
 		if !errors.As(err, &verr) {
 			return nil, fmt.Errorf("validate config: %w", err)
 		}
-		p.collect(verr)
+		p.collect(verr, sch.raw)
 		return nil, p.result()
 	}
 	cfg := defaultConfig()
@@ -262,19 +260,17 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 	if time.Duration(c.Repository.Timeout) < time.Second {
 		p.at("must be at least 1s", "repository", "timeout")
 	}
-	files := []struct {
+	type fileKey struct {
 		v    *string
 		path []string
-	}{
+	}
+	files := []fileKey{
 		{&c.Repository.Auth.SSHKeyFile, []string{"repository", "auth", "sshKeyFile"}},
 		{&c.Repository.Auth.KnownHostsFile, []string{"repository", "auth", "knownHostsFile"}},
 		{&c.Repository.Auth.TokenFile, []string{"repository", "auth", "tokenFile"}},
 	}
 	if c.Webhook != nil {
-		files = append(files, struct {
-			v    *string
-			path []string
-		}{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
+		files = append(files, fileKey{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
 	}
 	for _, f := range files {
 		var bad string
@@ -465,7 +461,7 @@ func (p *configParser) find(path []string) (val, key *yaml.Node) {
 }
 
 // collect flattens a validation error tree into placed errors.
-func (p *configParser) collect(e *jsonschema.ValidationError) {
+func (p *configParser) collect(e *jsonschema.ValidationError, raw any) {
 	if k, ok := e.ErrorKind.(*kind.PropertyNames); ok {
 		// jsonschema v6.0.3 gives this error a wrong InstanceLocation (that
 		// of another value); the schema location names the object instead.
@@ -485,13 +481,13 @@ func (p *configParser) collect(e *jsonschema.ValidationError) {
 	}
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			p.collect(c)
+			p.collect(c, raw)
 		}
 		return
 	}
 	loc := e.InstanceLocation
 	val, _ := p.find(loc)
-	sch := schemaAt(e.SchemaURL)
+	sch := schemaAt(raw, e.SchemaURL)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		props, _ := sch["properties"].(map[string]any)
@@ -549,13 +545,10 @@ func (p *configParser) collect(e *jsonschema.ValidationError) {
 	}
 }
 
-// schemaAt returns the object of the embedded schema at a schema URL.
-func schemaAt(u string) map[string]any {
+// schemaAt returns the object of raw, the parsed schema, at a schema URL.
+func schemaAt(raw any, u string) map[string]any {
 	_, frag, _ := strings.Cut(u, "#")
-	var cur any
-	if err := json.Unmarshal(configSchemaSource, &cur); err != nil {
-		return nil
-	}
+	cur := raw
 	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
 		if tok == "" {
 			continue

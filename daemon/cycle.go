@@ -214,9 +214,10 @@ func (d *Daemon) reconcile(ctx context.Context, run *Run, errs *[]string) string
 	res, err := d.apply(ctx, p)
 	d.m.observeResult(res)
 	run.Created, run.Failed = res.Created, res.Failed+res.Ambiguous
+	fleets := fleetStatuses(p, res)
 	d.setStatus(func(s *Status) {
 		s.Plan, s.Result, s.Held = p, res, nil
-		s.Fleets = fleetStatuses(p, res)
+		s.Fleets = fleets
 	})
 	if err != nil && ctx.Err() != nil {
 		return ResultCanceled
@@ -225,7 +226,7 @@ func (d *Daemon) reconcile(ctx context.Context, run *Run, errs *[]string) string
 		*errs = append(*errs, fmt.Sprintf("apply: %v", err))
 		return ResultError
 	}
-	for _, fs := range fleetStatuses(p, res) {
+	for _, fs := range fleets {
 		if fs.Error != "" {
 			*errs = append(*errs, fmt.Sprintf("fleet %q: %s", fs.Name, fs.Error))
 		}

@@ -132,28 +132,30 @@ func revisionInfo(r Revision, loaded time.Time) *RevisionInfo {
 // fleetStatuses summarizes a plan and its result per fleet.
 func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 	out := make([]FleetStatus, 0, len(p.Fleets))
+	var results map[string][]*reconcile.FleetResult // by fleet, in res's order
+	if res != nil {
+		results = make(map[string][]*reconcile.FleetResult, len(res.Fleets))
+		for _, fr := range res.Fleets {
+			results[fr.Fleet] = append(results[fr.Fleet], fr)
+		}
+	}
 	for _, fp := range p.Fleets {
 		fs := FleetStatus{Name: fp.Fleet, Region: fp.Region, File: fp.File, Desired: fp.Desired, Live: fp.Live,
 			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Surplus: len(fp.Surplus)}
 		if fp.Error != nil {
 			fs.Error = fp.Error.Message
 		}
-		if res != nil {
-			for _, fr := range res.Fleets {
-				if fr.Fleet != fp.Fleet {
-					continue
+		for _, fr := range results[fp.Fleet] {
+			fs.Created = len(fr.Created)
+			for _, f := range fr.Failures {
+				if f.InstanceID == "" {
+					fs.CreateFailures++
 				}
-				fs.Created = len(fr.Created)
-				for _, f := range fr.Failures {
-					if f.InstanceID == "" {
-						fs.CreateFailures++
-					}
-				}
-				if fr.Error != nil && fs.Error == "" {
-					fs.Error = fr.Error.Message
-				} else if fs.Error == "" && len(fr.Failures) > 0 {
-					fs.Error = fr.Failures[0].Message
-				}
+			}
+			if fr.Error != nil && fs.Error == "" {
+				fs.Error = fr.Error.Message
+			} else if fs.Error == "" && len(fr.Failures) > 0 {
+				fs.Error = fr.Failures[0].Message
 			}
 		}
 		fs.State = fs.state()

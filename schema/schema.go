@@ -7,6 +7,7 @@
 package schema
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"net/url"
@@ -39,21 +40,33 @@ type compiled struct {
 }
 
 var load = sync.OnceValues(func() (*compiled, error) {
-	raw, err := jsonschema.UnmarshalJSON(strings.NewReader(string(source)))
+	s, raw, err := CompileDocument(ID, source)
 	if err != nil {
-		return nil, fmt.Errorf("schema: parse embedded fleet.schema.json: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat() // "format" (the ip of a published port) is a rule, not a hint
-	if err := c.AddResource(ID, raw); err != nil {
-		return nil, fmt.Errorf("schema: add embedded fleet.schema.json: %w", err)
-	}
-	s, err := c.Compile(ID)
-	if err != nil {
-		return nil, fmt.Errorf("schema: compile embedded fleet.schema.json: %w", err)
+		return nil, fmt.Errorf("schema: embedded fleet.schema.json: %w", err)
 	}
 	return &compiled{schema: s, raw: raw}, nil
 })
+
+// CompileDocument compiles src, a JSON Schema document whose $id is id,
+// with "format" asserted (the ip of a published port is a rule, not a
+// hint). It returns the schema and the parsed document. The fleet schema
+// and the daemon's configuration schema are both compiled with it.
+func CompileDocument(id string, src []byte) (*jsonschema.Schema, any, error) {
+	raw, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(id, raw); err != nil {
+		return nil, nil, fmt.Errorf("add: %w", err)
+	}
+	s, err := c.Compile(id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compile: %w", err)
+	}
+	return s, raw, nil
+}
 
 // Compile compiles the embedded schema (once per process) and reports an
 // error only if the embedded document is broken. Validate calls it; callers

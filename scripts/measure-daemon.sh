@@ -155,6 +155,27 @@ stats() { # stats NUMBER...: min median max of the numbers
 	printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {printf "min %d, median %d, max %d", v[1], v[int((NR + 1) / 2)], v[NR]}'
 }
 
+# commit_latencies N REPO FLEET REGION BASE: N times, write FLEET with
+# count BASE+i into REPO/fleets and commit it; lat gets the ms from each
+# commit to the emulator's first CreateInstances after it, and each round
+# waits for the daemon's cycle to end.
+commit_latencies() {
+	local i n off c0
+	lat=()
+	for i in $(seq "$1"); do
+		n=$(lines "$d_log" 'reconcile cycle ended')
+		off=$(stat -c %s "$emu_log")
+		fleet "$3" "$4" $(($5 + i)) >"$2/fleets/$3.yaml"
+		c0=$(now_ms)
+		git -C "$2" commit -qam "$3: $(($5 + i))"
+		wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
+		lat+=($(($(first_create_ms "$emu_log" "$off") - c0)))
+		more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
+		wait_for 60 "the cycle to end" more
+		sleep 1
+	done
+}
+
 ###########################################################################
 if [[ $PARTS == *A* ]]; then
 echo
@@ -231,19 +252,7 @@ awk -v h="$tck" '
 
 # fsnotify at this scale: the cycle after a commit observes all $TOTAL.
 echo "fsnotify, at this scale (a commit raising one fleet's count by 1):"
-lat=()
-for i in $(seq 3); do
-	n=$(lines "$d_log" 'reconcile cycle ended')
-	off=$(stat -c %s "$emu_log")
-	fleet fleet-0000 ap-guangzhou $((PER_FLEET + i)) >"$repo/fleets/fleet-0000.yaml"
-	c0=$(now_ms)
-	git -C "$repo" commit -qam "fleet-0000: $((PER_FLEET + i))"
-	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
-	lat+=($(($(first_create_ms "$emu_log" "$off") - c0)))
-	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
-	wait_for 60 "the cycle to end" more
-	sleep 1
-done
+commit_latencies 3 "$repo" fleet-0000 ap-guangzhou "$PER_FLEET"
 echo "  git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 stop "$pid"
 stop "$emu_pid"
@@ -264,19 +273,7 @@ start_daemon daemon-b "$work/b.yaml"
 wait_for 60 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
 wait_for 60 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
 sleep 2
-lat=()
-for i in $(seq "$SAMPLES"); do
-	n=$(lines "$d_log" 'reconcile cycle ended')
-	off=$(stat -c %s "$emu_log")
-	fleet web ap-shanghai $((1 + i)) >"$repo/fleets/web.yaml"
-	c0=$(now_ms)
-	git -C "$repo" commit -qam "web: $((1 + i))"
-	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
-	lat+=($(($(first_create_ms "$emu_log" "$off") - c0)))
-	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
-	wait_for 60 "the cycle to end" more
-	sleep 1
-done
+commit_latencies "$SAMPLES" "$repo" web ap-shanghai 1
 echo "git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 stop "$d_pid"
 stop "$emu_pid"

@@ -219,7 +219,8 @@ func (s *service) reload(ctx context.Context, cur *instance) (*instance, error) 
 	if cfg.Listen != cur.cfg.Listen {
 		s.log.Warn("listen changed; it takes effect at the next restart", "listen", cur.cfg.Listen, "new", cfg.Listen)
 	}
-	if _, _, err := s.options(cfg); err != nil { // check before stopping anything
+	opts, hook, err := s.options(cfg) // built before stopping anything
+	if err != nil {
 		return nil, err
 	}
 	s.notify(sd.SdNotifyReloading)
@@ -228,7 +229,7 @@ func (s *service) reload(ctx context.Context, cur *instance) (*instance, error) 
 	if err := <-cur.done; err != nil {
 		s.log.Error("the daemon stopped with an error", "err", err)
 	}
-	next, err := s.start(ctx, cfg)
+	next, err := s.launch(ctx, cfg, opts, hook)
 	if err != nil {
 		// The state file is the only thing that changed; start again on
 		// the configuration that ran.
@@ -250,6 +251,12 @@ func (s *service) start(ctx context.Context, cfg *daemon.Config) (*instance, err
 	if err != nil {
 		return nil, err
 	}
+	return s.launch(ctx, cfg, opts, hook)
+}
+
+// launch builds a Daemon from opts, the options of cfg, points hook at it
+// and runs it.
+func (s *service) launch(ctx context.Context, cfg *daemon.Config, opts daemon.Options, hook *hookRelay) (*instance, error) {
 	d, err := daemon.New(opts)
 	if err != nil {
 		return nil, err

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// statusOf reads the daemon's /status.
+// status reads the daemon's /status (nil if it cannot).
 func (p *daemonProcess) status(t *testing.T) map[string]any {
 	t.Helper()
 	resp, err := http.Get(p.base + "/status")
@@ -26,7 +25,7 @@ func (p *daemonProcess) status(t *testing.T) map[string]any {
 	return st
 }
 
-// metric returns the text of the daemon's /metrics.
+// metrics returns the text of the daemon's /metrics.
 func (p *daemonProcess) metrics() string {
 	resp, err := http.Get(p.base + "/metrics")
 	if err != nil {
@@ -59,21 +58,10 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 	r.git(r.repo, "remote", "add", "origin", bare)
 	push := func(doc, subject string) {
 		t.Helper()
-		p := filepath.Join(r.repo, "fleets", "web.yaml")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r.git(r.repo, "add", "-A")
-		r.git(r.repo, "commit", "-q", "-m", subject)
+		r.commitDoc(doc, subject)
 		r.git(r.repo, "push", "-q", "origin", "main")
 	}
-	web := func(count int) string {
-		return fmt.Sprintf("apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: web}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", count)
-	}
-	push(web(2), "web: 2")
+	push(webFleet(2), "web: 2")
 
 	r.repo = bare // the daemon follows the bare repository
 	r.endpoint = emu.url
@@ -83,10 +71,10 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 	waitUntil(t, "2 instances", func() bool { return len(webInstances(t, client)) == 2 })
 
 	r.repo = filepath.Join(root, "repo")
-	push(web(4), "web: 4")
+	push(webFleet(4), "web: 4")
 	waitUntil(t, "4 instances", func() bool { return len(webInstances(t, client)) == 4 })
 
-	push(strings.Replace(web(5), "count: 5", "count: -1", 1), "web: broken")
+	push(strings.Replace(webFleet(5), "count: 5", "count: -1", 1), "web: broken")
 	waitUntil(t, "the invalid revision in /status", func() bool {
 		inv, _ := d.status(t)["invalid"].(map[string]any)
 		return inv != nil && inv["subject"] == "web: broken"
@@ -108,7 +96,7 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 		t.Errorf("lastGood %v, want the commit \"web: 4\"", st["lastGood"])
 	}
 
-	push(web(5), "web: 5")
+	push(webFleet(5), "web: 5")
 	waitUntil(t, "5 instances after the fix", func() bool { return len(webInstances(t, client)) == 5 })
 	waitUntil(t, "the invalid revision cleared", func() bool { return strings.Contains(d.metrics(), "lightkeeper_invalid_revision 0") })
 	if code := d.term(t); code != 0 {

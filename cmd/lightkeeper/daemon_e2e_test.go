@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -67,7 +66,7 @@ func (p *daemonProcess) get(path string) int {
 	return resp.StatusCode
 }
 
-// signal sends sig; for SIGTERM it waits and returns the exit code.
+// term sends SIGTERM, waits for the daemon to exit and returns its exit code.
 func (p *daemonProcess) term(t *testing.T) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -78,15 +77,7 @@ func (p *daemonProcess) term(t *testing.T) int {
 	case <-time.After(waitLimit):
 		t.Fatal("the daemon did not exit after SIGTERM")
 	}
-	err := p.cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
+	return exitCode(t, p.cmd.Wait())
 }
 
 // freeAddr returns a loopback address with a free port.

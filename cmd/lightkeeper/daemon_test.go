@@ -97,19 +97,29 @@ func (r *daemonRig) git(dir string, args ...string) {
 	}
 }
 
+// webFleet is the fleet "web" with count instances.
+func webFleet(count int) string {
+	return fmt.Sprintf("apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: web}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", count)
+}
+
 // commit writes fleets/web.yaml with count and commits it.
 func (r *daemonRig) commit(count int) {
+	r.t.Helper()
+	r.commitDoc(webFleet(count), fmt.Sprintf("web: %d", count))
+}
+
+// commitDoc writes doc to fleets/web.yaml and commits it with subject.
+func (r *daemonRig) commitDoc(doc, subject string) {
 	r.t.Helper()
 	p := filepath.Join(r.repo, "fleets", "web.yaml")
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		r.t.Fatal(err)
 	}
-	doc := fmt.Sprintf("apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: web}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n", count)
 	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
 		r.t.Fatal(err)
 	}
 	r.git(r.repo, "add", "-A")
-	r.git(r.repo, "commit", "-q", "-m", fmt.Sprintf("web: %d", count))
+	r.git(r.repo, "commit", "-q", "-m", subject)
 }
 
 // writeConfig writes the configuration; extra is appended verbatim.

@@ -72,7 +72,13 @@ func (p *emulatorProcess) stop(t *testing.T) int {
 		t.Fatal(err)
 	}
 	<-p.done
-	err := p.cmd.Wait()
+	return exitCode(t, p.cmd.Wait())
+}
+
+// exitCode is the exit code that err, from exec.Cmd's Wait or Run,
+// reports: 0 for nil; a failure to run at all fails the test.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode()

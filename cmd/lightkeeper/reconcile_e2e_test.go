@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -90,14 +91,7 @@ func runBin(t *testing.T, bin string, extraEnv []string, args ...string) (int, s
 	cmd.Env = append(cmd.Env, extraEnv...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := exitCode(t, cmd.Run())
 	return code, out.String(), errOut.String()
 }
 
@@ -231,6 +225,27 @@ func TestReconcileEndToEnd(t *testing.T) {
 	}
 }
 
+// startApplyInFlight starts bin with args against the emulator at url
+// (stderr, when not nil, receives its standard error) and returns once the
+// emulator holds at least 2 instances, or after 30 s; exited receives the
+// result of cmd.Wait.
+func startApplyInFlight(t *testing.T, bin, url string, stderr io.Writer, args ...string) (cmd *exec.Cmd, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(emulatorInstances(t, url)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cmd, done
+}
+
 // TestReconcileKilledApply SIGKILLs an apply while its creates are in
 // flight (the emulator paces CreateInstances at 5/s, so 10 slots take 2 s)
 // and reruns it without any state: the fleet ends with exactly its count.
@@ -240,17 +255,7 @@ func TestReconcileKilledApply(t *testing.T) {
 	emu := startEmulator(t, bin, "--launch-delay", "1s")
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
 
-	cmd := exec.Command(bin, "reconcile", "--endpoint", emu.url, dir)
-	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(emulatorInstances(t, emu.url)) < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, exited := startApplyInFlight(t, bin, emu.url, nil, "reconcile", "--endpoint", emu.url, dir)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Logf("kill: %v (the apply had ended)", err)
 	}
@@ -290,19 +295,8 @@ func TestReconcileSIGTERM(t *testing.T) {
 	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 10)})
 	stateDir := t.TempDir()
 
-	cmd := exec.Command(bin, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, dir)
-	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())
 	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(emulatorInstances(t, emu.url)) < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, exited := startApplyInFlight(t, bin, emu.url, &errOut, "reconcile", "--endpoint", emu.url, "--state-dir", stateDir, dir)
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := <-exited
 	var ee *exec.ExitError
