@@ -3,6 +3,8 @@
 # pass, and the offline security exposure must be at most MAX_EXPOSURE
 # (default 2.0). Skips, saying so, where systemd-analyze is not installed
 # (apt-get install systemd). Run from anywhere; .ci/run calls it.
+# Arguments are drop-in files (e.g. examples/ha/ha.conf): the unit is
+# checked with them applied, in order, as systemd would.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,15 @@ if ! grep -q '^ExecStart=/bin/true' "$tmp/lightkeeper.service"; then
 	echo "systemd/check.sh: FAIL: ExecStart no longer starts with /usr/local/bin/lightkeeper; update this script" >&2
 	exit 1
 fi
+# A drop-in's sections add to the unit's, as sections repeated in one file do.
+for dropin in "$@"; do
+	if grep -q '^ExecStart=' "$dropin"; then
+		echo "systemd/check.sh: FAIL: $dropin sets ExecStart=; this script checks drop-ins that keep the unit's" >&2
+		exit 1
+	fi
+	{ echo; cat "$dropin"; } >>"$tmp/lightkeeper.service"
+	echo "systemd/check.sh: with the drop-in $dropin"
+done
 
 out=$(systemd-analyze verify "$tmp/lightkeeper.service" 2>&1) || {
 	echo "$out" >&2

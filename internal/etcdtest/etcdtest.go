@@ -62,7 +62,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	s := &Server{t: t, dir: filepath.Join(root, "data")}
 	scheme := "http"
 	if o.TLS {
-		files, err := writeTLSFiles(filepath.Join(root, "tls"))
+		files, err := WriteTLSFiles(filepath.Join(root, "tls"))
 		if err != nil {
 			t.Fatalf("etcdtest: %v", err)
 		}

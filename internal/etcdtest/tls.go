@@ -32,8 +32,10 @@ type TLSFiles struct {
 	ServerCert, ServerKey string
 }
 
-// writeTLSFiles creates a CA, a server pair and a client pair in dir.
-func writeTLSFiles(dir string) (*TLSFiles, error) {
+// WriteTLSFiles creates a CA, a server pair and a client pair in dir (made
+// if missing), valid for a day: for a server started with Options.TLS, or
+// for a config check that loads the files named by ${CREDENTIALS_DIRECTORY}.
+func WriteTLSFiles(dir string) (*TLSFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tls directory: %w", err)
 	}
