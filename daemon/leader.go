@@ -80,8 +80,9 @@ type leadState struct {
 
 // leaderMetrics are the election's collectors.
 type leaderMetrics struct {
-	leader    prometheus.Gauge
-	elections *prometheus.CounterVec
+	leader     prometheus.Gauge
+	elections  *prometheus.CounterVec
+	etcdErrors *prometheus.CounterVec
 }
 
 func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
@@ -94,6 +95,10 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 			Name: "lightkeeper_leader_elections_total",
 			Help: "Terms as leader by result: won (became the leader), lost (stopped leading: lease lost, etcd unreachable, or handed over on shutdown).",
 		}, []string{"result"}),
+		etcdErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_etcd_errors_total",
+			Help: "Failed etcd calls of the leader election by operation: session, campaign, check (the leader's confirmation before a mutating call), observe, proclaim, forward, watch, resign.",
+		}, []string{"op"}),
 	}
 	seconds := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "lightkeeper_leader_seconds_total",
@@ -107,7 +112,7 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 		}
 		return t.Seconds()
 	})
-	for _, c := range []prometheus.Collector{lm.leader, lm.elections, seconds} {
+	for _, c := range []prometheus.Collector{lm.leader, lm.elections, lm.etcdErrors, seconds} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -116,6 +121,15 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 	lm.elections.WithLabelValues("lost")
 	d.lm = lm
 	return nil
+}
+
+// ObserveEtcdError counts one failed etcd call of the election by
+// operation (it fits election.Options.OnError). Without a Leadership it
+// does nothing.
+func (d *Daemon) ObserveEtcdError(op string) {
+	if d.lm != nil {
+		d.lm.etcdErrors.WithLabelValues(op).Inc()
+	}
 }
 
 // leading reports whether this daemon may act: always without a
