@@ -1,0 +1,246 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+)
+
+// apiCall is one request a daemon sent to the Lighthouse API.
+type apiCall struct {
+	daemon string    // the daemon whose proxy took it
+	action string    // X-TC-Action
+	at     time.Time // when the proxy read its headers
+}
+
+// callLog is a recording reverse proxy per daemon in front of the emulator:
+// it knows exactly which daemon sent which call when, and which calls are
+// still in flight.
+type callLog struct {
+	t        *testing.T
+	target   *url.URL
+	mu       sync.Mutex
+	calls    []apiCall
+	inflight map[string]int
+}
+
+func newCallLog(t *testing.T, emulatorURL string) *callLog {
+	t.Helper()
+	u, err := url.Parse(emulatorURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &callLog{t: t, target: u, inflight: map[string]int{}}
+}
+
+// endpoint starts the proxy for daemon id and returns its URL.
+func (l *callLog) endpoint(id string) string {
+	rp := httputil.NewSingleHostReverseProxy(l.target)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := apiCall{daemon: id, action: r.Header.Get("X-TC-Action"), at: time.Now()}
+		l.mu.Lock()
+		l.calls = append(l.calls, c)
+		l.inflight[id]++
+		l.mu.Unlock()
+		defer func() { l.mu.Lock(); l.inflight[id]--; l.mu.Unlock() }()
+		rp.ServeHTTP(w, r)
+	}))
+	l.t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// since returns the calls that arrived after t, in order.
+func (l *callLog) since(t time.Time) []apiCall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []apiCall
+	for _, c := range l.calls {
+		if c.at.After(t) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// first returns the first call after t whose action is one of actions (any
+// action if none), and whether there is one.
+func (l *callLog) first(t time.Time, actions ...string) (apiCall, bool) {
+	for _, c := range l.since(t) {
+		if len(actions) == 0 || strings.Contains(" "+strings.Join(actions, " ")+" ", " "+c.action+" ") {
+			return c, true
+		}
+	}
+	return apiCall{}, false
+}
+
+// byDaemon counts the calls after t by daemon.
+func (l *callLog) byDaemon(t time.Time) map[string]int {
+	n := map[string]int{}
+	for _, c := range l.since(t) {
+		n[c.daemon]++
+	}
+	return n
+}
+
+func (l *callLog) inFlight(id string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inflight[id]
+}
+
+// fleetMonitor polls the emulator's admin API while the test runs and
+// records every violation of the two things HA must never do: a fleet with
+// more live instances than its ceiling, and a name held by two live
+// instances at once.
+//
+// The ceiling of a fleet is the largest count committed since the fleet was
+// last seen converged (live == its count) while no daemon was paused or
+// just resumed (haRig.quiet): creates planned under an earlier, larger
+// count may still be landing until then.
+type fleetMonitor struct {
+	t       *testing.T
+	r       *haRig
+	mu      sync.Mutex
+	want    map[string]int
+	ceiling map[string]int
+	last    map[string]int // live instances by fleet at the last poll
+	maxSeen map[string]int
+	bad     []string
+	polls   int
+}
+
+const monitorPeriod = 20 * time.Millisecond
+
+func startFleetMonitor(t *testing.T, r *haRig) *fleetMonitor {
+	m := &fleetMonitor{t: t, r: r, want: map[string]int{}, ceiling: map[string]int{}, last: map[string]int{}, maxSeen: map[string]int{}}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(monitorPeriod)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				m.poll()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		m.check()
+	})
+	return m
+}
+
+// expect is called before a commit with every fleet's new count.
+func (m *fleetMonitor) expect(counts map[string]int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for f, n := range counts {
+		m.want[f] = n
+		m.ceiling[f] = max(m.ceiling[f], n)
+	}
+}
+
+func (m *fleetMonitor) poll() {
+	instances, err := listInstances(m.r.emu.url)
+	if err != nil {
+		return // the emulator is gone at the end of the test
+	}
+	quiet := m.r.quiet()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.polls++
+	live := map[string]int{}
+	holder := map[string]string{} // name -> the live instance's ID
+	for _, in := range instances {
+		fleet, _, ok := strings.Cut(in.InstanceName, "-")
+		if _, known := m.want[fleet]; !ok || !known || !reconcile.Live(in.InstanceState) {
+			continue
+		}
+		live[fleet]++
+		if id, dup := holder[in.InstanceName]; dup {
+			m.violate("%s is held by two live instances, %s and %s", in.InstanceName, id, in.InstanceId)
+		}
+		holder[in.InstanceName] = in.InstanceId
+	}
+	for f := range m.want {
+		n := live[f]
+		m.maxSeen[f] = max(m.maxSeen[f], n)
+		if n > m.ceiling[f] {
+			m.violate("fleet %s has %d live instances, over its ceiling %d (count %d)", f, n, m.ceiling[f], m.want[f])
+		}
+		if n == m.want[f] && quiet {
+			m.ceiling[f] = n
+		}
+	}
+	m.last = live
+}
+
+func (m *fleetMonitor) violate(format string, args ...any) {
+	msg := time.Now().Format("15:04:05.000 ") + fmt.Sprintf(format, args...)
+	if len(m.bad) < 50 && (len(m.bad) == 0 || !strings.HasSuffix(m.bad[len(m.bad)-1], msg[13:])) {
+		m.bad = append(m.bad, msg)
+	}
+}
+
+// live is the live instances by fleet at the last poll, after a fresh one.
+func (m *fleetMonitor) live() map[string]int {
+	m.mu.Lock()
+	n := m.polls
+	m.mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		m.mu.Lock()
+		if m.polls > n {
+			defer m.mu.Unlock()
+			return maps.Clone(m.last)
+		}
+		m.mu.Unlock()
+		time.Sleep(monitorPeriod / 2)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.last)
+}
+
+// check fails the test with every violation seen so far.
+func (m *fleetMonitor) check() {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.bad) > 0 {
+		m.t.Errorf("the fleet monitor saw %d violations:\n%s", len(m.bad), strings.Join(m.bad, "\n"))
+		m.bad = nil
+	}
+}
+
+// listInstances is GET /_emulator/instances, returning errors instead of
+// failing (it runs on the monitor's goroutine).
+func listInstances(base string) ([]lighthouse.Instance, error) {
+	resp, err := http.Get(base + "/_emulator/instances")
+	if err != nil {
+		return nil, fmt.Errorf("list the emulator's instances: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Instances []lighthouse.Instance `json:"instances"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode the emulator's instances: %w", err)
+	}
+	return body.Instances, nil
+}
