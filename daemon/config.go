@@ -69,6 +69,8 @@ type Config struct {
 	// Exclude lists path.Match globs, relative to Repository.Path, of files
 	// that are not fleets.
 	Exclude []string `yaml:"exclude"`
+	// HA, when set, runs the daemon on several hosts with one leader.
+	HA *HA `yaml:"ha"`
 }
 
 // Repository is the git repository that holds the fleets.
@@ -260,18 +262,15 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 	if time.Duration(c.Repository.Timeout) < time.Second {
 		p.at("must be at least 1s", "repository", "timeout")
 	}
-	type fileKey struct {
-		v    *string
-		path []string
-	}
-	files := []fileKey{
+	files := []configFile{
 		{&c.Repository.Auth.SSHKeyFile, []string{"repository", "auth", "sshKeyFile"}},
 		{&c.Repository.Auth.KnownHostsFile, []string{"repository", "auth", "knownHostsFile"}},
 		{&c.Repository.Auth.TokenFile, []string{"repository", "auth", "tokenFile"}},
 	}
 	if c.Webhook != nil {
-		files = append(files, fileKey{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
+		files = append(files, configFile{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
 	}
+	files = append(files, c.haFiles()...)
 	for _, f := range files {
 		var bad string
 		*f.v = os.Expand(*f.v, func(name string) string {
@@ -300,6 +299,15 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 			p.at(fmt.Sprintf("%q is not a valid glob: %v", g, err), "exclude", fmt.Sprint(i))
 		}
 	}
+	if len(p.errs) == 0 {
+		p.checkHA(c) // reads the TLS files: only once their paths are good
+	}
+}
+
+// configFile is a key that holds a file path, and where it is.
+type configFile struct {
+	v    *string
+	path []string
 }
 
 // configParser turns the YAML into the JSON form the schema validates and
@@ -520,6 +528,9 @@ func (p *configParser) collect(e *jsonschema.ValidationError, raw any) {
 		}
 	case *kind.Type:
 		msg := fmt.Sprintf("must be %s, got %s", strings.Join(k.Want, " or "), k.Got)
+		if m, ok := sch["x-message"].(string); ok {
+			msg = m // says what to write: "must be a duration such as 30s, …"
+		}
 		if v := deref(val); v != nil && v.Kind == yaml.ScalarNode && slices.Contains(k.Want, "string") {
 			msg += fmt.Sprintf("; quote it: %q", v.Value)
 		} else if v != nil && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
@@ -540,6 +551,8 @@ func (p *configParser) collect(e *jsonschema.ValidationError, raw any) {
 		}
 	case *kind.MinLength:
 		p.add(val, loc, "must not be empty")
+	case *kind.MinItems:
+		p.add(val, loc, fmt.Sprintf("must list at least %d", k.Want))
 	default:
 		p.add(val, loc, fmt.Sprint(e.ErrorKind))
 	}

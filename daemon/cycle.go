@@ -23,7 +23,18 @@ func (d *Daemon) cycle(ctx context.Context, trigger string) bool {
 	var errs []string
 	syncOK := d.sync(ctx, &errs)
 	d.progress()
-	result := d.reconcile(ctx, run, &errs)
+	var result string
+	if d.leading() {
+		result = d.reconcile(ctx, run, &errs)
+		if d.good != nil && (result == ResultSuccess || result == ResultPartial || result == ResultHeld) {
+			d.publish(ctx, d.good.rev.ID)
+		}
+	} else {
+		// The leader reconciles; what this daemon planned while it led
+		// is stale now.
+		result = ResultFollower
+		d.setStatus(func(s *Status) { s.Plan, s.Result, s.Held, s.Fleets = nil, nil, nil, nil })
+	}
 	run.Duration = time.Since(t0).Seconds()
 	run.Result = result
 	d.m.duration.Observe(run.Duration)
@@ -49,12 +60,14 @@ func (d *Daemon) cycle(ctx context.Context, trigger string) bool {
 		log = log.With("revision", d.good.rev.Short())
 	}
 	switch result {
+	case ResultFollower:
+		log.Debug("synced; the leader reconciles")
 	case ResultSuccess, ResultCanceled:
 		log.Info("reconcile cycle ended", "created", run.Created)
 	default:
 		log.Warn("reconcile cycle ended", "created", run.Created, "failed", run.Failed, "errors", strings.Join(errs, "; "))
 	}
-	return syncOK && (result == ResultSuccess || result == ResultHeld)
+	return syncOK && (result == ResultSuccess || result == ResultHeld || result == ResultFollower)
 }
 
 // sync fetches the current revision and, when it is new, loads its fleets.

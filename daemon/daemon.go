@@ -86,6 +86,10 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock of the status; nil means time.Now.
 	Now func() time.Time
+	// Leadership, if set, makes this daemon one of several that follow
+	// the same fleets: only the one that leads reconciles (see
+	// Leadership). Nil: this daemon acts alone.
+	Leadership Leadership
 }
 
 // Daemon runs the reconcile loop and serves its status.
@@ -112,6 +116,9 @@ type Daemon struct {
 
 	mu     sync.Mutex // guards status
 	status Status
+
+	lead leadState      // with Options.Leadership
+	lm   *leaderMetrics // with Options.Leadership
 }
 
 // goodState is a revision whose fleets loaded.
@@ -177,6 +184,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
 	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping, touch: d.progress}
+	if opts.Leadership != nil {
+		if err := d.registerLeaderMetrics(reg); err != nil {
+			return nil, fmt.Errorf("daemon: register metrics: %w", err)
+		}
+		cloud.leading = d.leading
+	}
 	ropts := opts.Reconcile
 	if ropts.Logger == nil {
 		ropts.Logger = log
@@ -208,8 +221,14 @@ func (d *Daemon) stopping() <-chan struct{} {
 // Trigger asks for a cycle as soon as the one running (if any) ends.
 // Triggers that come while one is pending are coalesced into it. It never
 // blocks and is safe to call from any goroutine (a webhook handler).
+//
+// A follower (with Options.Leadership, while another daemon leads) also
+// passes the trigger to the leader, and syncs its own copy.
 func (d *Daemon) Trigger() {
 	d.m.triggers.WithLabelValues("webhook").Inc()
+	if !d.leading() {
+		d.forward()
+	}
 	d.poke()
 }
 
@@ -268,6 +287,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	if l := d.opts.Leadership; l != nil {
+		// The election outlives the loop: the leadership is handed over
+		// only once the calls in flight have ended and the state is saved.
+		lctx, endTerm := context.WithCancel(context.WithoutCancel(ctx))
+		elected := make(chan struct{})
+		go func() {
+			defer close(elected)
+			l.Run(lctx, d.setLeading, d.forwarded)
+		}()
+		defer func() {
+			endTerm()
+			<-elected
+		}()
+		d.log.Info("taking part in the leader election; following until elected", "id", l.ID())
+	}
 	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
 	timer := time.NewTimer(0) // the first cycle starts at once
 	defer timer.Stop()
@@ -285,7 +319,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.busy.Store(true)
 		d.progress()
-		ok := d.cycle(ctx, trigger)
+		cctx, endCycle := d.cycleContext(ctx)
+		ok := d.cycle(cctx, trigger)
+		endCycle()
 		d.busy.Store(false)
 		d.once.Do(func() { close(d.first) })
 		if ctx.Err() != nil {

@@ -19,6 +19,12 @@
 // calls in flight finish (the engine records expectations as it goes), the
 // state is saved to the state directory, and Run returns nil.
 //
+// With Options.Leadership the daemon is one of several on different hosts
+// that follow the same fleets: only the leader of the election plans and
+// applies; followers sync, report and pass webhooks to the leader, and call
+// no Lighthouse API. A leader that loses the election stops starting
+// mutating calls at once (the calls in flight finish).
+//
 // Config is the configuration file of `lightkeeper daemon` (LoadConfig);
 // the command maps it to Options.
 //

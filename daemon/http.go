@@ -36,6 +36,14 @@ func (d *Daemon) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if hs := d.haStatus(); hs != nil && !hs.Leader {
+			leader := hs.LeaderID
+			if leader == "" {
+				leader = "none elected yet"
+			}
+			http.Error(w, "not leader: "+hs.ID+" follows (leader: "+leader+"); send webhooks to any daemon, followers pass them on", http.StatusServiceUnavailable)
+			return
+		}
 		if !d.Ready() {
 			http.Error(w, "not ready: no successful sync and observe yet", http.StatusServiceUnavailable)
 			return
@@ -68,7 +76,7 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 // pageData is what the status page shows.
 type pageData struct {
 	Status
-	State   string // "ok", "degraded", "starting"
+	State   string // "ok", "degraded", "starting", "follower"
 	Now     time.Time
 	Refresh int // seconds between reloads of the page
 }
@@ -77,6 +85,8 @@ func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 	s := d.Status()
 	pd := pageData{Status: s, Now: d.opts.Now(), Refresh: 30, State: "ok"}
 	switch {
+	case s.HA != nil && !s.HA.Leader:
+		pd.State = "follower"
 	case !s.Ready:
 		pd.State = "starting"
 	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0:

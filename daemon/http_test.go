@@ -106,14 +106,15 @@ func TestMetricsExposition(t *testing.T) {
 # HELP lightkeeper_invalid_revision 1 while the newest revision is invalid and the last good one is reconciled instead.
 # TYPE lightkeeper_invalid_revision gauge
 lightkeeper_invalid_revision 1
-# HELP lightkeeper_reconcile_runs_total Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled.
+# HELP lightkeeper_reconcile_runs_total Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled, follower (synced only: another daemon leads).
 # TYPE lightkeeper_reconcile_runs_total counter
 lightkeeper_reconcile_runs_total{result="canceled"} 0
 lightkeeper_reconcile_runs_total{result="error"} 0
+lightkeeper_reconcile_runs_total{result="follower"} 0
 lightkeeper_reconcile_runs_total{result="held"} 0
 lightkeeper_reconcile_runs_total{result="partial"} 0
 lightkeeper_reconcile_runs_total{result="success"} 2
-# HELP lightkeeper_creates_total Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping).
+# HELP lightkeeper_creates_total Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).
 # TYPE lightkeeper_creates_total counter
 lightkeeper_creates_total{result="ambiguous"} 0
 lightkeeper_creates_total{result="created"} 3

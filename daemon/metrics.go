@@ -61,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_reconcile_runs_total",
-			Help: "Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled.",
+			Help: "Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled, follower (synced only: another daemon leads).",
 		}, []string{"result"}),
 		fleet: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lightkeeper_fleet_instances",
@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"fleet", "state"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
-			Help: "Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping).",
+			Help: "Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
 		}, []string{"result"}),
 		isolates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_isolates_total",
@@ -113,7 +113,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_triggers_total",
-			Help: "Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported). Requests during a cycle coalesce into one.",
+			Help: "Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported), elected (this daemon became the leader), forwarded (a follower passed a webhook on). Requests during a cycle coalesce into one.",
 		}, []string{"source"}),
 		revisionLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_revision_loads_total",
@@ -135,7 +135,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	// Counters that are read as rates start at 0 for every known label.
-	for _, r := range []string{ResultSuccess, ResultPartial, ResultHeld, ResultError, ResultCanceled} {
+	for _, r := range []string{ResultSuccess, ResultPartial, ResultHeld, ResultError, ResultCanceled, ResultFollower} {
 		m.runs.WithLabelValues(r)
 	}
 	for _, r := range []string{"created", "ambiguous", "failed", "deferred"} {
@@ -179,7 +179,7 @@ func (m *metrics) observeResult(r *reconcile.Result) {
 			switch {
 			case f.InstanceID != "":
 				isolateFailed++
-			case f.Code == CodeShuttingDown:
+			case f.Code == CodeShuttingDown, f.Code == lighthouse.CodeFenced:
 				deferred++
 			}
 		}
@@ -209,6 +209,9 @@ type countingCloud struct {
 	stopping func() <-chan struct{}
 	// touch, if set, is called after each call, as a sign of progress.
 	touch func()
+	// leading, if set, reports whether this daemon leads its election; a
+	// follower starts no mutating call.
+	leading func() bool
 }
 
 var _ reconcile.Cloud = (*countingCloud)(nil)
@@ -234,6 +237,10 @@ const CodeShuttingDown = "ClientError.ShuttingDown"
 
 // gate refuses a mutating call once the daemon is stopping.
 func (c *countingCloud) gate(action, region string) error {
+	if c.leading != nil && !c.leading() {
+		return &lighthouse.Error{Action: action, Region: region, Code: lighthouse.CodeFenced,
+			Message: "not sent: this daemon no longer leads the election; the leader sends it"}
+	}
 	if c.stopping == nil {
 		return nil
 	}

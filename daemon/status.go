@@ -41,6 +41,8 @@ type Status struct {
 	// the plan was held or none was made).
 	Plan   *reconcile.Plan   `json:"plan,omitempty"`
 	Result *reconcile.Result `json:"result,omitempty"`
+	// HA is the leader election, when the daemon takes part in one.
+	HA *HAStatus `json:"ha,omitempty"`
 }
 
 // RevisionInfo names a revision.
@@ -115,6 +117,7 @@ func (d *Daemon) Status() Status {
 	s.Ready = d.ready.Load()
 	s.Fleets = slices.Clone(s.Fleets)
 	s.Held = slices.Clone(s.Held)
+	s.HA = d.haStatus()
 	return s
 }
 

@@ -1,6 +1,7 @@
 package lighthouse
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,11 @@ type Options struct {
 	// Language is X-TC-Language, the language of error messages; ""
 	// means DefaultLanguage.
 	Language string
+	// Fence, if set, is asked right before each attempt of a mutating
+	// action goes on the wire, after the rate-limit wait: an error stops
+	// the call there, unsent, with the code CodeFenced (class RetryLater).
+	// A daemon that must lead an election to act checks its lease here.
+	Fence func(ctx context.Context, action string) error
 }
 
 // Client calls the Lighthouse API. It is safe for concurrent use; all its
@@ -93,6 +99,7 @@ type Client struct {
 	log      *slog.Logger
 	now      func() time.Time
 	lang     string
+	fence    func(ctx context.Context, action string) error
 }
 
 // New returns a Client, or an error naming the invalid option.
@@ -118,6 +125,7 @@ func New(opts Options) (*Client, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		lang:     opts.Language,
+		fence:    opts.Fence,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -52,6 +52,9 @@ const (
 	CodeHTTPStatusError = "ClientError.HttpStatusCodeError"
 	// CodeParseJSONError: an HTTP 200 whose body is not a valid envelope.
 	CodeParseJSONError = "ClientError.ParseJsonError"
+	// CodeFenced: Options.Fence refused a mutating call before it was
+	// sent (the caller no longer leads its election); nothing was sent.
+	CodeFenced = "ClientError.NotLeader"
 )
 
 // Error is a failed Lighthouse API call. It carries the service's code,
@@ -155,6 +158,8 @@ func (e *Error) hint() string {
 		return "the service's rate limit was hit; lower the client's rate limit for this action or share fewer credentials between processes"
 	case e.Code == CodeListChanging:
 		return "instances are being created or removed; list again once that settles"
+	case e.Code == CodeFenced:
+		return "this daemon no longer leads its election; the leader sends it"
 	case e.Class() == RetryLater:
 		return "the resource is busy; wait for its operation to finish and try again"
 	}
@@ -200,7 +205,7 @@ func ClassifyCode(code string) Class {
 		hasCodePrefix(code, "ServiceUnavailable"),
 		IsRateLimited(code):
 		return RetrySame
-	case strings.HasPrefix(code, "OperationDenied."),
+	case strings.HasPrefix(code, "OperationDenied."), code == CodeFenced,
 		code == "UnsupportedOperation.LatestOperationUnfinished",
 		hasCodePrefix(code, "ResourceInUse"):
 		return RetryLater

@@ -163,6 +163,14 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("waiting for the %s rate limit would pass the context deadline: %w", st.action, context.DeadlineExceeded)
 	}
+	if st.mutating && s.c.fence != nil {
+		if err := s.c.fence(ctx, st.action); err != nil {
+			// Not sent: checkRetry sees no attempt and retries nothing;
+			// an earlier attempt's ambiguity stays in mayHaveActed.
+			st.last = &Error{Action: st.action, Region: st.region, Code: CodeFenced, Message: "not sent: " + err.Error(), Err: err}
+			return nil, err
+		}
+	}
 	st.attempts++
 	st.inAttempt = true
 	st.last, st.status, st.requestID, st.respBody = nil, 0, "", nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -19,6 +20,7 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/election"
 	"github.com/lightkeeper/lightkeeper/gitsync"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -40,6 +42,13 @@ a limit is held. HTTP on the configured address: /healthz, /readyz,
 API credentials are looked up like the client does: TENCENTCLOUD_SECRET_ID and
 TENCENTCLOUD_SECRET_KEY, the systemd credentials tencentcloud-secret-id and
 tencentcloud-secret-key in $CREDENTIALS_DIRECTORY, then ~/.tencentcloud.
+
+Several hosts: with the ha key, daemons on two or more hosts elect one
+leader on etcd and only the leader reconciles; the others keep their git
+cache fresh, answer /readyz with 503 "not leader", show the leader on
+/status and pass webhooks to it. A leader that loses its etcd lease stops
+issuing creates at once; SIGTERM hands the leadership over at once
+(examples/ha).
 
 Signals: SIGHUP reloads the configuration (a file that does not load is
 logged and the running configuration kept; the listen address changes only
@@ -259,6 +268,7 @@ func (s *service) start(ctx context.Context, cfg *daemon.Config) (*instance, err
 func (s *service) launch(ctx context.Context, cfg *daemon.Config, opts daemon.Options, hook *hookRelay) (*instance, error) {
 	d, err := daemon.New(opts)
 	if err != nil {
+		hook.close()
 		return nil, err
 	}
 	hook.d.Store(d)
@@ -267,7 +277,11 @@ func (s *service) launch(ctx context.Context, cfg *daemon.Config, opts daemon.Op
 	s.current.Store(d)
 	rctx, cancel := context.WithCancel(ctx)
 	in := &instance{cfg: cfg, d: d, cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- d.Run(rctx) }()
+	go func() {
+		err := d.Run(rctx)
+		hook.close()
+		in.done <- err
+	}()
 	return in, nil
 }
 
@@ -276,6 +290,16 @@ func (s *service) launch(ctx context.Context, cfg *daemon.Config, opts daemon.Op
 type hookRelay struct {
 	h http.Handler
 	d atomic.Pointer[daemon.Daemon]
+	// closer, if set, is closed once the daemon has stopped (the etcd
+	// connection of its election).
+	closer io.Closer
+}
+
+// close closes what the daemon's options opened.
+func (r *hookRelay) close() {
+	if r.closer != nil {
+		_ = r.closer.Close()
+	}
 }
 
 // ServeHTTP serves the webhook.
@@ -291,6 +315,41 @@ func (r *hookRelay) observe(result, reason string) {
 	if d := r.d.Load(); d != nil {
 		d.ObserveWebhook(result, reason)
 	}
+}
+
+func (r *hookRelay) etcdError(op string) {
+	if d := r.d.Load(); d != nil {
+		d.ObserveEtcdError(op)
+	}
+}
+
+// leadership adapts an election.Elector to daemon.Leadership.
+type leadership struct{ *election.Elector }
+
+// Run takes part in the election until ctx ends.
+func (l leadership) Run(ctx context.Context, lead func(bool), trigger func()) {
+	l.Elector.Run(ctx, election.Events{Lead: lead, Trigger: trigger})
+}
+
+// Leader returns the leader as last seen.
+func (l leadership) Leader() (daemon.LeaderInfo, bool) {
+	i, ok := l.Elector.Leader()
+	return daemon.LeaderInfo{ID: i.ID, URL: i.URL, Revision: i.Revision, Since: i.Since}, ok
+}
+
+// newLeadership builds the election of cfg.HA; relay counts its errors.
+func (s *service) newLeadership(h *daemon.HA, relay *hookRelay) (*leadership, error) {
+	tlsCfg, err := h.Etcd.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("ha.etcd.tls: %w", err)
+	}
+	el, err := election.New(election.Options{Endpoints: h.Etcd.Endpoints, Prefix: h.Etcd.Prefix, TLS: tlsCfg,
+		DialTimeout: time.Duration(h.Etcd.DialTimeout), LeaseTTL: time.Duration(h.LeaseTTL), ID: h.ID, URL: h.AdvertiseURL,
+		Logger: s.log.With("component", "election"), OnError: relay.etcdError})
+	if err != nil {
+		return nil, err
+	}
+	return &leadership{el}, nil
 }
 
 // options maps a configuration to daemon options: the git source, the API
@@ -309,13 +368,25 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	if err != nil {
 		return daemon.Options{}, nil, err
 	}
+	relay := &hookRelay{}
+	var lead daemon.Leadership
+	var fence func(context.Context, string) error
+	if cfg.HA != nil {
+		l, err := s.newLeadership(cfg.HA, relay)
+		if err != nil {
+			return daemon.Options{}, nil, err
+		}
+		lead, relay.closer = l, l
+		fence = func(ctx context.Context, _ string) error { return l.Check(ctx) }
+	}
 	endpoint := cfg.API.Endpoint
 	if endpoint != "" && !strings.Contains(endpoint, "://") {
 		endpoint = "https://" + endpoint
 	}
 	client, err := lighthouse.New(lighthouse.Options{Credential: s.cred, Endpoint: endpoint, RateLimits: cfg.API.RateLimits,
-		Logger: s.log.With("component", "lighthouse")})
+		Logger: s.log.With("component", "lighthouse"), Fence: fence})
 	if err != nil {
+		relay.close()
 		return daemon.Options{}, nil, err
 	}
 	limits := reconcile.Limits{MaxCreates: cfg.Limits.MaxCreatesPerRun, MaxIsolates: cfg.Limits.MaxIsolatesPerRun}
@@ -331,32 +402,34 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	if fleets == "" {
 		fleets = "."
 	}
-	relay := &hookRelay{}
 	if cfg.Webhook != nil {
 		secret, err := os.ReadFile(cfg.Webhook.SecretFile)
 		if err != nil {
+			relay.close()
 			return daemon.Options{}, nil, fmt.Errorf("webhook secret: %w", err)
 		}
 		relay.h, err = gitsync.NewWebhookHandler(gitsync.WebhookOptions{Secret: []byte(strings.TrimSpace(string(secret))),
 			Ref: cfg.Repository.GitRef(), OnPush: relay.trigger, Observe: relay.observe, Logger: s.log.With("component", "webhook")})
 		if err != nil {
+			relay.close()
 			return daemon.Options{}, nil, err
 		}
 	} else {
 		relay.h = http.NotFoundHandler()
 	}
 	return daemon.Options{
-		Source:    daemon.GitSource(src),
-		Cloud:     client,
-		Reconcile: reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
-		Limits:    limits,
-		Spec:      spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
-		Path:      fleets,
-		Exclude:   cfg.Exclude,
-		Interval:  time.Duration(cfg.Repository.Interval),
-		StateDir:  cfg.StateDirectory,
-		Webhook:   relay,
-		Logger:    s.log,
+		Source:     daemon.GitSource(src),
+		Cloud:      client,
+		Reconcile:  reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
+		Limits:     limits,
+		Spec:       spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
+		Path:       fleets,
+		Exclude:    cfg.Exclude,
+		Interval:   time.Duration(cfg.Repository.Interval),
+		StateDir:   cfg.StateDirectory,
+		Webhook:    relay,
+		Logger:     s.log,
+		Leadership: lead,
 	}, relay, nil
 }
 
