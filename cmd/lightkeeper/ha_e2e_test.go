@@ -2,12 +2,250 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
+
+// The HA process tests: real etcd (in the test process), `lightkeeper
+// emulator` and three `lightkeeper daemon` processes (haRig). Each asserts
+// what it is about, and the rig's monitor fails any of them on a fleet over
+// its count or a name held twice, at any moment.
+
+// TestHAElection: of three daemons exactly one leads and the others name
+// it; /readyz and lightkeeper_leader say the same; only the leader calls
+// the API; a raised count converges.
+func TestHAElection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{fleets: map[string]int{"web": 2, "api": 1}})
+	leader := r.waitLeader("start")
+	if ls := r.leaders(); len(ls) != 1 {
+		t.Fatalf("%d leaders", len(ls))
+	}
+	if code, _ := leader.get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz of the leader %s: %d", leader.id, code)
+	}
+	if v := leader.metric("lightkeeper_leader"); v != "1" {
+		t.Errorf("lightkeeper_leader of the leader: %q", v)
+	}
+	for _, f := range r.followers(leader) {
+		code, body := f.get("/readyz")
+		if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not leader") || !strings.Contains(body, leader.id) {
+			t.Errorf("/readyz of the follower %s: %d %q", f.id, code, body)
+		}
+		if v := f.metric("lightkeeper_leader"); v != "0" {
+			t.Errorf("lightkeeper_leader of the follower %s: %q", f.id, v)
+		}
+		if ha := f.ha(); ha["leaderURL"] != "http://"+leader.addr {
+			t.Errorf("%s: leaderURL %v, want the leader's advertiseURL", f.id, ha["leaderURL"])
+		}
+	}
+	r.setCounts(map[string]int{"web": 4})
+	r.waitConverged("web raised")
+	r.waitSynced("web raised")
+	if n := r.calls.byDaemon(time.Time{}); len(n) != 1 || n[leader.id] == 0 {
+		t.Errorf("API calls by daemon %v; want only the leader's (%s)", n, leader.id)
+	}
+	if keys := r.leaderKeys(); len(keys) != 3 {
+		t.Errorf("election keys in etcd: %q, want one per daemon", keys)
+	}
+}
+
+// TestHAKillLeader: SIGKILL of the leader; another daemon takes over after
+// the lease, calls the API first, and the fleets converge on a new commit;
+// the killed daemon, restarted, follows and calls nothing.
+func TestHAKillLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{})
+	old := r.waitLeader("start")
+	killed := old.kill()
+	leader := r.waitLeader("after SIGKILL of " + old.id)
+	if leader == old {
+		t.Fatal("the killed daemon leads")
+	}
+	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.first(killed); return ok })
+	first, _ := r.calls.first(killed)
+	if first.daemon != leader.id {
+		t.Errorf("the first API call after the kill came from %s, not the new leader %s", first.daemon, leader.id)
+	}
+	t.Logf("failover: %v from SIGKILL of %s to the first API call (%s) of %s (lease TTL %v)", first.at.Sub(killed), old.id, first.action, leader.id, r.o.leaseTTL)
+	r.setCounts(map[string]int{"web": 5})
+	r.waitConverged("web raised after the failover")
+
+	old.start()
+	restarted := time.Now()
+	if l := r.waitLeader("the killed daemon back"); l != leader {
+		t.Errorf("%s leads after %s came back; want %s to keep leading", l.id, old.id, leader.id)
+	}
+	r.setCounts(map[string]int{"web": 6})
+	r.waitConverged("web raised with the old leader back")
+	r.waitSynced("web raised with the old leader back")
+	if n := r.calls.byDaemon(restarted); n[old.id] != 0 {
+		t.Errorf("the restarted follower %s made %d API calls", old.id, n[old.id])
+	}
+}
+
+// TestHATermLeader: SIGTERM of the leader exits 0 and hands over at once:
+// its election key is gone from etcd when it has exited (no waiting for the
+// lease), another daemon leads, and a commit converges.
+func TestHATermLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{leaseTTL: 10 * time.Second})
+	old := r.waitLeader("start")
+	termed := old.term()
+	if keys := r.leaderKeys(); len(keys) != 2 {
+		t.Errorf("election keys right after the leader exited: %q; want the other two only", keys)
+	}
+	leader := r.waitLeader("after SIGTERM of " + old.id)
+	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.first(termed); return ok })
+	first, _ := r.calls.first(termed)
+	if first.daemon != leader.id {
+		t.Errorf("the first API call after SIGTERM came from %s, not the new leader %s", first.daemon, leader.id)
+	}
+	t.Logf("failover: %v from SIGTERM of %s to the first API call (%s) of %s (lease TTL %v)", first.at.Sub(termed), old.id, first.action, leader.id, r.o.leaseTTL)
+	r.setCounts(map[string]int{"web": 4})
+	r.waitConverged("web raised after the handover")
+}
+
+// TestHAWebhookToFollower: with only triggers (interval 1h), a webhook
+// sent to a follower makes the leader run a cycle: an instance deleted by
+// hand is replaced, and the follower calls nothing.
+func TestHAWebhookToFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{interval: time.Hour, fleets: map[string]int{"web": 3}, emuArgs: []string{"--token-gone", "create-new"}})
+	leader := r.waitLeader("start")
+	f := r.followers(leader)[0]
+	// A cycle that lists all three first: an instance that was never
+	// listed holds its slot for the expectation window after it is gone.
+	leader.proc().trigger(t)
+	waitUntil(t, "the leader to list the three instances", func() bool { return leader.observed("web", 3) })
+	listed := emulatorInstances(t, r.emu.url)
+	r.emu.deleteInstance(t, listed[0].InstanceId)
+	waitUntil(t, "the deletion", func() bool { return r.mon.live()["web"] == 2 })
+	sent := time.Now()
+	postHook(t, f.proc().base, "0000000000000000000000000000000000000000")
+	r.waitConverged("the deleted instance replaced")
+	if v := leader.metric(`lightkeeper_triggers_total{source="forwarded"}`); v == "" || v == "0" {
+		t.Errorf(`the leader's lightkeeper_triggers_total{source="forwarded"} = %q`, v)
+	}
+	if c, ok := r.calls.first(sent, "CreateInstances"); !ok || c.daemon != leader.id {
+		t.Errorf("the replacement's CreateInstances: %+v (found %v), want one from %s", c, ok, leader.id)
+	}
+	if n := r.calls.byDaemon(time.Time{}); n[f.id] != 0 {
+		t.Errorf("the follower %s made %d API calls", f.id, n[f.id])
+	}
+}
+
+// TestHAEtcdDown: with etcd stopped nobody leads, and a raised count
+// buys nothing until etcd is back; then the fleets converge.
+func TestHAEtcdDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{})
+	r.waitLeader("start")
+	stopped := time.Now()
+	r.etcd.Stop()
+	t.Logf("etcd stopped in %v", time.Since(stopped))
+	r.setCounts(map[string]int{"web": 5})
+	r.waitSynced("the raise, etcd down")
+	t.Logf("every daemon at the raise %v after etcd stopped", time.Since(stopped))
+	waitUntil(t, "no daemon leading", func() bool {
+		for _, d := range r.daemons {
+			if ha := d.ha(); ha == nil || ha["leader"] != false {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("no daemon leading %v after etcd stopped", time.Since(stopped))
+	// Two more cycles on each daemon, each of which would have bought
+	// the new instances had it led.
+	base := map[*haDaemon]int{}
+	for _, d := range r.daemons {
+		base[d] = d.runs()
+	}
+	waitUntil(t, "two more cycles on every daemon", func() bool {
+		for _, d := range r.daemons {
+			if d.runs() < base[d]+2 {
+				return false
+			}
+		}
+		return true
+	})
+	if c, ok := r.calls.first(stopped, "CreateInstances", "IsolateInstances"); ok {
+		t.Fatalf("%s sent %s while etcd was down", c.daemon, c.action)
+	}
+	if n := r.mon.live()["web"]; n != 2 {
+		t.Fatalf("%d instances while etcd was down, want 2", n)
+	}
+	t.Logf("etcd down for %v; restarting it", time.Since(stopped))
+	r.etcd.Restart()
+	restarted := time.Now()
+	r.waitLeader("etcd back")
+	t.Logf("a leader %v after etcd came back", time.Since(restarted))
+	r.waitConverged("etcd back")
+}
+
+// TestHAPausedLeader: the leader is paused (SIGSTOP) in the middle of a
+// batch of creates, past its lease; another daemon takes over and
+// completes the fleet; the paused one, resumed (SIGCONT), follows. The
+// fleet never exceeds its count and every name is bought once.
+func TestHAPausedLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{createRate: 2})
+	old := r.waitLeader("start")
+	raised := time.Now()
+	r.setCounts(map[string]int{"web": 12})
+	waitUntil(t, "the leader inside the batch of creates", func() bool {
+		n := 0
+		for _, c := range r.calls.since(raised) {
+			if c.action == "CreateInstances" {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	old.stop()
+	leader := r.waitLeader("the leader paused")
+	r.waitConverged("the batch completed by " + leader.id)
+	resumed := time.Now()
+	old.cont()
+	waitUntil(t, old.id+" following after SIGCONT", func() bool {
+		ha := old.ha()
+		return ha != nil && ha["leader"] == false && ha["leaderId"] == leader.id
+	})
+	r.waitConverged("after SIGCONT")
+	n := 0
+	for _, c := range r.calls.since(resumed) {
+		if c.daemon == old.id && c.action == "CreateInstances" {
+			n++
+		}
+	}
+	t.Logf("%s sent %d CreateInstances after SIGCONT (a call that passed its fence before the pause may)", old.id, n)
+	names := webInstances(t, r.emu.client(t))
+	if len(names) != 12 {
+		t.Errorf("%d web instances in all, want 12: %v", len(names), names)
+	}
+	for name, k := range names {
+		if k != 1 {
+			t.Errorf("%s bought %d times", name, k)
+		}
+	}
+}
 
 // TestHARigWithoutHA runs the HA rig with one daemon and no ha block (the
 // daemon runs alone, as before issue 11): two fleets converge, a raised

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // haOptions shape a haRig.
@@ -24,10 +28,16 @@ type haOptions struct {
 	// createRate is the daemons' CreateInstances rate per second (0: the
 	// client's default, 5), low to keep a leader inside a batch of creates.
 	createRate int
-	tls        bool     // the daemons reach etcd over TLS with client certificates
-	noHA       bool     // leave the ha block out (one daemon, as before issue 11)
-	emuArgs    []string // more flags of `lightkeeper emulator`
+	tls        bool // the daemons reach etcd over TLS with client certificates
+	noHA       bool // leave the ha block out (one daemon, as before issue 11)
+	// interval is repository.interval (default 2s); 1h leaves the
+	// webhook and the watch of the repository as the only triggers.
+	interval time.Duration
+	emuArgs  []string // more flags of `lightkeeper emulator`
 }
+
+// haPrefix is the rig's ha.etcd.prefix.
+const haPrefix = "/lightkeeper-test/"
 
 // haRig is a fleet repository (a working clone and the bare repository the
 // daemons follow), a real etcd member in the test process
@@ -75,6 +85,9 @@ func newHARig(t *testing.T, o haOptions) *haRig {
 	if o.leaseTTL == 0 {
 		o.leaseTTL = 2 * time.Second
 	}
+	if o.interval == 0 {
+		o.interval = 2 * time.Second
+	}
 	if o.fleets == nil {
 		o.fleets = map[string]int{"web": 2}
 	}
@@ -113,15 +126,15 @@ func (r *haRig) writeDaemonConfig(d *haDaemon) {
 	g.stateDir = filepath.Join(filepath.Dir(r.git.repo), "state-"+d.id)
 	extra := fmt.Sprintf("listen: %q\n", d.addr)
 	if !r.o.noHA {
-		extra += fmt.Sprintf("ha:\n  id: %s\n  advertiseURL: http://%s\n  leaseTTL: %v\n  etcd:\n    endpoints: [%s]\n    prefix: /lightkeeper-test/\n    dialTimeout: 2s\n",
-			d.id, d.addr, r.o.leaseTTL, strings.Join(r.etcd.Endpoints(), ", "))
+		extra += fmt.Sprintf("ha:\n  id: %s\n  advertiseURL: http://%s\n  leaseTTL: %v\n  etcd:\n    endpoints: [%s]\n    prefix: %s\n    dialTimeout: 2s\n",
+			d.id, d.addr, r.o.leaseTTL, strings.Join(r.etcd.Endpoints(), ", "), haPrefix)
 		if tf := r.etcd.TLS(); tf != nil {
 			extra += fmt.Sprintf("    tls:\n      caFile: %s\n      certFile: %s\n      keyFile: %s\n", tf.CA, tf.ClientCert, tf.ClientKey)
 		}
 	}
 	g.writeConfig(extra)
 	cfg := mustRead(r.t, d.cfgFile)
-	cfg = strings.Replace(cfg, "interval: 1h", "interval: 2s", 1)
+	cfg = strings.Replace(cfg, "interval: 1h", "interval: "+r.o.interval.String(), 1)
 	cfg = strings.Replace(cfg, "maxCreatesPerRun: 10", "maxCreatesPerRun: 100\n  maxIsolatesPerRun: 100", 1)
 	if r.o.createRate > 0 {
 		cfg = strings.Replace(cfg, "api:\n", fmt.Sprintf("api:\n  rateLimits: {CreateInstances: %d}\n", r.o.createRate), 1)
@@ -250,12 +263,22 @@ func (d *haDaemon) running() bool {
 // ha returns the "ha" object of the daemon's /status, nil if it does not
 // answer (not running, paused, or no ha block).
 func (d *haDaemon) ha() map[string]any {
-	p := d.proc()
-	if p == nil {
+	ha, _ := d.status()["ha"].(map[string]any)
+	return ha
+}
+
+// status is the daemon's /status, nil if it has no process, is paused or
+// does not answer.
+func (d *haDaemon) status() map[string]any {
+	if !d.running() {
 		return nil
 	}
-	ha, _ := p.status(d.r.t)["ha"].(map[string]any)
-	return ha
+	code, body := d.get("/status")
+	var st map[string]any
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil {
+		return nil
+	}
+	return st
 }
 
 // signal sends sig to the daemon's process.
@@ -330,7 +353,7 @@ func (r *haRig) quiet() bool {
 			return false
 		}
 		if suspect && p != nil {
-			if p.get("/status") != http.StatusOK || r.calls.inFlight(d.id) > 0 {
+			if code, _ := d.get("/status"); code != http.StatusOK || r.calls.inFlight(d.id) > 0 {
 				return false
 			}
 			d.mu.Lock()
@@ -339,4 +362,100 @@ func (r *haRig) quiet() bool {
 		}
 	}
 	return true
+}
+
+// haHTTP is the client of the rig's own requests to the daemons: a paused
+// daemon's kernel accepts the connection and never answers.
+var haHTTP = &http.Client{Timeout: 5 * time.Second}
+
+// get returns the status code and body of GET path on the daemon (0 and
+// the error text if it does not answer).
+func (d *haDaemon) get(path string) (int, string) {
+	p := d.proc()
+	if p == nil {
+		return 0, "no process"
+	}
+	resp, err := haHTTP.Get(p.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of the sample line that starts with series
+// (e.g. `lightkeeper_leader` or `lightkeeper_triggers_total{source="forwarded"}`)
+// on the daemon's /metrics, "" if there is none.
+func (d *haDaemon) metric(series string) string {
+	_, body := d.get("/metrics")
+	for l := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// revision is the id of the revision last synced per /status, "" if none.
+func (d *haDaemon) revision() string {
+	rev, _ := d.status()["revision"].(map[string]any)
+	id, _ := rev["id"].(string)
+	return id
+}
+
+// runs is the number of cycles the daemon's /status counts, -1 if it does
+// not answer.
+func (d *haDaemon) runs() int {
+	n, ok := d.status()["runs"].(float64)
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// waitSynced waits until every running daemon has synced the head of the
+// repository.
+func (r *haRig) waitSynced(what string) {
+	r.t.Helper()
+	head := r.git.head()
+	waitUntil(r.t, what+": every daemon at "+head[:8], func() bool {
+		for _, d := range r.daemons {
+			if d.running() && d.revision() != head {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// leaderKeys returns the keys under the election prefix in etcd: one per
+// daemon in the election.
+func (r *haRig) leaderKeys() []string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := r.etcd.Client(r.t).Get(ctx, haPrefix+"leader/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		r.t.Fatalf("etcd: %v", err)
+	}
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, string(kv.Key))
+	}
+	return keys
+}
+
+// observed reports whether the daemon's last plan saw the fleet with all
+// its count live and listed (no instance only expected): an instance
+// deleted after that is known to be gone, not merely not listed yet.
+func (d *haDaemon) observed(fleet string, count int) bool {
+	fleets, _ := d.status()["fleets"].([]any)
+	for _, f := range fleets {
+		f, _ := f.(map[string]any)
+		if f["name"] == fleet {
+			return f["live"] == float64(count) && f["expected"] == float64(0)
+		}
+	}
+	return false
 }

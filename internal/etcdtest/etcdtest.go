@@ -6,16 +6,23 @@
 // on their own), and read its traffic counters to measure what a client
 // costs the server.
 //
+// Clients reach the member through a TCP relay on the client port (see
+// Endpoints): Stop cuts every connection at once, as a crash or a
+// partition would, instead of waiting for etcd's graceful shutdown, and the
+// relay counts the bytes on the wire.
+//
 // The server keeps etcd's default ticks (heartbeat 100 ms, election
 // 1000 ms), so the shortest lease it grants is 2 s.
 package etcdtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,14 +45,13 @@ type Options struct {
 
 // Server is a running (or stopped) embedded etcd member.
 type Server struct {
-	t       testing.TB
-	dir     string
-	tls     *TLSFiles
-	client  url.URL
-	peer    url.URL
-	mu      sync.Mutex
-	etcd    *embed.Etcd // nil while stopped
-	stopped bool
+	t      testing.TB
+	dir    string
+	tls    *TLSFiles
+	scheme string
+	proxy  proxy // the client port given out
+	mu     sync.Mutex
+	etcd   *embed.Etcd // nil while stopped
 }
 
 // Start runs a plain-text etcd member on free loopback ports, with its data
@@ -68,8 +74,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		}
 		s.tls, scheme = files, "https"
 	}
-	s.client = url.URL{Scheme: scheme, Host: freeAddr(t)}
-	s.peer = url.URL{Scheme: "http", Host: freeAddr(t)}
+	s.scheme = scheme
 	if err := s.start(); err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -79,28 +84,30 @@ func StartWith(t testing.TB, o Options) *Server {
 
 // Endpoints are the client URLs to give clientv3.Config.Endpoints: one,
 // http:// or https:// on 127.0.0.1. They stay the same across Restart.
-func (s *Server) Endpoints() []string { return []string{s.client.String()} }
+func (s *Server) Endpoints() []string { return []string{s.scheme + "://" + s.proxy.addr} }
 
 // TLS returns the certificate files of a server started with
 // Options.TLS, nil otherwise.
 func (s *Server) TLS() *TLSFiles { return s.tls }
 
-// Stop shuts the member down and waits until its ports are closed, so that
-// a client's next attempt is refused. It does nothing on a stopped server.
+// Stop cuts every client connection, closes the client port (a client's
+// next attempt is refused) and shuts the member down. It does nothing on a
+// stopped server.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	e := s.etcd
-	s.etcd, s.stopped = nil, true
+	s.etcd = nil
 	s.mu.Unlock()
 	if e == nil {
 		return
 	}
+	s.proxy.close()
 	e.Close()
 	<-e.Server.StopNotify()
 }
 
 // Restart starts a stopped member again on the same data directory and the
-// same ports: keys and leases that had not expired are still there (a lease
+// same client port: keys and leases that had not expired are still there (a lease
 // is renewed for its full TTL when the member comes back, as etcd does on a
 // leader change). Restart of a running member stops it first.
 func (s *Server) Restart() {
@@ -119,13 +126,27 @@ func (s *Server) Running() bool {
 }
 
 func (s *Server) start() error {
+	var err error
+	for range 5 { // a port freeAddr picked may be taken before etcd binds it
+		if err = s.startMember(); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	return err
+}
+
+// startMember starts etcd on fresh loopback ports and points the client
+// port at it.
+func (s *Server) startMember() error {
+	client := url.URL{Scheme: s.scheme, Host: freeAddr(s.t)}
+	peer := url.URL{Scheme: "http", Host: freeAddr(s.t)}
 	cfg := embed.NewConfig()
 	cfg.Name = "etcdtest"
 	cfg.Dir = s.dir
-	cfg.ListenClientUrls = []url.URL{s.client}
-	cfg.AdvertiseClientUrls = []url.URL{s.client}
-	cfg.ListenPeerUrls = []url.URL{s.peer}
-	cfg.AdvertisePeerUrls = []url.URL{s.peer}
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
+	cfg.ListenPeerUrls = []url.URL{peer}
+	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.UnsafeNoFsync = true // a test's data need not survive a power cut
 	cfg.LogLevel = "error"
@@ -149,8 +170,12 @@ func (s *Server) start() error {
 		e.Close()
 		return fmt.Errorf("etcd in %s was not ready after %v", s.dir, startTimeout)
 	}
+	if err := s.proxy.open(client.Host); err != nil {
+		e.Close()
+		return fmt.Errorf("etcd in %s: %w", s.dir, err)
+	}
 	s.mu.Lock()
-	s.etcd, s.stopped = e, false
+	s.etcd = e
 	s.mu.Unlock()
 	return nil
 }

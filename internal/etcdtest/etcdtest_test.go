@@ -29,7 +29,7 @@ func TestStopRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := after.Sub(before); d.Unary < 1 || d.ReceivedBytes <= 0 || d.SentBytes <= 0 || d.ReceivedMessages < 1 {
+		if d := after.Sub(before); d.Unary < 1 || d.WireReceivedBytes <= d.ReceivedBytes || d.WireSentBytes <= d.SentBytes || d.ReceivedBytes <= 0 || d.SentBytes <= 0 || d.ReceivedMessages < 1 {
 			t.Errorf("TLS %v: traffic of one Get: %v", o.TLS, d)
 		}
 
@@ -37,7 +37,7 @@ func TestStopRestart(t *testing.T) {
 		if s.Running() {
 			t.Fatal("running after Stop")
 		}
-		if conn, err := net.Dial("tcp", s.client.Host); err == nil {
+		if conn, err := net.Dial("tcp", s.proxy.addr); err == nil {
 			conn.Close()
 			t.Fatalf("TLS %v: the client port still takes connections after Stop", o.TLS)
 		}
