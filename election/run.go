@@ -89,7 +89,22 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 		}
 	}()
 	self := Info{ID: e.opts.ID, URL: e.opts.URL, Since: time.Now().UTC()}
-	if err := el.Campaign(cctx, encode(self)); err != nil {
+	// The concurrency package's Campaign, cancelled while it waits, resigns
+	// with the client's own context, which never ends while etcd is
+	// unreachable: a daemon stopped then would never exit. So it runs
+	// apart, and a stop does not wait for it; it ends when the client is
+	// closed (or etcd answers).
+	campaigned := make(chan error, 1)
+	go func() { campaigned <- el.Campaign(cctx, encode(self)) }()
+	select {
+	case err = <-campaigned:
+	case <-ctx.Done():
+		return nil
+	case <-sess.Done():
+		e.fail("campaign", errors.New("the etcd lease was lost while campaigning"))
+		return errors.New("campaign: the etcd lease was lost")
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

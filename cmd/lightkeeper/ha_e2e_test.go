@@ -70,8 +70,8 @@ func TestHAKillLeader(t *testing.T) {
 	if leader == old {
 		t.Fatal("the killed daemon leads")
 	}
-	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.first(killed); return ok })
-	first, _ := r.calls.first(killed)
+	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.firstNotFrom(killed, old.id); return ok })
+	first, _ := r.calls.firstNotFrom(killed, old.id)
 	if first.daemon != leader.id {
 		t.Errorf("the first API call after the kill came from %s, not the new leader %s", first.daemon, leader.id)
 	}
@@ -106,8 +106,8 @@ func TestHATermLeader(t *testing.T) {
 		t.Errorf("election keys right after the leader exited: %q; want the other two only", keys)
 	}
 	leader := r.waitLeader("after SIGTERM of " + old.id)
-	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.first(termed); return ok })
-	first, _ := r.calls.first(termed)
+	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.firstNotFrom(termed, old.id); return ok })
+	first, _ := r.calls.firstNotFrom(termed, old.id)
 	if first.daemon != leader.id {
 		t.Errorf("the first API call after SIGTERM came from %s, not the new leader %s", first.daemon, leader.id)
 	}
@@ -286,4 +286,23 @@ func TestHARigWithoutHA(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestHATermWithEtcdDown: a daemon stopped with SIGTERM while etcd is
+// unreachable exits 0 (the leader, which cannot resign, and a follower,
+// whose campaign cannot be withdrawn); found by TestHAChaos seed 5.
+func TestHATermWithEtcdDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := newHARig(t, haOptions{})
+	leader := r.waitLeader("start")
+	follower := r.followers(leader)[0]
+	r.etcd.Stop()
+	follower.term()
+	leader.term()
+	r.etcd.Restart()
+	r.waitLeader("etcd back, one daemon left")
+	r.setCounts(map[string]int{"web": 3})
+	r.waitConverged("web raised")
 }

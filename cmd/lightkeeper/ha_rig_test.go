@@ -171,7 +171,7 @@ func (r *haRig) setCounts(counts map[string]int) {
 		subject = append(subject, fmt.Sprintf("%s: %d", name, counts[name]))
 	}
 	r.git.git(r.git.repo, "add", "-A")
-	r.git.git(r.git.repo, "commit", "-q", "-m", strings.Join(subject, ", "))
+	r.git.git(r.git.repo, "commit", "-q", "--allow-empty", "-m", strings.Join(subject, ", "))
 	r.git.git(r.git.repo, "push", "-q", "origin", "main")
 }
 

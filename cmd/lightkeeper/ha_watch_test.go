@@ -84,6 +84,17 @@ func (l *callLog) first(t time.Time, actions ...string) (apiCall, bool) {
 	return apiCall{}, false
 }
 
+// firstNotFrom returns the first call after t sent by a daemon other than
+// id (a call the old leader sent just before it died may arrive after t).
+func (l *callLog) firstNotFrom(t time.Time, id string) (apiCall, bool) {
+	for _, c := range l.since(t) {
+		if c.daemon != id {
+			return c, true
+		}
+	}
+	return apiCall{}, false
+}
+
 // byDaemon counts the calls after t by daemon.
 func (l *callLog) byDaemon(t time.Time) map[string]int {
 	n := map[string]int{}
