@@ -30,6 +30,10 @@ type haOptions struct {
 	createRate int
 	tls        bool // the daemons reach etcd over TLS with client certificates
 	noHA       bool // leave the ha block out (one daemon, as before issue 11)
+	// site is api.site (default china: instances carry lightkeeper's tags,
+	// so any leader knows which surplus instances it may isolate; with
+	// intl only the daemon whose state recorded the create knows).
+	site string
 	// interval is repository.interval (default 2s); 1h leaves the
 	// webhook and the watch of the repository as the only triggers.
 	interval time.Duration
@@ -85,6 +89,9 @@ func newHARig(t *testing.T, o haOptions) *haRig {
 	if o.leaseTTL == 0 {
 		o.leaseTTL = 2 * time.Second
 	}
+	if o.site == "" {
+		o.site = "china"
+	}
 	if o.interval == 0 {
 		o.interval = 2 * time.Second
 	}
@@ -136,6 +143,7 @@ func (r *haRig) writeDaemonConfig(d *haDaemon) {
 	cfg := mustRead(r.t, d.cfgFile)
 	cfg = strings.Replace(cfg, "interval: 1h", "interval: "+r.o.interval.String(), 1)
 	cfg = strings.Replace(cfg, "maxCreatesPerRun: 10", "maxCreatesPerRun: 100\n  maxIsolatesPerRun: 100", 1)
+	cfg = strings.Replace(cfg, "api:\n", "api:\n  site: "+r.o.site+"\n", 1)
 	if r.o.createRate > 0 {
 		cfg = strings.Replace(cfg, "api:\n", fmt.Sprintf("api:\n  rateLimits: {CreateInstances: %d}\n", r.o.createRate), 1)
 	}
@@ -187,8 +195,29 @@ func (r *haRig) wantCounts() map[string]int {
 func (r *haRig) waitConverged(what string) {
 	r.t.Helper()
 	want := r.wantCounts()
-	waitUntil(r.t, what+": fleets at "+fmt.Sprint(want), func() bool { return maps.Equal(r.mon.live(), want) })
+	deadline := time.Now().Add(waitLimit)
+	for !maps.Equal(r.mon.live(), want) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("waited %v for %s: fleets at %v, live %v\n%s", waitLimit, what, want, r.mon.live(), r.describe())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	r.mon.check()
+}
+
+// describe sums up each daemon's /status for a failure message: its ha
+// object, last error, last run and fleets.
+func (r *haRig) describe() string {
+	var b strings.Builder
+	for _, d := range r.daemons {
+		st := d.status()
+		if st == nil {
+			fmt.Fprintf(&b, "%s: no status (running %v)\n", d.id, d.running())
+			continue
+		}
+		fmt.Fprintf(&b, "%s: ha %v\n  lastError %v\n  lastRun %v\n  fleets %v\n", d.id, st["ha"], st["lastError"], st["lastRun"], st["fleets"])
+	}
+	return b.String()
 }
 
 // leaders returns the daemons whose /status says ha.leader true.
