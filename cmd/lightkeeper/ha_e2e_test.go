@@ -15,14 +15,15 @@ import (
 // what it is about, and the rig's monitor fails any of them on a fleet over
 // its count or a name held twice, at any moment.
 
-// TestHAElection: of three daemons exactly one leads and the others name
-// it; /readyz and lightkeeper_leader say the same; only the leader calls
-// the API; a raised count converges.
+// TestHAElection: of three daemons, reaching etcd over TLS with a client
+// certificate, exactly one leads and the others name it; /readyz and
+// lightkeeper_leader say the same; only the leader calls the API; a raised
+// count converges.
 func TestHAElection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	r := newHARig(t, haOptions{fleets: map[string]int{"web": 2, "api": 1}})
+	r := newHARig(t, haOptions{tls: true, fleets: map[string]int{"web": 2, "api": 1}})
 	leader := r.waitLeader("start")
 	if ls := r.leaders(); len(ls) != 1 {
 		t.Fatalf("%d leaders", len(ls))
