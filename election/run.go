@@ -89,12 +89,25 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 		}
 	}()
 	self := Info{ID: e.opts.ID, URL: e.opts.URL, Since: time.Now().UTC()}
-	if err := el.Campaign(cctx, encode(self)); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	// Campaign cleans up after a cancel with a call bounded only by the
+	// client's life, which hangs while etcd is down: it is not waited
+	// for then (Close ends it), so Run returns when asked.
+	campaign := make(chan error, 1)
+	go func() { campaign <- el.Campaign(cctx, encode(self)) }()
+	select {
+	case err := <-campaign:
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.fail("campaign", err)
+			return fmt.Errorf("campaign: %w", err)
 		}
-		e.fail("campaign", err)
-		return fmt.Errorf("campaign: %w", err)
+	case <-ctx.Done():
+		return nil
+	case <-sess.Done():
+		e.fail("campaign", errors.New("lease lost"))
+		return errors.New("campaign: the etcd lease was lost")
 	}
 	// Elected: publish when, then lead.
 	self.Since = time.Now().UTC()

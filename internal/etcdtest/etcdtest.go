@@ -41,8 +41,10 @@ type Server struct {
 	t       testing.TB
 	dir     string
 	tls     *TLSFiles
-	client  url.URL
+	client  url.URL // what clients dial: the front
+	backend url.URL // where the member listens
 	peer    url.URL
+	front   *front
 	mu      sync.Mutex
 	etcd    *embed.Etcd // nil while stopped
 	stopped bool
@@ -69,6 +71,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		s.tls, scheme = files, "https"
 	}
 	s.client = url.URL{Scheme: scheme, Host: freeAddr(t)}
+	s.backend = url.URL{Scheme: scheme, Host: freeAddr(t)}
 	s.peer = url.URL{Scheme: "http", Host: freeAddr(t)}
 	if err := s.start(); err != nil {
 		t.Fatalf("etcdtest: %v", err)
@@ -89,12 +92,14 @@ func (s *Server) TLS() *TLSFiles { return s.tls }
 // a client's next attempt is refused. It does nothing on a stopped server.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	e := s.etcd
-	s.etcd, s.stopped = nil, true
+	e, f := s.etcd, s.front
+	s.etcd, s.front, s.stopped = nil, nil, true
 	s.mu.Unlock()
 	if e == nil {
 		return
 	}
+	// Like a crash, not a drain: every client connection is cut first.
+	f.close()
 	e.Close()
 	<-e.Server.StopNotify()
 }
@@ -122,7 +127,7 @@ func (s *Server) start() error {
 	cfg := embed.NewConfig()
 	cfg.Name = "etcdtest"
 	cfg.Dir = s.dir
-	cfg.ListenClientUrls = []url.URL{s.client}
+	cfg.ListenClientUrls = []url.URL{s.backend}
 	cfg.AdvertiseClientUrls = []url.URL{s.client}
 	cfg.ListenPeerUrls = []url.URL{s.peer}
 	cfg.AdvertisePeerUrls = []url.URL{s.peer}
@@ -149,8 +154,13 @@ func (s *Server) start() error {
 		e.Close()
 		return fmt.Errorf("etcd in %s was not ready after %v", s.dir, startTimeout)
 	}
+	f, err := listenFront(s.client.Host, s.backend.Host)
+	if err != nil {
+		e.Close()
+		return fmt.Errorf("etcd front on %s: %w", s.client.Host, err)
+	}
 	s.mu.Lock()
-	s.etcd, s.stopped = e, false
+	s.etcd, s.front, s.stopped = e, f, false
 	s.mu.Unlock()
 	return nil
 }
