@@ -88,6 +88,9 @@ type Repository struct {
 	Timeout Duration `yaml:"timeout"`
 	// Auth holds the paths of credential files.
 	Auth RepositoryAuth `yaml:"auth"`
+	// Verify, when set, applies only revisions signed by trusted keys
+	// (config_verify.go).
+	Verify *Verify `yaml:"verify"`
 }
 
 // RepositoryAuth holds the paths of the files with the git credentials.
@@ -155,13 +158,17 @@ func (r Repository) GitRef() gitsync.Ref {
 // git cache under the state directory.
 func (c *Config) SourceOptions() gitsync.Options {
 	r := c.Repository
-	return gitsync.Options{
+	o := gitsync.Options{
 		URL: r.URL, Ref: r.GitRef(), Path: r.Path,
 		CacheDir: filepathJoin(c.StateDirectory, "git"),
 		Timeout:  time.Duration(r.Timeout),
 		Auth: gitsync.Auth{SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile,
 			TokenFile: r.Auth.TokenFile, Username: r.Auth.Username},
 	}
+	if r.Verify != nil {
+		o.Verify = r.Verify.Verifier()
+	}
+	return o
 }
 
 func filepathJoin(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
@@ -300,6 +307,8 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 			p.at(fmt.Sprintf("%q is not a valid glob: %v", g, err), "exclude", fmt.Sprint(i))
 		}
 	}
+	// repository.verify: its checks and key files are in config_verify.go.
+	p.checkVerify(c, getenv)
 }
 
 // configParser turns the YAML into the JSON form the schema validates and

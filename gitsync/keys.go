@@ -2,6 +2,7 @@ package gitsync
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -138,11 +139,21 @@ func parseSSHKeyLine(line string) (sshKey, error) {
 	if at < 0 {
 		return sshKey{}, errors.New("no SSH public key on the line: want `[principals] [options] ssh-ed25519 AAAA… [comment]`")
 	}
-	pub, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.Join(fields[at:], " ")))
+	if at+1 >= len(fields) {
+		return sshKey{}, fmt.Errorf("no key after %s", fields[at])
+	}
+	raw, err := base64.StdEncoding.DecodeString(fields[at+1])
+	if err != nil {
+		return sshKey{}, fmt.Errorf("the key after %s is not valid base64", fields[at])
+	}
+	pub, err := ssh.ParsePublicKey(raw)
 	if err != nil {
 		return sshKey{}, fmt.Errorf("not an SSH public key: %w", err)
 	}
-	k := sshKey{key: pub, fp: ssh.FingerprintSHA256(pub), name: comment}
+	if pub.Type() != fields[at] {
+		return sshKey{}, fmt.Errorf("the line says %s but the key is %s", fields[at], pub.Type())
+	}
+	k := sshKey{key: pub, fp: ssh.FingerprintSHA256(pub), name: strings.Join(fields[at+2:], " ")}
 	var opts string
 	switch prefix := fields[:at]; len(prefix) {
 	case 0:
