@@ -5,6 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
 )
 
@@ -224,5 +230,52 @@ func TestVerifyForcePushRemote(t *testing.T) {
 	rev, changed := mustSync(t, rm)
 	if rev.Commit != signed || changed {
 		t.Fatalf("signed head restored: %+v changed=%v (the last revision Sync returned was this one)", rev, changed)
+	}
+}
+
+// BenchmarkVerify measures the signature check of one commit (what a Sync
+// of a new revision adds with Options.Verify), per kind of key.
+func BenchmarkVerify(b *testing.B) {
+	rsa := &gitsynctest.Key{Name: "R <r@example.com>"}
+	var err error
+	if rsa.PGP, err = openpgp.NewEntity("R", "", "r@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 4096}); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		k    *gitsynctest.Key
+	}{
+		{"OpenPGP-Ed25519", gitsynctest.NewOpenPGPKey(b, "A", "a@example.com")},
+		{"OpenPGP-RSA4096", rsa},
+		{"SSH-Ed25519", gitsynctest.NewSSHKey(b, "b@example.com")},
+	} {
+		k := tc.k
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			repo, err := git.PlainInit(dir, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := plumbing.NewHash(gitsynctest.Commit(b, dir, "x", map[string]string{"a": "1"}, k))
+			var opts VerifyOptions
+			if k.PGP != nil {
+				opts.OpenPGPKeyFiles = []string{gitsynctest.WriteKeyFile(b, dir, "k.asc", k)}
+			} else {
+				opts.SSHKeyFiles = []string{gitsynctest.WriteKeyFile(b, dir, "k", k)}
+			}
+			v, err := NewVerifier(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := object.GetCommit(repo.Storer, h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := v.check(repo.Storer, h, c, "refs/heads/main"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
