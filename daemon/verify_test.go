@@ -206,3 +206,41 @@ func TestRequireSignedIgnoresAnUnsignedSavedCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestTagReplacedByALightweightOne: mode tag refuses the followed tag once
+// it is replaced by a lightweight tag of the same commit (the revision's
+// ID does not change, its refusal does), and accepts it signed again.
+func TestTagReplacedByALightweightOne(t *testing.T) {
+	alice := gitsynctest.NewOpenPGPKey(t, "Alice", "alice@example.com")
+	v, err := gitsync.NewVerifier(gitsync.VerifyOptions{Mode: gitsync.VerifyTag,
+		OpenPGPKeyFiles: []string{gitsynctest.WriteKeyFile(t, t.TempDir(), "trusted.asc", alice)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := newGitRepo(t)
+	c := gitsynctest.Commit(t, repo.dir, "web: 1", map[string]string{"fleets/web.yaml": fleet("web", "bundle_gen_01", 1)}, nil)
+	gitsynctest.Tag(t, repo.dir, "v1", c, alice)
+	src, err := gitsync.New(gitsync.Options{URL: repo.dir, Ref: gitsync.Ref{Tag: "v1"}, Verify: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, nil)
+	opts := e.options()
+	opts.Source = noWatch{daemon.GitSource(src)}
+	e.start(opts)
+	if s := e.waitRuns(1); s.LastGood == nil || s.LastGood.ID != c || s.Invalid != nil || s.LastGood.SignedBy != alice.SignedBy() {
+		t.Fatalf("signed tag: last good %+v, invalid %+v", s.LastGood, s.Invalid)
+	}
+	repo.git(repo.dir, "tag", "-f", "v1", c)
+	s := e.cycle()
+	if s.Invalid == nil || s.Invalid.ID != c || !strings.HasPrefix(s.Invalid.Errors[0].Error(), `tag "v1": lightweight tag`) {
+		t.Fatalf("lightweight tag: invalid %+v", s.Invalid)
+	}
+	if v := e.metric("lightkeeper_invalid_revision"); v != 1 {
+		t.Errorf("invalid_revision = %v", v)
+	}
+	gitsynctest.Tag(t, repo.dir, "v1", c, alice)
+	if s := e.cycle(); s.Invalid != nil || s.LastGood.ID != c || e.live("web-") != 1 {
+		t.Fatalf("signed again: invalid %+v, last good %+v", s.Invalid, s.LastGood)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ type sshKey struct {
 func readOpenPGPKeys(file string) (openpgp.EntityList, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &KeyFileError{File: file, Err: err}
+		return nil, &KeyFileError{File: file, Err: unwrapPath(err)}
 	}
 	const begin = "-----BEGIN PGP "
 	var keys openpgp.EntityList
@@ -112,7 +113,7 @@ func readOpenPGPKeys(file string) (openpgp.EntityList, error) {
 func readSSHKeys(file string) ([]sshKey, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &KeyFileError{File: file, Err: err}
+		return nil, &KeyFileError{File: file, Err: unwrapPath(err)}
 	}
 	var keys []sshKey
 	for i, line := range strings.Split(string(b), "\n") {
@@ -226,6 +227,15 @@ func splitOptions(s, seps string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// unwrapPath drops the *fs.PathError around err, whose path KeyFileError
+// already names.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // pgpFingerprint formats an OpenPGP fingerprint as gpg prints it.

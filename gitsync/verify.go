@@ -124,7 +124,7 @@ func NewVerifier(o VerifyOptions) (*Verifier, error) {
 func (v *Verifier) Mode() VerifyMode { return v.mode }
 
 // Keys returns how many OpenPGP and SSH keys are trusted.
-func (v *Verifier) Keys() (openPGP, ssh int) { return len(v.pgp), len(v.ssh) }
+func (v *Verifier) Keys() (openPGPKeys, sshKeys int) { return len(v.pgp), len(v.ssh) }
 
 // VerifyError is a revision refused because its signature does not verify.
 // Sync returns it inside an *Error with Op "verify", and no Revision: the

@@ -279,3 +279,25 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestVerifyTagRemote follows a signed annotated tag over file:// (fetched
+// shallow), then the same tag replaced by a lightweight one.
+func TestVerifyTagRemote(t *testing.T) {
+	alice := gitsynctest.NewOpenPGPKey(t, "Alice", "alice@example.com")
+	r := newRepos(t)
+	c := gitsynctest.Commit(t, r.work, "release", map[string]string{"a.yaml": "1"}, nil)
+	gitsynctest.Tag(t, r.work, "v1", c, alice)
+	r.push("main", "refs/tags/v1")
+	rm, err := NewRemote(Options{URL: "file://" + r.bare, Ref: Ref{Tag: "v1"}, CacheDir: t.TempDir(), Verify: trust(t, VerifyTag, alice)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ := mustSync(t, rm); rev.Commit != c || rev.SignedBy != alice.SignedBy() {
+		t.Fatalf("signed tag: %+v", rev)
+	}
+	r.git(r.work, "tag", "-f", "v1", c) // now lightweight
+	r.push("-f", "refs/tags/v1")
+	if _, _, err := rm.Sync(ctxT(t)); !errors.Is(err, ErrLightweightTag) {
+		t.Fatalf("lightweight tag: %v", err)
+	}
+}
