@@ -203,6 +203,8 @@ func hintFor(err error, what string) string {
 	switch {
 	case errors.Is(err, ErrNotSigned):
 		return fmt.Sprintf("sign the %s with a trusted key (%s) and push it", what, sign)
+	case errors.Is(err, pgperrors.ErrKeyExpired), errors.Is(err, pgperrors.ErrKeyRevoked), errors.Is(err, pgperrors.ErrSignatureExpired):
+		return fmt.Sprintf("the key or the signature has expired or was revoked: if the key is still trusted, extend its expiry (gpg --quick-set-expire) and export it again; else sign the %s with a current key (%s)", what, sign)
 	case errors.Is(err, ErrUntrustedKey):
 		return "if that key is trusted, add it to repository.verify's key files and reload; else sign with a trusted key (" + sign + ")"
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -299,5 +300,28 @@ func TestVerifyTagRemote(t *testing.T) {
 	r.push("-f", "refs/tags/v1")
 	if _, _, err := rm.Sync(ctxT(t)); !errors.Is(err, ErrLightweightTag) {
 		t.Fatalf("lightweight tag: %v", err)
+	}
+}
+
+// TestVerifyExpiredKey: a commit signed by an OpenPGP key that has since
+// expired is refused, with a hint about the expiry.
+func TestVerifyExpiredKey(t *testing.T) {
+	e, err := openpgp.NewEntity("A", "", "a@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, KeyLifetimeSecs: 1,
+		Time: func() time.Time { return time.Now().Add(-time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &gitsynctest.Key{Name: "A <a@example.com>", PGP: e, SignTime: time.Now().Add(-time.Hour)}
+	r := newRepos(t)
+	c := gitsynctest.Commit(t, r.work, "x", map[string]string{"a": "1"}, k)
+	l, err := NewLocal(Options{URL: r.work, Verify: trust(t, VerifyHead, k)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = l.Sync(ctxT(t))
+	var ve *VerifyError
+	want := "commit " + c[:12] + ": bad signature by OpenPGP key " + k.Fingerprint() + ": openpgp: key expired (the key or the signature has expired or was revoked: if the key is still trusted, extend its expiry (gpg --quick-set-expire) and export it again; else sign the commit with a current key (git commit -S --amend, or a new signed commit))"
+	if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidSignature) || ve.Error() != want {
+		t.Fatalf("expired key:\n got %v\nwant %s", err, want)
 	}
 }

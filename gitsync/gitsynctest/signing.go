@@ -35,6 +35,9 @@ type Key struct {
 	PGP *openpgp.Entity
 	// SSH signs with the SSH key.
 	SSH ssh.Signer
+	// SignTime, when set, is when OpenPGP signatures say they were made
+	// (to sign with a key that has expired since); zero means now.
+	SignTime time.Time
 }
 
 // NewOpenPGPKey makes an Ed25519 OpenPGP key for name and email.
@@ -120,8 +123,12 @@ func WriteKeyFile(t testing.TB, dir, name string, keys ...*Key) string {
 // OpenPGP signature, or an armored SSH signature in namespace "git".
 func (k *Key) Sign(message io.Reader) ([]byte, error) {
 	if k.PGP != nil {
+		var cfg *packet.Config
+		if !k.SignTime.IsZero() {
+			cfg = &packet.Config{Time: func() time.Time { return k.SignTime }}
+		}
 		var b bytes.Buffer
-		err := openpgp.ArmoredDetachSign(&b, k.PGP, message, nil)
+		err := openpgp.ArmoredDetachSign(&b, k.PGP, message, cfg)
 		return b.Bytes(), err
 	}
 	sig, err := sshsig.Sign(message, k.SSH, sshsig.HashSHA512, "git")
@@ -136,7 +143,8 @@ var when = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // Commit writes files (path in the work tree -> content; "" deletes) in
 // the work tree dir, commits them all with go-git, signed by k (unsigned
 // when k is nil; an OpenPGP key signs through CommitOptions.SignKey, an
-// SSH key through CommitOptions.Signer), and returns the commit hash.
+// SSH key, or one with a SignTime, through CommitOptions.Signer), and
+// returns the commit hash.
 func Commit(t testing.TB, dir, msg string, files map[string]string, k *Key) string {
 	t.Helper()
 	for p, c := range files {
@@ -169,7 +177,7 @@ func Commit(t testing.TB, dir, msg string, files map[string]string, k *Key) stri
 	opts := &git.CommitOptions{Author: sig, Committer: sig, AllowEmptyCommits: true}
 	switch {
 	case k == nil:
-	case k.PGP != nil:
+	case k.PGP != nil && k.SignTime.IsZero():
 		opts.SignKey = k.PGP
 	default:
 		opts.Signer = k
