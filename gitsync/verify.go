@@ -166,10 +166,12 @@ func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *objec
 	}
 	var signers []string
 	if v.mode == VerifyTag || v.mode == VerifyTagAndHead {
-		name := fmt.Sprintf("tag %q", strings.TrimPrefix(ref, "refs/tags/"))
+		tag := strings.TrimPrefix(ref, "refs/tags/")
+		name := fmt.Sprintf("tag %q", tag)
+		sign := fmt.Sprintf("git tag -s -f %s %s", tag, shortHash(c.Hash.String()))
 		if h == c.Hash {
 			return "", fail(name, fmt.Errorf("%w: only an annotated tag can carry a signature", ErrLightweightTag),
-				"replace it with a signed tag: git tag -s -f NAME COMMIT, then git push -f origin NAME")
+				fmt.Sprintf("replace it with a signed tag: %s, then git push -f origin %s", sign, tag))
 		}
 		t, err := object.GetTag(s, h)
 		if err != nil {
@@ -177,14 +179,20 @@ func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *objec
 		}
 		who, err := v.verify(t.PGPSignature, t.Verify, t.EncodeWithoutSignature)
 		if err != nil {
-			return "", fail(name, err, hintFor(err, "tag"))
+			return "", fail(name, err, hintFor(err, "tag", sign))
+		}
+		// A signed tag object carries its own name: one moved under
+		// another name (an old release replayed as the new one) is refused.
+		if t.Name != tag {
+			return "", fail(name, fmt.Errorf("%w: the signed tag object is named %q, not %q (a tag moved to another name)", ErrInvalidSignature, t.Name, tag),
+				fmt.Sprintf("do not apply it; sign the release under its own name: %s, then git push -f origin %s", sign, tag))
 		}
 		signers = append(signers, who)
 	}
 	if v.mode == VerifyHead || v.mode == VerifyTagAndHead {
 		who, err := v.verify(c.PGPSignature, c.Verify, c.EncodeWithoutSignature)
 		if err != nil {
-			return "", fail("commit "+shortHash(c.Hash.String()), err, hintFor(err, "commit"))
+			return "", fail("commit "+shortHash(c.Hash.String()), err, hintFor(err, "commit", "git commit -S --amend, or a new signed commit"))
 		}
 		signers = append(signers, who)
 	}
@@ -194,12 +202,9 @@ func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *objec
 	return signers[0], nil
 }
 
-// hintFor says what to do about a failed verification of a commit or tag.
-func hintFor(err error, what string) string {
-	sign := "git commit -S --amend, or a new signed commit"
-	if what == "tag" {
-		sign = "git tag -s -f NAME COMMIT"
-	}
+// hintFor says what to do about a failed verification of a commit or tag;
+// sign is the git command that signs it.
+func hintFor(err error, what, sign string) string {
 	switch {
 	case errors.Is(err, ErrNotSigned):
 		return fmt.Sprintf("sign the %s with a trusted key (%s) and push it", what, sign)

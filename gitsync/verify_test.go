@@ -110,19 +110,26 @@ func TestVerifyRefusals(t *testing.T) {
 			newReposGit(t, dir, "tag", "v1")
 			return c
 		}, []*gitsynctest.Key{alice}, ErrLightweightTag,
-			`tag "v1": lightweight tag: only an annotated tag can carry a signature (replace it with a signed tag: git tag -s -f NAME COMMIT, then git push -f origin NAME)`},
+			`tag "v1": lightweight tag: only an annotated tag can carry a signature (replace it with a signed tag: git tag -s -f v1 {C}, then git push -f origin v1)`},
 		{"unsigned annotated tag", VerifyTag, func(t *testing.T, dir string) string {
 			c := gitsynctest.Commit(t, dir, "by alice", files, alice)
 			gitsynctest.Tag(t, dir, "v1", c, nil)
 			return c
 		}, []*gitsynctest.Key{alice}, ErrNotSigned,
-			`tag "v1": not signed (sign the tag with a trusted key (git tag -s -f NAME COMMIT) and push it)`},
+			`tag "v1": not signed (sign the tag with a trusted key (git tag -s -f v1 {C}) and push it)`},
 		{"tag by an unknown key", VerifyTag, func(t *testing.T, dir string) string {
 			c := gitsynctest.Commit(t, dir, "x", files, nil)
 			gitsynctest.Tag(t, dir, "v1", c, eve)
 			return c
 		}, []*gitsynctest.Key{alice, bob}, ErrUntrustedKey,
-			`tag "v1": signed by an unknown key: SSH key ` + eve.Fingerprint() + ` (if that key is trusted, add it to repository.verify's key files and reload; else sign with a trusted key (git tag -s -f NAME COMMIT))`},
+			`tag "v1": signed by an unknown key: SSH key ` + eve.Fingerprint() + ` (if that key is trusted, add it to repository.verify's key files and reload; else sign with a trusted key (git tag -s -f v1 {C}))`},
+		{"signed tag moved to another name", VerifyTag, func(t *testing.T, dir string) string {
+			c := gitsynctest.Commit(t, dir, "old release", files, nil)
+			old := gitsynctest.Tag(t, dir, "v0.9", c, alice)
+			newReposGit(t, dir, "update-ref", "refs/tags/v1", old)
+			return c
+		}, []*gitsynctest.Key{alice}, ErrInvalidSignature,
+			`tag "v1": bad signature: the signed tag object is named "v0.9", not "v1" (a tag moved to another name) (do not apply it; sign the release under its own name: git tag -s -f v1 {C}, then git push -f origin v1)`},
 		{"signed tag, unsigned commit, tag-and-head", VerifyTagAndHead, func(t *testing.T, dir string) string {
 			c := gitsynctest.Commit(t, dir, "x", files, nil)
 			gitsynctest.Tag(t, dir, "v1", c, alice)
