@@ -209,3 +209,36 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkCheck is the fence's cost: what a leader pays before each
+// mutating API call (a linearizable read of its key on a local etcd).
+func BenchmarkCheck(b *testing.B) {
+	srv := etcdtest.Start(b)
+	e, err := election.New(election.Options{Endpoints: srv.Endpoints(), ID: "lk-a", LeaseTTL: 2 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var leading atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Run(ctx, election.Events{Lead: leading.Store})
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(waitFor)
+	for !leading.Load() {
+		if time.Now().After(deadline) {
+			b.Fatal("not elected")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := e.Check(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
