@@ -90,6 +90,9 @@ type Repository struct {
 	Timeout Duration `yaml:"timeout"`
 	// Auth holds the paths of credential files.
 	Auth RepositoryAuth `yaml:"auth"`
+	// Verify, when set, applies only revisions signed by trusted keys
+	// (config_verify.go).
+	Verify *Verify `yaml:"verify"`
 }
 
 // RepositoryAuth holds the paths of the files with the git credentials.
@@ -157,13 +160,17 @@ func (r Repository) GitRef() gitsync.Ref {
 // git cache under the state directory.
 func (c *Config) SourceOptions() gitsync.Options {
 	r := c.Repository
-	return gitsync.Options{
+	o := gitsync.Options{
 		URL: r.URL, Ref: r.GitRef(), Path: r.Path,
 		CacheDir: filepathJoin(c.StateDirectory, "git"),
 		Timeout:  time.Duration(r.Timeout),
 		Auth: gitsync.Auth{SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile,
 			TokenFile: r.Auth.TokenFile, Username: r.Auth.Username},
 	}
+	if r.Verify != nil {
+		o.Verify = r.Verify.Verifier()
+	}
+	return o
 }
 
 func filepathJoin(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
@@ -273,20 +280,7 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 	files = append(files, c.haFiles()...)
 	for _, f := range files {
 		var bad string
-		*f.v = os.Expand(*f.v, func(name string) string {
-			switch name {
-			case "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY":
-				v, _, _ := strings.Cut(getenv(name), ":")
-				if v == "" && bad == "" {
-					bad = fmt.Sprintf("$%s is empty here (systemd sets it with LoadCredential= or StateDirectory=)", name)
-				}
-				return v
-			}
-			if bad == "" {
-				bad = fmt.Sprintf("only ${CREDENTIALS_DIRECTORY} and ${STATE_DIRECTORY} are expanded, not $%s", name)
-			}
-			return ""
-		})
+		*f.v, bad = expandFileVars(*f.v, getenv)
 		if bad != "" {
 			p.at(bad, f.path...)
 		}
@@ -299,6 +293,8 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 			p.at(fmt.Sprintf("%q is not a valid glob: %v", g, err), "exclude", fmt.Sprint(i))
 		}
 	}
+	// repository.verify: its checks and key files are in config_verify.go.
+	p.checkVerify(c, getenv)
 	if len(p.errs) == 0 {
 		p.checkHA(c) // reads the TLS files: only once their paths are good
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/gitsync"
+	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -169,4 +170,44 @@ func TestConfigSchemaDescribesEveryKey(t *testing.T) {
 		}
 	}
 	walk("", doc)
+}
+
+// TestConfigVerify loads repository.verify: the key files are read at load,
+// their paths expanded like the other *File keys.
+func TestConfigVerify(t *testing.T) {
+	creds := t.TempDir()
+	pgp := gitsynctest.WriteKeyFile(t, creds, "trusted.asc", gitsynctest.NewOpenPGPKey(t, "A", "a@example.com"),
+		gitsynctest.NewOpenPGPKey(t, "B", "b@example.com"))
+	gitsynctest.WriteKeyFile(t, creds, "allowed_signers", gitsynctest.NewSSHKey(t, "c@example.com"))
+	getenv := env(map[string]string{"STATE_DIRECTORY": "/s", "CREDENTIALS_DIRECTORY": creds})
+	c, err := ParseConfig("c.yaml", []byte(`repository:
+  url: https://git.example.com/ops/fleets.git
+  tag: v1
+  verify:
+    mode: tag-and-head
+    openpgpKeyFiles: [`+pgp+`]
+    sshKeyFiles: ["${CREDENTIALS_DIRECTORY}/allowed_signers"]
+`), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Repository.Verify
+	if v.SSHKeyFiles[0] != filepath.Join(creds, "allowed_signers") || v.Mode != "tag-and-head" {
+		t.Errorf("verify = %+v", v)
+	}
+	o := c.SourceOptions()
+	if o.Verify == nil || o.Verify.Mode() != gitsync.VerifyTagAndHead {
+		t.Fatalf("source options verify = %+v", o.Verify)
+	}
+	if p, s := o.Verify.Keys(); p != 2 || s != 1 {
+		t.Errorf("%d OpenPGP and %d SSH keys, want 2 and 1", p, s)
+	}
+	// The mode defaults to head; without verify, nothing is checked.
+	c, err = ParseConfig("c.yaml", []byte("repository:\n  url: /srv/x\n  verify: {openpgpKeyFiles: ["+pgp+"]}\n"), getenv)
+	if err != nil || c.Repository.Verify.Mode != "head" || c.SourceOptions().Verify.Mode() != gitsync.VerifyHead {
+		t.Fatalf("default mode: %v %+v", err, c)
+	}
+	if c, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\n"), getenv); err != nil || c.SourceOptions().Verify != nil {
+		t.Fatalf("no verify: %v %+v", err, c.SourceOptions().Verify)
+	}
 }

@@ -89,7 +89,9 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 	}
 	d.m.fetches.WithLabelValues("success").Inc()
 	d.synced = true
-	if rev.ID == d.current.ID && d.current.ID != "" {
+	// A commit refused, then accepted (or the other way round: a tag
+	// re-signed, or replaced by a lightweight one) is news too.
+	if rev.ID == d.current.ID && d.current.ID != "" && (rev.Refused == nil) == (d.current.Refused == nil) {
 		if msg := d.invalidMessage(); msg != "" && (d.good == nil || d.good.rev.ID != rev.ID) {
 			*errs = append(*errs, msg)
 		}
@@ -97,6 +99,10 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 	}
 	d.current = rev
 	now := d.opts.Now()
+	if rev.Refused != nil { // refused.go
+		d.refuse(rev, now, errs)
+		return true
+	}
 	fleets, err := d.load(rev)
 	if err != nil {
 		d.m.revisionLoads.WithLabelValues("invalid").Inc()

@@ -73,6 +73,11 @@ type Options struct {
 	// StateDir is where the reconcile state is kept (StateFile, loaded by
 	// New and saved after each cycle); "" keeps it in memory only.
 	StateDir string
+	// RequireSigned says that the source verifies signatures
+	// (repository.verify): a saved copy of the last good revision
+	// (LastGoodDir) that names no signer, because it was saved before
+	// verification was configured, is not reconciled at start.
+	RequireSigned bool
 	// Listen is the address Run serves Handler on ("" serves nothing; the
 	// caller may serve Handler itself).
 	Listen string

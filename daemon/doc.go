@@ -11,9 +11,11 @@
 // An invalid revision (schema or semantic errors, names that collide) is
 // reported in the log, in /metrics (lightkeeper_invalid_revision) and in
 // /status, and the last good revision keeps being reconciled until a valid
-// one takes over. The engine isolates fleets, so one fleet's failure never
-// blocks the others. Limits apply to each cycle: a plan over a limit is held
-// and reported, never applied.
+// one takes over. A revision that the source refuses because it is not
+// signed by a trusted key (Revision.Refused, repository.verify) is reported
+// and kept out the same way. The engine isolates fleets, so one fleet's
+// failure never blocks the others. Limits apply to each cycle: a plan over a
+// limit is held and reported, never applied.
 //
 // When Run's context ends, no new API call that mutates is started, the
 // calls in flight finish (the engine records expectations as it goes), the

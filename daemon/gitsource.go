@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 
 	"github.com/lightkeeper/lightkeeper/gitsync"
 )
@@ -19,13 +20,19 @@ func GitSource(src gitsync.Source) Source {
 
 type gitSource struct{ src gitsync.Source }
 
-// Sync syncs the repository and returns its current commit.
+// Sync syncs the repository and returns its current commit. A commit that
+// gitsync refuses because its signature does not verify is returned as a
+// Revision with Refused set and no files.
 func (g gitSource) Sync(ctx context.Context) (Revision, error) {
 	rev, _, err := g.src.Sync(ctx)
+	var ve *gitsync.VerifyError
+	if errors.As(err, &ve) {
+		return Revision{ID: ve.Commit, Time: ve.Time, Subject: ve.Subject, Refused: ve}, nil
+	}
 	if err != nil {
 		return Revision{}, err
 	}
-	return Revision{ID: rev.Commit, FS: rev.FS, Time: rev.Time, Subject: rev.Subject}, nil
+	return Revision{ID: rev.Commit, FS: rev.FS, Time: rev.Time, Subject: rev.Subject, SignedBy: rev.SignedBy}, nil
 }
 
 type gitWatchSource struct {

@@ -26,9 +26,12 @@ type lastGoodMeta struct {
 	ID      string    `json:"id"`
 	Time    time.Time `json:"time,omitzero"`
 	Subject string    `json:"subject,omitempty"`
-	Path    string    `json:"path"`
-	Exclude []string  `json:"exclude,omitempty"`
-	Saved   time.Time `json:"saved"`
+	// SignedBy is Revision.SignedBy: who signed the revision, when the
+	// source verified it.
+	SignedBy string    `json:"signedBy,omitempty"`
+	Path     string    `json:"path"`
+	Exclude  []string  `json:"exclude,omitempty"`
+	Saved    time.Time `json:"saved"`
 }
 
 const lastGoodMetaFile = ".revision.json"
@@ -75,7 +78,7 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 	if err != nil {
 		return err
 	}
-	meta, err := json.MarshalIndent(lastGoodMeta{ID: rev.ID, Time: rev.Time, Subject: rev.Subject, Path: d.opts.Path,
+	meta, err := json.MarshalIndent(lastGoodMeta{ID: rev.ID, Time: rev.Time, Subject: rev.Subject, SignedBy: rev.SignedBy, Path: d.opts.Path,
 		Exclude: d.opts.Exclude, Saved: d.opts.Now()}, "", "  ")
 	if err != nil {
 		return err
@@ -125,6 +128,10 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 		d.log.Info("the saved last good revision was made with another path or excludes; not used", "revision", m.ID)
 		return nil, time.Time{}, nil
 	}
+	if d.opts.RequireSigned && m.SignedBy == "" {
+		d.log.Warn("the saved last good revision was saved without a signature check; not used while repository.verify is set", "revision", m.ID)
+		return nil, time.Time{}, nil
+	}
 	display := ""
 	if d.opts.Path != "." {
 		display = d.opts.Path
@@ -133,5 +140,5 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("the saved last good revision %s: %w", m.ID, err)
 	}
-	return &goodState{rev: Revision{ID: m.ID, Time: m.Time, Subject: m.Subject}, fleets: fleets}, m.Saved, nil
+	return &goodState{rev: Revision{ID: m.ID, Time: m.Time, Subject: m.Subject, SignedBy: m.SignedBy}, fleets: fleets}, m.Saved, nil
 }

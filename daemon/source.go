@@ -42,6 +42,14 @@ type Revision struct {
 	Time time.Time
 	// Subject is the first line of the commit message, if any.
 	Subject string
+	// SignedBy names the trusted key that signed the revision, when the
+	// source verifies signatures (gitsync.Revision.SignedBy).
+	SignedBy string
+	// Refused, when set, is why the source refuses the revision (its
+	// signature does not verify, a *gitsync.VerifyError); FS is nil then.
+	// The daemon reports it like an invalid revision and keeps
+	// reconciling the last good one.
+	Refused error
 }
 
 // Short returns the first 12 characters of the ID, for logs and pages.

@@ -53,6 +53,9 @@ type RevisionInfo struct {
 	Subject string    `json:"subject,omitempty"`
 	// Loaded is when the daemon loaded it.
 	Loaded time.Time `json:"loaded,omitzero"`
+	// SignedBy names the trusted key that signed it, when
+	// repository.verify is set.
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 // InvalidRevision is a revision whose fleets did not load.
@@ -129,7 +132,7 @@ func (d *Daemon) setStatus(f func(*Status)) {
 }
 
 func revisionInfo(r Revision, loaded time.Time) *RevisionInfo {
-	return &RevisionInfo{ID: r.ID, Short: r.Short(), Time: r.Time, Subject: r.Subject, Loaded: loaded}
+	return &RevisionInfo{ID: r.ID, Short: r.Short(), Time: r.Time, Subject: r.Subject, Loaded: loaded, SignedBy: r.SignedBy}
 }
 
 // fleetStatuses summarizes a plan and its result per fleet.

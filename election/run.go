@@ -89,27 +89,25 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 		}
 	}()
 	self := Info{ID: e.opts.ID, URL: e.opts.URL, Since: time.Now().UTC()}
-	// The concurrency package's Campaign, cancelled while it waits, resigns
-	// with the client's own context, which never ends while etcd is
-	// unreachable: a daemon stopped then would never exit. So it runs
-	// apart, and a stop does not wait for it; it ends when the client is
-	// closed (or etcd answers).
-	campaigned := make(chan error, 1)
-	go func() { campaigned <- el.Campaign(cctx, encode(self)) }()
+	// Campaign cleans up after a cancel with a call bounded only by the
+	// client's life, which hangs while etcd is down: it is not waited
+	// for then (Close ends it), so Run returns when asked.
+	campaign := make(chan error, 1)
+	go func() { campaign <- el.Campaign(cctx, encode(self)) }()
 	select {
-	case err = <-campaigned:
+	case err := <-campaign:
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.fail("campaign", err)
+			return fmt.Errorf("campaign: %w", err)
+		}
 	case <-ctx.Done():
 		return nil
 	case <-sess.Done():
-		e.fail("campaign", errors.New("the etcd lease was lost while campaigning"))
+		e.fail("campaign", errors.New("lease lost"))
 		return errors.New("campaign: the etcd lease was lost")
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		e.fail("campaign", err)
-		return fmt.Errorf("campaign: %w", err)
 	}
 	// Elected: publish when, then lead.
 	self.Since = time.Now().UTC()

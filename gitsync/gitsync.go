@@ -17,6 +17,11 @@
 //     and can Watch its refs with fsnotify, so a commit or a push starts a
 //     sync within a second.
 //
+// With Options.Verify, a Source hands out only revisions signed by a trusted
+// key (OpenPGP, or SSH as git's gpg.format ssh makes them): the head commit,
+// the annotated tag followed, or both. Any other revision is refused with a
+// *VerifyError that says what is wrong and what to do.
+//
 // New picks one from Options. Errors are *Error values that name the
 // repository (with any userinfo removed from its URL), wrap a sentinel such
 // as ErrHostKeyMismatch for errors.Is, and say what to do. No token or
@@ -67,6 +72,11 @@ type Revision struct {
 	// readable until a later Sync of the same Source has to re-clone a
 	// corrupt cache; load what you need from it right after Sync.
 	FS fs.FS
+	// SignedBy names the trusted key that signed the revision when
+	// Options.Verify is set: "OpenPGP key FINGERPRINT (user id)" or "SSH
+	// key SHA256:… (principals)"; in mode tag-and-head "tag WHO; commit
+	// WHO". Empty without Options.Verify.
+	SignedBy string
 }
 
 // Short returns the first 12 hex digits of the commit, for logs.
@@ -180,6 +190,11 @@ type Options struct {
 	FullClone bool
 	// Logger receives debug and info lines; nil discards them.
 	Logger *slog.Logger
+	// Verify, if set, refuses every revision that is not signed as it
+	// requires: Sync returns no Revision but an *Error with Op "verify"
+	// that wraps a *VerifyError (the commit refused and why). Modes tag
+	// and tag-and-head need Ref.Tag.
+	Verify *Verifier
 }
 
 // DefaultTimeout bounds a Sync when Options.Timeout is zero.
@@ -189,6 +204,9 @@ func (o Options) withDefaults() (Options, error) {
 	var err error
 	if o.Ref, err = o.Ref.normalize(); err != nil {
 		return o, err
+	}
+	if o.Verify != nil && o.Verify.mode != VerifyHead && o.Ref.Tag == "" {
+		return o, fmt.Errorf("verify mode %s checks the tag followed: follow a tag", o.Verify.mode)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout

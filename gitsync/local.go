@@ -29,6 +29,7 @@ type Local struct {
 	mu      sync.Mutex
 	last    Revision
 	lastRef plumbing.Hash
+	refused refusal
 }
 
 var (
@@ -126,10 +127,17 @@ func (l *Local) Sync(ctx context.Context) (Revision, bool, error) {
 			return l.last, false, nil
 		}
 	}
-	rev, err := readRevision(repo.Storer, h, l.opts.Ref.name(), l.opts.Path)
+	if err := l.refused.get(h); err != nil {
+		return Revision{}, false, err
+	}
+	rev, err := readRevision(repo.Storer, h, l.opts.Ref.name(), l.opts.Path, l.opts.Verify)
 	if err != nil {
 		e := &Error{Op: "read", URL: l.opts.URL, Err: err}
+		var ve *VerifyError
 		switch {
+		case errors.As(err, &ve):
+			e.Op = "verify"
+			l.refused.remember(h, e, l.log)
 		case errors.Is(err, ErrPathNotFound):
 			e.Hint = "check repository.path"
 		case errors.Is(err, plumbing.ErrObjectNotFound) && l.opts.Ref.Commit != "":

@@ -34,6 +34,31 @@ type Remote struct {
 	mu      sync.Mutex
 	last    Revision      // returned by the last successful Sync
 	lastRef plumbing.Hash // the remote ref's hash behind last
+	refused refusal       // the last ref hash that Options.Verify refused
+}
+
+// refusal remembers a ref hash whose revision Options.Verify refused, so
+// that it is not read and checked again at every Sync while the ref stays.
+type refusal struct {
+	ref plumbing.Hash
+	err error
+}
+
+// get returns the refusal of h, if h was refused.
+func (f refusal) get(h plumbing.Hash) error {
+	if f.err != nil && f.ref == h {
+		return f.err
+	}
+	return nil
+}
+
+// remember records err as the refusal of h if it is one.
+func (f *refusal) remember(h plumbing.Hash, err error, log *slog.Logger) {
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		*f = refusal{ref: h, err: err}
+		log.Warn("revision refused: its signature does not verify", "commit", shortHash(ve.Commit), "err", ve)
+	}
 }
 
 var _ Source = (*Remote)(nil)
@@ -90,10 +115,14 @@ func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 			return r.last, false, nil
 		}
 	}
+	if err := r.refused.get(want); err != nil {
+		return Revision{}, false, err
+	}
 	rev, err := r.update(ctx, sess, want, false)
 	if err != nil {
 		var ge *Error
 		if errors.As(err, &ge) || ctx.Err() != nil {
+			r.refused.remember(want, err, r.log)
 			return Revision{}, false, err
 		}
 		r.log.Warn("git cache unusable, cloning again", "dir", r.dir, "err", err)
@@ -238,19 +267,30 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	if err != nil {
 		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
 	}
-	rev, err := readRevision(repo.Storer, h, r.opts.Ref.name(), r.opts.Path)
-	if errors.Is(err, ErrPathNotFound) {
+	rev, err := readRevision(repo.Storer, h, r.opts.Ref.name(), r.opts.Path, r.opts.Verify)
+	var ve *VerifyError
+	switch {
+	case errors.As(err, &ve):
+		return Revision{}, &Error{Op: "verify", URL: RedactURL(r.opts.URL), Err: err}
+	case errors.Is(err, ErrPathNotFound):
 		return Revision{}, &Error{Op: "read", URL: RedactURL(r.opts.URL), Err: err, Hint: "check repository.path"}
 	}
 	return rev, err
 }
 
-// readRevision resolves h to a commit in s, verifies the objects under dir
-// and returns the Revision.
-func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string) (Revision, error) {
+// readRevision resolves h to a commit in s, checks its signature with v
+// (if not nil; a refusal is a *VerifyError), verifies the objects under
+// dir and returns the Revision.
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string, v *Verifier) (Revision, error) {
 	c, err := peel(s, h)
 	if err != nil {
 		return Revision{}, err
+	}
+	var signedBy string
+	if v != nil {
+		if signedBy, err = v.check(s, h, c, ref); err != nil {
+			return Revision{}, err
+		}
 	}
 	t, err := newTreeFS(s, c, dir)
 	if err != nil {
@@ -260,7 +300,7 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}
 	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
-	return Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref, FS: t}, nil
+	return Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref, FS: t, SignedBy: signedBy}, nil
 }
 
 // peel follows annotated tags to the commit.

@@ -36,8 +36,11 @@ Follows the git repository of the configuration file (examples/daemon/config.yam
 shows every key), and keeps reconciling the fleets of its last good revision:
 on the interval, on a webhook (POST /hooks/git) and, for a local repository,
 on each commit. An invalid revision is reported and not applied; a plan over
-a limit is held. HTTP on the configured address: /healthz, /readyz,
-/metrics, /status and a status page at /.
+a limit is held. With repository.verify, only revisions signed by the listed
+OpenPGP or SSH keys are applied (the head commit, the annotated tag
+followed, or both); any other is refused like an invalid revision. HTTP on
+the configured address: /healthz, /readyz, /metrics, /status and a status
+page at /.
 
 API credentials are looked up like the client does: TENCENTCLOUD_SECRET_ID and
 TENCENTCLOUD_SECRET_KEY, the systemd credentials tencentcloud-secret-id and
@@ -368,6 +371,10 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	if err != nil {
 		return daemon.Options{}, nil, err
 	}
+	if v := srcOpts.Verify; v != nil {
+		pgp, ssh := v.Keys()
+		s.log.Info("only signed revisions are applied", "verify", v.Mode(), "openpgp_keys", pgp, "ssh_keys", ssh)
+	}
 	relay := &hookRelay{}
 	var lead daemon.Leadership
 	var fence func(context.Context, string) error
@@ -430,6 +437,9 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 		Webhook:    relay,
 		Logger:     s.log,
 		Leadership: lead,
+
+		// repository.verify: the saved last good copy must name its signer.
+		RequireSigned: srcOpts.Verify != nil,
 	}, relay, nil
 }
 

@@ -108,7 +108,7 @@ func newHARig(t *testing.T, o haOptions) *haRig {
 	r.git.git(root, "init", "-q", "--bare", "-b", "main", r.bare)
 	r.git.git(r.git.repo, "remote", "add", "origin", r.bare)
 	for i := range o.daemons {
-		d := &haDaemon{r: r, id: fmt.Sprintf("lk-%d", i), addr: freeAddr(t)}
+		d := &haDaemon{r: r, id: fmt.Sprintf("lk-%d", i), addr: etcdtest.FreeAddr(t)}
 		d.cfgFile = filepath.Join(root, d.id+".yaml")
 		d.endpoint = r.calls.endpoint(d.id)
 		r.writeDaemonConfig(d)

@@ -13,15 +13,19 @@ const module = "github.com/lightkeeper/lightkeeper"
 // gitsync -> spec -> reconcile -> lighthouse, with the emulator beside the
 // client and cmd on top of everything.
 var forbidden = map[string][]string{
-	"spec/...":                {"lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
-	"schema":                  {"spec/...", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
-	"lighthouse":              {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/...", "lighthouse/emulator/..."},
-	"lighthouse/emulator":     {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/..."},
-	"reconcile":               {"gitsync/...", "daemon/...", "lighthouse/emulator/..."},
-	"reconcile/reconciletest": {"gitsync/...", "daemon/..."},
-	"gitsync/...":             {"reconcile/...", "lighthouse/...", "daemon/..."},
-	"daemon/...":              {"lighthouse/emulator/..."},
-	"...":                     {"cmd/..."},
+	"spec/...":                {"lighthouse/...", "reconcile/...", "gitsync/...", "daemon/...", "election/..."},
+	"schema":                  {"spec/...", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/...", "election/..."},
+	"lighthouse":              {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/...", "lighthouse/emulator/...", "election/..."},
+	"lighthouse/emulator":     {"spec/...", "schema", "reconcile/...", "gitsync/...", "daemon/...", "election/..."},
+	"reconcile":               {"gitsync/...", "daemon/...", "lighthouse/emulator/...", "election/..."},
+	"reconcile/reconciletest": {"gitsync/...", "daemon/...", "election/..."},
+	"gitsync/...":             {"reconcile/...", "lighthouse/...", "daemon/...", "election/..."},
+	// The daemon defines the Leadership it needs; the etcd client is
+	// wired in by cmd, and the election knows nothing of what it guards.
+	"daemon/...":   {"lighthouse/emulator/...", "election/..."},
+	"election/...": {"spec/...", "schema", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
+	// The embedded etcd server is for tests only.
+	"...": {"cmd/...", "internal/etcdtest"},
 }
 
 func TestDependenciesFlowOneWay(t *testing.T) {

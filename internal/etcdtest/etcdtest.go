@@ -18,7 +18,6 @@ package etcdtest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -138,8 +137,8 @@ func (s *Server) start() error {
 // startMember starts etcd on fresh loopback ports and points the client
 // port at it.
 func (s *Server) startMember() error {
-	client := url.URL{Scheme: s.scheme, Host: freeAddr(s.t)}
-	peer := url.URL{Scheme: "http", Host: freeAddr(s.t)}
+	client := url.URL{Scheme: s.scheme, Host: FreeAddr(s.t)}
+	peer := url.URL{Scheme: "http", Host: FreeAddr(s.t)}
 	cfg := embed.NewConfig()
 	cfg.Name = "etcdtest"
 	cfg.Dir = s.dir
@@ -178,17 +177,6 @@ func (s *Server) startMember() error {
 	s.etcd = e
 	s.mu.Unlock()
 	return nil
-}
-
-// freeAddr returns 127.0.0.1 with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // Client returns a client of the server (with the test CA and client

@@ -39,7 +39,7 @@ func (p *proxy) open(target string) error {
 	var ln net.Listener
 	var err error
 	if p.addr == "" {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		ln, err = listenLow()
 	} else {
 		deadline := time.Now().Add(rebindTimeout)
 		for {
@@ -139,8 +139,11 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
+// Write counts b before writing it, so that the count is there by the time
+// the other end has read the bytes.
 func (cw countingWriter) Write(b []byte) (int, error) {
+	cw.n.Add(int64(len(b)))
 	n, err := cw.w.Write(b)
-	cw.n.Add(int64(n))
+	cw.n.Add(int64(n - len(b)))
 	return n, err
 }
