@@ -20,9 +20,6 @@ import (
 // lightkeeper_leader say the same; only the leader calls the API; a raised
 // count converges.
 func TestHAElection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{tls: true, fleets: map[string]int{"web": 2, "api": 1}})
 	leader := r.waitLeader("start")
 	if ls := r.leaders(); len(ls) != 1 {
@@ -61,9 +58,6 @@ func TestHAElection(t *testing.T) {
 // the lease, calls the API first, and the fleets converge on a new commit;
 // the killed daemon, restarted, follows and calls nothing.
 func TestHAKillLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{})
 	old := r.waitLeader("start")
 	killed := old.kill()
@@ -97,9 +91,6 @@ func TestHAKillLeader(t *testing.T) {
 // its election key is gone from etcd when it has exited (no waiting for the
 // lease), another daemon leads, and a commit converges.
 func TestHATermLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{leaseTTL: 10 * time.Second})
 	old := r.waitLeader("start")
 	termed := old.term()
@@ -121,9 +112,6 @@ func TestHATermLeader(t *testing.T) {
 // sent to a follower makes the leader run a cycle: an instance deleted by
 // hand is replaced, and the follower calls nothing.
 func TestHAWebhookToFollower(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{interval: time.Hour, fleets: map[string]int{"web": 3}, emuArgs: []string{"--token-gone", "create-new"}})
 	leader := r.waitLeader("start")
 	f := r.followers(leader)[0]
@@ -151,9 +139,6 @@ func TestHAWebhookToFollower(t *testing.T) {
 // TestHAEtcdDown: with etcd stopped nobody leads, and a raised count
 // buys nothing until etcd is back; then the fleets converge.
 func TestHAEtcdDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{})
 	r.waitLeader("start")
 	stopped := time.Now()
@@ -204,9 +189,6 @@ func TestHAEtcdDown(t *testing.T) {
 // completes the fleet; the paused one, resumed (SIGCONT), follows. The
 // fleet never exceeds its count and every name is bought once.
 func TestHAPausedLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{createRate: 2})
 	old := r.waitLeader("start")
 	raised := time.Now()
@@ -253,9 +235,6 @@ func TestHAPausedLeader(t *testing.T) {
 // and a lowered count converge, /status has no "ha", and every API call
 // came from that daemon.
 func TestHARigWithoutHA(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	start := time.Now()
 	r := newHARig(t, haOptions{daemons: 1, noHA: true, fleets: map[string]int{"web": 2, "api": 1}})
 	d := r.daemons[0]
@@ -293,9 +272,6 @@ func TestHARigWithoutHA(t *testing.T) {
 // unreachable exits 0 (the leader, which cannot resign, and a follower,
 // whose campaign cannot be withdrawn); found by TestHAChaos seed 5.
 func TestHATermWithEtcdDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	r := newHARig(t, haOptions{})
 	leader := r.waitLeader("start")
 	follower := r.followers(leader)[0]

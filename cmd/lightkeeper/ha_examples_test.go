@@ -2,7 +2,6 @@ package main
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
@@ -12,13 +11,7 @@ import (
 // examples/ha, with ${CREDENTIALS_DIRECTORY} holding real PEM files (the
 // check loads the etcd TLS files), and checks that they differ only in the
 // host's own lines.
-//
-// It needs the ha key of issue 11 in the config schema; before the election
-// is merged it skips, saying so.
 func TestHAExamplesCheck(t *testing.T) {
-	if !strings.Contains(mustRead(t, "../../daemon/config.schema.json"), `"ha"`) {
-		t.Skip("daemon/config.schema.json has no ha key yet (issue 11): this test runs once the election is merged")
-	}
 	tf, err := etcdtest.WriteTLSFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
