@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +78,7 @@ func (l *callLog) since(t time.Time) []apiCall {
 // action if none), and whether there is one.
 func (l *callLog) first(t time.Time, actions ...string) (apiCall, bool) {
 	for _, c := range l.since(t) {
-		if len(actions) == 0 || strings.Contains(" "+strings.Join(actions, " ")+" ", " "+c.action+" ") {
+		if len(actions) == 0 || slices.Contains(actions, c.action) {
 			return c, true
 		}
 	}
@@ -104,6 +105,7 @@ func (l *callLog) byDaemon(t time.Time) map[string]int {
 	return n
 }
 
+// inFlight is the number of daemon id's calls not yet answered.
 func (l *callLog) inFlight(id string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -115,10 +117,12 @@ func (l *callLog) inFlight(id string) int {
 // more live instances than its ceiling, and a name held by two live
 // instances at once.
 //
-// The ceiling of a fleet is the largest count committed since the fleet was
-// last seen converged (live == its count) while no daemon was paused or
-// just resumed (haRig.quiet): creates planned under an earlier, larger
-// count may still be landing until then.
+// An instance belongs to the fleet its name starts with, up to the first
+// "-" (the rig's fleets have no "-" in their names). The ceiling of a
+// fleet is the largest count committed since the fleet was last seen
+// converged (live == its count) while no daemon was paused or just resumed
+// (haRig.quiet): creates planned under an earlier, larger count may still
+// be landing until then.
 type fleetMonitor struct {
 	t       *testing.T
 	r       *haRig
