@@ -266,13 +266,22 @@ func (r *haRig) followers(leader *haDaemon) []*haDaemon {
 	return out
 }
 
-// start runs the daemon's process.
+// start runs the daemon's process and waits until it answers HTTP.
 func (d *haDaemon) start() {
 	d.r.t.Helper()
 	p := startDaemonProcess(d.r.t, d.r.bin, d.cfgFile, d.addr)
 	d.mu.Lock()
 	d.p, d.paused, d.suspect = p, false, false
 	d.mu.Unlock()
+	waitUntil(d.r.t, d.id+" to answer /healthz", func() bool {
+		select {
+		case <-p.done:
+			d.r.t.Fatalf("%s exited at start:\n%s", d.id, p.log.String())
+		default:
+		}
+		code, _ := d.get("/healthz")
+		return code != 0
+	})
 }
 
 // proc is the current process, nil if there is none.
