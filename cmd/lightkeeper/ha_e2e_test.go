@@ -17,8 +17,10 @@ import (
 
 // TestHAElection: of three daemons, reaching etcd over TLS with a client
 // certificate, exactly one leads and the others name it; /readyz and
-// lightkeeper_leader say the same; only the leader calls the API; a raised
-// count converges.
+// lightkeeper_leader say the same; only the leader calls the API, the
+// others' cycles end as "follower" and show the revision the leader
+// reconciles; a raised count converges; an invalid commit shows on every
+// daemon and changes nothing.
 func TestHAElection(t *testing.T) {
 	r := newHARig(t, haOptions{tls: true, fleets: map[string]int{"web": 2, "api": 1}})
 	leader := r.waitLeader("start")
@@ -51,6 +53,27 @@ func TestHAElection(t *testing.T) {
 	}
 	if keys := r.leaderKeys(); len(keys) != 3 {
 		t.Errorf("election keys in etcd: %q, want one per daemon", keys)
+	}
+	head := r.git.head()
+	for _, f := range r.followers(leader) {
+		waitUntil(t, f.id+" to show the leader's revision", func() bool { return f.ha()["leaderRevision"] == head })
+		if run, _ := f.status()["lastRun"].(map[string]any); run["result"] != "follower" {
+			t.Errorf("%s: last cycle %v, want result follower", f.id, run)
+		}
+	}
+
+	broken := strings.Replace(haFleetDoc("web", 9), "count: 9", "count: -1", 1)
+	r.push(map[string]string{"web": broken}, "web: broken")
+	for _, d := range r.daemons {
+		waitUntil(t, d.id+" to report the invalid revision", func() bool {
+			inv, _ := d.status()["invalid"].(map[string]any)
+			return inv != nil && inv["subject"] == "web: broken" && d.metric("lightkeeper_invalid_revision") == "1"
+		})
+	}
+	r.setCounts(map[string]int{"web": 3})
+	r.waitConverged("web lowered after the invalid revision")
+	if n := r.calls.byDaemon(time.Time{}); len(n) != 1 {
+		t.Errorf("API calls by daemon %v; want only the leader's (%s)", n, leader.id)
 	}
 }
 

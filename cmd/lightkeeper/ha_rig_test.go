@@ -167,19 +167,31 @@ func (r *haRig) setCounts(counts map[string]int) {
 	all := maps.Clone(r.counts)
 	r.mu.Unlock()
 	r.mon.expect(all)
+	docs := map[string]string{}
 	var subject []string
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		docs[name] = haFleetDoc(name, counts[name])
+		subject = append(subject, fmt.Sprintf("%s: %d", name, counts[name]))
+	}
+	r.push(docs, strings.Join(subject, ", "))
+}
+
+// push writes each fleet's document to fleets/NAME.yaml in the working
+// clone, commits (even if nothing changed) with subject, and pushes to the
+// bare repository the daemons follow.
+func (r *haRig) push(docs map[string]string, subject string) {
+	r.t.Helper()
+	for name, doc := range docs {
 		p := filepath.Join(r.git.repo, "fleets", name+".yaml")
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			r.t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(haFleetDoc(name, counts[name])), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
 			r.t.Fatal(err)
 		}
-		subject = append(subject, fmt.Sprintf("%s: %d", name, counts[name]))
 	}
 	r.git.git(r.git.repo, "add", "-A")
-	r.git.git(r.git.repo, "commit", "-q", "--allow-empty", "-m", strings.Join(subject, ", "))
+	r.git.git(r.git.repo, "commit", "-q", "--allow-empty", "-m", subject)
 	r.git.git(r.git.repo, "push", "-q", "origin", "main")
 }
 
