@@ -272,8 +272,10 @@ func TestHARigWithoutHA(t *testing.T) {
 		t.Errorf("calls by daemon: %v", n)
 	}
 
-	// The monitor can fail: a second live "web-0", bought by hand while
-	// the daemon is stopped, is reported (and then forgiven).
+	// The monitor can fail: once the daemon has settled on the lowered
+	// count, a second live "web-0", bought by hand while the daemon is
+	// stopped, is reported (and then forgiven).
+	waitUntil(t, "the monitor's ceiling of web down to 1", func() bool { return r.mon.ceilingOf("web") == 1 })
 	d.term()
 	req := &lighthouse.CreateInstancesRequest{BundleId: "bundle_gen_01", BlueprintId: "lhbp-g0tn7djh",
 		InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: 1}, InstanceName: "web-0"}

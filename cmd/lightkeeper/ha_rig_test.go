@@ -63,6 +63,7 @@ type haRig struct {
 
 	mu     sync.Mutex
 	counts map[string]int // what the last commit says
+	head   string         // the commit pushed last; "" while a push is under way
 }
 
 // haDaemon is one host of the rig: its config and its current process.
@@ -181,6 +182,15 @@ func (r *haRig) setCounts(counts map[string]int) {
 // bare repository the daemons follow.
 func (r *haRig) push(docs map[string]string, subject string) {
 	r.t.Helper()
+	r.mu.Lock()
+	r.head = ""
+	r.mu.Unlock()
+	defer func() {
+		head := r.git.head()
+		r.mu.Lock()
+		r.head = head
+		r.mu.Unlock()
+	}()
 	for name, doc := range docs {
 		p := filepath.Join(r.git.repo, "fleets", name+".yaml")
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -409,6 +419,45 @@ func (r *haRig) quiet() bool {
 			d.mu.Lock()
 			d.suspect = false
 			d.mu.Unlock()
+		}
+	}
+	return true
+}
+
+// settled reports whether every create planned under an earlier revision
+// has landed: no daemon is paused or just resumed (quiet), one running
+// daemon leads (the only one, without ha) and its last cycle reconciled the
+// revision pushed last, and no other daemon has a call in flight.
+func (r *haRig) settled() bool {
+	r.mu.Lock()
+	head := r.head
+	r.mu.Unlock()
+	if head == "" || !r.quiet() {
+		return false
+	}
+	var leader *haDaemon
+	for _, d := range r.daemons {
+		if !d.running() {
+			continue
+		}
+		st := d.status()
+		if st == nil {
+			return false
+		}
+		if ha, _ := st["ha"].(map[string]any); r.o.noHA || ha["leader"] == true {
+			run, _ := st["lastRun"].(map[string]any)
+			if leader != nil || run["revision"] != head {
+				return false
+			}
+			leader = d
+		}
+	}
+	if leader == nil {
+		return false
+	}
+	for _, d := range r.daemons {
+		if d != leader && r.calls.inFlight(d.id) > 0 {
+			return false
 		}
 	}
 	return true

@@ -120,9 +120,10 @@ func (l *callLog) inFlight(id string) int {
 // An instance belongs to the fleet its name starts with, up to the first
 // "-" (the rig's fleets have no "-" in their names). The ceiling of a
 // fleet is the largest count committed since the fleet was last seen
-// converged (live == its count) while no daemon was paused or just resumed
-// (haRig.quiet): creates planned under an earlier, larger count may still
-// be landing until then.
+// converged (live == its count) with the rig settled before and after
+// (haRig.settled: nobody paused, the leader's last cycle reconciled the
+// last commit, no other daemon's call in flight): until then, creates
+// planned under an earlier, larger count may still be landing.
 type fleetMonitor struct {
 	t       *testing.T
 	r       *haRig
@@ -130,7 +131,6 @@ type fleetMonitor struct {
 	want    map[string]int
 	ceiling map[string]int
 	last    map[string]int // live instances by fleet at the last poll
-	maxSeen map[string]int
 	bad     []string
 	polls   int
 }
@@ -138,7 +138,7 @@ type fleetMonitor struct {
 const monitorPeriod = 20 * time.Millisecond
 
 func startFleetMonitor(t *testing.T, r *haRig) *fleetMonitor {
-	m := &fleetMonitor{t: t, r: r, want: map[string]int{}, ceiling: map[string]int{}, last: map[string]int{}, maxSeen: map[string]int{}}
+	m := &fleetMonitor{t: t, r: r, want: map[string]int{}, ceiling: map[string]int{}, last: map[string]int{}}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -172,14 +172,46 @@ func (m *fleetMonitor) expect(counts map[string]int) {
 }
 
 func (m *fleetMonitor) poll() {
-	instances, err := listInstances(m.r.emu.url)
+	live, err := m.observe(true)
 	if err != nil {
 		return // the emulator is gone at the end of the test
 	}
-	quiet := m.r.quiet()
+	// A fleet at its count under a lowered ceiling: the ceiling comes down
+	// if the rig is settled before and after a second look.
+	m.mu.Lock()
+	var lower []string
+	for f, n := range live {
+		if n == m.want[f] && m.ceiling[f] > n {
+			lower = append(lower, f)
+		}
+	}
+	m.mu.Unlock()
+	if len(lower) == 0 || !m.r.settled() {
+		return
+	}
+	again, err := m.observe(false)
+	if err != nil || !m.r.settled() {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.polls++
+	for _, f := range lower {
+		if again[f] == m.want[f] {
+			m.ceiling[f] = m.want[f]
+		}
+	}
+}
+
+// observe lists the instances once, records the violations it shows and
+// returns the live instances by fleet; count says whether it counts as a
+// poll (the one live waits for).
+func (m *fleetMonitor) observe(count bool) (map[string]int, error) {
+	instances, err := listInstances(m.r.emu.url)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	live := map[string]int{}
 	holder := map[string]string{} // name -> the live instance's ID
 	for _, in := range instances {
@@ -195,15 +227,15 @@ func (m *fleetMonitor) poll() {
 	}
 	for f := range m.want {
 		n := live[f]
-		m.maxSeen[f] = max(m.maxSeen[f], n)
 		if n > m.ceiling[f] {
 			m.violate("fleet %s has %d live instances, over its ceiling %d (count %d)", f, n, m.ceiling[f], m.want[f])
 		}
-		if n == m.want[f] && quiet {
-			m.ceiling[f] = n
-		}
 	}
-	m.last = live
+	if count {
+		m.polls++
+		m.last = live
+	}
+	return live, nil
 }
 
 func (m *fleetMonitor) violate(format string, args ...any) {
@@ -230,6 +262,13 @@ func (m *fleetMonitor) live() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.last)
+}
+
+// ceilingOf is the fleet's ceiling now.
+func (m *fleetMonitor) ceilingOf(fleet string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ceiling[fleet]
 }
 
 // check fails the test with every violation seen so far.
