@@ -445,8 +445,10 @@ func (r *haRig) settled() bool {
 			return false
 		}
 		if ha, _ := st["ha"].(map[string]any); r.o.noHA || ha["leader"] == true {
+			// A cycle of this term: the last one it ran as a follower
+			// shows the same revision but bought nothing.
 			run, _ := st["lastRun"].(map[string]any)
-			if leader != nil || run["revision"] != head {
+			if leader != nil || run["revision"] != head || run["result"] == "follower" || !after(run["started"], ha["leaderSince"]) {
 				return false
 			}
 			leader = d
@@ -461,6 +463,22 @@ func (r *haRig) settled() bool {
 		}
 	}
 	return true
+}
+
+// after reports whether the RFC 3339 time a is at or after b; a nil b (no
+// ha object) counts as the beginning of time.
+func after(a, b any) bool {
+	as, _ := a.(string)
+	ta, err := time.Parse(time.RFC3339Nano, as)
+	if err != nil {
+		return false
+	}
+	bs, ok := b.(string)
+	if !ok {
+		return true
+	}
+	tb, err := time.Parse(time.RFC3339Nano, bs)
+	return err == nil && !ta.Before(tb)
 }
 
 // haHTTP is the client of the rig's own requests to the daemons: a paused

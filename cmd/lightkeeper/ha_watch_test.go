@@ -121,8 +121,8 @@ func (l *callLog) inFlight(id string) int {
 // "-" (the rig's fleets have no "-" in their names). The ceiling of a
 // fleet is the largest count committed since the fleet was last seen
 // converged (live == its count) with the rig settled before and after
-// (haRig.settled: nobody paused, the leader's last cycle reconciled the
-// last commit, no other daemon's call in flight): until then, creates
+// (haRig.settled: nobody paused, the leader's last cycle of its term
+// reconciled the last commit, no other daemon's call in flight): until then, creates
 // planned under an earlier, larger count may still be landing.
 type fleetMonitor struct {
 	t       *testing.T
