@@ -87,8 +87,28 @@ func leaders(ms ...*member) []*member {
 	return out
 }
 
-func TestOneLeaderAndHandOver(t *testing.T) {
-	srv := etcdtest.Start(t)
+// backend is an etcd the election tests run against.
+type backend interface {
+	Endpoints() []string
+	Stop()
+	Restart()
+}
+
+// backends runs test against the embedded etcd (the server code of the
+// client's version) and against the etcd binary installed here, if any
+// (etcdtest.StartProcess: Debian 12 ships 3.4).
+func backends(t *testing.T, test func(t *testing.T, srv backend)) {
+	t.Run("embedded", func(t *testing.T) { test(t, etcdtest.Start(t)) })
+	t.Run("process", func(t *testing.T) {
+		p := etcdtest.StartProcess(t)
+		t.Logf("etcd process: %s", p.Version)
+		test(t, p)
+	})
+}
+
+func TestOneLeaderAndHandOver(t *testing.T) { backends(t, testOneLeaderAndHandOver) }
+
+func testOneLeaderAndHandOver(t *testing.T, srv backend) {
 	a, b, c := join(t, srv.Endpoints(), "lk-a"), join(t, srv.Endpoints(), "lk-b"), join(t, srv.Endpoints(), "lk-c")
 	all := []*member{a, b, c}
 	waitUntil(t, "a leader", func() bool { return len(leaders(all...)) == 1 })
@@ -153,8 +173,9 @@ func TestOneLeaderAndHandOver(t *testing.T) {
 // TestEtcdDownStopsTheLeader: while etcd is down the leader's Check fails
 // at once, it stops leading within its lease, and nobody leads; once etcd
 // is back, one member leads again.
-func TestEtcdDownStopsTheLeader(t *testing.T) {
-	srv := etcdtest.Start(t)
+func TestEtcdDownStopsTheLeader(t *testing.T) { backends(t, testEtcdDownStopsTheLeader) }
+
+func testEtcdDownStopsTheLeader(t *testing.T, srv backend) {
 	var errs sync.Map
 	count := func(op string) {
 		n, _ := errs.LoadOrStore(op, new(atomic.Int32))
@@ -184,6 +205,25 @@ func TestEtcdDownStopsTheLeader(t *testing.T) {
 	if err := leaders(a, b)[0].e.Check(context.Background()); err != nil {
 		t.Fatalf("Check after etcd came back: %v", err)
 	}
+}
+
+// TestEtcdPaused: an etcd process frozen (SIGSTOP) past the lease, as in
+// a partition where connections stay open and nothing answers: the
+// leader's Check fails at once, it stops leading within its lease, and
+// one member leads again once etcd continues.
+func TestEtcdPaused(t *testing.T) {
+	p := etcdtest.StartProcess(t)
+	a, b := join(t, p.Endpoints(), "lk-a"), join(t, p.Endpoints(), "lk-b")
+	waitUntil(t, "a leader", func() bool { return len(leaders(a, b)) == 1 })
+	lead := leaders(a, b)[0]
+	p.Pause()
+	if err := lead.e.Check(context.Background()); !errors.Is(err, election.ErrNotLeader) {
+		p.Resume()
+		t.Fatalf("Check with etcd frozen = %v, want ErrNotLeader", err)
+	}
+	waitUntil(t, "the leader to stop leading", func() bool { return len(leaders(a, b)) == 0 })
+	p.Resume()
+	waitUntil(t, "a leader after etcd continued", func() bool { return len(leaders(a, b)) == 1 })
 }
 
 // TestTLS: the elector reaches an etcd that takes only clients with a

@@ -130,37 +130,48 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 	return nil
 }
 
-// lead watches the trigger key until the session is lost or ctx ends, and
-// says which.
+// lead runs a term until the session is lost or ctx ends, and says which.
+// It waits on nothing else: an etcd call can block while etcd is frozen
+// or cut off, and the lease's end must never wait for one.
 func (e *Elector) lead(ctx context.Context, sess *concurrency.Session, ev Events) string {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	key := e.opts.Prefix + "trigger"
-	watch := e.client.Watch(clientv3.WithRequireLeader(wctx), key)
+	triggers := make(chan struct{}, 1)
+	go e.watchTriggers(wctx, triggers)
 	for {
 		select {
 		case <-ctx.Done():
 			return "stopping"
 		case <-sess.Done():
 			return "the etcd lease was lost"
-		case wr, ok := <-watch:
-			if !ok || wr.Err() != nil {
-				if ctx.Err() != nil {
-					return "stopping"
+		case <-triggers:
+			ev.Trigger()
+		}
+	}
+}
+
+// watchTriggers sends on out (without blocking: triggers coalesce) for
+// each trigger forwarded by a follower, until ctx ends. A watch that
+// fails is made again after a pause; a trigger missed meanwhile is made
+// good by the next cycle, which the interval starts.
+func (e *Elector) watchTriggers(ctx context.Context, out chan<- struct{}) {
+	key := e.opts.Prefix + "trigger"
+	for ctx.Err() == nil {
+		for wr := range e.client.Watch(clientv3.WithRequireLeader(ctx), key) {
+			if err := wr.Err(); err != nil {
+				if ctx.Err() == nil {
+					e.fail("watch", err)
 				}
-				if wr.Err() != nil {
-					e.fail("watch", wr.Err())
-				}
-				// Watch again after a pause; a trigger missed meanwhile is
-				// made good by the next cycle, which the interval starts.
-				sleep(ctx, 200*time.Millisecond)
-				watch = e.client.Watch(clientv3.WithRequireLeader(wctx), key)
-				continue
+				break
 			}
-			for range wr.Events {
-				ev.Trigger()
+			if len(wr.Events) > 0 {
+				select {
+				case out <- struct{}{}:
+				default:
+				}
 			}
 		}
+		sleep(ctx, 200*time.Millisecond)
 	}
 }
 
@@ -180,7 +191,9 @@ func (e *Elector) revoke(sess *concurrency.Session) {
 func (e *Elector) observe(ctx context.Context) {
 	prefix := e.opts.Prefix + "leader/"
 	for ctx.Err() == nil {
-		resp, err := e.client.Get(ctx, prefix, clientv3.WithFirstCreate()...)
+		gctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
+		resp, err := e.client.Get(gctx, prefix, clientv3.WithFirstCreate()...)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				e.fail("observe", err)
