@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // The HA chaos suite: seeded random scenarios of the HA rig (three daemons,
 // real etcd, the emulator, all but etcd as processes). Each scenario draws
-// from its seed a sequence of events — SIGKILL, SIGSTOP, SIGCONT or
-// SIGTERM of the leader or a follower, a daemon started again, etcd stopped
-// and restarted, a count raised or lowered by a commit, a webhook to a
+// from its seed a sequence of events — SIGKILL, SIGSTOP, SIGCONT, SIGTERM
+// or SIGHUP of the leader or a follower, a daemon started again, etcd
+// stopped and restarted, a count raised or lowered by a commit, a webhook to a
 // random daemon — with a random pause after each, then heals everything
 // (SIGCONT, etcd back, every daemon running) and waits for convergence:
 // each fleet has exactly its count live. Throughout, the rig's monitor
@@ -111,7 +112,7 @@ func (s *haScenario) step() {
 	}
 	leader, followers := s.leaderAndFollowers(running)
 	pick := func(ds []*haDaemon) *haDaemon { return ds[s.rng.IntN(len(ds))] }
-	switch ev := s.rng.IntN(12); {
+	switch ev := s.rng.IntN(13); {
 	case ev < 3:
 		f := []string{"web", "api"}[s.rng.IntN(2)]
 		n := 1 + s.rng.IntN(6)
@@ -160,6 +161,10 @@ func (s *haScenario) step() {
 			r.etcd.Stop()
 		}
 		s.etcdOff = !s.etcdOff
+	case ev == 12 && len(running) > 0:
+		d := pick(running)
+		s.log("SIGHUP %s (reload: a leader hands over)", d.id)
+		d.signal(syscall.SIGHUP)
 	default:
 		s.log("nothing (event %d has no target)", ev)
 	}
