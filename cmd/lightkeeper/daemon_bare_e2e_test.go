@@ -11,7 +11,7 @@ import (
 )
 
 // status reads the daemon's /status (nil if it cannot).
-func (p *daemonProcess) status(t *testing.T) map[string]any {
+func (p *daemonProcess) status(t testing.TB) map[string]any {
 	t.Helper()
 	resp, err := http.Get(p.base + "/status")
 	if err != nil {
@@ -120,14 +120,14 @@ func grepLines(s, sub string) string {
 }
 
 // trigger starts a cycle through the webhook.
-func (p *daemonProcess) trigger(t *testing.T) {
+func (p *daemonProcess) trigger(t testing.TB) {
 	t.Helper()
 	postHook(t, p.base, "0000000000000000000000000000000000000000")
 }
 
 // postHook sends a GitLab push of main to the daemon at base (its shared
 // token "s3cret") and wants it accepted.
-func postHook(t *testing.T, base, after string) {
+func postHook(t testing.TB, base, after string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, after)
 	req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
@@ -144,13 +144,13 @@ func postHook(t *testing.T, base, after string) {
 }
 
 // lastRunDone reports whether the last cycle in /status succeeded.
-func (p *daemonProcess) lastRunDone(t *testing.T) bool {
+func (p *daemonProcess) lastRunDone(t testing.TB) bool {
 	run, _ := p.status(t)["lastRun"].(map[string]any)
 	return run != nil && run["result"] == "success"
 }
 
 // deleteInstance deletes an instance out of band, as a person would.
-func (p *emulatorProcess) deleteInstance(t *testing.T, id string) {
+func (p *emulatorProcess) deleteInstance(t testing.TB, id string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, p.url+"/_emulator/instances/"+id, nil)
 	resp, err := http.DefaultClient.Do(req)

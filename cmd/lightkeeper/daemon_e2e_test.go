@@ -26,7 +26,7 @@ type daemonProcess struct {
 	base string        // http://ADDR
 }
 
-func startDaemonProcess(t *testing.T, bin, cfgFile, addr string) *daemonProcess {
+func startDaemonProcess(t testing.TB, bin, cfgFile, addr string) *daemonProcess {
 	t.Helper()
 	cmd := exec.Command(bin, "daemon", "--config", cfgFile)
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "NOTIFY_SOCKET=", "WATCHDOG_USEC=")
@@ -67,7 +67,7 @@ func (p *daemonProcess) get(path string) int {
 }
 
 // term sends SIGTERM, waits for the daemon to exit and returns its exit code.
-func (p *daemonProcess) term(t *testing.T) int {
+func (p *daemonProcess) term(t testing.TB) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func (p *daemonProcess) term(t *testing.T) int {
 }
 
 // freeAddr returns a loopback address with a free port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +92,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // instances lists the emulator's instances named web-*, by name.
-func webInstances(t *testing.T, c *lighthouse.Client) map[string]int {
+func webInstances(t testing.TB, c *lighthouse.Client) map[string]int {
 	t.Helper()
 	names := map[string]int{}
 	for in, err := range c.Instances(context.Background(), "ap-guangzhou", nil) {

@@ -56,7 +56,7 @@ func TestDaemonUsage(t *testing.T) {
 // daemonRig is a local git repository, an emulator on httptest and a
 // configuration file that points the daemon at both.
 type daemonRig struct {
-	t        *testing.T
+	t        testing.TB
 	repo     string
 	cfgFile  string
 	stateDir string
@@ -65,7 +65,7 @@ type daemonRig struct {
 	gitEnv   []string
 }
 
-func newDaemonRig(t *testing.T) *daemonRig {
+func newDaemonRig(t testing.TB) *daemonRig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("the git binary is not installed")
@@ -181,7 +181,7 @@ func (n *notes) get() []string {
 // tests never pass or fail on timing, only time out.
 var waitLimit = time.Minute
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for !cond() {
@@ -307,7 +307,7 @@ func TestDaemonServiceReloadAndStop(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, file string) string {
+func mustRead(t testing.TB, file string) string {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {

@@ -30,7 +30,7 @@ type emulatorProcess struct {
 }
 
 // startEmulator runs the binary with args and waits for its "listening" line.
-func startEmulator(t *testing.T, bin string, args ...string) *emulatorProcess {
+func startEmulator(t testing.TB, bin string, args ...string) *emulatorProcess {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"emulator", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey)
@@ -66,7 +66,7 @@ func startEmulator(t *testing.T, bin string, args ...string) *emulatorProcess {
 }
 
 // stop sends SIGTERM and returns the exit code.
-func (p *emulatorProcess) stop(t *testing.T) int {
+func (p *emulatorProcess) stop(t testing.TB) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func (p *emulatorProcess) stop(t *testing.T) int {
 
 // exitCode is the exit code that err, from exec.Cmd's Wait or Run,
 // reports: 0 for nil; a failure to run at all fails the test.
-func exitCode(t *testing.T, err error) int {
+func exitCode(t testing.TB, err error) int {
 	t.Helper()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -89,7 +89,7 @@ func exitCode(t *testing.T, err error) int {
 	return 0
 }
 
-func (p *emulatorProcess) client(t *testing.T) *lighthouse.Client {
+func (p *emulatorProcess) client(t testing.TB) *lighthouse.Client {
 	t.Helper()
 	c, err := lighthouse.New(lighthouse.Options{
 		Credential: lighthouse.NewCredential(emuID, emuKey, "", "test"),

@@ -56,7 +56,7 @@ func TestHAChaos(t *testing.T) {
 
 // haScenario is one seeded run: its rig, its random source and its trace.
 type haScenario struct {
-	t       *testing.T
+	t       testing.TB
 	seed    int64
 	rng     *rand.Rand
 	r       *haRig
@@ -69,7 +69,7 @@ func (s *haScenario) log(format string, args ...any) {
 	s.trace = append(s.trace, fmt.Sprintf("%6.2fs ", time.Since(s.start).Seconds())+fmt.Sprintf(format, args...))
 }
 
-func runHAChaos(t *testing.T, seed int64) {
+func runHAChaos(t testing.TB, seed int64) {
 	s := &haScenario{t: t, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x4a11)), start: time.Now()}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -10,27 +10,25 @@ import (
 	"time"
 )
 
-// The HA measurements (examples/ha/README.md, "Measured"): not run unless
-// -ha.measure is given, since they take minutes and only print numbers.
+// The HA measurements (examples/ha/README.md, "Measured") are benchmarks,
+// which a plain go test does not run; each takes minutes:
 //
-//	go test ./cmd/lightkeeper/ -run TestHAMeasure -ha.measure -v -timeout 30m
+//	go test ./cmd/lightkeeper/ -run '^$' -bench HA -benchtime 1x -ha.samples 10 -v -timeout 30m
 var (
-	haMeasure  = flag.Bool("ha.measure", false, "run the HA measurements (failover time, idle etcd traffic)")
 	haSamples  = flag.Int("ha.samples", 5, "SIGKILL failovers measured per lease TTL")
 	haIdle     = flag.Duration("ha.idle", 60*time.Second, "how long the idle etcd traffic is measured")
 	haTTLsFlag = flag.String("ha.ttls", "10s,2s", "lease TTLs to measure, comma-separated")
 )
 
-// TestHAMeasureFailover measures, per lease TTL, the time from SIGKILL of the
+// BenchmarkHAFailover measures, per lease TTL, the time from SIGKILL of the
 // leader to the first Lighthouse API call of the new leader, as the
 // recording proxies in front of the emulator saw them (callLog). After each
 // sample the killed daemon is started again, so there are always three.
-func TestHAMeasureFailover(t *testing.T) {
-	if !*haMeasure {
-		t.Skip("a measurement: run with -ha.measure")
-	}
-	for _, ttl := range haTTLs(t) {
-		t.Run(ttl.String(), func(t *testing.T) {
+// It reports the median as s/failover (and max-s/failover); -benchtime
+// is not used: -ha.samples says how many.
+func BenchmarkHAFailover(b *testing.B) {
+	for _, ttl := range haTTLs(b) {
+		b.Run(ttl.String(), func(t *testing.B) {
 			r := newHARig(t, haOptions{leaseTTL: ttl, interval: time.Minute})
 			var samples []time.Duration
 			for i := range *haSamples {
@@ -56,19 +54,20 @@ func TestHAMeasureFailover(t *testing.T) {
 			t.Logf("TTL %v: %d samples, min %v, median %v, mean %v, max %v; all: %v", ttl, len(samples), samples[0].Round(time.Millisecond),
 				samples[len(samples)/2].Round(time.Millisecond), (sum / time.Duration(len(samples))).Round(time.Millisecond),
 				samples[len(samples)-1].Round(time.Millisecond), roundAll(samples))
+			t.ReportMetric(samples[len(samples)/2].Seconds(), "s/failover")
+			t.ReportMetric(samples[len(samples)-1].Seconds(), "max-s/failover")
+			t.ReportMetric(0, "ns/op")
 		})
 	}
 }
 
-// TestHAMeasureIdleTraffic measures what an idle cluster of three daemons
+// BenchmarkHAIdleTraffic measures what an idle cluster of three daemons
 // (interval 1m, nothing to change) costs etcd: bytes and messages received
 // and sent per second over -ha.idle, per lease TTL.
-func TestHAMeasureIdleTraffic(t *testing.T) {
-	if !*haMeasure {
-		t.Skip("a measurement: run with -ha.measure")
-	}
-	for _, ttl := range haTTLs(t) {
-		t.Run(ttl.String(), func(t *testing.T) {
+// It reports wire bytes and keep-alive messages per second.
+func BenchmarkHAIdleTraffic(b *testing.B) {
+	for _, ttl := range haTTLs(b) {
+		b.Run(ttl.String(), func(t *testing.B) {
 			r := newHARig(t, haOptions{leaseTTL: ttl, interval: time.Minute})
 			r.waitLeader("start")
 			r.waitSynced("start")
@@ -91,11 +90,14 @@ func TestHAMeasureIdleTraffic(t *testing.T) {
 				ttl, rate.WireReceivedBytes, rate.WireSentBytes, rate.WireReceivedBytes+rate.WireSentBytes,
 				rate.ReceivedMessages, rate.SentMessages, rate.ReceivedBytes, rate.SentBytes, rate.Unary)
 			t.Logf("Lighthouse API calls meanwhile: %d", len(r.calls.since(time.Time{}))-calls)
+			t.ReportMetric(rate.WireReceivedBytes+rate.WireSentBytes, "wire-B/s")
+			t.ReportMetric(rate.ReceivedMessages, "msgs-in/s")
+			t.ReportMetric(0, "ns/op")
 		})
 	}
 }
 
-func haTTLs(t *testing.T) []time.Duration {
+func haTTLs(t testing.TB) []time.Duration {
 	t.Helper()
 	var out []time.Duration
 	for s := range strings.SplitSeq(*haTTLsFlag, ",") {

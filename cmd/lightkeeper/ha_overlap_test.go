@@ -60,7 +60,7 @@ type overlapDaemon struct {
 	done   chan error
 }
 
-func startOverlapDaemon(t *testing.T, id string, etcd []string, h *emulatortest.Harness, dir string, rt http.RoundTripper) *overlapDaemon {
+func startOverlapDaemon(t testing.TB, id string, etcd []string, h *emulatortest.Harness, dir string, rt http.RoundTripper) *overlapDaemon {
 	t.Helper()
 	el, err := election.New(election.Options{Endpoints: etcd, ID: id, LeaseTTL: 2 * time.Second, Prefix: "/overlap/"})
 	if err != nil {

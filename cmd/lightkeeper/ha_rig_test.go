@@ -45,7 +45,7 @@ const haPrefix = "/lightkeeper-test/"
 // listen address, each reaching the emulator through its own recording
 // proxy (callLog), while a fleetMonitor watches the emulator's instances.
 type haRig struct {
-	t       *testing.T
+	t       testing.TB
 	o       haOptions
 	bin     string
 	git     *daemonRig // the working clone, its commits and config writer
@@ -77,7 +77,7 @@ type haDaemon struct {
 
 // newHARig starts etcd, the emulator, the repository and the daemons, and
 // waits until the first commit is live.
-func newHARig(t *testing.T, o haOptions) *haRig {
+func newHARig(t testing.TB, o haOptions) *haRig {
 	t.Helper()
 	if o.daemons == 0 {
 		o.daemons = 3

@@ -29,14 +29,14 @@ type apiCall struct {
 // it knows exactly which daemon sent which call when, and which calls are
 // still in flight.
 type callLog struct {
-	t        *testing.T
+	t        testing.TB
 	target   *url.URL
 	mu       sync.Mutex
 	calls    []apiCall
 	inflight map[string]int
 }
 
-func newCallLog(t *testing.T, emulatorURL string) *callLog {
+func newCallLog(t testing.TB, emulatorURL string) *callLog {
 	t.Helper()
 	u, err := url.Parse(emulatorURL)
 	if err != nil {
@@ -125,7 +125,7 @@ func (l *callLog) inFlight(id string) int {
 // reconciled the last commit, no other daemon's call in flight): until then, creates
 // planned under an earlier, larger count may still be landing.
 type fleetMonitor struct {
-	t       *testing.T
+	t       testing.TB
 	r       *haRig
 	mu      sync.Mutex
 	want    map[string]int
@@ -137,7 +137,7 @@ type fleetMonitor struct {
 
 const monitorPeriod = 20 * time.Millisecond
 
-func startFleetMonitor(t *testing.T, r *haRig) *fleetMonitor {
+func startFleetMonitor(t testing.TB, r *haRig) *fleetMonitor {
 	m := &fleetMonitor{t: t, r: r, want: map[string]int{}, ceiling: map[string]int{}, last: map[string]int{}}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {

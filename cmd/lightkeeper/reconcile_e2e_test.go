@@ -28,7 +28,7 @@ var (
 
 // reconcileBinary builds lightkeeper once for the end-to-end tests of
 // this file.
-func reconcileBinary(t *testing.T) string {
+func reconcileBinary(t testing.TB) string {
 	t.Helper()
 	sharedBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "lightkeeper-e2e-")
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 // writeFleets writes one fleet file per name into a new directory.
-func writeFleets(t *testing.T, files map[string]string) string {
+func writeFleets(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
@@ -84,7 +84,7 @@ spec:
 
 // runBin runs the binary against the emulator process and returns its exit
 // code, stdout and stderr.
-func runBin(t *testing.T, bin string, extraEnv []string, args ...string) (int, string, string) {
+func runBin(t testing.TB, bin string, extraEnv []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "NO_COLOR=1", "HOME="+t.TempDir())
@@ -96,7 +96,7 @@ func runBin(t *testing.T, bin string, extraEnv []string, args ...string) (int, s
 }
 
 // emulatorInstances lists the emulator's instances through its admin API.
-func emulatorInstances(t *testing.T, url string) []lighthouse.Instance {
+func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 	t.Helper()
 	resp, err := http.Get(url + "/_emulator/instances")
 	if err != nil {
@@ -113,7 +113,7 @@ func emulatorInstances(t *testing.T, url string) []lighthouse.Instance {
 }
 
 // emulatorCalls returns the emulator's call counts by action.
-func emulatorCalls(t *testing.T, url string) map[string]map[string]int {
+func emulatorCalls(t testing.TB, url string) map[string]map[string]int {
 	t.Helper()
 	resp, err := http.Get(url + "/_emulator/stats")
 	if err != nil {
@@ -229,7 +229,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 // (stderr, when not nil, receives its standard error) and returns once the
 // emulator holds at least 2 instances, or after 30 s; exited receives the
 // result of cmd.Wait.
-func startApplyInFlight(t *testing.T, bin, url string, stderr io.Writer, args ...string) (cmd *exec.Cmd, exited <-chan error) {
+func startApplyInFlight(t testing.TB, bin, url string, stderr io.Writer, args ...string) (cmd *exec.Cmd, exited <-chan error) {
 	t.Helper()
 	cmd = exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir())

@@ -17,7 +17,7 @@ import (
 )
 
 // runCmdEnv is runCmd with an environment.
-func runCmdEnv(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
+func runCmdEnv(t testing.TB, environ map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return environ[k] }})

@@ -15,7 +15,7 @@ import (
 )
 
 // runCmd runs lightkeeper in-process and returns exit code, stdout, stderr.
-func runCmd(t *testing.T, args ...string) (int, string, string) {
+func runCmd(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }})
@@ -23,7 +23,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 }
 
 // badFleets writes a directory with two broken fleet files and returns it.
-func badFleets(t *testing.T) string {
+func badFleets(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name, data string) {
@@ -205,7 +205,7 @@ func TestSchemaCommand(t *testing.T) {
 }
 
 // buildBinary builds lightkeeper into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "lightkeeper")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
