@@ -29,6 +29,8 @@ type Leadership interface {
 	// known.
 	Leader() (LeaderInfo, bool)
 	// Publish tells the followers which revision the leader reconciles.
+	// The daemon calls it after each of its cycles as leader, so a
+	// revision already published should cost nothing.
 	Publish(ctx context.Context, revision string) error
 	// Forward asks the leader for a cycle.
 	Forward(ctx context.Context) error
@@ -75,7 +77,6 @@ type leadState struct {
 	total     time.Duration // of the terms that ended
 	won, lost int
 	cancel    context.CancelFunc // ends the cycle running, if any
-	published string             // revision last published
 }
 
 // leaderMetrics are the election's collectors.
@@ -155,7 +156,6 @@ func (d *Daemon) setLeading(on bool) {
 	if on {
 		d.lead.since = time.Now()
 		d.lead.won++
-		d.lead.published = ""
 	} else {
 		d.lead.total += time.Since(d.lead.since)
 		d.lead.lost++
@@ -223,19 +223,13 @@ func (d *Daemon) forward() {
 				d.log.Error("cannot pass a webhook to the leader; it syncs on its interval instead", "err", err)
 				return
 			}
-			sleepCtx(ctx, wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
 			wait = min(2*wait, 8*time.Second)
 		}
 	}()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // publish tells the followers the revision this leader reconciles.
@@ -243,19 +237,9 @@ func (d *Daemon) publish(ctx context.Context, revision string) {
 	if d.opts.Leadership == nil || revision == "" {
 		return
 	}
-	d.lead.mu.Lock()
-	same := d.lead.published == revision || !d.lead.leading
-	d.lead.mu.Unlock()
-	if same {
-		return
-	}
 	if err := d.opts.Leadership.Publish(ctx, revision); err != nil {
 		d.log.Warn("cannot publish the revision to the followers", "err", err)
-		return
 	}
-	d.lead.mu.Lock()
-	d.lead.published = revision
-	d.lead.mu.Unlock()
 }
 
 // haStatus is the election part of the status.

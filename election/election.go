@@ -178,14 +178,6 @@ func (e *Elector) Leader() (Info, bool) {
 	return e.leader, e.hasLead
 }
 
-// Leading reports whether this elector leads, as far as it knows (Check
-// asks etcd).
-func (e *Elector) Leading() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.sess != nil
-}
-
 // Check returns nil only if this elector leads now: its session is alive
 // and a linearizable read finds its leader key, bound to its lease, in
 // etcd. Anything else, etcd unreachable included, is ErrNotLeader.
