@@ -273,7 +273,7 @@ func BenchmarkVerify(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := v.check(repo.Storer, h, c, "refs/heads/main"); err != nil {
+				if _, err := v.check(repo.Storer, h, c, Revision{Commit: h.String(), Ref: "refs/heads/main"}); err != nil {
 					b.Fatal(err)
 				}
 			}
