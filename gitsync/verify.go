@@ -275,8 +275,9 @@ func (v *Verifier) verifySSH(sig string, encode func(plumbing.EncodedObject) err
 	if err != nil {
 		return "", fmt.Errorf("%w: unreadable SSH signature: %w", ErrInvalidSignature, err)
 	}
-	fp := "SSH key " + sshFingerprint(s)
-	i := slices.IndexFunc(v.ssh, func(k sshKey) bool { return k.fp == sshFingerprint(s) })
+	signer := sshFingerprint(s)
+	fp := "SSH key " + signer
+	i := slices.IndexFunc(v.ssh, func(k sshKey) bool { return k.fp == signer })
 	if i < 0 {
 		why := ""
 		if len(v.ssh) == 0 {
