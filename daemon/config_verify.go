@@ -53,7 +53,6 @@ func (p *configParser) checkVerify(c *Config, getenv func(string) string) {
 		p.at("list the trusted keys: set openpgpKeyFiles or sshKeyFiles (or both)", at...)
 		return
 	}
-	ok := true
 	for _, list := range []struct {
 		key   string
 		files []string
@@ -64,7 +63,6 @@ func (p *configParser) checkVerify(c *Config, getenv func(string) string) {
 			list.files[i] = f
 			if bad != "" {
 				p.at(bad, path...)
-				ok = false
 				continue
 			}
 			// Each file alone, so that each bad one is reported at its key.
@@ -76,11 +74,10 @@ func (p *configParser) checkVerify(c *Config, getenv func(string) string) {
 			}
 			if _, err := gitsync.NewVerifier(o); err != nil {
 				p.at(keyFileMessage(err, list.key), path...)
-				ok = false
 			}
 		}
 	}
-	if !ok || len(p.errs) > 0 {
+	if len(p.errs) > 0 { // a bad key file above, or any other error: no verifier
 		return
 	}
 	var err error

@@ -105,13 +105,9 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 	}
 	fleets, err := d.load(rev)
 	if err != nil {
-		d.m.revisionLoads.WithLabelValues("invalid").Inc()
-		d.m.invalid.Set(1)
-		d.m.setRevision(rev.ID, false)
-		inv := &InvalidRevision{RevisionInfo: *revisionInfo(rev, now), Errors: specErrors(err)}
-		d.setStatus(func(s *Status) { s.Revision = revisionInfo(rev, now); s.Invalid = inv })
-		*errs = append(*errs, d.invalidMessage())
-		for _, e := range inv.Errors {
+		problems := specErrors(err)
+		d.setInvalid(rev, now, problems, errs)
+		for _, e := range problems {
 			d.log.Error("invalid revision", "revision", rev.Short(), "problem", e.Error())
 		}
 		return true
@@ -131,6 +127,17 @@ func (d *Daemon) sync(ctx context.Context, errs *[]string) bool {
 		d.log.Error("cannot keep a copy of the last good revision; a restart under an invalid revision would reconcile nothing", "err", err)
 	}
 	return true
+}
+
+// setInvalid reports rev, which is not applied because of problems, in the
+// metrics and /status, and adds the invalid revision to errs.
+func (d *Daemon) setInvalid(rev Revision, now time.Time, problems []*spec.Error, errs *[]string) {
+	d.m.revisionLoads.WithLabelValues("invalid").Inc()
+	d.m.invalid.Set(1)
+	d.m.setRevision(rev.ID, false)
+	inv := &InvalidRevision{RevisionInfo: *revisionInfo(rev, now), Errors: problems}
+	d.setStatus(func(s *Status) { s.Revision = revisionInfo(rev, now); s.Invalid = inv })
+	*errs = append(*errs, d.invalidMessage())
 }
 
 // invalidMessage says which revision is invalid and what is reconciled

@@ -15,13 +15,9 @@ import (
 // and lightkeeper_revision_loads_total{result="invalid"}. Nothing of it is
 // loaded or saved; the last good revision keeps being reconciled.
 func (d *Daemon) refuse(rev Revision, now time.Time, errs *[]string) {
-	d.m.revisionLoads.WithLabelValues("invalid").Inc()
-	d.m.invalid.Set(1)
-	d.m.setRevision(rev.ID, false)
-	inv := &InvalidRevision{RevisionInfo: *revisionInfo(rev, now), Errors: []*spec.Error{refusalProblem(rev)}}
-	d.setStatus(func(s *Status) { s.Revision = revisionInfo(rev, now); s.Invalid = inv })
-	*errs = append(*errs, d.invalidMessage())
-	log := d.log.With("revision", rev.Short(), "problem", inv.Errors[0].Error())
+	problem := refusalProblem(rev)
+	d.setInvalid(rev, now, []*spec.Error{problem}, errs)
+	log := d.log.With("revision", rev.Short(), "problem", problem.Error())
 	if d.good != nil {
 		log = log.With("reconciling", d.good.rev.Short())
 	}

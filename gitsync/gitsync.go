@@ -80,11 +80,14 @@ type Revision struct {
 }
 
 // Short returns the first 12 hex digits of the commit, for logs.
-func (r Revision) Short() string {
-	if len(r.Commit) > 12 {
-		return r.Commit[:12]
+func (r Revision) Short() string { return shortHash(r.Commit) }
+
+// shortHash is the first 12 hex digits of a commit hash.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
 	}
-	return r.Commit
+	return h
 }
 
 // Ref selects what to follow. Exactly one field may be set; when none is,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -58,23 +59,11 @@ func readOpenPGPKeys(file string) (openpgp.EntityList, error) {
 	if err != nil {
 		return nil, &KeyFileError{File: file, Err: unwrapPath(err)}
 	}
-	const begin = "-----BEGIN PGP "
+	// armor.Decode reads one block: cut the file before each block.
+	begin := []byte("-----BEGIN PGP ")
 	var keys openpgp.EntityList
-	rest := b
-	for {
-		i := bytes.Index(rest, []byte(begin))
-		if i < 0 {
-			break
-		}
-		rest = rest[i:]
-		next := bytes.Index(rest[len(begin):], []byte(begin))
-		chunk := rest
-		if next >= 0 {
-			chunk, rest = rest[:len(begin)+next], rest[len(begin)+next:]
-		} else {
-			rest = nil
-		}
-		blk, err := armor.Decode(bytes.NewReader(chunk))
+	for _, chunk := range bytes.Split(b, begin)[1:] {
+		blk, err := armor.Decode(io.MultiReader(bytes.NewReader(begin), bytes.NewReader(chunk)))
 		if err != nil {
 			return nil, &KeyFileError{File: file, Err: fmt.Errorf("a broken armored block: %w", err)}
 		}
@@ -90,9 +79,6 @@ func readOpenPGPKeys(file string) (openpgp.EntityList, error) {
 			return nil, &KeyFileError{File: file, Err: fmt.Errorf("not an OpenPGP public key: %w", err)}
 		}
 		keys = append(keys, el...)
-		if rest == nil {
-			break
-		}
 	}
 	if len(keys) == 0 {
 		return nil, &KeyFileError{File: file, Err: errors.New("holds no armored OpenPGP public key: export one with gpg --export --armor KEYID")}

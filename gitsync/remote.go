@@ -286,9 +286,10 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string
 	if err != nil {
 		return Revision{}, err
 	}
-	var signedBy string
+	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
+	rev := Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref}
 	if v != nil {
-		if signedBy, err = v.check(s, h, c, ref); err != nil {
+		if rev.SignedBy, err = v.check(s, h, c, rev); err != nil {
 			return Revision{}, err
 		}
 	}
@@ -299,8 +300,8 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string
 	if err := verify(s, t.root); err != nil {
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}
-	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
-	return Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref, FS: t, SignedBy: signedBy}, nil
+	rev.FS = t
+	return rev, nil
 }
 
 // peel follows annotated tags to the commit.

@@ -155,20 +155,18 @@ func (e *VerifyError) Error() string {
 // Unwrap returns the cause.
 func (e *VerifyError) Unwrap() error { return e.Err }
 
-// check verifies what v's mode requires of the revision whose ref points at
-// h (a tag object or the commit c itself). It returns who signed, or a
+// check verifies what v's mode requires of rev, the commit c, whose ref
+// points at h (a tag object or c itself). It returns who signed, or a
 // *VerifyError.
-func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *object.Commit, ref string) (string, error) {
-	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
+func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *object.Commit, rev Revision) (string, error) {
 	fail := func(object string, err error, hint string) error {
-		return &VerifyError{Commit: c.Hash.String(), Subject: strings.TrimSpace(subject), Time: c.Committer.When,
-			Object: object, Err: err, Hint: hint}
+		return &VerifyError{Commit: rev.Commit, Subject: rev.Subject, Time: rev.Time, Object: object, Err: err, Hint: hint}
 	}
 	var signers []string
 	if v.mode == VerifyTag || v.mode == VerifyTagAndHead {
-		tag := strings.TrimPrefix(ref, "refs/tags/")
+		tag := strings.TrimPrefix(rev.Ref, "refs/tags/")
 		name := fmt.Sprintf("tag %q", tag)
-		sign := fmt.Sprintf("git tag -s -f %s %s", tag, shortHash(c.Hash.String()))
+		sign := fmt.Sprintf("git tag -s -f %s %s", tag, rev.Short())
 		if h == c.Hash {
 			return "", fail(name, fmt.Errorf("%w: only an annotated tag can carry a signature", ErrLightweightTag),
 				fmt.Sprintf("replace it with a signed tag: %s, then git push -f origin %s", sign, tag))
@@ -192,7 +190,7 @@ func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *objec
 	if v.mode == VerifyHead || v.mode == VerifyTagAndHead {
 		who, err := v.verify(c.PGPSignature, c.Verify, c.EncodeWithoutSignature)
 		if err != nil {
-			return "", fail("commit "+shortHash(c.Hash.String()), err, hintFor(err, "commit", "git commit -S --amend, or a new signed commit"))
+			return "", fail("commit "+rev.Short(), err, hintFor(err, "commit", "git commit -S --amend, or a new signed commit"))
 		}
 		signers = append(signers, who)
 	}
@@ -214,13 +212,6 @@ func hintFor(err error, what, sign string) string {
 		return "if that key is trusted, add it to repository.verify's key files and reload; else sign with a trusted key (" + sign + ")"
 	}
 	return fmt.Sprintf("the %s was changed after it was signed, or its signature is broken: do not apply it; sign it again (%s) once its content is checked", what, sign)
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // verify checks one signature: pgpVerify is go-git's Verify of the object,
@@ -284,8 +275,9 @@ func (v *Verifier) verifySSH(sig string, encode func(plumbing.EncodedObject) err
 	if err != nil {
 		return "", fmt.Errorf("%w: unreadable SSH signature: %w", ErrInvalidSignature, err)
 	}
-	fp := "SSH key " + sshFingerprint(s)
-	i := slices.IndexFunc(v.ssh, func(k sshKey) bool { return k.fp == sshFingerprint(s) })
+	signer := sshFingerprint(s)
+	fp := "SSH key " + signer
+	i := slices.IndexFunc(v.ssh, func(k sshKey) bool { return k.fp == signer })
 	if i < 0 {
 		why := ""
 		if len(v.ssh) == 0 {

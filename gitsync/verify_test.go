@@ -71,75 +71,75 @@ func TestVerifyRefusals(t *testing.T) {
 	cases := []struct {
 		name string
 		mode VerifyMode
-		// make commits (and tags) in the work tree and returns the commit
+		// make commits (and tags) in r's work tree and returns the commit
 		// refused.
-		make     func(t *testing.T, dir string) string
+		make     func(t *testing.T, r *repos) string
 		trusted  []*gitsynctest.Key
 		sentinel error
 		want     string // with {C} for the commit's short hash
 	}{
-		{"unsigned", VerifyHead, func(t *testing.T, dir string) string {
-			return gitsynctest.Commit(t, dir, "unsigned", files, nil)
+		{"unsigned", VerifyHead, func(t *testing.T, r *repos) string {
+			return gitsynctest.Commit(t, r.work, "unsigned", files, nil)
 		}, []*gitsynctest.Key{alice, bob}, ErrNotSigned, "commit {C}: not signed (" + commitHint + ")"},
-		{"unknown OpenPGP key", VerifyHead, func(t *testing.T, dir string) string {
-			return gitsynctest.Commit(t, dir, "by mallory", files, mallory)
+		{"unknown OpenPGP key", VerifyHead, func(t *testing.T, r *repos) string {
+			return gitsynctest.Commit(t, r.work, "by mallory", files, mallory)
 		}, []*gitsynctest.Key{alice, bob}, ErrUntrustedKey,
 			"commit {C}: signed by an unknown key: OpenPGP key " + mallory.Fingerprint() + " (" + unknown + ")"},
-		{"OpenPGP key but only SSH keys trusted", VerifyHead, func(t *testing.T, dir string) string {
-			return gitsynctest.Commit(t, dir, "by alice", files, alice)
+		{"OpenPGP key but only SSH keys trusted", VerifyHead, func(t *testing.T, r *repos) string {
+			return gitsynctest.Commit(t, r.work, "by alice", files, alice)
 		}, []*gitsynctest.Key{bob}, ErrUntrustedKey,
 			"commit {C}: signed by an unknown key: OpenPGP key " + alice.Fingerprint() + " (no OpenPGP key is trusted: openpgpKeyFiles is empty) (" + unknown + ")"},
-		{"unknown SSH key", VerifyHead, func(t *testing.T, dir string) string {
-			return gitsynctest.Commit(t, dir, "by eve", files, eve)
+		{"unknown SSH key", VerifyHead, func(t *testing.T, r *repos) string {
+			return gitsynctest.Commit(t, r.work, "by eve", files, eve)
 		}, []*gitsynctest.Key{alice, bob}, ErrUntrustedKey,
 			"commit {C}: signed by an unknown key: SSH key " + eve.Fingerprint() + " (" + unknown + ")"},
-		{"tampered OpenPGP", VerifyHead, func(t *testing.T, dir string) string {
-			good := gitsynctest.Commit(t, dir, "by alice", files, alice)
-			other := gitsynctest.Commit(t, dir, "more", map[string]string{"web.yaml": "count: 99\n"}, nil)
-			return gitsynctest.Tamper(t, dir, "main", good, other)
+		{"tampered OpenPGP", VerifyHead, func(t *testing.T, r *repos) string {
+			good := gitsynctest.Commit(t, r.work, "by alice", files, alice)
+			other := gitsynctest.Commit(t, r.work, "more", map[string]string{"web.yaml": "count: 99\n"}, nil)
+			return gitsynctest.Tamper(t, r.work, "main", good, other)
 		}, []*gitsynctest.Key{alice}, ErrInvalidSignature,
 			"commit {C}: bad signature by OpenPGP key " + alice.Fingerprint() + ": openpgp: invalid signature: EdDSA verification failure (" + tampered + ")"},
-		{"tampered SSH", VerifyHead, func(t *testing.T, dir string) string {
-			good := gitsynctest.Commit(t, dir, "by bob", files, bob)
-			other := gitsynctest.Commit(t, dir, "more", map[string]string{"web.yaml": "count: 99\n"}, nil)
-			return gitsynctest.Tamper(t, dir, "main", good, other)
+		{"tampered SSH", VerifyHead, func(t *testing.T, r *repos) string {
+			good := gitsynctest.Commit(t, r.work, "by bob", files, bob)
+			other := gitsynctest.Commit(t, r.work, "more", map[string]string{"web.yaml": "count: 99\n"}, nil)
+			return gitsynctest.Tamper(t, r.work, "main", good, other)
 		}, []*gitsynctest.Key{bob}, ErrInvalidSignature,
 			"commit {C}: bad signature by SSH key " + bob.Fingerprint() + ": ssh: signature did not verify (" + tampered + ")"},
-		{"lightweight tag", VerifyTag, func(t *testing.T, dir string) string {
-			c := gitsynctest.Commit(t, dir, "by alice", files, alice)
-			newReposGit(t, dir, "tag", "v1")
+		{"lightweight tag", VerifyTag, func(t *testing.T, r *repos) string {
+			c := gitsynctest.Commit(t, r.work, "by alice", files, alice)
+			r.git(r.work, "tag", "v1")
 			return c
 		}, []*gitsynctest.Key{alice}, ErrLightweightTag,
 			`tag "v1": lightweight tag: only an annotated tag can carry a signature (replace it with a signed tag: git tag -s -f v1 {C}, then git push -f origin v1)`},
-		{"unsigned annotated tag", VerifyTag, func(t *testing.T, dir string) string {
-			c := gitsynctest.Commit(t, dir, "by alice", files, alice)
-			gitsynctest.Tag(t, dir, "v1", c, nil)
+		{"unsigned annotated tag", VerifyTag, func(t *testing.T, r *repos) string {
+			c := gitsynctest.Commit(t, r.work, "by alice", files, alice)
+			gitsynctest.Tag(t, r.work, "v1", c, nil)
 			return c
 		}, []*gitsynctest.Key{alice}, ErrNotSigned,
 			`tag "v1": not signed (sign the tag with a trusted key (git tag -s -f v1 {C}) and push it)`},
-		{"tag by an unknown key", VerifyTag, func(t *testing.T, dir string) string {
-			c := gitsynctest.Commit(t, dir, "x", files, nil)
-			gitsynctest.Tag(t, dir, "v1", c, eve)
+		{"tag by an unknown key", VerifyTag, func(t *testing.T, r *repos) string {
+			c := gitsynctest.Commit(t, r.work, "x", files, nil)
+			gitsynctest.Tag(t, r.work, "v1", c, eve)
 			return c
 		}, []*gitsynctest.Key{alice, bob}, ErrUntrustedKey,
 			`tag "v1": signed by an unknown key: SSH key ` + eve.Fingerprint() + ` (if that key is trusted, add it to repository.verify's key files and reload; else sign with a trusted key (git tag -s -f v1 {C}))`},
-		{"signed tag moved to another name", VerifyTag, func(t *testing.T, dir string) string {
-			c := gitsynctest.Commit(t, dir, "old release", files, nil)
-			old := gitsynctest.Tag(t, dir, "v0.9", c, alice)
-			newReposGit(t, dir, "update-ref", "refs/tags/v1", old)
+		{"signed tag moved to another name", VerifyTag, func(t *testing.T, r *repos) string {
+			c := gitsynctest.Commit(t, r.work, "old release", files, nil)
+			old := gitsynctest.Tag(t, r.work, "v0.9", c, alice)
+			r.git(r.work, "update-ref", "refs/tags/v1", old)
 			return c
 		}, []*gitsynctest.Key{alice}, ErrInvalidSignature,
 			`tag "v1": bad signature: the signed tag object is named "v0.9", not "v1" (a tag moved to another name) (do not apply it; sign the release under its own name: git tag -s -f v1 {C}, then git push -f origin v1)`},
-		{"signed tag, unsigned commit, tag-and-head", VerifyTagAndHead, func(t *testing.T, dir string) string {
-			c := gitsynctest.Commit(t, dir, "x", files, nil)
-			gitsynctest.Tag(t, dir, "v1", c, alice)
+		{"signed tag, unsigned commit, tag-and-head", VerifyTagAndHead, func(t *testing.T, r *repos) string {
+			c := gitsynctest.Commit(t, r.work, "x", files, nil)
+			gitsynctest.Tag(t, r.work, "v1", c, alice)
 			return c
 		}, []*gitsynctest.Key{alice}, ErrNotSigned, "commit {C}: not signed (" + commitHint + ")"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRepos(t)
-			c := tc.make(t, r.work)
+			c := tc.make(t, r)
 			ref := Ref{Branch: "main"}
 			if tc.mode != VerifyHead {
 				ref = Ref{Tag: "v1"}
@@ -174,13 +174,6 @@ func TestVerifyRefusals(t *testing.T) {
 			}
 		})
 	}
-}
-
-// newReposGit runs the git binary in dir with the test environment.
-func newReposGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	r := &repos{t: t, home: t.TempDir()}
-	return r.git(dir, args...)
 }
 
 func TestVerifyTagModes(t *testing.T) {
@@ -280,7 +273,7 @@ func BenchmarkVerify(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := v.check(repo.Storer, h, c, "refs/heads/main"); err != nil {
+				if _, err := v.check(repo.Storer, h, c, Revision{Commit: h.String(), Ref: "refs/heads/main"}); err != nil {
 					b.Fatal(err)
 				}
 			}
