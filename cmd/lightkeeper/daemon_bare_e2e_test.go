@@ -47,7 +47,7 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	// An instance deleted by hand is replaced at once only where the
 	// service forgets the token of a deleted instance (create-new); under
 	// the default policy its slot waits one expectation window first.

@@ -103,7 +103,7 @@ func TestDaemonBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "0")
 	client := emu.client(t)
 	r := newDaemonRig(t)

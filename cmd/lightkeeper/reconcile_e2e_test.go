@@ -26,8 +26,8 @@ var (
 	sharedBinErr  error
 )
 
-// reconcileBinary builds lightkeeper once for the end-to-end tests of
-// this file.
+// reconcileBinary builds lightkeeper once for all the process tests of the
+// package (reconcile, validate, emulator, daemon, HA); they share it.
 func reconcileBinary(t testing.TB) string {
 	t.Helper()
 	sharedBinOnce.Do(func() {
