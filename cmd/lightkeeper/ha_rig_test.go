@@ -272,6 +272,20 @@ func (r *haRig) waitLeader(what string) *haDaemon {
 	return leader
 }
 
+// firstCallAfter waits for the first API call after at sent by a daemon
+// other than old (a call old sent just before at may arrive after it) and
+// returns it.
+func (r *haRig) firstCallAfter(at time.Time, old *haDaemon) apiCall {
+	r.t.Helper()
+	var first apiCall
+	waitUntil(r.t, "the new leader's first API call", func() bool {
+		var ok bool
+		first, ok = r.calls.firstNotFrom(at, old.id)
+		return ok
+	})
+	return first
+}
+
 // followers are the running daemons other than leader.
 func (r *haRig) followers(leader *haDaemon) []*haDaemon {
 	var out []*haDaemon
