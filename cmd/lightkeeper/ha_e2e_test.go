@@ -24,7 +24,7 @@ import (
 func TestHAElection(t *testing.T) {
 	r := newHARig(t, haOptions{tls: true, fleets: map[string]int{"web": 2, "api": 1}})
 	leader := r.waitLeader("start")
-	if ls := r.leaders(); len(ls) != 1 {
+	if ls, _ := r.leaders(); len(ls) != 1 {
 		t.Fatalf("%d leaders", len(ls))
 	}
 	if code, _ := leader.get("/readyz"); code != http.StatusOK {

@@ -237,24 +237,29 @@ func (r *haRig) describe() string {
 	return b.String()
 }
 
-// leaders returns the daemons whose /status says ha.leader true.
-func (r *haRig) leaders() []*haDaemon {
+// leaders returns the daemons whose /status says ha.leader true, and each
+// daemon's ha object (nil where it has none, see ha).
+func (r *haRig) leaders() ([]*haDaemon, map[*haDaemon]map[string]any) {
 	var out []*haDaemon
+	has := map[*haDaemon]map[string]any{}
 	for _, d := range r.daemons {
-		if ha := d.ha(); ha != nil && ha["leader"] == true {
+		ha := d.ha()
+		has[d] = ha
+		if ha != nil && ha["leader"] == true {
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, has
 }
 
 // waitLeader waits until exactly one running daemon says it leads, and every
-// other running, unpaused daemon names it as leaderId, and returns it.
+// other running, unpaused daemon names it as leaderId, and returns it. Each
+// poll reads every daemon's /status once.
 func (r *haRig) waitLeader(what string) *haDaemon {
 	r.t.Helper()
 	var leader *haDaemon
 	waitUntil(r.t, what+": one leader that the others follow", func() bool {
-		ls := r.leaders()
+		ls, has := r.leaders()
 		if len(ls) != 1 {
 			return false
 		}
@@ -263,7 +268,7 @@ func (r *haRig) waitLeader(what string) *haDaemon {
 			if d == leader || !d.running() {
 				continue
 			}
-			if ha := d.ha(); ha == nil || ha["leaderId"] != leader.id {
+			if ha := has[d]; ha == nil || ha["leaderId"] != leader.id {
 				return false
 			}
 		}
