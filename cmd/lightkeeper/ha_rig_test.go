@@ -306,9 +306,7 @@ func (r *haRig) followers(leader *haDaemon) []*haDaemon {
 func (d *haDaemon) start() {
 	d.r.t.Helper()
 	p := startDaemonProcess(d.r.t, d.r.bin, d.cfgFile, d.addr)
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = p, false, false
-	d.mu.Unlock()
+	d.setProc(p)
 	waitUntil(d.r.t, d.id+" to answer /healthz", func() bool {
 		select {
 		case <-p.done:
@@ -318,6 +316,14 @@ func (d *haDaemon) start() {
 		code, _ := d.get("/healthz")
 		return code != 0
 	})
+}
+
+// setProc makes p (nil: none) the daemon's process, neither paused nor
+// suspect.
+func (d *haDaemon) setProc(p *daemonProcess) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.p, d.paused, d.suspect = p, false, false
 }
 
 // proc is the current process, nil if there is none.
@@ -355,9 +361,7 @@ func (d *haDaemon) kill() time.Time {
 	p := d.proc()
 	<-p.done
 	p.cmd.Wait()
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = nil, false, false
-	d.mu.Unlock()
+	d.setProc(nil)
 	return at
 }
 
@@ -369,9 +373,7 @@ func (d *haDaemon) term() time.Time {
 	if code := d.proc().term(d.r.t); code != 0 {
 		d.r.t.Fatalf("%s: exit %d after SIGTERM", d.id, code)
 	}
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = nil, false, false
-	d.mu.Unlock()
+	d.setProc(nil)
 	return at
 }
 
