@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
 )
 
 // status reads the daemon's /status (nil if it cannot).
@@ -45,7 +47,7 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	// An instance deleted by hand is replaced at once only where the
 	// service forgets the token of a deleted instance (create-new); under
 	// the default policy its slot waits one expectation window first.
@@ -65,7 +67,7 @@ func TestDaemonBinaryFollowsABareRepository(t *testing.T) {
 
 	r.repo = bare // the daemon follows the bare repository
 	r.endpoint = emu.url
-	addr := freeAddr(t)
+	addr := etcdtest.FreeAddr(t)
 	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
 	d := startDaemonProcess(t, bin, r.cfgFile, addr)
 	waitUntil(t, "2 instances", func() bool { return len(webInstances(t, client)) == 2 })

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
@@ -80,17 +80,6 @@ func (p *daemonProcess) term(t testing.TB) int {
 	return exitCode(t, p.cmd.Wait())
 }
 
-// freeAddr returns a loopback address with a free port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // instances lists the emulator's instances named web-*, by name.
 func webInstances(t testing.TB, c *lighthouse.Client) map[string]int {
 	t.Helper()
@@ -114,12 +103,12 @@ func TestDaemonBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "0")
 	client := emu.client(t)
 	r := newDaemonRig(t)
 	r.endpoint = emu.url
-	addr := freeAddr(t)
+	addr := etcdtest.FreeAddr(t)
 	// Creates at 4 a second, so that SIGTERM lands during an apply.
 	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
 	cfg := mustRead(t, r.cfgFile)

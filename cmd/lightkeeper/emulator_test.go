@@ -106,7 +106,7 @@ func (p *emulatorProcess) client(t testing.TB) *lighthouse.Client {
 // it, create an instance, stop it with SIGTERM, start it again on the same
 // state file and find the instance and its client token still there.
 func TestEmulatorProcess(t *testing.T) {
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	state := filepath.Join(t.TempDir(), "lighthouse.json")
 	ctx := context.Background()
 	create := &lighthouse.CreateInstancesRequest{
@@ -269,7 +269,7 @@ func TestEmulatorHelpListsSwitches(t *testing.T) {
 // The process serves the switches: the intl site refuses Tags, a quota
 // raised by --quota holds, and a session token is required.
 func TestEmulatorProcessSwitches(t *testing.T) {
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokFile, []byte("sess-tok-1\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -112,6 +112,12 @@ func (s *haScenario) step() {
 	}
 	leader, followers := s.leaderAndFollowers(running)
 	pick := func(ds []*haDaemon) *haDaemon { return ds[s.rng.IntN(len(ds))] }
+	role := func(d *haDaemon) string {
+		if d == leader {
+			return "leader"
+		}
+		return "follower"
+	}
 	switch ev := s.rng.IntN(13); {
 	case ev < 3:
 		f := []string{"web", "api"}[s.rng.IntN(2)]
@@ -122,19 +128,19 @@ func (s *haScenario) step() {
 		d := pick(running)
 		s.log("webhook to %s", d.id)
 		postHook(s.t, d.proc().base, r.git.head())
-	case ev == 4 && leader != nil:
-		s.log("SIGKILL the leader %s", leader.id)
-		leader.kill()
-	case ev == 5 && len(followers) > 0:
-		d := pick(followers)
-		s.log("SIGKILL the follower %s", d.id)
+	case ev == 4 && leader != nil, ev == 5 && len(followers) > 0:
+		d := leader
+		if ev == 5 {
+			d = pick(followers)
+		}
+		s.log("SIGKILL the %s %s", role(d), d.id)
 		d.kill()
-	case ev == 6 && leader != nil:
-		s.log("SIGSTOP the leader %s", leader.id)
-		leader.stop()
-	case ev == 7 && len(followers) > 0:
-		d := pick(followers)
-		s.log("SIGSTOP the follower %s", d.id)
+	case ev == 6 && leader != nil, ev == 7 && len(followers) > 0:
+		d := leader
+		if ev == 7 {
+			d = pick(followers)
+		}
+		s.log("SIGSTOP the %s %s", role(d), d.id)
 		d.stop()
 	case ev == 8 && len(paused) > 0:
 		d := pick(paused)
@@ -142,11 +148,7 @@ func (s *haScenario) step() {
 		d.cont()
 	case ev == 9 && len(running) > 0:
 		d := pick(running)
-		role := "follower"
-		if d == leader {
-			role = "leader"
-		}
-		s.log("SIGTERM the %s %s", role, d.id)
+		s.log("SIGTERM the %s %s", role(d), d.id)
 		d.term()
 	case ev == 10 && len(dead) > 0:
 		d := pick(dead)

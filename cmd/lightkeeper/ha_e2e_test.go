@@ -24,7 +24,7 @@ import (
 func TestHAElection(t *testing.T) {
 	r := newHARig(t, haOptions{tls: true, fleets: map[string]int{"web": 2, "api": 1}})
 	leader := r.waitLeader("start")
-	if ls := r.leaders(); len(ls) != 1 {
+	if ls, _ := r.leaders(); len(ls) != 1 {
 		t.Fatalf("%d leaders", len(ls))
 	}
 	if code, _ := leader.get("/readyz"); code != http.StatusOK {
@@ -88,12 +88,7 @@ func TestHAKillLeader(t *testing.T) {
 	if leader == old {
 		t.Fatal("the killed daemon leads")
 	}
-	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.firstNotFrom(killed, old.id); return ok })
-	first, _ := r.calls.firstNotFrom(killed, old.id)
-	if first.daemon != leader.id {
-		t.Errorf("the first API call after the kill came from %s, not the new leader %s", first.daemon, leader.id)
-	}
-	t.Logf("failover: %v from SIGKILL of %s to the first API call (%s) of %s (lease TTL %v)", first.at.Sub(killed), old.id, first.action, leader.id, r.o.leaseTTL)
+	r.checkFailover("SIGKILL", killed, old, leader)
 	r.setCounts(map[string]int{"web": 5})
 	r.waitConverged("web raised after the failover")
 
@@ -110,6 +105,18 @@ func TestHAKillLeader(t *testing.T) {
 	}
 }
 
+// checkFailover waits for the first API call after old got signal at at
+// from another daemon, fails unless it came from leader, and logs the time
+// between the two.
+func (r *haRig) checkFailover(signal string, at time.Time, old, leader *haDaemon) {
+	r.t.Helper()
+	first := r.firstCallAfter(at, old)
+	if first.daemon != leader.id {
+		r.t.Errorf("the first API call after %s of %s came from %s, not the new leader %s", signal, old.id, first.daemon, leader.id)
+	}
+	r.t.Logf("failover: %v from %s of %s to the first API call (%s) of %s (lease TTL %v)", first.at.Sub(at), signal, old.id, first.action, leader.id, r.o.leaseTTL)
+}
+
 // TestHATermLeader: SIGTERM of the leader exits 0 and hands over at once:
 // its election key is gone from etcd when it has exited (no waiting for the
 // lease), another daemon leads, and a commit converges.
@@ -121,12 +128,7 @@ func TestHATermLeader(t *testing.T) {
 		t.Errorf("election keys right after the leader exited: %q; want the other two only", keys)
 	}
 	leader := r.waitLeader("after SIGTERM of " + old.id)
-	waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.firstNotFrom(termed, old.id); return ok })
-	first, _ := r.calls.firstNotFrom(termed, old.id)
-	if first.daemon != leader.id {
-		t.Errorf("the first API call after SIGTERM came from %s, not the new leader %s", first.daemon, leader.id)
-	}
-	t.Logf("failover: %v from SIGTERM of %s to the first API call (%s) of %s (lease TTL %v)", first.at.Sub(termed), old.id, first.action, leader.id, r.o.leaseTTL)
+	r.checkFailover("SIGTERM", termed, old, leader)
 	r.setCounts(map[string]int{"web": 4})
 	r.waitConverged("web raised after the handover")
 }

@@ -37,8 +37,7 @@ func BenchmarkHAFailover(b *testing.B) {
 				// of the TTL), after the followers have seen the leader.
 				time.Sleep(time.Duration(rand.Int64N(int64(ttl / 3))))
 				killed := old.kill()
-				waitUntil(t, "the new leader's first API call", func() bool { _, ok := r.calls.firstNotFrom(killed, old.id); return ok })
-				first, _ := r.calls.firstNotFrom(killed, old.id)
+				first := r.firstCallAfter(killed, old)
 				d := first.at.Sub(killed)
 				samples = append(samples, d)
 				t.Logf("TTL %v sample %d: SIGKILL of %s -> first API call (%s) of %s after %v", ttl, i+1, old.id, first.action, first.daemon, d.Round(time.Millisecond))

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/election"
@@ -107,33 +106,19 @@ spec: {region: ap-guangzhou, count: 3, bundleId: bundle_gen_01, blueprintId: lhb
 	}
 	holdA := &holdingTransport{hold: `"InstanceName":"web-2"`, held: make(chan struct{}), release: make(chan struct{})}
 	a := startOverlapDaemon(t, "lk-a", srv.Endpoints(), h, dir, holdA)
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited a minute for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	select {
 	case <-holdA.held:
 	case <-time.After(time.Minute):
 		t.Fatal("lk-a did not send its create of web-2")
 	}
-	waitFor("lk-a's creates of web-0 and web-1", func() bool { return len(h.Server.Instances()) == 2 })
+	waitUntil(t, "lk-a's creates of web-0 and web-1", func() bool { return len(h.Server.Instances()) == 2 })
 	// lk-b campaigns meanwhile: it is next in line.
 	holdB := &holdingTransport{hold: "never held", held: make(chan struct{}), release: make(chan struct{})}
 	b := startOverlapDaemon(t, "lk-b", srv.Endpoints(), h, dir, holdB)
-	waitFor("lk-b to follow", func() bool { s := b.d.Status(); return s.Runs >= 1 && s.HA.LeaderID == "lk-a" })
+	waitUntil(t, "lk-b to follow", func() bool { s := b.d.Status(); return s.Runs >= 1 && s.HA.LeaderID == "lk-a" })
 
 	// lk-a's lease expires while its create of web-2 is on its way.
-	cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints(), Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := srv.Client(t)
 	ctx := context.Background()
 	resp, err := cli.Get(ctx, "/overlap/leader/", clientv3.WithFirstCreate()...)
 	if err != nil || len(resp.Kvs) != 1 {
@@ -142,8 +127,8 @@ spec: {region: ap-guangzhou, count: 3, bundleId: bundle_gen_01, blueprintId: lhb
 	if _, err := cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("lk-a to lose the leadership", func() bool { return a.d.Status().HA.ElectionsLost >= 1 })
-	waitFor("lk-b to lead and end a cycle", func() bool {
+	waitUntil(t, "lk-a to lose the leadership", func() bool { return a.d.Status().HA.ElectionsLost >= 1 })
+	waitUntil(t, "lk-b to lead and end a cycle", func() bool {
 		s := b.d.Status()
 		return s.HA.Leader && s.LastRun != nil && s.LastRun.Result == daemon.ResultSuccess
 	})
@@ -160,7 +145,7 @@ spec: {region: ap-guangzhou, count: 3, bundleId: bundle_gen_01, blueprintId: lhb
 	}
 
 	close(holdA.release) // lk-a's create of web-2 reaches the service late
-	waitFor("lk-a's late create to end", func() bool {
+	waitUntil(t, "lk-a's late create to end", func() bool {
 		s := a.d.Status()
 		return s.LastRun != nil && s.Runs >= 1 && s.LastRun.Result != ""
 	})

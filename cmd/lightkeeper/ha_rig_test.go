@@ -237,24 +237,29 @@ func (r *haRig) describe() string {
 	return b.String()
 }
 
-// leaders returns the daemons whose /status says ha.leader true.
-func (r *haRig) leaders() []*haDaemon {
+// leaders returns the daemons whose /status says ha.leader true, and each
+// daemon's ha object (nil where it has none, see ha).
+func (r *haRig) leaders() ([]*haDaemon, map[*haDaemon]map[string]any) {
 	var out []*haDaemon
+	has := map[*haDaemon]map[string]any{}
 	for _, d := range r.daemons {
-		if ha := d.ha(); ha != nil && ha["leader"] == true {
+		ha := d.ha()
+		has[d] = ha
+		if ha != nil && ha["leader"] == true {
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, has
 }
 
 // waitLeader waits until exactly one running daemon says it leads, and every
-// other running, unpaused daemon names it as leaderId, and returns it.
+// other running, unpaused daemon names it as leaderId, and returns it. Each
+// poll reads every daemon's /status once.
 func (r *haRig) waitLeader(what string) *haDaemon {
 	r.t.Helper()
 	var leader *haDaemon
 	waitUntil(r.t, what+": one leader that the others follow", func() bool {
-		ls := r.leaders()
+		ls, has := r.leaders()
 		if len(ls) != 1 {
 			return false
 		}
@@ -263,13 +268,27 @@ func (r *haRig) waitLeader(what string) *haDaemon {
 			if d == leader || !d.running() {
 				continue
 			}
-			if ha := d.ha(); ha == nil || ha["leaderId"] != leader.id {
+			if ha := has[d]; ha == nil || ha["leaderId"] != leader.id {
 				return false
 			}
 		}
 		return true
 	})
 	return leader
+}
+
+// firstCallAfter waits for the first API call after at sent by a daemon
+// other than old (a call old sent just before at may arrive after it) and
+// returns it.
+func (r *haRig) firstCallAfter(at time.Time, old *haDaemon) apiCall {
+	r.t.Helper()
+	var first apiCall
+	waitUntil(r.t, "the new leader's first API call", func() bool {
+		var ok bool
+		first, ok = r.calls.firstNotFrom(at, old.id)
+		return ok
+	})
+	return first
 }
 
 // followers are the running daemons other than leader.
@@ -287,9 +306,7 @@ func (r *haRig) followers(leader *haDaemon) []*haDaemon {
 func (d *haDaemon) start() {
 	d.r.t.Helper()
 	p := startDaemonProcess(d.r.t, d.r.bin, d.cfgFile, d.addr)
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = p, false, false
-	d.mu.Unlock()
+	d.setProc(p)
 	waitUntil(d.r.t, d.id+" to answer /healthz", func() bool {
 		select {
 		case <-p.done:
@@ -299,6 +316,14 @@ func (d *haDaemon) start() {
 		code, _ := d.get("/healthz")
 		return code != 0
 	})
+}
+
+// setProc makes p (nil: none) the daemon's process, neither paused nor
+// suspect.
+func (d *haDaemon) setProc(p *daemonProcess) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.p, d.paused, d.suspect = p, false, false
 }
 
 // proc is the current process, nil if there is none.
@@ -336,9 +361,7 @@ func (d *haDaemon) kill() time.Time {
 	p := d.proc()
 	<-p.done
 	p.cmd.Wait()
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = nil, false, false
-	d.mu.Unlock()
+	d.setProc(nil)
 	return at
 }
 
@@ -350,9 +373,7 @@ func (d *haDaemon) term() time.Time {
 	if code := d.proc().term(d.r.t); code != 0 {
 		d.r.t.Fatalf("%s: exit %d after SIGTERM", d.id, code)
 	}
-	d.mu.Lock()
-	d.p, d.paused, d.suspect = nil, false, false
-	d.mu.Unlock()
+	d.setProc(nil)
 	return at
 }
 

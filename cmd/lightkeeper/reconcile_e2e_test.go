@@ -26,8 +26,8 @@ var (
 	sharedBinErr  error
 )
 
-// reconcileBinary builds lightkeeper once for the end-to-end tests of
-// this file.
+// reconcileBinary builds lightkeeper once for all the process tests of the
+// package (reconcile, validate, emulator, daemon, HA); they share it.
 func reconcileBinary(t testing.TB) string {
 	t.Helper()
 	sharedBinOnce.Do(func() {
@@ -95,21 +95,15 @@ func runBin(t testing.TB, bin string, extraEnv []string, args ...string) (int, s
 	return code, out.String(), errOut.String()
 }
 
-// emulatorInstances lists the emulator's instances through its admin API.
+// emulatorInstances lists the emulator's instances through its admin API
+// (listInstances, the HA monitor's), failing the test if it cannot.
 func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 	t.Helper()
-	resp, err := http.Get(url + "/_emulator/instances")
+	instances, err := listInstances(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Instances []lighthouse.Instance `json:"instances"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body.Instances
+	return instances
 }
 
 // emulatorCalls returns the emulator's call counts by action.

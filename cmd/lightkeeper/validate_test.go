@@ -204,18 +204,8 @@ func TestSchemaCommand(t *testing.T) {
 	}
 }
 
-// buildBinary builds lightkeeper into a temporary directory.
-func buildBinary(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lightkeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestValidateBinary(t *testing.T) {
-	bin := buildBinary(t)
+	bin := reconcileBinary(t)
 	dir := badFleets(t)
 	cmd := exec.Command(bin, "validate", dir)
 	var out, errOut bytes.Buffer

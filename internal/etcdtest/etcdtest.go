@@ -64,16 +64,14 @@ func Start(t testing.TB) *Server {
 func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	root := t.TempDir()
-	s := &Server{t: t, dir: filepath.Join(root, "data")}
-	scheme := "http"
+	s := &Server{t: t, dir: filepath.Join(root, "data"), scheme: "http"}
 	if o.TLS {
 		files, err := WriteTLSFiles(filepath.Join(root, "tls"))
 		if err != nil {
 			t.Fatalf("etcdtest: %v", err)
 		}
-		s.tls, scheme = files, "https"
+		s.tls, s.scheme = files, "https"
 	}
-	s.scheme = scheme
 	if err := s.start(); err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -126,7 +124,7 @@ func (s *Server) Running() bool {
 
 func (s *Server) start() error {
 	var err error
-	for range 5 { // a port freeAddr picked may be taken before etcd binds it
+	for range 5 { // a port FreeAddr picked may be taken before etcd binds it
 		if err = s.startMember(); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
