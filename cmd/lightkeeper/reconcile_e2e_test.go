@@ -96,7 +96,7 @@ func runBin(t testing.TB, bin string, extraEnv []string, args ...string) (int, s
 }
 
 // emulatorInstances lists the emulator's instances through its admin API
-// (listInstances, the HA monitor's), failing the test if it cannot.
+// (listInstances), failing the test if it cannot.
 func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 	t.Helper()
 	instances, err := listInstances(url)
@@ -104,6 +104,23 @@ func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 		t.Fatal(err)
 	}
 	return instances
+}
+
+// listInstances is GET /_emulator/instances, returning errors instead of
+// failing (it runs on the monitor's goroutine).
+func listInstances(base string) ([]lighthouse.Instance, error) {
+	resp, err := http.Get(base + "/_emulator/instances")
+	if err != nil {
+		return nil, fmt.Errorf("list the emulator's instances: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Instances []lighthouse.Instance `json:"instances"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode the emulator's instances: %w", err)
+	}
+	return body.Instances, nil
 }
 
 // emulatorCalls returns the emulator's call counts by action.
