@@ -223,6 +223,7 @@ func (d *Daemon) reconcile(ctx context.Context, run *Run, errs *[]string) string
 	d.m.observePlan(p)
 	run.Creates = p.Totals.Creates
 	if p.Check(d.opts.Limits) {
+		p.Word(configWords)
 		d.m.held.Set(1)
 		msgs := make([]string, 0, len(p.Violations))
 		for _, v := range p.Violations {

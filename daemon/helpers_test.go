@@ -109,7 +109,7 @@ func (e *env) options() daemon.Options {
 		Interval:  time.Hour,
 		Jitter:    -1,
 		Reconcile: reconcile.Options{Now: e.clock.Now},
-		Limits:    reconcile.Limits{MaxCreates: -1},
+		Limits:    reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit},
 		Registry:  prometheus.NewRegistry(),
 	}
 }

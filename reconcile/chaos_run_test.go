@@ -141,7 +141,7 @@ func (s *scenario) run(r *reconcile.Reconciler, maxCreates int) string {
 	if err != nil {
 		return fmt.Sprintf("plan: %v", err)
 	}
-	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxIsolates: -1})
+	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: reconcile.NoLimit})
 	res, err := r.Apply(s.ctx, p, false)
 	chaosStats.runs.Add(1)
 	if err != nil && !(over && errors.Is(err, reconcile.ErrOverLimit)) {
@@ -192,7 +192,7 @@ func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
 	if err != nil {
 		s.fatalf("%s: plan: %v", who, err)
 	}
-	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxIsolates: -1})
+	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: reconcile.NoLimit})
 	if over {
 		s.quiesce()
 		mid := s.emu.Mutations()

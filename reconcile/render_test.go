@@ -108,9 +108,14 @@ func renderPlan(t testing.TB) *Plan {
 		}
 	}
 	p.total()
-	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	p.Check(Limits{MaxCreates: 2, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit})
+	p.Word(cliWords)
 	return p
 }
+
+// cliWords are the command line's names of the limits (cmd/lightkeeper),
+// which the golden files show.
+var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", AllowOverLimit: "--allow-over-limit"}
 
 func renderResult() *Result {
 	return &Result{FormatVersion: FormatVersion, Created: 2, Failed: 1, Isolated: 1, Fleets: []*FleetResult{
@@ -135,7 +140,8 @@ func noChangePlan(t testing.TB) *Plan {
 	}
 	obs := map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: t0, Total: 3, Fleets: map[string][]Instance{"web": ins}, Seen: seen}}
 	p := Diff(fleets, obs, nil, t0, DiffOptions{})
-	p.Check(Limits{MaxCreates: DefaultMaxCreates})
+	p.Check(Limits{MaxCreates: DefaultMaxCreates, MaxMonthlySpend: NoLimit})
+	p.Word(cliWords)
 	return p
 }
 
@@ -149,7 +155,8 @@ func errorPlan(t testing.TB) *Plan {
 		}
 	}
 	p.total()
-	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	p.Check(Limits{MaxCreates: 2, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit})
+	p.Word(cliWords)
 	return p
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -396,14 +395,9 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 		relay.close()
 		return daemon.Options{}, nil, err
 	}
-	limits := reconcile.Limits{MaxCreates: cfg.Limits.MaxCreatesPerRun, MaxIsolates: cfg.Limits.MaxIsolatesPerRun}
+	limits := reconcile.Limits{MaxCreates: cfg.Limits.MaxCreatesPerRun, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: cfg.Limits.MaxIsolatesPerRun}
 	if m := cfg.Limits.MaxMonthlySpend; m != nil {
 		limits.MaxMonthlySpend = *m
-		if *m == 0 {
-			// reconcile reads 0 as "no ceiling"; the file's 0 means
-			// "spend nothing".
-			limits.MaxMonthlySpend = math.SmallestNonzeroFloat64
-		}
 	}
 	fleets := path.Clean(strings.Trim(cfg.Repository.Path, "/"))
 	if fleets == "" {
@@ -427,7 +421,7 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	return daemon.Options{
 		Source:     daemon.GitSource(src),
 		Cloud:      client,
-		Reconcile:  reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
+		Reconcile:  reconcile.Options{Tags: lighthouse.TakesTags(cfg.API.Site, endpoint)},
 		Limits:     limits,
 		Spec:       spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
 		Path:       fleets,

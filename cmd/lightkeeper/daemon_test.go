@@ -22,6 +22,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
 func TestDaemonCheck(t *testing.T) {
@@ -336,5 +337,16 @@ func TestDaemonOptionsLimits(t *testing.T) {
 	cfg.Limits.MaxTotalCount = -1
 	if opts, _, err = s.options(cfg); err != nil || opts.Spec.MaxTotalCount != -1 {
 		t.Errorf("no ceiling: %v, MaxTotalCount %d", err, opts.Spec.MaxTotalCount)
+	}
+	// limits.maxMonthlySpend: unset is no limit, 0 spends nothing (the
+	// one rule of reconcile.Limits, without a stand-in for 0).
+	for _, tc := range []struct {
+		spend *float64
+		want  float64
+	}{{nil, reconcile.NoLimit}, {new(float64), 0}} {
+		cfg.Limits.MaxMonthlySpend = tc.spend
+		if opts, _, err = s.options(cfg); err != nil || opts.Limits.MaxMonthlySpend != tc.want {
+			t.Errorf("maxMonthlySpend %v: %v, MaxMonthlySpend %v, want %v", tc.spend, err, opts.Limits.MaxMonthlySpend, tc.want)
+		}
 	}
 }

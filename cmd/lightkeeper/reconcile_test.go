@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
@@ -44,7 +43,9 @@ func TestReconcileUsage(t *testing.T) {
 		{"--max-isolates", "-5"},
 		{"--max-total-count", "0"},
 		{"--max-total-count", "-2"},
-		{"--max-monthly-spend", "-1"},
+		{"--max-monthly-spend", "-2"},
+		{"--max-monthly-spend", "-0.5"},
+		{"--max-monthly-spend", "Inf"},
 		{"--max-monthly-spend", "NaN"},
 		{"--plan", "--wait"},
 		{"--plan", "--allow-over-limit"},
@@ -58,28 +59,6 @@ func TestReconcileUsage(t *testing.T) {
 		code, _, errOut := runCmd(t, append([]string{"reconcile"}, args...)...)
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, errOut)
-		}
-	}
-}
-
-func TestSendsTags(t *testing.T) {
-	for _, tc := range []struct {
-		site, endpoint string
-		want           bool
-	}{
-		{"auto", "", true},
-		{"auto", lighthouse.EndpointDefault, true},
-		{"auto", lighthouse.EndpointDefault + "/", true},
-		{"auto", lighthouse.EndpointRegional, true},
-		{"auto", "https://lighthouse.ap-guangzhou.tencentcloudapi.com", true},
-		{"auto", lighthouse.EndpointIntl, false},
-		{"auto", "http://127.0.0.1:9100", false},
-		{"auto", "https://lighthouse.example.com", false},
-		{"china", "http://127.0.0.1:9100", true},
-		{"intl", "", false},
-	} {
-		if got := sendsTags(tc.site, tc.endpoint); got != tc.want {
-			t.Errorf("sendsTags(%q, %q) = %v, want %v", tc.site, tc.endpoint, got, tc.want)
 		}
 	}
 }
@@ -292,6 +271,29 @@ func TestReconcileEmulatorSite(t *testing.T) {
 		}
 		if got := strings.Contains(string(b), "lightkeeper-fleet"); got != wantTags {
 			t.Errorf("--site %s: tags written %v, want %v", site, got, wantTags)
+		}
+	}
+}
+
+// Every limit flag follows one rule: -1 is no limit, 0 allows nothing, and
+// the violations are worded with the flags' names.
+func TestReconcileLimitFlagsFollowOneRule(t *testing.T) {
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 2)})
+	emu := filepath.Join(t.TempDir(), "emu.json")
+	for _, tc := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{nil, exitChanges, ""}, // the defaults: 20 creates, no spend limit
+		{[]string{"--max-monthly-spend", "-1", "--max-creates", "-1"}, exitChanges, ""},
+		{[]string{"--max-monthly-spend", "0"}, exitOverLimit, "over --max-monthly-spend 0.00"},
+		{[]string{"--max-creates", "0"}, exitOverLimit, "the plan creates 2 instances, 2 over --max-creates 0"},
+		{[]string{"--max-creates", "2", "--max-monthly-spend", "1000"}, exitChanges, ""},
+	} {
+		code, out, errOut := runCmd(t, append(append([]string{"reconcile", "--plan", "--emulator", emu}, tc.args...), dir)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.say) {
+			t.Errorf("%q: exit %d, want %d saying %q\n%s\n%s", tc.args, code, tc.code, tc.say, out, errOut)
 		}
 	}
 }
