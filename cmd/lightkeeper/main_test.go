@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"flag"
+	"io"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,5 +50,50 @@ func TestVersionFlag(t *testing.T) {
 	_, want, _ := runCmd(t, "version")
 	if out != want {
 		t.Errorf("--version printed %q, version %q", out, want)
+	}
+}
+
+// Every command's help spells its flags --name, as the usage lines and the
+// docs write them, and its usage line names only flags it has.
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	singleDash := regexp.MustCompile(`(?m)^  -[a-z]`)
+	synopsisFlag := regexp.MustCompile(`--([a-z0-9-]+)`)
+	for name := range commands {
+		code, out, _ := runCmd(t, name, "--help")
+		if code != exitOK {
+			t.Fatalf("%s --help: exit %d", name, code)
+		}
+		if m := singleDash.FindString(out); m != "" {
+			t.Errorf("%s --help prints a flag with one dash (%q):\n%s", name, m, out)
+		}
+		var fs *flagSet
+		e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, describe: func(f *flagSet) { fs = f }}
+		_ = commands[name].run(context.Background(), e, nil)
+		if fs == nil {
+			t.Fatalf("%s did not describe its flags", name)
+		}
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(out, "\n  --"+f.Name+" ") && !strings.Contains(out, "\n  --"+f.Name+"\n") && !strings.Contains(out, "\n  --"+f.Name+"[=") {
+				t.Errorf("%s --help does not list --%s", name, f.Name)
+			}
+		})
+		for _, m := range synopsisFlag.FindAllStringSubmatch(fs.synopsis, -1) {
+			if fs.Lookup(m[1]) == nil && m[1] != "help" {
+				t.Errorf("the usage line of %s names --%s, which it does not have", name, m[1])
+			}
+		}
+	}
+	// The format of one flag of each kind, defaults as the flag package prints them.
+	_, out, _ := runCmd(t, "reconcile", "--help")
+	for _, want := range []string{
+		"\n  --plan\n    \tprint the plan and change nothing\n",
+		"\n  --max-creates int\n    \tmost instances one run may create; -1 for no limit (default 20)\n",
+		"\n  --output string\n    \toutput format: text, json or markdown (default \"text\")\n",
+		"\n  --wait[=DURATION]\n",
+		"\n  --state-dir DIR\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reconcile --help lacks %q:\n%s", want, out)
+		}
 	}
 }
