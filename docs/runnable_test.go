@@ -42,6 +42,11 @@ func TestReadmeRunnable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the README's quick starts as processes; run without -short")
 	}
+	for _, tool := range []string{"sh", "git", "curl", "grep", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README's quick starts use %s, which is not on PATH: install it", tool)
+		}
+	}
 	readme, err := readMD("README.md")
 	if err != nil {
 		t.Fatal(err)
