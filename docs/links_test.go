@@ -126,14 +126,7 @@ func TestSlug(t *testing.T) {
 // TestReadmeMapsEveryDoc: every file of docs/ is in the README's map of the
 // documentation, so a new topic is found from the front page.
 func TestReadmeMapsEveryDoc(t *testing.T) {
-	readme, err := readMD("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	docMap, line, ok := readme.section("Documentation")
-	if !ok {
-		t.Fatal(`README.md has no "## Documentation" section, the map of docs/`)
-	}
+	docMap, line := mustSection(t, "README.md", "Documentation")
 	entries, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)

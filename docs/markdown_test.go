@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"unicode"
 )
 
@@ -133,6 +134,21 @@ func (f *mdFile) section(heading string) (body string, line int, ok bool) {
 		}
 	}
 	return strings.Join(out, "\n"), line, level > 0
+}
+
+// mustSection returns the section of the Markdown file name under heading
+// and the heading's line, or fails the test saying what to add.
+func mustSection(t *testing.T, name, heading string) (string, int) {
+	t.Helper()
+	f, err := readMD(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, line, ok := f.section(heading)
+	if !ok {
+		t.Fatalf("%s has no section %q: add the heading, or fix the test if it moved", name, heading)
+	}
+	return sec, line
 }
 
 // markdownFiles lists the repository's Markdown files, slash-separated and

@@ -132,14 +132,7 @@ func TestCLIDocumented(t *testing.T) {
 // schema is in the Configuration section of docs/daemon.md, by its full
 // dotted path.
 func TestDaemonConfigDocumented(t *testing.T) {
-	daemon, err := readMD("docs/daemon.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, line, ok := daemon.section("Configuration")
-	if !ok {
-		t.Fatal(`docs/daemon.md has no "## Configuration" section`)
-	}
+	sec, line := mustSection(t, "docs/daemon.md", "Configuration")
 	b, err := os.ReadFile("../daemon/config.schema.json")
 	if err != nil {
 		t.Fatal(err)
@@ -178,14 +171,7 @@ var metricNameRE = regexp.MustCompile(`Name:\s*"(lightkeeper_[a-z_]+)"`)
 // Name: "lightkeeper_…" in daemon's Go files) is in the Metrics section of
 // docs/daemon.md.
 func TestDaemonMetricsDocumented(t *testing.T) {
-	daemon, err := readMD("docs/daemon.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, line, ok := daemon.section("Metrics")
-	if !ok {
-		t.Fatal(`docs/daemon.md has no "## Metrics" section`)
-	}
+	sec, line := mustSection(t, "docs/daemon.md", "Metrics")
 	files, err := filepath.Glob("../daemon/*.go")
 	if err != nil {
 		t.Fatal(err)
