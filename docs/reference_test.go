@@ -61,7 +61,7 @@ func help(t *testing.T, args ...string) string {
 
 var (
 	commandRE  = regexp.MustCompile(`(?m)^  ([a-z][a-z-]*)\s{2,}\S`)
-	flagRE     = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
+	flagRE     = regexp.MustCompile(`(?m)^  --([a-z][a-z0-9-]*)`)
 	exitCodeRE = regexp.MustCompile(`(?:^|[^\w./=-])(\d{1,3}) [a-z]`)
 )
 

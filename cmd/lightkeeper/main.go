@@ -147,7 +147,7 @@ func usage(w io.Writer) {
 	b.WriteString("lightkeeper " + tagline + "\n\n")
 	b.WriteString("Usage:\n  lightkeeper <command> [flags] [args]\n\nCommands:\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(&b, "  %-11s %s\n", n, commands[n].summary)
 	}
 	b.WriteString("\nRun 'lightkeeper <command> --help' for a command's flags and exit codes;\n'lightkeeper --version' is 'lightkeeper version'.\n")
 	b.WriteString("\n" + exitCodesLine + "\n")
