@@ -258,6 +258,8 @@ func writeFishCompletion(w io.Writer, docs []commandDoc) {
 			case f.arg == "" || f.optional:
 			case len(f.values) > 0:
 				fmt.Fprintf(&b, " -x -a %s", fishQuote(strings.Join(f.values, " ")))
+			case f.dirs:
+				b.WriteString(" -x -a '(__fish_complete_directories (commandline -ct))'")
 			case f.files:
 				b.WriteString(" -r -F")
 			default:

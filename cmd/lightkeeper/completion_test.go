@@ -36,6 +36,29 @@ func needShell(t *testing.T, shell string) string {
 	return path
 }
 
+// completionCase is a command line typed before TAB and the words that
+// completion must offer.
+type completionCase struct {
+	line string
+	want []string
+}
+
+// sameWords reports whether got and want hold the same words, in any order.
+func sameWords(got, want []string) bool {
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.Sort(got)
+	slices.Sort(want)
+	return slices.Equal(got, want)
+}
+
+// parseScript runs shell with its no-execute flag on script.
+func parseScript(t *testing.T, shell, noExec, script string) {
+	t.Helper()
+	if out, err := exec.Command(shell, noExec, script).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(shell), noExec, err, out)
+	}
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // completionFixture makes a directory holding a directory "data" and a file
@@ -109,12 +132,8 @@ func TestBashCompletion(t *testing.T) {
 		t.Errorf("complete -p lightkeeper = %q", lines[0])
 	}
 	for i, c := range cases {
-		got := strings.Fields(strings.TrimPrefix(lines[i+1], "=>"))
-		want := slices.Clone(c.want)
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("completing %q: got %q, want %q", strings.Join(c.words, " "), got, want)
+		if got := strings.Fields(strings.TrimPrefix(lines[i+1], "=>")); !sameWords(got, c.want) {
+			t.Errorf("completing %q: got %q, want %q", strings.Join(c.words, " "), got, c.want)
 		}
 	}
 }
@@ -123,20 +142,16 @@ func TestFishCompletion(t *testing.T) {
 	fish := needShell(t, "fish")
 	script := completionScript(t, "fish")
 	dir := completionFixture(t)
-	if out, err := exec.Command(fish, "--no-execute", script).CombinedOutput(); err != nil {
-		t.Fatalf("fish --no-execute: %v\n%s", err, out)
-	}
-	cases := []struct {
-		line string
-		want []string
-	}{
+	parseScript(t, fish, "--no-execute", script)
+	cases := []completionCase{
 		{"lightkeeper rec", []string{"reconcile"}},
 		{"lightkeeper reconcile --pl", []string{"--plan"}},
 		{"lightkeeper reconcile --output ", []string{"json", "markdown", "text"}},
 		{"lightkeeper completion ", []string{"bash", "fish", "zsh"}},
 		{"lightkeeper validate --max-total-count ", nil},
 		{"lightkeeper validate " + dir + "/da", []string{dir + "/data/", dir + "/data.txt"}},
-		{"lightkeeper reconcile --state-dir " + dir + "/da", []string{dir + "/data/", dir + "/data.txt"}},
+		{"lightkeeper reconcile --state-dir " + dir + "/da", []string{dir + "/data/"}},
+		{"lightkeeper reconcile --emulator " + dir + "/da", []string{dir + "/data/", dir + "/data.txt"}},
 	}
 	var drv strings.Builder
 	fmt.Fprintf(&drv, "source %s\n", shellQuote(script))
@@ -152,11 +167,7 @@ func TestFishCompletion(t *testing.T) {
 		t.Fatalf("fish printed %d lines for %d cases:\n%s", len(lines), len(cases), out)
 	}
 	for i, c := range cases {
-		got := strings.Fields(strings.TrimPrefix(lines[i], "=>"))
-		want := slices.Clone(c.want)
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
+		if got := strings.Fields(strings.TrimPrefix(lines[i], "=>")); !sameWords(got, c.want) {
 			t.Errorf("completing %q: got %q, want %q", c.line, got, c.want)
 		}
 	}
@@ -189,18 +200,13 @@ zpty -d z
 func TestZshCompletion(t *testing.T) {
 	zsh := needShell(t, "zsh")
 	script := completionScript(t, "zsh")
-	if out, err := exec.Command(zsh, "-n", script).CombinedOutput(); err != nil {
-		t.Fatalf("zsh -n: %v\n%s", err, out)
-	}
+	parseScript(t, zsh, "-n", script)
 	tmp := t.TempDir()
 	driver := filepath.Join(tmp, "capture.zsh")
 	if err := os.WriteFile(driver, []byte(zshCapture), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		line string
-		want []string
-	}{
+	cases := []completionCase{
 		{"lightkeeper rec", []string{"reconcile"}},
 		{"lightkeeper reconcile --pl", []string{"--plan"}},
 		{"lightkeeper reconcile --output=", []string{"json", "markdown", "text"}},
@@ -225,8 +231,7 @@ func TestZshCompletion(t *testing.T) {
 				got = append(got, l)
 			}
 		}
-		slices.Sort(got)
-		if !slices.Equal(got, c.want) {
+		if !sameWords(got, c.want) {
 			t.Errorf("completing %q: got %q, want %q", c.line, got, c.want)
 		}
 	}
