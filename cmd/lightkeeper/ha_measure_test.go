@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The HA measurements (examples/ha/README.md, "Measured") are benchmarks,
+// The HA measurements (docs/benchmarks.md, "Several hosts") are benchmarks,
 // which a plain go test does not run, and build only with the tag full
 // (see ha_e2e_test.go); each takes minutes:
 //
