@@ -240,9 +240,8 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 				// No token: a service that remembered the slot's token for a
 				// DryRun could answer the real create later with the DryRun's
 				// empty ID set. A DryRun buys nothing, so retrying it
-				// without a token is safe.
-				dry := *req
-				req = &dry
+				// without a token is safe. (req is a copy: the plan's
+				// request keeps its token.)
 				req.DryRun, req.ClientToken = true, ""
 				if _, err := r.cloud.CreateInstances(ctx, fp.Region, req); err != nil && lighthouse.ErrorCode(err) != "DryRunOperation" {
 					fp.Error = fleetError(err)

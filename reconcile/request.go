@@ -73,8 +73,8 @@ func WithPassword(req *lighthouse.CreateInstancesRequest, password string) *ligh
 	return &cp
 }
 
-// sendable is the request Apply sends for c at incarnation inc: the plan's
-// request with, for a later incarnation, that incarnation's token, and the
+// sendable is the request Apply sends for c at incarnation inc, a copy of
+// the plan's: for a later incarnation that incarnation's token, and the
 // login password.
 func (c *Create) sendable(region, fleet string, inc int, password string) (*lighthouse.CreateInstancesRequest, error) {
 	if c.Request == nil {

@@ -9,12 +9,12 @@ import (
 )
 
 // siteProblem reports what of fleet f the international site cannot
-// create, where DiffOptions.Tags says the site takes no tags: its CreateInstances takes
-// no Tags and its DockerContainerConfiguration has no RestartPolicy
-// (tencentcloud-sdk-go-intl-en, lighthouse/v20200324/models.go). A restart
-// policy is refused rather than dropped, so that no container runs other
-// than the spec says; user tags are only noted, as the spec documents that
-// they are sent where the site takes them.
+// create, where DiffOptions.Tags says the site takes no tags: its
+// CreateInstances takes no Tags and its DockerContainerConfiguration has no
+// RestartPolicy (tencentcloud-sdk-go-intl-en, lighthouse/v20200324/models.go).
+// A restart policy is refused rather than dropped, so that no container runs
+// other than the spec says; user tags are only noted, as the spec documents
+// that they are sent where the site takes them.
 func siteProblem(fp *FleetPlan, f *spec.Fleet, tags bool) {
 	if tags {
 		return
