@@ -249,7 +249,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		for _, pe := range errs {
 			fmt.Fprintln(e.stderr, pe.Error())
 		}
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(len(errs), "problem"))}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(errs.Count(), "problem"))}
 	} else if err != nil {
 		return err
 	}
