@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/lightkeeper/lightkeeper/schema"
 )
@@ -332,6 +333,8 @@ func describeFSError(err error) string {
 		// os.Root (and so os.Root.FS) refuses a symbolic link that leads
 		// out of its directory; the error has no exported value.
 		return "symbolic link leads outside the directory being read; keep fleet files inside it, or name the file itself"
+	case errors.Is(err, syscall.ELOOP):
+		return "too many levels of symbolic links (a link that leads back to itself?); point the link at a file"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
