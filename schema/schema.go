@@ -248,17 +248,7 @@ func (c *collector) add(v Violation) {
 // and words those kept.
 func (c *collector) collect(e *jsonschema.ValidationError) {
 	c.gather(e)
-	pos := func(l leaf) (int, int) {
-		if l.node == nil {
-			return 0, 0
-		}
-		return l.node.Line, l.node.Column
-	}
-	slices.SortStableFunc(c.leaves, func(a, b leaf) int {
-		al, ac := pos(a)
-		bl, bc := pos(b)
-		return cmp.Or(cmp.Compare(al, bl), cmp.Compare(ac, bc))
-	})
+	slices.SortStableFunc(c.leaves, func(a, b leaf) int { return cmpPos(a.node, b.node) })
 	for _, l := range c.leaves {
 		if c.full() {
 			// Counted, not worded: a did-you-mean hint per unknown key
@@ -276,6 +266,10 @@ func (c *collector) gather(e *jsonschema.ValidationError) {
 		rules := c.keyRules(e, nil)
 		if len(rules) == 0 {
 			return // every rule broken is checked elsewhere
+		}
+		if c.max < 0 {
+			c.more++
+			return
 		}
 		// The library's InstanceLocation of a propertyNames error may
 		// share its array with later locations (it read "spec.charge" for
@@ -299,6 +293,10 @@ func (c *collector) gather(e *jsonschema.ValidationError) {
 			switch e.ErrorKind.(type) {
 			case *kind.AnyOf, *kind.OneOf, *kind.AllOf, *kind.Not:
 				// The schema explains the combination as a whole.
+				if c.max < 0 {
+					c.more++
+					return
+				}
 				n, _ := c.find(e.InstanceLocation)
 				c.leaves = append(c.leaves, leaf{e: e, sch: sch, path: e.InstanceLocation, node: n, whole: true})
 				return
@@ -313,12 +311,24 @@ func (c *collector) gather(e *jsonschema.ValidationError) {
 	if checkedElsewhere(sch) {
 		return
 	}
+	if c.max < 0 {
+		c.more += leafCount(e.ErrorKind) // none is kept: count only
+		return
+	}
 	loc := e.InstanceLocation
 	val, _ := c.find(loc)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		keys := keyNodes(val)
-		for _, p := range k.Properties {
+		props := k.Properties
+		if c.max > 0 && len(props) > c.max {
+			// Only the first max keys of the mapping can be kept.
+			props = slices.Clone(props)
+			slices.SortFunc(props, func(a, b string) int { return cmpPos(keys[a], keys[b]) })
+			c.more += len(props) - c.max
+			props = props[:c.max]
+		}
+		for _, p := range props {
 			c.leaves = append(c.leaves, leaf{e: e, sch: sch, path: loc, node: keys[p], key: p})
 		}
 		return
@@ -340,6 +350,31 @@ func (c *collector) gather(e *jsonschema.ValidationError) {
 		return
 	}
 	c.leaves = append(c.leaves, leaf{e: e, sch: sch, path: loc, node: val})
+}
+
+// leafCount is the number of leaves an error of kind k makes.
+func leafCount(k jsonschema.ErrorKind) int {
+	switch k := k.(type) {
+	case *kind.AdditionalProperties:
+		return len(k.Properties)
+	case *kind.Required:
+		return len(k.Missing)
+	case *kind.DependentRequired:
+		return len(k.Missing)
+	}
+	return 1
+}
+
+// cmpPos orders nodes as they are written; nil (no place) first.
+func cmpPos(a, b *yaml.Node) int {
+	var al, ac, bl, bc int
+	if a != nil {
+		al, ac = a.Line, a.Column
+	}
+	if b != nil {
+		bl, bc = b.Line, b.Column
+	}
+	return cmp.Or(cmp.Compare(al, bl), cmp.Compare(ac, bc))
 }
 
 // word turns a leaf into its violations (a key may break several rules of
