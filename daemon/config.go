@@ -182,11 +182,22 @@ func defaultConfig() Config {
 // LoadConfig reads and checks the configuration file. getenv resolves
 // $STATE_DIRECTORY (the default stateDirectory) and the variables of file
 // paths; nil means an empty environment. The error is a spec.Errors with
-// every problem found, each placed at its line and column.
+// every problem found, each placed at its line and column. A file is read
+// up to the size of a fleet file (spec.DefaultMaxFileSize): a larger one
+// is refused.
 func LoadConfig(file string, getenv func(string) string) (*Config, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, spec.DefaultMaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > spec.DefaultMaxFileSize {
+		return nil, spec.Errors{{File: file, Line: 1, Column: 1,
+			Message: fmt.Sprintf("the file is larger than %d bytes: is it the configuration?", spec.DefaultMaxFileSize)}}
 	}
 	return ParseConfig(file, b, getenv)
 }

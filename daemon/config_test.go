@@ -252,3 +252,19 @@ func TestConfigAliasBomb(t *testing.T) {
 		t.Fatalf("alias bomb: %v", err)
 	}
 }
+
+// A configuration is read up to the size of a fleet file: /dev/zero or a
+// huge file is refused, not read to the end.
+func TestConfigTooLarge(t *testing.T) {
+	for _, file := range []string{"/dev/zero", filepath.Join(t.TempDir(), "big.yaml")} {
+		if file != "/dev/zero" {
+			if err := os.WriteFile(file, []byte("repository: {url: /srv/x}\n"+strings.Repeat("# padding\n", 200_000)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := LoadConfig(file, nil)
+		if err == nil || err.Error() != file+":1:1: the file is larger than 1048576 bytes: is it the configuration?" {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+}
