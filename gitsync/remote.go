@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/lightkeeper/lightkeeper/schema"
 )
 
 // Remote follows a repository over the network (or file://) in a bare
@@ -304,28 +306,14 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options) (Rev
 // MaxSubject is the longest commit subject a Revision holds, in
 // characters; a longer one is cut there and ends in "…". Anything else
 // taken from a commit or tag and shown (a tag's name, a signature's
-// namespace) is cut the same way.
-const MaxSubject = 200
+// namespace) is cut the same way: as a message shows a value
+// (schema.Short).
+const MaxSubject = schema.MaxShown
 
 // subject is the first line of a commit message, cut at MaxSubject.
 func subject(msg string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
-	return shorten(strings.TrimSpace(line), MaxSubject)
-}
-
-// shorten cuts s at n characters, ending it in "…" when cut.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j] + "…"
-		}
-		i++
-	}
-	return s
+	return schema.Short(strings.TrimSpace(line))
 }
 
 // peel follows annotated tags to the commit.

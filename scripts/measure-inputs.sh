@@ -29,35 +29,9 @@ ZERO_MB=${ZERO_MB:-300}
 KEYS=${KEYS:-75000}
 COPIES=${COPIES:-20}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/lk-inputs.XXXXXX")
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'echo "measure-inputs: stopped" >&2; exit 130' INT TERM
-
-die() { echo "measure-inputs: $*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port"
-}
-http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+measure_name=measure-inputs measure_tmp=lk-inputs
+# shellcheck source=scripts/measure-lib.sh
+. scripts/measure-lib.sh
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo "machine: $(nproc) CPUs ($cpu), $(uname -sr), $(go version | cut -d' ' -f3)"
@@ -76,7 +50,7 @@ port=$(free_port)
 "$bin" emulator --listen "127.0.0.1:$port" >"$work/emulator.log" 2>&1 &
 pids+=($!)
 emu_url=http://127.0.0.1:$port
-for _ in $(seq 300); do http_ok "$emu_url/_emulator/stats" && break; sleep 0.1; done
+wait_for 30 "the emulator" http_ok "$emu_url/_emulator/stats"
 
 fleet() { # fleet NAME
 	printf 'apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: ap-guangzhou\n  count: 0\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n' "$1"
