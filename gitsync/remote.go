@@ -267,7 +267,7 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	if err != nil {
 		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
 	}
-	rev, err := readRevision(repo.Storer, h, r.opts)
+	rev, err := readRevision(repo.Storer, h, r.opts, true)
 	var ve *VerifyError
 	switch {
 	case errors.As(err, &ve):
@@ -279,9 +279,11 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 }
 
 // readRevision resolves h to a commit in s, checks its signature with
-// o.Verify (if set; a refusal is a *VerifyError), verifies the objects
-// under o.Path and returns the Revision.
-func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options) (Revision, error) {
+// o.Verify (if set; a refusal is a *VerifyError), checks the objects under
+// o.Path (reading the content a load may read too when content is set: a
+// Remote's cache may be half-written, a repository git wrote is not) and
+// returns the Revision.
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool) (Revision, error) {
 	c, err := peel(s, h)
 	if err != nil {
 		return Revision{}, err
@@ -296,7 +298,7 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options) (Rev
 	if err != nil {
 		return Revision{}, err
 	}
-	if err := t.verify(t.root); err != nil {
+	if err := t.verify(t.root, content); err != nil {
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}
 	rev.FS = t

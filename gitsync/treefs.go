@@ -193,13 +193,13 @@ func (t *treeFS) size(h plumbing.Hash) (int64, error) {
 	return n, nil
 }
 
-// verify reads every tree under tree h and the blobs that a load may read
-// (symbolic links, and *.yaml and *.yml files of at most maxRead bytes), so
-// that a corrupt or half-written cache shows before the revision is handed
-// out rather than half-way through a load. Of the other blobs only the
-// header is read: their size, which is all a load asks of them. Nothing is
-// inflated beyond maxRead. t must be unshared.
-func (t *treeFS) verify(h plumbing.Hash) error {
+// verify reads every tree under tree h and the header of every blob (its
+// size, which is all a load asks of most of them) and, when content is
+// set, the blobs that a load may read (symbolic links, and *.yaml and *.yml
+// files of at most maxRead bytes), so that a corrupt or half-written cache
+// shows before the revision is handed out rather than half-way through a
+// load. Nothing is inflated beyond maxRead. t must be unshared.
+func (t *treeFS) verify(h plumbing.Hash, content bool) error {
 	tr, err := t.tree(h)
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (t *treeFS) verify(h plumbing.Hash) error {
 		switch e.Mode {
 		case filemode.Submodule:
 		case filemode.Dir:
-			if err := t.verify(e.Hash); err != nil {
+			if err := t.verify(e.Hash, content); err != nil {
 				return err
 			}
 		default:
@@ -216,7 +216,7 @@ func (t *treeFS) verify(h plumbing.Hash) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", e.Name, err)
 			}
-			if size > t.maxRead || e.Mode != filemode.Symlink && !isFleetName(e.Name) {
+			if !content || size > t.maxRead || e.Mode != filemode.Symlink && !isFleetName(e.Name) {
 				continue
 			}
 			o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)

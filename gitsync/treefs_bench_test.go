@@ -27,7 +27,8 @@ func benchFiles(b *testing.B) int {
 // BenchmarkTreeLoad reads a commit of 100,000 tiny fleet files in one
 // directory as the daemon does: a Local Sync (which reads the commit and
 // checks its objects), then a walk that reads every file ("walk") or the
-// whole fleet load ("load").
+// whole fleet load ("load"); "validate" is the fleet load of the same
+// files from the work tree, through os.Root, as validate reads them.
 func BenchmarkTreeLoad(b *testing.B) {
 	n := benchFiles(b)
 	r := newRepos(b)
@@ -72,6 +73,19 @@ func BenchmarkTreeLoad(b *testing.B) {
 			})
 			if err != nil || files != n {
 				b.Fatalf("walk: %d files, %v", files, err)
+			}
+		}
+	})
+	b.Run("validate", func(b *testing.B) {
+		for b.Loop() {
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fleets, err := spec.Load(root.FS(), spec.Options{MaxTotalCount: -1})
+			root.Close()
+			if err != nil || len(fleets) != n {
+				b.Fatalf("load: %d fleets, %v", len(fleets), err)
 			}
 		}
 	})
