@@ -185,7 +185,7 @@ func checkEndpoint(endpoint string) error {
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http":
-		if isLoopback(u.Hostname()) {
+		if IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("lighthouse: Options.Endpoint %q: plain http is allowed only for a loopback address (127.0.0.0/8, ::1, localhost); use https", endpoint)
@@ -193,7 +193,11 @@ func checkEndpoint(endpoint string) error {
 	return fmt.Errorf("lighthouse: Options.Endpoint %q: scheme must be https", endpoint)
 }
 
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host (a name or an address, without a
+// port; an IPv6 address with or without brackets) is a loopback host:
+// localhost, 127.0.0.0/8 or ::1. Plain http is allowed to such a host only.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -8,8 +8,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 // The admin API lives under /_emulator/, beside the Lighthouse API. It is
@@ -79,18 +80,14 @@ func isLoopbackAddr(a net.Addr) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// isLoopbackHost reports whether a Host header names a loopback host.
+// isLoopbackHost reports whether a Host header (host and optional port)
+// names a loopback host.
 func isLoopbackHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return lighthouse.IsLoopbackHost(host)
 }
 
 func (s *Server) adminMux() *http.ServeMux {
