@@ -204,9 +204,10 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 
 // DefaultPageConcurrency is how many DescribeInstances pages one sweep of
 // Instances asks for at once when Options.PageConcurrency is 0: enough to
-// keep to the documented 100 requests/s when a page takes up to 100 ms to
-// arrive, at about 200 KB per page held.
-const DefaultPageConcurrency = 10
+// keep to the documented 100 requests/s while a page takes up to about
+// 150 ms to arrive (16 × 10 ms, less the time to decode one), at most
+// 16 pages of about 200 KB held when the caller consumes slowly.
+const DefaultPageConcurrency = 16
 
 // sweepPages fetches one sweep of the pages of base (MaxPageSize each) and
 // hands them to handle in offset order, as a loop asking for one page at a
