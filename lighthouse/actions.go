@@ -283,6 +283,10 @@ func (c *Client) fetchAhead(ctx context.Context, region string, base DescribeIns
 			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
+				// The consumer may be waiting for this very page: it
+				// gets the reason instead (none is waiting when the
+				// consumer cancelled, on its way out).
+				results[i] <- result{err: fmt.Errorf("lighthouse: %s in %s: not sent: %w", ActionDescribeInstances, region, ctx.Err())}
 				return
 			}
 			pctx, err := c.withToken(ctx, ActionDescribeInstances, region)
@@ -301,10 +305,10 @@ func (c *Client) fetchAhead(ctx context.Context, region string, base DescribeIns
 	next = from
 	for i, o := range offsets {
 		r := <-results[i]
-		<-window
 		if r.err != nil {
 			return 0, false, false, r.err
 		}
+		<-window // the page's place, taken when it was started
 		if !handle(r.resp) {
 			return 0, false, true, nil
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -291,4 +292,73 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestInstancesCancelledMidSweep: a listing whose context ends while pages
+// are asked for ahead returns the context's error, whatever page it was
+// waiting for, and leaves nothing running; it never hangs.
+func TestInstancesCancelledMidSweep(t *testing.T) {
+	const total = 2000 // 20 pages
+	var served atomic.Int32
+	var cancelAt atomic.Int32
+	var cancel context.CancelFunc
+	var mu sync.Mutex
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-TC-Action") == lighthouse.ActionDescribeInstances && served.Add(1) == cancelAt.Load() {
+				mu.Lock()
+				cancel()
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), LaunchDelay: -1,
+		Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}, emulatortest.WithHandler(wrap))
+	for i := 0; i < total; i += 30 {
+		if _, err := h.Client.CreateInstances(context.Background(), emuRegion, newCreate(fmt.Sprintf("cancel-%d", i), uint64(min(30, total-i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for at := int32(1); at <= 20; at++ {
+		for _, conc := range []int{2, 4, 16} {
+			c := h.NewClient(t, func(o *lighthouse.Options) {
+				o.PageConcurrency = conc
+				o.RateLimits[lighthouse.ActionDescribeInstances] = 2000 // tokens to wait for, on the wall clock
+			})
+			ctx, cn := context.WithCancel(context.Background())
+			mu.Lock()
+			cancel = cn
+			mu.Unlock()
+			served.Store(0)
+			cancelAt.Store(at)
+			type outcome struct {
+				n   int
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				var o outcome
+				for _, err := range c.Instances(ctx, emuRegion, nil) {
+					if err != nil {
+						o.err = err
+						continue
+					}
+					o.n++
+				}
+				done <- o
+			}()
+			select {
+			case o := <-done:
+				// Pages whose answers were in before the cancel still
+				// count: a sweep may complete.
+				if !errors.Is(o.err, context.Canceled) && !(o.err == nil && o.n == total) {
+					t.Errorf("cancelled at page %d, %d ahead: %d listed, err = %v; want context.Canceled or the whole listing", at, conc, o.n, o.err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("cancelled at page %d, %d ahead: the listing hangs", at, conc)
+			}
+			cn()
+		}
+	}
 }
