@@ -45,8 +45,8 @@ the international sites, are switches (--site, --token-mismatch, --token-gone,
 --dry-run-as-error, --describe-missing-as-error, --return-window,
 --return-quota, --terminate-launch-failed, --per-region-rate-limits,
 --modify-bundle-batch-limit, --busy-as-operation-denied, --renew-isolated,
---instance-name-match, ...), so a client can be tested under each; the
-emulator documentation says which document each default comes from.
+--instance-name-match, ...), so a client can be tested under each;
+docs/emulator.md (Switches) says which document each default comes from.
 
 Site: china by default, or $LIGHTKEEPER_SITE, as lightkeeper reconcile
 --site reads it: reconcile --site auto takes a plain-http loopback endpoint
