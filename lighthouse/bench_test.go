@@ -209,8 +209,9 @@ func BenchmarkBurst200Creates(b *testing.B) {
 // a little higher: the first page must arrive before the others can be
 // asked for (the total is not known before), and the last one takes a
 // round trip too, so 2 × round trip + 98 × 10 ms. It reports the wall time
-// of a sweep, its ratio to the rate bound and to that floor, and the pages
-// per sweep. Run it with -run '^$' -bench Sweep100Pages -benchtime 3x.
+// of a sweep, its ratio to the rate bound and to that floor, the pages per
+// sweep, and the peak heap growth (client and in-process emulator
+// together), sampled once per page. Run it with -run '^$' -bench Sweep100Pages -benchtime 3x.
 func BenchmarkSweep100Pages(b *testing.B) {
 	const total = 10000
 	const bound = 990 * time.Millisecond
@@ -238,17 +239,22 @@ func BenchmarkSweep100Pages(b *testing.B) {
 				})
 				before := h.Server.Calls(lighthouse.ActionDescribeInstances, "")
 				var wall time.Duration
+				var peak uint64
 				runs := 0
 				for b.Loop() {
+					s := newHeapSampler()
 					start := time.Now()
 					n := 0
 					for _, err := range c.Instances(context.Background(), emuRegion, nil) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						n++
+						if n++; n%lighthouse.MaxPageSize == 0 {
+							s.sample()
+						}
 					}
 					wall += time.Since(start)
+					peak = max(peak, s.peak)
 					runs++
 					if n != total {
 						b.Fatalf("listed %d, want %d", n, total)
@@ -259,6 +265,7 @@ func BenchmarkSweep100Pages(b *testing.B) {
 				b.ReportMetric(per.Seconds(), "sweep-s")
 				b.ReportMetric(per.Seconds()/bound.Seconds(), "ratio-to-bound")
 				b.ReportMetric(per.Seconds()/floor.Seconds(), "ratio-to-floor")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 				b.ReportMetric(float64(h.Server.Calls(lighthouse.ActionDescribeInstances, "")-before)/float64(runs), "pages/op")
 			})
 		}

@@ -25,7 +25,7 @@
 // chunks of 100, a repeated ID once), and the iterator Instances walks them
 // in the service's order. Once the first page gives TotalCount, the next
 // ones are asked for ahead, Options.PageConcurrency at a time
-// (DefaultPageConcurrency, 16), each taking its rate-limit token in offset
+// (DefaultPageConcurrency, 8), each taking its rate-limit token in offset
 // order, and handed over in offset order, so a sweep of N pages takes about
 // 2 × round trip + N / rate instead of N round trips; the iterator holds at
 // most that many pages. Offset paging over a list that changes while
