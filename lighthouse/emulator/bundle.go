@@ -99,38 +99,57 @@ func (s *Server) describeModifyBundles(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkFilters(c.action, req.Filters, bundleFilterNames, false, 5); aerr != nil {
-		return nil, aerr
-	}
-	limit, aerr := checkPage(c.action, req.Offset, req.Limit)
+	items, total, aerr := optionsOf(s, c, req.InstanceId, req.Filters, bundleFilterNames, req.Offset, req.Limit, func(in *instance) ([]lighthouse.ModifyBundle, *apiError) {
+		if aerr := checkModifiable(c, in); aerr != nil {
+			return nil, aerr
+		}
+		var all []lighthouse.ModifyBundle
+		for i := range s.catalog.Bundles {
+			b := &s.catalog.Bundles[i]
+			if b.BundleId == in.BundleId || !matchBundle(b, req.Filters) {
+				continue
+			}
+			state, reason := s.modifyState(in, b)
+			all = append(all, lighthouse.ModifyBundle{
+				ModifyPrice:             lighthouse.Price{InstancePrice: s.modifyPrice(in, b, c.now)},
+				ModifyBundleState:       state,
+				Bundle:                  bundleView(b, []string{in.Zone}),
+				NotSupportModifyMessage: reason,
+			})
+		}
+		return all, nil
+	})
 	if aerr != nil {
 		return nil, aerr
+	}
+	return &lighthouse.DescribeModifyInstanceBundlesResponse{TotalCount: total, ModifyBundleSet: items, RequestId: c.requestID}, nil
+}
+
+// optionsOf serves a Describe of what one instance may become
+// (DescribeModifyInstanceBundles, DescribeResetInstanceBlueprints): it
+// checks the Filters against names (at most 10, of at most 5 values each,
+// as both document), Offset and Limit, looks the instance up, and returns
+// the page of list(in) and its total.
+func optionsOf[T any](s *Server, c *call, id string, filters []lighthouse.Filter, names []string, offset, limit int64, list func(*instance) ([]T, *apiError)) ([]T, int64, *apiError) {
+	if aerr := checkFilters(c.action, filters, names, false, 5); aerr != nil {
+		return nil, 0, aerr
+	}
+	limit, aerr := checkPage(c.action, offset, limit)
+	if aerr != nil {
+		return nil, 0, aerr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
-	in, aerr := s.lookupInstance(c, "InstanceId", req.InstanceId)
+	in, aerr := s.lookupInstance(c, "InstanceId", id)
 	if aerr != nil {
-		return nil, aerr
+		return nil, 0, aerr
 	}
-	if aerr := checkModifiable(c, in); aerr != nil {
-		return nil, aerr
+	all, aerr := list(in)
+	if aerr != nil {
+		return nil, 0, aerr
 	}
-	var all []lighthouse.ModifyBundle
-	for i := range s.catalog.Bundles {
-		b := &s.catalog.Bundles[i]
-		if b.BundleId == in.BundleId || !matchBundle(b, req.Filters) {
-			continue
-		}
-		state, reason := s.modifyState(in, b)
-		all = append(all, lighthouse.ModifyBundle{
-			ModifyPrice:             lighthouse.Price{InstancePrice: s.modifyPrice(in, b, c.now)},
-			ModifyBundleState:       state,
-			Bundle:                  bundleView(b, []string{in.Zone}),
-			NotSupportModifyMessage: reason,
-		})
-	}
-	return &lighthouse.DescribeModifyInstanceBundlesResponse{TotalCount: int64(len(all)), ModifyBundleSet: page(all, req.Offset, limit), RequestId: c.requestID}, nil
+	return page(all, offset, limit), int64(len(all)), nil
 }
 
 func (s *Server) modifyInstancesBundle(c *call) (any, *apiError) {

@@ -54,14 +54,12 @@ var deniable = []string{"ResetInstance", "ModifyInstancesBundle", "RenewInstance
 // every state an instance passes through.
 func TestDeniedActionsAgreeWithActions(t *testing.T) {
 	e := newEnv(t, func(c *emulator.Config) { c.MaxClockSkew = -1; c.ExpiredRetention = -1 })
-	pending := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01"}))[0]
-	e.clock.Advance(emulator.DefaultLaunchDelay)
 	running := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01"}))[0]
 	largest := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_04"}))[0]
 	busy := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01"}))[0]
 	isolated := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01"}))[0]
 	e.clock.Advance(emulator.DefaultLaunchDelay)
-	pending = e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01", "InstanceChargePrepaid": map[string]any{"Period": 2}}))[0]
+	pending := e.create(basicCreate(map[string]any{"BundleId": "bundle_gen_01", "InstanceChargePrepaid": map[string]any{"Period": 2}}))[0]
 	e.mustCall("IsolateInstances", map[string]any{"InstanceIds": []string{isolated}}, nil)
 	e.clock.Advance(emulator.DefaultOperationDelay)
 	e.mustCall("ResetInstance", map[string]any{"InstanceId": busy}, nil)

@@ -183,17 +183,12 @@ func TestAdminAPI(t *testing.T) {
 	id := e.create(basicCreate(nil))[0]
 	admin := func(method, path, body string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
+		var header map[string]string
 		if method != http.MethodGet {
-			req.Header.Set("Content-Type", "application/json")
+			header = map[string]string{"Content-Type": "application/json"}
 		}
-		resp, err := e.hs.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		status, b := e.admin(method, path, "", body, header)
+		return status, []byte(b)
 	}
 	status, body := admin("GET", "/_emulator/instances", "")
 	var list struct{ Instances []lighthouse.Instance }
@@ -335,23 +330,7 @@ func TestNonAPIRequests(t *testing.T) {
 func TestAdminRefusesWebPages(t *testing.T) {
 	e := newEnv(t, nil)
 	e.create(basicCreate(nil))
-	do := func(method, path, host, body string, header map[string]string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
-		if host != "" {
-			req.Host = host
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := e.hs.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	do := e.admin
 	fault := `{"kind":"internal-error"}`
 	for _, ct := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
 		if status, body := do("POST", "/_emulator/faults", "", fault, map[string]string{"Content-Type": ct}); status != http.StatusUnsupportedMediaType || !strings.Contains(body, emulator.AdminHeader) {
@@ -396,15 +375,7 @@ func TestAdminAccountAndExpiry(t *testing.T) {
 	id := e.create(basicCreate(nil))[0]
 	admin := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.hs.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return e.admin(method, path, "", body, map[string]string{"Content-Type": "application/json"})
 	}
 	if status, body := admin("GET", "/_emulator/account", ""); status != 200 || !strings.Contains(body, `"spent": 150`) || !strings.Contains(body, `"balance": 0`) {
 		t.Errorf("GET account: %d %s", status, body)
@@ -438,4 +409,27 @@ func TestAdminAccountAndExpiry(t *testing.T) {
 	if status, _ := admin("POST", "/_emulator/instances/"+id+"/expired-time", `{"expiredTime":"tomorrow"}`); status != 400 {
 		t.Errorf("expired-time not a time: %d", status)
 	}
+}
+
+// admin sends a request to the admin API with header and, unless "", host
+// as the Host header, and returns the status and the body.
+func (e *testEnv) admin(method, path, host, body string, header map[string]string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.hs.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

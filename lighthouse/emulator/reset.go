@@ -53,30 +53,22 @@ func (s *Server) describeResetBlueprints(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkFilters(c.action, req.Filters, resetBlueprintFilterNames, false, 5); aerr != nil {
-		return nil, aerr
-	}
-	limit, aerr := checkPage(c.action, req.Offset, req.Limit)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(c.now)
-	in, aerr := s.lookupInstance(c, "InstanceId", req.InstanceId)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var all []lighthouse.ResetInstanceBlueprint
-	for i := range s.catalog.Blueprints {
-		bp := &s.catalog.Blueprints[i]
-		if !matchBlueprint(bp, req.Filters) {
-			continue
+	items, total, aerr := optionsOf(s, c, req.InstanceId, req.Filters, resetBlueprintFilterNames, req.Offset, req.Limit, func(in *instance) ([]lighthouse.ResetInstanceBlueprint, *apiError) {
+		var all []lighthouse.ResetInstanceBlueprint
+		for i := range s.catalog.Blueprints {
+			bp := &s.catalog.Blueprints[i]
+			if !matchBlueprint(bp, req.Filters) {
+				continue
+			}
+			_, msg := s.resettable(in, bp)
+			all = append(all, lighthouse.ResetInstanceBlueprint{BlueprintInfo: blueprintView(bp), IsResettable: msg == "", NonResettableMessage: msg})
 		}
-		_, msg := s.resettable(in, bp)
-		all = append(all, lighthouse.ResetInstanceBlueprint{BlueprintInfo: blueprintView(bp), IsResettable: msg == "", NonResettableMessage: msg})
+		return all, nil
+	})
+	if aerr != nil {
+		return nil, aerr
 	}
-	return &lighthouse.DescribeResetInstanceBlueprintsResponse{TotalCount: int64(len(all)), ResetInstanceBlueprintSet: page(all, req.Offset, limit), RequestId: c.requestID}, nil
+	return &lighthouse.DescribeResetInstanceBlueprintsResponse{TotalCount: total, ResetInstanceBlueprintSet: items, RequestId: c.requestID}, nil
 }
 
 func (s *Server) resetInstance(c *call) (any, *apiError) {
