@@ -82,7 +82,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	noAdmin := fs.Bool("disable-admin", false, "answer 404 under /_emulator/ (no fault injection or test hooks)")
 	sw := addEmulatorSwitches(e, fs)
 	var faults []emulator.Fault
-	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S][,instance=ID]\nwith KIND one of drop-response, delay, http-5xx, internal-error, request-limit-exceeded, describe-lag,\noperation-failure", func(s string) error {
+	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S]\nand, for operation-failure, [,instance=ID]; KIND one of drop-response, delay, http-5xx, internal-error,\nrequest-limit-exceeded, describe-lag, operation-failure", func(s string) error {
 		f, err := emulator.ParseFault(s)
 		if err != nil {
 			return err
