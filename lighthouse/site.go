@@ -18,8 +18,9 @@ const (
 // parameter and refuses one as UnknownParameter); SiteAuto or "" decides
 // by the endpoint. The China site's endpoints take tags: EndpointDefault
 // ("" too) and the regional hosts lighthouse.<region>.tencentcloudapi.com
-// (EndpointRegional). EndpointIntl takes none, and neither, as far as can
-// be told, does any other URL (an emulator, a proxy): name the site there.
+// (EndpointRegional); so does a loopback http endpoint, an emulator, which
+// serves the China site by default. EndpointIntl takes none, and neither,
+// as far as can be told, does any other URL (a proxy): name the site there.
 func TakesTags(site, endpoint string) bool {
 	switch site {
 	case SiteChina:
@@ -31,6 +32,12 @@ func TakesTags(site, endpoint string) bool {
 		return true
 	}
 	u, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
+	if err == nil && u.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
+		// Plain http is allowed for loopback only: an emulator, which
+		// (lightkeeper emulator, the in-process one, emulatortest) serves
+		// the China site by default.
+		return true
+	}
 	if err != nil || u.Scheme != "https" {
 		return false
 	}
