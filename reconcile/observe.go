@@ -81,6 +81,9 @@ type Observation struct {
 	Seen map[string]string `json:"-"` // ID -> state
 	// Total is the number of instances in the region.
 	Total int `json:"total"`
+	// Lookups are the service's answers about what the instances a rollout
+	// would change may become; nil until Reconciler.Plan asked.
+	Lookups *Lookups `json:"-"`
 }
 
 // Observe lists every instance of region in one paginated sweep and groups
