@@ -114,10 +114,11 @@ type Daemon struct {
 	once  sync.Once     // closes first
 
 	// Owned by the loop goroutine.
-	current  Revision   // last revision synced
-	synced   bool       // a sync has succeeded
-	good     *goodState // last good revision and its fleets
-	failures int        // failed cycles in a row
+	current  Revision         // last revision synced
+	synced   bool             // a sync has succeeded
+	good     *goodState       // last good revision and its fleets
+	invalid  *InvalidRevision // the revision synced, while it is invalid
+	failures int              // failed cycles in a row
 
 	mu     sync.Mutex // guards status
 	status Status
@@ -188,7 +189,9 @@ func New(opts Options) (*Daemon, error) {
 		}
 	}
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
-	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping, touch: d.progress}
+	// The gate refuses before the call is counted: a call not sent is
+	// not an API call.
+	cloud := &mutationGate{Cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
 	if opts.Leadership != nil {
 		if err := d.registerLeaderMetrics(reg); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
@@ -364,20 +367,21 @@ func (d *Daemon) jitter(wait time.Duration) time.Duration {
 
 // shutdown saves the state once Run's context has ended.
 func (d *Daemon) shutdown() error {
-	d.saveState()
+	if err := d.saveState(); err != nil {
+		d.m.stateSaveFails.Inc()
+		d.log.Error("daemon stopped; cannot save the state: expectations may be lost (tokens still make creates safe)", "err", err)
+		return nil
+	}
 	d.log.Info("daemon stopped; state saved")
 	return nil
 }
 
 // saveState writes the reconcile state to the state directory.
-func (d *Daemon) saveState() {
+func (d *Daemon) saveState() error {
 	if d.opts.StateDir == "" {
-		return
+		return nil
 	}
-	if err := d.rec.State().Save(filepath.Join(d.opts.StateDir, StateFile)); err != nil {
-		d.m.stateSaveFails.Inc()
-		d.log.Error("cannot save the state; expectations may be lost on restart (tokens still make creates safe)", "err", err)
-	}
+	return d.rec.State().Save(filepath.Join(d.opts.StateDir, StateFile))
 }
 
 // Handler returns the daemon's HTTP handler: /healthz, /readyz, /metrics,

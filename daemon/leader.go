@@ -160,6 +160,8 @@ func (d *Daemon) setLeading(on bool) {
 		d.lead.total += time.Since(d.lead.since)
 		d.lead.lost++
 		cancel = d.lead.cancel
+		d.ready.Store(false) // under the lock: see markReady
+		d.m.ready.Set(0)
 	}
 	d.lead.mu.Unlock()
 	if on {
@@ -172,12 +174,27 @@ func (d *Daemon) setLeading(on bool) {
 	}
 	d.lm.leader.Set(0)
 	d.lm.elections.WithLabelValues("lost").Inc()
-	d.ready.Store(false)
-	d.m.ready.Set(0)
 	if cancel != nil {
 		cancel() // the cycle running stops; the gate starts no new mutating call
 	}
 	d.log.Warn("following: this daemon no longer leads; it stops acting")
+}
+
+// markReady makes the daemon ready (the first sync and observe have
+// succeeded), unless it has a Leadership and does not lead: a cycle that
+// planned as leader may end after the leadership was lost. It reports
+// whether the daemon is ready now.
+func (d *Daemon) markReady() bool {
+	if d.opts.Leadership != nil {
+		d.lead.mu.Lock()
+		defer d.lead.mu.Unlock()
+		if !d.lead.leading {
+			return false
+		}
+	}
+	d.ready.Store(true)
+	d.m.ready.Set(1)
+	return true
 }
 
 // forwarded is Leadership.Run's trigger callback: a follower asked for a
