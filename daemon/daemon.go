@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -182,13 +183,11 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: register metrics: %w", err)
 	}
-	st := reconcile.NewState()
-	if opts.StateDir != "" {
-		if st, err = reconcile.LoadState(filepath.Join(opts.StateDir, StateFile)); err != nil {
-			return nil, fmt.Errorf("daemon: %w", err)
-		}
-	}
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
+	st, err := d.loadState()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	// The gate refuses before the call is counted: a call not sent is
 	// not an API call.
 	cloud := &mutationGate{Cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
@@ -215,6 +214,29 @@ func New(opts Options) (*Daemon, error) {
 		log.Info("reconciling the saved last good revision until the source syncs a good one", "revision", good.rev.Short(), "fleets", len(good.fleets))
 	}
 	return d, nil
+}
+
+// loadState reads the reconcile state from the state directory. A file
+// that does not hold a state (corrupt, or of another version) is renamed
+// aside with the time in its name, reported in the log and the status,
+// and the daemon starts from an empty state: the state is optional by
+// design, and the cloud shows what matters.
+func (d *Daemon) loadState() (*reconcile.State, error) {
+	if d.opts.StateDir == "" {
+		return reconcile.NewState(), nil
+	}
+	file := filepath.Join(d.opts.StateDir, StateFile)
+	st, err := reconcile.LoadState(file)
+	if !errors.Is(err, reconcile.ErrCorruptState) {
+		return st, err
+	}
+	aside := file + ".corrupt-" + d.opts.Now().UTC().Format("20060102T150405.000000000Z")
+	if rerr := os.Rename(file, aside); rerr != nil {
+		return nil, fmt.Errorf("%w; setting it aside failed too: %w", err, rerr)
+	}
+	d.log.Warn("the state file does not load; set aside, starting from what the cloud shows (tokens keep creates safe)", "set_aside", aside, "err", err)
+	d.status.StateSetAside = aside
+	return reconcile.NewState(), nil
 }
 
 // stopping returns the channel closed when Run's context ends (nil, which

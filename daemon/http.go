@@ -89,7 +89,7 @@ func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 		pd.State = "follower"
 	case !s.Ready:
 		pd.State = "starting"
-	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0:
+	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0 || s.StateError != "":
 		pd.State = "degraded"
 	}
 	var buf bytes.Buffer

@@ -30,6 +30,9 @@ type Status struct {
 	// until its copy is saved); "" once a save succeeds again.
 	StateError   string    `json:"stateError,omitempty"`
 	StateErrorAt time.Time `json:"stateErrorAt,omitzero"`
+	// StateSetAside is where the state file was moved at start because it
+	// did not load; the daemon started from what the cloud shows.
+	StateSetAside string `json:"stateSetAside,omitempty"`
 	// LastRun is the last cycle that ended.
 	LastRun *Run `json:"lastRun,omitempty"`
 	// LastSuccess is when the last cycle with result success ended.
