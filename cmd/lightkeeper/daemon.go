@@ -427,7 +427,7 @@ func (s *service) options(cfg *daemon.Config) (daemon.Options, *hookRelay, error
 	return daemon.Options{
 		Source:     daemon.GitSource(src),
 		Cloud:      client,
-		Reconcile:  reconcile.Options{Tags: sendsTags(cfg.API.Site, endpoint)},
+		Reconcile:  reconcile.Options{Tags: lighthouse.SendsTags(cfg.API.Site, endpoint)},
 		Limits:     limits,
 		Spec:       spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
 		Path:       fleets,

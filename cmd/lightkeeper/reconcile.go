@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,30 +214,6 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// sendsTags decides whether creates carry Tags: --site china or intl, or
-// by the endpoint (see the help).
-func sendsTags(site, endpoint string) bool {
-	switch site {
-	case "china":
-		return true
-	case "intl":
-		return false
-	}
-	if endpoint == "" || endpoint == lighthouse.EndpointRegional {
-		return true
-	}
-	u, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
-	if err != nil || u.Scheme != "https" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "lighthouse.intl.tencentcloudapi.com" {
-		return false
-	}
-	return host == "lighthouse.tencentcloudapi.com" ||
-		strings.HasPrefix(host, "lighthouse.") && strings.HasSuffix(host, ".tencentcloudapi.com") && strings.Count(host, ".") == 3
-}
-
 func runReconcile(ctx context.Context, e *env, args []string) error {
 	f, paths, err := parseReconcileFlags(e, args)
 	if err != nil {
@@ -306,7 +281,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	r := reconcile.New(client, st, reconcile.Options{
-		Tags:      sendsTags(f.site, endpoint),
+		Tags:      lighthouse.SendsTags(f.site, endpoint),
 		APIDryRun: f.apiDryRun,
 		Getenv:    e.getenv,
 		Logger:    logger,

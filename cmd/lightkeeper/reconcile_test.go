@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
@@ -58,28 +57,6 @@ func TestReconcileUsage(t *testing.T) {
 		code, _, errOut := runCmd(t, append([]string{"reconcile"}, args...)...)
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, errOut)
-		}
-	}
-}
-
-func TestSendsTags(t *testing.T) {
-	for _, tc := range []struct {
-		site, endpoint string
-		want           bool
-	}{
-		{"auto", "", true},
-		{"auto", lighthouse.EndpointDefault, true},
-		{"auto", lighthouse.EndpointDefault + "/", true},
-		{"auto", lighthouse.EndpointRegional, true},
-		{"auto", "https://lighthouse.ap-guangzhou.tencentcloudapi.com", true},
-		{"auto", lighthouse.EndpointIntl, false},
-		{"auto", "http://127.0.0.1:9100", false},
-		{"auto", "https://lighthouse.example.com", false},
-		{"china", "http://127.0.0.1:9100", true},
-		{"intl", "", false},
-	} {
-		if got := sendsTags(tc.site, tc.endpoint); got != tc.want {
-			t.Errorf("sendsTags(%q, %q) = %v, want %v", tc.site, tc.endpoint, got, tc.want)
 		}
 	}
 }
