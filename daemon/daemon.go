@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -96,6 +97,13 @@ type Options struct {
 	// the same fleets: only the one that leads reconciles (see
 	// Leadership). Nil: this daemon acts alone.
 	Leadership Leadership
+	// Previous, if set, is the daemon this one replaces (a reload of the
+	// configuration); it must have stopped. The new daemon keeps its
+	// registry and metrics (Registry is not used then), and the counters
+	// and history of its status (cycles run, the last cycle, success and
+	// error, terms as leader), so that a reload resets nothing an
+	// operator counts on.
+	Previous *Daemon
 }
 
 // Daemon runs the reconcile loop and serves its status.
@@ -125,7 +133,9 @@ type Daemon struct {
 	status Status
 
 	lead leadState      // with Options.Leadership
-	lm   *leaderMetrics // with Options.Leadership
+	lm   *leaderMetrics // with Options.Leadership (or a previous daemon's)
+
+	closers []io.Closer // what FromConfig opened; see Close
 }
 
 // goodState is a revision whose fleets loaded.
@@ -174,16 +184,26 @@ func New(opts Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	reg := opts.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("daemon: register metrics: %w", err)
+	reg, m, err := opts.Registry, (*metrics)(nil), error(nil)
+	switch prev := opts.Previous; {
+	case prev != nil && prev.Running():
+		return nil, errors.New("daemon: Options.Previous is still running")
+	case prev != nil:
+		reg, m = prev.reg, prev.m
+		m.ready.Set(0) // until this daemon's first sync and observe
+	default:
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		}
+		if m, err = newMetrics(reg); err != nil {
+			return nil, fmt.Errorf("daemon: register metrics: %w", err)
+		}
 	}
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
+	if prev := opts.Previous; prev != nil {
+		d.carryOver(prev)
+	}
 	st, err := d.loadState()
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -191,7 +211,7 @@ func New(opts Options) (*Daemon, error) {
 	// The gate refuses before the call is counted: a call not sent is
 	// not an API call.
 	cloud := &mutationGate{Cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
-	if opts.Leadership != nil {
+	if opts.Leadership != nil && d.lm == nil {
 		if err := d.registerLeaderMetrics(reg); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
@@ -237,6 +257,33 @@ func (d *Daemon) loadState() (*reconcile.State, error) {
 	d.log.Warn("the state file does not load; set aside, starting from what the cloud shows (tokens keep creates safe)", "set_aside", aside, "err", err)
 	d.status.StateSetAside = aside
 	return reconcile.NewState(), nil
+}
+
+// carryOver takes the counters and history of the daemon this one
+// replaces (Options.Previous).
+func (d *Daemon) carryOver(prev *Daemon) {
+	ps := prev.Status()
+	d.status.Runs, d.status.LastRun, d.status.LastSuccess = ps.Runs, ps.LastRun, ps.LastSuccess
+	d.status.LastError, d.status.LastErrorAt = ps.LastError, ps.LastErrorAt
+	d.status.StateError, d.status.StateErrorAt, d.status.StateSetAside = ps.StateError, ps.StateErrorAt, ps.StateSetAside
+	prev.lead.mu.Lock()
+	d.lead.total, d.lead.won, d.lead.lost = prev.lead.total, prev.lead.won, prev.lead.lost
+	prev.lead.mu.Unlock()
+	if d.lm = prev.lm; d.lm != nil {
+		d.lm.owner.Store(d)
+		d.lm.leader.Set(0)
+	}
+}
+
+// Close releases what FromConfig opened for the daemon (the election's
+// connection to etcd). Call it once Run has returned.
+func (d *Daemon) Close() error {
+	var errs []error
+	for _, c := range d.closers {
+		errs = append(errs, c.Close())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
 }
 
 // stopping returns the channel closed when Run's context ends (nil, which
@@ -291,7 +338,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("daemon: listen: %w", err)
 		}
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := NewServer(d.Handler(), ServerOptions{Logger: d.log.With("component", "http")})
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server stopped", "err", err)

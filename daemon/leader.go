@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,6 +85,9 @@ type leaderMetrics struct {
 	leader     prometheus.Gauge
 	elections  *prometheus.CounterVec
 	etcdErrors *prometheus.CounterVec
+	// owner is the daemon whose terms lightkeeper_leader_seconds_total
+	// sums: the newest of those that share these collectors.
+	owner atomic.Pointer[Daemon]
 }
 
 func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
@@ -105,6 +109,7 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 		Name: "lightkeeper_leader_seconds_total",
 		Help: "Time this daemon has led the election since it started.",
 	}, func() float64 {
+		d := lm.owner.Load()
 		d.lead.mu.Lock()
 		defer d.lead.mu.Unlock()
 		t := d.lead.total
@@ -113,6 +118,7 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 		}
 		return t.Seconds()
 	})
+	lm.owner.Store(d)
 	for _, c := range []prometheus.Collector{lm.leader, lm.elections, lm.etcdErrors, seconds} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,30 +33,19 @@ func field(js map[string]any, keys ...string) any {
 	return v
 }
 
-// limitFileSize makes every write of a regular file past n bytes fail with
-// EFBIG (Go ignores SIGXFSZ), until the test undoes it.
-func limitFileSize(t *testing.T, n uint64) (undo func()) {
+// deepDir returns a directory whose path is about n bytes long, so that a
+// file with a long name cannot be made in it (ENAMETOOLONG past PATH_MAX,
+// 4096 on Linux) while a short one can.
+func deepDir(t *testing.T, n int) string {
 	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+	dir := t.TempDir()
+	for len(dir) < n {
+		dir = filepath.Join(dir, strings.Repeat("d", min(200, max(1, n-len(dir)-1))))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	lim := old
-	lim.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	undo = func() {
-		if !done {
-			done = true
-			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	t.Cleanup(undo)
-	return undo
+	return dir
 }
 
 // TestLastGoodCopyNeverLags: when the copy of a new valid revision cannot
@@ -67,23 +55,21 @@ func limitFileSize(t *testing.T, n uint64) (undo func()) {
 func TestLastGoodCopyNeverLags(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
 	opts := e.options()
-	opts.StateDir = t.TempDir()
+	// The state file's path fits, a fleet file named longName does not.
+	opts.StateDir = deepDir(t, 3950)
+	longName := strings.Repeat("a", 212) + ".yaml"
 	e.start(opts)
 	first := e.waitRuns(1).LastGood.ID
 
-	// A new revision whose fleet file is larger than any file may now be:
-	// the state file (small) is written, the copy of the fleet is not.
-	big := fleet("web", "bundle_gen_01", 2) + "# " + strings.Repeat("padding ", 1024) + "\n"
-	e.write("web.yaml", big)
-	undo := limitFileSize(t, 4096)
+	// A new valid revision whose copy cannot be written.
+	e.write(longName, fleet("api", "bundle_gen_01", 1))
 	e.cycle()
-	undo()
 	js := e.statusJSON()
 	reported, _ := field(js, "lastGood", "id").(string)
 	if reported != first {
 		t.Errorf("/status lastGood %q after its copy failed; want the saved %q", reported, first)
 	}
-	if se, _ := js["stateError"].(string); !strings.Contains(se, "copy of revision") || !strings.Contains(se, "file too large") {
+	if se, _ := js["stateError"].(string); !strings.Contains(se, "copy of revision") || !strings.Contains(se, "file name too long") {
 		t.Errorf("/status stateError %q does not say the copy failed", se)
 	}
 	if le, _ := js["lastError"].(string); !strings.Contains(le, "not applied") {
@@ -92,7 +78,7 @@ func TestLastGoodCopyNeverLags(t *testing.T) {
 	if _, page := e.get("/"); !strings.Contains(page, "degraded") || !strings.Contains(page, "copy of revision") {
 		t.Error("the page does not show the failed save")
 	}
-	if n := e.live("web-"); n != 1 {
+	if n := e.live("api-"); n != 0 {
 		t.Errorf("%d instances: a revision whose copy failed was applied", n)
 	}
 	if v := e.metric("lightkeeper_state_save_errors_total"); v < 1 {
@@ -114,12 +100,14 @@ func TestLastGoodCopyNeverLags(t *testing.T) {
 
 	// Once the copy can be written, the revision is adopted and applied.
 	e.remove("api.yaml")
+	e.remove(longName)
+	e.write("api.yaml", fleet("api", "bundle_gen_01", 1))
 	s = e.cycle()
 	stateErr := e.statusJSON()["stateError"]
-	if s.LastGood == nil || s.LastGood.ID == first || stateErr != nil || e.live("web-") != 2 {
-		t.Fatalf("after the fix: last good %+v (first %s), state error %v, %d instances", s.LastGood, first, stateErr, e.live("web-"))
+	if s.LastGood == nil || s.LastGood.ID == first || stateErr != nil || e.live("api-") != 1 {
+		t.Fatalf("after the fix: last good %+v (first %s), state error %v, %d instances", s.LastGood, first, stateErr, e.live("api-"))
 	}
-	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "web.yaml")); err != nil {
+	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "api.yaml")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
@@ -30,8 +29,9 @@ func TestDaemonCheckVerifyKeyFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	credentialsDir(t, dir)
 	vars := map[string]string{"CREDENTIALS_DIRECTORY": dir, "STATE_DIRECTORY": dir}
-	write("repository:\n  url: /srv/git/fleets\n  verify:\n    sshKeyFiles: [\"${CREDENTIALS_DIRECTORY}/allowed_signers\"]\n")
+	write("repository:\n  url: https://git.example.com/ops/fleets.git\n  verify:\n    sshKeyFiles: [\"${CREDENTIALS_DIRECTORY}/allowed_signers\"]\n")
 	if code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", cfg, "--check"); code != exitOK || errOut != "" {
 		t.Errorf("--check with good keys: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -67,17 +67,12 @@ func TestDaemonServiceVerify(t *testing.T) {
 	var logs syncBuffer
 	s := &service{e: e, log: slog.New(slog.NewTextHandler(&logs, nil)), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test"),
 		file: r.cfgFile, notify: func(string) {}}
-	opts, _, err := s.options(cfg)
+	d, err := daemon.FromConfig(cfg, s.deps(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !opts.RequireSigned || !strings.Contains(logs.String(), `msg="only signed revisions are applied" verify=head openpgp_keys=0 ssh_keys=1`) {
-		t.Fatalf("RequireSigned %v; log:\n%s", opts.RequireSigned, logs.String())
-	}
-	opts.Interval = time.Hour
-	d, err := daemon.New(opts)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(logs.String(), `msg="only signed revisions are applied" verify=head openpgp_keys=0 ssh_keys=1`) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
