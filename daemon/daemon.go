@@ -33,6 +33,10 @@ const (
 	// from the client), so the bound is kept near what the rate limit
 	// sends in two seconds, rather than the engine's 32.
 	DefaultConcurrency = 8
+	// DefaultTriggerGap is the least time between the starts of two
+	// cycles that webhooks ask for: a burst of webhooks (a replay, a busy
+	// repository) costs at most one cycle more.
+	DefaultTriggerGap = 5 * time.Second
 	// StateFile is the name of the reconcile state in Options.StateDir.
 	StateFile = "state.json"
 )
@@ -61,6 +65,14 @@ type Options struct {
 	Exclude []string
 	// Interval is the time between cycles (default DefaultInterval).
 	Interval time.Duration
+	// TriggerGap is the least time between the starts of two cycles that
+	// webhooks ask for (Trigger, and a follower's forwarded webhook;
+	// default DefaultTriggerGap; negative: none). The triggers that come
+	// sooner are coalesced into one cycle that starts when the gap has
+	// passed, so a burst costs at most one cycle more. A change the
+	// source's watch reports, and being elected leader, start a cycle at
+	// once.
+	TriggerGap time.Duration
 	// Jitter is the largest random time added to each wait (default a
 	// tenth of Interval; negative: none), so that daemons that started
 	// together do not call the API together.
@@ -113,7 +125,8 @@ type Daemon struct {
 	rec   *reconcile.Reconciler
 	m     *metrics
 	reg   *prometheus.Registry
-	kick  chan struct{}                   // buffered 1: a pending cycle
+	kick  chan struct{}                   // buffered 1: a pending cycle a webhook asked for (TriggerGap)
+	now   chan struct{}                   // buffered 1: a pending cycle to start at once
 	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
 	run   atomic.Bool                     // Run is running
 	ready atomic.Bool
@@ -168,6 +181,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Jitter == 0 {
 		opts.Jitter = opts.Interval / 10
 	}
+	if opts.TriggerGap == 0 {
+		opts.TriggerGap = DefaultTriggerGap
+	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
 	}
@@ -200,7 +216,7 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
 	}
-	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
+	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), now: make(chan struct{}, 1), first: make(chan struct{})}
 	if prev := opts.Previous; prev != nil {
 		d.carryOver(prev)
 	}
@@ -309,9 +325,18 @@ func (d *Daemon) Trigger() {
 	d.poke()
 }
 
+// poke asks the loop for a cycle for a webhook, subject to TriggerGap.
 func (d *Daemon) poke() {
 	select {
 	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// pokeNow asks the loop for a cycle at once.
+func (d *Daemon) pokeNow() {
+	select {
+	case d.now <- struct{}{}:
 	default:
 	}
 }
@@ -321,6 +346,10 @@ func (d *Daemon) poke() {
 func (d *Daemon) ObserveWebhook(result, reason string) {
 	d.m.webhooks.WithLabelValues(result, reason).Inc()
 }
+
+// triggerRequest is Run.Trigger for a cycle asked for by Trigger, a watch,
+// a forwarded webhook or an election.
+const triggerRequest = "request"
 
 // Run runs cycles until ctx ends, then lets the calls in flight finish,
 // saves the state and returns nil. It serves Handler on Options.Listen if
@@ -359,7 +388,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			go func() {
 				for range ch {
 					d.m.triggers.WithLabelValues("watch").Inc()
-					d.poke()
+					d.pokeNow()
 				}
 			}()
 		}
@@ -382,7 +411,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
 	timer := time.NewTimer(0) // the first cycle starts at once
 	defer timer.Stop()
-	next := "start" // why the timer is set
+	next, due := "start", time.Now() // why the timer is set, and when it fires
+	var hooked time.Time             // the start of the last cycle a webhook asked for
 	for {
 		var trigger string
 		select {
@@ -390,9 +420,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.shutdown()
 		case <-timer.C:
 			trigger = next
-			d.m.triggers.WithLabelValues(trigger).Inc()
+			if trigger == triggerRequest { // a webhook's, counted when it came
+				hooked = time.Now()
+			} else {
+				d.m.triggers.WithLabelValues(trigger).Inc()
+			}
+		case <-d.now:
+			trigger = triggerRequest // counted by the watch or setLeading
 		case <-d.kick:
-			trigger = "request" // counted by Trigger or the watch
+			// Counted by Trigger or forwarded. Too soon after the last
+			// cycle a webhook asked for, it waits for the gap, and what
+			// else comes meanwhile joins it.
+			if wait := time.Until(hooked.Add(d.opts.TriggerGap)); wait > 0 {
+				if time.Until(due) > wait {
+					timer.Reset(wait)
+					next, due = triggerRequest, time.Now().Add(wait)
+					d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
+				}
+				continue
+			}
+			trigger, hooked = triggerRequest, time.Now()
 		}
 		d.busy.Store(true)
 		d.progress()
@@ -408,7 +455,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
 		d.log.Debug("next cycle", "in", wait, "reason", why)
 		timer.Reset(wait)
-		next = why
+		next, due = why, time.Now().Add(wait)
 	}
 }
 

@@ -106,14 +106,17 @@ func (e *env) remove(name string) {
 // first one and triggers), no jitter, the emulator's clock.
 func (e *env) options() daemon.Options {
 	return daemon.Options{
-		Source:    daemon.DirSource{Dir: e.dir},
-		Cloud:     e.cloud,
-		Path:      "fleets",
-		Interval:  time.Hour,
-		Jitter:    -1,
-		Reconcile: reconcile.Options{Now: e.clock.Now},
-		Limits:    reconcile.Limits{MaxCreates: -1},
-		Registry:  prometheus.NewRegistry(),
+		Source:   daemon.DirSource{Dir: e.dir},
+		Cloud:    e.cloud,
+		Path:     "fleets",
+		Interval: time.Hour,
+		Jitter:   -1,
+		// Each trigger of a test starts its cycle at once;
+		// TestTriggerGap checks the gap.
+		TriggerGap: -1,
+		Reconcile:  reconcile.Options{Now: e.clock.Now},
+		Limits:     reconcile.Limits{MaxCreates: -1},
+		Registry:   prometheus.NewRegistry(),
 	}
 }
 

@@ -175,7 +175,7 @@ func (d *Daemon) setLeading(on bool) {
 		d.lm.elections.WithLabelValues("won").Inc()
 		d.log.Info("leading: this daemon reconciles now")
 		d.m.triggers.WithLabelValues("elected").Inc()
-		d.poke()
+		d.pokeNow()
 		return
 	}
 	d.lm.leader.Set(0)

@@ -3,6 +3,9 @@ package daemon_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 )
@@ -64,5 +67,32 @@ func TestPreviousCarriesCounters(t *testing.T) {
 	}
 	if v := e.metric("lightkeeper_ready"); v != 1 {
 		t.Errorf("ready %v", v)
+	}
+}
+
+// TestTriggerGap: triggers that keep coming (a replayed webhook, a busy
+// repository) are coalesced: a burst shorter than the gap costs at most
+// two cycles, wherever it falls, instead of one per trigger.
+func TestTriggerGap(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	opts := e.options()
+	const gap = 2 * time.Second
+	opts.TriggerGap = gap
+	e.start(opts)
+	e.waitRuns(1)
+	for range 100 { // over half a second: each cycle here takes milliseconds
+		e.d.Trigger()
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.waitRuns(2)
+	time.Sleep(gap + time.Second) // the longest a coalesced cycle waits
+	if s := e.d.Status(); s.Runs > 3 {
+		t.Errorf("%d cycles for one burst of 100 triggers; want at most 3 (the first, and two for the burst)", s.Runs)
+	}
+	if v := e.metric("lightkeeper_triggers_total", "source", "webhook"); v != 100 {
+		t.Errorf("triggers_total{webhook} = %v", v)
+	}
+	if got, err := testutil.GatherAndCount(e.reg, "lightkeeper_triggers_total"); err != nil || got != 2 {
+		t.Errorf("%d trigger sources (%v), want start and webhook: a coalesced cycle is no trigger of its own", got, err)
 	}
 }

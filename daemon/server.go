@@ -193,6 +193,7 @@ func (l *connLimiter) evictIdle() {
 	l.open--
 	l.evicted++
 	_ = oldest.Close()
+	l.warn()
 }
 
 // warn logs, at most once a minute, that connections are being closed.
