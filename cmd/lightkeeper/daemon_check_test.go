@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,5 +153,53 @@ func TestDaemonCheckGoodAndWarnings(t *testing.T) {
 	want := c.cfg + ":8:15: webhook.secretFile: warning: " + filepath.Join(c.creds, "webhook-secret") + " is readable by group or others (mode 0640)"
 	if code != exitOK || out != c.cfg+": ok\n" || !strings.HasPrefix(errOut, want) {
 		t.Errorf("open secret: exit %d, stdout %q, stderr %q; want it to start with %q", code, out, errOut, want)
+	}
+}
+
+// TestDaemonLogFlags: the daemon takes --log-level and --log-format like
+// reconcile.
+func TestDaemonLogFlags(t *testing.T) {
+	c := newCheckDir(t)
+	c.config(t)
+	if code, _, errOut := runDaemonFor(c.vars, time.Minute, "--config", c.cfg, "--log-level", "loud"); code != exitUsage || !strings.Contains(errOut, "--log-level must be debug, info, warn or error") {
+		t.Errorf("--log-level loud: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := runDaemonFor(c.vars, time.Minute, "--config", c.cfg, "--log-format", "xml"); code != exitUsage {
+		t.Errorf("--log-format xml: exit %d, stderr %q", code, errOut)
+	}
+	// Debug lines, as JSON; the daemon runs until its context ends.
+	code, _, errOut := runDaemonFor(c.vars, 3*time.Second, "--config", c.cfg, "--log-level", "debug", "--log-format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	debug := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(errOut), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if rec["level"] == "DEBUG" {
+			debug++
+		}
+	}
+	if debug == 0 {
+		t.Errorf("no DEBUG line at --log-level debug:\n%s", errOut)
+	}
+	// At warn, the INFO lines of a good start are gone.
+	if _, _, errOut := runDaemonFor(c.vars, 2*time.Second, "--config", c.cfg, "--log-level", "warn"); strings.Contains(errOut, "level=INFO") {
+		t.Errorf("INFO lines at --log-level warn:\n%s", errOut)
+	}
+}
+
+// TestDaemonHelpAndExample: --help points at nothing in the source tree;
+// --example-config prints the commented example, which checks.
+func TestDaemonHelpAndExample(t *testing.T) {
+	code, out, _ := runCmd(t, "daemon", "--help")
+	if code != exitOK || strings.Contains(out, "examples/") || !strings.Contains(out, "--example-config") || !strings.Contains(out, "--log-level") {
+		t.Errorf("daemon --help: exit %d\n%s", code, out)
+	}
+	code, out, errOut := runCmd(t, "daemon", "--example-config")
+	if code != exitOK || errOut != "" || out != mustRead(t, "../../examples/daemon/config.yaml") {
+		t.Fatalf("--example-config: exit %d, stderr %q, %d bytes", code, errOut, len(out))
 	}
 }
