@@ -82,6 +82,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 		return
 	}
 	ev.fleets = len(fleets)
+	ev.openSecrets = passwordFileWarnings(fleets)
 	d.invalid = nil
 	if err := d.saveLastGood(rev); err != nil {
 		// Not adopted until its copy is saved, so that a restart under an

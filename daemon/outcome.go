@@ -51,6 +51,9 @@ type loadEvent struct {
 	fleets  int              // fleets loaded, when valid
 	invalid *InvalidRevision // its problems; nil when valid
 	refused bool             // invalid because the source refused its signature
+	// openSecrets are the password files of its fleets that group or
+	// others may read.
+	openSecrets []string
 	// saveErr is why the copy of a valid revision could not be saved; it
 	// is not adopted as the last good revision then.
 	saveErr error
@@ -249,6 +252,9 @@ func (d *Daemon) record(o *outcome) {
 			rlog.Error("cannot keep a copy of the new revision; it is not applied until one is saved (a restart must reconcile what /status calls the last good revision)", "err", ev.saveErr)
 		default:
 			rlog.Info("new revision loaded", "subject", ev.rev.Subject, "fleets", ev.fleets)
+		}
+		for _, w := range ev.openSecrets {
+			rlog.Warn("a password file is open to others", "problem", w)
 		}
 	}
 	if o.syncErr != nil {

@@ -147,3 +147,27 @@ func TestCorruptStateIsSetAside(t *testing.T) {
 		t.Errorf("no new state saved: %v", err)
 	}
 }
+
+// TestOpenPasswordFileWarns: a fleet whose login password file group or
+// others may read is reconciled, with a warning naming the fleet and file.
+func TestOpenPasswordFileWarns(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "web-password")
+	if err := os.WriteFile(pw, []byte("Pass-Word-2026\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(fleet("web", "bundle_gen_01", 1), "  charge: {period: 1}\n",
+		"  charge: {period: 1}\n  login: {passwordFrom: {file: "+pw+"}}\n", 1)
+	e := newEnv(t, map[string]string{"web.yaml": doc})
+	opts := e.options()
+	var logs syncBuffer
+	opts.Logger = newTextLogger(&logs)
+	e.start(opts)
+	e.waitRuns(1)
+	want := `fleet \"web\": spec.login.passwordFrom.file: ` + pw + " is readable by group or others (mode 0644)"
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), want) {
+		t.Errorf("no warning %q in the log:\n%s", want, logs.String())
+	}
+	if strings.Contains(logs.String(), "Pass-Word-2026") {
+		t.Error("the password is in the log")
+	}
+}
