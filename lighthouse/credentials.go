@@ -200,7 +200,7 @@ func FindCredential(getenv func(string) string, home string) (Credential, error)
 	} else {
 		looked = append(looked, "tccli profile (no home directory)")
 	}
-	return Credential{}, fmt.Errorf("%w; looked in: %s; set %s and %s, or see the README section on credentials",
+	return Credential{}, fmt.Errorf("%w; looked in: %s; set %s and %s, or see Credentials in docs/cli.md",
 		ErrNoCredentials, strings.Join(looked, "; "), EnvSecretID, EnvSecretKey)
 }
 

@@ -111,7 +111,7 @@ type plan struct {
 // token behaviour, Describe lag and runners without a shared state combine
 // so that no client can tell a new instance from a lost one. The chaos runs
 // with -chaos.strict show that each of them does overshoot sometimes, and
-// the rest never does (README, "Idempotency: what is guaranteed").
+// the rest never does (docs/design.md sections 5.6 and 5.7).
 const (
 	outsideLagPastToken  = "describe lag >= token window (a token forgotten while its instance is invisible)"
 	outsideLagPastExpect = "describe lag >= expectation window"

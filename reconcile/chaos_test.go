@@ -14,7 +14,7 @@ import (
 )
 
 // The chaos suite: seeded random scenarios against the emulator over HTTP
-// on its manual clock (DESIGN.md section 5, the three invariants). Each
+// on its manual clock (docs/design.md section 5.9, the three invariants). Each
 // scenario draws fleets, emulator settings (launch delay and failures,
 // token window and policies) and a sequence of steps (runs of the daemon,
 // one-shot runs with no state, two runners at once, --plan runs, clock

@@ -15,7 +15,8 @@ const (
 	// DefaultExpectWindow is how long a slot waits for an instance that a
 	// create returned but DescribeInstances does not list yet. It must be
 	// longer than the service's Describe lag, and shorter than the time
-	// the service remembers a ClientToken (README, "Idempotency").
+	// the service remembers a ClientToken (docs/design.md section 5.6,
+	// conditions 1 and 2).
 	DefaultExpectWindow = 5 * time.Minute
 	// DefaultExpiryWarning is how early an instance on manual renewal is
 	// warned about before it expires.

@@ -3,7 +3,7 @@
 // creates (and, where a fleet opts in, isolations), check the plan against
 // guards, and apply it with deterministic ClientTokens.
 //
-// The data flows one way (DESIGN.md section 2):
+// The data flows one way (docs/design.md section 2):
 //
 //	Observe (one paginated DescribeInstances sweep per region)
 //	  -> Diff(fleets, observations, state) = Plan      pure, no I/O
@@ -44,5 +44,5 @@
 // passes, and an ambiguous create is sent again only with its own token.
 //
 // The exact conditions under which no overshoot is guaranteed are written
-// in the README ("Idempotency: what is guaranteed").
+// in docs/design.md section 5.6, and what happens outside them in 5.7.
 package reconcile

@@ -353,7 +353,7 @@ func TestLagPastTheWindowBuysOnceMoreAndSaysSo(t *testing.T) {
 	}
 }
 
-// Outside the guarantee (README, condition 3): a daemon and a run without
+// Outside the guarantee (docs/design.md section 5.6, condition 3): a daemon and a run without
 // state replace the same hand-deleted instance at once, under a service that
 // treats a token whose instances are gone as new (TokenGone create-new). The
 // daemon knows incarnation 0 is dead and sends incarnation 1's token; the
@@ -379,7 +379,7 @@ func TestRunnersWithoutSharedStateUnderTokenGoneCreateNew(t *testing.T) {
 	daemon.Apply(ctx, pd, false)
 	oneShot.Apply(ctx, po, false)
 	if n := countLive(cloud.All()); n != 2 {
-		t.Fatalf("%d live instances; the README's condition 3 says why there are 2 (update it if this changed)", n)
+		t.Fatalf("%d live instances; condition 3 of docs/design.md section 5.6 says why there are 2 (update it if this changed)", n)
 	}
 	clock.Advance(emulator.DefaultLaunchDelay)
 	p, _ := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)

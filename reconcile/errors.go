@@ -35,7 +35,7 @@ var fleetHints = []struct {
 	{"InvalidParameterValue.KeyPairIdMalformed", "spec.login.keyIds", "a key pair ID is malformed (lhkp-xxxxxxxx)"},
 	{"UnsupportedOperation.InstanceLinuxUnixCreatingNotSupportPassword", "spec.login", "a Linux blueprint cannot be created with a password on this site; use spec.login.keyIds"},
 	{"UnsupportedOperation.WindowsNotSupportKeyPair", "spec.login", "a Windows blueprint takes no key pairs; use spec.login.passwordFrom"},
-	{"InvalidParameterValue.InvalidPassword", "spec.login.passwordFrom", "the service refuses the password; see the password rules in the README"},
+	{"InvalidParameterValue.InvalidPassword", "spec.login.passwordFrom", "the service refuses the password; see the password rules in docs/fleet-spec.md"},
 	{"InvalidParameterValue.ZoneInvalid", "spec.zones", "a zone is not in the region; list them with DescribeZones"},
 	{"InvalidParameterValue.InstanceNameTooLong", "spec.instanceName", "the rendered name is too long; shorten the template or the fleet name"},
 	{"UnknownParameter", "", "the site refuses a parameter; if it is Tags, this is the international site: run with --site intl (tags are then not written)"},

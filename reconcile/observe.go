@@ -40,8 +40,8 @@ type Instance struct {
 }
 
 // Live reports whether the instance fills its slot: any state but
-// LAUNCH_FAILED and the states of an instance going away (DESIGN.md
-// section 5).
+// LAUNCH_FAILED and the states of an instance going away (docs/design.md
+// section 5.2).
 func (in *Instance) Live() bool { return Live(in.State) }
 
 // Live reports whether an instance in state fills a slot.

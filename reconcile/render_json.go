@@ -19,7 +19,7 @@ type Report struct {
 
 // RenderJSON writes p as one indented JSON object with "formatVersion": 1
 // (FormatVersion); with res not nil, a Report of both. Fields are those of
-// Plan and Result; the README documents each.
+// Plan and Result; docs/cli.md documents each.
 func RenderJSON(w io.Writer, p *Plan, res *Result) error {
 	return RenderReportJSON(w, p, res, nil)
 }

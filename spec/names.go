@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The instance name is a slot's identity (DESIGN.md section 5): the only
+// The instance name is a slot's identity (docs/design.md section 5.1): the only
 // label both API sites take atomically with the create. These helpers map a
 // slot to its name and a name back to its slot, exactly.
 //

@@ -20,9 +20,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # verify wants every Exec binary to exist: check a copy whose ExecStart runs
 # /bin/true, everything else unchanged.
-sed -E 's#^ExecStart=/usr/local/bin/lightkeeper( |$)#ExecStart=/bin/true #' "$unit" >"$tmp/lightkeeper.service"
+sed -E 's#^ExecStart=/usr/bin/lightkeeper( |$)#ExecStart=/bin/true #' "$unit" >"$tmp/lightkeeper.service"
 if ! grep -q '^ExecStart=/bin/true' "$tmp/lightkeeper.service"; then
-	echo "systemd/check.sh: FAIL: ExecStart no longer starts with /usr/local/bin/lightkeeper; update this script" >&2
+	echo "systemd/check.sh: FAIL: ExecStart no longer starts with /usr/bin/lightkeeper (where the packages install it); update this script and .goreleaser.yaml" >&2
 	exit 1
 fi
 # A drop-in's sections add to the unit's, as sections repeated in one file do.

@@ -44,7 +44,7 @@ Behaviours the API documents loosely, or that differ between the China and
 the international sites, are switches (--site, --token-mismatch, --token-gone,
 --dry-run-as-error, --describe-missing-as-error, --return-window,
 --return-quota, --terminate-launch-failed, --per-region-rate-limits, ...), so
-a client can be tested under each; the README's Emulator section says which
+a client can be tested under each; docs/emulator.md (Switches) says which
 document each default comes from.
 
 Exit codes: 0 after SIGINT/SIGTERM, 1 on error, 64 on bad flags.

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The HA measurements (examples/ha/README.md, "Measured") are benchmarks,
+// The HA measurements (docs/benchmarks.md, "Several hosts") are benchmarks,
 // which a plain go test does not run; each takes minutes:
 //
 //	go test ./cmd/lightkeeper/ -run '^$' -bench HA -benchtime 1x -ha.samples 10 -v -timeout 30m

@@ -33,6 +33,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// describe, when set, gets the flags of the subcommand run, which then
+	// stops in parse as after --help, having done nothing (commandDocs).
+	describe func(*flagSet)
 }
 
 // command is one subcommand of lightkeeper.
@@ -127,6 +130,13 @@ func firstArg(args []string) string {
 	return args[0]
 }
 
+// What lightkeeper is and its shared exit codes, in the top-level help and
+// the man page.
+const (
+	tagline       = "keeps Tencent Cloud Lighthouse fleets at the size a git repository declares."
+	exitCodesLine = "Exit codes: 0 success, 1 error, 64 bad flags or arguments; some commands add their own."
+)
+
 func usage(w io.Writer) {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -134,22 +144,25 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("lightkeeper keeps Tencent Cloud Lighthouse fleets at the size a git repository declares.\n\n")
+	b.WriteString("lightkeeper " + tagline + "\n\n")
 	b.WriteString("Usage:\n  lightkeeper <command> [flags] [args]\n\nCommands:\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(&b, "  %-11s %s\n", n, commands[n].summary)
 	}
 	b.WriteString("\nRun 'lightkeeper <command> --help' for a command's flags and exit codes;\n'lightkeeper --version' is 'lightkeeper version'.\n")
-	b.WriteString("\nExit codes: 0 success, 1 error, 64 bad flags or arguments; some commands add their own.\n")
+	b.WriteString("\n" + exitCodesLine + "\n")
 	io.WriteString(w, b.String())
 }
 
 // flagSet is a subcommand's flags, with the help text and the streams it
-// prints to.
+// prints to. The help, the man page and the shell completions are all made
+// from it (commandDocs), so they say the same.
 type flagSet struct {
 	*flag.FlagSet
-	e    *env
-	help func() // the whole help, for -h and --help
+	e        *env
+	name     string // the subcommand
+	synopsis string // the usage line, after "lightkeeper "
+	extra    string // the help text after the flags
 }
 
 // newFlagSet returns a flagSet that reports errors instead of exiting and
@@ -163,21 +176,24 @@ func newFlagSet(e *env, name, synopsis, extra string) *flagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: lightkeeper %s\nRun 'lightkeeper %s --help' for the flags and examples.\n", synopsis, name)
 	}
-	help := func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage:\n  lightkeeper %s\n\n", synopsis)
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(w, "Flags:")
-			fs.PrintDefaults()
-			fmt.Fprintln(w)
+	return &flagSet{FlagSet: fs, e: e, name: name, synopsis: synopsis, extra: extra}
+}
+
+// help prints the whole help, for -h and --help: the usage line, the flags
+// spelled --name as the usage lines and docs write them, and the text.
+func (fs *flagSet) help() {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage:\n  lightkeeper %s\n\n", fs.synopsis)
+	if docs := fs.flagDocs(); len(docs) > 0 {
+		fmt.Fprintln(w, "Flags:")
+		for _, f := range docs {
+			fmt.Fprintf(w, "  %s\n    \t%s\n", f.spelling(), strings.ReplaceAll(f.usageWithDefault(), "\n", "\n    \t"))
 		}
-		if extra != "" {
-			fmt.Fprintf(w, "%s\n", strings.TrimSpace(extra))
-		}
+		fmt.Fprintln(w)
 	}
-	return &flagSet{FlagSet: fs, e: e, help: help}
+	if extra := strings.TrimSpace(fs.extra); extra != "" {
+		fmt.Fprintf(w, "%s\n", extra)
+	}
 }
 
 // parse parses args and returns the positional arguments. Flags may come
@@ -187,6 +203,10 @@ func newFlagSet(e *env, name, synopsis, extra string) *flagSet {
 // error prints the problem, the usage line and a pointer to --help to
 // stderr and becomes a usage error.
 func (fs *flagSet) parse(args []string) ([]string, error) {
+	if fs.e.describe != nil {
+		fs.e.describe(fs)
+		return nil, flag.ErrHelp
+	}
 	for _, a := range args {
 		if a == "--" {
 			break

@@ -86,7 +86,7 @@ instances it knows it created.
 
 --output json writes the plan (with --plan) or {"formatVersion": 1, "plan",
 "result", "pending"} (apply) as one JSON object; --output markdown writes a
-pull-request comment starting with <!-- lightkeeper-plan -->. The README
+pull-request comment starting with <!-- lightkeeper-plan -->. docs/cli.md
 documents every field.
 
 Exit codes:

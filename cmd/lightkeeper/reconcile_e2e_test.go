@@ -322,7 +322,8 @@ func TestReconcileSIGTERM(t *testing.T) {
 	}
 }
 
-// TestDemoScript runs the README's one-command demo: plan (2), apply and
+// TestDemoScript runs the README's one-command demo (the README's other
+// runnable blocks run in docs' TestReadmeRunnable): plan (2), apply and
 // wait (0), plan again (0).
 func TestDemoScript(t *testing.T) {
 	t.Parallel()

@@ -5,18 +5,34 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise it falls back to the module version recorded by the go tool.
-var version = ""
+// The release stamps these at build time (.goreleaser.yaml):
+//
+//	-ldflags "-X main.version=v1.2.3 -X main.commit=<full hash> -X main.date=<RFC 3339 commit time>"
+//
+// Each one left empty falls back to what the go tool recorded in the binary:
+// the module version for `go install ...@v1.2.3`, the VCS revision and
+// time for a build in a clone (unless -buildvcs=false).
+var (
+	version = ""
+	commit  = ""
+	date    = ""
+)
 
 func init() {
 	register(command{name: "version", summary: "print the version and build information", run: runVersion})
 }
 
-const versionHelp = `Prints the lightkeeper version, the VCS revision it was built from and the Go
-version, on one line.
+const versionHelp = `Prints, on one line, the lightkeeper version, the commit it was built from
+and that commit's date, then the Go version and the platform:
+
+  lightkeeper 1.2.0 (commit 3f2c1e9b..., 2026-11-30T09:12:44Z) go1.26.8 linux/amd64
+
+Release builds have all three stamped. A build from a clone shows the commit
+the go tool recorded (with "+dirty" when the tree had changes), and
+"(devel)" for the version; go install ...@VERSION shows that version.
 
 Exit codes: 0 printed, 64 bad flags or arguments.
 
@@ -32,24 +48,51 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return usageError("version takes no arguments")
 	}
-	v, rev := version, ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = bi.Main.Version
+	bi, _ := debug.ReadBuildInfo()
+	fmt.Fprintln(e.stdout, versionLine(version, commit, date, bi))
+	return nil
+}
+
+// versionLine is what `lightkeeper version` prints: the stamped values, or
+// where one is empty, what the build info recorded (bi may be nil).
+func versionLine(version, commit, date string, bi *debug.BuildInfo) string {
+	if bi != nil {
+		if version == "" && bi.Main.Version != "" {
+			version = bi.Main.Version
 		}
+		var revision, modified string
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.time":
+				if date == "" {
+					date = s.Value
+				}
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if commit == "" && revision != "" {
+			commit = revision
+			if modified == "true" {
+				commit += "+dirty"
 			}
 		}
 	}
-	if v == "" {
-		v = "(devel)"
+	if version == "" {
+		version = "(devel)"
 	}
-	fmt.Fprintf(e.stdout, "lightkeeper %s", v)
-	if rev != "" {
-		fmt.Fprintf(e.stdout, " (%s)", rev)
+	var b strings.Builder
+	b.WriteString("lightkeeper " + version)
+	switch {
+	case commit != "" && date != "":
+		fmt.Fprintf(&b, " (commit %s, %s)", commit, date)
+	case commit != "":
+		fmt.Fprintf(&b, " (commit %s)", commit)
+	case date != "":
+		fmt.Fprintf(&b, " (%s)", date)
 	}
-	fmt.Fprintf(e.stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	fmt.Fprintf(&b, " %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return b.String()
 }

@@ -49,7 +49,7 @@ func TestDependenciesFlowOneWay(t *testing.T) {
 				}
 				for _, ban := range bans {
 					if match(ban, rel) && !match(ban, pkg) {
-						t.Errorf("%s depends on %s, which %q must not (DESIGN.md section 2)", pkg, rel, from)
+						t.Errorf("%s depends on %s, which %q must not (docs/design.md section 2)", pkg, rel, from)
 					}
 				}
 			}

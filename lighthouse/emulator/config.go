@@ -113,7 +113,7 @@ type Config struct {
 	// still maps to the dead IDs, so a client that reuses a token after its
 	// instance died gets IDs that DescribeInstances never shows. This is the
 	// behaviour that forces a correct client to move to a new token
-	// (DESIGN.md section 5), which is what the emulator exists to test.
+	// (docs/design.md section 5.3), which is what the emulator exists to test.
 	// A LAUNCH_FAILED instance still exists, so its token keeps replaying it
 	// whatever this policy says.
 	TokenGone TokenPolicy

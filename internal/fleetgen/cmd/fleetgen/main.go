@@ -1,5 +1,6 @@
 // Command fleetgen writes N generated fleet files to a directory, the input
-// of the validation benchmark that README.md compares with kubeconform:
+// of the validation benchmark that docs/benchmarks.md compares with
+// kubeconform:
 //
 //	go run ./internal/fleetgen/cmd/fleetgen -n 10000 -o /tmp/fleets
 package main
