@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 )
 
 // statusJSON reads /status as a map, as a client sees it.
@@ -123,7 +124,7 @@ func TestCorruptStateIsSetAside(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(opts.StateDir, daemon.StateFile), garbage, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	opts.Logger = newTextLogger(&logs)
 	e.start(opts)
 	s := e.waitRuns(1)
@@ -159,7 +160,7 @@ func TestOpenPasswordFileWarns(t *testing.T) {
 		"  charge: {period: 1}\n  login: {passwordFrom: {file: "+pw+"}}\n", 1)
 	e := newEnv(t, map[string]string{"web.yaml": doc})
 	opts := e.options()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	opts.Logger = newTextLogger(&logs)
 	e.start(opts)
 	e.waitRuns(1)

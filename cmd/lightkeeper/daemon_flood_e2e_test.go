@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
-	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
 )
 
 // connHolderEnv, set to ADDR,N, makes the test binary a process that opens
@@ -105,22 +104,14 @@ func TestDaemonBinaryConnectionFlood(t *testing.T) {
 			t.Fatalf("%s=%q", floodEnv, v)
 		}
 	}
-	bin := reconcileBinary(t)
-	emu := startEmulator(t, bin, "--launch-delay", "0")
-	r := newDaemonRig(t)
-	r.endpoint = emu.url
-	addr := etcdtest.FreeAddr(t)
-	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
-	r.commit(1)
-	d := startDaemonProcess(t, bin, r.cfgFile, addr)
-	waitUntil(t, "/readyz", func() bool { return d.get("/readyz") == http.StatusOK })
+	_, d := startReadyDaemon(t)
 	idle := openFDs(t, d.cmd.Process.Pid)
 
 	// The flood, from processes of their own.
 	held, connected := 0, 0
 	for n := flood; n > 0; n -= holdConnectionsPerProcess {
 		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", connHolderEnv, addr, min(n, holdConnectionsPerProcess)))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", connHolderEnv, strings.TrimPrefix(d.base, "http://"), min(n, holdConnectionsPerProcess)))
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)

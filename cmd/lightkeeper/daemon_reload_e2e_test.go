@@ -26,13 +26,11 @@ func metricSum(text, name, match string) float64 {
 	return sum
 }
 
-// TestDaemonBinaryReloadKeepsCounters drives the built binary: after
-// SIGHUP, the counters of /status and /metrics go on from where they were
-// instead of starting again at zero.
-func TestDaemonBinaryReloadKeepsCounters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+// startReadyDaemon runs the built binary as a daemon following a local
+// repository of one fleet "web" of 1, against `lightkeeper emulator`, both
+// as processes, and waits until it is ready.
+func startReadyDaemon(t *testing.T) (*daemonRig, *daemonProcess) {
+	t.Helper()
 	bin := reconcileBinary(t)
 	emu := startEmulator(t, bin, "--launch-delay", "0")
 	r := newDaemonRig(t)
@@ -42,6 +40,17 @@ func TestDaemonBinaryReloadKeepsCounters(t *testing.T) {
 	r.commit(1)
 	d := startDaemonProcess(t, bin, r.cfgFile, addr)
 	waitUntil(t, "/readyz", func() bool { return d.get("/readyz") == http.StatusOK })
+	return r, d
+}
+
+// TestDaemonBinaryReloadKeepsCounters drives the built binary: after
+// SIGHUP, the counters of /status and /metrics go on from where they were
+// instead of starting again at zero.
+func TestDaemonBinaryReloadKeepsCounters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r, d := startReadyDaemon(t)
 	runs := func() float64 { v, _ := d.status(t)["runs"].(float64); return v }
 	for i := 2; i <= 3; i++ {
 		before := runs()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
@@ -227,19 +227,6 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a log sink that tests read while the service writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestDaemonServiceReloadAndStop(t *testing.T) {
 	r := newDaemonRig(t)
 	r.commit(2)
@@ -254,7 +241,7 @@ func TestDaemonServiceReloadAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var told notes
 	s := &service{e: e, log: slog.New(slog.NewTextHandler(&logs, nil)), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test"),
 		file: r.cfgFile, notify: told.add, ln: ln}

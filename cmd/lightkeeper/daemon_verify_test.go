@@ -13,6 +13,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
@@ -64,7 +65,7 @@ func TestDaemonServiceVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := &service{e: e, log: slog.New(slog.NewTextHandler(&logs, nil)), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test"),
 		file: r.cfgFile, notify: func(string) {}}
 	d, err := daemon.FromConfig(cfg, s.deps(nil))
