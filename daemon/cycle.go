@@ -162,7 +162,10 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		o.planErr = err
 		return
 	}
-	o.becameReady = d.synced && !d.ready.Load()
+	// Readiness is live state, not the cycle's outcome: a load balancer
+	// may send to this daemon as soon as it has synced and observed, not
+	// once a long apply has ended.
+	o.becameReady = d.synced && !d.ready.Load() && d.markReady()
 	o.plan = p
 	o.run.Creates = p.Totals.Creates
 	if p.Check(d.opts.Limits) {

@@ -32,7 +32,7 @@ type outcome struct {
 	canceled    bool // the daemon was told to stop during the cycle
 	noGood      bool // no good revision to reconcile yet
 	planErr     error
-	becameReady bool // the first sync and observe have both succeeded now
+	becameReady bool // the first sync and observe have both succeeded now (markReady ran)
 	plan        *reconcile.Plan
 	held        []reconcile.Violation // the limits the plan exceeds; not applied
 	res         *reconcile.Result
@@ -155,7 +155,8 @@ func violations(vs []reconcile.Violation) string {
 }
 
 // record reports a cycle's outcome: the one place where a cycle changes
-// the status, the metrics and the log.
+// the status, the metrics and the log. (Readiness is live state: markReady
+// sets it as soon as the plan is made, and record only logs it.)
 func (d *Daemon) record(o *outcome) {
 	result := o.result()
 	o.run.Result = result
@@ -181,9 +182,6 @@ func (d *Daemon) record(o *outcome) {
 		if ev.saveErr != nil {
 			m.stateSaveFails.Inc()
 		}
-	}
-	if o.becameReady && !d.markReady() {
-		o.becameReady = false // the leadership was lost meanwhile
 	}
 	if o.plan != nil {
 		m.observePlan(o.plan)
