@@ -136,7 +136,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 	b.warnings = checkSecretFiles(cfg, p)
 	checkStateDirectory(cfg, p, create)
 	if len(p.errs) > 0 {
-		return nil, p.result()
+		return nil, p.result(0)
 	}
 	srcOpts := cfg.SourceOptions()
 	// The daemon applies repository.path itself, so errors and the status
@@ -146,7 +146,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 	src, err := gitsync.New(srcOpts)
 	if err != nil {
 		p.at(err.Error(), "repository", "url")
-		return nil, p.result()
+		return nil, p.result(0)
 	}
 	var lead Leadership
 	var fence func(context.Context, string) error
@@ -157,7 +157,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		l, err := deps.Elect(cfg.HA, b.relay.etcdError)
 		if err != nil {
 			p.at(err.Error(), "ha")
-			return nil, p.result()
+			return nil, p.result(0)
 		}
 		if c, ok := l.(io.Closer); ok {
 			b.closers = append(b.closers, c)
@@ -182,7 +182,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		if err != nil {
 			b.close()
 			p.at(err.Error(), "webhook", "secretFile")
-			return nil, p.result()
+			return nil, p.result(0)
 		}
 	}
 	b.opts = Options{

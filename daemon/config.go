@@ -12,19 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"math"
 	"os"
-	"path"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lightkeeper/lightkeeper/gitsync"
@@ -66,8 +59,9 @@ type Config struct {
 	StateDirectory string `yaml:"stateDirectory"`
 	// Webhook, when set, enables POST /hooks/git.
 	Webhook *Webhook `yaml:"webhook"`
-	// Exclude lists path.Match globs, relative to Repository.Path, of files
-	// that are not fleets.
+	// Exclude lists globs, relative to Repository.Path, of files and
+	// directories that are not fleets: the globs of validate --exclude
+	// (spec.Options.Exclude, "**" for any number of directories).
 	Exclude []string `yaml:"exclude"`
 	// HA, when set, runs the daemon on several hosts with one leader.
 	HA *HA `yaml:"ha"`
@@ -195,28 +189,33 @@ func defaultConfig() Config {
 // LoadConfig reads and checks the configuration file. getenv resolves
 // $STATE_DIRECTORY (the default stateDirectory) and the variables of file
 // paths; nil means an empty environment. The error is a spec.Errors with
-// every problem found, each placed at its line and column.
+// every problem found, each placed at its line and column. A file is read
+// up to the size of a fleet file (spec.DefaultMaxFileSize): a larger one
+// is refused.
 func LoadConfig(file string, getenv func(string) string) (*Config, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, spec.DefaultMaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > spec.DefaultMaxFileSize {
+		return nil, spec.Errors{{File: file, Line: 1, Column: 1,
+			Message: fmt.Sprintf("the file is larger than %d bytes: is it the configuration?", spec.DefaultMaxFileSize)}}
 	}
 	return ParseConfig(file, b, getenv)
 }
 
-// configSchema is the configuration schema compiled, with the parsed
-// document beside it for the x-message and property lists of errors.
-type configSchema struct {
-	schema *jsonschema.Schema
-	raw    any
-}
-
-var compiledSchema = sync.OnceValues(func() (*configSchema, error) {
-	s, raw, err := schema.CompileDocument(ConfigSchemaID, configSchemaSource)
+// configSchema is the configuration schema, compiled once.
+var configSchema = sync.OnceValues(func() (*schema.Schema, error) {
+	s, err := schema.Compile(ConfigSchemaID, configSchemaSource)
 	if err != nil {
 		return nil, fmt.Errorf("config schema: %w", err)
 	}
-	return &configSchema{schema: s, raw: raw}, nil
+	return s, nil
 })
 
 // ParseConfig is LoadConfig on data read from file (file names the source
@@ -230,32 +229,32 @@ func ParseConfig(file string, data []byte, getenv func(string) string) (*Config,
 	if err != nil {
 		return nil, err
 	}
-	doc := p.toJSON(root, nil)
-	if len(p.errs) > 0 {
-		return nil, p.result()
-	}
-	sch, err := compiledSchema()
+	sch, err := configSchema()
 	if err != nil {
 		return nil, err
 	}
-	if err := sch.schema.Validate(doc); err != nil {
-		var verr *jsonschema.ValidationError
-		if !errors.As(err, &verr) {
-			return nil, fmt.Errorf("validate config: %w", err)
-		}
-		p.collect(verr, sch.raw)
-		return nil, p.result()
+	// The same pipeline as a fleet's: YAML 1.2 scalars, aliases bounded
+	// as a fleet's are, every problem placed.
+	res, err := sch.Check(root, schema.Options{MaxAliasNodes: spec.DefaultMaxAliasNodes, MaxViolations: spec.DefaultMaxErrors})
+	if err != nil {
+		return nil, fmt.Errorf("validate config: %w", err)
+	}
+	for _, v := range res.Violations {
+		p.errs = append(p.errs, &spec.Error{File: file, Line: v.Line, Column: v.Column, Field: v.Field(), Message: v.Message})
+	}
+	if len(p.errs) > 0 || res.More > 0 {
+		return nil, p.result(res.More)
 	}
 	cfg := defaultConfig()
 	if err := root.Decode(&cfg); err != nil {
 		// The schema admits only what decodes; say so rather than panic.
 		p.add(root, nil, err.Error())
-		return nil, p.result()
+		return nil, p.result(0)
 	}
 	cfg.File, cfg.root = file, root
 	p.check(&cfg, getenv)
 	if len(p.errs) > 0 {
-		return nil, p.result()
+		return nil, p.result(0)
 	}
 	return &cfg, nil
 }
@@ -298,8 +297,12 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 		p.at("a local repository needs no credentials: remove repository.auth", "repository", "auth")
 	}
 	for i, g := range c.Exclude {
-		if _, err := path.Match(g, ""); err != nil {
-			p.at(fmt.Sprintf("%q is not a valid glob: %v", g, err), "exclude", fmt.Sprint(i))
+		if err := spec.CheckExclude(g); err != nil {
+			msg := err.Error()
+			if why, ok := strings.CutPrefix(msg, fmt.Sprintf("exclude pattern %q: ", g)); ok {
+				msg = fmt.Sprintf("%q is not a valid glob: %s", g, why)
+			}
+			p.at(msg, "exclude", fmt.Sprint(i))
 		}
 	}
 	// repository.verify: its checks and key files are in config_verify.go.
@@ -315,45 +318,55 @@ type configFile struct {
 	path []string
 }
 
-// configParser turns the YAML into the JSON form the schema validates and
-// places each problem at its node. (schema/ maps fleet errors the same
-// way, but its mapping is bound to the fleet schema and unexported; this is
-// the smaller version for a small file. schema.FieldName and
-// schema.Suggest are shared.)
+// configParser reads the file into a YAML node tree (schema.Schema checks
+// it) and places the problems of the checks that follow at their nodes.
 type configParser struct {
 	file string
 	root *yaml.Node
 	errs spec.Errors
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func (p *configParser) parse(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	err := dec.Decode(&doc)
-	if errors.Is(err, io.EOF) {
-		p.errs = append(p.errs, &spec.Error{File: p.file, Message: "the file is empty: repository.url is required"})
+// parse reads the one YAML document of the file, its text checked and its
+// syntax errors placed as a fleet file's are.
+func (p *configParser) parse(data []byte) (root *yaml.Node, err error) {
+	fail := func(line, col int, msg string) (*yaml.Node, error) {
+		p.errs = append(p.errs, &spec.Error{File: p.file, Line: line, Column: col, Message: msg})
 		return nil, p.errs
 	}
-	if err != nil {
-		e := &spec.Error{File: p.file, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Column, e.Message = 1, m[2]
+	text, problem := schema.Prepare(data)
+	if problem != nil {
+		return fail(problem.Line, problem.Column, problem.Message)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = fail(1, 1, fmt.Sprintf("YAML parser failed: %v", r))
 		}
-		p.errs = append(p.errs, e)
-		return nil, p.errs
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	var doc yaml.Node
+	err = dec.Decode(&doc)
+	if errors.Is(err, io.EOF) {
+		return fail(0, 0, "the file is empty: repository.url is required")
+	}
+	if err != nil {
+		v := schema.SyntaxError(text, err)
+		return fail(v.Line, v.Column, v.Message)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		p.errs = append(p.errs, &spec.Error{File: p.file, Line: next.Line, Column: next.Column, Message: "a config file holds one YAML document; remove the ---"})
-		return nil, p.errs
+		line, col := next.Line, next.Column
+		if err != nil {
+			v := schema.SyntaxError(text, err)
+			line, col = v.Line, v.Column
+		}
+		return fail(line, col, "a config file holds one YAML document; remove the ---")
 	}
-	p.root = deref(&doc)
-	if p.root == nil || p.root.Kind != yaml.MappingNode {
-		p.add(p.root, nil, "the configuration must be a mapping with repository, api, limits, …")
-		return nil, p.errs
+	p.root = schema.Deref(&doc)
+	if p.root == nil || p.root.Kind == yaml.ScalarNode && p.root.ShortTag() == "!!null" {
+		return fail(0, 0, "the file is empty: repository.url is required")
+	}
+	if p.root.Kind != yaml.MappingNode {
+		return fail(p.root.Line, p.root.Column, "the configuration must be a mapping with repository, api, limits, …")
 	}
 	return p.root, nil
 }
@@ -368,223 +381,18 @@ func (p *configParser) add(n *yaml.Node, path []string, msg string) {
 
 // at adds msg at the value found at path (or the nearest node above it).
 func (p *configParser) at(msg string, path ...string) {
-	n, _ := p.find(path)
+	n, _ := schema.Lookup(p.root, path)
 	p.add(n, path, msg)
 }
 
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && i < 100 && (n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode); i++ {
-		if n.Kind == yaml.AliasNode {
-			n = n.Alias
-		} else if len(n.Content) > 0 {
-			n = n.Content[0]
-		} else {
-			return nil
-		}
-	}
-	return n
-}
-
-// toJSON converts the node to maps, slices and scalars for the schema,
-// with YAML 1.2 core scalars; duplicate and merge keys are errors.
-func (p *configParser) toJSON(n *yaml.Node, path []string) any {
-	n = deref(n)
-	if n == nil {
-		return nil
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		first := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			sub := append(slices.Clip(path), k.Value)
-			switch {
-			case k.Kind != yaml.ScalarNode:
-				p.add(k, path, "keys must be plain strings")
-				continue
-			case k.Tag == "!!merge":
-				p.add(k, path, "merge keys (<<) are not supported here; write the keys out")
-				continue
-			case first[k.Value] != nil:
-				p.add(k, sub, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first[k.Value].Line))
-				continue
-			}
-			first[k.Value] = k
-			m[k.Value] = p.toJSON(n.Content[i+1], sub)
-		}
-		return m
-	case yaml.SequenceNode:
-		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			s[i] = p.toJSON(c, append(slices.Clip(path), strconv.Itoa(i)))
-		}
-		return s
-	}
-	switch n.ShortTag() {
-	case "!!null":
-		return nil
-	case "!!bool":
-		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
-			return b
-		}
-	case "!!int":
-		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-			return i
-		}
-		p.add(n, path, fmt.Sprintf("%s: write integers in decimal, without leading zeros or '_'", n.Value))
-	case "!!float":
-		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f
-		}
-		p.add(n, path, fmt.Sprintf("%s is not a finite number", n.Value))
-	}
-	return n.Value
-}
-
-// find returns the value node at path, or the deepest node reached, and
-// the key node of the last step when there is one.
-func (p *configParser) find(path []string) (val, key *yaml.Node) {
-	n := p.root
-	for _, s := range path {
-		n = deref(n)
-		if n == nil {
-			return nil, nil
-		}
-		var next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == s {
-					key, next = n.Content[i], n.Content[i+1]
-					break
-				}
-			}
-		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(n.Content) {
-				key, next = nil, n.Content[i]
-			}
-		}
-		if next == nil {
-			return n, nil
-		}
-		n = next
-	}
-	return n, key
-}
-
-// collect flattens a validation error tree into placed errors.
-func (p *configParser) collect(e *jsonschema.ValidationError, raw any) {
-	if k, ok := e.ErrorKind.(*kind.PropertyNames); ok {
-		// jsonschema v6.0.3 gives this error a wrong InstanceLocation (that
-		// of another value); the schema location names the object instead.
-		var loc []string
-		_, frag, _ := strings.Cut(e.SchemaURL, "#")
-		toks := strings.Split(strings.TrimPrefix(frag, "/"), "/")
-		for i := 0; i+1 < len(toks); i++ {
-			if toks[i] == "properties" {
-				loc = append(loc, toks[i+1])
-				i++
-			}
-		}
-		loc = append(loc, k.Property)
-		_, kn := p.find(loc)
-		p.add(kn, loc, fmt.Sprintf("%q is not an API action name (like CreateInstances)", k.Property))
-		return
-	}
-	if len(e.Causes) > 0 {
-		for _, c := range e.Causes {
-			p.collect(c, raw)
-		}
-		return
-	}
-	loc := e.InstanceLocation
-	val, _ := p.find(loc)
-	sch := schemaAt(raw, e.SchemaURL)
-	switch k := e.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		props, _ := sch["properties"].(map[string]any)
-		names := slices.Sorted(maps.Keys(props))
-		for _, name := range k.Properties {
-			_, kn := p.find(append(slices.Clip(loc), name))
-			msg := fmt.Sprintf("unknown key %q", name)
-			if s := schema.Suggest(name, names); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			} else if len(names) > 0 {
-				msg += "; known keys: " + strings.Join(names, ", ")
-			}
-			p.add(kn, append(slices.Clip(loc), name), msg)
-		}
-	case *kind.Required:
-		for _, m := range k.Missing {
-			p.add(val, append(slices.Clip(loc), m), "missing required key")
-		}
-	case *kind.DependentRequired:
-		for _, m := range k.Missing {
-			p.add(val, append(slices.Clip(loc), m), fmt.Sprintf("required with %s", k.Prop))
-		}
-	case *kind.Not, *kind.Pattern:
-		if m, ok := sch["x-message"].(string); ok {
-			p.add(val, loc, m)
-		} else if pk, ok := k.(*kind.Pattern); ok {
-			p.add(val, loc, fmt.Sprintf("%q does not match %s", pk.Got, pk.Want))
-		} else {
-			p.add(val, loc, "is not allowed here")
-		}
-	case *kind.Type:
-		msg := fmt.Sprintf("must be %s, got %s", strings.Join(k.Want, " or "), k.Got)
-		if m, ok := sch["x-message"].(string); ok {
-			msg = m // says what to write: "must be a duration such as 30s, …"
-		}
-		if v := deref(val); v != nil && v.Kind == yaml.ScalarNode && slices.Contains(k.Want, "string") {
-			msg += fmt.Sprintf("; quote it: %q", v.Value)
-		} else if v != nil && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			msg += "; write it without quotes"
-		}
-		p.add(val, loc, msg)
-	case *kind.Enum:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
-			want[i] = fmt.Sprintf("%v", w)
-		}
-		p.add(val, loc, "must be one of "+strings.Join(want, ", "))
-	case *kind.Minimum:
-		if m, ok := sch["x-message"].(string); ok {
-			p.add(val, loc, m)
-		} else {
-			p.add(val, loc, "must be >= "+k.Want.RatString())
-		}
-	case *kind.MinLength:
-		p.add(val, loc, "must not be empty")
-	case *kind.MinItems:
-		p.add(val, loc, fmt.Sprintf("must list at least %d", k.Want))
-	default:
-		p.add(val, loc, fmt.Sprint(e.ErrorKind))
-	}
-}
-
-// schemaAt returns the object of raw, the parsed schema, at a schema URL.
-func schemaAt(raw any, u string) map[string]any {
-	_, frag, _ := strings.Cut(u, "#")
-	cur := raw
-	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
-		if tok == "" {
-			continue
-		}
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]
-	}
-	m, _ := cur.(map[string]any)
-	return m
-}
-
-// result returns the problems sorted by line and column.
-func (p *configParser) result() error {
+// result returns the problems sorted by line and column, with a summary
+// of more that are not listed.
+func (p *configParser) result(more int) error {
 	slices.SortStableFunc(p.errs, func(a, b *spec.Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Field, b.Field))
 	})
+	if more > 0 {
+		p.errs = append(p.errs, &spec.Error{More: more, Message: fmt.Sprintf("and %d more problems not listed; fix these and look again", more)})
+	}
 	return p.errs
 }

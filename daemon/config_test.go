@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,7 +160,7 @@ func TestConfigSchemaDescribesEveryKey(t *testing.T) {
 	if err := json.Unmarshal(ConfigSchema(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := compiledSchema(); err != nil {
+	if _, err := configSchema(); err != nil {
 		t.Fatal(err)
 	}
 	var walk func(path string, m map[string]any)
@@ -213,5 +214,61 @@ func TestConfigVerify(t *testing.T) {
 	}
 	if c, err = ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\n"), getenv); err != nil || c.SourceOptions().Verify != nil {
 		t.Fatalf("no verify: %v %+v", err, c.SourceOptions().Verify)
+	}
+}
+
+// TestConfigYAML12 reads the configuration's values as a fleet's are read
+// (one pipeline, schema.Schema.Check): YAML 1.2 hex and octal integers are
+// integers, a leading 0 and a whole number written as a float are refused
+// with the fleet's messages.
+func TestConfigYAML12(t *testing.T) {
+	parse := func(limits string) (*Config, error) {
+		return ParseConfig("c.yaml", []byte("repository: {url: /srv/x}\nstateDirectory: /s\nlimits: {"+limits+"}\n"), nil)
+	}
+	for in, want := range map[string]int{"maxCreatesPerRun: 0x2": 2, "maxCreatesPerRun: 0o10": 8, "maxCreatesPerRun: 12": 12} {
+		c, err := parse(in)
+		if err != nil || c.Limits.MaxCreatesPerRun != want {
+			t.Errorf("%s: %v, %+v; want %d", in, err, c, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"maxCreatesPerRun: 010": `c.yaml:3:28: limits.maxCreatesPerRun: 010 is ambiguous: YAML 1.1 reads a leading 0 as octal (8), YAML 1.2 as decimal (10); write 10 (or "010" for a string)`,
+		"maxCreatesPerRun: 3.0": `c.yaml:3:28: limits.maxCreatesPerRun: 3.0 is written as a float; write the integer without a decimal point or exponent: 3`,
+		"maxCreatesPerRun: 1_0": `c.yaml:3:28: limits.maxCreatesPerRun: 1_0 is not a YAML 1.2 integer; write it without '_': 10`,
+		"maxMonthlySpend: .inf": `c.yaml:3:27: limits.maxMonthlySpend: .inf is not a finite number; write a number`,
+	} {
+		if _, err := parse(in); err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", in, err, want)
+		}
+	}
+}
+
+// TestConfigAliasBomb: a few lines of aliases that expand to a million
+// nodes are refused as a fleet's are, without expanding them.
+func TestConfigAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("repository: {url: /srv/x}\nstateDirectory: /s\nx-a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&b, "x-a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	_, err := ParseConfig("c.yaml", []byte(b.String()), nil)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:6:") || !strings.Contains(err.Error(), "aliases expand to too many nodes (an alias bomb?); write the values out") {
+		t.Fatalf("alias bomb: %v", err)
+	}
+}
+
+// A configuration is read up to the size of a fleet file: /dev/zero or a
+// huge file is refused, not read to the end.
+func TestConfigTooLarge(t *testing.T) {
+	for _, file := range []string{"/dev/zero", filepath.Join(t.TempDir(), "big.yaml")} {
+		if file != "/dev/zero" {
+			if err := os.WriteFile(file, []byte("repository: {url: /srv/x}\n"+strings.Repeat("# padding\n", 200_000)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := LoadConfig(file, nil)
+		if err == nil || err.Error() != file+":1:1: the file is larger than 1048576 bytes: is it the configuration?" {
+			t.Errorf("%s: %v", file, err)
+		}
 	}
 }

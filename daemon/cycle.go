@@ -109,8 +109,7 @@ func plural(n int) string {
 	return "s"
 }
 
-// fleetFS is the part of a revision that holds the fleets: Path, less
-// the excluded files.
+// fleetFS is the part of a revision that holds the fleets: Path.
 func (d *Daemon) fleetFS(rev Revision) (fs.FS, error) {
 	if rev.FS == nil {
 		return nil, errors.New("the revision has no files")
@@ -122,9 +121,6 @@ func (d *Daemon) fleetFS(rev Revision) (fs.FS, error) {
 			return nil, fmt.Errorf("fleets path %q: %w", d.opts.Path, err)
 		}
 		fsys = sub
-	}
-	if len(d.opts.Exclude) > 0 {
-		fsys = filterFS{FS: fsys, exclude: d.opts.Exclude}
 	}
 	return fsys, nil
 }
@@ -139,7 +135,15 @@ func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	return spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.opts.Spec)
+	return spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+}
+
+// specOptions are the options of every fleet load: Options.Spec with
+// Options.Exclude, matched as validate --exclude matches.
+func (d *Daemon) specOptions() spec.Options {
+	o := d.opts.Spec
+	o.Exclude = d.opts.Exclude
+	return o
 }
 
 // reconcile plans and applies the last good revision's fleets.

@@ -59,9 +59,10 @@ type Options struct {
 	// Path is the directory of the revision that holds the fleets ("" or
 	// "." for the whole revision).
 	Path string
-	// Exclude hides files and directories from the fleet load: path.Match
-	// patterns matched against the path inside Path and against the base
-	// name; a pattern naming a directory hides what is under it.
+	// Exclude hides files and directories from the fleet load: the globs
+	// of validate --exclude (spec.Options.Exclude), matched against the
+	// path inside Path, "**" for any number of directories; an excluded
+	// directory is not entered.
 	Exclude []string
 	// Interval is the time between cycles (default DefaultInterval).
 	Interval time.Duration
@@ -166,8 +167,10 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Cloud == nil {
 		return nil, errors.New("daemon: no cloud")
 	}
-	if err := checkPatterns(opts.Exclude); err != nil {
-		return nil, fmt.Errorf("daemon: %w", err)
+	for _, p := range opts.Exclude {
+		if err := spec.CheckExclude(p); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
 	}
 	if opts.Path == "" {
 		opts.Path = "."

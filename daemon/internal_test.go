@@ -37,15 +37,3 @@ func TestJitter(t *testing.T) {
 		}
 	}
 }
-
-func TestFilterFS(t *testing.T) {
-	f := filterFS{exclude: []string{"drafts", "*.wip.yaml", "a/b/*"}}
-	for name, want := range map[string]bool{
-		".": false, "drafts": true, "drafts/x.yaml": true, "x/drafts": true, "web.yaml": false,
-		"api.wip.yaml": true, "deep/api.wip.yaml": true, "a/b/c.yaml": true, "a/c.yaml": false,
-	} {
-		if got := f.excluded(name); got != want {
-			t.Errorf("excluded(%q) = %v, want %v", name, got, want)
-		}
-	}
-}

@@ -56,7 +56,7 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 		if err != nil {
 			return err
 		}
-		if p != "." && strings.HasPrefix(e.Name(), ".") {
+		if p != "." && (strings.HasPrefix(e.Name(), ".") || spec.Excluded(d.opts.Exclude, p)) {
 			if e.IsDir() {
 				return fs.SkipDir
 			}
@@ -136,7 +136,7 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	fleets, err := spec.LoadInputs([]spec.Input{{FS: os.DirFS(dir), Display: display, Root: dir}}, d.opts.Spec)
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: os.DirFS(dir), Display: display, Root: dir}}, d.specOptions())
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("the saved last good revision %s: %w", m.ID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
+	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 // outcome is what one cycle did. The steps of cycle fill it in; record is
@@ -111,7 +112,7 @@ func (o *outcome) errors(fleets []FleetStatus) []string {
 			ev.rev.Short(), ev.saveErr, o.stillReconciling()))
 	}
 	if inv := o.invalid; inv != nil {
-		n := len(inv.Errors)
+		n := spec.Errors(inv.Errors).Count()
 		errs = append(errs, fmt.Sprintf("revision %s is invalid (%d problem%s, first: %s); %s", inv.Short, n, plural(n), inv.Errors[0].Error(), o.stillReconciling()))
 	}
 	if o.noGood && len(errs) == 0 {

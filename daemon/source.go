@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"strings"
 	"time"
 )
@@ -114,67 +113,4 @@ func (s DirSource) Sync(ctx context.Context) (Revision, error) {
 		return Revision{}, fmt.Errorf("read %s: %w", s.Dir, err)
 	}
 	return Revision{ID: "dir-" + hex.EncodeToString(h.Sum(nil))[:40], FS: fsys, Time: newest}, nil
-}
-
-// filterFS hides the files and directories that match any exclude pattern
-// (path.Match syntax, matched against the slash-separated path inside the
-// fleets directory and against the base name).
-type filterFS struct {
-	fs.FS
-	exclude []string
-}
-
-func (f filterFS) excluded(name string) bool {
-	if name == "." {
-		return false
-	}
-	for _, pat := range f.exclude {
-		if ok, _ := path.Match(pat, name); ok {
-			return true
-		}
-		if ok, _ := path.Match(pat, path.Base(name)); ok {
-			return true
-		}
-		// A pattern that names a directory hides what is under it.
-		if strings.HasPrefix(name, strings.TrimSuffix(pat, "/")+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// Open opens name unless it is excluded.
-func (f filterFS) Open(name string) (fs.File, error) {
-	if f.excluded(name) {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return f.FS.Open(name)
-}
-
-// ReadDir lists name without its excluded entries.
-func (f filterFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	if f.excluded(name) {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
-	}
-	es, err := fs.ReadDir(f.FS, name)
-	if err != nil {
-		return nil, err
-	}
-	kept := es[:0]
-	for _, e := range es {
-		if !f.excluded(path.Join(name, e.Name())) {
-			kept = append(kept, e)
-		}
-	}
-	return kept, nil
-}
-
-// checkPatterns reports a malformed exclude pattern.
-func checkPatterns(pats []string) error {
-	for _, p := range pats {
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("exclude pattern %q: %w", p, err)
-		}
-	}
-	return nil
 }

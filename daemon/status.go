@@ -70,7 +70,9 @@ type RevisionInfo struct {
 type InvalidRevision struct {
 	RevisionInfo
 	// Errors are the problems found, each placed at a file, line and
-	// column when the loader could place it.
+	// column when the loader could place it: the first 20 of each file and
+	// 100 in all, then a summary whose More counts the rest (see
+	// spec.Options.MaxErrors).
 	Errors []*spec.Error `json:"errors"`
 }
 

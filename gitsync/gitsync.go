@@ -62,15 +62,20 @@ type Revision struct {
 	Commit string
 	// Time is the committer time of the commit.
 	Time time.Time
-	// Subject is the first line of the commit message.
+	// Subject is the first line of the commit message, cut at MaxSubject
+	// characters.
 	Subject string
 	// Ref is the reference followed: "refs/heads/main", "refs/tags/v1" or,
 	// for a pinned commit, the commit hash.
 	Ref string
 	// FS holds the files of the commit under Options.Path, read from the git
-	// objects of this commit only. It is safe for concurrent use. It stays
-	// readable until a later Sync of the same Source has to re-clone a
-	// corrupt cache; load what you need from it right after Sync.
+	// objects of this commit only, as os.Root's FS presents a directory:
+	// symbolic links that stay inside it are followed, those that lead out
+	// are refused; a file's size comes from its object's header, and a file
+	// over Options.MaxFileSize cannot be read (nor is it inflated). It is
+	// safe for concurrent use. It stays readable until a later Sync of the
+	// same Source has to re-clone a corrupt cache; load what you need from
+	// it right after Sync.
 	FS fs.FS
 	// SignedBy names the trusted key that signed the revision when
 	// Options.Verify is set: "OpenPGP key FINGERPRINT (user id)" or "SSH
@@ -198,7 +203,16 @@ type Options struct {
 	// that wraps a *VerifyError (the commit refused and why). Modes tag
 	// and tag-and-head need Ref.Tag.
 	Verify *Verifier
+	// MaxFileSize is the largest file of a Revision's FS that can be read,
+	// in bytes (default DefaultMaxFileSize, the fleet-file limit of package
+	// spec). A larger blob is never inflated: its size comes from its
+	// object's header, Stat reports it and reading it fails.
+	MaxFileSize int64
 }
+
+// DefaultMaxFileSize is Options.MaxFileSize when it is not set: 1 MiB, as
+// a fleet file.
+const DefaultMaxFileSize = 1 << 20
 
 // DefaultTimeout bounds a Sync when Options.Timeout is zero.
 const DefaultTimeout = 2 * time.Minute
@@ -213,6 +227,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -27,14 +27,14 @@ func gitEnv(home string) []string {
 
 // repos is a bare "remote" and a work tree that pushes to it.
 type repos struct {
-	t      *testing.T
+	t      testing.TB
 	home   string
 	bare   string
 	work   string
 	branch string
 }
 
-func newRepos(t *testing.T) *repos {
+func newRepos(t testing.TB) *repos {
 	t.Helper()
 	root := t.TempDir()
 	r := &repos{t: t, home: root, bare: filepath.Join(root, "remote.git"), work: filepath.Join(root, "work"), branch: "main"}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,11 +15,12 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/lightkeeper/lightkeeper/schema"
 )
 
 // Remote follows a repository over the network (or file://) in a bare
@@ -267,7 +267,7 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	if err != nil {
 		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
 	}
-	rev, err := readRevision(repo.Storer, h, r.opts.Ref.name(), r.opts.Path, r.opts.Verify)
+	rev, err := readRevision(repo.Storer, h, r.opts, true)
 	var ve *VerifyError
 	switch {
 	case errors.As(err, &ve):
@@ -278,30 +278,44 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	return rev, err
 }
 
-// readRevision resolves h to a commit in s, checks its signature with v
-// (if not nil; a refusal is a *VerifyError), verifies the objects under
-// dir and returns the Revision.
-func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, ref, dir string, v *Verifier) (Revision, error) {
+// readRevision resolves h to a commit in s, checks its signature with
+// o.Verify (if set; a refusal is a *VerifyError), checks the objects under
+// o.Path (reading the content a load may read too when content is set: a
+// Remote's cache may be half-written, a repository git wrote is not) and
+// returns the Revision.
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool) (Revision, error) {
 	c, err := peel(s, h)
 	if err != nil {
 		return Revision{}, err
 	}
-	subject, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
-	rev := Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: strings.TrimSpace(subject), Ref: ref}
-	if v != nil {
-		if rev.SignedBy, err = v.check(s, h, c, rev); err != nil {
+	rev := Revision{Commit: c.Hash.String(), Time: c.Committer.When, Subject: subject(c.Message), Ref: o.Ref.name()}
+	if o.Verify != nil {
+		if rev.SignedBy, err = o.Verify.check(s, h, c, rev); err != nil {
 			return Revision{}, err
 		}
 	}
-	t, err := newTreeFS(s, c, dir)
+	t, err := newTreeFS(s, c, o.Path, o.MaxFileSize)
 	if err != nil {
 		return Revision{}, err
 	}
-	if err := verify(s, t.root); err != nil {
+	if err := t.verify(t.root, content); err != nil {
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}
 	rev.FS = t
 	return rev, nil
+}
+
+// MaxSubject is the longest commit subject a Revision holds, in
+// characters; a longer one is cut there and ends in "…". Anything else
+// taken from a commit or tag and shown (a tag's name, a signature's
+// namespace) is cut the same way: as a message shows a value
+// (schema.Short).
+const MaxSubject = schema.MaxShown
+
+// subject is the first line of a commit message, cut at MaxSubject.
+func subject(msg string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+	return schema.Short(strings.TrimSpace(line))
 }
 
 // peel follows annotated tags to the commit.
@@ -327,35 +341,7 @@ func peel(s storer.EncodedObjectStorer, h plumbing.Hash) (*object.Commit, error)
 	return nil, fmt.Errorf("tag %s: too many levels", h)
 }
 
-// verify reads every tree and blob under tree h, so that a corrupt or
-// half-written cache shows now rather than half-way through a load.
-func verify(s storer.EncodedObjectStorer, h plumbing.Hash) error {
-	t, err := object.GetTree(s, h)
-	if err != nil {
-		return fmt.Errorf("read tree %s: %w", h, err)
-	}
-	for _, e := range t.Entries {
-		switch e.Mode {
-		case filemode.Submodule:
-		case filemode.Dir:
-			if err := verify(s, e.Hash); err != nil {
-				return err
-			}
-		default:
-			o, err := s.EncodedObject(plumbing.BlobObject, e.Hash)
-			if err != nil {
-				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
-			}
-			rd, err := o.Reader()
-			if err != nil {
-				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
-			}
-			_, err = io.Copy(io.Discard, rd)
-			rd.Close()
-			if err != nil {
-				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
-			}
-		}
-	}
-	return nil
+// isFleetName reports whether a file name is one a fleet load reads.
+func isFleetName(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -17,16 +19,37 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
-// treeFS is the fs.FS of one git tree, read from the object store. Files are
-// read whole on Open (fleet specs are small); trees are decoded once. Every
-// file has the commit's time as its modification time. Submodules are left
-// out; symbolic links appear as such (fs.ModeSymlink) and are not followed.
+// treeFS is the fs.FS of one git tree, read from the object store, as
+// os.Root's FS presents a directory:
+//
+//   - A file's size comes from its object's header: nothing is inflated to
+//     list a directory or to stat a file. Open is lazy; the first Read
+//     inflates the blob, and only one of at most maxRead bytes: a larger
+//     one is refused without being read.
+//   - Symbolic links are followed by Stat, Open and ReadFile when they stay
+//     inside the tree, and refused with os.Root's error ("path escapes from
+//     parent") when they lead out of it or are absolute; ReadDir shows them
+//     as links (fs.ModeSymlink), so a walk does not enter linked
+//     directories.
+//   - Trees are decoded once and their entries indexed by name, so a lookup
+//     costs one map access per path element, however large the directory.
+//
+// Every file has the commit's time as its modification time. Submodules
+// are left out.
 type treeFS struct {
-	mu    sync.Mutex // the go-git object store is not documented as safe for concurrent use
-	s     storer.EncodedObjectStorer
-	root  plumbing.Hash
-	mtime time.Time
-	trees map[plumbing.Hash]*object.Tree
+	mu      sync.Mutex // the go-git object store is not documented as safe for concurrent use
+	s       storer.EncodedObjectStorer
+	root    plumbing.Hash
+	mtime   time.Time
+	maxRead int64
+	trees   map[plumbing.Hash]*indexedTree
+	sizes   map[plumbing.Hash]int64 // of blobs, from their headers
+}
+
+// indexedTree is a decoded tree with its entries by name.
+type indexedTree struct {
+	*object.Tree
+	byName map[string]int
 }
 
 var (
@@ -36,17 +59,35 @@ var (
 	_ fs.StatFS     = (*treeFS)(nil)
 )
 
+// Errors of treeFS, wrapped in *fs.PathError.
+var (
+	// errEscapes is os.Root's text for a link that leads out of the root,
+	// which package spec recognizes and explains.
+	errEscapes = errors.New("path escapes from parent")
+	errLoop    = syscall.ELOOP // as os reports a link loop
+	errIsDir   = errors.New("is a directory")
+	errNotDir  = errors.New("not a directory")
+)
+
+// maxLinkTarget bounds what is read of a symbolic link's blob.
+const maxLinkTarget = 4096
+
+// maxLinkHops bounds the links followed to resolve one name (as Linux's 40).
+const maxLinkHops = 40
+
 // newTreeFS returns the files of the tree at dir ("." for the root) of
-// commit c, or an error wrapping ErrPathNotFound.
-func newTreeFS(s storer.EncodedObjectStorer, c *object.Commit, dir string) (*treeFS, error) {
-	t := &treeFS{s: s, root: c.TreeHash, mtime: c.Committer.When, trees: map[plumbing.Hash]*object.Tree{}}
+// commit c, or an error wrapping ErrPathNotFound. Files larger than maxRead
+// bytes cannot be read.
+func newTreeFS(s storer.EncodedObjectStorer, c *object.Commit, dir string, maxRead int64) (*treeFS, error) {
+	t := &treeFS{s: s, root: c.TreeHash, mtime: c.Committer.When, maxRead: maxRead,
+		trees: map[plumbing.Hash]*indexedTree{}, sizes: map[plumbing.Hash]int64{}}
 	if dir == "." {
 		if _, err := t.tree(t.root); err != nil {
 			return nil, err
 		}
 		return t, nil
 	}
-	e, err := t.lookup(dir)
+	e, err := t.resolve(dir, true)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrPathNotFound, dir)
@@ -60,7 +101,7 @@ func newTreeFS(s storer.EncodedObjectStorer, c *object.Commit, dir string) (*tre
 	return t, nil
 }
 
-func (t *treeFS) tree(h plumbing.Hash) (*object.Tree, error) {
+func (t *treeFS) tree(h plumbing.Hash) (*indexedTree, error) {
 	if tr, ok := t.trees[h]; ok {
 		return tr, nil
 	}
@@ -68,38 +109,141 @@ func (t *treeFS) tree(h plumbing.Hash) (*object.Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
 	}
-	t.trees[h] = tr
-	return tr, nil
+	it := &indexedTree{Tree: tr, byName: make(map[string]int, len(tr.Entries))}
+	for i, e := range tr.Entries {
+		if _, dup := it.byName[e.Name]; !dup {
+			it.byName[e.Name] = i
+		}
+	}
+	t.trees[h] = it
+	return it, nil
 }
 
-// lookup finds the entry at name (not "."); t.mu must be held or t unshared.
-func (t *treeFS) lookup(name string) (object.TreeEntry, error) {
-	cur := t.root
+// resolve finds the entry at name (not "."), following symbolic links in
+// the directories on the way and, if followLast, the last element too. A
+// name that resolves to the root is returned as a directory entry named
+// ".". t.mu must be held or t unshared.
+func (t *treeFS) resolve(name string, followLast bool) (object.TreeEntry, error) {
 	parts := strings.Split(name, "/")
-	for i, p := range parts {
+	var dir []string // the path of cur, from the root
+	cur := t.root
+	for hops := 0; ; {
+		if len(parts) == 0 {
+			return object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: t.root}, nil
+		}
 		tr, err := t.tree(cur)
 		if err != nil {
 			return object.TreeEntry{}, err
 		}
-		var found *object.TreeEntry
-		for j := range tr.Entries {
-			if tr.Entries[j].Name == p {
-				found = &tr.Entries[j]
-				break
+		i, ok := tr.byName[parts[0]]
+		if !ok || tr.Entries[i].Mode == filemode.Submodule {
+			return object.TreeEntry{}, fs.ErrNotExist
+		}
+		e := tr.Entries[i]
+		last := len(parts) == 1
+		if e.Mode == filemode.Symlink && (!last || followLast) {
+			if hops++; hops > maxLinkHops {
+				return object.TreeEntry{}, errLoop
+			}
+			target, err := t.linkTarget(e.Hash)
+			if err != nil {
+				return object.TreeEntry{}, err
+			}
+			if target == "" {
+				return object.TreeEntry{}, fs.ErrNotExist
+			}
+			if path.IsAbs(target) {
+				return object.TreeEntry{}, errEscapes
+			}
+			joined := path.Join(append(slices.Clone(dir), target)...)
+			if joined == ".." || strings.HasPrefix(joined, "../") {
+				return object.TreeEntry{}, errEscapes
+			}
+			// Start again from the root with the link replaced.
+			rest := parts[1:]
+			parts = nil
+			if joined != "." {
+				parts = strings.Split(joined, "/")
+			}
+			parts = append(parts, rest...)
+			dir, cur = nil, t.root
+			continue
+		}
+		if last {
+			return e, nil
+		}
+		if e.Mode != filemode.Dir {
+			return object.TreeEntry{}, errNotDir
+		}
+		dir = append(dir, parts[0])
+		parts, cur = parts[1:], e.Hash
+	}
+}
+
+// size returns the size of blob h from its object's header (once).
+func (t *treeFS) size(h plumbing.Hash) (int64, error) {
+	if n, ok := t.sizes[h]; ok {
+		return n, nil
+	}
+	n, err := t.s.EncodedObjectSize(h)
+	if err != nil {
+		return 0, fmt.Errorf("read blob %s: %w", h, err)
+	}
+	t.sizes[h] = n
+	return n, nil
+}
+
+// verify reads every tree under tree h and the header of every blob (its
+// size, which is all a load asks of most of them) and, when content is
+// set, the blobs that a load may read (symbolic links, and *.yaml and *.yml
+// files of at most maxRead bytes), so that a corrupt or half-written cache
+// shows before the revision is handed out rather than half-way through a
+// load. Nothing is inflated beyond maxRead. t must be unshared.
+func (t *treeFS) verify(h plumbing.Hash, content bool) error {
+	tr, err := t.tree(h)
+	if err != nil {
+		return err
+	}
+	for _, e := range tr.Entries {
+		switch e.Mode {
+		case filemode.Submodule:
+		case filemode.Dir:
+			if err := t.verify(e.Hash, content); err != nil {
+				return err
+			}
+		default:
+			size, err := t.size(e.Hash)
+			if err != nil {
+				return fmt.Errorf("%s: %w", e.Name, err)
+			}
+			if !content || size > t.maxRead || e.Mode != filemode.Symlink && !isFleetName(e.Name) {
+				continue
+			}
+			o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
+			}
+			rd, err := o.Reader()
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
+			}
+			_, err = io.Copy(io.Discard, rd)
+			rd.Close()
+			if err != nil {
+				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
 			}
 		}
-		if found == nil || found.Mode == filemode.Submodule {
-			return object.TreeEntry{}, fs.ErrNotExist
-		}
-		if i == len(parts)-1 {
-			return *found, nil
-		}
-		if found.Mode != filemode.Dir {
-			return object.TreeEntry{}, fs.ErrNotExist
-		}
-		cur = found.Hash
 	}
-	panic("unreachable")
+	return nil
+}
+
+// linkTarget reads the target of a symbolic link.
+func (t *treeFS) linkTarget(h plumbing.Hash) (string, error) {
+	b, err := t.blob(h, maxLinkTarget)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 func fsMode(m filemode.FileMode) fs.FileMode {
@@ -114,20 +258,23 @@ func fsMode(m filemode.FileMode) fs.FileMode {
 	return 0o444
 }
 
-// info describes the entry e called name; the size of a blob is looked up.
+// info describes the entry e called name; the size of a blob is read from
+// its object's header.
 func (t *treeFS) info(name string, e object.TreeEntry) (*fileInfo, error) {
 	fi := &fileInfo{name: name, mode: fsMode(e.Mode), mtime: t.mtime}
 	if e.Mode != filemode.Dir {
-		o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)
+		size, err := t.size(e.Hash)
 		if err != nil {
-			return nil, fmt.Errorf("read blob %s: %w", e.Hash, err)
+			return nil, err
 		}
-		fi.size = o.Size()
+		fi.size = size
 	}
 	return fi, nil
 }
 
-func (t *treeFS) stat(op, name string) (object.TreeEntry, *fileInfo, error) {
+// stat resolves name (following links when follow is set) and describes
+// what it names.
+func (t *treeFS) stat(op, name string, follow bool) (object.TreeEntry, *fileInfo, error) {
 	if !fs.ValidPath(name) {
 		return object.TreeEntry{}, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
@@ -135,22 +282,22 @@ func (t *treeFS) stat(op, name string) (object.TreeEntry, *fileInfo, error) {
 		e := object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: t.root}
 		return e, &fileInfo{name: ".", mode: fs.ModeDir | 0o555, mtime: t.mtime}, nil
 	}
-	e, err := t.lookup(name)
+	e, err := t.resolve(name, follow)
 	if err != nil {
 		return e, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	fi, err := t.info(e.Name, e)
+	fi, err := t.info(path.Base(name), e)
 	if err != nil {
 		return e, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
 	return e, fi, nil
 }
 
-// Stat implements fs.StatFS.
+// Stat implements fs.StatFS. It follows symbolic links.
 func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, fi, err := t.stat("stat", name)
+	_, fi, err := t.stat("stat", name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -161,21 +308,30 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e, fi, err := t.stat("read", name)
+	e, fi, err := t.stat("read", name, true)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a directory")}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errIsDir}
 	}
-	b, err := t.blob(e.Hash)
+	b, err := t.blob(e.Hash, t.maxRead)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return b, nil
 }
 
-func (t *treeFS) blob(h plumbing.Hash) ([]byte, error) {
+// blob reads blob h whole, unless its header says it is larger than max
+// bytes: then it is not inflated at all.
+func (t *treeFS) blob(h plumbing.Hash, max int64) ([]byte, error) {
+	size, err := t.size(h)
+	if err != nil {
+		return nil, err
+	}
+	if size > max {
+		return nil, fmt.Errorf("blob %s: %d bytes, more than the %d bytes a file may have here", h, size, max)
+	}
 	bl, err := object.GetBlob(t.s, h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
@@ -185,14 +341,18 @@ func (t *treeFS) blob(h plumbing.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
 	defer r.Close()
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = errors.New("the blob is longer than its header says")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
 	return b, nil
 }
 
-// ReadDir implements fs.ReadDirFS: the entries sorted by name.
+// ReadDir implements fs.ReadDirFS: the entries sorted by name, symbolic
+// links as links.
 func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -200,12 +360,12 @@ func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (t *treeFS) readDir(name string) ([]fs.DirEntry, error) {
-	e, fi, err := t.stat("readdir", name)
+	e, fi, err := t.stat("readdir", name, true)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errNotDir}
 	}
 	tr, err := t.tree(e.Hash)
 	if err != nil {
@@ -216,21 +376,40 @@ func (t *treeFS) readDir(name string) ([]fs.DirEntry, error) {
 		if c.Mode == filemode.Submodule {
 			continue
 		}
-		fi, err := t.info(c.Name, c)
-		if err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
-		}
-		out = append(out, fs.FileInfoToDirEntry(fi))
+		out = append(out, &dirEntry{t: t, e: c})
 	}
 	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
 }
 
-// Open implements fs.FS.
+// dirEntry is an entry of ReadDir; its size is looked up only if Info is
+// called.
+type dirEntry struct {
+	t *treeFS
+	e object.TreeEntry
+}
+
+func (d *dirEntry) Name() string      { return d.e.Name }
+func (d *dirEntry) IsDir() bool       { return d.e.Mode == filemode.Dir }
+func (d *dirEntry) Type() fs.FileMode { return fsMode(d.e.Mode).Type() }
+func (d *dirEntry) String() string    { return fs.FormatDirEntry(d) }
+
+// Info describes the entry itself (a link is not followed).
+func (d *dirEntry) Info() (fs.FileInfo, error) {
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
+	fi, err := d.t.info(d.e.Name, d.e)
+	if err != nil {
+		return nil, err
+	}
+	return fi, nil
+}
+
+// Open implements fs.FS. A file's content is read at its first Read.
 func (t *treeFS) Open(name string) (fs.File, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e, fi, err := t.stat("open", name)
+	e, fi, err := t.stat("open", name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +420,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 		}
 		return &openDir{info: fi, entries: ents}, nil
 	}
-	b, err := t.blob(e.Hash)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	return &openFile{info: fi, Reader: bytes.NewReader(b)}, nil
+	return &openFile{t: t, name: name, hash: e.Hash, info: fi}, nil
 }
 
 type fileInfo struct {
@@ -262,13 +437,34 @@ func (fi *fileInfo) ModTime() time.Time { return fi.mtime }
 func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return nil }
 
+// openFile is an open file; its blob is read at the first Read.
 type openFile struct {
+	t    *treeFS
+	name string
+	hash plumbing.Hash
 	info *fileInfo
-	*bytes.Reader
+	r    *bytes.Reader
+	err  error
 }
 
 func (f *openFile) Stat() (fs.FileInfo, error) { return f.info, nil }
 func (f *openFile) Close() error               { return nil }
+
+func (f *openFile) Read(p []byte) (int, error) {
+	if f.r == nil && f.err == nil {
+		f.t.mu.Lock()
+		b, err := f.t.blob(f.hash, f.t.maxRead)
+		f.t.mu.Unlock()
+		if err != nil {
+			f.err = &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		f.r = bytes.NewReader(b)
+	}
+	if f.err != nil {
+		return 0, f.err
+	}
+	return f.r.Read(p)
+}
 
 type openDir struct {
 	info    *fileInfo
@@ -279,7 +475,7 @@ type openDir struct {
 func (d *openDir) Stat() (fs.FileInfo, error) { return d.info, nil }
 func (d *openDir) Close() error               { return nil }
 func (d *openDir) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errors.New("is a directory")}
+	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errIsDir}
 }
 
 // ReadDir implements fs.ReadDirFile.

@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lightkeeper/lightkeeper/schema"
 )
 
 // VerifyMode says which signature a Verifier requires.
@@ -182,7 +184,7 @@ func (v *Verifier) check(s storer.EncodedObjectStorer, h plumbing.Hash, c *objec
 		// A signed tag object carries its own name: one moved under
 		// another name (an old release replayed as the new one) is refused.
 		if t.Name != tag {
-			return "", fail(name, fmt.Errorf("%w: the signed tag object is named %q, not %q (a tag moved to another name)", ErrInvalidSignature, t.Name, tag),
+			return "", fail(name, fmt.Errorf("%w: the signed tag object is named %q, not %q (a tag moved to another name)", ErrInvalidSignature, schema.Short(t.Name), tag),
 				fmt.Sprintf("do not apply it; sign the release under its own name: %s, then git push -f origin %s", sign, tag))
 		}
 		signers = append(signers, who)
@@ -300,7 +302,7 @@ func (v *Verifier) verifySSH(sig string, encode func(plumbing.EncodedObject) err
 	defer rd.Close()
 	if err := sshsig.Verify(rd, s, k.key, s.HashAlgorithm, "git"); err != nil {
 		if errors.Is(err, sshsig.ErrNamespaceMismatch) {
-			err = fmt.Errorf("signed for namespace %q, not git", s.Namespace)
+			err = fmt.Errorf("signed for namespace %q, not git", schema.Short(s.Namespace))
 		}
 		return "", fmt.Errorf("%w by %s: %w", ErrInvalidSignature, fp, err)
 	}

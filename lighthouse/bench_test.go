@@ -14,6 +14,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 )
 
 // BenchmarkSign measures computing one Authorization header for a
@@ -194,6 +195,79 @@ func BenchmarkBurst200Creates(b *testing.B) {
 		b.ReportMetric(float64(limited), "RequestLimitExceeded")
 		if limited != 0 || ratio < 0.95 || ratio > 1.05 {
 			b.Errorf("%d RequestLimitExceeded, wall %.2f s (ratio %.3f); want 0 and within 5%% of %v", limited, wall.Seconds(), ratio, lowerBound)
+		}
+	}
+}
+
+// BenchmarkSweep100Pages lists 10,000 instances (100 pages of 100) with a
+// client keeping to DescribeInstances' documented 100 requests/s (its
+// default bucket, burst 1), from an emulator whose every answer is held
+// back by a simulated network round trip. One page at a time, a sweep
+// takes about 100 × max(round trip, 10 ms); with the pages after the first
+// asked for concurrently it approaches the rate bound, 99 intervals of
+// 10 ms = 0.99 s, whatever the round trip. The floor with a round trip is
+// a little higher: the first page must arrive before the others can be
+// asked for (the total is not known before), and the last one takes a
+// round trip too, so 2 × round trip + 98 × 10 ms. It reports the wall time
+// of a sweep, its ratio to the rate bound and to that floor, the pages per
+// sweep, and the peak heap growth (client and in-process emulator
+// together), sampled once per page. Run it with -run '^$' -bench Sweep100Pages -benchtime 3x.
+func BenchmarkSweep100Pages(b *testing.B) {
+	const total = 10000
+	const bound = 990 * time.Millisecond
+	for _, rtt := range []time.Duration{0, 30 * time.Millisecond, 100 * time.Millisecond} {
+		h := emulatortest.New(b, emulator.Config{RateLimits: emulator.NoRateLimits(), LaunchDelay: -1,
+			Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}},
+			emulatortest.WithHandler(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("X-TC-Action") == lighthouse.ActionDescribeInstances {
+						time.Sleep(rtt)
+					}
+					next.ServeHTTP(w, r)
+				})
+			}))
+		fillEmulator(b, h.Client, total)
+		for _, conc := range []int{1, 0} {
+			name := fmt.Sprintf("rtt=%s/pages=concurrent", rtt)
+			if conc == 1 {
+				name = fmt.Sprintf("rtt=%s/pages=one-at-a-time", rtt)
+			}
+			b.Run(name, func(b *testing.B) {
+				c := h.NewClient(b, func(o *lighthouse.Options) {
+					o.RateLimits[lighthouse.ActionDescribeInstances] = 100
+					o.PageConcurrency = conc
+				})
+				before := h.Server.Calls(lighthouse.ActionDescribeInstances, "")
+				var wall time.Duration
+				var peak uint64
+				runs := 0
+				for b.Loop() {
+					s := newHeapSampler()
+					start := time.Now()
+					n := 0
+					for _, err := range c.Instances(context.Background(), emuRegion, nil) {
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n++; n%lighthouse.MaxPageSize == 0 {
+							s.sample()
+						}
+					}
+					wall += time.Since(start)
+					peak = max(peak, s.peak)
+					runs++
+					if n != total {
+						b.Fatalf("listed %d, want %d", n, total)
+					}
+				}
+				per := wall / time.Duration(runs)
+				floor := 2*rtt + 980*time.Millisecond
+				b.ReportMetric(per.Seconds(), "sweep-s")
+				b.ReportMetric(per.Seconds()/bound.Seconds(), "ratio-to-bound")
+				b.ReportMetric(per.Seconds()/floor.Seconds(), "ratio-to-floor")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(h.Server.Calls(lighthouse.ActionDescribeInstances, "")-before)/float64(runs), "pages/op")
+			})
 		}
 	}
 }

@@ -75,6 +75,14 @@ type Options struct {
 	RateLimits map[string]float64
 	// RateBurst is the burst of every bucket; 0 means 1 (see limiters).
 	RateBurst int
+	// PageConcurrency is how many DescribeInstances pages a listing
+	// (Instances, DescribeInstances) asks for at once once the first page
+	// gave TotalCount; 0 means DefaultPageConcurrency, 1 one page at a
+	// time. Every page still waits for the action's rate limit, so this
+	// only lets the pages' round trips overlap: a sweep of N pages takes
+	// about N / rate instead of N × round trip when the round trip is
+	// longer than 1/rate.
+	PageConcurrency int
 	// Logger receives one debug line per attempt; nil means silent.
 	Logger *slog.Logger
 	// Now is the clock that timestamps signatures; nil means time.Now.
@@ -82,6 +90,15 @@ type Options struct {
 	// Language is X-TC-Language, the language of error messages; ""
 	// means DefaultLanguage.
 	Language string
+	// OnRetry, if set, is called each time the transport is about to send
+	// a request again after a failed attempt, before it waits: what
+	// failed, which attempt, and the wait. Without it a call that keeps
+	// failing (an endpoint that refuses connections, a service answering
+	// 5xx) is quiet for the ~30 s its retries take; a command prints these
+	// on a terminal (Retry.String). A host name that does not resolve is
+	// not retried at all. It is called on the calling goroutine, between
+	// attempts: keep it quick.
+	OnRetry func(Retry)
 	// Fence, if set, is asked right before each attempt of a mutating
 	// action goes on the wire, after the rate-limit wait: an error stops
 	// the call there, unsent, with the code CodeFenced (class RetryLater).
@@ -100,6 +117,12 @@ type Client struct {
 	now      func() time.Time
 	lang     string
 	fence    func(ctx context.Context, action string) error
+	onRetry  func(Retry)
+	// pageConcurrency: see Options.PageConcurrency.
+	pageConcurrency int
+
+	retryMax         int // retries after the first attempt
+	waitMin, waitMax time.Duration
 }
 
 // New returns a Client, or an error naming the invalid option.
@@ -126,6 +149,7 @@ func New(opts Options) (*Client, error) {
 		now:      opts.Now,
 		lang:     opts.Language,
 		fence:    opts.Fence,
+		onRetry:  opts.OnRetry,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -135,6 +159,12 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.lang == "" {
 		c.lang = DefaultLanguage
+	}
+	switch c.pageConcurrency = opts.PageConcurrency; {
+	case c.pageConcurrency == 0:
+		c.pageConcurrency = DefaultPageConcurrency
+	case c.pageConcurrency < 0:
+		return nil, fmt.Errorf("lighthouse: Options.PageConcurrency: %d is negative (0 means %d, 1 one page at a time)", opts.PageConcurrency, DefaultPageConcurrency)
 	}
 	c.rc = c.newRetryClient(opts)
 	return c, nil
@@ -155,7 +185,7 @@ func checkEndpoint(endpoint string) error {
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http":
-		if isLoopback(u.Hostname()) {
+		if IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("lighthouse: Options.Endpoint %q: plain http is allowed only for a loopback address (127.0.0.0/8, ::1, localhost); use https", endpoint)
@@ -163,7 +193,11 @@ func checkEndpoint(endpoint string) error {
 	return fmt.Errorf("lighthouse: Options.Endpoint %q: scheme must be https", endpoint)
 }
 
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host (a name or an address, without a
+// port; an IPv6 address with or without brackets) is a loopback host:
+// localhost, 127.0.0.0/8 or ::1. Plain http is allowed to such a host only.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -15,14 +15,20 @@
 // serves: CreateInstances, DescribeInstances, DescribeBundles,
 // DescribeBlueprints, DescribeZones, DescribeRegions,
 // DescribeGeneralResourceQuotas, InquirePriceCreateInstances,
-// IsolateInstances and TerminateInstances. Each is a signed JSON POST
+// IsolateInstances and TerminateInstances, and the day-two actions below.
+// Each is a signed JSON POST
 // (TC3-HMAC-SHA256, byte for byte the official SDK's signature, checked in
 // tests against tencentcloud-sdk-go's common package), signed afresh for
 // every attempt: signatures expire after 5 minutes.
 //
 // DescribeInstances returns every page (Limit 100; InstanceIds sent in
 // chunks of 100, a repeated ID once), and the iterator Instances walks them
-// holding one page at a time. Offset paging over a list that changes while
+// in the service's order. Once the first page gives TotalCount, the next
+// ones are asked for ahead, Options.PageConcurrency at a time
+// (DefaultPageConcurrency, 8), each taking its rate-limit token in offset
+// order, and handed over in offset order, so a sweep of N pages takes about
+// 2 × round trip + N / rate instead of N round trips; the iterator holds at
+// most that many pages. Offset paging over a list that changes while
 // it is read can hide an instance (one removed, or isolated and so moved to
 // the front, shifts the pages), and a hidden instance would look like an
 // empty slot to fill. So a sweep checks itself: every page must report the
@@ -32,6 +38,30 @@
 // A lookup by IDs treats ResourceNotFound.InstanceIdNotFound as "some of
 // these are gone", not as a failure: it halves the IDs until the gone ones
 // stand alone and leaves them out.
+//
+// # Day-two actions
+//
+// ResetInstance, ModifyInstancesBundle and RenewInstances change existing
+// instances: each starts an asynchronous operation that DescribeInstances
+// shows as LatestOperation (the action), LatestOperationState (OPERATING,
+// then SUCCESS or FAILED), LatestOperationRequestId (the call's RequestId)
+// and LatestOperationStartedTime (China site only). They take no
+// ClientToken and act again when repeated (a second reset wipes the disk
+// again, a second bundle change or renewal is charged again), so the
+// transport repeats them only when the service cannot have acted: after a
+// lost answer, a timeout, a 5xx or an InternalError the call fails
+// Ambiguous and Permanent after one attempt, for the caller to confirm on
+// the instance (LatestOperation* and the BlueprintId, BundleId or
+// ExpiredTime) before sending it again. DescribeModifyInstanceBundles
+// (ModifyInstanceBundles: every page), DescribeResetInstanceBlueprints
+// (ResetInstanceBlueprints) and DescribeInstancesDeniedActions say
+// beforehand what an instance can do; ModifyInstancesRenewFlag (a value
+// set, repeated freely) and InquirePriceRenewInstances complete the set.
+// Their batch limits are MaxModifyBundleIDs (15: models.go; client.go says
+// 30), MaxRenewIDs and MaxRenewFlagIDs and MaxDeniedActionsIDs (100) and
+// MaxInquireRenewIDs (50); ValidRenewPeriod gives the renewal periods.
+// Instance.ShutDownByExpiry and Instance.AutoRenewFailed read an instance's
+// expiry as far as the API shows it.
 //
 // # Endpoints
 //
@@ -56,7 +86,11 @@
 // second: CreateInstances 5, DescribeInstances 100, DescribeBundles 5,
 // DescribeBlueprints 10, DescribeZones 20, DescribeRegions 10,
 // DescribeGeneralResourceQuotas 10, InquirePriceCreateInstances 10,
-// IsolateInstances 20, TerminateInstances 10; any other action
+// IsolateInstances 20, TerminateInstances 10, ResetInstance 10,
+// DescribeResetInstanceBlueprints 20, ModifyInstancesBundle 20,
+// DescribeModifyInstanceBundles 20, DescribeInstancesDeniedActions 10,
+// ModifyInstancesRenewFlag 20, RenewInstances 20,
+// InquirePriceRenewInstances 10; any other action
 // DefaultRateLimit (10). Options.RateLimits overrides them (0 or less:
 // unlimited).
 //
@@ -77,12 +111,18 @@
 //     The transport retries these up to DefaultRetryMax (6) times, each
 //     attempt re-signed and carrying the same body and ClientToken, with
 //     exponential backoff from DefaultRetryWaitMin (0.5 s), capped at
-//     DefaultRetryWaitMax (15 s), jittered.
-//   - RetryLater: OperationDenied.*, UnsupportedOperation.LatestOperationUnfinished
-//     and ResourceInUse*: returned at once, for the caller to observe again
-//     and come back next cycle.
+//     DefaultRetryWaitMax (15 s), jittered; a wait that would outlast the
+//     context's deadline is not begun. Options.OnRetry hears of each retry
+//     before its wait (lightkeeper reconcile warns on stderr).
+//   - RetryLater: OperationDenied.* (but the denials that mean "not
+//     supported", such as OperationDenied.BundleNotSupportModify),
+//     UnsupportedOperation.*LatestOperationUnfinished,
+//     UnsupportedOperation.SystemBusy and ResourceInUse*: returned at once,
+//     for the caller to observe again and come back next cycle.
 //   - Permanent: everything else (AuthFailure.*, InvalidParameter*, quota,
-//     balance, sold out, …): returned at once.
+//     balance, sold out, …): returned at once. So is a host name that does
+//     not resolve (a DNS "no such host"): it fails after one attempt, while
+//     a DNS timeout or temporary failure is retried.
 //
 // The final error states how many attempts were made. A ClientToken is
 // documented only as a client-chosen string of up to 64 ASCII characters

@@ -308,19 +308,24 @@ func TestEmulatorPagination(t *testing.T) {
 		t.Fatalf("by ID: %d calls, want 3 chunks", got)
 	}
 
-	// The iterator fetches only what is consumed.
-	pagesBefore = e.srv.Calls(lighthouse.ActionDescribeInstances, "")
-	n := 0
-	for _, err := range c.Instances(ctx, emuRegion, nil) {
-		if err != nil {
-			t.Fatal(err)
+	// The iterator fetches only what is consumed, one page at a time with
+	// PageConcurrency 1; with more it may have asked for the pages ahead
+	// (at most PageConcurrency) when the consumer stops.
+	for _, tc := range []struct{ concurrency, minPages, maxPages int }{{1, 2, 2}, {2, 2, 3}, {0, 2, 3}} {
+		lazy := e.client(t, func(o *lighthouse.Options) { o.PageConcurrency = tc.concurrency })
+		pagesBefore = e.srv.Calls(lighthouse.ActionDescribeInstances, "")
+		n := 0
+		for _, err := range lazy.Instances(ctx, emuRegion, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n++; n == 150 {
+				break
+			}
 		}
-		if n++; n == 150 {
-			break
+		if got := e.srv.Calls(lighthouse.ActionDescribeInstances, "") - pagesBefore; got < tc.minPages || got > tc.maxPages {
+			t.Fatalf("PageConcurrency %d: stopping after 150 instances fetched %d pages, want %d to %d", tc.concurrency, got, tc.minPages, tc.maxPages)
 		}
-	}
-	if got := e.srv.Calls(lighthouse.ActionDescribeInstances, "") - pagesBefore; got != 2 {
-		t.Fatalf("stopping after 150 instances fetched %d pages, want 2", got)
 	}
 
 	// A failing page ends the iteration with the error.

@@ -128,8 +128,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Class classifies the failure. It is ClassifyCode of the code (or of the
 // HTTP status for CodeHTTPStatusError), RetrySame instead of Permanent when
 // the HTTP status was 5xx or 429, except that a CreateInstances
-// without a ClientToken whose outcome is unknown is Permanent: repeating it
-// could buy the servers twice.
+// without a ClientToken, or a call of an action that is not idempotent
+// (ResetInstance, ModifyInstancesBundle, RenewInstances), whose outcome is
+// unknown is Permanent: repeating it could act twice. A host name that does
+// not resolve is Permanent too: it will not resolve on the next attempt.
 func (e *Error) Class() Class {
 	if e.classSet {
 		return e.class
@@ -148,8 +150,12 @@ func (e *Error) Class() Class {
 
 func (e *Error) hint() string {
 	switch {
-	case e.classSet && e.class == Permanent && e.Ambiguous:
+	case e.classSet && e.class == Permanent && e.Ambiguous && e.Action == ActionCreateInstances:
 		return "the create may have succeeded: it had no ClientToken, so it was not repeated; list the instances before trying again, and always set a ClientToken"
+	case e.classSet && e.class == Permanent && e.Ambiguous:
+		return "the request may have been carried out: it is not idempotent, so it was not repeated; check the instances' LatestOperation, LatestOperationStartedTime and LatestOperationState (DescribeInstances) before sending it again"
+	case e.Code == CodeNetworkError && isNoSuchHost(e.Err):
+		return "the endpoint's host name does not resolve; check --endpoint (or the DNS), it is not retried"
 	case e.Ambiguous:
 		return "the request may have been carried out although no success was seen; observe the instances before trying again"
 	case strings.HasPrefix(e.Code, "AuthFailure"):
@@ -171,10 +177,18 @@ func (e *Error) hint() string {
 //	RetrySame   ClientError.NetworkError, InternalError, InternalError.*,
 //	            ServiceUnavailable, ServiceUnavailable.*, and every rate-limit
 //	            refusal (see IsRateLimited)
-//	RetryLater  OperationDenied.*, UnsupportedOperation.LatestOperationUnfinished,
-//	            ResourceInUse, ResourceInUse.*
+//	RetryLater  OperationDenied.* (but the four below), the
+//	            UnsupportedOperation.*LatestOperationUnfinished codes (of
+//	            an instance, a disk, a blueprint, a disk backup),
+//	            UnsupportedOperation.SystemBusy, ResourceInUse, ResourceInUse.*
 //	Permanent   everything else (AuthFailure*, InvalidParameter*, quota,
-//	            balance, sold out, ...)
+//	            balance, sold out, ...), and the OperationDenied codes that
+//	            say the operation is not supported rather than busy:
+//	            OperationDenied.BundleNotSupportModify,
+//	            .DiskUsageNotSupportOperation, .OperationDeniedCreateSnapshot
+//	            and .OperationDeniedCreateSnapshotForStorageBundle (errors.go:
+//	            the instance does not support a bundle upgrade, the disk
+//	            type does not support the operation, snapshots are denied)
 //
 // Sources of the transient codes (the "retry later" of the issue tracker;
 // the transport repeats them with backoff, so here they are RetrySame):
@@ -205,12 +219,23 @@ func ClassifyCode(code string) Class {
 		hasCodePrefix(code, "ServiceUnavailable"),
 		IsRateLimited(code):
 		return RetrySame
-	case strings.HasPrefix(code, "OperationDenied."), code == CodeFenced,
-		code == "UnsupportedOperation.LatestOperationUnfinished",
+	case strings.HasPrefix(code, "OperationDenied.") && !notSupportedDenials[code], code == CodeFenced,
+		strings.HasPrefix(code, "UnsupportedOperation.") && strings.HasSuffix(code, "LatestOperationUnfinished"),
+		code == "UnsupportedOperation.SystemBusy",
 		hasCodePrefix(code, "ResourceInUse"):
 		return RetryLater
 	}
 	return Permanent
+}
+
+// notSupportedDenials are the OperationDenied codes of errors.go that say
+// an operation is not supported, not that something is busy: waiting does
+// not help.
+var notSupportedDenials = map[string]bool{
+	"OperationDenied.BundleNotSupportModify":                        true,
+	"OperationDenied.DiskUsageNotSupportOperation":                  true,
+	"OperationDenied.OperationDeniedCreateSnapshot":                 true,
+	"OperationDenied.OperationDeniedCreateSnapshotForStorageBundle": true,
 }
 
 // IsRateLimited reports whether code is a refusal for the rate limit:

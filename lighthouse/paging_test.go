@@ -1,14 +1,22 @@
 package lighthouse_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator/emulatortest"
 )
 
 // afterPage runs hook right after the n-th DescribeInstances response
@@ -175,5 +183,182 @@ func TestNilRequestsSendAnObject(t *testing.T) {
 	}
 	if n := len(e.srv.Instances()); n != 0 {
 		t.Errorf("%d instances after a nil create", n)
+	}
+}
+
+// offsetOf reads the Offset of a DescribeInstances request body and puts
+// the body back for the handler; -1 for other actions.
+func offsetOf(t testing.TB, r *http.Request) int64 {
+	if r.Header.Get("X-TC-Action") != lighthouse.ActionDescribeInstances {
+		return -1
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Error(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var req lighthouse.DescribeInstancesRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Error(err)
+	}
+	return req.Offset
+}
+
+// TestInstancesPagesConcurrentInOrder: once the first page gave the total,
+// the later pages are asked for at once, each exactly once; whatever order
+// their answers arrive in, the iterator yields every instance once, in the
+// order a one-page-at-a-time listing yields them.
+func TestInstancesPagesConcurrentInOrder(t *testing.T) {
+	const total = 1000 // 10 pages
+	var (
+		mu       sync.Mutex
+		asked    = map[int64]int{}
+		maxAsked int64
+	)
+	overlapped := make(chan struct{}) // closed when a page beyond 100 is asked for while page 100 is held
+	var once sync.Once
+	var holding atomic.Bool    // hold the second page (in the concurrent listing only)
+	var sawOverlap atomic.Bool // a later page was asked for while the second was held
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			off := offsetOf(t, r)
+			if off >= 0 {
+				mu.Lock()
+				asked[off]++
+				maxAsked = max(maxAsked, off)
+				mu.Unlock()
+			}
+			if off > lighthouse.MaxPageSize && holding.Load() {
+				once.Do(func() { close(overlapped) })
+			}
+			switch {
+			case off == lighthouse.MaxPageSize && holding.Load():
+				// Hold the second page until a later one was asked for:
+				// its answer then arrives after theirs.
+				select {
+				case <-overlapped:
+					sawOverlap.Store(true)
+				case <-time.After(10 * time.Second):
+				}
+			case off > lighthouse.MaxPageSize:
+				// Later pages answer in reverse order of their offsets.
+				time.Sleep(time.Duration(total-off) * 20 * time.Microsecond)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), LaunchDelay: -1,
+		Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}, emulatortest.WithHandler(wrap))
+	ctx := context.Background()
+	for i := 0; i < total; i += 30 {
+		if _, err := h.Client.CreateInstances(ctx, emuRegion, newCreate(fmt.Sprintf("conc-%d", i), uint64(min(30, total-i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(c *lighthouse.Client) []string {
+		var ids []string
+		for in, err := range c.Instances(ctx, emuRegion, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, in.InstanceId)
+		}
+		return ids
+	}
+	want := list(h.NewClient(t, func(o *lighthouse.Options) { o.PageConcurrency = 1 }))
+	clear(asked)
+	holding.Store(true)
+	got := list(h.NewClient(t, func(o *lighthouse.Options) { o.PageConcurrency = 4 }))
+	if !sawOverlap.Load() {
+		t.Error("no page after the second was asked for while the second was outstanding: the pages were fetched one at a time")
+	}
+	if len(want) != total || !slices.Equal(got, want) {
+		t.Fatalf("concurrent listing of %d differs from the sequential one of %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+	}
+	for off := int64(0); off < total; off += lighthouse.MaxPageSize {
+		if asked[off] != 1 {
+			t.Errorf("page at offset %d asked for %d times, want once", off, asked[off])
+		}
+	}
+	if len(asked) != total/lighthouse.MaxPageSize {
+		t.Errorf("offsets asked: %v; want the %d pages once each", asked, total/lighthouse.MaxPageSize)
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestInstancesCancelledMidSweep: a listing whose context ends while pages
+// are asked for ahead returns the context's error, whatever page it was
+// waiting for, and leaves nothing running; it never hangs.
+func TestInstancesCancelledMidSweep(t *testing.T) {
+	const total = 2000 // 20 pages
+	var served atomic.Int32
+	var cancelAt atomic.Int32
+	var cancel context.CancelFunc
+	var mu sync.Mutex
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-TC-Action") == lighthouse.ActionDescribeInstances && served.Add(1) == cancelAt.Load() {
+				mu.Lock()
+				cancel()
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), LaunchDelay: -1,
+		Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}}, emulatortest.WithHandler(wrap))
+	for i := 0; i < total; i += 30 {
+		if _, err := h.Client.CreateInstances(context.Background(), emuRegion, newCreate(fmt.Sprintf("cancel-%d", i), uint64(min(30, total-i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for at := int32(1); at <= 20; at++ {
+		for _, conc := range []int{2, 4, 16} {
+			c := h.NewClient(t, func(o *lighthouse.Options) {
+				o.PageConcurrency = conc
+				o.RateLimits[lighthouse.ActionDescribeInstances] = 2000 // tokens to wait for, on the wall clock
+			})
+			ctx, cn := context.WithCancel(context.Background())
+			mu.Lock()
+			cancel = cn
+			mu.Unlock()
+			served.Store(0)
+			cancelAt.Store(at)
+			type outcome struct {
+				n   int
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				var o outcome
+				for _, err := range c.Instances(ctx, emuRegion, nil) {
+					if err != nil {
+						o.err = err
+						continue
+					}
+					o.n++
+				}
+				done <- o
+			}()
+			select {
+			case o := <-done:
+				// Pages whose answers were in before the cancel still
+				// count: a sweep may complete.
+				if !errors.Is(o.err, context.Canceled) && !(o.err == nil && o.n == total) {
+					t.Errorf("cancelled at page %d, %d ahead: %d listed, err = %v; want context.Canceled or the whole listing", at, conc, o.n, o.err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("cancelled at page %d, %d ahead: the listing hangs", at, conc)
+			}
+			cn()
+		}
 	}
 }

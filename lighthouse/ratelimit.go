@@ -12,7 +12,13 @@ import (
 // action, from the API documentation (lighthouse-api.md section 4). For
 // CreateInstances the pages disagree (10/s on the current Chinese page, 5/s
 // on the international page that the project started from); the lower one
-// is kept. Actions not listed get DefaultRateLimit.
+// is kept. The day-two actions' pages (day-two.md): ResetInstance 10,
+// DescribeResetInstanceBlueprints 20, ModifyInstancesBundle 20
+// (intl:1103/55090), DescribeModifyInstanceBundles 20 (intl:1103/42494),
+// DescribeInstancesDeniedActions 10 (cn:1207/55552),
+// ModifyInstancesRenewFlag 20 (intl:1103/44053), RenewInstances 20
+// (intl:1103/57991), InquirePriceRenewInstances 10 (cn:1207/55557).
+// Actions not listed get DefaultRateLimit.
 func DefaultRateLimits() map[string]float64 {
 	return map[string]float64{
 		ActionCreateInstances:               5,
@@ -25,6 +31,15 @@ func DefaultRateLimits() map[string]float64 {
 		ActionInquirePriceCreateInstances:   10,
 		ActionIsolateInstances:              20,
 		ActionTerminateInstances:            10,
+
+		ActionResetInstance:                   10,
+		ActionDescribeResetInstanceBlueprints: 20,
+		ActionModifyInstancesBundle:           20,
+		ActionDescribeModifyInstanceBundles:   20,
+		ActionDescribeInstancesDeniedActions:  10,
+		ActionModifyInstancesRenewFlag:        20,
+		ActionRenewInstances:                  20,
+		ActionInquirePriceRenewInstances:      10,
 	}
 }
 

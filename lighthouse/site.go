@@ -17,9 +17,10 @@ const (
 
 // SendsTags reports whether creates should carry Tags: always for
 // SiteChina, never for SiteIntl, and for SiteAuto (or "") when the
-// endpoint is the China site's: "" (EndpointDefault), EndpointRegional, or
-// an https lighthouse.REGION.tencentcloudapi.com host. The international
-// endpoint and any other server (an emulator) get none.
+// endpoint is the China site's: "" (EndpointDefault), EndpointRegional, an
+// https lighthouse.REGION.tencentcloudapi.com host, or plain http to a
+// loopback address (an emulator, which serves the China site by default).
+// The international endpoint and any other server get none.
 func SendsTags(site, endpoint string) bool {
 	switch site {
 	case SiteChina:
@@ -31,6 +32,12 @@ func SendsTags(site, endpoint string) bool {
 		return true
 	}
 	u, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
+	if err == nil && u.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
+		// Plain http is allowed for loopback only: an emulator, which
+		// (lightkeeper emulator, the in-process one, emulatortest) serves
+		// the China site by default.
+		return true
+	}
 	if err != nil || u.Scheme != "https" {
 		return false
 	}

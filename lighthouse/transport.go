@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +35,9 @@ type callState struct {
 	// unsafeRetry: repeating the request after the service may have acted
 	// on it could buy servers twice (a create without a ClientToken).
 	unsafeRetry bool
+	// tokenTaken: the caller already waited for the rate limit of the
+	// first attempt (see withToken); later attempts wait for their own.
+	tokenTaken bool
 
 	attempts  int
 	inAttempt bool // an attempt was started and not yet checked
@@ -49,6 +54,21 @@ type callState struct {
 }
 
 type stateKey struct{}
+
+// tokenTakenKey marks a context whose call's first attempt needs no rate
+// limit token: the caller took it (see withToken).
+type tokenTakenKey struct{}
+
+// withToken waits for a token of action's rate limit in region, then
+// returns a context whose call skips that wait on its first attempt. Calls
+// started one after another this way take their tokens in that order
+// however their goroutines are scheduled.
+func (c *Client) withToken(ctx context.Context, action, region string) (context.Context, error) {
+	if err := c.limits.wait(ctx, action, c.accessPoint(region)); err != nil {
+		return nil, fmt.Errorf("lighthouse: %s in %s: not sent: waiting for the rate limit: %w", action, region, err)
+	}
+	return context.WithValue(ctx, tokenTakenKey{}, true), nil
+}
 
 func stateFrom(ctx context.Context) *callState {
 	st, _ := ctx.Value(stateKey{}).(*callState)
@@ -84,33 +104,33 @@ func (c *Client) newRetryClient(opts Options) *retryablehttp.Client {
 	// A signed request must go only where it was addressed.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	rc := &retryablehttp.Client{
-		HTTPClient:   hc,
-		Logger:       nil, // each attempt is logged by checkRetry, with the envelope's code
-		RetryWaitMin: opts.RetryWaitMin,
-		RetryWaitMax: opts.RetryWaitMax,
-		RetryMax:     opts.RetryMax,
-		CheckRetry:   c.checkRetry,
-		Backoff:      jitterBackoff,
+	c.waitMin, c.waitMax, c.retryMax = opts.RetryWaitMin, opts.RetryWaitMax, opts.RetryMax
+	if c.waitMin <= 0 {
+		c.waitMin = DefaultRetryWaitMin
+	}
+	if c.waitMax <= 0 {
+		c.waitMax = DefaultRetryWaitMax
+	}
+	if c.waitMax < c.waitMin {
+		c.waitMax = c.waitMin
+	}
+	switch {
+	case c.retryMax == 0:
+		c.retryMax = DefaultRetryMax
+	case c.retryMax < 0:
+		c.retryMax = 0
+	}
+	return &retryablehttp.Client{
+		HTTPClient: hc,
+		Logger:     nil, // each attempt is logged by checkRetry, with the envelope's code
+		RetryMax:   c.retryMax,
+		CheckRetry: c.checkRetry,
+		// checkRetry waits before a retry itself (see backoff), after
+		// telling Options.OnRetry how long, so go-retryablehttp does not.
+		Backoff: func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 },
 		// Hand back the last attempt as is; call builds the error from callState.
 		ErrorHandler: func(resp *http.Response, err error, _ int) (*http.Response, error) { return resp, err },
 	}
-	if rc.RetryWaitMin <= 0 {
-		rc.RetryWaitMin = DefaultRetryWaitMin
-	}
-	if rc.RetryWaitMax <= 0 {
-		rc.RetryWaitMax = DefaultRetryWaitMax
-	}
-	if rc.RetryWaitMax < rc.RetryWaitMin {
-		rc.RetryWaitMax = rc.RetryWaitMin
-	}
-	switch {
-	case rc.RetryMax == 0:
-		rc.RetryMax = DefaultRetryMax
-	case rc.RetryMax < 0:
-		rc.RetryMax = 0
-	}
-	return rc
 }
 
 // jitterBackoff waits between d/2 and d before retry n (counted from 0),
@@ -157,7 +177,9 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if st == nil {
 		return nil, errors.New("lighthouse: request sent outside Client.call")
 	}
-	if err := s.c.limits.wait(ctx, st.action, s.c.accessPoint(st.region)); err != nil {
+	if st.tokenTaken {
+		st.tokenTaken = false
+	} else if err := s.c.limits.wait(ctx, st.action, s.c.accessPoint(st.region)); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -247,6 +269,12 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	if err != nil {
 		st.last = &Error{Code: CodeNetworkError, Message: "request failed", Err: err, Ambiguous: st.mutating && st.sent.Load()}
+		if isNoSuchHost(err) {
+			// The name will not resolve on the next attempt either: a
+			// DNS "no such host" is an answer, not a failure to get one
+			// (a DNS timeout or a temporary failure is retried).
+			st.last.class, st.last.classSet = Permanent, true
+		}
 	} else {
 		st.last = parseOutcome(st)
 	}
@@ -272,7 +300,83 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		// IDs must not be lost.
 		return false, ctx.Err()
 	}
+	if retry && st.attempts <= c.retryMax {
+		if err := c.backoff(ctx, st); err != nil {
+			return false, err
+		}
+	}
 	return retry, nil
+}
+
+// backoff waits before the next attempt of st (see jitterBackoff), after
+// telling Options.OnRetry what is retried and how long it waits. It
+// returns the context's error if the context ends first, or a deadline
+// error at once if the wait would outlast the context's deadline.
+func (c *Client) backoff(ctx context.Context, st *callState) error {
+	wait := jitterBackoff(c.waitMin, c.waitMax, st.attempts-1, nil)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return fmt.Errorf("the next attempt in %s would pass the context deadline: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	if c.onRetry != nil {
+		e := *st.last
+		c.onRetry(Retry{Action: st.action, Region: st.region, Attempt: st.attempts, MaxAttempts: c.retryMax + 1, Wait: wait, Err: &e})
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Retry describes a failed attempt that the transport is about to repeat;
+// see Options.OnRetry.
+type Retry struct {
+	Action string // e.g. "DescribeInstances"
+	Region string // "" for region-less actions
+	// Attempt is the attempt that failed, counted from 1; MaxAttempts is
+	// the most the call makes (1 + Options.RetryMax).
+	Attempt, MaxAttempts int
+	// Wait is how long the transport waits before the next attempt.
+	Wait time.Duration
+	// Err is the attempt's failure: its Code, Message and cause (Err).
+	Err *Error
+}
+
+// String describes the retry in one line for a terminal, e.g.
+// "DescribeInstances in ap-guangzhou: ClientError.NetworkError: request
+// failed: dial tcp 127.0.0.1:9100: connect: connection refused; attempt 2
+// of 7 in 1.2s".
+func (r Retry) String() string {
+	var b strings.Builder
+	b.WriteString(r.Action)
+	if r.Region != "" {
+		b.WriteString(" in ")
+		b.WriteString(r.Region)
+	}
+	if r.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(r.Err.Code)
+		if r.Err.Message != "" {
+			b.WriteString(": ")
+			b.WriteString(r.Err.Message)
+		}
+		if r.Err.Err != nil {
+			b.WriteString(": ")
+			b.WriteString(r.Err.Err.Error())
+		}
+	}
+	fmt.Fprintf(&b, "; attempt %d of %d in %s", r.Attempt+1, r.MaxAttempts, r.Wait.Round(100*time.Millisecond))
+	return b.String()
+}
+
+// isNoSuchHost reports whether err is a DNS answer that the name does not
+// exist (NXDOMAIN), as opposed to a DNS failure that may pass.
+func isNoSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // parseOutcome reads the attempt's response; nil means success.
@@ -348,6 +452,7 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 		body = []byte("{}") // a nil request is the empty request; null is not a request
 	}
 	st := &callState{action: action, region: region, body: body, mutating: o.mutating, unsafeRetry: o.unsafeRetry}
+	st.tokenTaken, _ = ctx.Value(tokenTakenKey{}).(bool)
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.url(region), body)
 	if err != nil {

@@ -20,8 +20,12 @@ import (
 // gotString shows the offending string after a rule's message, with
 // invisible characters made visible, for rules about a string's form or
 // value (a pattern, a format, a list of allowed values):
-// ", got "bundle_gen_03\u0020"".
-func gotString(k jsonschema.ErrorKind, n *yaml.Node) string {
+// ", got "bundle_gen_03\u0020"". Nothing is shown of a value whose schema
+// sch says "x-sensitive".
+func gotString(sch map[string]any, k jsonschema.ErrorKind, n *yaml.Node) string {
+	if sensitive, _ := sch["x-sensitive"].(bool); sensitive {
+		return ""
+	}
 	switch k.(type) {
 	case *kind.Pattern, *kind.Format, *kind.AnyOf, *kind.Not, *kind.Enum, *kind.Const:
 	default:
@@ -30,8 +34,31 @@ func gotString(k jsonschema.ErrorKind, n *yaml.Node) string {
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		return ""
 	}
-	return ", got " + Quote(n.Value)
+	return ", got " + quoteShort(n.Value)
 }
+
+// MaxShown is the longest value, in characters, that a message shows
+// whole; a longer one is cut there and ends in "…", so that a message
+// stays a line whatever the document holds.
+const MaxShown = 200
+
+// Short returns s cut at MaxShown characters, ending in "…" when cut.
+func Short(s string) string {
+	if len(s) <= MaxShown {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == MaxShown {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+// quoteShort is Quote of Short(s).
+func quoteShort(s string) string { return Quote(Short(s)) }
 
 // Quote renders a value for a message: quoted, with control and other
 // invisible characters escaped (as strconv.Quote does) and a space at either
@@ -141,9 +168,9 @@ func typeHint(k *kind.Type, n *yaml.Node, sch map[string]any) string {
 		if p, ok := sch["pattern"].(string); ok {
 			if re, err := regexp.Compile(p); err == nil && !re.MatchString(n.Value) {
 				if m, ok := sch["x-message"].(string); ok {
-					return fmt.Sprintf("; quoted, %q would still be refused: it %s", n.Value, m)
+					return fmt.Sprintf("; quoted, %s would still be refused: it %s", quoteShort(n.Value), m)
 				}
-				return fmt.Sprintf("; quoted, %q would still be refused: it must match %s", n.Value, p)
+				return fmt.Sprintf("; quoted, %s would still be refused: it must match %s", quoteShort(n.Value), p)
 			}
 		}
 	}
@@ -151,21 +178,21 @@ func typeHint(k *kind.Type, n *yaml.Node, sch map[string]any) string {
 	switch {
 	case slices.Contains(k.Want, "boolean") && k.Got == "string" && !quoted:
 		if b, ok := yaml11Bools[strings.ToLower(n.Value)]; ok {
-			return fmt.Sprintf("; YAML 1.2 reads %s as a string: write %t", n.Value, b)
+			return fmt.Sprintf("; YAML 1.2 reads %s as a string: write %t", Short(n.Value), b)
 		}
 	case slices.Contains(k.Want, "boolean") && k.Got == "string" && quoted:
 		if v := strings.ToLower(strings.TrimSpace(n.Value)); v == "true" || v == "false" {
 			return "; write it without quotes: " + v
 		}
 	case slices.Contains(k.Want, "string") && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
-		return fmt.Sprintf("; quote it to keep it text: %q", n.Value)
+		return "; quote it to keep it text: " + quoteShort(n.Value)
 	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && n.Tag == "!!str" && n.Style&yaml.TaggedStyle != 0:
 		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
-			return "; the !!str tag keeps it text: write it without the tag: " + strings.TrimSpace(n.Value)
+			return "; the !!str tag keeps it text: write it without the tag: " + Short(strings.TrimSpace(n.Value))
 		}
 	case (slices.Contains(k.Want, "integer") || slices.Contains(k.Want, "number")) && k.Got == "string" && quoted:
 		if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
-			return "; write it without quotes: " + strings.TrimSpace(n.Value)
+			return "; write it without quotes: " + Short(strings.TrimSpace(n.Value))
 		}
 	}
 	return ""
@@ -193,10 +220,10 @@ func typeName(t string) string {
 }
 
 // unknownKeyMessage explains an unknown key, with the schema's own hint for
-// known mistakes (x-hints) or a did-you-mean suggestion among the keys that
-// the schema allows there.
+// known mistakes (x-hints), a did-you-mean suggestion among the keys that
+// the schema allows there or, when they are few, the list of them.
 func unknownKeyMessage(sch map[string]any, key string) string {
-	msg := fmt.Sprintf("unknown key %q", key)
+	msg := "unknown key " + quoteShort(key)
 	if hints, ok := sch["x-hints"].(map[string]any); ok {
 		if h, ok := hints[key].(string); ok {
 			return msg + ": " + h
@@ -210,8 +237,15 @@ func unknownKeyMessage(sch map[string]any, key string) string {
 	if s := Suggest(key, names); s != "" {
 		return fmt.Sprintf("%s; did you mean %q?", msg, s)
 	}
+	if len(names) > 0 && len(names) <= maxKeysListed {
+		slices.Sort(names)
+		return msg + "; known keys: " + strings.Join(names, ", ")
+	}
 	return msg
 }
+
+// maxKeysListed is the most keys an unknown-key message lists.
+const maxKeysListed = 8
 
 // Suggest returns the candidate closest to word by edit distance, ignoring
 // case, if it is close enough to be a likely typo; "" otherwise.

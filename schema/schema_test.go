@@ -12,7 +12,7 @@ import (
 )
 
 func TestEmbeddedSchemaCompiles(t *testing.T) {
-	if err := Compile(); err != nil {
+	if _, err := Fleet(); err != nil {
 		t.Fatal(err)
 	}
 	disk, err := os.ReadFile("fleet.schema.json")
@@ -92,7 +92,7 @@ spec:
   zone: [ap-guangzhou-3]
   login: {password: x}
 `)
-	got, err := Validate(v, node)
+	got, err := mustFleet(t).Validate(v, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ spec:
 
 func TestValidateValid(t *testing.T) {
 	v, node := parse(t, `{apiVersion: lightkeeper/v1, kind: Fleet, metadata: {name: a}, spec: {region: ap-beijing, count: 0, bundleId: bundle_gen_01, blueprintId: lhbp-a7oxy2bx, charge: {period: 60}}}`)
-	got, err := Validate(v, node)
+	got, err := mustFleet(t).Validate(v, node)
 	if err != nil || got != nil {
 		t.Fatalf("Validate = %v, %v", got, err)
 	}
@@ -152,6 +152,15 @@ func TestFieldName(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+func mustFleet(t *testing.T) *Schema {
+	t.Helper()
+	s, err := Fleet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestPeriods checks the charge period rule (1-12, 24, 36, 48, 60 months)
 // over a range of values.
 func TestPeriods(t *testing.T) {
@@ -161,7 +170,7 @@ func TestPeriods(t *testing.T) {
 	}
 	for p := -1; p <= 75; p++ {
 		v, node := parse(t, `{apiVersion: lightkeeper/v1, kind: Fleet, metadata: {name: a}, spec: {region: ap-beijing, count: 0, bundleId: bundle_gen_01, blueprintId: lhbp-a7oxy2bx, charge: {period: `+strconv.Itoa(p)+`}}}`)
-		got, err := Validate(v, node)
+		got, err := mustFleet(t).Validate(v, node)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,10 +230,7 @@ func TestFleetSpecDocumentsEveryField(t *testing.T) {
 // checks with more precise messages, so an editor is not green where
 // validate is red; Validate leaves those rules to spec (x-checked-by).
 func TestTagRulesForEditors(t *testing.T) {
-	c, err := load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustFleet(t)
 	doc := func(tags map[string]any) map[string]any {
 		return map[string]any{"apiVersion": "lightkeeper/v1", "kind": "Fleet", "metadata": map[string]any{"name": "web"},
 			"spec": map[string]any{"region": "ap-guangzhou", "count": int64(1), "bundleId": "bundle_gen_01",
@@ -246,16 +252,16 @@ func TestTagRulesForEditors(t *testing.T) {
 		"long value":       {"k": strings.Repeat("v", 256)},
 		"value not string": {"k": int64(1)},
 	} {
-		if c.schema.Validate(doc(tags)) == nil {
+		if c.compiled.Validate(doc(tags)) == nil {
 			t.Errorf("%s: the schema accepts %v", name, tags)
 		}
 	}
-	if err := c.schema.Validate(doc(map[string]any{"team": "storefront", "env": "prod", "网": "a b+-=._:/@"})); err != nil {
+	if err := c.compiled.Validate(doc(map[string]any{"team": "storefront", "env": "prod", "网": "a b+-=._:/@"})); err != nil {
 		t.Errorf("valid tags refused: %v", err)
 	}
 	// Left to spec: no violation from Validate for these.
 	for _, tags := range []map[string]any{nine, {"lightkeeper-fleet": "x"}, {"a#b": "x"}, {"owner": "a,b"}} {
-		if v, err := Validate(doc(tags), nil); err != nil || len(v) != 0 {
+		if v, err := c.Validate(doc(tags), nil); err != nil || len(v) != 0 {
 			t.Errorf("Validate(%v) = %v, %v; want the rule left to spec", tags, v, err)
 		}
 	}

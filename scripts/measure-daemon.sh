@@ -18,7 +18,7 @@
 # Needs go, git (with git-http-backend), curl, openssl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
-# SIGTERM, and the trap below stops what was started.
+# SIGTERM, and the trap of measure-lib.sh stops what was started.
 if [ -z "${LK_MEASURE_TIMED:-}" ]; then
 	LK_MEASURE_TIMED=1 exec timeout --foreground "${TIME_LIMIT:-1200}" "$0" "$@"
 fi
@@ -32,50 +32,9 @@ PARTS=${PARTS:-ABC}
 TIME_LIMIT=${TIME_LIMIT:-1200}
 TOTAL=$((FLEETS * PER_FLEET))
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/lk-measure.XXXXXX")
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'echo "measure-daemon: stopped" >&2; exit 130' INT TERM
-
-die() { echo "measure-daemon: $*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 20 ms.
-wait_for() {
-	local limit=$1 what=$2
-	shift 2
-	local end=$(($(now_ms) + limit * 1000))
-	until "$@" >/dev/null; do
-		(($(now_ms) < end)) || die "waited ${limit}s for $what"
-		sleep 0.02
-	done
-}
-
-# free_port prints a loopback port nothing listens on, below the usual
-# ephemeral range (32768-60999) that outgoing connections take.
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port"
-}
-
-http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+measure_name=measure-daemon measure_tmp=lk-measure
+# shellcheck source=scripts/measure-lib.sh
+. scripts/measure-lib.sh
 
 # lines FILE PATTERN counts the lines of FILE that hold PATTERN.
 lines() { grep -c -F -- "$2" "$1" 2>/dev/null || true; }

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -50,7 +51,7 @@ func checkFleet(f *Fleet, opts Options) Errors {
 	}
 	if m := tagsNode(f); m != nil {
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i], resolveAlias(m.Content[i+1])
+			k, v := m.Content[i], schema.Deref(m.Content[i+1])
 			at := func(n *yaml.Node, field, format string, args ...any) {
 				errs = append(errs, &Error{File: f.Source.File, Line: n.Line, Column: n.Column, Fleet: f.Metadata.Name, Field: field,
 					Message: fmt.Sprintf(format, args...)})
@@ -253,20 +254,11 @@ func badTagRune(s string) (rune, bool) {
 	return 0, false
 }
 
-// tagsNode returns the mapping of spec.tags, or nil when the fleet has none
-// (lookupNode would return spec itself then).
+// tagsNode returns the mapping of spec.tags, or nil when the fleet has none.
 func tagsNode(f *Fleet) *yaml.Node {
-	spec := resolveAlias(lookupNode(f.root(), []string{"spec"}))
-	if spec == nil || spec.Kind != yaml.MappingNode {
+	m, key := schema.Lookup(f.root(), []string{"spec", "tags"})
+	if m = schema.Deref(m); key == nil || m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	for i := 0; i+1 < len(spec.Content); i += 2 {
-		if spec.Content[i].Value == "tags" {
-			if m := resolveAlias(spec.Content[i+1]); m.Kind == yaml.MappingNode {
-				return m
-			}
-			return nil
-		}
-	}
-	return nil
+	return m
 }

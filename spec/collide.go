@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -214,8 +215,7 @@ func collisionError(f *Fleet, mine nameShape, other *Fleet, theirs nameShape, na
 // templatePosition is where a fleet's name template is written, or, for the
 // default template, where the fleet name that it renders is.
 func templatePosition(f *Fleet) (line, col int) {
-	root := f.root()
-	if n := lookupNode(root, []string{"spec", "instanceName"}); n != nil && n.Kind == yaml.ScalarNode && lookupNode(root, []string{"spec"}) != n {
+	if n, key := schema.Lookup(f.root(), []string{"spec", "instanceName"}); key != nil && n.Kind == yaml.ScalarNode {
 		return n.Line, n.Column
 	}
 	return f.Position("metadata.name")

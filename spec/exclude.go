@@ -30,9 +30,11 @@ func CheckExclude(pattern string) error {
 	return nil
 }
 
-// excluded reports whether rel, a slash-separated path relative to the
-// directory walked, matches one of patterns.
-func excluded(patterns []string, rel string) bool {
+// Excluded reports whether rel, a slash-separated path relative to the
+// directory walked, matches one of patterns (see Options.Exclude; check
+// each with CheckExclude first). It is the one matcher of every command's
+// --exclude and of the daemon's exclude.
+func Excluded(patterns []string, rel string) bool {
 	if len(patterns) == 0 {
 		return false
 	}

@@ -26,8 +26,8 @@ func TestExcluded(t *testing.T) {
 		if err := CheckExclude(tc.pattern); err != nil {
 			t.Errorf("CheckExclude(%q) = %v", tc.pattern, err)
 		}
-		if got := excluded([]string{tc.pattern}, tc.path); got != tc.want {
-			t.Errorf("excluded(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		if got := Excluded([]string{tc.pattern}, tc.path); got != tc.want {
+			t.Errorf("Excluded(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
 	for _, bad := range []string{"", "/abs/**", "a**", "[", "x/[a"} {

@@ -25,6 +25,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -104,7 +105,11 @@ func (f *Fleet) root() *yaml.Node {
 	if err != nil || maphash.Bytes(sourceSeed, data) != f.file.sum {
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(normalizeYAML(data)))
+	text, problem := schema.Prepare(data)
+	if problem != nil {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
 	for i := 1; ; i++ {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {
@@ -440,70 +445,9 @@ func Regions(fleets []*Fleet) []string {
 // not for every field. If the file has changed or cannot be read, it returns
 // the document's first line.
 func (f *Fleet) Position(field string) (line, col int) {
-	n := lookupNode(f.root(), splitField(field))
+	n, _ := schema.Lookup(f.root(), schema.ParseField(field))
 	if n == nil {
 		return f.Source.Line, 1
 	}
 	return n.Line, n.Column
-}
-
-func splitField(field string) []string {
-	var out []string
-	for _, part := range strings.Split(field, ".") {
-		for part != "" {
-			i := strings.IndexByte(part, '[')
-			if i < 0 {
-				out = append(out, part)
-				break
-			}
-			if i > 0 {
-				out = append(out, part[:i])
-			}
-			j := strings.IndexByte(part[i:], ']')
-			if j < 0 {
-				out = append(out, part[i+1:])
-				break
-			}
-			out = append(out, part[i+1:i+j])
-			part = part[i+j+1:]
-		}
-	}
-	return out
-}
-
-// lookupNode walks path from n, following aliases, and returns the deepest
-// node reached.
-func lookupNode(n *yaml.Node, path []string) *yaml.Node {
-	for _, p := range path {
-		n = resolveAlias(n)
-		if n == nil {
-			return nil
-		}
-		var next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-					break
-				}
-			}
-		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
-				next = n.Content[i]
-			}
-		}
-		if next == nil {
-			return n
-		}
-		n = next
-	}
-	return n
-}
-
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
 }

@@ -197,7 +197,7 @@ var invalidCases = []struct {
 		`many-errors.yaml:13:16: fleet "web": spec.autoVoucher: must be true or false, got a number`,
 	}},
 	{path: "merge-key.yaml", want: []string{
-		`merge-key.yaml:1:1: fleet "web": unknown key "x-defaults"`,
+		`merge-key.yaml:1:1: fleet "web": unknown key "x-defaults"; known keys: apiVersion, kind, metadata, spec`,
 		`merge-key.yaml:8:3: fleet "web": spec: merge keys (<<) are not supported; write the keys out`,
 	}},
 	{path: "missing-header.yaml", want: []string{

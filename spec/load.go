@@ -10,13 +10,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+
+	"github.com/lightkeeper/lightkeeper/schema"
 )
 
 // Defaults of Options.
 const (
 	DefaultMaxFileSize   = 1 << 20 // 1 MiB
 	DefaultMaxTotalCount = 1000
-	DefaultMaxAliasNodes = 10000
+	DefaultMaxAliasNodes = schema.DefaultMaxAliasNodes
+	DefaultMaxErrors     = 100
+	DefaultMaxFileErrors = 20
 )
 
 // Options bound what Load accepts. The zero value means the defaults.
@@ -30,6 +35,13 @@ type Options struct {
 	// MaxAliasNodes caps the nodes a document may reach through YAML
 	// aliases (default 10000), which stops alias bombs.
 	MaxAliasNodes int
+	// MaxErrors caps the problems Load returns (default 100) and
+	// MaxFileErrors those of one file (default 20); a negative value means
+	// no cap. Problems beyond a cap are counted but neither worded nor
+	// kept, so that a broken repository costs no more to report than to
+	// read: the Errors end with a summary that says how many more there
+	// are (see Error.More).
+	MaxErrors, MaxFileErrors int
 	// Concurrency is how many files are parsed at once (default GOMAXPROCS).
 	Concurrency int
 	// ExtraRegions are region ids accepted besides KnownRegions: regions
@@ -53,6 +65,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAliasNodes <= 0 {
 		o.MaxAliasNodes = DefaultMaxAliasNodes
+	}
+	if o.MaxErrors == 0 {
+		o.MaxErrors = DefaultMaxErrors
+	}
+	if o.MaxFileErrors == 0 {
+		o.MaxFileErrors = DefaultMaxFileErrors
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = runtime.GOMAXPROCS(0)
@@ -140,11 +158,12 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	for _, r := range results {
 		fleets = append(fleets, r.fleets...)
 	}
-	errs = append(errs, collapseNotFleets(inputs, walked, files, results)...)
+	fileErrs, more := collapseNotFleets(inputs, walked, files, results)
+	errs = append(errs, fileErrs...)
 	errs = append(errs, checkRepository(fleets, opts)...)
-	if len(errs) > 0 {
+	if len(errs) > 0 || more > 0 {
 		errs.sort()
-		return nil, errs
+		return nil, errs.limit(opts, more)
 	}
 	slices.SortFunc(fleets, func(a, b *Fleet) int { return cmp.Compare(a.Metadata.Name, b.Metadata.Name) })
 	return fleets, nil
@@ -159,12 +178,12 @@ type fileRef struct {
 	input   int    // index of the Input it was found through
 }
 
-// collapseNotFleets returns the errors of every file, except that a
-// directory input in which every document is something other than a fleet
-// (a Kubernetes manifest, a compose file) gets one line saying so instead of
-// one per document. walked tells, per input, whether listFiles walked it as
-// a directory.
-func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results []fileResult) Errors {
+// collapseNotFleets returns the errors of every file and the count of
+// those not listed, except that a directory input in which every document
+// is something other than a fleet (a Kubernetes manifest, a compose file)
+// gets one line saying so instead of one per document. walked tells, per
+// input, whether listFiles walked it as a directory.
+func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results []fileResult) (errs Errors, more int) {
 	type tally struct {
 		docs, others int
 		first        *Error
@@ -174,7 +193,8 @@ func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results [
 		t := &per[files[i].input]
 		// Each document that is not a fleet gives exactly one error; any
 		// other error or a fleet stops the input from being collapsed.
-		t.docs += len(r.fleets) + len(r.errs)
+		t.docs += len(r.fleets) + len(r.errs) + r.more
+		t.others += r.others
 		for _, e := range r.errs {
 			if e.notFleet {
 				t.others++
@@ -184,7 +204,6 @@ func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results [
 			}
 		}
 	}
-	var errs Errors
 	collapsed := make([]bool, len(inputs))
 	for i, in := range inputs {
 		t := per[i]
@@ -200,9 +219,10 @@ func collapseNotFleets(inputs []Input, walked []bool, files []fileRef, results [
 	for i, r := range results {
 		if !collapsed[files[i].input] {
 			errs = append(errs, r.errs...)
+			more += r.more
 		}
 	}
-	return errs
+	return errs, more
 }
 
 // plural renders "1 fleet" or "2 fleets".
@@ -255,7 +275,7 @@ func listFiles(in Input, exclude []string) (files []fileRef, walked bool, errs E
 			}
 			return nil
 		}
-		if p != root && (strings.HasPrefix(d.Name(), ".") || excluded(exclude, relativeTo(root, p))) {
+		if p != root && (strings.HasPrefix(d.Name(), ".") || Excluded(exclude, relativeTo(root, p))) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -313,6 +333,8 @@ func describeFSError(err error) string {
 		// os.Root (and so os.Root.FS) refuses a symbolic link that leads
 		// out of its directory; the error has no exported value.
 		return "symbolic link leads outside the directory being read; keep fleet files inside it, or name the file itself"
+	case errors.Is(err, syscall.ELOOP):
+		return "too many levels of symbolic links (a link that leads back to itself?); point the link at a file"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -220,9 +220,10 @@ func TestLoadInputsSameRootReadOnce(t *testing.T) {
 }
 
 // TestLoadHostileInputs loads large files built to produce one error per
-// line, deep nesting and many duplicate keys. Each must be reported, every
-// error placed; the handling is linear (a quadratic mapping of errors to
-// nodes once took a minute on a 1 MiB file of this kind).
+// line, deep nesting and many duplicate keys. Each must be counted and the
+// first ones listed, every error placed, in the order of the file; with the
+// caps off, each is listed. The handling is linear (a quadratic mapping of
+// errors to nodes once took a minute on a 1 MiB file of this kind).
 func TestLoadHostileInputs(t *testing.T) {
 	const size = 256 << 10
 	head := "apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: x}\nspec:\n"
@@ -256,11 +257,85 @@ func TestLoadHostileInputs(t *testing.T) {
 		{"nested maps", strings.Repeat("{a: ", size/4), 1, `a.yaml:1:1: YAML syntax error: exceeded max depth of 10000`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := loadErrors(t, fstest.MapFS{"a.yaml": {Data: []byte(tc.data)}}, Options{})
-			if len(got) != tc.errors || got[0] != tc.first {
-				t.Errorf("%d errors, first %q; want %d, first %q", len(got), got[0], tc.errors, tc.first)
+			fsys := fstest.MapFS{"a.yaml": {Data: []byte(tc.data)}}
+			_, err := Load(fsys, Options{})
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load error = %v, want Errors", err)
+			}
+			listed := min(tc.errors, DefaultMaxFileErrors)
+			if errs.Count() != tc.errors || errs[0].Error() != tc.first {
+				t.Errorf("%d errors, first %q; want %d, first %q", errs.Count(), errs[0].Error(), tc.errors, tc.first)
+			}
+			if tc.errors > listed {
+				last := errs[len(errs)-1]
+				if len(errs) != listed+1 || last.More != tc.errors-listed ||
+					last.Error() != fmt.Sprintf("and %d more problems not listed (the list stops at 20 per file and 100 in all); fix these and look again", tc.errors-listed) {
+					t.Errorf("%d listed, last %q (more %d); want %d and a summary", len(errs), last.Error(), last.More, listed)
+				}
+				for i := 1; i < listed; i++ {
+					if errs[i].Line < errs[i-1].Line {
+						t.Errorf("listed out of the file's order: %s before %s", errs[i-1], errs[i])
+					}
+				}
+			}
+			all := loadErrors(t, fsys, Options{MaxErrors: -1, MaxFileErrors: -1})
+			if len(all) != tc.errors || all[0] != tc.first {
+				t.Errorf("caps off: %d errors, first %q; want %d", len(all), all[0], tc.errors)
 			}
 		})
+	}
+}
+
+// TestLoadCapsProblems: a revision whose files hold many problems lists the
+// first 20 of each file and 100 in all, in file order, and counts the rest
+// in a summary; the caps are options.
+func TestLoadCapsProblems(t *testing.T) {
+	head := "apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: x}\nspec:\n  region: ap-guangzhou\n  count: 1\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-a7oxy2bx\n  charge: {period: 1}\n"
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range 30 {
+		fmt.Fprintf(&b, "  k%d: 1\n", i)
+	}
+	// A second document with 30 more: counted, not listed.
+	b.WriteString("---\n" + strings.Replace(b.String(), "name: x", "name: y", 1))
+	fsys := fstest.MapFS{}
+	for i := range 10 {
+		fsys[fmt.Sprintf("f%02d.yaml", i)] = &fstest.MapFile{Data: []byte(b.String())}
+	}
+	_, err := Load(fsys, Options{})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Load error = %v, want Errors", err)
+	}
+	if len(errs) != 101 || errs.Count() != 600 {
+		t.Fatalf("%d listed, %d counted; want 100 listed and a summary, 600 counted", len(errs), errs.Count())
+	}
+	for i, e := range errs[:100] {
+		if want := fmt.Sprintf("f%02d.yaml:%d:3: fleet \"x\": spec: unknown key \"k%d\"", i/20, 10+i%20, i%20); e.Error() != want {
+			t.Fatalf("error %d = %q, want %q", i, e.Error(), want)
+		}
+	}
+	if got := errs[100].Error(); got != "and 500 more problems not listed (the list stops at 20 per file and 100 in all); fix these and look again" {
+		t.Errorf("summary %q", got)
+	}
+	_, err = Load(fsys, Options{MaxErrors: 7, MaxFileErrors: -1})
+	errs = nil
+	if !errors.As(err, &errs) || len(errs) != 8 || errs.Count() != 600 || errs[6].Line != 16 ||
+		errs[7].Error() != "and 593 more problems not listed (the list stops at 7 in all); fix these and look again" {
+		t.Errorf("other caps: %d listed, %d counted:\n%v", len(errs), errs.Count(), err)
+	}
+	_, err = Load(fsys, Options{MaxErrors: -1, MaxFileErrors: -1})
+	errs = nil
+	if !errors.As(err, &errs) || len(errs) != 600 || errs.Count() != 600 {
+		t.Errorf("no caps: %d listed", len(errs))
+	}
+	// A directory of something else is still one line, however many
+	// documents its files hold.
+	compose := strings.Repeat("---\nservices: {web: {image: nginx}}\n", 30)
+	got := loadErrors(t, fstest.MapFS{"compose.yaml": {Data: []byte(compose)}}, Options{})
+	if len(got) != 1 || !strings.Contains(got[0], "no lightkeeper fleets here: 30 YAML documents, all something else") {
+		t.Errorf("not fleets: %q", got)
 	}
 }
 

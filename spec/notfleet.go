@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -13,7 +14,7 @@ import (
 // lightkeeper's, when it has a kind other than Fleet and no apiVersion, or
 // when it has none of a fleet's four top-level keys (a compose file).
 func notFleet(root *yaml.Node) string {
-	root = resolveAlias(root)
+	root = schema.Deref(root)
 	if root == nil || root.Kind != yaml.MappingNode {
 		return ""
 	}
@@ -22,10 +23,10 @@ func notFleet(root *yaml.Node) string {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		switch k := root.Content[i]; k.Value {
 		case "apiVersion":
-			apiVersion = resolveAlias(root.Content[i+1])
+			apiVersion = schema.Deref(root.Content[i+1])
 			fleetKeys++
 		case "kind":
-			kind = resolveAlias(root.Content[i+1])
+			kind = schema.Deref(root.Content[i+1])
 			fleetKeys++
 		case "metadata", "spec":
 			fleetKeys++

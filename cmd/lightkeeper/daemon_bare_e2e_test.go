@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
 
 // status reads the daemon's /status (nil if it cannot).
@@ -161,6 +162,7 @@ func (p *daemonProcess) lastRunDone(t testing.TB) bool {
 func (p *emulatorProcess) deleteInstance(t testing.TB, id string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, p.url+"/_emulator/instances/"+id, nil)
+	req.Header.Set(emulator.AdminHeader, "1") // a write to the admin API says it is not a web page's
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -43,9 +43,20 @@ so a --listen address that is not loopback is refused while it is on, unless
 Behaviours the API documents loosely, or that differ between the China and
 the international sites, are switches (--site, --token-mismatch, --token-gone,
 --dry-run-as-error, --describe-missing-as-error, --return-window,
---return-quota, --terminate-launch-failed, --per-region-rate-limits, ...), so
-a client can be tested under each; docs/emulator.md (Switches) says which
-document each default comes from.
+--return-quota, --terminate-launch-failed, --per-region-rate-limits,
+--modify-bundle-batch-limit, --busy-as-operation-denied, --renew-isolated,
+--instance-name-match, ...), so a client can be tested under each;
+docs/emulator.md (Switches) says which document each default comes from.
+
+Site: china by default, or $LIGHTKEEPER_SITE, as lightkeeper reconcile
+--site reads it: reconcile --site auto takes a plain-http loopback endpoint
+for the China site, so "--endpoint http://ADDR" alone agrees with this
+default, and LIGHTKEEPER_SITE=intl in one environment makes both sides intl.
+The start-up line names the flags a client needs.
+
+Day two: ResetInstance, ModifyInstancesBundle, RenewInstances (and the
+isolations and terminations) run as operations of --operation-delay, or
+--action-delay ACTION=D; the operation-failure fault ends them FAILED.
 
 Exit codes: 0 after SIGINT/SIGTERM, 1 on error, 64 on bad flags.
 
@@ -69,9 +80,9 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	describeLag := fs.Duration("describe-lag", 0, "hide new instances from DescribeInstances for this long")
 	tokenWindow := fs.Duration("token-window", emulator.DefaultTokenWindow, "how long a ClientToken is remembered")
 	noAdmin := fs.Bool("disable-admin", false, "answer 404 under /_emulator/ (no fault injection or test hooks)")
-	sw := addEmulatorSwitches(fs)
+	sw := addEmulatorSwitches(e, fs)
 	var faults []emulator.Fault
-	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S]\nwith KIND one of drop-response, delay, http-5xx, internal-error, request-limit-exceeded, describe-lag", func(s string) error {
+	fs.Func("fault", "inject a `fault` from the start, repeatable: KIND[,action=A][,probability=P][,count=N][,delay=D][,status=S]\nand, for operation-failure, [,instance=ID]; KIND one of drop-response, delay, http-5xx, internal-error,\nrequest-limit-exceeded, describe-lag, operation-failure", func(s string) error {
 		f, err := emulator.ParseFault(s)
 		if err != nil {
 			return err
@@ -151,8 +162,10 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	logger.Info("emulator listening", "addr", "http://"+ln.Addr().String()+"/", "secret_id", id, "state_file", *stateFile,
-		"site", cfg.Site, "admin", !*noAdmin, "session_token", tok != "", "quotas", sw.quotaNames())
+	url := "http://" + ln.Addr().String()
+	logger.Info("emulator listening", "addr", url+"/", "secret_id", id, "state_file", *stateFile,
+		"site", cfg.Site, "admin", !*noAdmin, "session_token", tok != "", "quotas", sw.quotaNames(),
+		"client", clientFlags(url, cfg.Site))
 
 	saver := &stateSaver{srv: srv, path: *stateFile}
 	var saveTick <-chan time.Time
@@ -185,6 +198,16 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			return nil
 		}
 	}
+}
+
+// clientFlags are the flags that point lightkeeper reconcile at the
+// emulator on url serving site: --site auto takes a loopback endpoint for
+// the China site, so --site is needed only for the other one.
+func clientFlags(url string, site emulator.Site) string {
+	if site == emulator.SiteChina {
+		return "--endpoint " + url
+	}
+	return "--endpoint " + url + " --site " + string(site)
 }
 
 // durationFlag is a duration flag's name and value, for nonNegative.

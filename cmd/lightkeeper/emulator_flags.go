@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,11 +39,20 @@ type emulatorSwitches struct {
 	keepExpired           *bool
 	sessionTokenFile      *string
 	adminOnPublic         *bool
+	modifyBundleBatch     *int
+	busyAsOperationDenied *bool
+	renewIsolated         *bool
+	instanceNameMatch     *string
+	actionDelays          map[string]time.Duration
 }
 
-func addEmulatorSwitches(fs *flagSet) *emulatorSwitches {
-	s := &emulatorSwitches{quotas: map[string]int64{}}
-	s.site = fs.String("site", string(emulator.SiteChina), "`site` whose API to serve: china, or intl (refuses Tags, FirewallTemplateId, InitCommand, DomainName,\nSubdomain, Containers[].RestartPolicy and DescribeInstances' Order/OrderField with UnknownParameter; omits the\nInstance fields the intl SDK lacks)")
+func addEmulatorSwitches(e *env, fs *flagSet) *emulatorSwitches {
+	s := &emulatorSwitches{quotas: map[string]int64{}, actionDelays: map[string]time.Duration{}}
+	site := e.getenv(envSite)
+	if site == "" || site == "auto" {
+		site = string(emulator.SiteChina)
+	}
+	s.site = fs.String("site", site, "`site` whose API to serve (default $"+envSite+", else china): china, or intl (refuses Tags, FirewallTemplateId,\nInitCommand, DomainName, Subdomain, Containers[].RestartPolicy, ResetInstance's LoginConfiguration and\nDescribeInstances' Order/OrderField with UnknownParameter; omits the Instance fields the intl SDK lacks; no\nLinux<->Windows reset)")
 	s.perRegionRateLimits = fs.Bool("per-region-rate-limits", false, "give each region its own rate-limit buckets, as the regional endpoints do (default: one bucket per action\nfor all regions, as one global endpoint is one access point)")
 	fs.Func("quota", "instance quota per region, repeatable: `NAME=N`, e.g. GENERAL_BUNDLE_INSTANCE=20000 (N < 0: unlimited; default 50 each)", func(v string) error {
 		name, n, ok := strings.Cut(v, "=")
@@ -56,10 +66,10 @@ func addEmulatorSwitches(fs *flagSet) *emulatorSwitches {
 		s.quotas[name] = q
 		return nil
 	})
-	s.balance = fs.Float64("balance", 0, "account balance in CNY: creates and automatic renewals are charged, FailedOperation.InsufficientBalance\nbeyond it (0: unlimited)")
+	s.balance = fs.Float64("balance", 0, "account balance in CNY: creates, renewals and bundle changes are charged, FailedOperation.InsufficientBalance\nbeyond it (0: unlimited)")
 	s.tokenMismatch = fs.String("token-mismatch", string(emulator.TokenReturnOriginal), "`policy` for a remembered ClientToken sent with other parameters: return-original, reject or create-new")
 	s.tokenGone = fs.String("token-gone", string(emulator.TokenReturnOriginal), "`policy` for a remembered ClientToken whose instances are all gone: return-original, reject or create-new")
-	s.operationDelay = fs.Duration("operation-delay", emulator.DefaultOperationDelay, "how long IsolateInstances and TerminateInstances stay OPERATING (0: at once)")
+	s.operationDelay = fs.Duration("operation-delay", emulator.DefaultOperationDelay, "how long an operation on an instance (isolate, terminate, reset, bundle change, renewal) stays\nOPERATING (0: at once)")
 	s.allowLinuxPassword = fs.Bool("allow-linux-password", false, "accept LoginConfiguration.Password for Linux blueprints (default: refused, as the intl page documents)")
 	s.dryRunAsError = fs.Bool("dry-run-as-error", false, "answer a passing DryRun create with the error DryRunOperation instead of a success without IDs")
 	s.describeMissingAsErr = fs.Bool("describe-missing-as-error", false, "answer DescribeInstances naming a vanished InstanceId with ResourceNotFound.InstanceIdNotFound\n(default: leave it out of the answer)")
@@ -71,6 +81,22 @@ func addEmulatorSwitches(fs *flagSet) *emulatorSwitches {
 	s.renewPeriod = fs.Int64("renew-period", emulator.DefaultRenewPeriod, "`months` an automatic renewal (NOTIFY_AND_AUTO_RENEW) adds and charges for: 1-12, 24, 36, 48 or 60")
 	s.keepExpired = fs.Bool("keep-expired", false, "never remove instances shut down at their ExpiredTime")
 	s.sessionTokenFile = fs.String("session-token-file", "", "`file` holding the session token requests must carry in X-TC-Token (default $TENCENTCLOUD_SESSION_TOKEN,\nthen $TENCENTCLOUD_SECURITY_TOKEN; none: no token checked)")
+	s.modifyBundleBatch = fs.Int("modify-bundle-batch-limit", emulator.DefaultModifyBundleBatchLimit, "InstanceIds one ModifyInstancesBundle takes before InvalidParameterValue.LimitExceeded: 15 (models.go)\nor 30 (client.go)")
+	s.busyAsOperationDenied = fs.Bool("busy-as-operation-denied", false, "refuse an operation on a busy instance with OperationDenied.InstanceOperationInProgress where the action\nlists both codes (default: UnsupportedOperation.LatestOperationUnfinished)")
+	s.renewIsolated = fs.Bool("renew-isolated", false, "let RenewInstances renew an instance isolated before its expiry (default: only expired SHUTDOWN ones)")
+	s.instanceNameMatch = fs.String("instance-name-match", string(emulator.NameExact), "how DescribeInstances' instance-name filter matches: exact (what the SDK's silence suggests) or substring\n(fuzzy)")
+	fs.Func("action-delay", "how long one action's operations stay OPERATING, repeatable: `ACTION=DURATION`, e.g. ResetInstance=2m\n(default --operation-delay; actions: "+strings.Join(emulatorOperationActions, ", ")+")", func(v string) error {
+		a, d, ok := strings.Cut(v, "=")
+		if !ok || !slices.Contains(emulatorOperationActions, a) {
+			return fmt.Errorf("want ACTION=DURATION with ACTION one of %s, not %q", strings.Join(emulatorOperationActions, ", "), v)
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur < 0 {
+			return fmt.Errorf("%s: %q is not a non-negative duration such as 2m", a, d)
+		}
+		s.actionDelays[a] = instantIfZero(dur)
+		return nil
+	})
 	s.adminOnPublic = fs.Bool("admin-on-public-address", false, "allow a non-loopback --listen address while the unauthenticated admin API is on (default: refused;\nor use --disable-admin)")
 	return s
 }
@@ -117,6 +143,15 @@ func (s *emulatorSwitches) apply(cfg *emulator.Config) error {
 	if *s.returnQuota < 0 {
 		return usageError("--return-quota must not be negative, not %d", *s.returnQuota)
 	}
+	if *s.modifyBundleBatch < 1 {
+		return usageError("--modify-bundle-batch-limit must be at least 1, not %d", *s.modifyBundleBatch)
+	}
+	switch m := emulator.NameMatch(*s.instanceNameMatch); m {
+	case emulator.NameExact, emulator.NameSubstring:
+		cfg.InstanceNameMatch = m
+	default:
+		return usageError("--instance-name-match must be exact or substring, not %q", *s.instanceNameMatch)
+	}
 	if len(s.quotas) > 0 {
 		cfg.Quotas = s.quotas
 	}
@@ -130,11 +165,24 @@ func (s *emulatorSwitches) apply(cfg *emulator.Config) error {
 	cfg.ReturnWindow = *s.returnWindow
 	cfg.ReturnQuota = *s.returnQuota
 	cfg.TerminateLaunchFailed = *s.terminateLaunchFailed
+	cfg.ModifyBundleBatchLimit = *s.modifyBundleBatch
+	cfg.BusyAsOperationDenied = *s.busyAsOperationDenied
+	cfg.RenewIsolated = *s.renewIsolated
+	if len(s.actionDelays) > 0 {
+		cfg.OperationDelays = s.actionDelays
+	}
 	cfg.ExpiredRetention = *s.expiredRetention
 	if *s.keepExpired {
 		cfg.ExpiredRetention = -1
 	}
 	return nil
+}
+
+// emulatorOperationActions are the actions whose operations --action-delay
+// times.
+var emulatorOperationActions = []string{
+	lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances, lighthouse.ActionResetInstance,
+	lighthouse.ActionModifyInstancesBundle, lighthouse.ActionRenewInstances,
 }
 
 // quotaNames lists the quotas set, for the start-up log line.
@@ -180,10 +228,7 @@ func checkListen(addr string, adminOn, accepted bool) error {
 	if err != nil {
 		return usageError("--listen %q: %v", addr, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if lighthouse.IsLoopbackHost(host) {
 		return nil
 	}
 	return usageError("--listen %q is not a loopback address, and the admin API under /_emulator/ is unauthenticated: anyone who reaches it can inject faults, delete instances and load state; listen on 127.0.0.1, or add --disable-admin, or accept the risk with --admin-on-public-address", addr)

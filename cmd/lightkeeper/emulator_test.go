@@ -32,8 +32,15 @@ type emulatorProcess struct {
 // startEmulator runs the binary with args and waits for its "listening" line.
 func startEmulator(t testing.TB, bin string, args ...string) *emulatorProcess {
 	t.Helper()
+	return startEmulatorEnv(t, bin, nil, args...)
+}
+
+// startEmulatorEnv is startEmulator with extraEnv added to its environment.
+func startEmulatorEnv(t testing.TB, bin string, extraEnv []string, args ...string) *emulatorProcess {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"emulator", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +225,12 @@ func TestEmulatorSwitchRanges(t *testing.T) {
 		{"--renew-period", "13"},
 		{"--quota", "GENERAL_BUNDLE_INSTANCE"},
 		{"--quota", "GENERAL_BUNDLE_INSTANCE=lots"},
+		{"--modify-bundle-batch-limit", "0"},
+		{"--instance-name-match", "fuzzy"},
+		{"--action-delay", "DescribeInstances=1s"},
+		{"--action-delay", "ResetInstance=-1s"},
+		{"--action-delay", "ResetInstance"},
+		{"--fault", "operation-failure,action=DescribeInstances"},
 	} {
 		code, _, stderr := runCmd(t, "emulator", tc.flag, tc.value)
 		if code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(tc.flag, "--")) {
@@ -259,10 +272,14 @@ func TestEmulatorHelpListsSwitches(t *testing.T) {
 	for _, f := range []string{"--site", "--per-region-rate-limits", "--quota", "--balance", "--token-mismatch", "--token-gone",
 		"--operation-delay", "--allow-linux-password", "--dry-run-as-error", "--describe-missing-as-error", "--isolate-batch-limit",
 		"--return-window", "--return-quota", "--terminate-launch-failed", "--expired-retention", "--keep-expired", "--renew-period",
-		"--session-token-file", "--admin-on-public-address", "--disable-admin"} {
+		"--session-token-file", "--admin-on-public-address", "--disable-admin", "--modify-bundle-batch-limit",
+		"--busy-as-operation-denied", "--renew-isolated", "--instance-name-match", "--action-delay", "--fault"} {
 		if !strings.Contains(stdout, "-"+strings.TrimPrefix(f, "--")) {
 			t.Errorf("--help lacks %s", f)
 		}
+	}
+	if !strings.Contains(stdout, "operation-failure") {
+		t.Error("--help does not name the operation-failure fault")
 	}
 }
 
@@ -312,5 +329,110 @@ func TestEmulatorProcessSwitches(t *testing.T) {
 	// The log is complete (and no longer written) once the process ended.
 	if strings.Contains(p.stderr.String(), "sess-tok-1") {
 		t.Errorf("the log shows the session token")
+	}
+}
+
+// TestEmulatorAndReconcileAgreeOnSite: lightkeeper emulator and
+// reconcile --endpoint at it agree on the site without being told: the
+// emulator serves the China site, and reconcile --site auto takes a
+// loopback endpoint for it, so creates carry the fleet's tags and are
+// accepted. LIGHTKEEPER_SITE=intl in the environment of both makes both
+// the international site: no tags, and still accepted. The start-up line
+// names the flags a client needs.
+func TestEmulatorAndReconcileAgreeOnSite(t *testing.T) {
+	t.Parallel()
+	bin := reconcileBinary(t)
+	fleet := fleetDoc("web", "ap-guangzhou", 1) + "  tags: {team: blue}\n"
+	for _, tc := range []struct {
+		env      []string
+		tags     bool
+		flagLine string
+	}{
+		{nil, true, `client="--endpoint http://127.0.0.1:`},
+		{[]string{"LIGHTKEEPER_SITE=intl"}, false, `--site intl"`},
+	} {
+		emu := startEmulatorEnv(t, bin, tc.env, "--launch-delay", "0")
+		if !strings.Contains(emu.stderr.String(), tc.flagLine) {
+			t.Errorf("start-up line lacks %q:\n%s", tc.flagLine, emu.stderr.String())
+		}
+		dir := writeFleets(t, map[string]string{"web.yaml": fleet})
+		code, out, errOut := runBin(t, bin, tc.env, "reconcile", "--endpoint", emu.url, "--wait=1m", dir)
+		if code != exitOK {
+			t.Fatalf("env %v: reconcile exit %d\n%s\n%s", tc.env, code, out, errOut)
+		}
+		ins := emulatorInstances(t, emu.url)
+		if len(ins) != 1 {
+			t.Fatalf("env %v: %d instances", tc.env, len(ins))
+		}
+		tags := map[string]string{}
+		for _, tag := range ins[0].Tags {
+			tags[tag.Key] = tag.Value
+		}
+		if got := tags["team"] == "blue" && tags["lightkeeper-fleet"] == "web"; got != tc.tags {
+			t.Errorf("env %v: tags %v; want the fleet's and lightkeeper's tags: %v", tc.env, tags, tc.tags)
+		}
+	}
+}
+
+// TestReconcileSaysWhatIsRetried: a call the service fails is retried, and
+// each retry is a warning on stderr naming the action, the failure and the
+// attempt, rather than a silent wait.
+func TestReconcileSaysWhatIsRetried(t *testing.T) {
+	t.Parallel()
+	bin := reconcileBinary(t)
+	emu := startEmulator(t, bin, "--fault", "http-5xx,action=DescribeInstances,count=2")
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 1)})
+	code, out, errOut := runBin(t, bin, nil, "reconcile", "--plan", "--endpoint", emu.url, dir)
+	if code != exitChanges {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	lines := strings.Count(errOut, "lighthouse call failed; retrying")
+	if lines != 2 || !strings.Contains(errOut, "action=DescribeInstances") || !strings.Contains(errOut, "code=ClientError.HttpStatusCodeError") ||
+		!strings.Contains(errOut, "attempt=2 of=7") || !strings.Contains(errOut, "attempt=3 of=7") {
+		t.Errorf("%d retry lines; want 2 naming the action, the code and the attempts:\n%s", lines, errOut)
+	}
+}
+
+// The day-two switches reach the emulator the process serves: the
+// ModifyInstancesBundle batch limit, the busy code, the per-action delay,
+// the name match, renewals of isolated instances and the operation-failure
+// fault.
+func TestEmulatorProcessDayTwoSwitches(t *testing.T) {
+	t.Parallel()
+	bin := reconcileBinary(t)
+	ctx := context.Background()
+	p := startEmulator(t, bin, "--launch-delay", "0", "--operation-delay", "0", "--no-rate-limits",
+		"--modify-bundle-batch-limit", "30", "--busy-as-operation-denied", "--action-delay", "ResetInstance=1h",
+		"--instance-name-match", "substring", "--renew-isolated", "--fault", "operation-failure,action=RenewInstances,count=1")
+	c := p.client(t)
+	created, err := c.CreateInstances(ctx, "ap-guangzhou", &lighthouse.CreateInstancesRequest{BundleId: "bundle_gen_01", BlueprintId: "lhbp-g0tn7djh",
+		InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: 1}, InstanceCount: 20, InstanceName: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := created.InstanceIdSet
+	if _, err := c.ModifyInstancesBundle(ctx, "ap-guangzhou", &lighthouse.ModifyInstancesBundleRequest{InstanceIds: ids[1:], BundleId: "bundle_gen_02"}); err != nil {
+		t.Errorf("19 instances under --modify-bundle-batch-limit 30: %v", err)
+	}
+	if _, err := c.ResetInstance(ctx, "ap-guangzhou", &lighthouse.ResetInstanceRequest{InstanceId: ids[0]}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ResetInstance(ctx, "ap-guangzhou", &lighthouse.ResetInstanceRequest{InstanceId: ids[0]})
+	if lighthouse.ErrorCode(err) != "OperationDenied.InstanceOperationInProgress" {
+		t.Errorf("a reset during an hour-long reset: %v", err)
+	}
+	got, err := c.DescribeInstances(ctx, "ap-guangzhou", &lighthouse.DescribeInstancesRequest{Filters: []lighthouse.Filter{{Name: "instance-name", Values: []string{"web"}}}})
+	if err != nil || len(got) != 20 {
+		t.Errorf("instance-name web, substring: %v, %d", err, len(got))
+	}
+	if _, err := c.IsolateInstances(ctx, "ap-guangzhou", &lighthouse.IsolateInstancesRequest{InstanceIds: ids[19:]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RenewInstances(ctx, "ap-guangzhou", &lighthouse.RenewInstancesRequest{InstanceIds: ids[19:], InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: 1}}); err != nil {
+		t.Fatalf("renewing an isolated instance with --renew-isolated: %v", err)
+	}
+	in, err := c.DescribeInstances(ctx, "ap-guangzhou", &lighthouse.DescribeInstancesRequest{InstanceIds: ids[19:]})
+	if err != nil || len(in) != 1 || in[0].LatestOperationState != lighthouse.OperationFailed || in[0].InstanceState != lighthouse.StateShutdown {
+		t.Errorf("renewal under the operation-failure fault: %v %+v", err, in)
 	}
 }

@@ -57,8 +57,11 @@ creates nothing, unless --allow-over-limit.
 Site: the China site takes Tags on create, the international one does not.
 --site auto (default) decides by the endpoint: the default and the regional
 Tencent endpoints are china (lightkeeper-fleet and lightkeeper-slot tags and
-the fleets' tags are sent), the intl endpoint and any other URL (an
-emulator) are intl (no tags).
+the fleets' tags are sent), and so is a plain-http loopback endpoint, which
+is an emulator, since lightkeeper emulator serves the China site unless told
+--site intl; the intl endpoint and any other URL are intl (no tags). Both
+commands take their --site default from $LIGHTKEEPER_SITE, so one
+environment sets both sides of a local run.
 
 Credentials, first found wins: TENCENTCLOUD_SECRET_ID and
 TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN); the systemd
@@ -214,6 +217,24 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// retryLogger is the client's Options.OnRetry for a command: one warning
+// per retry, so that an endpoint that refuses connections or a service
+// answering 5xx is not a silent half minute.
+func retryLogger(logger *slog.Logger) func(lighthouse.Retry) {
+	return func(r lighthouse.Retry) {
+		attrs := []any{"action", r.Action, "region", r.Region, "attempt", r.Attempt + 1, "of", r.MaxAttempts, "in", r.Wait.Round(time.Millisecond)}
+		if r.Err != nil {
+			attrs = append(attrs, "code", r.Err.Code)
+			if r.Err.Err != nil {
+				attrs = append(attrs, "error", r.Err.Err.Error())
+			} else {
+				attrs = append(attrs, "error", r.Err.Message)
+			}
+		}
+		logger.Warn("lighthouse call failed; retrying", attrs...)
+	}
+}
+
 func runReconcile(ctx context.Context, e *env, args []string) error {
 	f, paths, err := parseReconcileFlags(e, args)
 	if err != nil {
@@ -224,7 +245,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		for _, pe := range errs {
 			fmt.Fprintln(e.stderr, pe.Error())
 		}
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(len(errs), "problem"))}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(errs.Count(), "problem"))}
 	} else if err != nil {
 		return err
 	}
@@ -264,7 +285,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w\nhint: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or try it without an account: --emulator /tmp/lk-demo.json", err)
 		}
 	}
-	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger})
+	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger, OnRetry: retryLogger(logger)})
 	if err != nil {
 		return usageError("--endpoint (or $%s): %v", envEndpoint, err)
 	}

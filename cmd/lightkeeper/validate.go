@@ -111,7 +111,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	}
 	if err != nil {
 		if *output == "text" {
-			fmt.Fprintf(e.stderr, "lightkeeper validate: %s found\n", plural(len(errs), "problem"))
+			fmt.Fprintf(e.stderr, "lightkeeper validate: %s found\n", plural(errs.Count(), "problem"))
 		}
 		return &exitCodeError{code: exitError}
 	}

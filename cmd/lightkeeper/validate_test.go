@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -428,5 +429,39 @@ func TestValidateExclude(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "validate", "--exclude", "/abs", dir); code != exitUsage || !strings.Contains(errOut, "relative to the directory walked") {
 		t.Errorf("absolute pattern: exit %d, %q", code, errOut)
+	}
+}
+
+// TestValidateCapsProblems: a repository with thousands of problems lists
+// the first 20 of each file and 100 in all, then says how many more there
+// are; the count on standard error is every problem found.
+func TestValidateCapsProblems(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(validFleet)
+	for i := range 300 {
+		fmt.Fprintf(&b, "  k%d: 1\n", i)
+	}
+	for i := range 10 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.yaml", i)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runCmd(t, "validate", dir)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != exitError || len(lines) != 101 || lines[100] != "and 2900 more problems not listed (the list stops at 20 per file and 100 in all); fix these and look again" ||
+		errOut != "lightkeeper validate: 3000 problems found\n" {
+		t.Fatalf("exit %d, %d lines, last %q, stderr %q", code, len(lines), lines[len(lines)-1], errOut)
+	}
+	code, out, _ = runCmd(t, "validate", "--output", "json", dir)
+	var rep struct {
+		Errors []struct {
+			File    string `json:"file"`
+			Message string `json:"message"`
+			More    int    `json:"more"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitError || len(rep.Errors) != 101 || rep.Errors[100].More != 2900 || rep.Errors[99].File == "" {
+		t.Fatalf("json: exit %d, %v, %d errors", code, err, len(rep.Errors))
 	}
 }

@@ -42,51 +42,66 @@ func (s *Server) describeBundles(c *call) (any, *apiError) {
 		if len(req.BundleIds) > 0 && !slices.Contains(req.BundleIds, b.BundleId) {
 			continue
 		}
-		state := "ONLINE"
-		if b.Offline {
-			state = "OFFLINE"
-		}
-		ok := true
-		for _, f := range req.Filters {
-			switch f.Name {
-			case "bundle-id":
-				ok = ok && slices.Contains(f.Values, b.BundleId)
-			case "support-platform-type":
-				ok = ok && slices.ContainsFunc(f.Values, b.supports)
-			case "bundle-type":
-				ok = ok && slices.Contains(f.Values, b.BundleType)
-			case "bundle-state":
-				ok = ok && slices.Contains(f.Values, state)
-			}
-		}
-		if !ok {
+		if !matchBundle(b, req.Filters) {
 			continue
 		}
-		sales := "SOLD_OUT"
-		for _, z := range zones {
-			if !b.Offline && !b.soldOutIn(z) {
-				sales = "AVAILABLE"
-			}
-		}
-		all = append(all, lighthouse.Bundle{
-			BundleId:                 b.BundleId,
-			Memory:                   b.Memory,
-			SystemDiskType:           b.SystemDiskType,
-			SystemDiskSize:           b.SystemDiskSize,
-			MonthlyTraffic:           b.MonthlyTraffic,
-			SupportLinuxUnixPlatform: b.supports(platformLinux),
-			SupportWindowsPlatform:   b.supports(platformWindows),
-			Price:                    lighthouse.Price{InstancePrice: priceOf(b, 1, 1)},
-			CPU:                      b.CPU,
-			InternetMaxBandwidthOut:  b.Bandwidth,
-			InternetChargeType:       "TRAFFIC_POSTPAID_BY_HOUR",
-			BundleSalesState:         sales,
-			BundleType:               b.BundleType,
-			BundleTypeDescription:    bundleTypeDescription(b.BundleType),
-			BundleDisplayLabel:       "NORMAL",
-		})
+		all = append(all, bundleView(b, zones))
 	}
 	return &lighthouse.DescribeBundlesResponse{BundleSet: page(all, req.Offset, limit), TotalCount: int64(len(all)), RequestId: c.requestID}, nil
+}
+
+// bundleView is b as DescribeBundles shows it, AVAILABLE when it is sold
+// in one of zones.
+func bundleView(b *CatalogBundle, zones []string) lighthouse.Bundle {
+	sales := "SOLD_OUT"
+	for _, z := range zones {
+		if !b.Offline && !b.soldOutIn(z) {
+			sales = "AVAILABLE"
+		}
+	}
+	return lighthouse.Bundle{
+		BundleId:                 b.BundleId,
+		Memory:                   b.Memory,
+		SystemDiskType:           b.SystemDiskType,
+		SystemDiskSize:           b.SystemDiskSize,
+		MonthlyTraffic:           b.MonthlyTraffic,
+		SupportLinuxUnixPlatform: b.supports(platformLinux),
+		SupportWindowsPlatform:   b.supports(platformWindows),
+		Price:                    lighthouse.Price{InstancePrice: priceOf(b, 1, 1)},
+		CPU:                      b.CPU,
+		InternetMaxBandwidthOut:  b.Bandwidth,
+		InternetChargeType:       "TRAFFIC_POSTPAID_BY_HOUR",
+		BundleSalesState:         sales,
+		BundleType:               b.BundleType,
+		BundleTypeDescription:    bundleTypeDescription(b.BundleType),
+		BundleDisplayLabel:       "NORMAL",
+	}
+}
+
+// matchBundle ANDs bundle filters (validated by checkFilters against
+// bundleFilterNames); the values of one filter are ORed.
+func matchBundle(b *CatalogBundle, fs []lighthouse.Filter) bool {
+	state := "ONLINE"
+	if b.Offline {
+		state = "OFFLINE"
+	}
+	for _, f := range fs {
+		var ok bool
+		switch f.Name {
+		case "bundle-id":
+			ok = slices.Contains(f.Values, b.BundleId)
+		case "support-platform-type":
+			ok = slices.ContainsFunc(f.Values, b.supports)
+		case "bundle-type":
+			ok = slices.Contains(f.Values, b.BundleType)
+		case "bundle-state":
+			ok = slices.Contains(f.Values, state)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func bundleTypeDescription(t string) string {
@@ -133,52 +148,65 @@ func (s *Server) describeBlueprints(c *call) (any, *apiError) {
 		if len(req.BlueprintIds) > 0 && !slices.Contains(req.BlueprintIds, bp.BlueprintId) {
 			continue
 		}
-		ok := true
-		for _, f := range req.Filters {
-			switch f.Name {
-			case "blueprint-id":
-				ok = ok && slices.Contains(f.Values, bp.BlueprintId)
-			case "blueprint-type":
-				ok = ok && slices.Contains(f.Values, bp.BlueprintType)
-			case "platform-type":
-				ok = ok && slices.Contains(f.Values, bp.PlatformType)
-			case "blueprint-name":
-				ok = ok && slices.Contains(f.Values, bp.DisplayTitle+" "+bp.DisplayVersion)
-			case "blueprint-state":
-				ok = ok && slices.Contains(f.Values, "NORMAL")
-			default: // scene-id and tags: built-in blueprints have none
-				ok = false
-			}
-		}
-		if !ok {
+		if !matchBlueprint(&bp, req.Filters) {
 			continue
 		}
-		var docker *string
-		if bp.DockerVersion != "" {
-			v := bp.DockerVersion
-			docker = &v
-		}
-		all = append(all, lighthouse.Blueprint{
-			BlueprintId:            bp.BlueprintId,
-			DisplayTitle:           bp.DisplayTitle,
-			DisplayVersion:         bp.DisplayVersion,
-			OsName:                 bp.OsName,
-			Platform:               bp.Platform,
-			PlatformType:           bp.PlatformType,
-			BlueprintType:          bp.BlueprintType,
-			ImageUrl:               "https://lighthouse.emulator.invalid/blueprints/" + bp.BlueprintId + ".png",
-			RequiredSystemDiskSize: bp.RequiredSystemDiskSize,
-			BlueprintState:         "NORMAL",
-			BlueprintName:          bp.DisplayTitle + " " + bp.DisplayVersion,
-			SupportAutomationTools: true,
-			RequiredMemorySize:     bp.RequiredMemorySize,
-			ImageId:                "img-" + bp.BlueprintId[len("lhbp-"):],
-			SceneIdSet:             []string{},
-			DockerVersion:          docker,
-			Tags:                   []lighthouse.Tag{},
-		})
+		all = append(all, blueprintView(&bp))
 	}
 	return &lighthouse.DescribeBlueprintsResponse{TotalCount: int64(len(all)), BlueprintSet: page(all, req.Offset, limit), RequestId: c.requestID}, nil
+}
+
+// matchBlueprint ANDs blueprint filters (validated by checkFilters); the
+// values of one filter are ORed.
+func matchBlueprint(bp *CatalogBlueprint, fs []lighthouse.Filter) bool {
+	for _, f := range fs {
+		var ok bool
+		switch f.Name {
+		case "blueprint-id":
+			ok = slices.Contains(f.Values, bp.BlueprintId)
+		case "blueprint-type":
+			ok = slices.Contains(f.Values, bp.BlueprintType)
+		case "platform-type":
+			ok = slices.Contains(f.Values, bp.PlatformType)
+		case "blueprint-name":
+			ok = slices.Contains(f.Values, bp.DisplayTitle+" "+bp.DisplayVersion)
+		case "blueprint-state":
+			ok = slices.Contains(f.Values, "NORMAL")
+		default: // scene-id and tags: built-in blueprints have none
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// blueprintView is bp as DescribeBlueprints shows it.
+func blueprintView(bp *CatalogBlueprint) lighthouse.Blueprint {
+	var docker *string
+	if bp.DockerVersion != "" {
+		v := bp.DockerVersion
+		docker = &v
+	}
+	return lighthouse.Blueprint{
+		BlueprintId:            bp.BlueprintId,
+		DisplayTitle:           bp.DisplayTitle,
+		DisplayVersion:         bp.DisplayVersion,
+		OsName:                 bp.OsName,
+		Platform:               bp.Platform,
+		PlatformType:           bp.PlatformType,
+		BlueprintType:          bp.BlueprintType,
+		ImageUrl:               "https://lighthouse.emulator.invalid/blueprints/" + bp.BlueprintId + ".png",
+		RequiredSystemDiskSize: bp.RequiredSystemDiskSize,
+		BlueprintState:         "NORMAL",
+		BlueprintName:          bp.DisplayTitle + " " + bp.DisplayVersion,
+		SupportAutomationTools: true,
+		RequiredMemorySize:     bp.RequiredMemorySize,
+		ImageId:                "img-" + bp.BlueprintId[len("lhbp-"):],
+		SceneIdSet:             []string{},
+		DockerVersion:          docker,
+		Tags:                   []lighthouse.Tag{},
+	}
 }
 
 func (s *Server) describeZones(c *call) (any, *apiError) {

@@ -3,6 +3,8 @@ package emulator
 import (
 	"log/slog"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 // Default values of Config fields left zero.
@@ -14,6 +16,32 @@ const (
 	// DefaultIsolateBatchLimit is the documented limit of resources per
 	// IsolateInstances call (20).
 	DefaultIsolateBatchLimit = 20
+	// DefaultModifyBundleBatchLimit is the InstanceIds limit of
+	// ModifyInstancesBundle when Config.ModifyBundleBatchLimit is 0: 15, as
+	// models.go and the international product page document (client.go's
+	// comment and the international API page say 30; see
+	// lighthouse.MaxModifyBundleIDs).
+	DefaultModifyBundleBatchLimit = lighthouse.MaxModifyBundleIDs
+)
+
+// NameMatch is how DescribeInstances' instance-name filter compares a
+// value with an instance's name.
+type NameMatch string
+
+// Name matches.
+const (
+	// NameExact matches a name equal to the value. The SDK documents the
+	// filter only as "按照【实例名称】进行过滤" (filter by instance name;
+	// models.go, DescribeInstancesRequestParams.Filters, and "Filter by the
+	// instance name" in the international SDK), while it marks the filters
+	// that match fuzzily as such ("支持模糊匹配", "Fuzzy match is
+	// supported": DescribeKeyPairs' key-name, for one). Exact is what its
+	// silence suggests, and the default.
+	NameExact NameMatch = "exact"
+	// NameSubstring matches a name that contains the value, as a fuzzy
+	// match would: the service's behaviour is not documented, so a client
+	// must be right under both.
+	NameSubstring NameMatch = "substring"
 )
 
 // TokenPolicy says what CreateInstances does when a remembered ClientToken
@@ -81,9 +109,15 @@ type Config struct {
 	// LaunchFailureProbability is the chance (0..1) that a new instance ends
 	// in LAUNCH_FAILED instead of RUNNING, drawn from the seeded generator.
 	LaunchFailureProbability float64
-	// OperationDelay is how long IsolateInstances and TerminateInstances stay
-	// OPERATING; 0 means DefaultOperationDelay (5s), negative means at once.
+	// OperationDelay is how long an operation on an existing instance
+	// (IsolateInstances, TerminateInstances, ResetInstance,
+	// ModifyInstancesBundle, RenewInstances) stays OPERATING; 0 means
+	// DefaultOperationDelay (5s), negative means at once. The API documents
+	// no durations.
 	OperationDelay time.Duration
+	// OperationDelays overrides OperationDelay per action, e.g.
+	// {"ResetInstance": 2 * time.Minute}; a negative value means at once.
+	OperationDelays map[string]time.Duration
 	// DescribeMissingAsError answers a DescribeInstances by InstanceIds
 	// that names an instance that does not exist (or is not yet visible)
 	// with ResourceNotFound.InstanceIdNotFound, a code in the action's
@@ -172,4 +206,28 @@ type Config struct {
 	// DisableAdmin answers 404 under /_emulator/, for an emulator shared on
 	// a network where test hooks must not be reachable.
 	DisableAdmin bool
+
+	// ModifyBundleBatchLimit is the most InstanceIds one
+	// ModifyInstancesBundle takes before InvalidParameterValue.LimitExceeded;
+	// 0 means DefaultModifyBundleBatchLimit (15). The SDK documents 15 and
+	// 30; set 30 for the other reading.
+	ModifyBundleBatchLimit int
+	// BusyAsOperationDenied answers an operation on an instance whose
+	// latest operation is unfinished with OperationDenied.InstanceOperationInProgress
+	// where the action's error list (the China SDK's client.go) has both
+	// that code and UnsupportedOperation.LatestOperationUnfinished
+	// (ResetInstance, RenewInstances, IsolateInstances,
+	// TerminateInstances). By default those answer the latter. Actions that
+	// list only one answer that one whatever this says:
+	// ModifyInstancesBundle OperationDenied.InstanceOperationInProgress,
+	// ModifyInstancesRenewFlag UnsupportedOperation.LatestOperationUnfinished.
+	BusyAsOperationDenied bool
+	// RenewIsolated lets RenewInstances renew an instance that was isolated
+	// (returned) before its expiry, bringing it back to RUNNING. By default
+	// only instances SHUTDOWN by expiry can be renewed out of SHUTDOWN: the
+	// SDK lists SHUTDOWN among RenewInstances' states without saying which.
+	RenewIsolated bool
+	// InstanceNameMatch is how the instance-name filter of
+	// DescribeInstances matches: NameExact (when "") or NameSubstring.
+	InstanceNameMatch NameMatch
 }

@@ -59,8 +59,8 @@ func (s *Server) createInstances(c *call) (any, *apiError) {
 	if limit := s.quota(p.bundle.quotaName()); limit >= 0 && s.usage[quotaKey]+int64(p.count) > limit {
 		return nil, errf(codeQuotaExceeded, "CreateInstances: %s quota in %s is %d instances, %d in use; %d more requested", p.bundle.quotaName(), c.region, limit, s.usage[quotaKey], p.count)
 	}
-	if s.cfg.Balance > 0 && s.spent+p.price.DiscountPrice > s.cfg.Balance {
-		return nil, errf(codeInsufficientBalance, "CreateInstances: the account balance %.2f CNY is insufficient for %.2f CNY", s.cfg.Balance-s.spent, p.price.DiscountPrice)
+	if !s.affordable(p.price.DiscountPrice) {
+		return nil, s.insufficient(c.action, p.price.DiscountPrice)
 	}
 	if req.DryRun {
 		if s.cfg.DryRunAsError {
@@ -254,7 +254,7 @@ func (s *Server) validateCreate(c *call, req lighthouse.CreateInstancesRequest) 
 		}
 		seenZone[z] = true
 	}
-	if aerr := s.validateLogin(a, c.region, req.LoginConfiguration, bp.PlatformType); aerr != nil {
+	if aerr := s.validateLogin(a, c.region, req.LoginConfiguration, bp.PlatformType, s.cfg.AllowLinuxPassword); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := validateTags(a, req.Tags); aerr != nil {
@@ -307,7 +307,9 @@ func validateCharge(a string, ch *lighthouse.InstanceChargePrepaid) *apiError {
 	return errf(codeInvalidParamValue, "%s: InstanceChargePrepaid.RenewFlag %q is not one of %s, %s, %s", a, ch.RenewFlag, lighthouse.RenewNotifyAuto, lighthouse.RenewNotifyManual, lighthouse.RenewDisableNotifyManual)
 }
 
-func (s *Server) validateLogin(a, region string, lc *lighthouse.LoginConfiguration, platform string) *apiError {
+// validateLogin checks a LoginConfiguration for an instance of platform in
+// region; linuxPassword accepts a password for a LINUX_UNIX blueprint.
+func (s *Server) validateLogin(a, region string, lc *lighthouse.LoginConfiguration, platform string, linuxPassword bool) *apiError {
 	if lc == nil {
 		return nil
 	}
@@ -346,7 +348,7 @@ func (s *Server) validateLogin(a, region string, lc *lighthouse.LoginConfigurati
 	}
 	minLen := 12
 	if platform == platformLinux {
-		if !s.cfg.AllowLinuxPassword {
+		if !linuxPassword {
 			return errf(codeLinuxPassword, "%s: a password cannot be set when creating a LINUX_UNIX instance; use KeyIds or set the password later", a)
 		}
 		minLen = 8

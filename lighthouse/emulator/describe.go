@@ -7,6 +7,11 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
+// instanceFilterNames are DescribeInstances' filters (models.go,
+// DescribeInstancesRequestParams.Filters). There is no instance-id filter,
+// in any version of the SDK: a lookup by ID is InstanceIds (which cannot
+// be combined with Filters), and a filter named instance-id is refused
+// with InvalidParameter.InvalidFilterNotSupportedName.
 var instanceFilterNames = []string{
 	"instance-name", "private-ip-address", "public-ip-address", "zone", "instance-state",
 	"tag-key", "tag-value", "bundle-id",
@@ -132,7 +137,7 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 		if len(ids) > 0 {
 			return ids[in.InstanceId]
 		}
-		return matchFilters(in, req.Filters)
+		return matchFilters(in, req.Filters, s.cfg.InstanceNameMatch)
 	}
 	if req.OrderField != "" {
 		var all []*instance
@@ -180,20 +185,24 @@ func deref(p *string) string {
 	return *p
 }
 
-// matchFilters ANDs the filters; the values of one filter are ORed.
-func matchFilters(in *instance, fs []lighthouse.Filter) bool {
+// matchFilters ANDs the filters; the values of one filter are ORed. names
+// is how instance-name matches (Config.InstanceNameMatch).
+func matchFilters(in *instance, fs []lighthouse.Filter, names NameMatch) bool {
 	for _, f := range fs {
-		if !matchFilter(in, f) {
+		if !matchFilter(in, f, names) {
 			return false
 		}
 	}
 	return true
 }
 
-func matchFilter(in *instance, f lighthouse.Filter) bool {
+func matchFilter(in *instance, f lighthouse.Filter, names NameMatch) bool {
 	has := func(v string) bool { return slices.Contains(f.Values, v) }
 	switch f.Name {
 	case "instance-name":
+		if names == NameSubstring {
+			return slices.ContainsFunc(f.Values, func(v string) bool { return strings.Contains(in.InstanceName, v) })
+		}
 		return has(in.InstanceName)
 	case "private-ip-address":
 		return slices.ContainsFunc(in.PrivateAddresses, has)

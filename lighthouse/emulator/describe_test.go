@@ -205,3 +205,34 @@ func TestDescribeVanishedID(t *testing.T) {
 		}
 	}
 }
+
+// The instance-name filter matches exactly by default (the SDK marks the
+// filters that match fuzzily, and not this one) and by substring with
+// Config.InstanceNameMatch; there is no instance-id filter (InstanceIds
+// looks up by ID).
+func TestDescribeInstanceNameMatch(t *testing.T) {
+	for _, tc := range []struct {
+		match emulator.NameMatch
+		want  map[string]int // filter value -> instances matched
+	}{
+		{"", map[string]int{"web-1": 1, "web": 0, "eb-1": 0, "WEB-1": 0}},
+		{emulator.NameSubstring, map[string]int{"web-1": 2, "web": 3, "eb-1": 2, "WEB-1": 0}},
+	} {
+		t.Run(string(tc.match), func(t *testing.T) {
+			e := newEnv(t, func(c *emulator.Config) { c.InstanceNameMatch = tc.match })
+			for _, name := range []string{"web-1", "web-10", "web-2", "api-1"} {
+				e.create(basicCreate(map[string]any{"InstanceName": name}))
+			}
+			for v, n := range tc.want {
+				got := e.describe(map[string]any{"Filters": []lighthouse.Filter{{Name: "instance-name", Values: []string{v}}}})
+				if int(got.TotalCount) != n {
+					t.Errorf("instance-name %q matched %d, want %d", v, got.TotalCount, n)
+				}
+			}
+			e.wantCode("DescribeInstances", map[string]any{"Filters": []lighthouse.Filter{{Name: "instance-id", Values: []string{"lhins-aaaaaaaa"}}}}, "InvalidParameter.InvalidFilterNotSupportedName")
+		})
+	}
+	if _, err := emulator.New(emulator.Config{Credentials: map[string]string{testID: testKey}, InstanceNameMatch: "fuzzy"}); err == nil {
+		t.Error("an unknown InstanceNameMatch was accepted")
+	}
+}

@@ -8,14 +8,25 @@
 // that tests control. Config.Site serves the China or the international
 // site's variant of the API.
 //
+// It also serves the day-two actions: ResetInstance, ModifyInstancesBundle
+// (upgrades only, the price difference charged) and RenewInstances run as
+// operations on existing instances (OPERATING, then SUCCESS or FAILED, on
+// the same clock; see operations.go), refusing a second operation while one
+// runs with the code each action documents; DescribeModifyInstanceBundles,
+// DescribeResetInstanceBlueprints and DescribeInstancesDeniedActions say
+// what an instance can do, from the same rules the actions apply;
+// ModifyInstancesRenewFlag and InquirePriceRenewInstances complete them.
+//
 // Beyond the API it offers what tests of a reconciler need: ClientToken
 // memory with configurable policies, per-action rate limits, injected faults
 // (lost responses after a committed action, delays, HTTP 5xx, InternalError,
-// RequestLimitExceeded, Describe lag), out-of-band deletion, and state that
-// can be saved and loaded. These are reachable from Go (InjectFault,
-// DeleteInstance, SaveState, ...) and over HTTP under "/_emulator/" (see
-// admin.go), which is deliberately unauthenticated: the emulator is a local
-// test server and must never be exposed to untrusted networks.
+// RequestLimitExceeded, Describe lag, operations that end FAILED),
+// out-of-band deletion, an account balance, expiries that can be moved, and
+// state that can be saved and loaded. These are reachable from Go
+// (InjectFault, DeleteInstance, SetBalance, SetExpiredTime, SaveState, ...)
+// and over HTTP under "/_emulator/" (see admin.go), which is unauthenticated:
+// the emulator is a local test server and must never be exposed to untrusted
+// networks; it refuses the requests a web page could send it.
 //
 // Where the real service's behaviour is not documented (token retention,
 // parameter mismatch on a reused token, the form of a passing DryRun, the

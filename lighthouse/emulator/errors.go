@@ -78,4 +78,14 @@ const (
 	codeIdempotentParamMismatch = "UnsupportedOperation.IdempotentParameterMismatch"
 	codeBundleMissingBlueprint  = "MissingParameter.BundleMissingParameterBlueprintId"
 	codeOrderFieldRequired      = "MissingParameter.OrderFieldRequired"
+
+	codeRenewFailed             = "FailedOperation.RenewResourcesFailed"
+	codeModifyBundleFailed      = "FailedOperation.ModifyInstancesBundleFailed"
+	codeNotSupportModifyType    = "InvalidParameterValue.NotSupportModifyInstanceBundleType"
+	codeBundleNotSupportModify  = "OperationDenied.BundleNotSupportModify"
+	codeInstanceExpired         = "UnsupportedOperation.InstanceExpired"
+	codeNotAllowChangePlatform  = "InvalidParameterValue.NotAllowToChangePlatformType"
+	codeBlueprintConfigNotMatch = "InvalidParameterValue.BlueprintConfigNotMatch"
+	codeInvalidParamCombination = "InvalidParameterValue.InvalidParameterCombination"
+	codeNoAutoGeneratePassword  = "UnsupportedOperation.OperationNotSupportAutoGeneratePassword"
 )

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"container/heap"
+	"fmt"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -39,9 +40,14 @@ func (s *Server) scheduleReclaim(in *instance) {
 // bundle's price while the balance allows (Config.Balance, 0 unlimited);
 // otherwise it shuts down (SHUTDOWN, IsolatedTime t: the state the API
 // names "awaiting destruction", models.go Instance.InstanceState) and is
-// removed after Config.ExpiredRetention. An instance in an operation, or
-// already SHUTDOWN, TERMINATING or LAUNCH_FAILED, is left alone; so is a
-// stale event (the instance is gone or its ExpiredTime moved). s.mu held.
+// removed after Config.ExpiredRetention. An auto-renewing instance that
+// shuts down counts as an automatic renewal failed for lack of balance
+// (Account.AutoRenewFailures); the API shows it only as what it is, an
+// instance SHUTDOWN at its ExpiredTime with NOTIFY_AND_AUTO_RENEW
+// (lighthouse.Instance.AutoRenewFailed). An instance already SHUTDOWN,
+// TERMINATING or LAUNCH_FAILED is left alone; so is a stale event (the
+// instance is gone or its ExpiredTime moved). An instance in an operation
+// expires when the operation ends (finish). s.mu held.
 func (s *Server) expire(in *instance, t time.Time) {
 	if s.instances[in.InstanceId] != in {
 		return
@@ -61,13 +67,14 @@ func (s *Server) expire(in *instance, t time.Time) {
 		if b, ok := s.catalog.bundles[in.BundleId]; ok {
 			price = priceOf(b, s.cfg.RenewPeriod, 1).DiscountPrice
 		}
-		if s.cfg.Balance <= 0 || s.spent+price <= s.cfg.Balance {
+		if s.affordable(price) {
 			s.spent += price
 			in.ExpiredTime = fmtTime(addMonths(t, s.cfg.RenewPeriod))
 			s.renewals++
 			s.scheduleExpiry(in)
 			return
 		}
+		s.autoRenewFailures++
 	}
 	in.InstanceState = lighthouse.StateShutdown
 	in.IsolatedTime = fmtTime(t)
@@ -93,4 +100,25 @@ func (s *Server) Spent() float64 {
 	defer s.mu.Unlock()
 	s.advance(s.clock.Now())
 	return s.spent
+}
+
+// SetExpiredTime moves the ExpiredTime of instance id to t (to the second),
+// as if it had been bought or renewed until then, so that a test brings an
+// expiry near without a month of clock. A time not after the emulator's
+// current time makes it expire at once (renewed automatically if its flag
+// and the balance say so). An instance already SHUTDOWN by expiry stays
+// SHUTDOWN; RenewInstances brings it back.
+func (s *Server) SetExpiredTime(id string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.advance(now)
+	in, ok := s.instances[id]
+	if !ok {
+		return fmt.Errorf("emulator: set the expiry of %q: no such instance", id)
+	}
+	in.ExpiredTime = fmtTime(t.UTC().Truncate(time.Second))
+	s.scheduleExpiry(in)
+	s.advance(now)
+	return nil
 }

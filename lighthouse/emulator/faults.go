@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,14 @@ const (
 	// FaultDescribeLag makes matching DescribeInstances calls omit instances
 	// created less than Delay ago.
 	FaultDescribeLag FaultKind = "describe-lag"
+	// FaultOperationFailure makes operations on existing instances
+	// (IsolateInstances, TerminateInstances, ResetInstance,
+	// ModifyInstancesBundle, RenewInstances; Action narrows it to one, and
+	// InstanceId to one instance) end in LatestOperationState FAILED
+	// instead of SUCCESS: the call succeeds, the operation runs its time,
+	// then the instance is as before and any charge is refunded. It is
+	// drawn per instance when the operation starts.
+	FaultOperationFailure FaultKind = "operation-failure"
 )
 
 // Fault is a failure to inject into matching API calls.
@@ -55,6 +64,8 @@ type Fault struct {
 	Delay time.Duration `json:"delay,omitempty"`
 	// Status is the HTTP status of FaultHTTP5xx (500..599, default 502).
 	Status int `json:"status,omitempty"`
+	// InstanceId limits FaultOperationFailure to one instance.
+	InstanceId string `json:"instanceId,omitempty"`
 }
 
 // faultJSON is Fault on the admin API, with Delay as a Go duration string
@@ -66,11 +77,12 @@ type faultJSON struct {
 	Count       int       `json:"count,omitempty"`
 	Delay       string    `json:"delay,omitempty"`
 	Status      int       `json:"status,omitempty"`
+	InstanceId  string    `json:"instanceId,omitempty"`
 }
 
 // MarshalJSON writes Delay as a duration string such as "1.5s".
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Action: f.Action, Kind: f.Kind, Probability: f.Probability, Count: f.Count, Status: f.Status}
+	j := faultJSON{Action: f.Action, Kind: f.Kind, Probability: f.Probability, Count: f.Count, Status: f.Status, InstanceId: f.InstanceId}
 	if f.Delay != 0 {
 		j.Delay = f.Delay.String()
 	}
@@ -83,7 +95,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*f = Fault{Action: j.Action, Kind: j.Kind, Probability: j.Probability, Count: j.Count, Status: j.Status}
+	*f = Fault{Action: j.Action, Kind: j.Kind, Probability: j.Probability, Count: j.Count, Status: j.Status, InstanceId: j.InstanceId}
 	if j.Delay != "" {
 		d, err := time.ParseDuration(j.Delay)
 		if err != nil {
@@ -108,8 +120,18 @@ func (f Fault) Validate() error {
 		if f.Status != 0 && (f.Status < 500 || f.Status > 599) {
 			return fmt.Errorf("fault %q: status %d is not in 500..599", f.Kind, f.Status)
 		}
+	case FaultOperationFailure:
+		if f.Action != "" && !slices.Contains(operationActions, f.Action) {
+			return fmt.Errorf("fault %q: action %q runs no operation (want one of %s)", f.Kind, f.Action, strings.Join(operationActions, ", "))
+		}
+		if f.InstanceId != "" && !reInstanceID.MatchString(f.InstanceId) {
+			return fmt.Errorf("fault %q: instanceId %q is not an instance ID (lhins- and 8 lowercase letters or digits)", f.Kind, f.InstanceId)
+		}
 	default:
-		return fmt.Errorf("unknown fault kind %q (want drop-response, delay, http-5xx, internal-error, request-limit-exceeded or describe-lag)", f.Kind)
+		return fmt.Errorf("unknown fault kind %q (want drop-response, delay, http-5xx, internal-error, request-limit-exceeded, describe-lag or operation-failure)", f.Kind)
+	}
+	if f.InstanceId != "" && f.Kind != FaultOperationFailure {
+		return fmt.Errorf("fault %q: instanceId applies to operation-failure only", f.Kind)
 	}
 	if f.Probability < 0 || f.Probability > 1 {
 		return fmt.Errorf("fault %q: probability %v is not in 0..1", f.Kind, f.Probability)
@@ -133,6 +155,7 @@ func (f Fault) Validate() error {
 //	delay,delay=3s,action=DescribeInstances
 //	http-5xx,status=503,count=2
 //	describe-lag,delay=30s
+//	operation-failure,action=ResetInstance,instance=lhins-abcd1234
 func ParseFault(s string) (Fault, error) {
 	kind, rest, _ := strings.Cut(strings.TrimSpace(s), ",")
 	f := Fault{Kind: FaultKind(kind)}
@@ -156,8 +179,10 @@ func ParseFault(s string) (Fault, error) {
 			f.Delay, err = time.ParseDuration(v)
 		case "status":
 			f.Status, err = strconv.Atoi(v)
+		case "instance":
+			f.InstanceId = v
 		default:
-			return Fault{}, fmt.Errorf("fault %q: unknown setting %q (want action, probability, count, delay or status)", s, k)
+			return Fault{}, fmt.Errorf("fault %q: unknown setting %q (want action, probability, count, delay, status or instance)", s, k)
 		}
 		if err != nil {
 			return Fault{}, fmt.Errorf("fault %q: %s: %w", s, k, err)

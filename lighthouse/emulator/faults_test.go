@@ -183,14 +183,12 @@ func TestAdminAPI(t *testing.T) {
 	id := e.create(basicCreate(nil))[0]
 	admin := func(method, path, body string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
-		resp, err := e.hs.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
+		var header map[string]string
+		if method != http.MethodGet {
+			header = map[string]string{"Content-Type": "application/json"}
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		status, b := e.admin(method, path, "", body, header)
+		return status, []byte(b)
 	}
 	status, body := admin("GET", "/_emulator/instances", "")
 	var list struct{ Instances []lighthouse.Instance }
@@ -245,7 +243,9 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{header: http.Header{}}
-	rt.ServeHTTP(rec, httptestRequest("POST", "/_emulator/clock/advance", `{"duration":"1s"}`))
+	req := httptestRequest("POST", "/_emulator/clock/advance", `{"duration":"1s"}`)
+	req.Header.Set(emulator.AdminHeader, "1")
+	rt.ServeHTTP(rec, req)
 	if rec.status != http.StatusConflict {
 		t.Errorf("advance on real time: %d", rec.status)
 	}
@@ -276,6 +276,9 @@ func TestParseFault(t *testing.T) {
 		"http-5xx,status=503,count=2":                  {Kind: emulator.FaultHTTP5xx, Status: 503, Count: 2},
 		"describe-lag,delay=30s":                       {Kind: emulator.FaultDescribeLag, Delay: 30 * time.Second},
 		"request-limit-exceeded":                       {Kind: emulator.FaultRequestLimitExceeded},
+		"operation-failure,action=ResetInstance,instance=lhins-abcd1234,count=1": {Kind: emulator.FaultOperationFailure, Action: "ResetInstance", InstanceId: "lhins-abcd1234", Count: 1},
+		"operation-failure,probability=0.5":                                      {Kind: emulator.FaultOperationFailure, Probability: 0.5},
+		"internal-error,action=RenewInstances":                                   {Kind: emulator.FaultInternalError, Action: "RenewInstances"},
 	}
 	for in, want := range good {
 		got, err := emulator.ParseFault(in)
@@ -284,7 +287,8 @@ func TestParseFault(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "explode", "delay", "delay,delay=soon", "http-5xx,status=404", "internal-error,probability=2",
-		"drop-response,count=-1", "drop-response,action=RunInstances", "drop-response,colour=red", "drop-response,count"} {
+		"drop-response,count=-1", "drop-response,action=RunInstances", "drop-response,colour=red", "drop-response,count",
+		"operation-failure,action=DescribeInstances", "operation-failure,instance=i-123", "drop-response,instance=lhins-abcd1234"} {
 		if f, err := emulator.ParseFault(in); err == nil {
 			t.Errorf("ParseFault(%q) = %+v, want an error", in, f)
 		}
@@ -316,4 +320,116 @@ func TestNonAPIRequests(t *testing.T) {
 	if _, code := e.do(e.rawRequest("CreateInstances", region, big, testID, testKey, e.clock.Now().Unix())); code != "RequestSizeLimitExceeded" {
 		t.Errorf("11 MB body: %q", code)
 	}
+}
+
+// TestAdminRefusesWebPages: the unauthenticated admin API refuses what a
+// web page in a browser on the same machine can send: a cross-origin
+// "simple" write (text/plain or a form, no custom header), and, on a
+// loopback listener, any request addressed to a host that is not loopback
+// (DNS rebinding).
+func TestAdminRefusesWebPages(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create(basicCreate(nil))
+	do := e.admin
+	fault := `{"kind":"internal-error"}`
+	for _, ct := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+		if status, body := do("POST", "/_emulator/faults", "", fault, map[string]string{"Content-Type": ct}); status != http.StatusUnsupportedMediaType || !strings.Contains(body, emulator.AdminHeader) {
+			t.Errorf("POST with Content-Type %q: %d %s; want 415 naming %s", ct, status, body, emulator.AdminHeader)
+		}
+	}
+	if status, body := do("DELETE", "/_emulator/instances/"+e.srv.Instances()[0].InstanceId, "", "", nil); status != http.StatusUnsupportedMediaType {
+		t.Errorf("DELETE without the header: %d %s", status, body)
+	}
+	if n := len(e.srv.Faults()); n != 0 || len(e.srv.Instances()) != 1 {
+		t.Fatalf("refused writes acted: %d faults, %d instances", n, len(e.srv.Instances()))
+	}
+	if status, body := do("POST", "/_emulator/faults", "", fault, map[string]string{"Content-Type": "application/json; charset=utf-8"}); status != http.StatusCreated {
+		t.Errorf("POST as JSON: %d %s", status, body)
+	}
+	if status, body := do("DELETE", "/_emulator/faults", "", "", map[string]string{emulator.AdminHeader: "1"}); status != http.StatusNoContent {
+		t.Errorf("DELETE with the header: %d %s", status, body)
+	}
+	port := e.hs.URL[strings.LastIndex(e.hs.URL, ":"):]
+	for _, host := range []string{"attacker.example" + port, "attacker.example", "127.0.0.1.nip.io" + port, "lighthouse.tencentcloudapi.com"} {
+		if status, body := do("GET", "/_emulator/state", host, "", nil); status != http.StatusForbidden || strings.Contains(body, "instances") {
+			t.Errorf("GET state with Host %q: %d %s; want 403", host, status, body)
+		}
+		if status, _ := do("POST", "/_emulator/faults", host, fault, map[string]string{"Content-Type": "application/json"}); status != http.StatusForbidden {
+			t.Errorf("POST fault with Host %q: %d; want 403", host, status)
+		}
+	}
+	for _, host := range []string{"localhost" + port, "LOCALHOST", "127.0.0.1" + port, "127.1.2.3", "[::1]" + port} {
+		if status, body := do("GET", "/_emulator/state", host, "", nil); status != http.StatusOK {
+			t.Errorf("GET state with Host %q: %d %s; want 200", host, status, body)
+		}
+	}
+	// The Lighthouse API itself is not the admin API: a signed request
+	// goes through whatever the rules above say.
+	e.wantCode("DescribeInstances", map[string]any{}, "")
+}
+
+// TestAdminAccountAndExpiry: the admin API sets the balance (in all, or
+// what is left) and moves an instance's expiry, as tests of renewals need.
+func TestAdminAccountAndExpiry(t *testing.T) {
+	e := newEnv(t, func(c *emulator.Config) { c.LaunchDelay = -1; c.MaxClockSkew = -1 })
+	id := e.create(basicCreate(nil))[0]
+	admin := func(method, path, body string) (int, string) {
+		t.Helper()
+		return e.admin(method, path, "", body, map[string]string{"Content-Type": "application/json"})
+	}
+	if status, body := admin("GET", "/_emulator/account", ""); status != 200 || !strings.Contains(body, `"spent": 150`) || !strings.Contains(body, `"balance": 0`) {
+		t.Errorf("GET account: %d %s", status, body)
+	}
+	if status, body := admin("POST", "/_emulator/account", `{"available": 100}`); status != 200 || !strings.Contains(body, `"balance": 250`) {
+		t.Errorf("POST available: %d %s", status, body)
+	}
+	e.wantCode("RenewInstances", renewParams(1, id), "FailedOperation.InsufficientBalance")
+	if status, body := admin("POST", "/_emulator/account", `{"balance": 0}`); status != 200 || !strings.Contains(body, `"available": 0`) {
+		t.Errorf("POST unlimited: %d %s", status, body)
+	}
+	for _, bad := range []string{`{}`, `{"balance": 1, "available": 1}`, `{"balance": -1}`, `{"colour": 1}`} {
+		if status, body := admin("POST", "/_emulator/account", bad); status != 400 {
+			t.Errorf("POST account %s: %d %s", bad, status, body)
+		}
+	}
+	soon := e.clock.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if status, body := admin("POST", "/_emulator/instances/"+id+"/expired-time", `{"expiredTime":"`+soon.Format(time.RFC3339)+`"}`); status != 204 {
+		t.Fatalf("POST expired-time: %d %s", status, body)
+	}
+	if got := expiredAt(t, e.get(id)); !got.Equal(soon) {
+		t.Fatalf("ExpiredTime %v, want %v", got, soon)
+	}
+	e.clock.Advance(time.Hour)
+	if in := e.get(id); in.InstanceState != "SHUTDOWN" || !in.ShutDownByExpiry() {
+		t.Errorf("at the moved expiry: %s", in.InstanceState)
+	}
+	if status, _ := admin("POST", "/_emulator/instances/lhins-nothere1/expired-time", `{"expiredTime":"`+soon.Format(time.RFC3339)+`"}`); status != 404 {
+		t.Errorf("expired-time of a missing instance: %d", status)
+	}
+	if status, _ := admin("POST", "/_emulator/instances/"+id+"/expired-time", `{"expiredTime":"tomorrow"}`); status != 400 {
+		t.Errorf("expired-time not a time: %d", status)
+	}
+}
+
+// admin sends a request to the admin API with header and, unless "", host
+// as the Host header, and returns the status and the body.
+func (e *testEnv) admin(method, path, host, body string, header map[string]string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.hs.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.hs.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
-const timeLayout = "2006-01-02T15:04:05Z"
+const timeLayout = lighthouse.TimeLayout
 
 // instance is an instance as the emulator keeps it: the API view plus what
 // the lifecycle needs. It is saved as is by SaveState.
@@ -32,6 +32,9 @@ type instance struct {
 	// ReclaimAt is when an instance shut down by expiry is removed; zero
 	// when it is not due for removal.
 	ReclaimAt time.Time `json:"EmulatorReclaimAt,omitzero"`
+	// Change is what the operation in flight does when it ends, for the
+	// operations on existing instances (see begin); nil for a create.
+	Change *change `json:"EmulatorChange,omitempty"`
 }
 
 // parseTime reads a time the API way ("2006-01-02T15:04:05Z").
@@ -139,15 +142,28 @@ func (s *Server) advance(now time.Time) {
 	}
 }
 
-// finish ends the instance's operation at time t. s.mu held.
+// finish ends the instance's operation at time t: it fails (see
+// change.Fail), or the instance reaches OpResult and the operation's change
+// is applied. An instance whose ExpiredTime passed during the operation
+// expires then. s.mu held.
 func (s *Server) finish(in *instance, t time.Time) {
 	in.OpEnd = time.Time{}
-	switch in.OpResult {
+	ch, result := in.Change, in.OpResult
+	in.Change, in.OpResult = nil, ""
+	if ch != nil && ch.Fail {
+		s.fail(in, ch)
+		s.expireIfDue(in, t)
+		return
+	}
+	switch result {
 	case lighthouse.StateRunning:
 		in.InstanceState = lighthouse.StateRunning
 		in.LatestOperationState = lighthouse.OperationSuccess
 		in.PublicAddresses = []string{in.PublicIP}
 		in.InternetAccessible.PublicIpAssigned = true
+	case lighthouse.StateStopped:
+		in.InstanceState = lighthouse.StateStopped
+		in.LatestOperationState = lighthouse.OperationSuccess
 	case lighthouse.StateLaunchFailed:
 		in.InstanceState = lighthouse.StateLaunchFailed
 		in.LatestOperationState = lighthouse.OperationFailed
@@ -158,8 +174,20 @@ func (s *Server) finish(in *instance, t time.Time) {
 		in.IsolatedTime = fmtTime(t)
 	case "":
 		s.remove(in)
+		return
 	}
-	in.OpResult = ""
+	if ch != nil {
+		s.apply(in, ch)
+	}
+	s.expireIfDue(in, t)
+}
+
+// expireIfDue expires an instance whose ExpiredTime is not after t: one
+// whose expiry came while an operation ran. s.mu held.
+func (s *Server) expireIfDue(in *instance, t time.Time) {
+	if exp, ok := parseTime(in.ExpiredTime); ok && !t.Before(exp) {
+		s.expire(in, exp)
+	}
 }
 
 // startOp puts the instance into an operation that ends after delay (at
@@ -224,8 +252,10 @@ func (s *Server) DeleteInstance(id string) error {
 	return nil
 }
 
-// lookupInstances validates the InstanceIds of Isolate and Terminate and
-// returns the instances. s.mu held.
+// lookupInstances validates the InstanceIds of an action on instances and
+// returns the instances: at least one, at most maxIDs (else the code
+// tooMany), well formed, not repeated, existing in the call's region.
+// s.mu held.
 func (s *Server) lookupInstances(c *call, ids []string, maxIDs int, tooMany string) ([]*instance, *apiError) {
 	if len(ids) == 0 {
 		return nil, errf(codeMissingParameter, "%s: InstanceIds is required", c.action)
@@ -236,28 +266,33 @@ func (s *Server) lookupInstances(c *call, ids []string, maxIDs int, tooMany stri
 	seen := map[string]bool{}
 	out := make([]*instance, 0, len(ids))
 	for i, id := range ids {
-		if !reInstanceID.MatchString(id) {
-			return nil, errf(codeInstanceIDMalformed, "%s: InstanceIds[%d] %q is malformed (want lhins- and 8 lowercase letters or digits)", c.action, i, id)
-		}
-		if seen[id] {
+		if seen[id] && reInstanceID.MatchString(id) {
 			return nil, errf(codeDuplicated, "%s: InstanceIds[%d] %q is duplicated", c.action, i, id)
 		}
 		seen[id] = true
-		in, ok := s.instances[id]
-		if !ok || in.Region != c.region {
-			return nil, errf(codeInstanceIDNotFound, "%s: instance %q does not exist in %s", c.action, id, c.region)
+		in, aerr := s.lookupInstance(c, fmt.Sprintf("InstanceIds[%d]", i), id)
+		if aerr != nil {
+			return nil, aerr
 		}
 		out = append(out, in)
 	}
 	return out, nil
 }
 
-// busyError is the retry-later answer for an instance in an operation.
-func busyError(c *call, in *instance) *apiError {
-	if in.InstanceState == lighthouse.StatePending {
-		return errf(codeInstanceCreating, "%s: instance %s is still being created; retry when it is RUNNING", c.action, in.InstanceId)
+// lookupInstance validates one instance ID (the parameter field) and
+// returns the instance. s.mu held.
+func (s *Server) lookupInstance(c *call, field, id string) (*instance, *apiError) {
+	if id == "" {
+		return nil, errf(codeMissingParameter, "%s: %s is required", c.action, field)
 	}
-	return errf(codeLatestOpUnfinished, "%s: the latest operation %s of instance %s is unfinished; retry when LatestOperationState is not OPERATING", c.action, in.LatestOperation, in.InstanceId)
+	if !reInstanceID.MatchString(id) {
+		return nil, errf(codeInstanceIDMalformed, "%s: %s %q is malformed (want lhins- and 8 lowercase letters or digits)", c.action, field, id)
+	}
+	in, ok := s.instances[id]
+	if !ok || in.Region != c.region {
+		return nil, errf(codeInstanceIDNotFound, "%s: instance %q does not exist in %s", c.action, id, c.region)
+	}
+	return in, nil
 }
 
 func (s *Server) isolateInstances(c *call) (any, *apiError) {
@@ -272,12 +307,9 @@ func (s *Server) isolateInstances(c *call) (any, *apiError) {
 	// the number of resources returned exceeds the limit; errors.go).
 	// The emulator has no data disks, so it counts instances.
 	err := s.operate(c, req.InstanceIds, s.cfg.IsolateBatchLimit, codeIsolateLimitExceeded,
-		"only RUNNING or STOPPED instances can be isolated",
-		[]string{lighthouse.StateRunning, lighthouse.StateStopped},
-		s.returnable,
 		func(in *instance) {
 			s.returned++
-			s.startOp(in, c, in.InstanceState, lighthouse.StateShutdown, s.cfg.OperationDelay)
+			s.begin(in, c, in.InstanceState, lighthouse.StateShutdown, &change{})
 		})
 	if err != nil {
 		return nil, err
@@ -310,16 +342,8 @@ func (s *Server) terminateInstances(c *call) (any, *apiError) {
 	if aerr := decodeParams(c, &req); aerr != nil {
 		return nil, aerr
 	}
-	// "处于 SHUTDOWN 状态的实例，可通过本接口销毁" (instances in SHUTDOWN
-	// can be destroyed with this action; China SDK client.go on
-	// TerminateInstances): LAUNCH_FAILED is not terminable unless
-	// Config.TerminateLaunchFailed says so.
-	from, hint := []string{lighthouse.StateShutdown}, "only SHUTDOWN instances can be terminated (isolate a RUNNING or STOPPED one first)"
-	if s.cfg.TerminateLaunchFailed {
-		from, hint = append(from, lighthouse.StateLaunchFailed), "isolate it first (only SHUTDOWN or LAUNCH_FAILED instances can be terminated)"
-	}
-	err := s.operate(c, req.InstanceIds, 100, codeValueLimitExceeded, hint, from, nil,
-		func(in *instance) { s.startOp(in, c, lighthouse.StateTerminating, "", s.cfg.OperationDelay) })
+	err := s.operate(c, req.InstanceIds, 100, codeValueLimitExceeded,
+		func(in *instance) { s.begin(in, c, lighthouse.StateTerminating, "", &change{}) })
 	if err != nil {
 		return nil, err
 	}
@@ -327,33 +351,33 @@ func (s *Server) terminateInstances(c *call) (any, *apiError) {
 }
 
 // operate starts an operation on the instances ids, all or none: each must
-// exist, have no operation in progress, pass check (if not nil; given the
-// number of instances before it in the call) and be in one of the states
-// from (else hint says what to do). maxIDs and tooMany are the action's
-// limit on IDs per call and the code for exceeding it.
-func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany, hint string, from []string, check func(*call, *instance, int) *apiError, start func(*instance)) *apiError {
+// exist and be allowed the action now (see deny). maxIDs and tooMany are the
+// action's limit on IDs per call and the code for exceeding it.
+func (s *Server) operate(c *call, ids []string, maxIDs int, tooMany string, start func(*instance)) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(c.now)
-	ins, aerr := s.lookupInstances(c, ids, maxIDs, tooMany)
+	ins, aerr := s.allowed(c, ids, maxIDs, tooMany)
 	if aerr != nil {
 		return aerr
-	}
-	for i, in := range ins {
-		if !in.OpEnd.IsZero() {
-			return busyError(c, in)
-		}
-		if check != nil {
-			if aerr := check(c, in, i); aerr != nil {
-				return aerr
-			}
-		}
-		if !slices.Contains(from, in.InstanceState) {
-			return errf(codeInvalidInstanceState, "%s: instance %s is %s; %s", c.action, in.InstanceId, in.InstanceState, hint)
-		}
 	}
 	for _, in := range ins {
 		start(in)
 	}
 	return nil
+}
+
+// allowed looks the instances up (see lookupInstances) and checks that
+// each may do the call's action now (see deny). s.mu held.
+func (s *Server) allowed(c *call, ids []string, maxIDs int, tooMany string) ([]*instance, *apiError) {
+	ins, aerr := s.lookupInstances(c, ids, maxIDs, tooMany)
+	if aerr != nil {
+		return nil, aerr
+	}
+	for i, in := range ins {
+		if aerr := s.deny(c, in, i); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return ins, nil
 }

@@ -232,3 +232,59 @@ func TestHeaderErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKDayTwoActions: the official SDK's signed requests of the day-two
+// actions pass, their answers decode into the SDK's shapes (by field
+// name), and refusals reach the SDK as TencentCloudSDKErrors with the
+// documented codes.
+func TestSDKDayTwoActions(t *testing.T) {
+	e := newEnv(t, func(c *emulator.Config) { c.LaunchDelay, c.OperationDelay = -1, -1 })
+	c := e.sdkClient(region, testID, testKey)
+	var created lighthouse.CreateInstancesResponse
+	if err := sdkCall(c, "CreateInstances", basicCreate(map[string]any{"BundleId": "bundle_gen_01", "InstanceCount": 2}), &created); err != nil {
+		t.Fatal(err)
+	}
+	ids := created.InstanceIdSet
+	var bundles lighthouse.DescribeModifyInstanceBundlesResponse
+	if err := sdkCall(c, "DescribeModifyInstanceBundles", map[string]any{"InstanceId": ids[0], "Limit": 100}, &bundles); err != nil || bundles.TotalCount != 5 {
+		t.Fatalf("DescribeModifyInstanceBundles: %v, %d bundles", err, bundles.TotalCount)
+	}
+	var blueprints lighthouse.DescribeResetInstanceBlueprintsResponse
+	if err := sdkCall(c, "DescribeResetInstanceBlueprints", map[string]any{"InstanceId": ids[0], "Filters": []lighthouse.Filter{{Name: "platform-type", Values: []string{"LINUX_UNIX"}}}}, &blueprints); err != nil || blueprints.TotalCount != 4 {
+		t.Fatalf("DescribeResetInstanceBlueprints: %v, %d blueprints", err, blueprints.TotalCount)
+	}
+	var denied lighthouse.DescribeInstancesDeniedActionsResponse
+	if err := sdkCall(c, "DescribeInstancesDeniedActions", map[string]any{"InstanceIds": ids}, &denied); err != nil || len(denied.InstanceDeniedActionSet) != 2 {
+		t.Fatalf("DescribeInstancesDeniedActions: %v, %+v", err, denied)
+	}
+	var price lighthouse.InquirePriceRenewInstancesResponse
+	if err := sdkCall(c, "InquirePriceRenewInstances", renewParams(2, ids...), &price); err != nil || price.TotalPrice.DiscountPrice != 240 {
+		t.Fatalf("InquirePriceRenewInstances: %v, %+v", err, price.TotalPrice)
+	}
+	for _, call := range []struct {
+		action string
+		params map[string]any
+	}{
+		{"ModifyInstancesRenewFlag", map[string]any{"InstanceIds": ids, "RenewFlag": "NOTIFY_AND_AUTO_RENEW"}},
+		{"RenewInstances", map[string]any{"InstanceIds": ids, "InstanceChargePrepaid": map[string]any{"Period": 2}, "RenewDataDisk": true, "AutoVoucher": false}},
+		{"ModifyInstancesBundle", map[string]any{"InstanceIds": ids[:1], "BundleId": "bundle_gen_02", "AutoVoucher": false}},
+		{"ResetInstance", map[string]any{"InstanceId": ids[1], "BlueprintId": "lhbp-d8pgvqz2", "LoginConfiguration": map[string]any{"KeyIds": []string{"lhkp-ops00001"}}}},
+	} {
+		var resp struct{ RequestId string }
+		if err := sdkCall(c, call.action, call.params, &resp); err != nil || resp.RequestId == "" {
+			t.Fatalf("%s: %v", call.action, err)
+		}
+	}
+	a, b := e.get(ids[0]), e.get(ids[1])
+	if a.BundleId != "bundle_gen_02" || a.RenewFlag != "NOTIFY_AND_AUTO_RENEW" || b.BlueprintId != "lhbp-d8pgvqz2" || b.LoginSettings.KeyIds[0] != "lhkp-ops00001" {
+		t.Errorf("after the SDK's changes: %s %s / %s %v", a.BundleId, a.RenewFlag, b.BlueprintId, b.LoginSettings.KeyIds)
+	}
+	err := sdkCall(c, "ModifyInstancesBundle", map[string]any{"InstanceIds": ids[:1], "BundleId": "bundle_gen_01"}, nil)
+	if code := sdkCode(t, err); code != "InvalidParameterValue.NotSupportModifyInstanceBundleType" {
+		t.Errorf("a downgrade through the SDK: %v", err)
+	}
+	err = sdkCall(c, "RenewInstances", map[string]any{"InstanceIds": ids, "InstanceChargePrepaid": map[string]any{"Period": 48}}, nil)
+	if code := sdkCode(t, err); code != "InvalidParameterValue.OutOfRange" {
+		t.Errorf("a 48-month renewal through the SDK: %v", err)
+	}
+}

@@ -41,11 +41,15 @@ type Server struct {
 	tokens      map[string]*tokenEntry
 	usage       map[string]int64 // "region/QUOTA_NAME" -> instances counted
 	spent       float64
-	returned    int // instances returned (isolated) so far, for ReturnQuota
+	balance     float64 // Config.Balance, changed by SetBalance; 0 = unlimited
+	returned    int     // instances returned (isolated) so far, for ReturnQuota
 	renewals    int
 	expirations int
-	idSeq       uint64
-	rng         *mrand.Rand
+	// autoRenewFailures counts instances whose automatic renewal failed
+	// for lack of balance (they shut down at their expiry).
+	autoRenewFailures int
+	idSeq             uint64
+	rng               *mrand.Rand
 
 	faultMu  sync.Mutex
 	faults   []*activeFault
@@ -110,6 +114,24 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IsolateBatchLimit == 0 {
 		cfg.IsolateBatchLimit = DefaultIsolateBatchLimit
 	}
+	if cfg.ModifyBundleBatchLimit < 0 {
+		return nil, fmt.Errorf("emulator: Config.ModifyBundleBatchLimit (%d) must not be negative", cfg.ModifyBundleBatchLimit)
+	}
+	if cfg.ModifyBundleBatchLimit == 0 {
+		cfg.ModifyBundleBatchLimit = DefaultModifyBundleBatchLimit
+	}
+	switch cfg.InstanceNameMatch {
+	case "":
+		cfg.InstanceNameMatch = NameExact
+	case NameExact, NameSubstring:
+	default:
+		return nil, fmt.Errorf("emulator: Config.InstanceNameMatch: unknown match %q (want %q or %q)", cfg.InstanceNameMatch, NameExact, NameSubstring)
+	}
+	for a := range cfg.OperationDelays {
+		if !slices.Contains(operationActions, a) {
+			return nil, fmt.Errorf("emulator: Config.OperationDelays: %q is not an action that runs an operation (%s)", a, strings.Join(operationActions, ", "))
+		}
+	}
 	if cfg.RenewPeriod == 0 {
 		cfg.RenewPeriod = DefaultRenewPeriod
 	}
@@ -128,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 		catalog:   indexCatalog(cat),
 		log:       cfg.Logger,
 		limits:    DefaultRateLimits(),
+		balance:   cfg.Balance,
 		instances: map[string]*instance{},
 		busy:      map[string]*instance{},
 		tokens:    map[string]*tokenEntry{},
@@ -184,6 +207,15 @@ var actions = map[string]actionSpec{
 	lighthouse.ActionInquirePriceCreateInstances:   {(*Server).inquirePrice, true},
 	lighthouse.ActionIsolateInstances:              {(*Server).isolateInstances, true},
 	lighthouse.ActionTerminateInstances:            {(*Server).terminateInstances, true},
+
+	lighthouse.ActionResetInstance:                   {(*Server).resetInstance, true},
+	lighthouse.ActionDescribeResetInstanceBlueprints: {(*Server).describeResetBlueprints, true},
+	lighthouse.ActionModifyInstancesBundle:           {(*Server).modifyInstancesBundle, true},
+	lighthouse.ActionDescribeModifyInstanceBundles:   {(*Server).describeModifyBundles, true},
+	lighthouse.ActionDescribeInstancesDeniedActions:  {(*Server).describeDeniedActions, true},
+	lighthouse.ActionModifyInstancesRenewFlag:        {(*Server).modifyRenewFlag, true},
+	lighthouse.ActionRenewInstances:                  {(*Server).renewInstances, true},
+	lighthouse.ActionInquirePriceRenewInstances:      {(*Server).inquirePriceRenew, true},
 }
 
 // ServeHTTP serves the API at POST "/" and the admin API under "/_emulator/".
@@ -193,7 +225,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		s.admin.ServeHTTP(w, r)
+		if guardAdmin(w, r) {
+			s.admin.ServeHTTP(w, r)
+		}
 		return
 	}
 	if r.URL.Path != "/" {

@@ -7,8 +7,14 @@ import (
 	"io"
 )
 
-// stateVersion is the format version of SaveState's output.
-const stateVersion = 1
+// stateVersion is the format version of SaveState's output. Version 2
+// added each instance's EmulatorChange (the operation in flight on an
+// existing instance); LoadState reads version 1 files as well, whose
+// operations are all creates, isolations and terminations.
+const stateVersion = 2
+
+// oldestStateVersion is the oldest format LoadState reads.
+const oldestStateVersion = 1
 
 type stateFile struct {
 	Version   int           `json:"version"`
@@ -51,8 +57,8 @@ func (s *Server) LoadState(r io.Reader) error {
 	if err := dec.Decode(&st); err != nil {
 		return fmt.Errorf("emulator: decode state: %w", err)
 	}
-	if st.Version != stateVersion {
-		return fmt.Errorf("emulator: state version %d is not supported (want %d)", st.Version, stateVersion)
+	if st.Version < oldestStateVersion || st.Version > stateVersion {
+		return fmt.Errorf("emulator: state version %d is not supported (want %d to %d; a newer emulator wrote it?)", st.Version, oldestStateVersion, stateVersion)
 	}
 	instances := map[string]*instance{}
 	for i, in := range st.Instances {
@@ -104,6 +110,8 @@ func (s *Server) LoadState(r io.Reader) error {
 		if !in.OpEnd.IsZero() {
 			s.busy[in.InstanceId] = in
 			heap.Push(&s.ops, opEntry{end: in.OpEnd, in: in, kind: eventOp})
+		} else {
+			in.Change = nil // no operation runs that it could belong to
 		}
 		s.scheduleExpiry(in)
 		s.scheduleReclaim(in)

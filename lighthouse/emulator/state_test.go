@@ -1,8 +1,14 @@
 package emulator_test
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 )
 
 // TestLoadStateRejectsHostileInput: a state file (or PUT /_emulator/state)
@@ -84,5 +90,69 @@ func TestStateHoldsNothingOfAPassword(t *testing.T) {
 	}
 	if fp(a) != fp(b) {
 		t.Errorf("the token fingerprint depends on the password:\n%s\n%s", fp(a), fp(b))
+	}
+}
+
+// TestLoadStateOfEarlierVersion: a state file written by the emulator of
+// main at ef75c96 (format version 1, before the day-two operations) loads:
+// its instances, tokens, money and the create in flight, which then
+// finishes; the next save is version 2 and loads again.
+func TestLoadStateOfEarlierVersion(t *testing.T) {
+	old, err := os.ReadFile("testdata/state-v1-main-ef75c96.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := emulator.NewManualClock(time.Date(2026, time.January, 5, 9, 0, 31, 0, time.UTC)) // when it was saved
+	e := newEnv(t, func(c *emulator.Config) { c.Clock = clock; c.Seed = 3; c.MaxClockSkew = -1 })
+	if err := e.srv.LoadState(bytes.NewReader(old)); err != nil {
+		t.Fatalf("load a version 1 state: %v", err)
+	}
+	got := map[string]int{}
+	var pending string
+	for _, in := range e.srv.Instances() {
+		got[in.InstanceState]++
+		if in.InstanceState == "PENDING" {
+			pending = in.InstanceId
+		}
+	}
+	if want := map[string]int{"RUNNING": 3, "LAUNCH_FAILED": 2, "SHUTDOWN": 1, "PENDING": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("states %v, want %v", got, want)
+	}
+	if a := e.srv.Account(); a.Spent != 780 {
+		t.Errorf("spent %.2f, want 780", a.Spent)
+	}
+	// The token of the first create still replays its instances.
+	replay := e.create(basicCreate(map[string]any{"ClientToken": "v1-manual", "InstanceCount": 3, "InstanceName": "api", "BundleId": "bundle_gen_01"}))
+	if len(replay) != 3 || len(e.srv.Instances()) != 7 {
+		t.Errorf("replayed token gave %v; %d instances", replay, len(e.srv.Instances()))
+	}
+	clock.Advance(emulator.DefaultLaunchDelay)
+	if in := e.get(pending); in.InstanceState != "LAUNCH_FAILED" || in.LatestOperationState != "FAILED" {
+		t.Errorf("the create in flight when saved ended %s %s; want LAUNCH_FAILED, as drawn before the save", in.InstanceState, in.LatestOperationState)
+	}
+	// Day-two operations work on the loaded instances, and a save with one
+	// in flight is version 2 and loads again.
+	running := replay[1]
+	if e.get(running).InstanceState != "RUNNING" {
+		running = replay[2]
+	}
+	e.mustCall("ModifyInstancesBundle", map[string]any{"InstanceIds": []string{running}, "BundleId": "bundle_gen_02"}, nil)
+	var buf bytes.Buffer
+	if err := e.srv.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"version": 2`)) || !bytes.Contains(buf.Bytes(), []byte(`"EmulatorChange"`)) {
+		t.Fatalf("new state is not version 2 with the change in flight:\n%.300s", buf.Bytes())
+	}
+	f := newEnv(t, func(c *emulator.Config) { c.Clock = clock; c.MaxClockSkew = -1 })
+	if err := f.srv.LoadState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(emulator.DefaultOperationDelay)
+	if in := f.get(running); in.BundleId != "bundle_gen_02" || in.LatestOperationState != "SUCCESS" {
+		t.Errorf("bundle change in flight across a save: %s %s", in.BundleId, in.LatestOperationState)
+	}
+	if err := f.srv.LoadState(strings.NewReader(`{"version":3}`)); err == nil || !strings.Contains(err.Error(), "1 to 2") {
+		t.Errorf("version 3: %v", err)
 	}
 }
