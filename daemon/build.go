@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -188,7 +187,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 	b.opts = Options{
 		Source:     GitSource(src),
 		Cloud:      client,
-		Reconcile:  reconcile.Options{Tags: lighthouse.SendsTags(cfg.API.Site, endpoint)},
+		Reconcile:  reconcile.Options{Tags: lighthouse.TakesTags(cfg.API.Site, endpoint)},
 		Limits:     cfg.limits(),
 		Spec:       spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
 		Path:       cfg.fleetsPath(),
@@ -207,16 +206,12 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 	return b, nil
 }
 
-// limits are the reconcile limits of the limits key.
+// limits are the reconcile limits of the limits key (no
+// maxMonthlySpend: no ceiling).
 func (c *Config) limits() reconcile.Limits {
-	l := reconcile.Limits{MaxCreates: c.Limits.MaxCreatesPerRun, MaxIsolates: c.Limits.MaxIsolatesPerRun}
+	l := reconcile.Limits{MaxCreates: c.Limits.MaxCreatesPerRun, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: c.Limits.MaxIsolatesPerRun}
 	if m := c.Limits.MaxMonthlySpend; m != nil {
 		l.MaxMonthlySpend = *m
-		if *m == 0 {
-			// reconcile reads 0 as "no ceiling"; the file's 0 means
-			// "spend nothing".
-			l.MaxMonthlySpend = math.SmallestNonzeroFloat64
-		}
 	}
 	return l
 }

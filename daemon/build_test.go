@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
 var testDeps = Deps{Credential: lighthouse.NewCredential("AKIDtest", "key", "", "test")}
@@ -28,10 +28,19 @@ func TestBuildLimits(t *testing.T) {
 		t.Errorf("spec options %+v, limits %+v, path %q; want MaxTotalCount 10000, MaxCreates 100, path fleets", b.opts.Spec, b.opts.Limits, b.opts.Path)
 	}
 	cfg.Limits.MaxTotalCount = -1
-	zero := 0.0
-	cfg.Limits.MaxMonthlySpend = &zero
-	if b, err = build(cfg, testDeps, true); err != nil || b.opts.Spec.MaxTotalCount != -1 || b.opts.Limits.MaxMonthlySpend != math.SmallestNonzeroFloat64 {
-		t.Errorf("no ceiling, spend nothing: %v, MaxTotalCount %d, MaxMonthlySpend %v", err, b.opts.Spec.MaxTotalCount, b.opts.Limits.MaxMonthlySpend)
+	if b, err = build(cfg, testDeps, true); err != nil || b.opts.Spec.MaxTotalCount != -1 {
+		t.Errorf("no ceiling: %v, MaxTotalCount %d", err, b.opts.Spec.MaxTotalCount)
+	}
+	// limits.maxMonthlySpend: unset is no limit, 0 spends nothing (the
+	// one rule of reconcile.Limits, without a stand-in for 0).
+	for _, tc := range []struct {
+		spend *float64
+		want  float64
+	}{{nil, reconcile.NoLimit}, {new(float64), 0}} {
+		cfg.Limits.MaxMonthlySpend = tc.spend
+		if b, err = build(cfg, testDeps, true); err != nil || b.opts.Limits.MaxMonthlySpend != tc.want {
+			t.Errorf("maxMonthlySpend %v: %v, MaxMonthlySpend %v, want %v", tc.spend, err, b.opts.Limits.MaxMonthlySpend, tc.want)
+		}
 	}
 }
 

@@ -173,6 +173,8 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	o.plan = p
 	o.run.Creates = p.Totals.Creates
 	if p.Check(d.opts.Limits) {
+		// Worded in the configuration's terms: the key to change.
+		p.Word(configWords)
 		o.held = p.Violations
 		return
 	}

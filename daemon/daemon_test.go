@@ -277,11 +277,16 @@ func TestTriggersCoalesce(t *testing.T) {
 func TestOverLimitPlanIsHeld(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 5)})
 	opts := e.options()
-	opts.Limits = reconcile.Limits{MaxCreates: 3}
+	opts.Limits = reconcile.Limits{MaxCreates: 3, MaxMonthlySpend: reconcile.NoLimit}
 	e.start(opts)
 	s := e.waitRuns(1)
 	if s.LastRun.Result != daemon.ResultHeld || len(s.Held) != 1 || s.Held[0].Limit != "max-creates" {
 		t.Fatalf("result %q held %+v", s.LastRun.Result, s.Held)
+	}
+	// The violation is worded in the configuration's terms, not the
+	// command line's.
+	if want := "the plan creates 5 instances, 2 over limits.maxCreatesPerRun 3"; s.Held[0].Message != want {
+		t.Errorf("held message %q, want %q", s.Held[0].Message, want)
 	}
 	if len(e.emu.Instances()) != 0 {
 		t.Fatalf("a held plan bought %d instances", len(e.emu.Instances()))

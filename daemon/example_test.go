@@ -33,7 +33,7 @@ func Example() {
 	d, err := daemon.New(daemon.Options{
 		Source:   daemon.DirSource{Dir: "/srv/fleets"},
 		Cloud:    client,
-		Limits:   reconcile.Limits{MaxCreates: 20},
+		Limits:   reconcile.Limits{MaxCreates: 20, MaxMonthlySpend: reconcile.NoLimit},
 		StateDir: "/var/lib/lightkeeper",
 		Listen:   "127.0.0.1:9180",
 		Logger:   log,

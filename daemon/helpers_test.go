@@ -113,7 +113,7 @@ func (e *env) options() daemon.Options {
 		// TestTriggerGap checks the gap.
 		TriggerGap: -1,
 		Reconcile:  reconcile.Options{Now: e.clock.Now},
-		Limits:     reconcile.Limits{MaxCreates: -1},
+		Limits:     reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit},
 		Registry:   prometheus.NewRegistry(),
 	}
 }

@@ -71,7 +71,9 @@
 // (https://lighthouse.intl.tencentcloudapi.com, the international site), or
 // any https:// URL; http:// is accepted on a loopback host only
 // (127.0.0.0/8, ::1, localhost), such as the emulator at
-// http://127.0.0.1:9100.
+// http://127.0.0.1:9100. Only the China site takes Tags on CreateInstances;
+// TakesTags tells from a site name (SiteChina, SiteIntl) or, for SiteAuto,
+// from the endpoint.
 //
 // # Rate limits
 //

@@ -5,23 +5,23 @@ import (
 	"strings"
 )
 
-// Sites, as a configuration or a flag names them.
+// Sites, as a front end names them (reconcile --site, the daemon's
+// api.site).
 const (
-	// SiteChina is the China site: CreateInstances takes Tags.
-	SiteChina = "china"
-	// SiteIntl is the international site: CreateInstances takes no Tags.
-	SiteIntl = "intl"
-	// SiteAuto decides by the endpoint (see SendsTags).
-	SiteAuto = "auto"
+	SiteAuto  = "auto"  // decided by the endpoint (TakesTags)
+	SiteChina = "china" // takes Tags on CreateInstances
+	SiteIntl  = "intl"  // takes none
 )
 
-// SendsTags reports whether creates should carry Tags: always for
-// SiteChina, never for SiteIntl, and for SiteAuto (or "") when the
-// endpoint is the China site's: "" (EndpointDefault), EndpointRegional, an
-// https lighthouse.REGION.tencentcloudapi.com host, or plain http to a
-// loopback address (an emulator, which serves the China site by default).
-// The international endpoint and any other server get none.
-func SendsTags(site, endpoint string) bool {
+// TakesTags reports whether CreateInstances takes Tags where creates go:
+// SiteChina says yes and SiteIntl no (its CreateInstances has no Tags
+// parameter and refuses one as UnknownParameter); SiteAuto or "" decides
+// by the endpoint. The China site's endpoints take tags: EndpointDefault
+// ("" too) and the regional hosts lighthouse.<region>.tencentcloudapi.com
+// (EndpointRegional); so does a loopback http endpoint, an emulator, which
+// serves the China site by default. EndpointIntl takes none, and neither,
+// as far as can be told, does any other URL (a proxy): name the site there.
+func TakesTags(site, endpoint string) bool {
 	switch site {
 	case SiteChina:
 		return true

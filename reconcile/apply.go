@@ -12,7 +12,7 @@ import (
 
 // ErrOverLimit is returned by Apply for a plan that exceeds a guard; it
 // creates nothing. The plan's Violations say which and by how much.
-var ErrOverLimit = errors.New("the plan exceeds a safety limit; nothing was created (review the plan, then raise the limit or pass --allow-over-limit)")
+var ErrOverLimit = errors.New("the plan exceeds a safety limit; nothing was created (review the plan, then raise the limit or allow the plan over it)")
 
 // Result is what an apply did.
 type Result struct {
@@ -92,9 +92,10 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			continue
 		}
 		if len(fp.Creates) > 0 {
-			pw, err := r.password(fp.fleet)
+			pw, err := r.password(ctx, fp)
 			if err != nil {
-				fr.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
+				// This fleet alone: the others are created.
+				fr.Error = passwordError(err)
 				continue
 			}
 			for _, c := range fp.Creates {
@@ -191,7 +192,10 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 	}
 	inc := c.Incarnation
 	for step := 0; step < r.opts.MaxIncarnationSteps; step++ {
-		req := CreateRequest(fp.fleet, c.Slot, inc, r.opts.Tags, pw)
+		req, err := c.sendable(fp.Region, fp.Fleet, inc, pw)
+		if err != nil {
+			return fail("permanent", err)
+		}
 		token := req.ClientToken
 		resp, err := r.cloud.CreateInstances(ctx, fp.Region, req)
 		now := r.opts.Now()

@@ -28,11 +28,23 @@ import (
 //	go test ./reconcile/ -run ChaosKill -chaos.kill 50
 var chaosKill = flag.Int("chaos.kill", 3, "number of SIGKILL chaos scenarios (0: none)")
 
+// The binary is built once per test process, at the first scenario that
+// needs it, and removed when the process ends (TestMain): every run of a
+// -count=N uses it, so no test's cleanup may remove it.
 var (
 	killBinOnce sync.Once
+	killBinDir  string
 	killBin     string
 	killBinErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if killBinDir != "" {
+		os.RemoveAll(killBinDir)
+	}
+	os.Exit(code)
+}
 
 func lightkeeperBinary(t *testing.T) string {
 	t.Helper()
@@ -42,7 +54,7 @@ func lightkeeperBinary(t *testing.T) string {
 			killBinErr = err
 			return
 		}
-		killBin = filepath.Join(dir, "lightkeeper")
+		killBinDir, killBin = dir, filepath.Join(dir, "lightkeeper")
 		if out, err := exec.Command("go", "build", "-o", killBin, "../cmd/lightkeeper").CombinedOutput(); err != nil {
 			killBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -58,7 +70,6 @@ func TestChaosKill(t *testing.T) {
 		t.Skip("SIGKILL chaos off (-short or -chaos.kill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	seeds := []int64{}
 	if *chaosSeed != 0 {
 		seeds = append(seeds, *chaosSeed)

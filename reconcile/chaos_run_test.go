@@ -52,8 +52,17 @@ func (s *scenario) reload() {
 
 // truth is the ground truth once every request sent has been handled.
 func (s *scenario) truth() map[string]truth {
-	s.emu.Quiesce()
+	s.quiesce()
 	return groundTruth(s.fleets, s.emu.Server.Instances())
+}
+
+// quiesce waits until the emulator has handled every request that reached
+// it; a request never handled fails the scenario, naming it.
+func (s *scenario) quiesce() {
+	s.t.Helper()
+	if err := s.emu.Quiesce(); err != nil {
+		s.fatalf("%v", err)
+	}
 }
 
 // step carries out one step and returns how many runners applied in it.
@@ -132,7 +141,7 @@ func (s *scenario) run(r *reconcile.Reconciler, maxCreates int) string {
 	if err != nil {
 		return fmt.Sprintf("plan: %v", err)
 	}
-	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxIsolates: -1})
+	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: reconcile.NoLimit})
 	res, err := r.Apply(s.ctx, p, false)
 	chaosStats.runs.Add(1)
 	if err != nil && !(over && errors.Is(err, reconcile.ErrOverLimit)) {
@@ -178,17 +187,17 @@ func summarize(p *reconcile.Plan) string {
 // apply is one run by one runner; an apply above a guard must buy nothing
 // (invariant 3).
 func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
-	s.emu.Quiesce()
+	s.quiesce()
 	p, err := r.Plan(s.ctx, s.fleets)
 	if err != nil {
 		s.fatalf("%s: plan: %v", who, err)
 	}
-	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxIsolates: -1})
+	over := p.Check(reconcile.Limits{MaxCreates: maxCreates, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: reconcile.NoLimit})
 	if over {
-		s.emu.Quiesce()
+		s.quiesce()
 		mid := s.emu.Mutations()
 		_, err := r.Apply(s.ctx, p, false)
-		s.emu.Quiesce()
+		s.quiesce()
 		if !errors.Is(err, reconcile.ErrOverLimit) || s.emu.Mutations() != mid {
 			s.fatalf("%s: an apply over --max-creates %d (plan: %d creates) returned %v and sent %d mutating calls", who, maxCreates, p.Totals.Creates, err, s.emu.Mutations()-mid)
 		}
@@ -214,14 +223,14 @@ func (s *scenario) planOnly(apiDryRun bool) {
 	opts := s.opts
 	opts.APIDryRun = apiDryRun
 	r := reconcile.New(s.emu.Client, nil, opts)
-	s.emu.Quiesce()
+	s.quiesce()
 	before, mut := snapshot(s.emu.Server.Instances()), s.emu.Mutations()
 	p, err := r.Plan(s.ctx, s.fleets)
 	if err != nil {
 		s.fatalf("plan: %v", err)
 	}
 	chaosStats.planRuns.Add(1)
-	s.emu.Quiesce()
+	s.quiesce()
 	if after := snapshot(s.emu.Server.Instances()); after != before || s.emu.Mutations() != mut {
 		s.fatalf("invariant 3: a --plan run changed the cloud (%d mutating calls)\nbefore:\n%s\nafter:\n%s", s.emu.Mutations()-mut, before, after)
 	}

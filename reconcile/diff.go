@@ -25,6 +25,10 @@ const (
 
 // DiffOptions tune Diff. The zero value means the defaults.
 type DiffOptions struct {
+	// Tags says the site takes Tags on create (Options.Tags): the plan's
+	// requests carry them, and what the international site cannot create
+	// is not checked.
+	Tags bool
 	// ExpectWindow: see DefaultExpectWindow.
 	ExpectWindow time.Duration
 	// ExpiryWarning: see DefaultExpiryWarning.
@@ -99,7 +103,11 @@ const (
 
 func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts DiffOptions) *FleetPlan {
 	s := f.Spec
-	fp := &FleetPlan{Fleet: f.Name(), Region: s.Region, File: f.Source.File, Line: f.Source.Line, Desired: s.Count, fleet: f}
+	fp := &FleetPlan{Fleet: f.Name(), Region: s.Region, File: f.Source.File, Line: f.Source.Line, Desired: s.Count}
+	if l := s.Login; l != nil && l.PasswordFrom != nil {
+		from := *l.PasswordFrom
+		fp.passwordFrom = &from
+	}
 	if o == nil {
 		fp.Error = &FleetError{Message: fmt.Sprintf("region %s was not observed", s.Region)}
 		return fp
@@ -145,34 +153,33 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 			continue
 		}
 		inc := sn.incarnations[key]
-		c := Create{Slot: slot, Name: f.InstanceName(slot), Zone: f.Zone(slot), BundleID: s.BundleID, BlueprintID: s.BlueprintID, Period: s.Charge.Period}
+		var replaces []string
 		for _, d := range dead {
-			c.Replaces = append(c.Replaces, d.ID)
+			replaces = append(replaces, d.ID)
 		}
-		c.Reason = emptyReason(c.Name, dead)
+		reason := emptyReason(f.InstanceName(slot), dead)
+		resend := false
 		if e, ok := sn.expectations[key]; ok {
 			if e.InstanceID == "" {
-				c.Incarnation, c.Resend = e.Incarnation, true
-				c.Reason = fmt.Sprintf("a create sent %s may have bought an instance (its outcome was not seen); sent again with the same token", e.Since.UTC().Format(time.RFC3339))
-				c.ClientToken = Token(s.Region, f.Name(), slot, c.Incarnation)
-				fp.Creates = append(fp.Creates, c)
-				continue
-			}
-			state, seen := o.Seen[e.InstanceID]
-			if !seen && now.Sub(e.Since) <= opts.ExpectWindow {
-				fp.Expected++
-				fp.Waiting = append(fp.Waiting, Waiting{Slot: slot, InstanceID: e.InstanceID, Since: e.Since, Until: e.Since.Add(opts.ExpectWindow)})
-				continue
-			}
-			inc = max(inc, e.Incarnation+1)
-			if !seen {
-				c.Reason = fmt.Sprintf("instance %s, created for this slot at %s, was never listed within %s: it is gone", e.InstanceID, e.Since.UTC().Format(time.RFC3339), opts.ExpectWindow)
-			} else if Live(state) {
-				c.Reason = fmt.Sprintf("instance %s, created for this slot, no longer carries its name", e.InstanceID)
+				inc, resend = e.Incarnation, true
+				reason = fmt.Sprintf("a create sent %s may have bought an instance (its outcome was not seen); sent again with the same token", e.Since.UTC().Format(time.RFC3339))
+			} else {
+				state, seen := o.Seen[e.InstanceID]
+				if !seen && now.Sub(e.Since) <= opts.ExpectWindow {
+					fp.Expected++
+					fp.Waiting = append(fp.Waiting, Waiting{Slot: slot, InstanceID: e.InstanceID, Since: e.Since, Until: e.Since.Add(opts.ExpectWindow)})
+					continue
+				}
+				inc = max(inc, e.Incarnation+1)
+				if !seen {
+					reason = fmt.Sprintf("instance %s, created for this slot at %s, was never listed within %s: it is gone", e.InstanceID, e.Since.UTC().Format(time.RFC3339), opts.ExpectWindow)
+				} else if Live(state) {
+					reason = fmt.Sprintf("instance %s, created for this slot, no longer carries its name", e.InstanceID)
+				}
 			}
 		}
-		c.Incarnation = inc
-		c.ClientToken = Token(s.Region, f.Name(), slot, inc)
+		c := newCreate(f, slot, inc, opts.Tags)
+		c.Resend, c.Replaces, c.Reason = resend, replaces, reason
 		fp.Creates = append(fp.Creates, c)
 	}
 	slices.SortFunc(beyond, func(a, b Instance) int { return b.Slot - a.Slot })
@@ -181,6 +188,9 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 			continue
 		}
 		fp.Surplus = append(fp.Surplus, surplus(f, in, sn))
+	}
+	if len(fp.Creates) > 0 {
+		siteProblem(fp, f, opts.Tags)
 	}
 	return fp
 }

@@ -222,7 +222,7 @@ func TestPlanBuysNothing(t *testing.T) {
 	if p.Totals.Creates != 3 || len(cloud.All()) != 0 || cloud.Calls(lighthouse.ActionCreateInstances) != 1 {
 		t.Fatalf("plan: %d creates, %d instances, %d CreateInstances calls (one DryRun expected)", p.Totals.Creates, len(cloud.All()), cloud.Calls(lighthouse.ActionCreateInstances))
 	}
-	if p.Check(reconcile.Limits{MaxCreates: 2}) {
+	if p.Check(reconcile.Limits{MaxCreates: 2, MaxMonthlySpend: reconcile.NoLimit}) {
 		if _, err := r.Apply(context.Background(), p, false); err != reconcile.ErrOverLimit || len(cloud.All()) != 0 {
 			t.Fatalf("apply over the limit: %v, %d instances", err, len(cloud.All()))
 		}

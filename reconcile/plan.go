@@ -3,6 +3,7 @@ package reconcile
 import (
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -24,7 +25,8 @@ type Plan struct {
 	// while there are any, unless told to allow it.
 	Violations []Violation `json:"violations,omitempty"`
 
-	obs map[string]*Observation // what the plan was made from, for Apply
+	obs   map[string]*Observation // what the plan was made from, for Apply
+	words Words                   // the front end's names, for the renderers (Word)
 }
 
 // Totals sum a plan or a fleet plan.
@@ -69,11 +71,15 @@ type FleetPlan struct {
 	Error    *FleetError `json:"error,omitempty"`
 	Notes    []string    `json:"notes,omitempty"`
 
-	fleet *spec.Fleet // the spec, for Apply
+	// passwordFrom is where the fleet's login password is read when the
+	// plan is applied (nil: it logs in with key pairs). The password
+	// itself is never part of a plan.
+	passwordFrom *spec.PasswordFrom
 }
 
 // Create is one CreateInstances call the plan makes: one slot, one
-// instance.
+// instance. Its fields are read from Request, so what a plan shows is what
+// it sends.
 type Create struct {
 	Slot        int    `json:"slot"`
 	Name        string `json:"name"`
@@ -93,6 +99,28 @@ type Create struct {
 	Replaces []string `json:"replaces,omitempty"`
 	// Reason says why the slot is empty.
 	Reason string `json:"reason"`
+	// Request is the CreateInstances request of the create, built once
+	// with the plan (CreateRequest). Apply sends it as it is, but for the
+	// ClientToken of a later incarnation, when the token of this one maps
+	// to a dead instance, and for the login password of a fleet that reads
+	// one (spec.login.passwordFrom), which is resolved only then and is
+	// never part of a plan.
+	Request *lighthouse.CreateInstancesRequest `json:"-"`
+}
+
+// newCreate is the create of a fleet's slot at an incarnation: its request,
+// and the fields a plan shows, read from that request.
+func newCreate(f *spec.Fleet, slot, incarnation int, tags bool) Create {
+	req := CreateRequest(f, slot, incarnation, tags)
+	c := Create{Slot: slot, Name: req.InstanceName, BundleID: req.BundleId, BlueprintID: req.BlueprintId,
+		Incarnation: incarnation, ClientToken: req.ClientToken, Request: req}
+	if len(req.Zones) > 0 {
+		c.Zone = req.Zones[0]
+	}
+	if ch := req.InstanceChargePrepaid; ch != nil {
+		c.Period = int(ch.Period)
+	}
+	return c
 }
 
 // Surplus is an instance beyond the fleet's count or a second live
@@ -102,6 +130,9 @@ type Surplus struct {
 	// Action is "isolate" when the plan isolates it, else "report".
 	Action string `json:"action"`
 	Reason string `json:"reason"`
+	// HeldBy names the limit that turned the isolation into a report
+	// (LimitIsolates, when it is 0); "" otherwise.
+	HeldBy string `json:"heldBy,omitempty"`
 }
 
 // Drift is a live instance that differs from its spec in a way only a new
@@ -132,12 +163,23 @@ type FleetError struct {
 
 func (e *FleetError) Error() string { return e.Message }
 
-// Violation is a guard the plan exceeds.
+// Violation is a guard the plan exceeds, as data: which limit, what the
+// plan would do and the most the limit allows. The engine does not word
+// it: a front end does, naming the limit as its users set it (Plan.Word,
+// Violation.Text).
 type Violation struct {
-	Limit   string  `json:"limit"` // "max-creates", "max-monthly-spend", "max-isolates"
+	// Limit is LimitCreates, LimitMonthlySpend or LimitIsolates.
+	Limit   string  `json:"limit"`
 	Planned float64 `json:"planned"`
 	Max     float64 `json:"max"`
-	Message string  `json:"message"`
+	// Currency is that of Planned and Max, for LimitMonthlySpend.
+	Currency string `json:"currency,omitempty"`
+	// PricesUnknown reports, for LimitMonthlySpend, that some price could
+	// not be had: the plan cannot show it stays under the limit.
+	PricesUnknown bool `json:"pricesUnknown,omitempty"`
+	// Message is the violation in the words of the front end that shows
+	// it, filled in by Plan.Word; "" until then.
+	Message string `json:"message,omitempty"`
 }
 
 // isolations counts the surplus instances the fleet plan isolates.

@@ -40,10 +40,9 @@ type Options struct {
 	Concurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Getenv and ReadFile resolve spec.login.passwordFrom; nil means the
-	// process environment and os.ReadFile.
-	Getenv   func(string) string
-	ReadFile func(string) ([]byte, error)
+	// Getenv resolves spec.login.passwordFrom.env; nil means the process
+	// environment. A passwordFrom.file is read with spec.ReadPasswordFile.
+	Getenv func(string) string
 	// Logger receives one line per create and isolation; nil means silent.
 	Logger *slog.Logger
 	// Progress, if set, is called after each create or isolation ends.
@@ -76,9 +75,6 @@ func New(cloud Cloud, state *State, opts Options) *Reconciler {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
-	}
 	if opts.MaxIncarnationSteps <= 0 {
 		opts.MaxIncarnationSteps = 8
 	}
@@ -86,6 +82,7 @@ func New(cloud Cloud, state *State, opts Options) *Reconciler {
 		opts.Concurrency = 32
 	}
 	opts.Diff = opts.Diff.withDefaults()
+	opts.Diff.Tags = opts.Tags
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,9 +132,6 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
 	for _, fp := range p.Fleets {
-		if len(fp.Creates) > 0 {
-			siteProblem(fp, r.opts.Tags)
-		}
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
 			fp.Creates, fp.Surplus = nil, nil
@@ -227,9 +221,9 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 			continue
 		}
 		wg.Go(func() {
-			pw, err := r.password(fp.fleet)
+			pw, err := r.password(ctx, fp)
 			if err != nil {
-				fp.Error = &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
+				fp.Error = passwordError(err)
 				return
 			}
 			zones := map[string]bool{}
@@ -238,11 +232,16 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 					continue
 				}
 				zones[c.Zone] = true
-				req := CreateRequest(fp.fleet, c.Slot, c.Incarnation, r.opts.Tags, pw)
+				req, err := c.sendable(fp.Region, fp.Fleet, c.Incarnation, pw)
+				if err != nil {
+					fp.Error = &FleetError{Message: err.Error()}
+					return
+				}
 				// No token: a service that remembered the slot's token for a
 				// DryRun could answer the real create later with the DryRun's
 				// empty ID set. A DryRun buys nothing, so retrying it
-				// without a token is safe.
+				// without a token is safe. (req is a copy: the plan's
+				// request keeps its token.)
 				req.DryRun, req.ClientToken = true, ""
 				if _, err := r.cloud.CreateInstances(ctx, fp.Region, req); err != nil && lighthouse.ErrorCode(err) != "DryRunOperation" {
 					fp.Error = fleetError(err)
@@ -254,12 +253,20 @@ func (r *Reconciler) dryRun(ctx context.Context, p *Plan) {
 	wg.Wait()
 }
 
-// password resolves a fleet's login password, "" when it uses none.
-func (r *Reconciler) password(f *spec.Fleet) (string, error) {
-	if f.Spec.Login == nil || f.Spec.Login.PasswordFrom == nil {
+// password resolves a fleet plan's login password under ctx, "" when it
+// uses none. A password file is read as spec.ReadPasswordFile reads it: a
+// regular file, a few hundred bytes at most, so no source can hold up the
+// run.
+func (r *Reconciler) password(ctx context.Context, fp *FleetPlan) (string, error) {
+	if fp.passwordFrom == nil {
 		return "", nil
 	}
-	return f.Spec.Login.PasswordFrom.Resolve(r.opts.Getenv, r.opts.ReadFile)
+	return fp.passwordFrom.Resolve(ctx, r.opts.Getenv)
+}
+
+// passwordError is the fleet error of a password that could not be had.
+func passwordError(err error) *FleetError {
+	return &FleetError{Field: "spec.login.passwordFrom", Message: err.Error()}
 }
 
 // total sums the fleets into the plan's totals.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/internal/escape"
 )
 
 // MarkdownMarker starts every Markdown plan: CI finds the comment it wrote
@@ -28,9 +30,13 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 	head.WriteString(MarkdownMarker + "\n")
 	fmt.Fprintf(&head, "### lightkeeper plan\n\n**%s**\n\n", mdText(Summary(p)))
 	if len(p.Violations) > 0 {
-		head.WriteString("> [!CAUTION]\n> Over a safety limit; nothing is created without `--allow-over-limit`:\n")
+		if allow := p.words.AllowOverLimit; allow != "" {
+			fmt.Fprintf(&head, "> [!CAUTION]\n> Over a safety limit; nothing is created without %s:\n", mdCode(allow))
+		} else {
+			head.WriteString("> [!CAUTION]\n> Over a safety limit; nothing is created:\n")
+		}
 		for _, v := range p.Violations {
-			fmt.Fprintf(&head, "> - `%s`: %s\n", v.Limit, mdText(v.Message))
+			fmt.Fprintf(&head, "> - %s: %s\n", mdCode(v.Limit), mdText(violationText(p, v)))
 		}
 		head.WriteString("\n")
 	}
@@ -38,17 +44,17 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | monthly delta | commitment |\n")
 		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, fp := range p.Fleets {
-			name := "`" + fp.Fleet + "`"
+			name := mdCode(fp.Fleet)
 			if fp.Error != nil {
 				name += " :x:"
 			}
 			creates, monthly, commitment := fleetCells(fp)
-			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed,
-				creates, len(fp.Surplus), mdCell(monthly), mdCell(commitment))
+			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
+				creates, len(fp.Surplus), mdText(monthly), mdText(commitment))
 		}
 		if len(p.Fleets) > 1 {
 			m := p.Totals.Money
-			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdCell(money(m, m.Monthly, true)), mdCell(money(m, m.Commitment, false)))
+			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
 		}
 		head.WriteString("\n")
 	}
@@ -56,7 +62,7 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 	if len(p.Orphans) > 0 {
 		fmt.Fprintf(&tail, "<details><summary>%s tagged for fleets no longer in git (reported, never touched)</summary>\n\n", plural(len(p.Orphans), "instance"))
 		for _, in := range p.Orphans {
-			fmt.Fprintf(&tail, "- `%s` %s (%s, fleet `%s`, slot %d)\n", in.ID, mdText(in.Name), in.State, in.Fleet, in.Slot)
+			fmt.Fprintf(&tail, "- %s %s (%s, fleet %s, slot %d)\n", mdCode(in.ID), mdText(in.Name), mdText(in.State), mdCode(in.Fleet), in.Slot)
 		}
 		tail.WriteString("\n</details>\n\n")
 	}
@@ -68,7 +74,7 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 	var sections []string
 	for _, fp := range p.Fleets {
 		if fp.noteworthy() {
-			sections = append(sections, markdownFleet(fp))
+			sections = append(sections, markdownFleet(fp, p.words))
 		}
 	}
 	out := head.String()
@@ -95,7 +101,7 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 	return err
 }
 
-func markdownFleet(fp *FleetPlan) string {
+func markdownFleet(fp *FleetPlan, words Words) string {
 	var b strings.Builder
 	var what []string
 	if fp.Error != nil {
@@ -117,9 +123,9 @@ func markdownFleet(fp *FleetPlan) string {
 	if n := len(fp.Warnings); n > 0 {
 		what = append(what, plural(n, "warning"))
 	}
-	fmt.Fprintf(&b, "<details><summary><code>%s</code> (%s): %s</summary>\n\n", fp.Fleet, fp.Region, strings.Join(what, ", "))
+	fmt.Fprintf(&b, "<details><summary><code>%s</code> (%s): %s</summary>\n\n", mdText(fp.Fleet), mdText(fp.Region), strings.Join(what, ", "))
 	if fp.File != "" {
-		fmt.Fprintf(&b, "Spec: `%s:%d`\n\n", fp.File, fp.Line)
+		fmt.Fprintf(&b, "Spec: %s\n\n", mdCode(fmt.Sprintf("%s:%d", fp.File, fp.Line)))
 	}
 	if e := fp.Error; e != nil {
 		fmt.Fprintf(&b, ":x: **Error:** %s\n\n", mdText(fleetErrorText(e)))
@@ -135,18 +141,18 @@ func markdownFleet(fp *FleetPlan) string {
 			if zone == "" {
 				zone = "(cloud picks)"
 			}
-			fmt.Fprintf(&b, "| %d | `%s` | %s | `%s` | `%s` | %d | %s |\n", c.Slot, c.Name, zone, c.BundleID, c.BlueprintID, c.Period, mdCell(why))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %s |\n", c.Slot, mdCode(c.Name), mdText(zone), mdCode(c.BundleID), mdCode(c.BlueprintID), c.Period, mdText(why))
 		}
 		b.WriteString("\n")
 	}
 	for _, s := range fp.Surplus {
-		fmt.Fprintf(&b, "- **%s** `%s` %s (%s): %s\n", s.Action, s.ID, mdText(s.Name), s.State, mdText(s.Reason))
+		fmt.Fprintf(&b, "- **%s** %s %s (%s): %s\n", mdText(s.Action), mdCode(s.ID), mdText(s.Name), mdText(s.State), mdText(s.Reason+heldText(s, words)))
 	}
 	for _, wt := range fp.Waiting {
 		fmt.Fprintf(&b, "- slot %d waits for %s until %s\n", wt.Slot, mdText(waitingWhat(wt)), wt.Until.UTC().Format(time.RFC3339))
 	}
 	for _, d := range fp.Drift {
-		fmt.Fprintf(&b, "- drift `%s` %s: `%s` is `%s`, the instance has `%s` (reported only)\n", d.InstanceID, mdText(d.Name), d.Field, d.Spec, d.Actual)
+		fmt.Fprintf(&b, "- drift %s %s: %s is %s, the instance has %s (reported only)\n", mdCode(d.InstanceID), mdText(d.Name), mdCode(d.Field), mdCode(d.Spec), mdCode(d.Actual))
 	}
 	for _, w := range fp.Warnings {
 		fmt.Fprintf(&b, "- :warning: %s\n", mdText(w))
@@ -168,7 +174,7 @@ func markdownResult(b *strings.Builder, res *Result) {
 		if len(fr.Failures) == 0 && fr.Error == nil {
 			continue
 		}
-		fmt.Fprintf(b, "- `%s`:", fr.Fleet)
+		fmt.Fprintf(b, "- %s:", mdCode(fr.Fleet))
 		if fr.Error != nil {
 			fmt.Fprintf(b, " %s", mdText(fleetErrorText(fr.Error)))
 		}
@@ -180,10 +186,43 @@ func markdownResult(b *strings.Builder, res *Result) {
 	b.WriteString("\n")
 }
 
-// mdText escapes what Markdown or HTML in a comment would read as markup.
-var mdReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]", "\n", " ")
+// mdText escapes s, text from a fleet spec or from the cloud, for a
+// Markdown comment on GitHub or GitLab, anywhere in a line, a table cell
+// included. Whatever s holds, the result is plain text on one line:
+//
+//   - characters that are not printable are written as escape.Text writes
+//     them (\n, \x1b, \u202e), so no line, and no table row, is broken;
+//   - &, < and > become &amp;, &lt; and &gt;, so no HTML tag, comment
+//     ("<!--"), autolink or entity can start;
+//   - a backslash goes before \ ` * _ ~ [ ] | $ @, so no backslash escape,
+//     code span, emphasis, strikethrough, link, image, cell border, math or
+//     mention can start: CommonMark reads any ASCII punctuation after a
+//     backslash as itself (GFM too inside table cells, code spans
+//     included).
+//
+// What starts a construct only at the start of a line (a heading, a list, a
+// quote) is left: every line of the comment starts with lightkeeper's own
+// text. FuzzRenderMarkdown holds the renderer to this.
+func mdText(s string) string { return mdReplacer.Replace(escape.Text(s)) }
 
-func mdText(s string) string { return mdReplacer.Replace(s) }
+var mdReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "~", `\~`, "[", `\[`, "]", `\]`, "|", `\|`, "$", `\$`, "@", `\@`)
 
-// mdCell is mdText that is also safe in a table cell.
-func mdCell(s string) string { return strings.ReplaceAll(mdText(s), "|", "\\|") }
+// mdCode shows s as code: a code span where s holds only characters that
+// cannot end one or break a line (letters, digits and - . _ / : + = , @),
+// as IDs, names and paths do; otherwise an HTML code element around
+// mdText(s), which shows any s as itself.
+func mdCode(s string) string {
+	if s != "" && strings.IndexFunc(s, notCodeSafe) < 0 {
+		return "`" + s + "`"
+	}
+	return "<code>" + mdText(s) + "</code>"
+}
+
+func notCodeSafe(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("-._/:+=,@", r)
+}

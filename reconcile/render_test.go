@@ -108,9 +108,14 @@ func renderPlan(t testing.TB) *Plan {
 		}
 	}
 	p.total()
-	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	p.Check(Limits{MaxCreates: 2, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit})
+	p.Word(cliWords)
 	return p
 }
+
+// cliWords are the command line's names of the limits (cmd/lightkeeper),
+// which the golden files show.
+var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", AllowOverLimit: "--allow-over-limit"}
 
 func renderResult() *Result {
 	return &Result{FormatVersion: FormatVersion, Created: 2, Failed: 1, Isolated: 1, Fleets: []*FleetResult{
@@ -135,7 +140,8 @@ func noChangePlan(t testing.TB) *Plan {
 	}
 	obs := map[string]*Observation{"ap-guangzhou": {Region: "ap-guangzhou", At: t0, Total: 3, Fleets: map[string][]Instance{"web": ins}, Seen: seen}}
 	p := Diff(fleets, obs, nil, t0, DiffOptions{})
-	p.Check(Limits{MaxCreates: DefaultMaxCreates})
+	p.Check(Limits{MaxCreates: DefaultMaxCreates, MaxMonthlySpend: NoLimit})
+	p.Word(cliWords)
 	return p
 }
 
@@ -149,7 +155,8 @@ func errorPlan(t testing.TB) *Plan {
 		}
 	}
 	p.total()
-	p.Check(Limits{MaxCreates: 2, MaxIsolates: -1})
+	p.Check(Limits{MaxCreates: 2, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit})
+	p.Word(cliWords)
 	return p
 }
 
@@ -318,6 +325,8 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		res := renderResult()
 		res.Fleets[1].Error = &FleetError{Code: "c", Field: "f", Message: "m"}
 		res.Fleets[1].Failures[0].InstanceID = "lhins-x"
+		p.Fleets[1].Surplus[0].HeldBy = LimitIsolates
+		p.Violations = append(p.Violations, Violation{Limit: LimitMonthlySpend, Planned: 1, Max: 0, Currency: "CNY", PricesUnknown: true, Message: "m"})
 		var b bytes.Buffer
 		if err := RenderReportJSON(&b, p, res, []string{"web 1/3 RUNNING"}); err != nil {
 			t.Fatal(name, err)

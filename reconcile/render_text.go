@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/internal/escape"
 )
 
 // ANSI colours of the text form; used only when the caller says the output
@@ -22,9 +24,13 @@ const (
 )
 
 // textWriter writes lines, coloured or not, and remembers the first error.
+// Every string it is given to show is escaped (escape.Text): names, paths
+// and messages from a repository or the cloud cannot write control
+// characters to a terminal or start a workflow command in a CI log.
 type textWriter struct {
 	w     *bufio.Writer
 	color bool
+	words Words
 }
 
 func (t *textWriter) paint(code, s string) string {
@@ -34,9 +40,23 @@ func (t *textWriter) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
+// line writes one line: format is lightkeeper's own text, and each string
+// among args is escaped.
 func (t *textWriter) line(code, format string, args ...any) {
-	t.w.WriteString(t.paint(code, fmt.Sprintf(format, args...)))
+	t.w.WriteString(t.paint(code, fmt.Sprintf(format, escaped(args)...)))
 	t.w.WriteByte('\n')
+}
+
+// escaped returns args with each string escaped (escape.Text).
+func escaped(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = escape.Text(s)
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // RenderText writes p for a person: a table of the fleets, aligned, then
@@ -45,7 +65,7 @@ func (t *textWriter) line(code, format string, args ...any) {
 // written after the plan. color adds ANSI colours; pass true only when the
 // output is a terminal and NO_COLOR is unset.
 func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
-	t := &textWriter{w: bufio.NewWriter(w), color: color}
+	t := &textWriter{w: bufio.NewWriter(w), color: color, words: p.words}
 	if len(p.Fleets) == 0 {
 		t.line("", "No fleets.")
 	} else {
@@ -65,7 +85,7 @@ func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
 		t.line("", "")
 		t.line(ansiRed+ansiBold, "Over a safety limit:")
 		for _, v := range p.Violations {
-			t.line(ansiRed, "  x %s: %s", v.Limit, v.Message)
+			t.line(ansiRed, "  x %s: %s", v.Limit, violationText(p, v))
 		}
 	}
 	t.line("", "")
@@ -82,13 +102,13 @@ func (t *textWriter) table(p *Plan) {
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tMONTHLY\tCOMMITMENT")
 	for _, fp := range p.Fleets {
-		name := fp.Fleet
+		name := escape.Text(fp.Fleet)
 		if fp.Error != nil {
 			name += " (error)"
 		}
 		creates, monthly, commitment := fleetCells(fp)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n",
-			name, fp.Region, fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), monthly, commitment)
+			name, escape.Text(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), escape.Text(monthly), escape.Text(commitment))
 	}
 	if len(p.Fleets) > 1 {
 		desired, live, pending, failed, surplus := 0, 0, 0, 0, 0
@@ -100,7 +120,7 @@ func (t *textWriter) table(p *Plan) {
 			surplus += len(fp.Surplus)
 		}
 		fmt.Fprintf(tw, "TOTAL\t\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", desired, live, pending, failed,
-			signed(p.Totals.Creates), surplus, money(p.Totals.Money, p.Totals.Money.Monthly, true), money(p.Totals.Money, p.Totals.Money.Commitment, false))
+			signed(p.Totals.Creates), surplus, escape.Text(money(p.Totals.Money, p.Totals.Money.Monthly, true)), escape.Text(money(p.Totals.Money, p.Totals.Money.Commitment, false)))
 	}
 	tw.Flush()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -135,7 +155,7 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 		if s.Action == ActionIsolate {
 			code = ansiRed
 		}
-		t.line(code, "  - %s %s %s (%s): %s", s.Action, s.ID, s.Name, s.State, s.Reason)
+		t.line(code, "  - %s %s %s (%s): %s%s", s.Action, s.ID, s.Name, s.State, s.Reason, heldText(s, t.words))
 	}
 	for _, wt := range fp.Waiting {
 		t.line(ansiCyan, "  ~ slot %d waits for %s until %s", wt.Slot, waitingWhat(wt), wt.Until.UTC().Format(time.RFC3339))
@@ -200,9 +220,22 @@ func Summary(p *Plan) string {
 		b.WriteString(".")
 	}
 	if len(p.Violations) > 0 {
-		fmt.Fprintf(&b, " Over %s: nothing is created without --allow-over-limit.", plural(len(p.Violations), "safety limit"))
+		fmt.Fprintf(&b, " Over %s: nothing is created", plural(len(p.Violations), "safety limit"))
+		if allow := p.words.AllowOverLimit; allow != "" {
+			fmt.Fprintf(&b, " without %s", allow)
+		}
+		b.WriteString(".")
 	}
 	return b.String()
+}
+
+// violationText is v in the plan's words: its Message once Word filled it
+// in, else its Text with the limit's own name.
+func violationText(p *Plan, v Violation) string {
+	if v.Message != "" {
+		return v.Message
+	}
+	return v.Text(p.words)
 }
 
 // fleetCreates is what a fleet plan creates: nothing while it is in error

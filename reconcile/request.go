@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -12,9 +13,10 @@ import (
 // zone, with the fleet's bundle, blueprint, charge, login and containers, and
 // the slot's ClientToken. withTags adds the user tags and lightkeeper's
 // lightkeeper-fleet and lightkeeper-slot tags, for sites that take Tags on
-// create (the international site does not). password is the resolved
-// login password of a fleet whose login uses passwordFrom, "" otherwise.
-func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool, password string) *lighthouse.CreateInstancesRequest {
+// create (the international site does not). A fleet whose login reads a
+// password (passwordFrom) gets a LoginConfiguration without it: the
+// password is set only on the copy that is sent (WithPassword).
+func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool) *lighthouse.CreateInstancesRequest {
 	s := f.Spec
 	req := &lighthouse.CreateInstancesRequest{
 		BundleId:              s.BundleID,
@@ -30,9 +32,6 @@ func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool, password
 	}
 	if l := s.Login; l != nil {
 		req.LoginConfiguration = &lighthouse.LoginConfiguration{KeyIds: l.KeyIDs}
-		if l.PasswordFrom != nil {
-			req.LoginConfiguration.Password = password
-		}
 	}
 	if withTags {
 		for _, tag := range f.InstanceTags(slot) {
@@ -58,6 +57,34 @@ func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool, password
 		req.Containers = append(req.Containers, dc)
 	}
 	return req
+}
+
+// WithPassword returns a copy of req that logs in with password, to send;
+// req itself is left without it. A "" password, or a request without a
+// LoginConfiguration, returns req.
+func WithPassword(req *lighthouse.CreateInstancesRequest, password string) *lighthouse.CreateInstancesRequest {
+	if password == "" || req.LoginConfiguration == nil {
+		return req
+	}
+	cp := *req
+	lc := *req.LoginConfiguration
+	lc.Password = password
+	cp.LoginConfiguration = &lc
+	return &cp
+}
+
+// sendable is the request Apply sends for c at incarnation inc, a copy of
+// the plan's: for a later incarnation that incarnation's token, and the
+// login password.
+func (c *Create) sendable(region, fleet string, inc int, password string) (*lighthouse.CreateInstancesRequest, error) {
+	if c.Request == nil {
+		return nil, fmt.Errorf("the plan holds no request for slot %d; apply only plans made by Reconciler.Plan", c.Slot)
+	}
+	req := *c.Request
+	if inc != c.Incarnation {
+		req.ClientToken = Token(region, fleet, c.Slot, inc)
+	}
+	return WithPassword(&req, password), nil
 }
 
 // slotOfTags reads lightkeeper's tags of an instance: the fleet and slot it

@@ -4,20 +4,22 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/lightkeeper/lightkeeper/spec"
 )
 
-// siteProblem reports what of a fleet the international site cannot create,
-// where Options.Tags says the site takes no tags: its CreateInstances takes
-// no Tags and its DockerContainerConfiguration has no RestartPolicy
-// (tencentcloud-sdk-go-intl-en, lighthouse/v20200324/models.go). A restart
-// policy is refused rather than dropped, so that no container runs other
-// than the spec says; user tags are only noted, as the spec documents that
-// they are sent where the site takes them.
-func siteProblem(fp *FleetPlan, tags bool) {
-	if tags || fp.fleet == nil {
+// siteProblem reports what of fleet f the international site cannot
+// create, where DiffOptions.Tags says the site takes no tags: its
+// CreateInstances takes no Tags and its DockerContainerConfiguration has no
+// RestartPolicy (tencentcloud-sdk-go-intl-en, lighthouse/v20200324/models.go).
+// A restart policy is refused rather than dropped, so that no container runs
+// other than the spec says; user tags are only noted, as the spec documents
+// that they are sent where the site takes them.
+func siteProblem(fp *FleetPlan, f *spec.Fleet, tags bool) {
+	if tags {
 		return
 	}
-	s := fp.fleet.Spec
+	s := f.Spec
 	for i, c := range s.Containers {
 		if c.RestartPolicy != "" {
 			fp.Error = &FleetError{Field: fmt.Sprintf("spec.containers[%d].restartPolicy", i),

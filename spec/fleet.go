@@ -22,8 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
@@ -173,77 +171,6 @@ type Login struct {
 type PasswordFrom struct {
 	Env  string `yaml:"env,omitempty" json:"env,omitempty"`
 	File string `yaml:"file,omitempty" json:"file,omitempty"`
-}
-
-// Resolve reads the password with the given accessors (os.Getenv and
-// os.ReadFile in the daemon). A trailing newline of a file is dropped. A
-// password the API would refuse (length, spaces, a leading '/', fewer than
-// three kinds of characters) is an error, so nothing is bought with it.
-// Errors name the variable or file, never the value.
-func (p *PasswordFrom) Resolve(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
-	switch {
-	case p == nil:
-		return "", fmt.Errorf("spec: no passwordFrom")
-	case p.Env != "":
-		v := getenv(p.Env)
-		if v == "" {
-			return "", fmt.Errorf("spec: passwordFrom: environment variable %s is unset or empty", p.Env)
-		}
-		if problem := passwordProblem(v); problem != "" {
-			return "", fmt.Errorf("spec: passwordFrom: the password in environment variable %s %s", p.Env, problem)
-		}
-		return v, nil
-	case p.File != "":
-		b, err := readFile(p.File)
-		if err != nil {
-			return "", fmt.Errorf("spec: passwordFrom: read password file: %w", err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("spec: passwordFrom: password file %s is empty", p.File)
-		}
-		if problem := passwordProblem(v); problem != "" {
-			return "", fmt.Errorf("spec: passwordFrom: the password in file %s %s", p.File, problem)
-		}
-		return v, nil
-	}
-	return "", fmt.Errorf("spec: passwordFrom sets neither env nor file")
-}
-
-// passwordProblem checks a login password against the rules of
-// CreateInstances (LoginConfiguration.Password) that hold for every
-// platform: 8 to 30 characters, no spaces, no leading '/', at least three
-// of lowercase letters, uppercase letters, digits and symbols. (Windows
-// needs 12 characters; the API says so if the blueprint is Windows.) The
-// message never contains the password.
-func passwordProblem(pw string) string {
-	const rules = "; the API wants 8 to 30 characters, no spaces, no leading '/', and at least three of lowercase letters, uppercase letters, digits and symbols"
-	n := utf8.RuneCountInString(pw)
-	switch {
-	case n < 8 || n > 30:
-		return fmt.Sprintf("has %d characters%s", n, rules)
-	case strings.HasPrefix(pw, "/"):
-		return "starts with '/'" + rules
-	case strings.IndexFunc(pw, unicode.IsSpace) >= 0:
-		return "contains a space" + rules
-	}
-	var lower, upper, digit, symbol int
-	for _, r := range pw {
-		switch {
-		case unicode.IsLower(r):
-			lower = 1
-		case unicode.IsUpper(r):
-			upper = 1
-		case unicode.IsDigit(r):
-			digit = 1
-		default:
-			symbol = 1
-		}
-	}
-	if classes := lower + upper + digit + symbol; classes < 3 {
-		return fmt.Sprintf("mixes only %d kinds of characters%s", classes, rules)
-	}
-	return ""
 }
 
 // Container is one Docker container started on new instances, as the API's

@@ -1,8 +1,6 @@
 package spec
 
 import (
-	"errors"
-	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -176,38 +174,6 @@ func TestPosition(t *testing.T) {
 	} {
 		if l, c := f.Position(field); l != want[0] || c != want[1] {
 			t.Errorf("Position(%s) = %d:%d, want %d:%d", field, l, c, want[0], want[1])
-		}
-	}
-}
-
-func TestPasswordFromResolve(t *testing.T) {
-	env := map[string]string{"PW": "s3cret-Passw0rd"}
-	getenv := func(k string) string { return env[k] }
-	files := fstest.MapFS{"pw": {Data: []byte("from-file-Passw0rd\n")}, "empty": {Data: []byte("\n")}}
-	readFile := func(name string) ([]byte, error) { return fs.ReadFile(files, name) }
-
-	if got, err := (&PasswordFrom{Env: "PW"}).Resolve(getenv, readFile); err != nil || got != "s3cret-Passw0rd" {
-		t.Errorf("env: %q, %v", got, err)
-	}
-	if got, err := (&PasswordFrom{File: "pw"}).Resolve(getenv, readFile); err != nil || got != "from-file-Passw0rd" {
-		t.Errorf("file: %q, %v", got, err)
-	}
-	if _, err := (&PasswordFrom{Env: "UNSET"}).Resolve(getenv, readFile); err == nil || !strings.Contains(err.Error(), "UNSET is unset or empty") {
-		t.Errorf("unset env: %v", err)
-	}
-	if _, err := (&PasswordFrom{File: "missing"}).Resolve(getenv, readFile); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("missing file: %v", err)
-	}
-	if _, err := (&PasswordFrom{File: "empty"}).Resolve(getenv, readFile); err == nil || strings.Contains(err.Error(), "Passw0rd") {
-		t.Errorf("empty file: %v", err)
-	}
-	// A password the API would refuse (InvalidParameterValue.InvalidPassword)
-	// is refused before anything is bought, without showing it.
-	for _, pw := range []string{"Sh0rt!", "alllowercaseletters", "/Leading-slash1", "has Space-A1", strings.Repeat("Ab1-", 8)} {
-		env["BAD"] = pw
-		_, err := (&PasswordFrom{Env: "BAD"}).Resolve(getenv, readFile)
-		if err == nil || !strings.Contains(err.Error(), "environment variable BAD") || strings.Contains(err.Error(), pw) {
-			t.Errorf("password %q: %v", pw, err)
 		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build full
+
 package main
 
 import (
@@ -21,9 +23,9 @@ import (
 // fails the scenario on a fleet over its ceiling or a name held by two
 // live instances.
 //
-//	go test ./cmd/lightkeeper/ -run TestHAChaos -v                      # -hachaos.n scenarios
-//	go test ./cmd/lightkeeper/ -run TestHAChaos -hachaos.n 20 -hachaos.from 100 -v
-//	go test ./cmd/lightkeeper/ -run TestHAChaos -hachaos.seed 7 -v     # replay one seed
+//	go test -tags full ./cmd/lightkeeper/ -run TestHAChaos -v          # -hachaos.n scenarios
+//	go test -tags full ./cmd/lightkeeper/ -run TestHAChaos -hachaos.n 20 -hachaos.from 100 -v
+//	go test -tags full ./cmd/lightkeeper/ -run TestHAChaos -hachaos.seed 7 -v # replay one seed
 //
 // The events' timing is real, so a replay repeats the events, not every
 // interleaving.

@@ -1,3 +1,5 @@
+//go:build full
+
 package main
 
 import (
@@ -14,6 +16,14 @@ import (
 // emulator` and three `lightkeeper daemon` processes (haRig). Each asserts
 // what it is about, and the rig's monitor fails any of them on a fleet over
 // its count or a name held twice, at any moment.
+//
+// They are the full suite, with the HA chaos (ha_chaos_test.go) and the HA
+// measurements (ha_measure_test.go): the files of the rig and its tests
+// build only with the tag full, so that `go test ./...` stays under two
+// minutes on two cores. .ci/run runs them all:
+//
+//	go test -tags full ./...
+//	go test -tags full ./cmd/lightkeeper/ -run TestHA -v
 
 // TestHAElection: of three daemons, reaching etcd over TLS with a client
 // certificate, exactly one leads and the others name it; /readyz and

@@ -1,3 +1,5 @@
+//go:build full
+
 package main
 
 import (
@@ -11,9 +13,10 @@ import (
 )
 
 // The HA measurements (docs/benchmarks.md, "Several hosts") are benchmarks,
-// which a plain go test does not run; each takes minutes:
+// which a plain go test does not run, and build only with the tag full
+// (see ha_e2e_test.go); each takes minutes:
 //
-//	go test ./cmd/lightkeeper/ -run '^$' -bench HA -benchtime 1x -ha.samples 10 -v -timeout 30m
+//	go test -tags full ./cmd/lightkeeper/ -run '^$' -bench HA -benchtime 1x -ha.samples 10 -v -timeout 30m
 var (
 	haSamples  = flag.Int("ha.samples", 5, "SIGKILL failovers measured per lease TTL")
 	haIdle     = flag.Duration("ha.idle", 60*time.Second, "how long the idle etcd traffic is measured")

@@ -72,7 +72,7 @@ func startOverlapDaemon(t testing.TB, id string, etcd []string, h *emulatortest.
 	})
 	d, err := daemon.New(daemon.Options{
 		Source: daemon.DirSource{Dir: dir}, Cloud: client, Leadership: l, Interval: time.Hour, Jitter: -1,
-		Limits: reconcile.Limits{MaxCreates: -1}, StateDir: t.TempDir(),
+		Limits: reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit}, StateDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

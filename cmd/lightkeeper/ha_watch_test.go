@@ -1,7 +1,8 @@
+//go:build full
+
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -280,21 +280,4 @@ func (m *fleetMonitor) check() {
 		m.t.Errorf("the fleet monitor saw %d violations:\n%s", len(m.bad), strings.Join(m.bad, "\n"))
 		m.bad = nil
 	}
-}
-
-// listInstances is GET /_emulator/instances, returning errors instead of
-// failing (it runs on the monitor's goroutine).
-func listInstances(base string) ([]lighthouse.Instance, error) {
-	resp, err := http.Get(base + "/_emulator/instances")
-	if err != nil {
-		return nil, fmt.Errorf("list the emulator's instances: %w", err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Instances []lighthouse.Instance `json:"instances"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("decode the emulator's instances: %w", err)
-	}
-	return body.Instances, nil
 }

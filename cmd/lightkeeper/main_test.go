@@ -87,7 +87,7 @@ func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
 	_, out, _ := runCmd(t, "reconcile", "--help")
 	for _, want := range []string{
 		"\n  --plan\n    \tprint the plan and change nothing\n",
-		"\n  --max-creates int\n    \tmost instances one run may create; -1 for no limit (default 20)\n",
+		"\n  --max-creates int\n    \tmost instances one run may create; 0 none, -1 no limit (default 20)\n",
 		"\n  --output string\n    \toutput format: text, json or markdown (default \"text\")\n",
 		"\n  --wait[=DURATION]\n",
 		"\n  --state-dir DIR\n",

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/escape"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
@@ -52,7 +53,8 @@ allows.
 
 Guards: a plan that creates more than --max-creates instances, adds more than
 --max-monthly-spend a month, or isolates more than --max-isolates exits 3 and
-creates nothing, unless --allow-over-limit.
+creates nothing, unless --allow-over-limit. Every limit takes a number of 0
+or more (0: nothing may be done) or -1 for no limit.
 
 Site: the China site takes Tags on create, the international one does not.
 --site auto (default) decides by the endpoint: the default and the regional
@@ -164,9 +166,9 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.StringVar(&f.site, "site", site, "auto, china (send Tags on create) or intl (no Tags); default $"+envSite+", else auto")
 	fs.StringVar(&f.output, "output", "text", "output format: text, json or markdown")
 	fs.Var(&f.wait, "wait", "after applying, wait until every fleet is RUNNING at its count (`DURATION`, default 10m when given alone: --wait or --wait=5m)")
-	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; -1 for no limit")
-	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", 0, "most one run may add to the monthly bill, in the price's currency; 0 for no limit")
-	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 reports surplus only, -1 for no limit")
+	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; 0 none, -1 no limit")
+	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", reconcile.NoLimit, "most one run may add to the monthly bill, in the price's currency; 0 nothing, -1 no limit")
+	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 none (surplus is only reported), -1 no limit")
 	fs.IntVar(&f.maxTotalCount, "max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets (as validate checks it); -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
@@ -183,7 +185,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	switch {
 	case f.output != "text" && f.output != "json" && f.output != "markdown":
 		return nil, nil, usageError("--output must be text, json or markdown, not %q", f.output)
-	case f.site != "auto" && f.site != "china" && f.site != "intl":
+	case f.site != lighthouse.SiteAuto && f.site != lighthouse.SiteChina && f.site != lighthouse.SiteIntl:
 		return nil, nil, usageError("--site (or $%s) must be auto, china or intl, not %q", envSite, f.site)
 	case f.limits.MaxCreates < -1:
 		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
@@ -191,8 +193,8 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 		return nil, nil, usageError("--max-isolates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxIsolates)
 	case f.maxTotalCount == 0 || f.maxTotalCount < -1:
 		return nil, nil, usageError("--max-total-count must be positive or -1, not %d", f.maxTotalCount)
-	case !(f.limits.MaxMonthlySpend >= 0) || math.IsInf(f.limits.MaxMonthlySpend, 0):
-		return nil, nil, usageError("--max-monthly-spend must be an amount of 0 or more, not %v", f.limits.MaxMonthlySpend)
+	case !(f.limits.MaxMonthlySpend >= 0 || f.limits.MaxMonthlySpend == reconcile.NoLimit) || math.IsInf(f.limits.MaxMonthlySpend, 0):
+		return nil, nil, usageError("--max-monthly-spend must be an amount of 0 or more, or -1 for no limit, not %v", f.limits.MaxMonthlySpend)
 	case f.plan && f.wait.d > 0:
 		return nil, nil, usageError("--wait waits for an apply; it does nothing with --plan")
 	case f.plan && f.allowOverLimit:
@@ -243,7 +245,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{MaxTotalCount: f.maxTotalCount, ExtraRegions: f.regions})
 	if errs, ok := specErrors(err); ok {
 		for _, pe := range errs {
-			fmt.Fprintln(e.stderr, pe.Error())
+			fmt.Fprintln(e.stderr, escape.Text(pe.Error()))
 		}
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(errs.Count(), "problem"))}
 	} else if err != nil {
@@ -302,7 +304,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	r := reconcile.New(client, st, reconcile.Options{
-		Tags:      lighthouse.SendsTags(f.site, endpoint),
+		Tags:      lighthouse.TakesTags(f.site, endpoint),
 		APIDryRun: f.apiDryRun,
 		Getenv:    e.getenv,
 		Logger:    logger,
@@ -344,7 +346,7 @@ func (run *reconcileRun) do(ctx context.Context) error {
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("plan: %w", err))
 	}
-	over := p.Check(run.f.limits)
+	over := check(p, run.f.limits)
 	if run.f.plan {
 		if err := run.render(p, nil, nil); err != nil {
 			return err
@@ -397,6 +399,21 @@ func (run *reconcileRun) do(ctx context.Context) error {
 	return nil
 }
 
+// flagWords name the limits as reconcile's flags do.
+var flagWords = reconcile.Words{
+	MaxCreates:      "--max-creates",
+	MaxMonthlySpend: "--max-monthly-spend",
+	MaxIsolates:     "--max-isolates",
+	AllowOverLimit:  "--allow-over-limit",
+}
+
+// check checks p against l and words what it exceeds in the flags' terms.
+func check(p *reconcile.Plan, l reconcile.Limits) bool {
+	over := p.Check(l)
+	p.Word(flagWords)
+	return over
+}
+
 // render writes the plan (and result) in the chosen format to stdout.
 func (run *reconcileRun) render(p *reconcile.Plan, res *reconcile.Result, pending []string) error {
 	switch run.f.output {
@@ -424,7 +441,7 @@ func (run *reconcileRun) renderResult(p *reconcile.Plan, res *reconcile.Result, 
 		return err
 	}
 	for _, s := range pending {
-		fmt.Fprintf(run.e.stdout, "  still waiting: %s\n", s)
+		fmt.Fprintf(run.e.stdout, "  still waiting: %s\n", escape.Text(s))
 	}
 	if run.f.wait.d > 0 && len(pending) == 0 {
 		fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
@@ -440,7 +457,7 @@ func planExit(p *reconcile.Plan) error {
 		for i, fp := range errs {
 			names[i] = fp.Fleet
 		}
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in error: %s", plural(len(errs), "fleet"), strings.Join(names, ", "))}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in error: %s", plural(len(errs), "fleet"), escape.Text(strings.Join(names, ", ")))}
 	}
 	if len(p.Violations) > 0 {
 		return &exitCodeError{code: exitOverLimit, err: overLimitError(p)}
@@ -454,7 +471,7 @@ func planExit(p *reconcile.Plan) error {
 func overLimitError(p *reconcile.Plan) error {
 	msgs := make([]string, len(p.Violations))
 	for i, v := range p.Violations {
-		msgs[i] = v.Message
+		msgs[i] = escape.Text(v.Message)
 	}
 	return fmt.Errorf("over a safety limit, nothing was created: %s\nhint: review the plan, then raise the limit or pass --allow-over-limit", strings.Join(msgs, "; "))
 }
@@ -473,7 +490,7 @@ func applyFailures(res *reconcile.Result) string {
 			if fr.Error.Field != "" && !strings.Contains(msg, fr.Error.Field) {
 				msg = fr.Error.Field + ": " + msg
 			}
-			parts = append(parts, fmt.Sprintf("fleet %s: %s", fr.Fleet, msg))
+			parts = append(parts, escape.Text(fmt.Sprintf("fleet %s: %s", fr.Fleet, msg)))
 		}
 	}
 	if len(parts) == 0 {

@@ -99,7 +99,7 @@ func runBin(t testing.TB, bin string, extraEnv []string, args ...string) (int, s
 }
 
 // emulatorInstances lists the emulator's instances through its admin API
-// (listInstances, the HA monitor's), failing the test if it cannot.
+// (listInstances), failing the test if it cannot.
 func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 	t.Helper()
 	instances, err := listInstances(url)
@@ -107,6 +107,23 @@ func emulatorInstances(t testing.TB, url string) []lighthouse.Instance {
 		t.Fatal(err)
 	}
 	return instances
+}
+
+// listInstances is GET /_emulator/instances, returning errors instead of
+// failing (it runs on the monitor's goroutine).
+func listInstances(base string) ([]lighthouse.Instance, error) {
+	resp, err := http.Get(base + "/_emulator/instances")
+	if err != nil {
+		return nil, fmt.Errorf("list the emulator's instances: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Instances []lighthouse.Instance `json:"instances"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode the emulator's instances: %w", err)
+	}
+	return body.Instances, nil
 }
 
 // emulatorCalls returns the emulator's call counts by action.
@@ -340,5 +357,72 @@ func TestDemoScript(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestReconcilePasswordFIFO: a fleet whose password file is a FIFO that
+// nothing writes to fails alone and at once, the other fleets' creates go
+// out, and SIGTERM ends the run while they are in flight. (The FIFO used
+// to be read whole before any create: the apply blocked there, no fleet got
+// anything, and SIGTERM went unheeded.)
+func TestReconcilePasswordFIFO(t *testing.T) {
+	t.Parallel()
+	bin := reconcileBinary(t)
+	emu := startEmulator(t, bin, "--launch-delay", "1s")
+	fifo := filepath.Join(t.TempDir(), "win-password")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFleets(t, map[string]string{
+		"web.yaml": fleetDoc("web", "ap-guangzhou", 10),
+		"win.yaml": `apiVersion: lightkeeper/v1
+kind: Fleet
+metadata:
+  name: win
+spec:
+  region: ap-guangzhou
+  count: 1
+  bundleId: bundle_gen_02
+  blueprintId: lhbp-w1n2022a
+  charge: {period: 1}
+  login: {passwordFrom: {file: ` + fifo + `}}
+`})
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "reconcile", "--endpoint", emu.url, dir)
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+emuID, "TENCENTCLOUD_SECRET_KEY="+emuKey, "HOME="+t.TempDir(), "NO_COLOR=1")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// The emulator paces CreateInstances at 5/s: 10 take 2 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(emulatorInstances(t, emu.url)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(emulatorInstances(t, emu.url)); n < 2 {
+		t.Errorf("after 30 s, %d instances of fleet web: the apply is held up", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+			t.Errorf("after SIGTERM: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("20 s after SIGTERM the run has not ended\n%s\n%s", stdout.String(), stderr.String())
+	}
+
+	// Run again to the end: web reaches its count, win fails, naming why.
+	code, out, errOut := runBin(t, bin, nil, "reconcile", "--endpoint", emu.url, dir)
+	if code != exitError || !strings.Contains(out+errOut, `win-password" is a named pipe, not a regular file`) {
+		t.Errorf("rerun: exit %d, want %d naming the FIFO\n%s\n%s", code, exitError, out, errOut)
+	}
+	if live := liveByName(emulatorInstances(t, emu.url)); len(live) != 10 || live["win-0"] != 0 {
+		t.Errorf("after the rerun: %v", live)
 	}
 }

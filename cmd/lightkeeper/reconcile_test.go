@@ -43,7 +43,9 @@ func TestReconcileUsage(t *testing.T) {
 		{"--max-isolates", "-5"},
 		{"--max-total-count", "0"},
 		{"--max-total-count", "-2"},
-		{"--max-monthly-spend", "-1"},
+		{"--max-monthly-spend", "-2"},
+		{"--max-monthly-spend", "-0.5"},
+		{"--max-monthly-spend", "Inf"},
 		{"--max-monthly-spend", "NaN"},
 		{"--plan", "--wait"},
 		{"--plan", "--allow-over-limit"},
@@ -269,6 +271,29 @@ func TestReconcileEmulatorSite(t *testing.T) {
 		}
 		if got := strings.Contains(string(b), "lightkeeper-fleet"); got != wantTags {
 			t.Errorf("--site %s: tags written %v, want %v", site, got, wantTags)
+		}
+	}
+}
+
+// Every limit flag follows one rule: -1 is no limit, 0 allows nothing, and
+// the violations are worded with the flags' names.
+func TestReconcileLimitFlagsFollowOneRule(t *testing.T) {
+	dir := writeFleets(t, map[string]string{"web.yaml": fleetDoc("web", "ap-guangzhou", 2)})
+	emu := filepath.Join(t.TempDir(), "emu.json")
+	for _, tc := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{nil, exitChanges, ""}, // the defaults: 20 creates, no spend limit
+		{[]string{"--max-monthly-spend", "-1", "--max-creates", "-1"}, exitChanges, ""},
+		{[]string{"--max-monthly-spend", "0"}, exitOverLimit, "over --max-monthly-spend 0.00"},
+		{[]string{"--max-creates", "0"}, exitOverLimit, "the plan creates 2 instances, 2 over --max-creates 0"},
+		{[]string{"--max-creates", "2", "--max-monthly-spend", "1000"}, exitChanges, ""},
+	} {
+		code, out, errOut := runCmd(t, append(append([]string{"reconcile", "--plan", "--emulator", emu}, tc.args...), dir)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.say) {
+			t.Errorf("%q: exit %d, want %d saying %q\n%s\n%s", tc.args, code, tc.code, tc.say, out, errOut)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/escape"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -43,10 +44,10 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 			return nil, nil
 		}
 		if errs := p.Errors(); len(errs) > 0 {
-			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: fleet %s: %s", errs[0].Fleet, errs[0].Error.Message)}
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s: %s", errs[0].Fleet, errs[0].Error.Message)))}
 		}
 		if p.Totals.Creates > 0 {
-			if p.Check(remaining(run.f.limits, used)) && !run.f.allowOverLimit {
+			if check(p, remaining(run.f.limits, used)) && !run.f.allowOverLimit {
 				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
 			}
 			more, err := run.r.Apply(ctx, p, run.f.allowOverLimit)
@@ -61,9 +62,9 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(more))}
 			}
 		}
-		run.ui.status(strings.Join(pending, "; "))
+		run.ui.status(escape.Text(strings.Join(pending, "; ")))
 		if !time.Now().Before(deadline) {
-			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("--wait %s ran out; still pending: %s", run.f.wait.d, strings.Join(pending, "; "))}
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("--wait %s ran out; still pending: %s", run.f.wait.d, escape.Text(strings.Join(pending, "; ")))}
 		}
 		select {
 		case <-ctx.Done():
@@ -105,7 +106,7 @@ func pendingOf(p *reconcile.Plan) []string {
 	return out
 }
 
-// remaining is what is left of limits after used.
+// remaining is what is left of limits after used; NoLimit stays.
 func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
 	if l.MaxCreates >= 0 {
 		l.MaxCreates = max(0, l.MaxCreates-used.Creates)
@@ -113,9 +114,8 @@ func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
 	if l.MaxIsolates >= 0 {
 		l.MaxIsolates = max(0, l.MaxIsolates-used.Isolates)
 	}
-	if l.MaxMonthlySpend > 0 {
-		// 0 would mean no limit: keep a sliver, which any spend exceeds.
-		l.MaxMonthlySpend = max(1e-9, l.MaxMonthlySpend-used.Money.Monthly)
+	if l.MaxMonthlySpend >= 0 {
+		l.MaxMonthlySpend = max(0, l.MaxMonthlySpend-used.Money.Monthly)
 	}
 	return l
 }

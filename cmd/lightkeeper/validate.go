@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lightkeeper/lightkeeper/internal/escape"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -99,7 +100,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		}
 	} else {
 		for _, pe := range errs {
-			fmt.Fprintln(e.stdout, pe.Error())
+			fmt.Fprintln(e.stdout, escape.Text(pe.Error()))
 		}
 		if err == nil {
 			total := 0

@@ -432,6 +432,32 @@ func TestValidateExclude(t *testing.T) {
 	}
 }
 
+// A file name from the repository reaches the terminal and the CI log
+// escaped, from validate and from reconcile --plan: no escape sequence, no
+// carriage return, no workflow command.
+func TestFileNamesAreEscaped(t *testing.T) {
+	name := "w\x1b[31mb\r::warning::x.yaml"
+	bad := writeFleets(t, map[string]string{name: "apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: web}\nspec: {region: ap-guangzhou, count: -1}\n"})
+	good := writeFleets(t, map[string]string{name: fleetDoc("web", "ap-guangzhou", 1)})
+	emu := filepath.Join(t.TempDir(), "emu.json")
+	for _, args := range [][]string{
+		{"validate", bad},
+		{"reconcile", "--plan", "--emulator", emu, bad},
+		{"reconcile", "--plan", "--emulator", emu, good},
+	} {
+		_, out, errOut := runCmd(t, args...)
+		all := out + errOut
+		if !strings.Contains(all, `w\x1b[31mb\r:\x3awarning:\x3ax.yaml`) || strings.ContainsAny(all, "\x1b\r") {
+			t.Errorf("%q: the file name is not escaped:\n%q", args[:2], all)
+		}
+		for _, line := range strings.Split(all, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "::") {
+				t.Errorf("%q: a workflow command: %q", args[:2], line)
+			}
+		}
+	}
+}
+
 // TestValidateCapsProblems: a repository with thousands of problems lists
 // the first 20 of each file and 100 in all, then says how many more there
 // are; the count on standard error is every problem found.
