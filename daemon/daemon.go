@@ -229,7 +229,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	// The gate refuses before the call is counted: a call not sent is
 	// not an API call.
-	cloud := &mutationGate{Cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
+	cloud := &mutationGate{cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
 	if opts.Leadership != nil && d.lm == nil {
 		if err := d.registerLeaderMetrics(reg); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"iter"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -18,8 +19,12 @@ const CodeShuttingDown = "ClientError.ShuttingDown"
 // have started finish; reads always pass. A refused call fails with a
 // *lighthouse.Error whose code is CodeShuttingDown or
 // lighthouse.CodeFenced, so the engine reports it as not sent.
+//
+// It wraps the cloud by name, not by embedding, so that a method added to
+// reconcile.Cloud does not compile until it is written here: every
+// mutating call must pass the gate, and nothing passes by accident.
 type mutationGate struct {
-	reconcile.Cloud
+	cloud reconcile.Cloud
 	// stopping returns a channel closed once no new mutating call may
 	// start (nil, which never closes, before Run).
 	stopping func() <-chan struct{}
@@ -47,12 +52,22 @@ func (g *mutationGate) refuse(action, region string) error {
 	}
 }
 
+// Instances always passes: reads are never gated.
+func (g *mutationGate) Instances(ctx context.Context, region string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	return g.cloud.Instances(ctx, region, req)
+}
+
+// InquirePriceCreateInstances always passes: it buys nothing.
+func (g *mutationGate) InquirePriceCreateInstances(ctx context.Context, region string, req *lighthouse.InquirePriceCreateInstancesRequest) (*lighthouse.InquirePriceCreateInstancesResponse, error) {
+	return g.cloud.InquirePriceCreateInstances(ctx, region, req)
+}
+
 // CreateInstances starts a create unless refused; a DryRun always passes.
 func (g *mutationGate) CreateInstances(ctx context.Context, region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
 	if err := g.refuse(lighthouse.ActionCreateInstances, region); err != nil && !req.DryRun {
 		return nil, err
 	}
-	return g.Cloud.CreateInstances(ctx, region, req)
+	return g.cloud.CreateInstances(ctx, region, req)
 }
 
 // IsolateInstances starts an isolation unless refused.
@@ -60,5 +75,5 @@ func (g *mutationGate) IsolateInstances(ctx context.Context, region string, req 
 	if err := g.refuse(lighthouse.ActionIsolateInstances, region); err != nil {
 		return nil, err
 	}
-	return g.Cloud.IsolateInstances(ctx, region, req)
+	return g.cloud.IsolateInstances(ctx, region, req)
 }
