@@ -30,7 +30,7 @@ func TestDayTwoActionsAreGated(t *testing.T) {
 			if tc.stopped {
 				close(stop)
 			}
-			c := &countingCloud{Cloud: fake, calls: calls, stopping: func() <-chan struct{} { return stop }, leading: func() bool { return tc.leading }}
+			c := &mutationGate{cloud: &countingCloud{Cloud: fake, calls: calls}, stopping: func() <-chan struct{} { return stop }, leading: func() bool { return tc.leading }}
 			ids := []string{"lhins-aaaaaaaa"}
 			_, e1 := c.ResetInstance(ctx, "ap-guangzhou", &lighthouse.ResetInstanceRequest{InstanceId: ids[0]})
 			_, e2 := c.ModifyInstancesBundle(ctx, "ap-guangzhou", &lighthouse.ModifyInstancesBundleRequest{InstanceIds: ids, BundleId: "bundle_gen_02"})
