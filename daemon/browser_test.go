@@ -126,9 +126,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	want := [][]string{
-		// fleet, region, state, desired, live, pending, failed, expected, to create, problem
-		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", ""},
-		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", ""},
+		// fleet, region, state, desired, live, pending, failed, expected, to create, rollout, problem
+		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "", ""},
+		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "", ""},
 	}
 	if !slices.EqualFunc(rows, want, slices.Equal) {
 		t.Errorf("fleet rows\n%q\nwant\n%q", rows, want)

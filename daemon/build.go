@@ -213,6 +213,7 @@ func (c *Config) limits() reconcile.Limits {
 	if m := c.Limits.MaxMonthlySpend; m != nil {
 		l.MaxMonthlySpend = *m
 	}
+	l.MaxUpdates = c.Limits.MaxUpdatesPerRun
 	return l
 }
 
