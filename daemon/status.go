@@ -101,10 +101,10 @@ type FleetStatus struct {
 	Expected int    `json:"expected"`
 	// Creates are the creates the last plan made for the fleet; Created
 	// and CreateFailures what its apply did.
-	Creates        int    `json:"creates"`
-	Created        int    `json:"created"`
-	CreateFailures int    `json:"createFailures"`
-	Surplus        int    `json:"surplus"`
+	Creates        int `json:"creates"`
+	Created        int `json:"created"`
+	CreateFailures int `json:"createFailures"`
+	Surplus        int `json:"surplus"`
 	// Outdated counts the live instances that differ from the spec.
 	Outdated int    `json:"outdated"`
 	Error    string `json:"error,omitempty"`
