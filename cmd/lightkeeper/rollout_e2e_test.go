@@ -56,7 +56,7 @@ type rolloutObserver struct {
 
 	mu                       sync.Mutex
 	count, maxSurge, maxUnav int
-	change                   int                     // the git change under way, for the reset record
+	change                   int                    // the git change under way, for the reset record
 	resets                   map[[2]string][]string // (change, instance) -> RequestIds of its resets
 	reached                  bool
 	samples, maxLive         int
