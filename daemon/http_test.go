@@ -128,7 +128,7 @@ lightkeeper_git_fetches_total{result="success"} 2
 # TYPE lightkeeper_revision_loads_total counter
 lightkeeper_revision_loads_total{result="invalid"} 1
 lightkeeper_revision_loads_total{result="valid"} 1
-# HELP lightkeeper_fleet_instances Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).
+# HELP lightkeeper_fleet_instances Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).
 # TYPE lightkeeper_fleet_instances gauge
 lightkeeper_fleet_instances{fleet="api",state="desired"} 1
 lightkeeper_fleet_instances{fleet="api",state="expected"} 0
