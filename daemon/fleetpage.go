@@ -46,7 +46,7 @@ func (d *Daemon) fleetDetail(name string) (FleetDetail, Status, bool) {
 }
 
 // fleetNotFound answers for a fleet that the last plan does not have.
-func (d *Daemon) fleetNotFound(w http.ResponseWriter, s Status, name string) {
+func (*Daemon) fleetNotFound(w http.ResponseWriter, s Status, name string) {
 	msg := "no fleet " + name + " in the last plan"
 	switch {
 	case s.HA != nil && !s.HA.Leader:
@@ -57,15 +57,22 @@ func (d *Daemon) fleetNotFound(w http.ResponseWriter, s Status, name string) {
 	http.Error(w, msg, http.StatusNotFound)
 }
 
-func (d *Daemon) serveFleetJSON(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	fd, s, ok := d.fleetDetail(name)
-	if !ok {
-		d.fleetNotFound(w, s, name)
-		return
+// serveFleet serves the fleet that the request's path names with write,
+// or answers 404.
+func (d *Daemon) serveFleet(write func(http.ResponseWriter, FleetDetail, Status)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		fd, s, ok := d.fleetDetail(name)
+		if !ok {
+			d.fleetNotFound(w, s, name)
+			return
+		}
+		write(w, fd, s)
 	}
-	writeJSON(w, fd)
 }
+
+// writeFleetJSON writes /status/fleets/NAME.
+func writeFleetJSON(w http.ResponseWriter, fd FleetDetail, _ Status) { writeJSON(w, fd) }
 
 // fleetPageData is what the page of one fleet shows.
 type fleetPageData struct {
@@ -77,13 +84,8 @@ type fleetPageData struct {
 	Invalid  bool
 }
 
-func (d *Daemon) serveFleetPage(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	fd, s, ok := d.fleetDetail(name)
-	if !ok {
-		d.fleetNotFound(w, s, name)
-		return
-	}
+// writeFleetPage writes /fleets/NAME.
+func (d *Daemon) writeFleetPage(w http.ResponseWriter, fd FleetDetail, s Status) {
 	render(w, fleetTmpl, fleetPageData{pageBase: pageBase{State: pageState(s), Now: d.opts.Now(), Refresh: pageRefresh},
 		FleetDetail: fd, LastGood: s.LastGood, Invalid: s.Invalid != nil})
 }

@@ -36,8 +36,8 @@ func (d *Daemon) handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	mux.HandleFunc("GET /status", d.serveStatus)
-	mux.HandleFunc("GET /status/fleets/{name}", d.serveFleetJSON) // fleetpage.go
-	mux.HandleFunc("GET /fleets/{name}", d.serveFleetPage)
+	mux.HandleFunc("GET /status/fleets/{name}", d.serveFleet(writeFleetJSON)) // fleetpage.go
+	mux.HandleFunc("GET /fleets/{name}", d.serveFleet(d.writeFleetPage))
 	mux.HandleFunc("GET /{$}", d.servePage)
 	if d.opts.Webhook != nil {
 		mux.Handle("POST /hooks/git", d.opts.Webhook)

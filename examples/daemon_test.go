@@ -2,7 +2,6 @@ package examples
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,13 +13,7 @@ import (
 // scripts/daemon-demo.sh and daemon/local.yaml run the emulator with, as
 // the default of the two Tencent Cloud credentials the unit loads.
 func TestEmulatorDropIn(t *testing.T) {
-	out, err := exec.Command("bash", "../systemd/check.sh", "daemon/emulator.conf").CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd/check.sh daemon/emulator.conf: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "with the drop-in daemon/emulator.conf") && !strings.Contains(string(out), "SKIP") {
-		t.Errorf("systemd/check.sh did not apply the drop-in:\n%s", out)
-	}
+	checkDropIn(t, "daemon/emulator.conf")
 	dropIn := read(t, "daemon/emulator.conf")
 	unit := read(t, "../systemd/lightkeeper.service")
 	demo := read(t, "../scripts/daemon-demo.sh")
