@@ -132,6 +132,14 @@ func rows(t *testing.T, bctx context.Context, url, table string) [][]string {
 	return r
 }
 
+// wantRows checks the rows of a table.
+func wantRows(t *testing.T, bctx context.Context, url, table string, want [][]string) {
+	t.Helper()
+	if got := rows(t, bctx, url, table); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("%s rows\n%q\nwant\n%q", table, got, want)
+	}
+}
+
 func contains(t *testing.T, what, text string, wants ...string) {
 	t.Helper()
 	for _, want := range wants {
@@ -175,15 +183,11 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		}
 		contains(t, "the healthy page", v.text, hostileSubject, "success, started by webhook", "nothing to do", "created 2: ", "revision ", " loaded: 2 fleets",
 			"As the last plan listed them", "(5 min ago)")
-		got := rows(t, bctx, srv.URL+"/", "#fleets")
-		want := [][]string{
-			// fleet, region, state, desired, live, pending, failed, expected, to create, monthly, problem
+		wantRows(t, bctx, srv.URL+"/", "#fleets", [][]string{
+			// fleet, region, state, desired, live, pending, failed, expected, planned, monthly, problem
 			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "0", "0", "0", "0", "", ""},
 			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "2", "2", "0", "0", "0", "0", "", ""},
-		}
-		if !slices.EqualFunc(got, want, slices.Equal) {
-			t.Errorf("fleet rows\n%q\nwant\n%q", got, want)
-		}
+		})
 
 		v = look(t, bctx, srv.URL+"/fleets/web", "#instances", "fleet-web.png")
 		if v.title != "lightkeeper: fleet web" {
@@ -250,14 +254,10 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			"fleets/more/api-copy.yaml",
 			"is invalid, not applied: 1 problem")
 		// The fleet rows show the counts of the last good revision.
-		got := rows(t, bctx, srv.URL+"/", "#fleets")
-		want := [][]string{
+		wantRows(t, bctx, srv.URL+"/", "#fleets", [][]string{
 			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "", ""},
 			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "", ""},
-		}
-		if !slices.EqualFunc(got, want, slices.Equal) {
-			t.Errorf("fleet rows\n%q\nwant\n%q", got, want)
-		}
+		})
 	})
 
 	t.Run("failing", func(t *testing.T) {
