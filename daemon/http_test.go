@@ -194,6 +194,31 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
+// TestStatusListsBeforeFirstCycle: before a cycle has run, /status's
+// fleets and events are empty lists, so that `jq '.events[]'` works.
+func TestStatusListsBeforeFirstCycle(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	opts := e.options()
+	d, err := daemon.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.d, e.reg = d, opts.Registry
+	code, body := e.get("/status")
+	if code != http.StatusOK {
+		t.Fatalf("/status = %d: %s", code, body)
+	}
+	var s map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"fleets", "events"} {
+		if got := string(s[key]); got != "[]" {
+			t.Errorf("/status before the first cycle: %q is %s, want []", key, got)
+		}
+	}
+}
+
 func TestRemovedFleetLosesItsSeries(t *testing.T) {
 	e := newEnv(t, map[string]string{
 		"web.yaml": fleet("web", "bundle_gen_01", 1),

@@ -175,6 +175,13 @@ func (d *Daemon) statusObserved() (Status, *reconcile.Plan) {
 	s.Fleets = slices.Clone(s.Fleets)
 	s.Held = slices.Clone(s.Held)
 	s.Events = slices.Clone(s.Events)
+	// "fleets": [] and "events": [] before the first cycle, for jq, not null.
+	if s.Fleets == nil {
+		s.Fleets = []FleetStatus{}
+	}
+	if s.Events == nil {
+		s.Events = []Event{}
+	}
 	s.HA = d.haStatus()
 	return s, observed
 }
