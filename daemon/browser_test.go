@@ -99,6 +99,9 @@ func look(t *testing.T, bctx context.Context, url, sel, name string) view {
 	}
 	v := view{title: get(chromedp.Title()), text: get(chromedp.Text(chromedp.CSS("body"))), state: get(chromedp.Text(chromedp.CSS("#state"))),
 		scripts: count("document.scripts.length"), images: count("document.images.length")}
+	if over := count("document.documentElement.scrollWidth - document.documentElement.clientWidth"); over > 0 {
+		t.Errorf("%s is %d px wider than the window: a long word (an API error, a name) widens a table past the page", url, over)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("browser: screenshot: %v", err)

@@ -90,6 +90,11 @@ func (e *env) write(name, content string) {
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
+	// The file's time is the clock's, as a commit's would be: the pages
+	// then say "committed 5 min ago", not "in 336 days".
+	if err := os.Chtimes(p, e.clock.Now(), e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // remove deletes a file under fleets/.
