@@ -169,7 +169,7 @@ page=$(curl -fs "http://$listen/")
 grep -q "${pushed:0:12}</code> bastion: 2 instances" <<<"$page" || fail "the status page does not reconcile the pushed commit"
 grep -q 'started by watch' <<<"$page" || fail "the status page shows no cycle started by the watch of the repository"
 fleet=$(curl -fs "http://$listen/fleets/bastion")
-grep -q '<td>bastion-1</td>' <<<"$fleet" || fail "the page of bastion does not list bastion-1"
+grep -q '<td[^>]*>bastion-1</td>' <<<"$fleet" || fail "the page of bastion does not list bastion-1"
 status=$(curl -fs "http://$listen/status/fleets/bastion")
 grep -q '"desired": 2' <<<"$status" && grep -q '"name": "bastion-1"' <<<"$status" || fail "/status/fleets/bastion does not list bastion-1"
 echo "newcomer-walk: the status page reconciles ${pushed:0:12}; /fleets/bastion and /status/fleets/bastion list bastion-1"
