@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,31 +172,28 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		opts.Source = subjectSource{opts.Source}
 		opts.Reconcile.Tags = true // the renamed instances keep their slots by their tags
 		opts.Now = e.clock.Now     // the page's times and the cloud's on one clock
-		e.start(opts)
-		e.waitRuns(1)
+		url := e.serve(opts)
 		e.clock.Advance(5 * time.Minute)
 		e.cycle()
-		srv := httptest.NewServer(e.d.Handler())
-		defer srv.Close()
 
-		v := look(t, bctx, srv.URL+"/", "#fleets", "status-healthy.png")
+		v := look(t, bctx, url+"/", "#fleets", "status-healthy.png")
 		if v.state != "ok" || v.title != "lightkeeper: ok" {
 			t.Errorf("state %q, title %q; want ok", v.state, v.title)
 		}
 		contains(t, "the healthy page", v.text, hostileSubject, "success, started by webhook", "nothing to do", "created 2: ", "revision ", " loaded: 2 fleets",
 			"As the last plan listed them", "(5 min ago)")
-		wantRows(t, bctx, srv.URL+"/", "#fleets", [][]string{
+		wantRows(t, bctx, url+"/", "#fleets", [][]string{
 			// fleet, region, state, desired, live, pending, failed, expected, planned, monthly, problem
 			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "0", "0", "0", "0", "", ""},
 			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "2", "2", "0", "0", "0", "0", "", ""},
 		})
 
-		v = look(t, bctx, srv.URL+"/fleets/web", "#instances", "fleet-web.png")
+		v = look(t, bctx, url+"/fleets/web", "#instances", "fleet-web.png")
 		if v.title != "lightkeeper: fleet web" {
 			t.Errorf("fleet page title %q", v.title)
 		}
 		fd := e.fleetDetail("web")
-		ins := rows(t, bctx, srv.URL+"/fleets/web", "#instances")
+		ins := rows(t, bctx, url+"/fleets/web", "#instances")
 		if len(ins) != 2 {
 			t.Fatalf("instance rows %q", ins)
 		}
@@ -217,11 +213,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		opts := e.options()
 		opts.Limits = reconcile.Limits{MaxCreates: 3, MaxMonthlySpend: 200}
 		opts.Now = e.clock.Now
-		e.start(opts)
-		e.waitRuns(1)
-		srv := httptest.NewServer(e.d.Handler())
-		defer srv.Close()
-		v := look(t, bctx, srv.URL+"/", "#held", "status-held.png")
+		url := e.serve(opts)
+		v := look(t, bctx, url+"/", "#held", "status-held.png")
 		if v.state != "degraded" {
 			t.Errorf("state %q, want degraded", v.state)
 		}
@@ -236,17 +229,14 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		})
 		opts := e.options()
 		opts.Now = e.clock.Now
-		e.start(opts)
-		e.waitRuns(1)
+		url := e.serve(opts)
 		e.write("web.yaml", fleet("web", "bundle_gen_01", 5))
 		e.write("more/api-copy.yaml", fleet("api", "bundle_gen_02", 1))
 		s := e.cycle()
 		if s.Invalid == nil {
 			t.Fatal("the colliding revision is not invalid")
 		}
-		srv := httptest.NewServer(e.d.Handler())
-		defer srv.Close()
-		v := look(t, bctx, srv.URL+"/", "#invalid", "status-invalid.png")
+		v := look(t, bctx, url+"/", "#invalid", "status-invalid.png")
 		if v.state != "degraded" || !strings.Contains(v.title, "degraded") {
 			t.Errorf("state badge %q, title %q; want degraded", v.state, v.title)
 		}
@@ -257,7 +247,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			"fleets/more/api-copy.yaml",
 			"is invalid, not applied: 1 problem")
 		// The fleet rows show the counts of the last good revision.
-		wantRows(t, bctx, srv.URL+"/", "#fleets", [][]string{
+		wantRows(t, bctx, url+"/", "#fleets", [][]string{
 			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "", ""},
 			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "", ""},
 		})
@@ -271,16 +261,13 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		e.cloud = refusingCloud{e.cloud}
 		opts := e.options()
 		opts.Now = e.clock.Now
-		e.start(opts)
-		e.waitRuns(1)
-		srv := httptest.NewServer(e.d.Handler())
-		defer srv.Close()
-		v := look(t, bctx, srv.URL+"/", "#last-error", "status-failing.png")
+		url := e.serve(opts)
+		v := look(t, bctx, url+"/", "#last-error", "status-failing.png")
 		if v.state != "degraded" {
 			t.Errorf("state %q, want degraded", v.state)
 		}
 		contains(t, "the failing page", v.text, "partial, started by start", "2 creates failed: ", "sold out <b>today</b>", "3 failed")
-		got := rows(t, bctx, srv.URL+"/", "#fleets")
+		got := rows(t, bctx, url+"/", "#fleets")
 		if len(got) != 2 || got[1][2] != "error" || got[1][8] != "2" || !strings.HasPrefix(got[1][9], "+") || !strings.Contains(got[1][9], " CNY") {
 			t.Errorf("fleet rows %q; want web in error, 2 to create at a price in CNY", got)
 		}

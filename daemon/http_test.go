@@ -19,11 +19,7 @@ import (
 func TestHealthAndReadiness(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
 	opts := e.options()
-	d, err := daemon.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.d, e.reg = d, opts.Registry
+	e.build(opts)
 	if code, _ := e.get("/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/healthz before Run = %d", code)
 	}
@@ -199,11 +195,7 @@ func TestStatusJSON(t *testing.T) {
 func TestStatusListsBeforeFirstCycle(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
 	opts := e.options()
-	d, err := daemon.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.d, e.reg = d, opts.Registry
+	e.build(opts)
 	code, body := e.get("/status")
 	if code != http.StatusOK {
 		t.Fatalf("/status = %d: %s", code, body)
