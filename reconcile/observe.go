@@ -28,12 +28,15 @@ type Instance struct {
 	TagFleet string `json:"tagFleet,omitempty"`
 	TagSlot  int    `json:"tagSlot"`
 
-	Zone        string    `json:"zone,omitempty"`
-	BundleID    string    `json:"bundleId,omitempty"`
-	BlueprintID string    `json:"blueprintId,omitempty"`
-	RenewFlag   string    `json:"renewFlag,omitempty"`
-	Created     time.Time `json:"created,omitzero"`
-	Expires     time.Time `json:"expires,omitzero"`
+	Zone        string `json:"zone,omitempty"`
+	BundleID    string `json:"bundleId,omitempty"`
+	BlueprintID string `json:"blueprintId,omitempty"`
+	RenewFlag   string `json:"renewFlag,omitempty"`
+	// PublicIPs are the instance's public addresses, for people (a status
+	// page); nothing decides on them.
+	PublicIPs []string  `json:"publicIps,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
 	// Operating reports an operation in progress (LatestOperationState
 	// OPERATING): the instance must not be acted on now.
 	Operating bool `json:"operating,omitempty"`
@@ -132,6 +135,7 @@ func instanceOf(li *lighthouse.Instance) Instance {
 	if len(li.LoginSettings.KeyIds) > 0 {
 		in.KeyIDs = slices.Sorted(slices.Values(li.LoginSettings.KeyIds))
 	}
+	in.PublicIPs = li.PublicAddresses
 	if len(li.PublicAddresses) > 0 {
 		in.PublicIP = li.PublicAddresses[0]
 	}
