@@ -66,8 +66,11 @@ var chaosRolloutN = flag.Int("chaos.rollout", 200, "number of rollout chaos scen
 // again (failedStays covers either action); 5326: a replacement deleted out
 // of band under TokenGone return-original was created again with its
 // token forever (the next attempt gets its own); 5221, 5402: found before
-// those fixes, pass since.
-var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338, 2695, 3471, 4365, 5221, 5326, 5402}
+// those fixes, pass since; 6541: two runners in the same moment each took
+// maxUnavailable (the bound is per runner, docs/design.md 11.4); 6864: a
+// count raised beside replacements made under a larger maxSurge (the
+// ceiling holds once the fleet reached its count).
+var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338, 2695, 3471, 4365, 5221, 5326, 5402, 6541, 6864}
 
 var rolloutStats struct {
 	scenarios, outside, runs, resets, bundles, replacements, renewFlags, isolatedReplaced, lost, opFailures,
@@ -477,7 +480,9 @@ func (s *rolloutScenario) check(where string, before map[string]slotView, runner
 		if runners == 0 {
 			continue
 		}
-		floor := d.count - d.maxUnavailable
+		// Runners acting in the same moment each take the budget from what
+		// they saw (docs/design.md 11.4; seed 6541).
+		floor := d.count - runners*d.maxUnavailable
 		if d.strategy == spec.UpdateReport {
 			floor = servedBefore
 		}
@@ -485,7 +490,13 @@ func (s *rolloutScenario) check(where string, before map[string]slotView, runner
 			s.fatalf("bounded disruption after %s: fleet %s serves %d slots (before: %d), floor %d (count %d, maxUnavailable %d)\n%s",
 				where, d.name, served, servedBefore, floor, d.count, d.maxUnavailable, describeView(v))
 		}
-		ceiling := d.count + d.maxSurge
+		ceiling := d.count + runners*d.maxSurge
+		if !s.reached[d.key()] {
+			// The bound holds once the fleet has reached its count: a count
+			// raised beside replacements made under the old bounds fills its
+			// new slots first (seed 6864).
+			ceiling = max(ceiling, liveBefore+d.count)
+		}
 		if len(s.p.outside) > 0 {
 			ceiling += runners * d.count // a create outside the guarantee may buy one per slot per runner (5.7)
 		}
