@@ -70,14 +70,7 @@ func TestChaosKill(t *testing.T) {
 		t.Skip("SIGKILL chaos off (-short or -chaos.kill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	seeds := []int64{}
-	if *chaosSeed != 0 {
-		seeds = append(seeds, *chaosSeed)
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosKill); s++ {
-			seeds = append(seeds, s)
-		}
-	}
+	seeds := chaosSeeds(*chaosKill, nil)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()

@@ -36,14 +36,7 @@ func TestChaosRolloutKill(t *testing.T) {
 		t.Skip("rollout SIGKILL chaos off (-short or -chaos.rolloutkill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRolloutKill); s++ {
-			seeds = append(seeds, s)
-		}
-	}
+	seeds := chaosSeeds(*chaosRolloutKill, nil)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()

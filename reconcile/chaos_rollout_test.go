@@ -81,19 +81,7 @@ var rolloutStats struct {
 }
 
 func TestChaosRollout(t *testing.T) {
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRolloutN); s++ {
-			seeds = append(seeds, s)
-		}
-		for _, s := range rolloutRegressions {
-			if s < *chaosFrom || s >= *chaosFrom+int64(*chaosRolloutN) {
-				seeds = append(seeds, s)
-			}
-		}
-	}
+	seeds := chaosSeeds(*chaosRolloutN, rolloutRegressions)
 	t.Cleanup(func() {
 		s := &rolloutStats
 		t.Logf("rollout chaos: %d scenarios (%d outside the create guarantees): %d runs, %d plan-only; %d resets, %d bundle changes, %d replacements, %d renew-flag changes, %d replaced instances isolated; %d answers lost or unknown, %d operations failed (%d pauses), %d updates not sent at the last check of the bounds; %d spec changes (%d during a rollout); %d scenarios converged in %d daemon runs",
