@@ -183,9 +183,9 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		contains(t, "the healthy page", v.text, hostileSubject, "success, started by webhook", "nothing to do", "created 2: ", "revision ", " loaded: 2 fleets",
 			"As the last plan listed them", "(5 min ago)")
 		wantRows(t, bctx, url+"/", "#fleets", [][]string{
-			// fleet, region, state, desired, live, pending, failed, expected, planned, monthly, problem
-			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "0", "0", "0", "0", "", ""},
-			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "2", "2", "0", "0", "0", "0", "", ""},
+			// fleet, region, state, desired, live, pending, failed, expected, planned, monthly, rollout, problem
+			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "0", "0", "0", "0", "", "", ""},
+			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "2", "2", "0", "0", "0", "0", "", "", ""},
 		})
 
 		v = look(t, bctx, url+"/fleets/web", "#instances", "fleet-web.png")
@@ -248,8 +248,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			"is invalid, not applied: 1 problem")
 		// The fleet rows show the counts of the last good revision.
 		wantRows(t, bctx, url+"/", "#fleets", [][]string{
-			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "", ""},
-			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "", ""},
+			{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "", "", ""},
+			{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "", "", ""},
 		})
 	})
 

@@ -226,6 +226,7 @@ func (c *Config) limits() reconcile.Limits {
 	if m := c.Limits.MaxMonthlySpend; m != nil {
 		l.MaxMonthlySpend = *m
 	}
+	l.MaxUpdates = c.Limits.MaxUpdatesPerRun
 	return l
 }
 

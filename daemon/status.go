@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -141,10 +142,40 @@ type FleetStatus struct {
 	// it had none).
 	Money   reconcile.Money `json:"money"`
 	Surplus int             `json:"surplus"`
-	Error   string          `json:"error,omitempty"`
+	// Outdated counts the live instances that differ from the spec.
+	Outdated int    `json:"outdated"`
+	Error    string `json:"error,omitempty"`
+	// Rollout is where the fleet's rollout stands (spec.update strategy
+	// inPlace or replace); nil without one.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// State is the fleet's state in one word: "ok", "converging" (fewer
-	// live instances than desired) or "error".
+	// live instances than desired), "updating" (a rollout in progress),
+	// "paused" (a rollout stopped after a failure: a person must look) or
+	// "error".
 	State string `json:"state"`
+}
+
+// RolloutStatus is a fleet's rollout in the last plan and apply: the
+// plan's fleets[].rollout in a few numbers and words (Status.Plan has it
+// whole).
+type RolloutStatus struct {
+	Strategy string `json:"strategy"`
+	Updated  int    `json:"updated"`
+	Total    int    `json:"total"`
+	Ready    int    `json:"ready"`
+	Outdated int    `json:"outdated"`
+	// Batch is the batch the last cycle made (0: none), of Batches.
+	Batch   int `json:"batch"`
+	Batches int `json:"batches"`
+	// Changed counts the updates the last apply sent; Changing those
+	// running on the instances.
+	Changed  int `json:"changed"`
+	Changing int `json:"changing"`
+	// Waiting says what it waits for; Paused why it stopped.
+	Waiting string `json:"waiting,omitempty"`
+	Paused  string `json:"paused,omitempty"`
+	// Failures are the updates the last apply could not make.
+	Failures []string `json:"failures,omitempty"`
 }
 
 // state computes FleetStatus.State.
@@ -152,8 +183,12 @@ func (f FleetStatus) state() string {
 	switch {
 	case f.Error != "" || f.CreateFailures > 0:
 		return "error"
+	case f.Rollout != nil && f.Rollout.Paused != "":
+		return "paused"
 	case f.Live < f.Desired:
 		return "converging"
+	case f.Rollout != nil && (f.Rollout.Outdated > 0 || f.Rollout.Changing > 0):
+		return "updating"
 	}
 	return "ok"
 }
@@ -211,16 +246,17 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result, after *reconcile.Pl
 	}
 	for _, fp := range p.Fleets {
 		fs := FleetStatus{Name: fp.Fleet, Region: fp.Region, File: fp.File, Desired: fp.Desired, Live: fp.Live,
-			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Money: fp.Money, Surplus: len(fp.Surplus)}
+			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Money: fp.Money, Surplus: len(fp.Surplus), Outdated: fp.Outdated}
 		if fp.Error != nil {
 			fs.Error = fp.Error.Message
 		}
 		if ap := now[fp.Fleet]; ap != nil {
-			fs.Desired, fs.Live, fs.Pending, fs.Failed, fs.Expected, fs.Surplus = ap.Desired, ap.Live, ap.Pending, ap.Failed, ap.Expected, len(ap.Surplus)
+			fs.Desired, fs.Live, fs.Pending, fs.Failed, fs.Expected, fs.Surplus, fs.Outdated = ap.Desired, ap.Live, ap.Pending, ap.Failed, ap.Expected, len(ap.Surplus), ap.Outdated
 			if ap.Error != nil && fs.Error == "" {
 				fs.Error = ap.Error.Message
 			}
 		}
+		fs.Rollout = rolloutStatus(fp, results[fp.Fleet])
 		for _, fr := range results[fp.Fleet] {
 			fs.Created = len(fr.Created)
 			for _, f := range fr.Failures {
@@ -238,6 +274,35 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result, after *reconcile.Pl
 		out = append(out, fs)
 	}
 	return out
+}
+
+// rolloutStatus is a fleet's rollout in the last plan and apply, nil
+// without one.
+func rolloutStatus(fp *reconcile.FleetPlan, results []*reconcile.FleetResult) *RolloutStatus {
+	r := fp.Rollout
+	if r == nil {
+		return nil
+	}
+	rs := &RolloutStatus{Strategy: r.Strategy, Updated: r.Updated, Total: r.Total, Ready: r.Ready, Outdated: r.Outdated,
+		Batch: r.Batch, Batches: r.Batches, Waiting: r.Waiting, Paused: r.Paused}
+	for _, u := range r.Updates {
+		if u.Status == reconcile.StatusRunning {
+			rs.Changing++
+		}
+	}
+	for _, fr := range results {
+		for _, u := range fr.Updates {
+			if u.Outcome == "sent" {
+				rs.Changed++
+			}
+		}
+		for _, f := range fr.Failures {
+			if f.Action != "" {
+				rs.Failures = append(rs.Failures, fmt.Sprintf("%s %s: %s", f.Action, f.InstanceID, f.Message))
+			}
+		}
+	}
+	return rs
 }
 
 // specErrors turns a load error into placed errors.

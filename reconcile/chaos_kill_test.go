@@ -70,14 +70,7 @@ func TestChaosKill(t *testing.T) {
 		t.Skip("SIGKILL chaos off (-short or -chaos.kill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	seeds := []int64{}
-	if *chaosSeed != 0 {
-		seeds = append(seeds, *chaosSeed)
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosKill); s++ {
-			seeds = append(seeds, s)
-		}
-	}
+	seeds := chaosSeeds(*chaosKill, nil)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
@@ -128,20 +121,9 @@ func killScenario(t *testing.T, bin string, seed int64) {
 		if withState && stateDir != "" {
 			args = append(args, "--state-dir", stateDir)
 		}
-		cmd := exec.Command(bin, append(args, dir)...)
-		cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if killAfter >= 0 {
-			timer := time.AfterFunc(killAfter, func() { cmd.Process.Kill() })
-			defer timer.Stop()
-		}
-		err := cmd.Wait()
-		if killAfter < 0 && err != nil && cmd.ProcessState.ExitCode() != 1 {
-			s.fatalf("lightkeeper exited %v: %s", err, stderr.String())
+		stderr, err := runKilled(t, bin, append(args, dir), killAfter)
+		if err != nil && killAfter < 0 {
+			s.fatalf("lightkeeper exited %v: %s", err, stderr)
 		}
 		return fmt.Sprintf("state %v kill %v: %v", withState && stateDir != "", killAfter, err)
 	}
@@ -182,4 +164,27 @@ func killScenario(t *testing.T, bin string, seed int64) {
 		bound += countState(srv.Instances(), lighthouse.StateLaunchFailed) - failed
 	}
 	s.logTrace()
+}
+
+// runKilled runs the lightkeeper binary with args against the emulator and
+// kills it with SIGKILL after killAfter (never, when negative). It returns
+// its standard error and the error of its end: nil for exit status 0, and
+// for 1 (the run reported failures) when it was not to be killed.
+func runKilled(t *testing.T, bin string, args []string, killAfter time.Duration) (string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if killAfter >= 0 {
+		timer := time.AfterFunc(killAfter, func() { cmd.Process.Kill() })
+		defer timer.Stop()
+	}
+	err := cmd.Wait()
+	if killAfter < 0 && cmd.ProcessState.ExitCode() == 1 {
+		return stderr.String(), nil
+	}
+	return stderr.String(), err
 }

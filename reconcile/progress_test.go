@@ -11,8 +11,10 @@ import (
 )
 
 // stubCloud answers every create with a new ID and every isolation with
-// success.
+// success; the day-two actions are the embedded nil Cloud's (a call
+// panics: this apply makes none).
 type stubCloud struct {
+	Cloud
 	mu sync.Mutex
 	n  int
 }

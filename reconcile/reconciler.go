@@ -47,6 +47,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, if set, is called after each create or isolation ends.
 	Progress func(Progress)
+	// Persist, if set, saves the State where it is kept (its file in the
+	// state directory). Apply calls it after recording the intent of an
+	// operation that carries no ClientToken (a reset, a bundle change, a
+	// renewal) and before sending it; if it fails, the operation is not
+	// sent and the fleet reports why. Without it the intents live as long
+	// as the Reconciler (docs/design.md section 11.3 says what a run
+	// without a state directory relies on).
+	Persist func() error
 }
 
 // Progress is the state of an apply, for a progress line.
@@ -104,6 +112,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		return nil, err
 	}
 	r.price(ctx, p)
+	r.priceUpdates(ctx, p)
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
 	}
@@ -172,7 +181,12 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 	for _, o := range obs {
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
 	}
+	r.settleRollouts(obs, fleets, now)
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
+	if r.lookup(ctx, p, obs) {
+		// What a rollout needed to know is in obs now: plan again.
+		p = Diff(fleets, obs, r.state, now, r.opts.Diff)
+	}
 	for _, fp := range p.Fleets {
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
@@ -308,6 +322,7 @@ func (p *Plan) total() {
 		}
 		p.Totals.Creates += len(fp.Creates)
 		p.Totals.Isolates += fp.isolations()
+		p.Totals.Updates += fp.updates()
 		m := &p.Totals.Money
 		if fp.Money.Currency != "" {
 			m.Currency = fp.Money.Currency

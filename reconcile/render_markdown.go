@@ -41,20 +41,20 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 		head.WriteString("\n")
 	}
 	if len(p.Fleets) > 0 {
-		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | monthly delta | commitment |\n")
-		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | outdated | monthly delta | commitment |\n")
+		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, fp := range p.Fleets {
 			name := mdCode(fp.Fleet)
 			if fp.Error != nil {
 				name += " :x:"
 			}
 			creates, monthly, commitment := fleetCells(fp)
-			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
-				creates, len(fp.Surplus), mdText(monthly), mdText(commitment))
+			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %d | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
+				creates, len(fp.Surplus), fp.Outdated, mdText(monthly), mdText(commitment))
 		}
 		if len(p.Fleets) > 1 {
 			m := p.Totals.Money
-			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
+			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
 		}
 		head.WriteString("\n")
 	}
@@ -123,6 +123,9 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	if n := len(fp.Warnings); n > 0 {
 		what = append(what, plural(n, "warning"))
 	}
+	if r := fp.Rollout; r != nil && len(r.Updates) > 0 && fp.Error == nil {
+		what = append(what, fmt.Sprintf("rollout %d/%d", r.Updated, r.Total))
+	}
 	fmt.Fprintf(&b, "<details><summary><code>%s</code> (%s): %s</summary>\n\n", mdText(fp.Fleet), mdText(fp.Region), strings.Join(what, ", "))
 	if fp.File != "" {
 		fmt.Fprintf(&b, "Spec: %s\n\n", mdCode(fmt.Sprintf("%s:%d", fp.File, fp.Line)))
@@ -154,6 +157,9 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	for _, d := range fp.Drift {
 		fmt.Fprintf(&b, "- drift %s %s: %s is %s, the instance has %s (reported only)\n", mdCode(d.InstanceID), mdText(d.Name), mdCode(d.Field), mdCode(d.Spec), mdCode(d.Actual))
 	}
+	if r := fp.Rollout; r != nil && len(r.Updates) > 0 && fp.Error == nil {
+		markdownRollout(&b, r, words)
+	}
 	for _, w := range fp.Warnings {
 		fmt.Fprintf(&b, "- :warning: %s\n", mdText(w))
 	}
@@ -169,7 +175,7 @@ func markdownResult(b *strings.Builder, res *Result) {
 	if !res.OK() {
 		icon = ":x:"
 	}
-	fmt.Fprintf(b, "%s **Applied:** %d created, %d failed, %d unknown outcome, %d isolated.\n\n", icon, res.Created, res.Failed, res.Ambiguous, res.Isolated)
+	fmt.Fprintf(b, "%s **Applied:** %s.\n\n", icon, appliedText(res))
 	for _, fr := range res.Fleets {
 		if len(fr.Failures) == 0 && fr.Error == nil {
 			continue

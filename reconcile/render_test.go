@@ -115,7 +115,7 @@ func renderPlan(t testing.TB) *Plan {
 
 // cliWords are the command line's names of the limits (cmd/lightkeeper),
 // which the golden files show.
-var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", AllowOverLimit: "--allow-over-limit"}
+var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", MaxUpdates: "--max-updates", AllowOverLimit: "--allow-over-limit"}
 
 func renderResult() *Result {
 	return &Result{FormatVersion: FormatVersion, Created: 2, Failed: 1, Isolated: 1, Fleets: []*FleetResult{
@@ -184,7 +184,7 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -337,6 +337,15 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		}
 		walk(v)
 	}
+	var b bytes.Buffer
+	if err := RenderReportJSON(&b, rolloutRenderPlan(t), rolloutRenderResult(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	walk(v)
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys seen: %v", len(keys), keys)
 	}

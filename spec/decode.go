@@ -23,6 +23,7 @@ func fillFleet(f *Fleet, doc map[string]any) {
 		AutoVoucher:  s["autoVoucher"] == true,
 		ScaleDown:    str(s["scaleDown"]),
 	}
+	f.Spec.Update = fillUpdate(obj(s["update"]))
 	charge := obj(s["charge"])
 	f.Spec.Charge = Charge{Period: integer(charge["period"]), RenewFlag: str(charge["renewFlag"])}
 	if l, ok := s["login"].(map[string]any); ok {

@@ -150,6 +150,9 @@ type Spec struct {
 	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
 	// ScaleDown is ScaleDownReport (default) or ScaleDownIsolate.
 	ScaleDown string `yaml:"scaleDown" json:"scaleDown"`
+	// Update says whether and how instances follow a change of the
+	// fleet's shape (update.go); strategy UpdateReport by default.
+	Update Update `yaml:"update" json:"update"`
 }
 
 // Charge is the prepaid charging of each instance (InstanceChargePrepaid).
@@ -227,6 +230,9 @@ func (f *Fleet) applyDefaults() {
 	}
 	if s.ScaleDown == "" {
 		s.ScaleDown = ScaleDownReport
+	}
+	if s.Update.Strategy == "" {
+		s.Update = fillUpdate(nil)
 	}
 	for i := range s.Containers {
 		for j := range s.Containers[i].PublishPorts {
