@@ -22,6 +22,10 @@ type Result struct {
 	Ambiguous     int            `json:"ambiguous"` // creates whose outcome is unknown (sent again next run, same token)
 	Failed        int            `json:"failed"`    // creates refused
 	Isolated      int            `json:"isolated"`
+	// Waiting counts creates whose token returned an instance that
+	// DescribeInstances does not list (FleetResult.Waiting): never counted
+	// as created.
+	Waiting int `json:"waiting,omitempty"`
 }
 
 // FleetResult is what an apply did to one fleet.
@@ -31,8 +35,18 @@ type FleetResult struct {
 	Created  []Created   `json:"created,omitempty"`
 	Failures []Failure   `json:"failures,omitempty"`
 	Isolated []string    `json:"isolated,omitempty"`
-	Error    *FleetError `json:"error,omitempty"`
-	mu       sync.Mutex  // guards the slices during the apply
+	// Waiting lists the slots whose create returned an instance that
+	// DescribeInstances does not list: deleted by hand (a replayed token
+	// returns it all the same) or not listed yet. The slot waits until
+	// Until, when a new server is bought if it is still missing.
+	Waiting []Waiting   `json:"waiting,omitempty"`
+	Error   *FleetError `json:"error,omitempty"`
+	// Suspended: the fleet is suspended (spec.suspend), nothing was done.
+	Suspended bool `json:"suspended,omitempty"`
+	// Failing: the fleet's launches keep failing (FleetPlan.Failing); the
+	// apply is not a success.
+	Failing bool       `json:"failing,omitempty"`
+	mu      sync.Mutex // guards the slices during the apply
 }
 
 // Created is one slot's create that the service answered with an instance.
@@ -58,7 +72,7 @@ func (r *Result) OK() bool {
 		return false
 	}
 	for _, fr := range r.Fleets {
-		if fr.Error != nil {
+		if fr.Error != nil || fr.Failing {
 			return false
 		}
 	}
@@ -89,6 +103,11 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		res.Fleets = append(res.Fleets, fr)
 		if fp.Error != nil {
 			fr.Error = fp.Error
+			continue
+		}
+		fr.Failing = fp.Failing
+		if fp.Suspended {
+			fr.Suspended = true
 			continue
 		}
 		if len(fp.Creates) > 0 {
@@ -137,7 +156,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 	wg.Wait()
 	for i, fp := range p.Fleets {
 		fr := res.Fleets[i] // made in the order of p.Fleets
-		if fp.Error != nil || fr.Error != nil {
+		if !fp.acts() || fr.Error != nil {
 			continue
 		}
 		for _, s := range fp.Surplus {
@@ -150,8 +169,10 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 	for _, fr := range res.Fleets {
 		slices.SortFunc(fr.Created, func(a, b Created) int { return a.Slot - b.Slot })
 		slices.SortFunc(fr.Failures, func(a, b Failure) int { return a.Slot - b.Slot })
+		slices.SortFunc(fr.Waiting, func(a, b Waiting) int { return a.Slot - b.Slot })
 		res.Created += len(fr.Created)
 		res.Isolated += len(fr.Isolated)
+		res.Waiting += len(fr.Waiting)
 		for _, f := range fr.Failures {
 			if f.InstanceID != "" {
 				continue // a refused isolation
@@ -240,6 +261,22 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		}
 		id := resp.InstanceIdSet[0]
 		state, listed := seen[id]
+		name := ""
+		if !listed && !dead[id] {
+			// Not in this plan's sweep: a new instance, or one the token
+			// made before that is gone (deleted by hand) or not listed
+			// yet. Only a look by its ID tells them apart.
+			switch in, found, err := r.lookup(ctx, fp.Region, id); {
+			case err != nil:
+				r.log.Warn("could not look the created instance up; counted as created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "err", err)
+				found, in.InstanceState, in.InstanceName = true, lighthouse.StatePending, req.InstanceName
+				fallthrough
+			case found:
+				listed, state, name = true, in.InstanceState, in.InstanceName
+			default:
+				return r.vanished(fp, fr, c, inc, token, id, now)
+			}
+		}
 		if dead[id] || listed && !Live(state) {
 			// A replay of a dead incarnation: nothing was bought.
 			r.log.Info("token maps to a dead instance, next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "incarnation", inc)
@@ -247,7 +284,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			inc++
 			continue
 		}
-		if listed {
+		if listed && name != req.InstanceName {
 			// The token maps to a live instance that no longer carries the
 			// slot's name (renamed by hand): that incarnation is spent.
 			r.log.Warn("token maps to a live instance under another name", "fleet", fp.Fleet, "slot", c.Slot, "instance", id)

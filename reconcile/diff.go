@@ -33,6 +33,9 @@ type DiffOptions struct {
 	ExpectWindow time.Duration
 	// ExpiryWarning: see DefaultExpiryWarning.
 	ExpiryWarning time.Duration
+	// LaunchBackoff is how slots whose creates end in LAUNCH_FAILED are
+	// tried again (backoff.go).
+	LaunchBackoff LaunchBackoff
 }
 
 func (o DiffOptions) withDefaults() DiffOptions {
@@ -42,6 +45,7 @@ func (o DiffOptions) withDefaults() DiffOptions {
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = DefaultExpiryWarning
 	}
+	o.LaunchBackoff = o.LaunchBackoff.withDefaults()
 	return o
 }
 
@@ -138,6 +142,10 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				}
 			}
 		}
+		if n, _ := launchFailures(f, slot, bySlot[slot]); n > 0 {
+			fp.LaunchFailures = max(fp.LaunchFailures, n)
+			fp.Failing = fp.Failing || n >= opts.LaunchBackoff.FailingAfter
+		}
 		if len(live) > 0 {
 			fp.Live++
 			if live[0].State == lighthouse.StatePending {
@@ -178,6 +186,19 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				}
 			}
 		}
+		if !resend {
+			// A create whose outcome is unknown is sent again with its
+			// token whatever the backoff: it buys nothing if it was
+			// carried out.
+			bo, wait := slotBackoff(f, slot, dead, now, opts.LaunchBackoff)
+			if wait {
+				fp.Backoff = append(fp.Backoff, bo)
+				continue
+			}
+			if !bo.Until.IsZero() {
+				reason = fmt.Sprintf("%s; %s in a row, the backoff of %s is over", reason, plural(bo.Failures, "launch failure"), shortDuration(opts.LaunchBackoff.Delay(bo.Failures)))
+			}
+		}
 		c := newCreate(f, slot, inc, opts.Tags)
 		c.Resend, c.Replaces, c.Reason = resend, replaces, reason
 		fp.Creates = append(fp.Creates, c)
@@ -192,6 +213,7 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 	if len(fp.Creates) > 0 {
 		siteProblem(fp, f, opts.Tags)
 	}
+	lifecycle(fp, f, o)
 	return fp
 }
 

@@ -13,6 +13,8 @@ const (
 	codeIdempotentMismatch = "UnsupportedOperation.IdempotentParameterMismatch"
 	codeNotReturnable      = "UnsupportedOperation.ResourceNotReturnable"
 	codeIsolateLimit       = "LimitExceeded.IsolateResourcesLimitExceeded"
+	codeInstanceIDNotFound = "ResourceNotFound.InstanceIdNotFound"
+	codeInstanceNotFound   = "ResourceNotFound.InstanceNotFound"
 )
 
 // fleetHints turns the API's refusals of a create into what a person should

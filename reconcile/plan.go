@@ -62,6 +62,23 @@ type FleetPlan struct {
 	// may have bought) that is not listed yet.
 	Expected int `json:"expected"`
 
+	// Suspended reports spec.suspend: the plan shows what it would do,
+	// and Apply does nothing for the fleet (totals and guards leave it
+	// out).
+	Suspended bool `json:"suspended,omitempty"`
+	// NextExpiry is the earliest ExpiredTime of the fleet's live
+	// instances, and NextExpiring that instance's ID.
+	NextExpiry   time.Time `json:"nextExpiry,omitzero"`
+	NextExpiring string    `json:"nextExpiring,omitempty"`
+	// Failing reports a slot with LaunchBackoff.FailingAfter or more
+	// launch failures in a row: the run that planned it is not a success.
+	Failing bool `json:"failing,omitempty"`
+	// LaunchFailures is the most launch failures in a row of any slot.
+	LaunchFailures int `json:"launchFailures,omitempty"`
+	// Backoff lists the empty slots not created now because their creates
+	// ended in LAUNCH_FAILED (backoff.go).
+	Backoff []Backoff `json:"backoff,omitempty"`
+
 	Creates  []Create    `json:"creates,omitempty"`
 	Surplus  []Surplus   `json:"surplus,omitempty"`
 	Drift    []Drift     `json:"drift,omitempty"`

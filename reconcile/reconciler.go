@@ -273,7 +273,7 @@ func passwordError(err error) *FleetError {
 func (p *Plan) total() {
 	p.Totals = Totals{}
 	for _, fp := range p.Fleets {
-		if fp.Error != nil {
+		if !fp.acts() {
 			continue
 		}
 		p.Totals.Creates += len(fp.Creates)

@@ -211,6 +211,7 @@ func TestRenderGolden(t *testing.T) {
 		{"nochange", noChangePlan, nil},
 		{"apply", renderPlan, renderResult()},
 		{"fleeterror", errorPlan, nil},
+		{"lifecycle", lifecyclePlan, lifecycleResult()},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"txt", "color.txt", "md", "json"} {
@@ -337,6 +338,15 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		}
 		walk(v)
 	}
+	var b bytes.Buffer
+	if err := RenderReportJSON(&b, lifecyclePlan(t), lifecycleResult(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	walk(v)
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys seen: %v", len(keys), keys)
 	}

@@ -393,8 +393,8 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		return werr // nil: every fleet RUNNING at its count, whatever it took
 	case !p.Changes() && len(p.Errors()) > 0:
 		return planExit(p)
-	case !res.OK():
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(res))}
+	case !res.OK() || len(p.Failing()) > 0:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(p, res))}
 	}
 	return nil
 }
@@ -476,13 +476,16 @@ func overLimitError(p *reconcile.Plan) error {
 	return fmt.Errorf("over a safety limit, nothing was created: %s\nhint: review the plan, then raise the limit or pass --allow-over-limit", strings.Join(msgs, "; "))
 }
 
-func applyFailures(res *reconcile.Result) string {
+func applyFailures(p *reconcile.Plan, res *reconcile.Result) string {
 	var parts []string
 	if res.Failed > 0 {
 		parts = append(parts, plural(res.Failed, "create")+" refused")
 	}
 	if res.Ambiguous > 0 {
 		parts = append(parts, plural(res.Ambiguous, "create")+" with an unknown outcome")
+	}
+	for _, fp := range p.Failing() {
+		parts = append(parts, escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", fp.Fleet, fp.LaunchFailures)))
 	}
 	for _, fr := range res.Fleets {
 		if fr.Error != nil {

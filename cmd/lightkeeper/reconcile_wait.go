@@ -46,6 +46,9 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 		if errs := p.Errors(); len(errs) > 0 {
 			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s: %s", errs[0].Fleet, errs[0].Error.Message)))}
 		}
+		if failing := p.Failing(); len(failing) > 0 {
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", failing[0].Fleet, failing[0].LaunchFailures)))}
+		}
 		if p.Totals.Creates > 0 {
 			if check(p, remaining(run.f.limits, used)) && !run.f.allowOverLimit {
 				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
@@ -59,7 +62,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 				return pending, interrupted(ctx, err)
 			}
 			if more.Failed > 0 || hasFleetError(more) {
-				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(more))}
+				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(p, more))}
 			}
 		}
 		run.ui.status(escape.Text(strings.Join(pending, "; ")))
@@ -84,8 +87,8 @@ func pendingOf(p *reconcile.Plan) []string {
 			continue
 		}
 		running := fp.Live - fp.Pending
-		if running >= fp.Desired && fp.Expected == 0 && len(fp.Creates) == 0 {
-			continue
+		if fp.Suspended || running >= fp.Desired && fp.Expected == 0 && len(fp.Creates) == 0 {
+			continue // a suspended fleet is not waited for: nothing is done for it
 		}
 		s := fmt.Sprintf("%s %d/%d RUNNING", fp.Fleet, running, fp.Desired)
 		var more []string
@@ -97,6 +100,9 @@ func pendingOf(p *reconcile.Plan) []string {
 		}
 		if n := len(fp.Creates); n > 0 {
 			more = append(more, fmt.Sprintf("%d to create", n))
+		}
+		for _, bo := range fp.Backoff {
+			more = append(more, fmt.Sprintf("slot %d backs off until %s after %d launch failures", bo.Slot, bo.Until.UTC().Format(time.RFC3339), bo.Failures))
 		}
 		if len(more) > 0 {
 			s += " (" + strings.Join(more, ", ") + ")"
@@ -136,10 +142,13 @@ func mergeResult(res, more *reconcile.Result) {
 		fr.Created = append(fr.Created, m.Created...)
 		fr.Failures = append(fr.Failures, m.Failures...)
 		fr.Isolated = append(fr.Isolated, m.Isolated...)
+		fr.Waiting = append(fr.Waiting, m.Waiting...)
+		fr.Suspended, fr.Failing = m.Suspended, m.Failing
 		if m.Error != nil {
 			fr.Error = m.Error
 		}
 	}
+	res.Waiting += more.Waiting
 	res.Created += more.Created
 	res.Ambiguous += more.Ambiguous
 	res.Failed += more.Failed
