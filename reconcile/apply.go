@@ -30,11 +30,11 @@ type Result struct {
 
 // FleetResult is what an apply did to one fleet.
 type FleetResult struct {
-	Fleet    string      `json:"fleet"`
-	Region   string      `json:"region"`
-	Created  []Created   `json:"created,omitempty"`
-	Failures []Failure   `json:"failures,omitempty"`
-	Isolated []string    `json:"isolated,omitempty"`
+	Fleet    string    `json:"fleet"`
+	Region   string    `json:"region"`
+	Created  []Created `json:"created,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
+	Isolated []string  `json:"isolated,omitempty"`
 	// Waiting lists the slots whose create returned an instance that
 	// DescribeInstances does not list: deleted by hand (a replayed token
 	// returns it all the same) or not listed yet. The slot waits until
