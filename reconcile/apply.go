@@ -30,23 +30,24 @@ type Result struct {
 
 // FleetResult is what an apply did to one fleet.
 type FleetResult struct {
-	Fleet    string    `json:"fleet"`
-	Region   string    `json:"region"`
-	Created  []Created `json:"created,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
-	Isolated []string  `json:"isolated,omitempty"`
+	Fleet    string      `json:"fleet"`
+	Region   string      `json:"region"`
+	Created  []Created   `json:"created,omitempty"`
+	Failures []Failure   `json:"failures,omitempty"`
+	Isolated []string    `json:"isolated,omitempty"`
+	Error    *FleetError `json:"error,omitempty"`
+	mu       sync.Mutex  // guards the slices during the apply
+
 	// Waiting lists the slots whose create returned an instance that
 	// DescribeInstances does not list: deleted by hand (a replayed token
 	// returns it all the same) or not listed yet. The slot waits until
 	// Until, when a new server is bought if it is still missing.
-	Waiting []Waiting   `json:"waiting,omitempty"`
-	Error   *FleetError `json:"error,omitempty"`
+	Waiting []Waiting `json:"waiting,omitempty"`
 	// Suspended: the fleet is suspended (spec.suspend), nothing was done.
 	Suspended bool `json:"suspended,omitempty"`
 	// Failing: the fleet's launches keep failing (FleetPlan.Failing); the
 	// apply is not a success.
-	Failing bool       `json:"failing,omitempty"`
-	mu      sync.Mutex // guards the slices during the apply
+	Failing bool `json:"failing,omitempty"`
 }
 
 // Created is one slot's create that the service answered with an instance.
