@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -126,9 +127,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	want := [][]string{
-		// fleet, region, state, desired, live, pending, failed, expected, to create, problem
-		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", ""},
-		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", ""},
+		// fleet, region, state, desired, live, pending, failed, expected, to create, next expiry, problem
+		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", ""},
+		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", ""},
+	}
+	for _, row := range rows { // instance IDs are the emulator's to choose
+		if len(row) > 9 {
+			row[9] = regexp.MustCompile(`lhins-[a-z0-9]{8}`).ReplaceAllString(row[9], "lhins-ID")
+		}
 	}
 	if !slices.EqualFunc(rows, want, slices.Equal) {
 		t.Errorf("fleet rows\n%q\nwant\n%q", rows, want)

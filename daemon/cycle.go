@@ -262,6 +262,9 @@ func (d *Daemon) reconcile(ctx context.Context, run *Run, errs *[]string) string
 			*errs = append(*errs, fmt.Sprintf("fleet %q: %s", fs.Name, fs.Error))
 		}
 	}
+	for _, fp := range p.Failing() {
+		*errs = append(*errs, fmt.Sprintf("fleet %q is failing: %s", fp.Fleet, fp.FailingText()))
+	}
 	if !res.OK() {
 		return ResultPartial
 	}

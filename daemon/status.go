@@ -98,15 +98,43 @@ type FleetStatus struct {
 	Surplus        int    `json:"surplus"`
 	Error          string `json:"error,omitempty"`
 	// State is the fleet's state in one word: "ok", "converging" (fewer
-	// live instances than desired) or "error".
+	// live instances than desired), "error", "suspended" (spec.suspend:
+	// nothing is done for it) or "failing" (its launches keep failing).
 	State string `json:"state"`
+
+	// Suspended: spec.suspend; the fleet is observed and planned, and
+	// nothing is created, changed, renewed or isolated for it.
+	Suspended bool `json:"suspended,omitempty"`
+	// Failing: a slot's launches failed LaunchFailures (3 or more) times in
+	// a row; the cycle is not a success.
+	Failing        bool `json:"failing,omitempty"`
+	LaunchFailures int  `json:"launchFailures,omitempty"`
+	// NextExpiry is the earliest ExpiredTime of the fleet's live
+	// instances, and NextExpiring that instance.
+	NextExpiry   time.Time `json:"nextExpiry,omitzero"`
+	NextExpiring string    `json:"nextExpiring,omitempty"`
+	// Waiting says, a sentence each, what the fleet's slots wait for: an
+	// instance a create's token returned that DescribeInstances does not
+	// list (and when a new server is bought if it is still missing), or
+	// the end of a backoff after launch failures.
+	Waiting []string `json:"waiting,omitempty"`
 }
+
+// Fleet states beyond ok, converging and error (FleetStatus.State).
+const (
+	FleetSuspended = reconcile.ConditionSuspended
+	FleetFailing   = reconcile.ConditionFailing
+)
 
 // state computes FleetStatus.State.
 func (f FleetStatus) state() string {
 	switch {
 	case f.Error != "" || f.CreateFailures > 0:
 		return "error"
+	case f.Suspended:
+		return FleetSuspended
+	case f.Failing:
+		return FleetFailing
 	case f.Live < f.Desired:
 		return "converging"
 	}
@@ -153,7 +181,11 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 		if fp.Error != nil {
 			fs.Error = fp.Error.Message
 		}
+		lifecycleStatus(&fs, fp)
 		for _, fr := range results[fp.Fleet] {
+			for _, w := range fr.Waiting {
+				fs.Waiting = append(fs.Waiting, w.Text())
+			}
 			fs.Created = len(fr.Created)
 			for _, f := range fr.Failures {
 				if f.InstanceID == "" {

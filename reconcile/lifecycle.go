@@ -82,14 +82,17 @@ func lifecycle(fp *FleetPlan, f *spec.Fleet, o *Observation) {
 	}
 }
 
-// failingText says why a fleet is failing.
-func failingText(fp *FleetPlan) string {
+// FailingText says why the fleet is failing, "" when it is not.
+func (fp *FleetPlan) FailingText() string {
+	if !fp.Failing {
+		return ""
+	}
 	return fmt.Sprintf("launches keep failing (%s in a row in one slot); check the bundle, blueprint and zone in the console, or remove the LAUNCH_FAILED instances to try again at once",
 		plural(fp.LaunchFailures, "launch failure"))
 }
 
-// backoffText says when a slot whose launches failed is tried again.
-func backoffText(bo Backoff) string {
+// Text says when a slot whose launches failed is tried again.
+func (bo Backoff) Text() string {
 	return fmt.Sprintf("slot %d backs off until %s after %s in a row (newest %s, created %s)",
 		bo.Slot, bo.Until.UTC().Format(time.RFC3339), plural(bo.Failures, "launch failure"), bo.LastFailed, bo.LastCreated.UTC().Format(time.RFC3339))
 }

@@ -141,7 +141,7 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 		b.WriteString(":pause_button: **Suspended** (`spec.suspend`): nothing is created, changed, renewed or isolated; what it would do is listed for the record.\n\n")
 	}
 	if fp.Failing {
-		fmt.Fprintf(&b, ":x: **Failing:** %s\n\n", mdText(failingText(fp)))
+		fmt.Fprintf(&b, ":x: **Failing:** %s\n\n", mdText(fp.FailingText()))
 	}
 	if len(creates) > 0 {
 		b.WriteString("| slot | name | zone | bundle | blueprint | months | why |\n|--:|---|---|---|---|--:|---|\n")
@@ -166,10 +166,10 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 		fmt.Fprintf(&b, "- **%s** %s %s (%s): %s\n", mdText(action), mdCode(s.ID), mdText(s.Name), mdText(s.State), mdText(s.Reason+heldText(s, words)))
 	}
 	for _, bo := range fp.Backoff {
-		fmt.Fprintf(&b, "- %s\n", mdText(backoffText(bo)))
+		fmt.Fprintf(&b, "- %s\n", mdText(bo.Text()))
 	}
 	for _, wt := range fp.Waiting {
-		fmt.Fprintf(&b, "- %s\n", mdText(waitingText(wt)))
+		fmt.Fprintf(&b, "- %s\n", mdText(wt.Text()))
 	}
 	for _, d := range fp.Drift {
 		fmt.Fprintf(&b, "- drift %s %s: %s is %s, the instance has %s (reported only)\n", mdCode(d.InstanceID), mdText(d.Name), mdCode(d.Field), mdCode(d.Spec), mdCode(d.Actual))
@@ -206,7 +206,7 @@ func markdownResult(b *strings.Builder, res *Result) {
 			fmt.Fprintf(b, "  - %s\n", mdText(failureText(f)))
 		}
 		for _, w := range fr.Waiting {
-			fmt.Fprintf(b, "  - %s\n", mdText(waitingText(w)))
+			fmt.Fprintf(b, "  - %s\n", mdText(w.Text()))
 		}
 	}
 	b.WriteString("\n")

@@ -151,7 +151,7 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 		t.line(ansiYellow+ansiBold, "  suspended (spec.suspend): nothing is created, changed, renewed or isolated; what it would do is listed for the record")
 	}
 	if fp.Failing {
-		t.line(ansiRed, "  ! failing: %s", failingText(fp))
+		t.line(ansiRed, "  ! failing: %s", fp.FailingText())
 	}
 	for _, c := range fleetCreates(fp) {
 		t.line(ansiGreen, "  + %s %s", would(fp, "create"), createText(c))
@@ -168,10 +168,10 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 		t.line(code, "  - %s %s %s (%s): %s%s", action, s.ID, s.Name, s.State, s.Reason, heldText(s, t.words))
 	}
 	for _, bo := range fp.Backoff {
-		t.line(ansiCyan, "  ~ %s", backoffText(bo))
+		t.line(ansiCyan, "  ~ %s", bo.Text())
 	}
 	for _, wt := range fp.Waiting {
-		t.line(ansiCyan, "  ~ %s", waitingText(wt))
+		t.line(ansiCyan, "  ~ %s", wt.Text())
 	}
 	for _, d := range fp.Drift {
 		t.line(ansiYellow, "  ~ drift %s %s: %s is %s, the instance has %s (reported only)", d.InstanceID, d.Name, d.Field, d.Spec, d.Actual)
@@ -204,7 +204,7 @@ func (t *textWriter) result(res *Result) {
 			t.line(ansiGreen, "    + slot %d: %s", c.Slot, c.InstanceID)
 		}
 		for _, w := range fr.Waiting {
-			t.line(ansiCyan, "    ~ %s", waitingText(w))
+			t.line(ansiCyan, "    ~ %s", w.Text())
 		}
 		for _, id := range fr.Isolated {
 			t.line(ansiYellow, "    - isolated %s", id)
@@ -304,9 +304,9 @@ func createText(c Create) string {
 	return b.String()
 }
 
-// waitingText says what a slot held by an expectation waits for and when
-// a new server is bought if it is still missing.
-func waitingText(w Waiting) string {
+// Text says what a slot held by an expectation waits for and when a new
+// server is bought if it is still missing.
+func (w Waiting) Text() string {
 	until := w.Until.UTC().Format(time.RFC3339)
 	if w.InstanceID == "" {
 		return fmt.Sprintf("slot %d waits for the outcome of a create until %s; the same token is sent again", w.Slot, until)
