@@ -65,6 +65,11 @@ type Config struct {
 	Exclude []string `yaml:"exclude"`
 	// HA, when set, runs the daemon on several hosts with one leader.
 	HA *HA `yaml:"ha"`
+	// SecretFilePermissions says what to do with a secret file that group
+	// or others may read: SecretFilesWarn (default) or SecretFilesRefuse.
+	SecretFilePermissions string `yaml:"secretFilePermissions"`
+
+	root *yaml.Node // the file's YAML, to place the problems build finds
 }
 
 // Repository is the git repository that holds the fleets.
@@ -176,6 +181,8 @@ func defaultConfig() Config {
 		API:        API{Site: DefaultSite},
 		Limits:     Limits{MaxCreatesPerRun: DefaultMaxCreatesPerRun, MaxTotalCount: DefaultMaxTotalCount},
 		Listen:     DefaultListen,
+
+		SecretFilePermissions: SecretFilesWarn,
 	}
 }
 
@@ -244,7 +251,7 @@ func ParseConfig(file string, data []byte, getenv func(string) string) (*Config,
 		p.add(root, nil, err.Error())
 		return nil, p.result(0)
 	}
-	cfg.File = file
+	cfg.File, cfg.root = file, root
 	p.check(&cfg, getenv)
 	if len(p.errs) > 0 {
 		return nil, p.result(0)
@@ -283,7 +290,9 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 		if bad != "" {
 			p.at(bad, f.path...)
 		}
+		*f.v = c.resolve(*f.v)
 	}
+	p.checkStartup(c) // config_check.go
 	if gitsync.IsLocal(c.Repository.URL) && (c.Repository.Auth != RepositoryAuth{}) {
 		p.at("a local repository needs no credentials: remove repository.auth", "repository", "auth")
 	}

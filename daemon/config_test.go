@@ -37,7 +37,8 @@ func TestExampleConfig(t *testing.T) {
 		time.Duration(r.Interval) != time.Minute || time.Duration(r.Timeout) != 2*time.Minute {
 		t.Errorf("repository = %+v", r)
 	}
-	if r.Auth.SSHKeyFile != "/run/credentials/lightkeeper.service/git-ssh-key" || r.Auth.KnownHostsFile != "/etc/lightkeeper/known_hosts" {
+	knownHosts, _ := filepath.Abs("../examples/daemon/known_hosts") // beside the file
+	if r.Auth.SSHKeyFile != "/run/credentials/lightkeeper.service/git-ssh-key" || r.Auth.KnownHostsFile != knownHosts {
 		t.Errorf("auth = %+v", r.Auth)
 	}
 	if c.API.RateLimits["CreateInstances"] != 5 || c.API.Site != "auto" || c.API.Endpoint != "lighthouse.tencentcloudapi.com" {
@@ -129,7 +130,10 @@ func TestConfigInvalid(t *testing.T) {
 			if !errors.As(err, &es) || len(es) == 0 {
 				t.Fatalf("error %T, want spec.Errors: %v", err, err)
 			}
-			got := strings.ReplaceAll(err.Error(), f, "FILE") + "\n"
+			// Paths in the file resolve against its directory; the messages
+			// name them from testdata/ as the golden files do.
+			abs, _ := filepath.Abs("testdata")
+			got := strings.ReplaceAll(strings.ReplaceAll(err.Error(), f, "FILE"), abs, "testdata") + "\n"
 			golden := strings.TrimSuffix(f, ".yaml") + ".err"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

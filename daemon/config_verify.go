@@ -60,6 +60,7 @@ func (p *configParser) checkVerify(c *Config, getenv func(string) string) {
 		for i := range list.files {
 			path := append(at[:2:2], list.key, strconv.Itoa(i))
 			f, bad := expandFileVars(list.files[i], getenv)
+			f = c.resolve(f)
 			list.files[i] = f
 			if bad != "" {
 				p.at(bad, path...)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -31,6 +33,10 @@ const (
 	// from the client), so the bound is kept near what the rate limit
 	// sends in two seconds, rather than the engine's 32.
 	DefaultConcurrency = 8
+	// DefaultTriggerGap is the least time between the starts of two
+	// cycles that webhooks ask for: a burst of webhooks (a replay, a busy
+	// repository) costs at most one cycle more.
+	DefaultTriggerGap = 5 * time.Second
 	// StateFile is the name of the reconcile state in Options.StateDir.
 	StateFile = "state.json"
 )
@@ -60,6 +66,14 @@ type Options struct {
 	Exclude []string
 	// Interval is the time between cycles (default DefaultInterval).
 	Interval time.Duration
+	// TriggerGap is the least time between the starts of two cycles that
+	// webhooks ask for (Trigger, and a follower's forwarded webhook;
+	// default DefaultTriggerGap; negative: none). The triggers that come
+	// sooner are coalesced into one cycle that starts when the gap has
+	// passed, so a burst costs at most one cycle more. A change the
+	// source's watch reports, and being elected leader, start a cycle at
+	// once.
+	TriggerGap time.Duration
 	// Jitter is the largest random time added to each wait (default a
 	// tenth of Interval; negative: none), so that daemons that started
 	// together do not call the API together.
@@ -96,6 +110,13 @@ type Options struct {
 	// the same fleets: only the one that leads reconciles (see
 	// Leadership). Nil: this daemon acts alone.
 	Leadership Leadership
+	// Previous, if set, is the daemon this one replaces (a reload of the
+	// configuration); it must have stopped. The new daemon keeps its
+	// registry and metrics (Registry is not used then), and the counters
+	// and history of its status (cycles run, the last cycle, success and
+	// error, terms as leader), so that a reload resets nothing an
+	// operator counts on.
+	Previous *Daemon
 }
 
 // Daemon runs the reconcile loop and serves its status.
@@ -105,7 +126,8 @@ type Daemon struct {
 	rec   *reconcile.Reconciler
 	m     *metrics
 	reg   *prometheus.Registry
-	kick  chan struct{}                   // buffered 1: a pending cycle
+	kick  chan struct{}                   // buffered 1: a pending cycle a webhook asked for (TriggerGap)
+	now   chan struct{}                   // buffered 1: a pending cycle to start at once
 	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
 	run   atomic.Bool                     // Run is running
 	ready atomic.Bool
@@ -115,16 +137,19 @@ type Daemon struct {
 	once  sync.Once     // closes first
 
 	// Owned by the loop goroutine.
-	current  Revision   // last revision synced
-	synced   bool       // a sync has succeeded
-	good     *goodState // last good revision and its fleets
-	failures int        // failed cycles in a row
+	current  Revision         // last revision synced
+	synced   bool             // a sync has succeeded
+	good     *goodState       // last good revision and its fleets
+	invalid  *InvalidRevision // the revision synced, while it is invalid
+	failures int              // failed cycles in a row
 
 	mu     sync.Mutex // guards status
 	status Status
 
 	lead leadState      // with Options.Leadership
-	lm   *leaderMetrics // with Options.Leadership
+	lm   *leaderMetrics // with Options.Leadership (or a previous daemon's)
+
+	closers []io.Closer // what FromConfig opened; see Close
 }
 
 // goodState is a revision whose fleets loaded.
@@ -159,6 +184,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Jitter == 0 {
 		opts.Jitter = opts.Interval / 10
 	}
+	if opts.TriggerGap == 0 {
+		opts.TriggerGap = DefaultTriggerGap
+	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
 	}
@@ -175,24 +203,34 @@ func New(opts Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	reg := opts.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("daemon: register metrics: %w", err)
-	}
-	st := reconcile.NewState()
-	if opts.StateDir != "" {
-		if st, err = reconcile.LoadState(filepath.Join(opts.StateDir, StateFile)); err != nil {
-			return nil, fmt.Errorf("daemon: %w", err)
+	reg, m, err := opts.Registry, (*metrics)(nil), error(nil)
+	switch prev := opts.Previous; {
+	case prev != nil && prev.Running():
+		return nil, errors.New("daemon: Options.Previous is still running")
+	case prev != nil:
+		reg, m = prev.reg, prev.m
+		m.ready.Set(0) // until this daemon's first sync and observe
+	default:
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		}
+		if m, err = newMetrics(reg); err != nil {
+			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
 	}
-	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), first: make(chan struct{})}
-	cloud := &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, stopping: d.stopping, touch: d.progress}
-	if opts.Leadership != nil {
+	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), now: make(chan struct{}, 1), first: make(chan struct{})}
+	if prev := opts.Previous; prev != nil {
+		d.carryOver(prev)
+	}
+	st, err := d.loadState()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	// The gate refuses before the call is counted: a call not sent is
+	// not an API call.
+	cloud := &mutationGate{cloud: &countingCloud{Cloud: opts.Cloud, calls: m.apiCalls, touch: d.progress}, stopping: d.stopping}
+	if opts.Leadership != nil && d.lm == nil {
 		if err := d.registerLeaderMetrics(reg); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
@@ -215,6 +253,56 @@ func New(opts Options) (*Daemon, error) {
 		log.Info("reconciling the saved last good revision until the source syncs a good one", "revision", good.rev.Short(), "fleets", len(good.fleets))
 	}
 	return d, nil
+}
+
+// loadState reads the reconcile state from the state directory. A file
+// that does not hold a state (corrupt, or of another version) is renamed
+// aside with the time in its name, reported in the log and the status,
+// and the daemon starts from an empty state: the state is optional by
+// design, and the cloud shows what matters.
+func (d *Daemon) loadState() (*reconcile.State, error) {
+	if d.opts.StateDir == "" {
+		return reconcile.NewState(), nil
+	}
+	file := filepath.Join(d.opts.StateDir, StateFile)
+	st, err := reconcile.LoadState(file)
+	if !errors.Is(err, reconcile.ErrCorruptState) {
+		return st, err
+	}
+	aside := file + ".corrupt-" + d.opts.Now().UTC().Format("20060102T150405.000000000Z")
+	if rerr := os.Rename(file, aside); rerr != nil {
+		return nil, fmt.Errorf("%w; setting it aside failed too: %w", err, rerr)
+	}
+	d.log.Warn("the state file does not load; set aside, starting from what the cloud shows (tokens keep creates safe)", "set_aside", aside, "err", err)
+	d.status.StateSetAside = aside
+	return reconcile.NewState(), nil
+}
+
+// carryOver takes the counters and history of the daemon this one
+// replaces (Options.Previous).
+func (d *Daemon) carryOver(prev *Daemon) {
+	ps := prev.Status()
+	d.status.Runs, d.status.LastRun, d.status.LastSuccess = ps.Runs, ps.LastRun, ps.LastSuccess
+	d.status.LastError, d.status.LastErrorAt = ps.LastError, ps.LastErrorAt
+	d.status.StateError, d.status.StateErrorAt, d.status.StateSetAside = ps.StateError, ps.StateErrorAt, ps.StateSetAside
+	prev.lead.mu.Lock()
+	d.lead.total, d.lead.won, d.lead.lost = prev.lead.total, prev.lead.won, prev.lead.lost
+	prev.lead.mu.Unlock()
+	if d.lm = prev.lm; d.lm != nil {
+		d.lm.owner.Store(d)
+		d.lm.leader.Set(0)
+	}
+}
+
+// Close releases what FromConfig opened for the daemon (the election's
+// connection to etcd). Call it once Run has returned.
+func (d *Daemon) Close() error {
+	var errs []error
+	for _, c := range d.closers {
+		errs = append(errs, c.Close())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
 }
 
 // stopping returns the channel closed when Run's context ends (nil, which
@@ -240,9 +328,18 @@ func (d *Daemon) Trigger() {
 	d.poke()
 }
 
+// poke asks the loop for a cycle for a webhook, subject to TriggerGap.
 func (d *Daemon) poke() {
 	select {
 	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// pokeNow asks the loop for a cycle at once.
+func (d *Daemon) pokeNow() {
+	select {
+	case d.now <- struct{}{}:
 	default:
 	}
 }
@@ -252,6 +349,10 @@ func (d *Daemon) poke() {
 func (d *Daemon) ObserveWebhook(result, reason string) {
 	d.m.webhooks.WithLabelValues(result, reason).Inc()
 }
+
+// triggerRequest is Run.Trigger for a cycle asked for by Trigger, a watch,
+// a forwarded webhook or an election.
+const triggerRequest = "request"
 
 // Run runs cycles until ctx ends, then lets the calls in flight finish,
 // saves the state and returns nil. It serves Handler on Options.Listen if
@@ -269,7 +370,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("daemon: listen: %w", err)
 		}
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := NewServer(d.Handler(), ServerOptions{Logger: d.log.With("component", "http")})
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server stopped", "err", err)
@@ -290,7 +391,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			go func() {
 				for range ch {
 					d.m.triggers.WithLabelValues("watch").Inc()
-					d.poke()
+					d.pokeNow()
 				}
 			}()
 		}
@@ -313,7 +414,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
 	timer := time.NewTimer(0) // the first cycle starts at once
 	defer timer.Stop()
-	next := "start" // why the timer is set
+	next, due := "start", time.Now() // why the timer is set, and when it fires
+	var hooked time.Time             // the start of the last cycle a webhook asked for
 	for {
 		var trigger string
 		select {
@@ -321,9 +423,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.shutdown()
 		case <-timer.C:
 			trigger = next
-			d.m.triggers.WithLabelValues(trigger).Inc()
+			if trigger == triggerRequest { // a webhook's, counted when it came
+				hooked = time.Now()
+			} else {
+				d.m.triggers.WithLabelValues(trigger).Inc()
+			}
+		case <-d.now:
+			trigger = triggerRequest // counted by the watch or setLeading
 		case <-d.kick:
-			trigger = "request" // counted by Trigger or the watch
+			// Counted by Trigger or forwarded. Too soon after the last
+			// cycle a webhook asked for, it waits for the gap, and what
+			// else comes meanwhile joins it.
+			if wait := time.Until(hooked.Add(d.opts.TriggerGap)); wait > 0 {
+				if time.Until(due) > wait {
+					timer.Reset(wait)
+					next, due = triggerRequest, time.Now().Add(wait)
+					d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
+				}
+				continue
+			}
+			trigger, hooked = triggerRequest, time.Now()
 		}
 		d.busy.Store(true)
 		d.progress()
@@ -339,7 +458,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
 		d.log.Debug("next cycle", "in", wait, "reason", why)
 		timer.Reset(wait)
-		next = why
+		next, due = why, time.Now().Add(wait)
 	}
 }
 
@@ -367,20 +486,21 @@ func (d *Daemon) jitter(wait time.Duration) time.Duration {
 
 // shutdown saves the state once Run's context has ended.
 func (d *Daemon) shutdown() error {
-	d.saveState()
+	if err := d.saveState(); err != nil {
+		d.m.stateSaveFails.Inc()
+		d.log.Error("daemon stopped; cannot save the state: expectations may be lost (tokens still make creates safe)", "err", err)
+		return nil
+	}
 	d.log.Info("daemon stopped; state saved")
 	return nil
 }
 
 // saveState writes the reconcile state to the state directory.
-func (d *Daemon) saveState() {
+func (d *Daemon) saveState() error {
 	if d.opts.StateDir == "" {
-		return
+		return nil
 	}
-	if err := d.rec.State().Save(filepath.Join(d.opts.StateDir, StateFile)); err != nil {
-		d.m.stateSaveFails.Inc()
-		d.log.Error("cannot save the state; expectations may be lost on restart (tokens still make creates safe)", "err", err)
-	}
+	return d.rec.State().Save(filepath.Join(d.opts.StateDir, StateFile))
 }
 
 // Handler returns the daemon's HTTP handler: /healthz, /readyz, /metrics,

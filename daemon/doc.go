@@ -5,8 +5,9 @@
 //
 // A cycle starts on an interval (with jitter), on Trigger (the git
 // webhook), or when a Watcher source reports a change; triggers that come
-// while a cycle runs are coalesced into one more cycle. A cycle that fails
-// is retried with exponential backoff.
+// while a cycle runs are coalesced into one more cycle, and cycles that
+// webhooks ask for start at least Options.TriggerGap apart. A cycle that
+// fails is retried with exponential backoff.
 //
 // An invalid revision (schema or semantic errors, names that collide) is
 // reported in the log, in /metrics (lightkeeper_invalid_revision) and in
@@ -27,10 +28,14 @@
 // no Lighthouse API. A leader that loses the election stops starting
 // mutating calls at once (the calls in flight finish).
 //
-// Config is the configuration file of `lightkeeper daemon` (LoadConfig);
-// the command maps it to Options.
+// Config is the configuration file of `lightkeeper daemon` (LoadConfig).
+// FromConfig builds a Daemon from it, with what a file does not hold
+// (Deps: the API credentials, the logger, the election); CheckConfig runs
+// the same checks without creating or starting anything, so that a file it
+// passes starts.
 //
 // The HTTP handler serves /healthz, /readyz, /metrics (Prometheus),
 // /status (JSON), a status page at / and, when Options.Webhook is set,
-// POST /hooks/git.
+// POST /hooks/git. NewServer serves it with every timeout set and a bound
+// on open connections that keeps /healthz answering.
 package daemon

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -114,14 +115,17 @@ func (e *env) remove(name string) {
 // first one and triggers), no jitter, the emulator's clock.
 func (e *env) options() daemon.Options {
 	return daemon.Options{
-		Source:    daemon.DirSource{Dir: e.dir},
-		Cloud:     e.cloud,
-		Path:      "fleets",
-		Interval:  time.Hour,
-		Jitter:    -1,
-		Reconcile: reconcile.Options{Now: e.clock.Now},
-		Limits:    reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit},
-		Registry:  prometheus.NewRegistry(),
+		Source:   daemon.DirSource{Dir: e.dir},
+		Cloud:    e.cloud,
+		Path:     "fleets",
+		Interval: time.Hour,
+		Jitter:   -1,
+		// Each trigger of a test starts its cycle at once;
+		// TestTriggerGap checks the gap.
+		TriggerGap: -1,
+		Reconcile:  reconcile.Options{Now: e.clock.Now},
+		Limits:     reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit},
+		Registry:   prometheus.NewRegistry(),
 	}
 }
 
@@ -257,4 +261,9 @@ func (e *env) lint() {
 	for _, p := range problems {
 		e.t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
+}
+
+// newTextLogger logs to w as the daemon's command does by default.
+func newTextLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -56,7 +56,7 @@ func (d *Daemon) handler() http.Handler {
 	if d.opts.Webhook != nil {
 		mux.Handle("POST /hooks/git", d.opts.Webhook)
 	}
-	return mux
+	return nosniff(mux)
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +89,7 @@ func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 		pd.State = "follower"
 	case !s.Ready:
 		pd.State = "starting"
-	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0:
+	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0 || s.StateError != "":
 		pd.State = "degraded"
 	}
 	var buf bytes.Buffer
@@ -101,6 +101,5 @@ func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	h.Set("X-Content-Type-Options", "nosniff")
 	w.Write(buf.Bytes())
 }

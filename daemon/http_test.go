@@ -247,3 +247,25 @@ func TestRunServesListen(t *testing.T) {
 		t.Error("still serving after Run returned")
 	}
 }
+
+// TestEveryResponseIsNosniff: no browser reads /status, /metrics or an
+// error as anything but its declared type.
+func TestEveryResponseIsNosniff(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	opts := e.options()
+	opts.Webhook = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	e.start(opts)
+	e.waitRuns(1)
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/healthz", nil), httptest.NewRequest(http.MethodGet, "/readyz", nil),
+		httptest.NewRequest(http.MethodGet, "/metrics", nil), httptest.NewRequest(http.MethodGet, "/status", nil),
+		httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRequest(http.MethodGet, "/nothing", nil),
+		httptest.NewRequest(http.MethodPost, "/hooks/git", nil),
+	} {
+		w := httptest.NewRecorder()
+		e.d.Handler().ServeHTTP(w, r)
+		if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s (%d): X-Content-Type-Options %q", r.Method, r.URL.Path, w.Code, got)
+		}
+	}
+}

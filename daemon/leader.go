@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,6 +85,9 @@ type leaderMetrics struct {
 	leader     prometheus.Gauge
 	elections  *prometheus.CounterVec
 	etcdErrors *prometheus.CounterVec
+	// owner is the daemon whose terms lightkeeper_leader_seconds_total
+	// sums: the newest of those that share these collectors.
+	owner atomic.Pointer[Daemon]
 }
 
 func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
@@ -105,6 +109,7 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 		Name: "lightkeeper_leader_seconds_total",
 		Help: "Time this daemon has led the election since it started.",
 	}, func() float64 {
+		d := lm.owner.Load()
 		d.lead.mu.Lock()
 		defer d.lead.mu.Unlock()
 		t := d.lead.total
@@ -113,6 +118,7 @@ func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
 		}
 		return t.Seconds()
 	})
+	lm.owner.Store(d)
 	for _, c := range []prometheus.Collector{lm.leader, lm.elections, lm.etcdErrors, seconds} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -160,6 +166,8 @@ func (d *Daemon) setLeading(on bool) {
 		d.lead.total += time.Since(d.lead.since)
 		d.lead.lost++
 		cancel = d.lead.cancel
+		d.ready.Store(false) // under the lock: see markReady
+		d.m.ready.Set(0)
 	}
 	d.lead.mu.Unlock()
 	if on {
@@ -167,17 +175,32 @@ func (d *Daemon) setLeading(on bool) {
 		d.lm.elections.WithLabelValues("won").Inc()
 		d.log.Info("leading: this daemon reconciles now")
 		d.m.triggers.WithLabelValues("elected").Inc()
-		d.poke()
+		d.pokeNow()
 		return
 	}
 	d.lm.leader.Set(0)
 	d.lm.elections.WithLabelValues("lost").Inc()
-	d.ready.Store(false)
-	d.m.ready.Set(0)
 	if cancel != nil {
 		cancel() // the cycle running stops; the gate starts no new mutating call
 	}
 	d.log.Warn("following: this daemon no longer leads; it stops acting")
+}
+
+// markReady makes the daemon ready (the first sync and observe have
+// succeeded), unless it has a Leadership and does not lead: a cycle that
+// planned as leader may end after the leadership was lost. It reports
+// whether the daemon is ready now.
+func (d *Daemon) markReady() bool {
+	if d.opts.Leadership != nil {
+		d.lead.mu.Lock()
+		defer d.lead.mu.Unlock()
+		if !d.lead.leading {
+			return false
+		}
+	}
+	d.ready.Store(true)
+	d.m.ready.Set(1)
+	return true
 }
 
 // forwarded is Leadership.Run's trigger callback: a follower asked for a

@@ -211,19 +211,12 @@ func (m *metrics) setRevision(rev string, lastGood bool) {
 }
 
 // countingCloud is a reconcile.Cloud that counts each call by action and
-// error code, and refuses to start a mutating call once the daemon is
-// stopping (calls already started finish).
+// error code, and marks each call's end as a sign of the loop's progress.
 type countingCloud struct {
 	reconcile.Cloud
 	calls *prometheus.CounterVec
-	// stopping returns a channel closed once no new mutating call may
-	// start (nil before Run).
-	stopping func() <-chan struct{}
-	// touch, if set, is called after each call, as a sign of progress.
+	// touch, if set, is called after each call.
 	touch func()
-	// leading, if set, reports whether this daemon leads its election; a
-	// follower starts no mutating call.
-	leading func() bool
 }
 
 var _ reconcile.Cloud = (*countingCloud)(nil)
@@ -242,29 +235,6 @@ func (c *countingCloud) count(action string, err error) {
 	c.calls.WithLabelValues(action, code).Inc()
 }
 
-// CodeShuttingDown is the error code of a mutating call that the daemon
-// did not send because it was stopping. Nothing was sent, so nothing can
-// have been bought.
-const CodeShuttingDown = "ClientError.ShuttingDown"
-
-// gate refuses a mutating call once the daemon is stopping.
-func (c *countingCloud) gate(action, region string) error {
-	if c.leading != nil && !c.leading() {
-		return &lighthouse.Error{Action: action, Region: region, Code: lighthouse.CodeFenced,
-			Message: "not sent: this daemon no longer leads the election; the leader sends it"}
-	}
-	if c.stopping == nil {
-		return nil
-	}
-	select {
-	case <-c.stopping():
-		return &lighthouse.Error{Action: action, Region: region, Code: CodeShuttingDown,
-			Message: "not sent: lightkeeper is shutting down; the next run sends it"}
-	default:
-		return nil
-	}
-}
-
 // Instances counts one call per listing (the client pages inside it).
 func (c *countingCloud) Instances(ctx context.Context, region string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
 	return func(yield func(lighthouse.Instance, error) bool) {
@@ -281,11 +251,8 @@ func (c *countingCloud) Instances(ctx context.Context, region string, req *light
 	}
 }
 
-// CreateInstances counts and gates a create.
+// CreateInstances counts a create.
 func (c *countingCloud) CreateInstances(ctx context.Context, region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
-	if err := c.gate(lighthouse.ActionCreateInstances, region); err != nil && !req.DryRun {
-		return nil, err
-	}
 	resp, err := c.Cloud.CreateInstances(ctx, region, req)
 	c.count(lighthouse.ActionCreateInstances, err)
 	return resp, err
@@ -298,11 +265,8 @@ func (c *countingCloud) InquirePriceCreateInstances(ctx context.Context, region 
 	return resp, err
 }
 
-// IsolateInstances counts and gates an isolation.
+// IsolateInstances counts an isolation.
 func (c *countingCloud) IsolateInstances(ctx context.Context, region string, req *lighthouse.IsolateInstancesRequest) (*lighthouse.IsolateInstancesResponse, error) {
-	if err := c.gate(lighthouse.ActionIsolateInstances, region); err != nil {
-		return nil, err
-	}
 	resp, err := c.Cloud.IsolateInstances(ctx, region, req)
 	c.count(lighthouse.ActionIsolateInstances, err)
 	return resp, err

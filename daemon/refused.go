@@ -3,26 +3,17 @@ package daemon
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/lightkeeper/lightkeeper/gitsync"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
-// refuse reports a revision that the source refused (its signature does
-// not verify) exactly like an invalid one: the log, /status (the invalid
-// revision, with the refusal as its problem), lightkeeper_invalid_revision
-// and lightkeeper_revision_loads_total{result="invalid"}. Nothing of it is
+// A revision that the source refused (its signature does not verify) is
+// reported exactly like an invalid one (cycle.go, outcome.go): the log,
+// /status (the invalid revision, with the refusal as its problem),
+// lightkeeper_invalid_revision and
+// lightkeeper_revision_loads_total{result="invalid"}. Nothing of it is
 // loaded or saved; the last good revision keeps being reconciled.
-func (d *Daemon) refuse(rev Revision, now time.Time, errs *[]string) {
-	problem := refusalProblem(rev)
-	d.setInvalid(rev, now, []*spec.Error{problem}, errs)
-	log := d.log.With("revision", rev.Short(), "problem", problem.Error())
-	if d.good != nil {
-		log = log.With("reconciling", d.good.rev.Short())
-	}
-	log.Error("revision refused: its signature does not verify")
-}
 
 // refusalProblem is the problem of a refused revision, placed at the
 // object refused: `commit 0123456789ab: not signed (hint)`.

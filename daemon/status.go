@@ -25,6 +25,14 @@ type Status struct {
 	// LastError is the error of the last cycle, "" if it went well.
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	// StateError is the last failure to save the state directory (the
+	// state file, or the copy of a new revision, which is not applied
+	// until its copy is saved); "" once a save succeeds again.
+	StateError   string    `json:"stateError,omitempty"`
+	StateErrorAt time.Time `json:"stateErrorAt,omitzero"`
+	// StateSetAside is where the state file was moved at start because it
+	// did not load; the daemon started from what the cloud shows.
+	StateSetAside string `json:"stateSetAside,omitempty"`
 	// LastRun is the last cycle that ended.
 	LastRun *Run `json:"lastRun,omitempty"`
 	// LastSuccess is when the last cycle with result success ended.

@@ -1,6 +1,3 @@
-// Package examples holds a working fleet repository (fleets/). Its test
-// proves that every example fleet is valid and that the built-in emulator
-// would sell each of its instances, so the README's examples stay true.
 package examples
 
 import (

@@ -1,16 +1,16 @@
 package gitsync
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 )
 
 // gitEnv isolates the git binary from the machine's and user's config.
@@ -84,28 +84,9 @@ func (r *repos) push(args ...string) {
 }
 
 // logBuf is a slog handler target that tests can search.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type logBuf struct{ syncbuf.Buffer }
 
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+func (l *logBuf) count(s string) int { return strings.Count(l.String(), s) }
 
 func newLogger(t *testing.T) (*slog.Logger, *logBuf) {
 	lb := &logBuf{}

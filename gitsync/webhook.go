@@ -9,14 +9,31 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // MaxWebhookBody is the largest webhook body read; reading stops there and
 // the request is refused with 413.
 const MaxWebhookBody = 1 << 20
+
+// Defaults of WebhookOptions.
+const (
+	// DefaultWebhooksInFlight bounds the bodies read at once: with
+	// MaxWebhookBody, what webhooks may hold in memory.
+	DefaultWebhooksInFlight = 8
+	// DefaultWebhookMemory is how many verified deliveries are remembered
+	// to refuse their replays.
+	DefaultWebhookMemory = 4096
+	// DefaultRefusalLogEvery is the least time between two WARN lines for
+	// refused requests; the ones between are counted in the next.
+	DefaultRefusalLogEvery = 10 * time.Second
+)
 
 // Webhook refusals, for errors.Is.
 var (
@@ -44,6 +61,10 @@ type Push struct {
 	After string
 	// Repository names the repository, for logs.
 	Repository string
+	// Delivery is the provider's ID of the delivery (X-GitHub-Delivery,
+	// X-Gitea-Delivery, GitLab's Idempotency-Key or X-Gitlab-Event-UUID),
+	// "" when it sent none. It is not covered by the signature.
+	Delivery string
 }
 
 // IsPush reports whether p is a push (rather than a ping or another event).
@@ -56,7 +77,10 @@ func (p Push) IsPush() bool { return p.Event == "push" }
 //     (X-Hub-Signature-256, which Gitea also sends, is accepted too).
 //   - GitLab: X-Gitlab-Event, X-Gitlab-Token equal to the secret.
 //
-// Signatures and tokens are compared in constant time. The body must
+// The payload is JSON (Content-Type application/json, or none), or the
+// form GitHub and Gitea also send (application/x-www-form-urlencoded) whose
+// field payload holds the JSON; the signature covers the raw body either
+// way. Signatures and tokens are compared in constant time. The body must
 // already be limited in size by the caller. An empty secret refuses all.
 func ParseWebhook(h http.Header, body, secret []byte) (Push, error) {
 	if len(secret) == 0 {
@@ -97,7 +121,28 @@ func ParseWebhook(h http.Header, body, secret []byte) (Push, error) {
 	default:
 		return Push{}, fmt.Errorf("%w: no GitHub, Gitea or GitLab headers", ErrUnsigned)
 	}
-	return parsePayload(p, body)
+	p.Delivery = deliveryID(p.Provider, h)
+	return parsePayload(p, h.Get("Content-Type"), body)
+}
+
+// deliveryID is the provider's ID of a delivery, "" if none.
+func deliveryID(provider string, h http.Header) string {
+	var names []string
+	switch provider {
+	case "github":
+		names = []string{"X-GitHub-Delivery"}
+	case "gitea":
+		names = []string{"X-Gitea-Delivery", "X-GitHub-Delivery"}
+	case "gitlab":
+		// The same key on GitLab's retries of one event.
+		names = []string{"Idempotency-Key", "X-Gitlab-Event-UUID"}
+	}
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func checkHMAC(sig string, body, secret []byte, header string) error {
@@ -129,7 +174,10 @@ type payload struct {
 	} `json:"project"`
 }
 
-func parsePayload(p Push, body []byte) (Push, error) {
+// formContentType is the content type of a form-encoded delivery.
+const formContentType = "application/x-www-form-urlencoded"
+
+func parsePayload(p Push, contentType string, body []byte) (Push, error) {
 	switch p.Event {
 	case "ping", "push":
 	case "Push Hook", "Tag Push Hook", "System Hook":
@@ -139,6 +187,16 @@ func parsePayload(p Push, body []byte) (Push, error) {
 	}
 	if p.Event == "ping" {
 		return p, nil
+	}
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == formContentType {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return p, fmt.Errorf("%w: %s body: %w", ErrMalformed, formContentType, err)
+		}
+		if !form.Has("payload") {
+			return p, fmt.Errorf("%w: %s body without a payload field", ErrMalformed, formContentType)
+		}
+		body = []byte(form.Get("payload"))
 	}
 	var pl payload
 	if err := json.Unmarshal(body, &pl); err != nil {
@@ -167,7 +225,8 @@ const (
 	WebhookAccepted = "accepted"
 	// WebhookIgnored: verified, but a ping, another event or another ref.
 	WebhookIgnored = "ignored"
-	// WebhookRefused: unsigned, wrong, too large, malformed or not a POST.
+	// WebhookRefused: unsigned, wrong, too large, malformed, a replay,
+	// too many at once, or not a POST.
 	WebhookRefused = "refused"
 )
 
@@ -185,8 +244,20 @@ type WebhookOptions struct {
 	// results and a short reason ("bad_signature", "other_ref", …), for
 	// metrics.
 	Observe func(result, reason string)
-	// Logger receives one line per request; nil discards.
+	// Logger receives one line per request (a refused one at WARN, at
+	// most once per RefusalLogEvery, and at DEBUG otherwise); nil
+	// discards.
 	Logger *slog.Logger
+	// InFlight bounds the requests whose body is being read at once
+	// (default DefaultWebhooksInFlight); one more is refused with 503.
+	InFlight int
+	// Memory is how many verified deliveries are remembered (default
+	// DefaultWebhookMemory): one whose delivery ID or body (for its
+	// provider) was seen is refused as a replay with 409.
+	Memory int
+	// RefusalLogEvery is the least time between two WARN lines for
+	// refused requests (default DefaultRefusalLogEvery).
+	RefusalLogEvery time.Duration
 }
 
 // WebhookStats counts requests by result.
@@ -199,6 +270,12 @@ type WebhookHandler struct {
 	opts                       WebhookOptions
 	ref                        string
 	accepted, ignored, refused atomic.Uint64
+	inFlight                   chan struct{} // a slot per body being read
+	seen                       *recent       // verified deliveries
+
+	logMu      sync.Mutex
+	lastWarn   time.Time
+	suppressed int // refusals logged at DEBUG since the last WARN
 }
 
 var _ http.Handler = (*WebhookHandler)(nil)
@@ -207,7 +284,10 @@ var _ http.Handler = (*WebhookHandler)(nil)
 // ParseWebhook and calls OnPush for pushes of the followed ref. It answers
 // 202 to pushes (followed or not) and 200 to pings; 401 to unsigned
 // requests, 403 to wrong signatures, 413 past MaxWebhookBody, 400 to
-// malformed payloads and 405 to anything but POST.
+// malformed payloads, 409 to replays (a verified delivery whose ID, or
+// whose body, was seen), 503 past InFlight and 405 to anything but POST.
+// The memory of deliveries is this handler's: a new one (a restart, a
+// reload) starts empty.
 func NewWebhookHandler(opts WebhookOptions) (*WebhookHandler, error) {
 	if len(opts.Secret) == 0 {
 		return nil, errors.New("gitsync: webhook: empty secret: set webhook.secretFile to a file holding one")
@@ -222,7 +302,16 @@ func NewWebhookHandler(opts WebhookOptions) (*WebhookHandler, error) {
 	if opts.OnPush == nil {
 		opts.OnPush = func(Push) {}
 	}
-	h := &WebhookHandler{opts: opts}
+	if opts.InFlight <= 0 {
+		opts.InFlight = DefaultWebhooksInFlight
+	}
+	if opts.Memory <= 0 {
+		opts.Memory = DefaultWebhookMemory
+	}
+	if opts.RefusalLogEvery <= 0 {
+		opts.RefusalLogEvery = DefaultRefusalLogEvery
+	}
+	h := &WebhookHandler{opts: opts, inFlight: make(chan struct{}, opts.InFlight), seen: newRecent(opts.Memory)}
 	if ref.Commit == "" {
 		h.ref = ref.name()
 	}
@@ -246,12 +335,21 @@ func (h *WebhookHandler) done(w http.ResponseWriter, r *http.Request, code int, 
 	if h.opts.Observe != nil {
 		h.opts.Observe(result, reason)
 	}
-	lvl := slog.LevelInfo
+	lvl, attrs := slog.LevelInfo, []any{"reason", reason, "provider", p.Provider,
+		"event", p.Event, "ref", p.Ref, "after", p.After, "delivery", p.Delivery, "remote", r.RemoteAddr}
 	if result == WebhookRefused {
-		lvl = slog.LevelWarn
+		lvl = slog.LevelDebug
+		h.logMu.Lock()
+		if time.Since(h.lastWarn) >= h.opts.RefusalLogEvery {
+			lvl = slog.LevelWarn
+			attrs = append(attrs, "refused_since_last_warning", h.suppressed)
+			h.lastWarn, h.suppressed = time.Now(), 0
+		} else {
+			h.suppressed++
+		}
+		h.logMu.Unlock()
 	}
-	h.opts.Logger.Log(r.Context(), lvl, "webhook "+result, "reason", reason, "provider", p.Provider,
-		"event", p.Event, "ref", p.Ref, "after", p.After, "remote", r.RemoteAddr)
+	h.opts.Logger.Log(r.Context(), lvl, "webhook "+result, attrs...)
 	http.Error(w, result+": "+reason, code)
 }
 
@@ -260,6 +358,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.done(w, r, http.StatusMethodNotAllowed, WebhookRefused, "method", Push{})
+		return
+	}
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		h.done(w, r, http.StatusServiceUnavailable, WebhookRefused, "busy", Push{})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
@@ -280,6 +386,8 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, http.StatusForbidden, WebhookRefused, "bad_signature", p)
 	case err != nil:
 		h.done(w, r, http.StatusBadRequest, WebhookRefused, "malformed", p)
+	case !h.seen.add(p, body):
+		h.done(w, r, http.StatusConflict, WebhookRefused, "replayed", p)
 	case p.Event == "ping":
 		h.done(w, r, http.StatusOK, WebhookIgnored, "ping", p)
 	case !p.IsPush():
@@ -290,4 +398,43 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.OnPush(p)
 		h.done(w, r, http.StatusAccepted, WebhookAccepted, "push", p)
 	}
+}
+
+// recent remembers the last deliveries verified, by delivery ID and by a
+// digest of the body, for each provider. The delivery ID is not signed:
+// the body is what a replay cannot change.
+type recent struct {
+	mu   sync.Mutex
+	keys map[string]bool
+	ring []string // the keys in the order added; the oldest is dropped
+	next int
+}
+
+func newRecent(n int) *recent {
+	return &recent{keys: make(map[string]bool, 2*n), ring: make([]string, 2*n)}
+}
+
+// add records a delivery and reports whether it is new.
+func (m *recent) add(p Push, body []byte) bool {
+	sum := sha256.Sum256(body)
+	keys := []string{p.Provider + " body " + hex.EncodeToString(sum[:])}
+	if p.Delivery != "" {
+		keys = append(keys, p.Provider+" id "+p.Delivery)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		if m.keys[k] {
+			return false
+		}
+	}
+	for _, k := range keys {
+		if old := m.ring[m.next]; old != "" {
+			delete(m.keys, old)
+		}
+		m.ring[m.next] = k
+		m.keys[k] = true
+		m.next = (m.next + 1) % len(m.ring)
+	}
+	return true
 }

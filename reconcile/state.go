@@ -67,6 +67,16 @@ func NewState() *State {
 		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}}}
 }
 
+// ErrCorruptState is wrapped by LoadState's error for a file that exists
+// but holds no state this version reads (not JSON, or another version).
+var ErrCorruptState = errors.New("corrupt state file")
+
+// corruptState keeps LoadState's message and is ErrCorruptState.
+type corruptState struct{ error }
+
+func (corruptState) Is(target error) bool { return target == ErrCorruptState }
+func (c corruptState) Unwrap() error      { return c.error }
+
 // LoadState reads a State saved by Save; a missing file is an empty State.
 func LoadState(path string) (*State, error) {
 	st := NewState()
@@ -79,10 +89,10 @@ func LoadState(path string) (*State, error) {
 	}
 	var f stateFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("read state %s: %w; move the file away to start afresh (lightkeeper derives what it needs from the cloud)", path, err)
+		return nil, corruptState{fmt.Errorf("read state %s: %w; move the file away to start afresh (lightkeeper derives what it needs from the cloud)", path, err)}
 	}
 	if f.Version != stateVersion {
-		return nil, fmt.Errorf("read state %s: version %d, want %d; move the file away to start afresh", path, f.Version, stateVersion)
+		return nil, corruptState{fmt.Errorf("read state %s: version %d, want %d; move the file away to start afresh", path, f.Version, stateVersion)}
 	}
 	for k, e := range f.Expectations {
 		st.s.Expectations[k] = e

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
@@ -128,11 +129,16 @@ func (p *daemonProcess) trigger(t testing.TB) {
 	postHook(t, p.base, "0000000000000000000000000000000000000000")
 }
 
+// hookDeliveries numbers the deliveries of postHook.
+var hookDeliveries atomic.Uint64
+
 // postHook sends a GitLab push of main to the daemon at base (its shared
 // token "s3cret") and wants it accepted.
 func postHook(t testing.TB, base, after string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, after)
+	// Each delivery is a body of its own, as real ones are (before,
+	// timestamps): one seen before is refused as a replay.
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","before":"%040x","after":%q}`, hookDeliveries.Add(1), after)
 	req, _ := http.NewRequest(http.MethodPost, base+"/hooks/git", strings.NewReader(body))
 	req.Header.Set("X-Gitlab-Event", "Push Hook")
 	req.Header.Set("X-Gitlab-Token", "s3cret")

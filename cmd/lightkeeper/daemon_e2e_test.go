@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/internal/etcdtest"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 // daemonProcess is a running `lightkeeper daemon`.
 type daemonProcess struct {
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 	done chan struct{} // closed when stderr hits EOF
 	base string        // http://ADDR
 }
@@ -37,7 +38,7 @@ func startDaemonProcess(t testing.TB, bin, cfgFile, addr string) *daemonProcess 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProcess{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{}), base: "http://" + addr}
+	p := &daemonProcess{cmd: cmd, log: &syncbuf.Buffer{}, done: make(chan struct{}), base: "http://" + addr}
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(pipe)

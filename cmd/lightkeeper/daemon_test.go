@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,15 +19,50 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
-	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
+// credentialsDir writes the files a daemon's configurations name in
+// ${CREDENTIALS_DIRECTORY} (those systemd's LoadCredential= would pass) and
+// the API credentials into dir, private.
+func credentialsDir(t *testing.T, dir string) {
+	t.Helper()
+	for name, v := range map[string]string{
+		lighthouse.SystemdSecretIDName: "AKIDtest", lighthouse.SystemdSecretKeyName: "key",
+		"webhook-secret": "s3cret\n", "git-ssh-key": "-----BEGIN OPENSSH PRIVATE KEY-----\n(a key)\n-----END OPENSSH PRIVATE KEY-----\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// copyConfig copies a configuration file into dir with a known_hosts
+// beside it, as it would be installed in /etc/lightkeeper.
+func copyConfig(t *testing.T, file, dir string) string {
+	t.Helper()
+	dst := filepath.Join(dir, filepath.Base(file))
+	if err := os.WriteFile(dst, []byte(mustRead(t, file)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte("git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 func TestDaemonCheck(t *testing.T) {
-	vars := map[string]string{"CREDENTIALS_DIRECTORY": "/run/credentials/lightkeeper.service", "STATE_DIRECTORY": "/var/lib/lightkeeper"}
-	code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", "../../examples/daemon/config.yaml", "--check")
-	if code != exitOK || out != "../../examples/daemon/config.yaml: ok\n" || errOut != "" {
+	// The example as installed: /etc/lightkeeper/config.yaml with
+	// known_hosts beside it, the secrets in $CREDENTIALS_DIRECTORY and a
+	// state directory that systemd creates.
+	creds, etc := t.TempDir(), t.TempDir()
+	credentialsDir(t, creds)
+	file := copyConfig(t, "../../examples/daemon/config.yaml", etc)
+	vars := map[string]string{"CREDENTIALS_DIRECTORY": creds, "STATE_DIRECTORY": filepath.Join(etc, "state")}
+	code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", file, "--check")
+	if code != exitOK || out != file+": ok\n" || errOut != "" {
 		t.Errorf("--check of the example: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	bad := "../../daemon/testdata/config/invalid/values.yaml"
@@ -193,19 +227,6 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a log sink that tests read while the service writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestDaemonServiceReloadAndStop(t *testing.T) {
 	r := newDaemonRig(t)
 	r.commit(2)
@@ -220,7 +241,7 @@ func TestDaemonServiceReloadAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var told notes
 	s := &service{e: e, log: slog.New(slog.NewTextHandler(&logs, nil)), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test"),
 		file: r.cfgFile, notify: told.add, ln: ln}
@@ -315,38 +336,4 @@ func mustRead(t testing.TB, file string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// TestDaemonOptionsLimits checks that limits in the file reach the daemon:
-// maxTotalCount bounds the fleet load, the others the plan.
-func TestDaemonOptionsLimits(t *testing.T) {
-	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
-	cfg, err := loadDaemonConfig(e, "../../daemon/testdata/config/large-estate.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.StateDirectory = t.TempDir()
-	s := &service{e: e, log: slog.New(slog.DiscardHandler), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test")}
-	opts, _, err := s.options(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts.Spec.MaxTotalCount != 10000 || opts.Limits.MaxCreates != 100 {
-		t.Errorf("spec options %+v, limits %+v; want MaxTotalCount 10000, MaxCreates 100", opts.Spec, opts.Limits)
-	}
-	cfg.Limits.MaxTotalCount = -1
-	if opts, _, err = s.options(cfg); err != nil || opts.Spec.MaxTotalCount != -1 {
-		t.Errorf("no ceiling: %v, MaxTotalCount %d", err, opts.Spec.MaxTotalCount)
-	}
-	// limits.maxMonthlySpend: unset is no limit, 0 spends nothing (the
-	// one rule of reconcile.Limits, without a stand-in for 0).
-	for _, tc := range []struct {
-		spend *float64
-		want  float64
-	}{{nil, reconcile.NoLimit}, {new(float64), 0}} {
-		cfg.Limits.MaxMonthlySpend = tc.spend
-		if opts, _, err = s.options(cfg); err != nil || opts.Limits.MaxMonthlySpend != tc.want {
-			t.Errorf("maxMonthlySpend %v: %v, MaxMonthlySpend %v, want %v", tc.spend, err, opts.Limits.MaxMonthlySpend, tc.want)
-		}
-	}
 }

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
+	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
@@ -30,8 +30,9 @@ func TestDaemonCheckVerifyKeyFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	credentialsDir(t, dir)
 	vars := map[string]string{"CREDENTIALS_DIRECTORY": dir, "STATE_DIRECTORY": dir}
-	write("repository:\n  url: /srv/git/fleets\n  verify:\n    sshKeyFiles: [\"${CREDENTIALS_DIRECTORY}/allowed_signers\"]\n")
+	write("repository:\n  url: https://git.example.com/ops/fleets.git\n  verify:\n    sshKeyFiles: [\"${CREDENTIALS_DIRECTORY}/allowed_signers\"]\n")
 	if code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", cfg, "--check"); code != exitOK || errOut != "" {
 		t.Errorf("--check with good keys: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -64,20 +65,15 @@ func TestDaemonServiceVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := &service{e: e, log: slog.New(slog.NewTextHandler(&logs, nil)), cred: lighthouse.NewCredential("AKIDtest", "key", "", "test"),
 		file: r.cfgFile, notify: func(string) {}}
-	opts, _, err := s.options(cfg)
+	d, err := daemon.FromConfig(cfg, s.deps(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !opts.RequireSigned || !strings.Contains(logs.String(), `msg="only signed revisions are applied" verify=head openpgp_keys=0 ssh_keys=1`) {
-		t.Fatalf("RequireSigned %v; log:\n%s", opts.RequireSigned, logs.String())
-	}
-	opts.Interval = time.Hour
-	d, err := daemon.New(opts)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(logs.String(), `msg="only signed revisions are applied" verify=head openpgp_keys=0 ssh_keys=1`) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

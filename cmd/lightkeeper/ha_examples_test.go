@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -16,11 +17,13 @@ func TestHAExamplesCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"CREDENTIALS_DIRECTORY": tf.Dir, "STATE_DIRECTORY": "/var/lib/lightkeeper"}
+	credentialsDir(t, tf.Dir)
+	etc := t.TempDir()
+	vars := map[string]string{"CREDENTIALS_DIRECTORY": tf.Dir, "STATE_DIRECTORY": filepath.Join(etc, "state")}
 	host := regexp.MustCompile(`lk-[abc]|10\.0\.0\.[123]`)
 	var first string
 	for _, name := range []string{"lk-a", "lk-b", "lk-c"} {
-		file := "../../examples/ha/" + name + ".yaml"
+		file := copyConfig(t, "../../examples/ha/"+name+".yaml", etc)
 		code, out, errOut := runCmdEnv(t, vars, "daemon", "--config", file, "--check")
 		if code != exitOK || out != file+": ok\n" || errOut != "" {
 			t.Errorf("--check of %s: exit %d, stdout %q, stderr %q", file, code, out, errOut)

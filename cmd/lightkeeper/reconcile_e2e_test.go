@@ -48,6 +48,9 @@ func reconcileBinary(t testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(connHolderEnv); spec != "" {
+		os.Exit(holdConnections(spec)) // a child of TestDaemonBinaryConnectionFlood
+	}
 	code := m.Run()
 	if sharedBin != "" {
 		os.RemoveAll(filepath.Dir(sharedBin))
