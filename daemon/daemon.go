@@ -243,6 +243,18 @@ func New(opts Options) (*Daemon, error) {
 	if ropts.Concurrency <= 0 {
 		ropts.Concurrency = DefaultConcurrency
 	}
+	if opts.StateDir != "" && ropts.Persist == nil {
+		// The intent of a reset, bundle change or renewal is on disk
+		// before the call goes out (docs/design.md section 11.3).
+		path := filepath.Join(opts.StateDir, StateFile)
+		ropts.Persist = func() error {
+			if err := st.Save(path); err != nil {
+				m.stateSaveFails.Inc()
+				return err
+			}
+			return nil
+		}
+	}
 	d.rec = reconcile.New(cloud, st, ropts)
 	good, saved, err := d.loadLastGood()
 	if err != nil {

@@ -37,6 +37,20 @@ type Instance struct {
 	// Operating reports an operation in progress (LatestOperationState
 	// OPERATING): the instance must not be acted on now.
 	Operating bool `json:"operating,omitempty"`
+
+	// What the day-two engine reads (operation.go): the latest operation
+	// on the instance as DescribeInstances shows it (LatestOperation*; the
+	// international site shows no start time, which is then zero), its
+	// login key IDs (sorted), public IP, InstanceRestrictState and
+	// IsolatedTime.
+	LatestOperation          string    `json:"latestOperation,omitempty"`
+	LatestOperationState     string    `json:"latestOperationState,omitempty"`
+	LatestOperationRequestID string    `json:"latestOperationRequestId,omitempty"`
+	LatestOperationStarted   time.Time `json:"latestOperationStarted,omitzero"`
+	KeyIDs                   []string  `json:"keyIds,omitempty"`
+	PublicIP                 string    `json:"publicIp,omitempty"`
+	RestrictState            string    `json:"restrictState,omitempty"`
+	Isolated                 time.Time `json:"isolated,omitzero"`
 }
 
 // Live reports whether the instance fills its slot: any state but
@@ -82,10 +96,7 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		}
 		obs.Total++
 		obs.Seen[li.InstanceId] = li.InstanceState
-		in := Instance{ID: li.InstanceId, Name: li.InstanceName, State: li.InstanceState, Slot: -1, TagSlot: -1}
-		if tf, ts, ok := slotOfTags(li.Tags); ok {
-			in.TagFleet, in.TagSlot = tf, ts
-		}
+		in := instanceOf(&li)
 		if f, slot, ok := ix.Lookup(li.InstanceName); ok {
 			in.Fleet, in.Slot = f.Name(), slot
 		} else if in.TagFleet != "" {
@@ -93,9 +104,6 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		} else {
 			continue
 		}
-		in.Zone, in.BundleID, in.BlueprintID, in.RenewFlag = li.Zone, li.BundleId, li.BlueprintId, li.RenewFlag
-		in.Created, in.Expires = parseTime(li.CreatedTime), parseTime(li.ExpiredTime)
-		in.Operating = li.LatestOperationState == lighthouse.OperationOperating
 		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
 	}
 	for _, ins := range obs.Fleets {
@@ -104,6 +112,28 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		})
 	}
 	return obs, nil
+}
+
+// instanceOf is what reconcile keeps of an instance the API listed; its
+// Fleet and Slot are left for the caller (Slot -1).
+func instanceOf(li *lighthouse.Instance) Instance {
+	in := Instance{ID: li.InstanceId, Name: li.InstanceName, State: li.InstanceState, Slot: -1, TagSlot: -1}
+	if tf, ts, ok := slotOfTags(li.Tags); ok {
+		in.TagFleet, in.TagSlot = tf, ts
+	}
+	in.Zone, in.BundleID, in.BlueprintID, in.RenewFlag = li.Zone, li.BundleId, li.BlueprintId, li.RenewFlag
+	in.Created, in.Expires = parseTime(li.CreatedTime), parseTime(li.ExpiredTime)
+	in.Operating = li.LatestOperationState == lighthouse.OperationOperating
+	in.LatestOperation, in.LatestOperationState, in.LatestOperationRequestID = li.LatestOperation, li.LatestOperationState, li.LatestOperationRequestId
+	in.LatestOperationStarted, in.Isolated = parseTime(li.LatestOperationStartedTime), parseTime(li.IsolatedTime)
+	if len(li.LoginSettings.KeyIds) > 0 {
+		in.KeyIDs = slices.Sorted(slices.Values(li.LoginSettings.KeyIds))
+	}
+	if len(li.PublicAddresses) > 0 {
+		in.PublicIP = li.PublicAddresses[0]
+	}
+	in.RestrictState = li.InstanceRestrictState
+	return in
 }
 
 // parseTime reads the API's "2006-01-02T15:04:05Z" times; nil or malformed

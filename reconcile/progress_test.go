@@ -11,8 +11,11 @@ import (
 )
 
 // stubCloud answers every create with a new ID and every isolation with
-// success; a sweep lists nothing, a look by ID lists what it created.
+// success; a sweep lists nothing, a look by ID lists what it created; the
+// day-two actions are the embedded nil Cloud's (a call panics: this apply
+// makes none).
 type stubCloud struct {
+	Cloud
 	mu      sync.Mutex
 	n       int
 	created map[string]string // ID -> name

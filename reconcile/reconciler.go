@@ -47,6 +47,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, if set, is called after each create or isolation ends.
 	Progress func(Progress)
+	// Persist, if set, saves the State where it is kept (its file in the
+	// state directory). Apply calls it after recording the intent of an
+	// operation that carries no ClientToken (a reset, a bundle change, a
+	// renewal) and before sending it; if it fails, the operation is not
+	// sent and the fleet reports why. Without it the intents live as long
+	// as the Reconciler (docs/design.md section 11.3 says what a run
+	// without a state directory relies on).
+	Persist func() error
 }
 
 // Progress is the state of an apply, for a progress line.

@@ -57,14 +57,19 @@ type stateFile struct {
 	// NotReturnable maps an instance ID to the code the service refused
 	// its isolation with; it is not tried again.
 	NotReturnable map[string]string `json:"notReturnable"`
+	// Intents is the intent journal of the operations that carry no
+	// ClientToken (operation.go), by intentKey.
+	Intents map[string]OpIntent `json:"intents,omitempty"`
 }
 
-const stateVersion = 1
+// stateVersion is the version Save writes. Version 2 added the intent
+// journal; a version 1 file loads as a version 2 one without intents.
+const stateVersion = 2
 
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{s: stateFile{Version: stateVersion, Expectations: map[string]Expectation{}, Incarnations: map[string]int{},
-		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}}}
+		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}, Intents: map[string]OpIntent{}}}
 }
 
 // ErrCorruptState is wrapped by LoadState's error for a file that exists
@@ -91,8 +96,8 @@ func LoadState(path string) (*State, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, corruptState{fmt.Errorf("read state %s: %w; move the file away to start afresh (lightkeeper derives what it needs from the cloud)", path, err)}
 	}
-	if f.Version != stateVersion {
-		return nil, corruptState{fmt.Errorf("read state %s: version %d, want %d; move the file away to start afresh", path, f.Version, stateVersion)}
+	if f.Version < 1 || f.Version > stateVersion {
+		return nil, corruptState{fmt.Errorf("read state %s: version %d, this lightkeeper reads 1 to %d (a newer one wrote it?); move the file away to start afresh", path, f.Version, stateVersion)}
 	}
 	for k, e := range f.Expectations {
 		st.s.Expectations[k] = e
@@ -105,6 +110,9 @@ func LoadState(path string) (*State, error) {
 	}
 	for k, v := range f.NotReturnable {
 		st.s.NotReturnable[k] = v
+	}
+	for k, v := range f.Intents {
+		st.s.Intents[k] = v
 	}
 	return st, nil
 }

@@ -24,6 +24,7 @@ func fillFleet(f *Fleet, doc map[string]any) {
 		ScaleDown:    str(s["scaleDown"]),
 		Suspend:      s["suspend"] == true,
 	}
+	f.Spec.Update = fillUpdate(obj(s["update"]))
 	charge := obj(s["charge"])
 	f.Spec.Charge = Charge{Period: integer(charge["period"]), RenewFlag: str(charge["renewFlag"])}
 	f.Spec.Charge.RenewBefore, _ = ParseRenewBefore(str(charge["renewBefore"])) // checkRenewal reports a bad one

@@ -154,6 +154,9 @@ type Spec struct {
 	// Suspend pauses the fleet: it is observed and planned for the record,
 	// and nothing is created, changed, renewed or isolated for it.
 	Suspend bool `yaml:"suspend,omitempty" json:"suspend,omitempty"`
+	// Update says whether and how instances follow a change of the
+	// fleet's shape (update.go); strategy UpdateReport by default.
+	Update Update `yaml:"update" json:"update"`
 }
 
 // Charge is the prepaid charging of each instance (InstanceChargePrepaid).
@@ -237,6 +240,9 @@ func (f *Fleet) applyDefaults() {
 	}
 	if s.ScaleDown == "" {
 		s.ScaleDown = ScaleDownReport
+	}
+	if s.Update.Strategy == "" {
+		s.Update = fillUpdate(nil)
 	}
 	for i := range s.Containers {
 		for j := range s.Containers[i].PublishPorts {

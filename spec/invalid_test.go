@@ -285,6 +285,27 @@ var invalidCases = []struct {
 	{path: "scale-down.yaml", want: []string{
 		`scale-down.yaml:12:14: fleet "web": spec.scaleDown: must be one of "report", "isolate", got "delete"`,
 	}},
+	{path: "update-strategy.yaml", want: []string{
+		`update-strategy.yaml:12:15: fleet "web": spec.update.strategy: must be one of "report", "inPlace", "replace", got "rolling"`,
+	}},
+	{path: "update-surge-in-place.yaml", want: []string{
+		`update-surge-in-place.yaml:14:15: fleet "web": spec.update.maxSurge: applies to strategy replace only: inPlace changes each instance where it is and adds none; remove maxSurge, or use strategy: replace`,
+	}},
+	{path: "update-both-zero.yaml", want: []string{
+		`update-both-zero.yaml:13:21: fleet "web": spec.update.maxUnavailable: maxUnavailable and maxSurge are both 0, so no instance could ever be changed; allow one out of service at a time (maxUnavailable: 1), or one above count while it is replaced (strategy: replace, maxSurge: 1)`,
+	}},
+	{path: "update-amounts.yaml", want: []string{
+		`update-amounts.yaml:13:21: fleet "web": spec.update.maxUnavailable: must be a number of instances (0 or more) or a percentage of count such as "25%", got "30"`,
+		`update-amounts.yaml:14:15: fleet "web": spec.update.maxSurge: must be a number of instances (0 or more) or a percentage of count such as "25%"`,
+		`update-amounts.yaml:15:15: fleet "web": spec.update.minReady: must be a string, got a number; quoted, "60" would still be refused: it must be a duration such as 30s, 5m or 1h30m`,
+	}},
+	{path: "update-limits.yaml", want: []string{
+		`update-limits.yaml:13:21: fleet "web": spec.update.maxUnavailable: must be a number of instances (0 or more) or a percentage of count such as "25%", got "150%"`,
+		`update-limits.yaml:15:5: fleet "web": spec.update: unknown key "maxUnavaliable"; did you mean "maxUnavailable"?`,
+	}},
+	{path: "update-min-ready.yaml", want: []string{
+		`update-min-ready.yaml:14:15: fleet "web": spec.update.minReady: 48h0m0s is longer than 24h; a rollout of a few batches would take days (write it in seconds or minutes, such as 60s)`,
+	}},
 	{path: "syntax-error.yaml", want: []string{
 		`syntax-error.yaml:10:3: YAML syntax error: did not find expected ',' or ']'`,
 	}},

@@ -303,12 +303,19 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	var persist func() error
+	if statePath != "" {
+		// The intent of a reset, bundle change or renewal is on disk
+		// before the call goes out (docs/design.md section 11.3).
+		persist = func() error { return st.Save(statePath) }
+	}
 	r := reconcile.New(client, st, reconcile.Options{
 		Tags:      lighthouse.TakesTags(f.site, endpoint),
 		APIDryRun: f.apiDryRun,
 		Getenv:    e.getenv,
 		Logger:    logger,
 		Progress:  ui.progress,
+		Persist:   persist,
 	})
 	saveState := func() error {
 		if statePath == "" {

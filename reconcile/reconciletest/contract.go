@@ -305,6 +305,8 @@ func RunContract(t *testing.T, newEnv func(t *testing.T, cfg Config) Env) {
 			t.Errorf("unknown bundle: %v", err)
 		}
 	})
+
+	runDayTwo(t, newEnv)
 }
 
 // request is a create of one bundle_gen_01 Ubuntu instance for a month.

@@ -46,6 +46,9 @@ type Env struct {
 	// Fail makes the next n calls of action fail with kind
 	// (drop-response, internal-error, http-5xx, request-limit-exceeded).
 	Fail func(action string, kind emulator.FaultKind, n int)
+	// FailOperations makes the next n operations of action end in
+	// LatestOperationState FAILED (emulator.FaultOperationFailure).
+	FailOperations func(action string, n int)
 }
 
 // FakeEnv is an Env over a Fake.
@@ -58,7 +61,8 @@ func FakeEnv(t *testing.T, cfg Config) Env {
 	if cfg.LaunchFails {
 		f.LaunchFails = func(string) bool { return true }
 	}
-	return Env{Cloud: f, Region: "ap-guangzhou", Advance: clock.Advance, Now: clock.Now, All: f.All, Delete: f.DeleteInstance, Fail: f.Fail}
+	return Env{Cloud: f, Region: "ap-guangzhou", Advance: clock.Advance, Now: clock.Now, All: f.All, Delete: f.DeleteInstance, Fail: f.Fail,
+		FailOperations: func(action string, n int) { f.FailOperations(action, "", n) }}
 }
 
 // EmulatorEnv is an Env over the emulator served on httptest
@@ -84,5 +88,8 @@ func EmulatorEnv(t *testing.T, cfg Config) Env {
 	return Env{Cloud: h.Client, Region: "ap-guangzhou", Advance: h.Clock.Advance, Now: h.Clock.Now, All: h.Server.Instances, Delete: h.Server.DeleteInstance,
 		Fail: func(action string, kind emulator.FaultKind, n int) {
 			h.Server.InjectFault(emulator.Fault{Action: action, Kind: kind, Count: n})
+		},
+		FailOperations: func(action string, n int) {
+			h.Server.InjectFault(emulator.Fault{Action: action, Kind: emulator.FaultOperationFailure, Count: n})
 		}}
 }

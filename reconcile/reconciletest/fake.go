@@ -29,8 +29,11 @@ type Clock interface{ Now() time.Time }
 // as the emulator does (the same defaults, the same token policies, the
 // same error codes) but speaks no wire protocol and never retries: each
 // call is one attempt, answered at the fake's clock. Instances move from
-// PENDING to RUNNING (or LAUNCH_FAILED) when the clock passes LaunchDelay,
-// and an isolated instance to SHUTDOWN after OperationDelay.
+// PENDING to RUNNING (or LAUNCH_FAILED) when the clock passes LaunchDelay;
+// an operation on an existing instance (IsolateInstances, ResetInstance,
+// ModifyInstancesBundle, RenewInstances) shows LatestOperationState
+// OPERATING for OperationDelay, then SUCCESS with its effect, or FAILED
+// with none where a FaultOperationFailure was injected (see fake_ops.go).
 //
 // Set the knobs before the first call; the methods are safe for concurrent
 // use.
@@ -63,16 +66,20 @@ type Fake struct {
 	faults    []*fakeFault
 	calls     map[string]int
 	seq       int
+	requests  int
 }
 
+// fakeInstance is an instance as the fake keeps it: the API view (its
+// InstanceState and LatestOperation* as of the last settle) and what its
+// launch and operation in flight do when they end.
 type fakeInstance struct {
 	lighthouse.Instance
 	region    string
 	created   time.Time
 	launchEnd time.Time
-	failed    bool      // ends in LAUNCH_FAILED
-	isolateAt time.Time // zero: not isolated
-	isolated  time.Time // when SHUTDOWN is reached
+	launched  bool // the launch ended (RUNNING or LAUNCH_FAILED)
+	failed    bool // the launch ends in LAUNCH_FAILED
+	op        *fakeOp
 }
 
 type fakeToken struct {
@@ -82,9 +89,10 @@ type fakeToken struct {
 }
 
 type fakeFault struct {
-	action string
-	kind   emulator.FaultKind
-	left   int
+	action   string
+	kind     emulator.FaultKind
+	left     int
+	instance string // FaultOperationFailure: this instance only ("" any)
 }
 
 // NewFake returns a Fake on clock with the emulator's defaults.
@@ -116,9 +124,10 @@ func (f *Fake) All() []lighthouse.Instance {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.Clock.Now()
+	f.settle(now)
 	out := make([]lighthouse.Instance, 0, len(f.instances))
 	for _, in := range f.instances {
-		out = append(out, in.view(now))
+		out = append(out, in.view(f.Intl))
 	}
 	return out
 }
@@ -143,7 +152,7 @@ func (f *Fake) begin(action string) emulator.FaultKind {
 	}
 	f.calls[action]++
 	for i, ft := range f.faults {
-		if ft.action != "" && ft.action != action {
+		if ft.action != "" && ft.action != action || ft.kind == emulator.FaultOperationFailure {
 			continue
 		}
 		ft.left--
@@ -181,29 +190,17 @@ func apiError(action, region, code, format string, args ...any) *lighthouse.Erro
 	return &lighthouse.Error{Action: action, Region: region, Code: code, Message: fmt.Sprintf(format, args...), RequestId: "fake", HTTPStatus: http.StatusOK, Attempts: 1}
 }
 
-// view is the instance as DescribeInstances shows it at now.
-func (in *fakeInstance) view(now time.Time) lighthouse.Instance {
+// view is the instance as DescribeInstances shows it (settle first): the
+// international site's has no LatestOperationStartedTime.
+func (in *fakeInstance) view(intl bool) lighthouse.Instance {
 	v := in.Instance
 	v.Tags = slices.Clone(in.Tags)
-	v.InstanceState, v.LatestOperationState = in.state(now)
-	if v.InstanceState == lighthouse.StateRunning || !in.isolateAt.IsZero() {
-		v.PublicAddresses = []string{"43.0.0.1"}
+	v.PublicAddresses = slices.Clone(in.PublicAddresses)
+	v.LoginSettings.KeyIds = slices.Clone(in.LoginSettings.KeyIds)
+	if intl {
+		v.LatestOperationStartedTime = nil
 	}
 	return v
-}
-
-func (in *fakeInstance) state(now time.Time) (state, op string) {
-	switch {
-	case now.Before(in.launchEnd):
-		return lighthouse.StatePending, lighthouse.OperationOperating
-	case in.failed:
-		return lighthouse.StateLaunchFailed, lighthouse.OperationFailed
-	case in.isolateAt.IsZero():
-		return lighthouse.StateRunning, lighthouse.OperationSuccess
-	case now.Before(in.isolated):
-		return lighthouse.StateRunning, lighthouse.OperationOperating
-	}
-	return lighthouse.StateShutdown, lighthouse.OperationSuccess
 }
 
 func (f *Fake) delay(d, def time.Duration) time.Duration {
@@ -226,6 +223,7 @@ func (f *Fake) Instances(ctx context.Context, region string, req *lighthouse.Des
 			return
 		}
 		now := f.Clock.Now()
+		f.settle(now)
 		var want map[string]bool
 		if req != nil && len(req.InstanceIds) > 0 {
 			want = map[string]bool{}
@@ -240,7 +238,7 @@ func (f *Fake) Instances(ctx context.Context, region string, req *lighthouse.Des
 				if in.region != region || in.created.After(now.Add(-f.DescribeLag)) && f.DescribeLag > 0 || want != nil && !want[in.InstanceId] {
 					continue
 				}
-				v := in.view(now)
+				v := in.view(f.Intl)
 				if (v.InstanceState == lighthouse.StateShutdown) == shutdown {
 					out = append(out, v)
 				}
@@ -284,6 +282,7 @@ func (f *Fake) CreateInstances(ctx context.Context, region string, req *lighthou
 func (f *Fake) create(region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
 	const a = lighthouse.ActionCreateInstances
 	now := f.Clock.Now()
+	f.settle(now)
 	if f.Intl && len(req.Tags) > 0 {
 		return nil, apiError(a, region, "UnknownParameter", "%s: the parameter Tags is not recognized (the international site does not take it)", a)
 	}
@@ -330,7 +329,7 @@ func (f *Fake) create(region string, req *lighthouse.CreateInstancesRequest) (*l
 	if quota > 0 {
 		used := 0
 		for _, in := range f.instances {
-			if st, _ := in.state(now); in.region == region && st != lighthouse.StateLaunchFailed {
+			if in.region == region && in.InstanceState != lighthouse.StateLaunchFailed {
 				used++
 			}
 		}
@@ -342,6 +341,7 @@ func (f *Fake) create(region string, req *lighthouse.CreateInstancesRequest) (*l
 		return &lighthouse.CreateInstancesResponse{InstanceIdSet: []string{}, RequestId: "fake"}, nil
 	}
 	ids := make([]string, 0, count)
+	requestID := f.requestID()
 	for range count {
 		f.seq++
 		zone := region + "-1"
@@ -356,24 +356,37 @@ func (f *Fake) create(region string, req *lighthouse.CreateInstancesRequest) (*l
 		if tags == nil {
 			tags = []lighthouse.Tag{}
 		}
+		keys := []string{}
+		if lc := req.LoginConfiguration; lc != nil {
+			keys = append(keys, lc.KeyIds...)
+		}
+		platform := ""
+		if bp, ok := blueprintOf(req.BlueprintId); ok {
+			platform = bp.PlatformType
+		}
 		in := &fakeInstance{
 			Instance: lighthouse.Instance{
 				InstanceId: fmt.Sprintf("lhins-%08x", f.seq), BundleId: req.BundleId, BlueprintId: req.BlueprintId,
 				CPU: bundle.CPU, Memory: bundle.Memory, InstanceName: req.InstanceName, InstanceChargeType: "PREPAID",
-				RenewFlag: renew, Zone: zone, Tags: tags, InstanceRestrictState: "NORMAL",
-				LatestOperation: a, CreatedTime: fmtTime(now), ExpiredTime: fmtTime(now.AddDate(0, int(req.InstanceChargePrepaid.Period), 0)),
-				PrivateAddresses: []string{"10.0.0.2"}, PublicAddresses: []string{},
+				RenewFlag: renew, Zone: zone, Tags: tags, InstanceRestrictState: "NORMAL", PlatformType: platform,
+				InstanceState: lighthouse.StatePending, LatestOperation: a, LatestOperationState: lighthouse.OperationOperating,
+				LatestOperationRequestId: requestID, LatestOperationStartedTime: fmtTime(now),
+				CreatedTime: fmtTime(now), ExpiredTime: fmtTime(now.AddDate(0, int(req.InstanceChargePrepaid.Period), 0)),
+				PrivateAddresses: []string{"10.0.0.2"}, PublicAddresses: []string{}, LoginSettings: lighthouse.LoginSettings{KeyIds: keys},
 			},
 			region: region, created: now, launchEnd: now.Add(f.delay(f.LaunchDelay, emulator.DefaultLaunchDelay)),
 			failed: f.LaunchFails != nil && f.LaunchFails(req.InstanceName),
 		}
 		f.instances = append(f.instances, in)
+		if !in.launchEnd.After(now) {
+			in.launch()
+		}
 		ids = append(ids, in.InstanceId)
 	}
 	if req.ClientToken != "" && window > 0 {
 		f.tokens[key] = &fakeToken{fp: fp, ids: ids, created: now}
 	}
-	return &lighthouse.CreateInstancesResponse{InstanceIdSet: slices.Clone(ids), RequestId: "fake"}, nil
+	return &lighthouse.CreateInstancesResponse{InstanceIdSet: slices.Clone(ids), RequestId: requestID}, nil
 }
 
 func (f *Fake) allGone(ids []string) bool {
@@ -399,7 +412,7 @@ func fmtTime(t time.Time) *string {
 }
 
 func bundleOf(id string) (emulator.CatalogBundle, bool) {
-	for _, b := range emulator.DefaultCatalog().Bundles {
+	for _, b := range catalog.Bundles {
 		if b.BundleId == id && !b.Offline {
 			return b, true
 		}
@@ -436,42 +449,14 @@ func (f *Fake) InquirePriceCreateInstances(ctx context.Context, region string, r
 }
 
 // IsolateInstances starts returning instances, all or none: each must exist
-// in region, be RUNNING and have no operation in progress.
+// in region, be RUNNING or STOPPED and have no operation in progress.
 func (f *Fake) IsolateInstances(ctx context.Context, region string, req *lighthouse.IsolateInstancesRequest) (*lighthouse.IsolateInstancesResponse, error) {
 	const a = lighthouse.ActionIsolateInstances
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	kind := f.begin(a)
-	if kind != emulator.FaultDropResponse {
-		if e := faultError(a, region, kind, true); e != nil {
-			return nil, e
-		}
+	rid, err := f.operate(ctx, a, region, req.InstanceIds, 20, "LimitExceeded.IsolateResourcesLimitExceeded", nil, func(in *fakeInstance, rid string, now time.Time) {
+		f.startOp(in, a, rid, now, &fakeOp{result: lighthouse.StateShutdown})
+	})
+	if err != nil {
+		return nil, err
 	}
-	now := f.Clock.Now()
-	var ins []*fakeInstance
-	for _, id := range req.InstanceIds {
-		i := slices.IndexFunc(f.instances, func(in *fakeInstance) bool { return in.InstanceId == id && in.region == region })
-		if i < 0 {
-			return nil, apiError(a, region, "ResourceNotFound.InstanceIdNotFound", "%s: instance %q does not exist in %s", a, id, region)
-		}
-		in := f.instances[i]
-		switch st, op := in.state(now); {
-		case st == lighthouse.StatePending:
-			return nil, apiError(a, region, "OperationDenied.InstanceCreating", "%s: instance %s is still being created; retry when it is RUNNING", a, id)
-		case op == lighthouse.OperationOperating:
-			return nil, apiError(a, region, "UnsupportedOperation.LatestOperationUnfinished", "%s: the latest operation of instance %s is unfinished", a, id)
-		case st != lighthouse.StateRunning:
-			return nil, apiError(a, region, "UnsupportedOperation.InvalidInstanceState", "%s: instance %s is %s; only RUNNING or STOPPED instances can be isolated", a, id, st)
-		}
-		ins = append(ins, in)
-	}
-	for _, in := range ins {
-		in.isolateAt = now
-		in.isolated = now.Add(f.delay(f.OperationDelay, emulator.DefaultOperationDelay))
-		in.LatestOperation = a
-	}
-	if kind == emulator.FaultDropResponse {
-		return nil, faultError(a, region, kind, true)
-	}
-	return &lighthouse.IsolateInstancesResponse{RequestId: "fake"}, nil
+	return &lighthouse.IsolateInstancesResponse{RequestId: rid}, nil
 }
