@@ -98,6 +98,18 @@ func (op Op) observable() bool {
 	return op.Action == lighthouse.ActionRenewInstances || op.Shows != op.From
 }
 
+// retryable reports whether a failed attempt of op on in may be sent
+// again (after the window, where the time is known): a renewal that ended
+// FAILED bought nothing, as the ExpiredTime that has not moved shows (the
+// service refunds a failed renewal), so sending it again cannot renew the
+// instance twice for one expiry, and not sending it would let the
+// instance expire. A failed reset or bundle change stays failed until a
+// person looks: what it left is not known.
+func (op Op) retryable(in Instance) bool {
+	return op.Action == lighthouse.ActionRenewInstances && in.LatestOperation == op.Action &&
+		in.LatestOperationState == lighthouse.OperationFailed && !op.shown(in)
+}
+
 // shown reports whether in shows op's effect.
 func (op Op) shown(in Instance) bool {
 	if op.Action == lighthouse.ActionRenewInstances {
@@ -152,6 +164,9 @@ func judgeIntent(in Instance, op Op, it *OpIntent, now time.Time, window time.Du
 	ours := it.RequestID != "" && in.LatestOperationRequestID == it.RequestID
 	if it.Failed != "" {
 		if in.LatestOperationRequestID == it.Failed {
+			if op.retryable(in) && !now.Before(it.Since.Add(window)) {
+				return Judgement{VerdictSend, fmt.Sprintf("the %s sent at %s failed (RequestId %s) and changed nothing (ExpiredTime is still %s): sent again", name, since, it.Failed, OpView(op.Action, in))}
+			}
 			return Judgement{VerdictFailed, fmt.Sprintf("the %s sent at %s failed (RequestId %s); not sent again for this change: look at %s, then clear the failure by an operation on it (a reboot will do) or change the spec", name, since, it.Failed, in.ID)}
 		}
 		// An operation since the failure cleared it: a person acted on the
@@ -169,6 +184,10 @@ func judgeIntent(in Instance, op Op, it *OpIntent, now time.Time, window time.Du
 	if in.LatestOperation == op.Action && (ours || later) {
 		rid := in.LatestOperationRequestID
 		switch {
+		case in.LatestOperationState == lighthouse.OperationFailed && op.retryable(in) && !now.Before(it.Since.Add(window)):
+			return Judgement{VerdictSend, fmt.Sprintf("the %s sent at %s failed (RequestId %s) and changed nothing (ExpiredTime is still %s): sent again", name, since, rid, OpView(op.Action, in))}
+		case in.LatestOperationState == lighthouse.OperationFailed && op.retryable(in):
+			return Judgement{VerdictFailed, fmt.Sprintf("the %s sent at %s failed (LatestOperationState FAILED, RequestId %s); a failed renewal changes nothing, it is sent again after %s", name, since, rid, it.Since.Add(window).UTC().Format(time.RFC3339))}
 		case in.LatestOperationState == lighthouse.OperationFailed:
 			return Judgement{VerdictFailed, fmt.Sprintf("the %s sent at %s failed (LatestOperationState FAILED, RequestId %s); not sent again for this change", name, since, rid)}
 		case op.observable():
@@ -212,6 +231,8 @@ func judgeStateless(in Instance, op Op, now time.Time, window time.Duration) Jud
 		at = "at " + started.UTC().Format(time.RFC3339)
 	}
 	switch {
+	case in.LatestOperationState == lighthouse.OperationFailed && started.IsZero() && op.retryable(in):
+		return Judgement{VerdictSend, fmt.Sprintf("a %s of %s failed (RequestId %s) and changed nothing (ExpiredTime is still %s): sent again", name, in.ID, rid, OpView(op.Action, in))}
 	case in.LatestOperationState == lighthouse.OperationFailed && (recent || started.IsZero()):
 		return Judgement{VerdictFailed, fmt.Sprintf("a %s of %s failed %s (RequestId %s) and nothing records what it was for; not sent while that failure is the latest operation: look at the instance", name, in.ID, at, rid)}
 	case recent:

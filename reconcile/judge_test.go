@@ -110,6 +110,12 @@ func TestJudgeCases(t *testing.T) {
 		{"renewal shows", withOp(after(renew, before()), lighthouse.ActionRenewInstances, lighthouse.OperationSuccess, "r-ours", recent), renew, intentFor(renew, recent, "r-ours"), reconcile.VerdictDone},
 		{"renewal lost, not shown yet", before(), renew, intentFor(renew, recent, ""), reconcile.VerdictWait},
 		{"renewal succeeded without a later expiry", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationSuccess, "r-ours", recent), renew, intentFor(renew, recent, "r-ours"), reconcile.VerdictFailed},
+		{"our renewal failed, within the window", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationFailed, "r-ours", recent), renew, intentFor(renew, recent, "r-ours"), reconcile.VerdictFailed},
+		{"our renewal failed, window passed: sent again", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationFailed, "r-ours", old), renew, intentFor(renew, old, "r-ours"), reconcile.VerdictSend},
+		{"renewal's failure recorded, window passed: sent again", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationFailed, "r-x", old), renew, failed(intentFor(renew, old, "r-x"), "r-x"), reconcile.VerdictSend},
+		{"no intent, a renewal failed at a time not shown (intl): sent again", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationFailed, "r-x", time.Time{}), renew, nil, reconcile.VerdictSend},
+		{"no intent, a renewal failed recently", withOp(before(), lighthouse.ActionRenewInstances, lighthouse.OperationFailed, "r-x", recent), renew, nil, reconcile.VerdictFailed},
+		{"lost renewal answer, a reboot followed", withOp(before(), reboot, lighthouse.OperationSuccess, "r-x", recent), renew, intentFor(renew, old, ""), reconcile.VerdictFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := reconcile.Judge(tc.in, tc.op, tc.intent, judgeNow, judgeWindow)
@@ -217,14 +223,27 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 		t.Errorf("a verdict without a reason: %s", where)
 	}
 	sameChange := it != nil && it.Target == op.Target
+	// A renewal that ended FAILED bought nothing: once the window has
+	// passed since it was sent (or at once when no time shows it), it may
+	// be sent again (Op.retryable).
+	renewRetry := op.Action == lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed &&
+		(it != nil && !judgeNow.Before(since.Add(judgeWindow)) || it == nil && in.LatestOperationStarted.IsZero())
 	evidence := false
 	if it != nil {
 		evidence = in.LatestOperation == op.Action && (in.LatestOperationRequestID != it.PrevRequestID || it.RequestID != "" && in.LatestOperationRequestID == it.RequestID)
 	}
 	switch {
+	case sameChange && it.Failed != "" && in.LatestOperationRequestID == it.Failed && renewRetry:
+		if v != reconcile.VerdictSend {
+			t.Errorf("a failed renewal whose window passed must be sent again: %s", where)
+		}
 	case sameChange && it.Failed != "" && in.LatestOperationRequestID == it.Failed:
 		if v != reconcile.VerdictFailed {
 			t.Errorf("a failed change whose failure is still the latest operation must stay failed: %s", where)
+		}
+	case sameChange && it.Failed == "" && evidence && renewRetry:
+		if v != reconcile.VerdictSend {
+			t.Errorf("an attempt of this renewal failed and its window passed: must be sent again: %s", where)
 		}
 	case sameChange && it.Failed == "" && evidence:
 		// An attempt of this change happened: never again.
@@ -249,6 +268,10 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 		if v == reconcile.VerdictSend {
 			t.Errorf("another action hides the attempt: must not send: %s", where)
 		}
+	case it == nil && renewRetry:
+		if v != reconcile.VerdictSend {
+			t.Errorf("a renewal that failed at a time not shown changed nothing: must be sent again: %s", where)
+		}
 	case it == nil && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed &&
 		(in.LatestOperationStarted.IsZero() || judgeNow.Sub(in.LatestOperationStarted) <= judgeWindow):
 		if v != reconcile.VerdictFailed {
@@ -263,7 +286,7 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 			t.Errorf("nothing of this action shows and no intent: must send: %s", where)
 		}
 	}
-	if v == reconcile.VerdictSend && sameChange && it.Failed == "" && in.LatestOperationRequestID != it.PrevRequestID {
+	if v == reconcile.VerdictSend && sameChange && it.Failed == "" && in.LatestOperationRequestID != it.PrevRequestID && !renewRetry {
 		t.Errorf("sent again although an operation started since the intent: %s", where)
 	}
 }

@@ -97,6 +97,18 @@ type opCall struct {
 	InstanceID string
 	Op         Op
 	Send       func(ctx context.Context) (requestID string, err error)
+	// Batch, if set, sends this call with the other calls of the same
+	// batch that the judge lets through, in one request, instead of Send:
+	// an action that takes a list of instances (RenewInstances) goes out
+	// up to its batch size at a time. Each instance is confirmed, judged
+	// and journaled on its own all the same.
+	Batch *opBatch
+}
+
+// opBatch sends the calls that share it in one request: ids are those the
+// judge let through.
+type opBatch struct {
+	Send func(ctx context.Context, ids []string) (requestID string, err error)
 }
 
 // opOutcome is what became of an opCall.
@@ -180,34 +192,68 @@ func (r *Reconciler) operate(ctx context.Context, region string, calls []opCall)
 			return out
 		}
 	}
+	done := make(map[int]bool, len(send))
 	for _, i := range send {
-		c := calls[i]
-		if ctx.Err() != nil {
-			r.state.dropIntent(c.InstanceID, c.Op.Action)
-			out[i].Err = fmt.Errorf("not sent: %w", ctx.Err())
+		if done[i] {
 			continue
 		}
-		rid, err := c.Send(ctx)
-		it, _ := r.state.intent(c.InstanceID, c.Op.Action)
-		switch {
-		case err == nil:
-			it.RequestID = rid
-			r.state.setIntent(it)
-			out[i].Sent, out[i].RequestID = true, rid
-		case ambiguous(err):
-			it.Unknown = true
-			r.state.setIntent(it)
-			out[i].Sent, out[i].Err, out[i].Ambiguous = true, err, true
-		default:
-			// Refused, or never sent: it did not happen.
-			r.state.dropIntent(c.InstanceID, c.Op.Action)
-			out[i].Err = err
-			if busy(err) {
-				out[i].Judgement = Judgement{VerdictRunning, fmt.Sprintf("the service refused it while an operation runs on %s (%s)", c.InstanceID, lighthouse.ErrorCode(err))}
+		group := []int{i}
+		if b := calls[i].Batch; b != nil {
+			for _, j := range send {
+				if j != i && calls[j].Batch == b {
+					group = append(group, j)
+				}
 			}
+		}
+		for _, j := range group {
+			done[j] = true
+		}
+		if ctx.Err() != nil {
+			for _, j := range group {
+				r.state.dropIntent(calls[j].InstanceID, calls[j].Op.Action)
+				out[j].Err = fmt.Errorf("not sent: %w", ctx.Err())
+			}
+			continue
+		}
+		var rid string
+		var err error
+		if b := calls[i].Batch; b != nil {
+			ids := make([]string, len(group))
+			for k, j := range group {
+				ids[k] = calls[j].InstanceID
+			}
+			rid, err = b.Send(ctx, ids)
+		} else {
+			rid, err = calls[i].Send(ctx)
+		}
+		for _, j := range group {
+			r.settleSend(calls[j], &out[j], rid, err)
 		}
 	}
 	return out
+}
+
+// settleSend records the answer of a call operate sent (rid, or err) in
+// the journal and in its outcome.
+func (r *Reconciler) settleSend(c opCall, out *opOutcome, rid string, err error) {
+	it, _ := r.state.intent(c.InstanceID, c.Op.Action)
+	switch {
+	case err == nil:
+		it.RequestID = rid
+		r.state.setIntent(it)
+		out.Sent, out.RequestID = true, rid
+	case ambiguous(err):
+		it.Unknown = true
+		r.state.setIntent(it)
+		out.Sent, out.Err, out.Ambiguous = true, err, true
+	default:
+		// Refused, or never sent: it did not happen.
+		r.state.dropIntent(c.InstanceID, c.Op.Action)
+		out.Err = err
+		if busy(err) {
+			out.Judgement = Judgement{VerdictRunning, fmt.Sprintf("the service refused it while an operation runs on %s (%s)", c.InstanceID, lighthouse.ErrorCode(err))}
+		}
+	}
 }
 
 // busy reports whether err refuses an action because an operation runs on
