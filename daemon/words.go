@@ -10,4 +10,5 @@ var configWords = reconcile.Words{
 	MaxCreates:      "limits.maxCreatesPerRun",
 	MaxMonthlySpend: "limits.maxMonthlySpend",
 	MaxIsolates:     "limits.maxIsolatesPerRun",
+	MaxRenewalSpend: "limits.maxRenewalSpendPerRun",
 }

@@ -26,6 +26,12 @@ type Result struct {
 	// DescribeInstances does not list (FleetResult.Waiting): never counted
 	// as created.
 	Waiting int `json:"waiting,omitempty"`
+	// Renewed counts the renewals the service accepted, RenewFailed those
+	// that were refused or deferred, RenewAmbiguous those whose outcome is
+	// unknown (confirmed through ExpiredTime next run, never sent twice).
+	Renewed        int `json:"renewed,omitempty"`
+	RenewFailed    int `json:"renewFailed,omitempty"`
+	RenewAmbiguous int `json:"renewAmbiguous,omitempty"`
 }
 
 // FleetResult is what an apply did to one fleet.
@@ -48,6 +54,10 @@ type FleetResult struct {
 	// Failing: the fleet's launches keep failing (FleetPlan.Failing); the
 	// apply is not a success.
 	Failing bool `json:"failing,omitempty"`
+	// Renewed lists the renewals the service accepted; RenewFailures
+	// those that were refused, deferred or whose outcome is unknown.
+	Renewed       []Renewed `json:"renewed,omitempty"`
+	RenewFailures []Failure `json:"renewFailures,omitempty"`
 }
 
 // Created is one slot's create that the service answered with an instance.
@@ -69,7 +79,7 @@ type Failure struct {
 
 // OK reports whether everything planned was done.
 func (r *Result) OK() bool {
-	if r.Failed > 0 || r.Ambiguous > 0 {
+	if r.Failed > 0 || r.Ambiguous > 0 || r.RenewFailed > 0 || r.RenewAmbiguous > 0 {
 		return false
 	}
 	for _, fr := range r.Fleets {
@@ -122,7 +132,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 				jobs = append(jobs, job{fp, fr, c, pw})
 			}
 		}
-		total += fp.isolations()
+		total += fp.isolations() + fp.renewals()
 	}
 	total += len(jobs)
 	var (
@@ -155,6 +165,11 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		})
 	}
 	wg.Wait()
+	results := make(map[*FleetPlan]*FleetResult, len(p.Fleets))
+	for i, fp := range p.Fleets {
+		results[fp] = res.Fleets[i] // made in the order of p.Fleets
+	}
+	r.renew(ctx, p, results, report)
 	for i, fp := range p.Fleets {
 		fr := res.Fleets[i] // made in the order of p.Fleets
 		if !fp.acts() || fr.Error != nil {
@@ -174,6 +189,15 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		res.Created += len(fr.Created)
 		res.Isolated += len(fr.Isolated)
 		res.Waiting += len(fr.Waiting)
+		res.Renewed += len(fr.Renewed)
+		slices.SortFunc(fr.RenewFailures, func(a, b Failure) int { return a.Slot - b.Slot })
+		for _, f := range fr.RenewFailures {
+			if f.Class == "ambiguous" {
+				res.RenewAmbiguous++
+			} else {
+				res.RenewFailed++
+			}
+		}
 		for _, f := range fr.Failures {
 			if f.InstanceID != "" {
 				continue // a refused isolation

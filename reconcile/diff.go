@@ -151,6 +151,9 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 			if live[0].State == lighthouse.StatePending {
 				fp.Pending++
 			}
+			if rn := renewalOf(f, slot, live[0], sn.intents, now, opts.ExpectWindow); rn != nil {
+				fp.Renewals = append(fp.Renewals, *rn)
+			}
 			for _, in := range live {
 				checkInstance(fp, f, slot, in, now, opts)
 			}
@@ -158,6 +161,11 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				fp.Surplus = append(fp.Surplus, Surplus{Instance: dup, Action: ActionReport,
 					Reason: fmt.Sprintf("a second live instance in slot %d (first: %s); lightkeeper never removes duplicates, remove it by hand if it is not wanted", slot, live[0].ID)})
 			}
+			continue
+		}
+		if holder := expiredHolder(f, o, dead); holder != nil {
+			// Expired in a fleet that renews: renewed, not replaced.
+			fp.Renewals = append(fp.Renewals, heldRenewal(f, slot, *holder, sn.intents, now, opts.ExpectWindow))
 			continue
 		}
 		inc := sn.incarnations[key]
@@ -214,6 +222,7 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 		siteProblem(fp, f, opts.Tags)
 	}
 	lifecycle(fp, f, o)
+	lifecycleWarnings(fp, f, o.Fleets[f.Name()])
 	return fp
 }
 
@@ -274,7 +283,7 @@ func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time
 		drift("spec.zones", z, in.Zone)
 	}
 	drift("spec.charge.renewFlag", s.Charge.RenewFlag, in.RenewFlag)
-	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto {
+	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto && s.Charge.RenewBefore <= 0 {
 		if left := in.Expires.Sub(now); left <= opts.ExpiryWarning {
 			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s (%s) expires %s (in %s) and is not renewed automatically; renew it, or it goes SHUTDOWN and lightkeeper buys a new one for slot %d",
 				in.ID, in.Name, in.Expires.UTC().Format(time.RFC3339), left.Round(time.Hour), slot))

@@ -15,6 +15,7 @@ const (
 	codeIsolateLimit       = "LimitExceeded.IsolateResourcesLimitExceeded"
 	codeInstanceIDNotFound = "ResourceNotFound.InstanceIdNotFound"
 	codeInstanceNotFound   = "ResourceNotFound.InstanceNotFound"
+	codeInsufficientBalance = "FailedOperation.InsufficientBalance"
 )
 
 // fleetHints turns the API's refusals of a create into what a person should

@@ -180,5 +180,8 @@ func appliedText(res *Result) string {
 	if res.Waiting > 0 {
 		s += fmt.Sprintf(", %d waiting for an instance that is not listed", res.Waiting)
 	}
+	if res.Renewed+res.RenewFailed+res.RenewAmbiguous > 0 {
+		s += fmt.Sprintf(", %d renewed, %d renewals not done, %d with an unknown outcome", res.Renewed, res.RenewFailed, res.RenewAmbiguous)
+	}
 	return s + "."
 }

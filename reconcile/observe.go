@@ -81,6 +81,10 @@ type Observation struct {
 	Seen map[string]string `json:"-"` // ID -> state
 	// Total is the number of instances in the region.
 	Total int `json:"total"`
+	// Unrenewable maps the ID of an instance SHUTDOWN by its expiry to the
+	// code DescribeInstancesDeniedActions gives for RenewInstances, when it
+	// denies it: the instance is not held for renewal (renew.go).
+	Unrenewable map[string]string `json:"-"`
 }
 
 // Observe lists every instance of region in one paginated sweep and groups

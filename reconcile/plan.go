@@ -34,6 +34,10 @@ type Totals struct {
 	Creates  int   `json:"creates"`
 	Isolates int   `json:"isolates"`
 	Money    Money `json:"money"`
+	// Renewals counts the renewals the plan sends, and RenewalSpend what
+	// they cost (Commitment).
+	Renewals     int   `json:"renewals"`
+	RenewalSpend Money `json:"renewalSpend"`
 }
 
 // Money is what the creates of a plan cost: the monthly delta (what the
@@ -78,6 +82,11 @@ type FleetPlan struct {
 	// Backoff lists the empty slots not created now because their creates
 	// ended in LAUNCH_FAILED (backoff.go).
 	Backoff []Backoff `json:"backoff,omitempty"`
+	// Renewals are the instances of a fleet with charge.renewBefore that
+	// the plan renews, or would but waits for (renew.go), and
+	// RenewalMoney what those it renews cost (Commitment).
+	Renewals     []Renewal `json:"renewals,omitempty"`
+	RenewalMoney Money     `json:"renewalMoney,omitzero"`
 
 	Creates  []Create    `json:"creates,omitempty"`
 	Surplus  []Surplus   `json:"surplus,omitempty"`
@@ -185,11 +194,13 @@ func (e *FleetError) Error() string { return e.Message }
 // it: a front end does, naming the limit as its users set it (Plan.Word,
 // Violation.Text).
 type Violation struct {
-	// Limit is LimitCreates, LimitMonthlySpend or LimitIsolates.
+	// Limit is LimitCreates, LimitMonthlySpend, LimitIsolates or
+	// LimitRenewalSpend.
 	Limit   string  `json:"limit"`
 	Planned float64 `json:"planned"`
 	Max     float64 `json:"max"`
-	// Currency is that of Planned and Max, for LimitMonthlySpend.
+	// Currency is that of Planned and Max, for LimitMonthlySpend and
+	// LimitRenewalSpend.
 	Currency string `json:"currency,omitempty"`
 	// PricesUnknown reports, for LimitMonthlySpend, that some price could
 	// not be had: the plan cannot show it stays under the limit.
@@ -209,8 +220,11 @@ func (fp *FleetPlan) isolations() (n int) {
 	return n
 }
 
-// Changes reports whether the plan would create or isolate anything.
-func (p *Plan) Changes() bool { return p.Totals.Creates > 0 || p.Totals.Isolates > 0 }
+// Changes reports whether the plan would create, isolate or renew
+// anything.
+func (p *Plan) Changes() bool {
+	return p.Totals.Creates > 0 || p.Totals.Isolates > 0 || p.Totals.Renewals > 0
+}
 
 // Errors returns the fleet errors of the plan.
 func (p *Plan) Errors() []*FleetPlan {

@@ -137,15 +137,17 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	}
 	for _, o := range obs {
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
+		r.unrenewable(ctx, o, fleets)
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
 	for _, fp := range p.Fleets {
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
-			fp.Creates, fp.Surplus = nil, nil
+			fp.Creates, fp.Surplus, fp.Renewals = nil, nil, nil
 		}
 	}
 	r.price(ctx, p)
+	r.priceRenewals(ctx, p)
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
 	}
@@ -154,6 +156,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 			// A fleet in error plans nothing: what it would create shows
 			// once the error is fixed.
 			fp.Creates, fp.Money = nil, Money{}
+			fp.Renewals, fp.RenewalMoney = nil, Money{}
 		}
 	}
 	p.total()
@@ -293,6 +296,7 @@ func (p *Plan) total() {
 		m.Monthly = round2(m.Monthly + fp.Money.Monthly)
 		m.Commitment = round2(m.Commitment + fp.Money.Commitment)
 		m.Unknown = m.Unknown || fp.Money.Unknown
+		p.totalRenewals(fp)
 	}
 }
 

@@ -124,7 +124,10 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	if n := len(fp.Drift); n > 0 {
 		what = append(what, fmt.Sprintf("%d drift", n))
 	}
-	if n := len(fp.Waiting) + len(fp.Backoff); n > 0 {
+	if n := fp.renewals(); n > 0 {
+		what = append(what, fmt.Sprintf("%d %s", n, would(fp, "renew")))
+	}
+	if n := len(fp.Waiting) + len(fp.Backoff) + len(fp.Renewals) - fp.renewals(); n > 0 {
 		what = append(what, fmt.Sprintf("%d waiting", n))
 	}
 	if n := len(fp.Warnings); n > 0 {
@@ -155,6 +158,18 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 				zone = "(cloud picks)"
 			}
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %s |\n", c.Slot, mdCode(c.Name), mdText(zone), mdCode(c.BundleID), mdCode(c.BlueprintID), c.Period, mdText(why))
+		}
+		b.WriteString("\n")
+	}
+	if len(fp.Renewals) > 0 {
+		b.WriteString("| renew | instance | name | expires | new expiry | months | price | why |\n|---|---|---|---|---|--:|--:|---|\n")
+		for _, rn := range fp.Renewals {
+			what := rn.Verdict
+			if rn.sends() {
+				what = would(fp, "renew")
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s |\n", mdText(what), mdCode(rn.InstanceID), mdText(rn.Name), rn.Expires.UTC().Format(time.RFC3339),
+				rn.NewExpiry.UTC().Format(time.RFC3339), rn.Period, mdText(rn.priceText()), mdText(rn.Reason))
 		}
 		b.WriteString("\n")
 	}
@@ -191,7 +206,7 @@ func markdownResult(b *strings.Builder, res *Result) {
 	}
 	fmt.Fprintf(b, "%s **Applied:** %s\n\n", icon, mdText(strings.TrimPrefix(appliedText(res), "Applied: ")))
 	for _, fr := range res.Fleets {
-		if len(fr.Failures) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing {
+		if len(fr.Failures) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing && len(fr.RenewFailures) == 0 {
 			continue
 		}
 		fmt.Fprintf(b, "- %s:", mdCode(fr.Fleet))
@@ -207,6 +222,9 @@ func markdownResult(b *strings.Builder, res *Result) {
 		}
 		for _, w := range fr.Waiting {
 			fmt.Fprintf(b, "  - %s\n", mdText(w.Text()))
+		}
+		for _, f := range fr.RenewFailures {
+			fmt.Fprintf(b, "  - %s\n", mdText(renewFailureText(f)))
 		}
 	}
 	b.WriteString("\n")

@@ -167,6 +167,13 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 		}
 		t.line(code, "  - %s %s %s (%s): %s%s", action, s.ID, s.Name, s.State, s.Reason, heldText(s, t.words))
 	}
+	for _, rn := range fp.Renewals {
+		if rn.sends() {
+			t.line(ansiGreen, "  * %s %s", would(fp, "renew"), rn.Text())
+		} else {
+			t.line(ansiCyan, "  ~ %s", rn.Text())
+		}
+	}
 	for _, bo := range fp.Backoff {
 		t.line(ansiCyan, "  ~ %s", bo.Text())
 	}
@@ -193,7 +200,8 @@ func (t *textWriter) result(res *Result) {
 	}
 	t.line(ansiBold+code, "%s", appliedText(res))
 	for _, fr := range res.Fleets {
-		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing {
+		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing &&
+			len(fr.Renewed)+len(fr.RenewFailures) == 0 {
 			continue
 		}
 		t.line("", "  fleet %s (%s):", fr.Fleet, fr.Region)
@@ -205,6 +213,12 @@ func (t *textWriter) result(res *Result) {
 		}
 		for _, w := range fr.Waiting {
 			t.line(ansiCyan, "    ~ %s", w.Text())
+		}
+		for _, rw := range fr.Renewed {
+			t.line(ansiGreen, "    * %s", rw.Text())
+		}
+		for _, f := range fr.RenewFailures {
+			t.line(ansiRed, "    x %s", renewFailureText(f))
 		}
 		for _, id := range fr.Isolated {
 			t.line(ansiYellow, "    - isolated %s", id)
@@ -232,6 +246,10 @@ func Summary(p *Plan) string {
 		if p.Totals.Creates > 0 {
 			m := p.Totals.Money
 			fmt.Fprintf(&b, ", %s a month (commitment %s)", money(m, m.Monthly, true), money(m, m.Commitment, false))
+		}
+		if n := p.Totals.Renewals; n > 0 {
+			m := p.Totals.RenewalSpend
+			fmt.Fprintf(&b, ", %d to renew for %s", n, money(m, m.Commitment, false))
 		}
 		if errs > 0 {
 			fmt.Fprintf(&b, "; %s in error", plural(errs, "fleet"))
@@ -284,7 +302,7 @@ func fleetCells(fp *FleetPlan) (creates, monthly, commitment string) {
 // noteworthy reports whether a fleet has anything to show beyond its row.
 func (fp *FleetPlan) noteworthy() bool {
 	return fp.Error != nil || fp.Suspended || fp.Failing ||
-		len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Backoff)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
+		len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Backoff)+len(fp.Renewals)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
 }
 
 func createText(c Create) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -139,6 +140,7 @@ type snapshot struct {
 	incarnations  map[SlotKey]int
 	created       map[string]SlotKey
 	notReturnable map[string]string
+	intents       map[string]OpIntent // by intentKey
 }
 
 func (st *State) snapshot() snapshot {
@@ -160,6 +162,7 @@ func (st *State) snapshot() snapshot {
 	for k, v := range st.s.NotReturnable {
 		sn.notReturnable[k] = v
 	}
+	sn.intents = maps.Clone(st.s.Intents)
 	return sn
 }
 

@@ -30,7 +30,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 	if run.emulated {
 		poll, pollMax = waitPollEmulated, waitPollEmulated
 	}
-	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Money: first.Totals.Money}
+	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Money: first.Totals.Money, RenewalSpend: first.Totals.RenewalSpend}
 	run.ui.start("waiting for RUNNING")
 	defer run.ui.stop()
 	var pending []string
@@ -49,7 +49,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 		if failing := p.Failing(); len(failing) > 0 {
 			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", failing[0].Fleet, failing[0].LaunchFailures)))}
 		}
-		if p.Totals.Creates > 0 {
+		if p.Totals.Creates > 0 || p.Totals.Renewals > 0 {
 			if check(p, remaining(run.f.limits, used)) && !run.f.allowOverLimit {
 				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
 			}
@@ -58,10 +58,11 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 			used.Creates += p.Totals.Creates
 			used.Isolates += more.Isolated
 			used.Money.Monthly += p.Totals.Money.Monthly
+			used.RenewalSpend.Commitment += p.Totals.RenewalSpend.Commitment
 			if err != nil {
 				return pending, interrupted(ctx, err)
 			}
-			if more.Failed > 0 || hasFleetError(more) {
+			if more.Failed > 0 || more.RenewFailed > 0 || hasFleetError(more) {
 				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(p, more))}
 			}
 		}
@@ -123,6 +124,9 @@ func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
 	if l.MaxMonthlySpend >= 0 {
 		l.MaxMonthlySpend = max(0, l.MaxMonthlySpend-used.Money.Monthly)
 	}
+	if l.MaxRenewalSpend >= 0 {
+		l.MaxRenewalSpend = max(0, l.MaxRenewalSpend-used.RenewalSpend.Commitment)
+	}
 	return l
 }
 
@@ -143,12 +147,17 @@ func mergeResult(res, more *reconcile.Result) {
 		fr.Failures = append(fr.Failures, m.Failures...)
 		fr.Isolated = append(fr.Isolated, m.Isolated...)
 		fr.Waiting = append(fr.Waiting, m.Waiting...)
+		fr.Renewed = append(fr.Renewed, m.Renewed...)
+		fr.RenewFailures = append(fr.RenewFailures, m.RenewFailures...)
 		fr.Suspended, fr.Failing = m.Suspended, m.Failing
 		if m.Error != nil {
 			fr.Error = m.Error
 		}
 	}
 	res.Waiting += more.Waiting
+	res.Renewed += more.Renewed
+	res.RenewFailed += more.RenewFailed
+	res.RenewAmbiguous += more.RenewAmbiguous
 	res.Created += more.Created
 	res.Ambiguous += more.Ambiguous
 	res.Failed += more.Failed

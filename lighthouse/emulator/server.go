@@ -48,7 +48,10 @@ type Server struct {
 	// autoRenewFailures counts instances whose automatic renewal failed
 	// for lack of balance (they shut down at their expiry).
 	autoRenewFailures int
-	idSeq             uint64
+	// renewed records each RenewInstances operation that succeeded, per
+	// instance (RenewalLog).
+	renewed []Renewal
+	idSeq   uint64
 	rng               *mrand.Rand
 
 	faultMu  sync.Mutex
