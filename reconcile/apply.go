@@ -291,13 +291,14 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			// Not in this plan's sweep: a new instance, or one the token
 			// made before that is gone (deleted by hand) or not listed
 			// yet. Only a look by its ID tells them apart.
-			switch in, found, err := r.lookup(ctx, fp.Region, id); {
+			found, err := r.describeIDs(ctx, fp.Region, []string{id})
+			in, ok := found[id]
+			switch {
 			case err != nil:
 				r.log.Warn("could not look the created instance up; counted as created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "err", err)
-				found, in.InstanceState, in.InstanceName = true, lighthouse.StatePending, req.InstanceName
-				fallthrough
-			case found:
-				listed, state, name = true, in.InstanceState, in.InstanceName
+				listed, state, name = true, lighthouse.StatePending, req.InstanceName
+			case ok:
+				listed, state, name = true, in.State, in.Name
 			default:
 				return r.vanished(fp, fr, c, inc, token, id, now)
 			}

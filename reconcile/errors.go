@@ -13,10 +13,11 @@ const (
 	codeIdempotentMismatch = "UnsupportedOperation.IdempotentParameterMismatch"
 	codeNotReturnable      = "UnsupportedOperation.ResourceNotReturnable"
 	codeIsolateLimit       = "LimitExceeded.IsolateResourcesLimitExceeded"
-	codeInstanceIDNotFound = "ResourceNotFound.InstanceIdNotFound"
-	codeInstanceNotFound   = "ResourceNotFound.InstanceNotFound"
-	codeInsufficientBalance = "FailedOperation.InsufficientBalance"
 )
+
+// codeInsufficientBalance refuses a purchase the account balance does not
+// cover (a create, a renewal).
+const codeInsufficientBalance = "FailedOperation.InsufficientBalance"
 
 // fleetHints turns the API's refusals of a create into what a person should
 // change: the field of the spec at fault and how to fix it. Codes from the

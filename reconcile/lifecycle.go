@@ -1,12 +1,10 @@
 package reconcile
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -133,27 +131,6 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-// lookup describes one instance by its ID: found false when
-// DescribeInstances does not list it, whether the service answers an empty
-// set or ResourceNotFound.InstanceIdNotFound (which one it does is not
-// documented; the emulator serves both).
-func (r *Reconciler) lookup(ctx context.Context, region, id string) (lighthouse.Instance, bool, error) {
-	var found lighthouse.Instance
-	ok := false
-	for in, err := range r.cloud.Instances(ctx, region, &lighthouse.DescribeInstancesRequest{InstanceIds: []string{id}}) {
-		if err != nil {
-			if code := lighthouse.ErrorCode(err); code == codeInstanceIDNotFound || code == codeInstanceNotFound {
-				return found, false, nil
-			}
-			return found, false, err
-		}
-		if in.InstanceId == id {
-			found, ok = in, true
-		}
-	}
-	return found, ok, nil
 }
 
 // vanished records a create whose token returned an instance that

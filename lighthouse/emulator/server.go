@@ -48,11 +48,11 @@ type Server struct {
 	// autoRenewFailures counts instances whose automatic renewal failed
 	// for lack of balance (they shut down at their expiry).
 	autoRenewFailures int
+	idSeq             uint64
+	rng               *mrand.Rand
 	// renewed records each RenewInstances operation that succeeded, per
 	// instance (RenewalLog).
 	renewed []Renewal
-	idSeq   uint64
-	rng               *mrand.Rand
 
 	faultMu  sync.Mutex
 	faults   []*activeFault
