@@ -244,3 +244,30 @@ func TestLaunchFailuresOfAnotherShapeDoNotCount(t *testing.T) {
 		t.Errorf("same shape: %+v", fp)
 	}
 }
+
+// An instance SHUTDOWN by its expiry holds its slot for renewal in a fleet
+// with renewBefore, unless the service denies its renewal
+// (Observation.Unrenewable): then the slot is filled anew. One isolated
+// before its expiry never holds it.
+func TestDiffExpiredSlotHeldForRenewal(t *testing.T) {
+	fleets := loadFleets(t, "web:1:")
+	fleets[0].Spec.Charge.RenewBefore = 7 * 24 * time.Hour
+	o := observe(fleets, "web-0=SHUTDOWN")
+	in := &o["ap-guangzhou"].Fleets["web"][0]
+	in.Expires, in.Isolated = t0.Add(-time.Hour), t0.Add(-time.Hour)
+	p := Diff(fleets, o, nil, t0, DiffOptions{})
+	if fp := p.Fleets[0]; len(fp.Creates) != 0 || len(fp.Renewals) != 1 || !fp.Renewals[0].Expired || !fp.Renewals[0].sends() {
+		t.Fatalf("expired: %+v", fp)
+	}
+	o["ap-guangzhou"].Unrenewable = map[string]string{in.ID: "FailedOperation.RenewResourcesFailed"}
+	p = Diff(fleets, o, nil, t0, DiffOptions{})
+	if fp := p.Fleets[0]; len(fp.Creates) != 1 || len(fp.Renewals) != 0 {
+		t.Fatalf("renewal denied: %+v", fp)
+	}
+	o["ap-guangzhou"].Unrenewable = nil
+	in.Isolated = t0.Add(-2 * time.Hour) // isolated before it expired
+	p = Diff(fleets, o, nil, t0, DiffOptions{})
+	if fp := p.Fleets[0]; len(fp.Creates) != 1 || len(fp.Renewals) != 0 {
+		t.Fatalf("isolated: %+v", fp)
+	}
+}

@@ -137,6 +137,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	}
 	for _, o := range obs {
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
+		r.state.settleRenewals(o, r.opts.Diff.ExpectWindow)
 		r.unrenewable(ctx, o, fleets)
 	}
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)

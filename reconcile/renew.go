@@ -222,6 +222,35 @@ func (r *Reconciler) unrenewable(ctx context.Context, o *Observation, fleets []*
 	}
 }
 
+// settleRenewals removes from the journal the renewal intents of region
+// that an observation settles: the instance shows an ExpiredTime after the
+// one renewed from (done), or is not listed a whole window after the
+// intent (gone). The others stay for the judge.
+func (st *State) settleRenewals(o *Observation, window time.Duration) {
+	expires := map[string]time.Time{}
+	for _, ins := range o.Fleets {
+		for _, in := range ins {
+			expires[in.ID] = in.Expires
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for k, it := range st.s.Intents {
+		if it.Action != lighthouse.ActionRenewInstances || it.Region != o.Region {
+			continue
+		}
+		from, err := time.Parse(time.RFC3339, it.From)
+		exp, listed := expires[it.InstanceID]
+		_, seen := o.Seen[it.InstanceID]
+		switch {
+		case listed && err == nil && exp.After(from):
+			delete(st.s.Intents, k)
+		case !seen && o.At.Sub(it.Since) > window:
+			delete(st.s.Intents, k)
+		}
+	}
+}
+
 // renewPriceKey is what a renewal price inquiry depends on.
 type renewPriceKey struct {
 	region string
