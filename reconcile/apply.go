@@ -32,17 +32,24 @@ type Result struct {
 	Renewed        int `json:"renewed,omitempty"`
 	RenewFailed    int `json:"renewFailed,omitempty"`
 	RenewAmbiguous int `json:"renewAmbiguous,omitempty"`
+	// Updated counts the rollouts' updates the service took (renew flags,
+	// resets, bundle changes, isolations of a replacement; replacement
+	// creates count as Created).
+	Updated int `json:"updated"`
 }
 
 // FleetResult is what an apply did to one fleet.
 type FleetResult struct {
-	Fleet    string      `json:"fleet"`
-	Region   string      `json:"region"`
-	Created  []Created   `json:"created,omitempty"`
-	Failures []Failure   `json:"failures,omitempty"`
-	Isolated []string    `json:"isolated,omitempty"`
-	Error    *FleetError `json:"error,omitempty"`
-	mu       sync.Mutex  // guards the slices during the apply
+	Fleet    string    `json:"fleet"`
+	Region   string    `json:"region"`
+	Created  []Created `json:"created,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
+	Isolated []string  `json:"isolated,omitempty"`
+	// Updates is what the apply did about each planned update of the
+	// fleet's rollout (replacement creates are under Created).
+	Updates []UpdateResult `json:"updates,omitempty"`
+	Error   *FleetError    `json:"error,omitempty"`
+	mu      sync.Mutex     // guards the slices during the apply
 
 	// Waiting lists the slots whose create returned an instance that
 	// DescribeInstances does not list: deleted by hand (a replayed token
@@ -68,13 +75,16 @@ type Created struct {
 	ClientToken string `json:"clientToken"`
 }
 
-// Failure is one create or isolation that did not succeed.
+// Failure is one create, isolation or update that did not succeed.
 type Failure struct {
 	Slot       int    `json:"slot"`
 	InstanceID string `json:"instanceId,omitempty"`
-	Code       string `json:"code,omitempty"`
-	Class      string `json:"class"` // "ambiguous", "retry-later", "permanent"
-	Message    string `json:"message"`
+	// Action is the update's (UpdateReset, ...) for a rollout's failure;
+	// "" for a create's or an isolation's.
+	Action  string `json:"action,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Class   string `json:"class"` // "ambiguous", "retry-later", "permanent"
+	Message string `json:"message"`
 }
 
 // OK reports whether everything planned was done.
@@ -83,7 +93,7 @@ func (r *Result) OK() bool {
 		return false
 	}
 	for _, fr := range r.Fleets {
-		if fr.Error != nil || fr.Failing {
+		if fr.Error != nil || fr.Failing || slices.ContainsFunc(fr.Failures, func(f Failure) bool { return f.Action != "" }) {
 			return false
 		}
 	}
@@ -132,7 +142,22 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 				jobs = append(jobs, job{fp, fr, c, pw})
 			}
 		}
-		total += fp.isolations() + fp.renewals()
+		if fp.Rollout != nil {
+			// A replacement create is a create of the slot's next
+			// instance; no password is needed unless one is sent.
+			for _, u := range fp.Rollout.Updates {
+				if u.Status != StatusPlanned || u.create == nil {
+					continue
+				}
+				pw, err := r.password(ctx, fp)
+				if err != nil {
+					fr.Error = passwordError(err)
+					break
+				}
+				jobs = append(jobs, job{fp, fr, *u.create, pw})
+			}
+		}
+		total += fp.isolations() + fp.rolloutJobs() + fp.renewals()
 	}
 	total += len(jobs)
 	var (
@@ -170,6 +195,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		results[fp] = res.Fleets[i] // made in the order of p.Fleets
 	}
 	r.renew(ctx, p, results, report)
+	r.applyRollouts(ctx, p, res.Fleets, report)
 	for i, fp := range p.Fleets {
 		fr := res.Fleets[i] // made in the order of p.Fleets
 		if !fp.acts() || fr.Error != nil {
@@ -198,9 +224,14 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 				res.RenewFailed++
 			}
 		}
+		for _, u := range fr.Updates {
+			if u.Outcome == "sent" {
+				res.Updated++
+			}
+		}
 		for _, f := range fr.Failures {
 			if f.InstanceID != "" {
-				continue // a refused isolation
+				continue // a refused isolation or update
 			}
 			if f.Class == "ambiguous" {
 				res.Ambiguous++
@@ -236,6 +267,14 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		}
 		return false
 	}
+	// A replacement's attempts are not the slot's incarnations: its walk
+	// moves no incarnation, and its expectation is its own.
+	replacement := c.Shape != ""
+	advance := func(next int) {
+		if !replacement {
+			r.state.advance(key, next)
+		}
+	}
 	inc := c.Incarnation
 	for step := 0; step < r.opts.MaxIncarnationSteps; step++ {
 		req, err := c.sendable(fp.Region, fp.Fleet, inc, pw)
@@ -255,10 +294,10 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 				// expectation window from the first refusal (or from the
 				// create whose outcome was unknown), and only if it is still
 				// empty then is the incarnation spent.
-				e, open := r.state.expectation(key)
+				e, open := r.state.expectation(key, c.Shape != "")
 				switch {
 				case !open || e.InstanceID != "" || e.Incarnation != inc:
-					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
+					r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now, Replacement: replacement})
 					r.log.Warn("token refused; the slot waits for the instance it may have bought", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
 					return fail("retry-later", err)
 				case now.Sub(e.Since) <= r.opts.Diff.ExpectWindow:
@@ -266,11 +305,11 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 					return fail("retry-later", err)
 				}
 				r.log.Info("token refused and its slot empty for a whole window; next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "incarnation", inc)
-				r.state.advance(key, inc+1)
+				advance(inc + 1)
 				inc++
 				continue
 			case ambiguous(err):
-				r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now})
+				r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, Since: now, Replacement: replacement})
 				r.log.Warn("create outcome unknown; the slot waits and the same token is sent next run", "fleet", fp.Fleet, "slot", c.Slot, "err", err)
 				return fail("ambiguous", err)
 			case lighthouse.ClassOf(err) != lighthouse.Permanent:
@@ -306,7 +345,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		if dead[id] || listed && !Live(state) {
 			// A replay of a dead incarnation: nothing was bought.
 			r.log.Info("token maps to a dead instance, next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "incarnation", inc)
-			r.state.advance(key, inc+1)
+			advance(inc + 1)
 			inc++
 			continue
 		}
@@ -314,12 +353,13 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			// The token maps to a live instance that no longer carries the
 			// slot's name (renamed by hand): that incarnation is spent.
 			r.log.Warn("token maps to a live instance under another name", "fleet", fp.Fleet, "slot", c.Slot, "instance", id)
-			r.state.advance(key, inc+1)
+			advance(inc + 1)
 			inc++
 			continue
 		}
-		r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, InstanceID: id, Since: now})
-		r.log.Info("created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "incarnation", inc)
+		r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, InstanceID: id, Since: now, Replacement: replacement})
+		r.state.recordShape(id, fp.Region, c.hidden, resp.RequestId, now)
+		r.log.Info("created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "incarnation", inc, "replacement", replacement)
 		fr.mu.Lock()
 		fr.Created = append(fr.Created, Created{Slot: c.Slot, InstanceID: id, Incarnation: inc, ClientToken: token})
 		fr.mu.Unlock()

@@ -116,6 +116,7 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 		fp.Error = &FleetError{Message: fmt.Sprintf("region %s was not observed", s.Region)}
 		return fp
 	}
+	ro := newRollout(f, o, sn, now, opts)
 	bySlot := map[int][]Instance{}
 	var beyond []Instance
 	for _, in := range o.Fleets[f.Name()] {
@@ -155,9 +156,15 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				fp.Renewals = append(fp.Renewals, *rn)
 			}
 			for _, in := range live {
-				checkInstance(fp, f, slot, in, now, opts)
+				checkInstance(fp, f, slot, in, now, opts, ro == nil)
 			}
-			for _, dup := range live[1:] {
+			dups := live[1:]
+			if ro != nil {
+				dups = ro.fill(slot, live, dead)
+			} else if len(differences(f, slot, &live[0], sn)) > 0 {
+				fp.Outdated++
+			}
+			for _, dup := range dups {
 				fp.Surplus = append(fp.Surplus, Surplus{Instance: dup, Action: ActionReport,
 					Reason: fmt.Sprintf("a second live instance in slot %d (first: %s); lightkeeper never removes duplicates, remove it by hand if it is not wanted", slot, live[0].ID)})
 			}
@@ -218,7 +225,10 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 		}
 		fp.Surplus = append(fp.Surplus, surplus(f, in, sn))
 	}
-	if len(fp.Creates) > 0 {
+	if ro != nil {
+		ro.plan(fp)
+	}
+	if len(fp.Creates) > 0 || fp.Rollout != nil && fp.Rollout.replaces() {
 		siteProblem(fp, f, opts.Tags)
 	}
 	lifecycle(fp, f, o)
@@ -269,11 +279,12 @@ func emptyReason(name string, dead []Instance) string {
 	return fmt.Sprintf("instance %s is %s", d.ID, d.State)
 }
 
-// checkInstance reports drift from the spec and a coming expiry.
-func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time.Time, opts DiffOptions) {
+// checkInstance reports drift from the spec (withDrift: the fleet has no
+// rollout, which shows differences its own way) and a coming expiry.
+func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time.Time, opts DiffOptions, withDrift bool) {
 	s := f.Spec
 	drift := func(field, want, got string) {
-		if got != "" && want != got {
+		if withDrift && got != "" && want != got {
 			fp.Drift = append(fp.Drift, Drift{InstanceID: in.ID, Name: in.Name, Field: field, Spec: want, Actual: got})
 		}
 	}

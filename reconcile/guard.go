@@ -19,6 +19,12 @@ type Limits struct {
 	// MaxIsolates caps the isolations of one run; at 0 the isolations a
 	// plan would make are only reported (see Check).
 	MaxIsolates int
+	// MaxUpdates caps the resets, bundle changes and replacements of one
+	// run (a rollout's; renew flags and the isolations that end a
+	// replacement are not counted); at 0 they are only reported. Unlike
+	// the other limits it fails no plan: what is over it waits for the
+	// next run, as a rollout's later batches do (see Check).
+	MaxUpdates int
 	// MaxRenewalSpend caps what the renewals of one run cost (their
 	// commitment), in the price's currency; a plan with a renewal price
 	// unknown exceeds any cap.
@@ -27,7 +33,7 @@ type Limits struct {
 
 // NoLimits returns Limits with every limit NoLimit.
 func NoLimits() Limits {
-	return Limits{MaxCreates: NoLimit, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit, MaxRenewalSpend: NoLimit}
+	return Limits{MaxCreates: NoLimit, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit, MaxUpdates: NoLimit, MaxRenewalSpend: NoLimit}
 }
 
 // limited reports whether a limit is set.
@@ -41,6 +47,7 @@ const (
 	LimitCreates      = "max-creates"
 	LimitMonthlySpend = "max-monthly-spend"
 	LimitIsolates     = "max-isolates"
+	LimitUpdates      = "max-updates"
 	LimitRenewalSpend = "max-renewal-spend"
 )
 
@@ -62,11 +69,15 @@ func (p *Plan) Check(l Limits) bool {
 		}
 		p.total()
 	}
+	if limited(l.MaxUpdates) && p.Totals.Updates > l.MaxUpdates {
+		p.holdUpdates(l.MaxUpdates)
+		p.total()
+	}
 	t := p.Totals
 	if limited(l.MaxCreates) && t.Creates > l.MaxCreates {
 		p.Violations = append(p.Violations, Violation{Limit: LimitCreates, Planned: float64(t.Creates), Max: float64(l.MaxCreates)})
 	}
-	if limited(l.MaxMonthlySpend) && t.Creates > 0 && (t.Money.Unknown || t.Money.Monthly > l.MaxMonthlySpend) {
+	if limited(l.MaxMonthlySpend) && t.Creates+t.Updates > 0 && (t.Money.Unknown || t.Money.Monthly > l.MaxMonthlySpend) {
 		p.Violations = append(p.Violations, Violation{Limit: LimitMonthlySpend, Planned: t.Money.Monthly, Max: l.MaxMonthlySpend,
 			Currency: t.Money.Currency, PricesUnknown: t.Money.Unknown})
 	}
@@ -86,7 +97,7 @@ func (p *Plan) Check(l Limits) bool {
 // (limits.maxCreatesPerRun). A name left "" is the limit's own
 // (LimitCreates, ...).
 type Words struct {
-	MaxCreates, MaxMonthlySpend, MaxIsolates, MaxRenewalSpend string
+	MaxCreates, MaxMonthlySpend, MaxIsolates, MaxUpdates, MaxRenewalSpend string
 	// AllowOverLimit is how a person applies a plan over a limit anyway;
 	// "" when the front end has no way to.
 	AllowOverLimit string
@@ -94,7 +105,8 @@ type Words struct {
 
 // Name is what w calls limit.
 func (w Words) Name(limit string) string {
-	name := map[string]string{LimitCreates: w.MaxCreates, LimitMonthlySpend: w.MaxMonthlySpend, LimitIsolates: w.MaxIsolates, LimitRenewalSpend: w.MaxRenewalSpend}[limit]
+	name := map[string]string{LimitCreates: w.MaxCreates, LimitMonthlySpend: w.MaxMonthlySpend, LimitIsolates: w.MaxIsolates, LimitUpdates: w.MaxUpdates,
+		LimitRenewalSpend: w.MaxRenewalSpend}[limit]
 	if name == "" {
 		return limit
 	}
@@ -141,6 +153,37 @@ func heldText(s Surplus, w Words) string {
 	}
 	name := w.Name(s.HeldBy)
 	return fmt.Sprintf("; reported only: %s is 0 (allow isolations with %s N)", name, name)
+}
+
+// holdUpdates holds the counted updates of the plan beyond the first max
+// (in fleet and slot order): they wait for the next run.
+func (p *Plan) holdUpdates(max int) {
+	n := 0
+	for _, fp := range p.Fleets {
+		if fp.Error != nil || fp.Rollout == nil {
+			continue
+		}
+		for i := range fp.Rollout.Updates {
+			u := &fp.Rollout.Updates[i]
+			if u.Status != StatusPlanned || !u.counted() {
+				continue
+			}
+			if n < max {
+				n++
+				continue
+			}
+			u.Status, u.HeldBy = StatusHeld, LimitUpdates
+		}
+	}
+}
+
+// heldUpdateText says why an update is held, naming the limit as w does.
+func heldUpdateText(u Update, w Words) string {
+	if u.HeldBy == "" {
+		return ""
+	}
+	name := w.Name(u.HeldBy)
+	return fmt.Sprintf("; held: over %s for this run (0 only reports; allow updates with %s N, or -1 for no limit)", name, name)
 }
 
 // instances says "1 instance" or "n instances".

@@ -75,6 +75,10 @@ type Op struct {
 	// of this State, is someone else's (another runner's, or a person's),
 	// and the instance is then taken to have the spec's shape.
 	Known string `json:"known,omitempty"`
+	// Record is what the State records of the instance once the operation
+	// is done (a reset: the hash of what DescribeInstances cannot show,
+	// ShapeRecord); "" records nothing.
+	Record string `json:"record,omitempty"`
 }
 
 // OpView is what DescribeInstances shows of an instance that action
@@ -163,6 +167,9 @@ func judgeIntent(in Instance, op Op, it *OpIntent, now time.Time, window time.Du
 	later := in.LatestOperationRequestID != it.PrevRequestID
 	ours := it.RequestID != "" && in.LatestOperationRequestID == it.RequestID
 	if it.Failed != "" {
+		if in.LatestOperationRequestID == it.Failed && it.Refusal != "" {
+			return Judgement{VerdictFailed, fmt.Sprintf("the service refused the %s sent at %s (%s); not sent again for this change: fix what it says, then clear the refusal by an operation on %s (a reboot will do) or change the spec", name, since, it.Refusal, in.ID)}
+		}
 		if in.LatestOperationRequestID == it.Failed {
 			if op.retryable(in) && !now.Before(it.Since.Add(window)) {
 				return Judgement{VerdictSend, fmt.Sprintf("the %s sent at %s failed (RequestId %s) and changed nothing (ExpiredTime is still %s): sent again", name, since, it.Failed, OpView(op.Action, in))}

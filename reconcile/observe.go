@@ -81,6 +81,9 @@ type Observation struct {
 	Seen map[string]string `json:"-"` // ID -> state
 	// Total is the number of instances in the region.
 	Total int `json:"total"`
+	// Lookups are the service's answers about what the instances a rollout
+	// would change may become; nil until Reconciler.Plan asked.
+	Lookups *Lookups `json:"-"`
 	// Unrenewable maps the ID of an instance SHUTDOWN by its expiry to the
 	// code DescribeInstancesDeniedActions gives for RenewInstances, when it
 	// denies it: the instance is not held for renewal (renew.go).

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -36,6 +37,7 @@ type OpIntent struct {
 	Target string `json:"target"`
 	Shows  string `json:"shows,omitempty"`
 	From   string `json:"from,omitempty"`
+	Record string `json:"record,omitempty"`
 	// Since is when the intent was recorded, just before the send.
 	Since time.Time `json:"since"`
 	// PrevRequestID is the instance's LatestOperationRequestId when it was
@@ -46,10 +48,13 @@ type OpIntent struct {
 	// Unknown reports that the call ended without a usable answer (lost
 	// response, timeout, 5xx): it may or may not have happened.
 	Unknown bool `json:"unknown,omitempty"`
-	// Failed is, once the judge found the attempt failed, the instance's
-	// LatestOperationRequestId then: the change is not sent again while
-	// that operation stays the instance's latest.
+	// Failed is, once the judge found the attempt failed (or the service
+	// refused it), the instance's LatestOperationRequestId then: the change
+	// is not sent again while that operation stays the instance's latest.
 	Failed string `json:"failed,omitempty"`
+	// Refusal is the code and message of the service's refusal, when it
+	// refused the call.
+	Refusal string `json:"refusal,omitempty"`
 }
 
 func intentKey(id, action string) string { return id + "/" + action }
@@ -138,25 +143,32 @@ const codeGone = "ClientError.InstanceNotListed"
 // records each answer. It settles the journal with every verdict: done
 // removes the intent, failed marks it.
 func (r *Reconciler) operate(ctx context.Context, region string, calls []opCall) []opOutcome {
-	out := make([]opOutcome, len(calls))
 	ids := make([]string, 0, len(calls))
 	for _, c := range calls {
 		ids = append(ids, c.InstanceID)
 	}
 	seen, err := r.describeIDs(ctx, region, ids)
 	if err != nil {
+		out := make([]opOutcome, len(calls))
 		for i := range out {
 			out[i].Err = fmt.Errorf("not sent: could not confirm the instance first: %w", err)
 		}
 		return out
 	}
+	return r.operateConfirmed(ctx, calls, seen)
+}
+
+// operateConfirmed is operate on instances described just before (seen,
+// by describeIDs).
+func (r *Reconciler) operateConfirmed(ctx context.Context, calls []opCall, seen map[string]Instance) []opOutcome {
+	out := make([]opOutcome, len(calls))
 	now := r.opts.Now()
 	window := r.opts.Diff.ExpectWindow
 	var send []int
 	for i, c := range calls {
 		in, ok := seen[c.InstanceID]
 		if !ok {
-			out[i].Err = &lighthouse.Error{Action: lighthouse.ActionDescribeInstances, Region: region, Code: codeGone,
+			out[i].Err = &lighthouse.Error{Action: lighthouse.ActionDescribeInstances, Region: c.Key.Region, Code: codeGone,
 				Message: fmt.Sprintf("not sent: DescribeInstances does not list %s", c.InstanceID)}
 			continue
 		}
@@ -176,7 +188,7 @@ func (r *Reconciler) operate(ctx context.Context, region string, calls []opCall)
 			}
 		case VerdictSend:
 			r.state.setIntent(OpIntent{SlotKey: c.Key, InstanceID: c.InstanceID, Action: c.Op.Action, Target: c.Op.Target,
-				Shows: c.Op.Shows, From: c.Op.From, Since: now, PrevRequestID: in.LatestOperationRequestID})
+				Shows: c.Op.Shows, From: c.Op.From, Record: c.Op.Record, Since: now, PrevRequestID: in.LatestOperationRequestID})
 			send = append(send, i)
 		}
 	}
@@ -246,14 +258,31 @@ func (r *Reconciler) settleSend(c opCall, out *opOutcome, rid string, err error)
 		it.Unknown = true
 		r.state.setIntent(it)
 		out.Sent, out.Err, out.Ambiguous = true, err, true
+	case refusal(err):
+		// Refused for good (a parameter, the state, the balance): it
+		// did not happen, and is not sent again for this change while
+		// the instance's latest operation stays what it was.
+		it.Failed, it.Refusal = out.Instance.LatestOperationRequestID, fmt.Sprintf("%s: %s", lighthouse.ErrorCode(err), message(err))
+		r.state.setIntent(it)
+		out.Err = err
+		out.Judgement = Judgement{VerdictFailed, "the service refused it: " + it.Refusal}
 	default:
-		// Refused, or never sent: it did not happen.
+		// Never sent, refused for now (rate limit) or while another
+		// operation runs: it did not happen.
 		r.state.dropIntent(c.InstanceID, c.Op.Action)
 		out.Err = err
 		if busy(err) {
 			out.Judgement = Judgement{VerdictRunning, fmt.Sprintf("the service refused it while an operation runs on %s (%s)", c.InstanceID, lighthouse.ErrorCode(err))}
 		}
 	}
+}
+
+// refusal reports whether err is the service refusing a call for good:
+// an answer that says it was not carried out, and that it will not be as
+// asked (not a rate limit, not an operation in progress).
+func refusal(err error) bool {
+	var le *lighthouse.Error
+	return errors.As(err, &le) && !le.Ambiguous && le.Class() == lighthouse.Permanent && le.Code != "" && !busy(err)
 }
 
 // busy reports whether err refuses an action because an operation runs on

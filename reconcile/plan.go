@@ -31,9 +31,12 @@ type Plan struct {
 
 // Totals sum a plan or a fleet plan.
 type Totals struct {
-	Creates  int   `json:"creates"`
-	Isolates int   `json:"isolates"`
-	Money    Money `json:"money"`
+	Creates  int `json:"creates"`
+	Isolates int `json:"isolates"`
+	// Updates counts the resets, bundle changes and replacements the plan
+	// makes (Limits.MaxUpdates).
+	Updates int   `json:"updates"`
+	Money   Money `json:"money"`
 	// Renewals counts the renewals the plan sends, and RenewalSpend what
 	// they cost (Commitment).
 	Renewals     int   `json:"renewals"`
@@ -65,6 +68,10 @@ type FleetPlan struct {
 	// Expected counts slots waiting for an instance a create returned (or
 	// may have bought) that is not listed yet.
 	Expected int `json:"expected"`
+	// Outdated counts the live instances in the fleet's slots that differ
+	// from its spec (bundle, blueprint, zone, renew flag, login, recorded
+	// containers), whatever spec.update says.
+	Outdated int `json:"outdated"`
 
 	// Suspended reports spec.suspend: the plan shows what it would do,
 	// and Apply does nothing for the fleet (totals and guards leave it
@@ -96,6 +103,14 @@ type FleetPlan struct {
 	Money    Money       `json:"money"`
 	Error    *FleetError `json:"error,omitempty"`
 	Notes    []string    `json:"notes,omitempty"`
+	// Rollout is the fleet's rollout under spec.update (strategy inPlace
+	// or replace); nil under strategy report, which reports differences
+	// as Drift.
+	Rollout *Rollout `json:"rollout,omitempty"`
+
+	// needs are the lookups the rollout needs before it can plan its
+	// in-place changes (rollout_lookup.go).
+	needs []lookupNeed
 
 	// passwordFrom is where the fleet's login password is read when the
 	// plan is applied (nil: it logs in with key pairs). The password
@@ -125,6 +140,11 @@ type Create struct {
 	Replaces []string `json:"replaces,omitempty"`
 	// Reason says why the slot is empty.
 	Reason string `json:"reason"`
+	// Shape is, for a replacement create (a rollout's), the slot's shape
+	// hash its token derives from (ReplacementToken), and ReplacementOf
+	// the live instance it replaces; "" for a slot's create.
+	Shape         string `json:"shape,omitempty"`
+	ReplacementOf string `json:"replacementOf,omitempty"`
 	// Request is the CreateInstances request of the create, built once
 	// with the plan (CreateRequest). Apply sends it as it is, but for the
 	// ClientToken of a later incarnation, when the token of this one maps
@@ -132,6 +152,10 @@ type Create struct {
 	// one (spec.login.passwordFrom), which is resolved only then and is
 	// never part of a plan.
 	Request *lighthouse.CreateInstancesRequest `json:"-"`
+
+	// hidden is the fleet's hiddenHash, which the State records of the
+	// instance the create buys.
+	hidden string
 }
 
 // newCreate is the create of a fleet's slot at an incarnation: its request,
@@ -139,7 +163,7 @@ type Create struct {
 func newCreate(f *spec.Fleet, slot, incarnation int, tags bool) Create {
 	req := CreateRequest(f, slot, incarnation, tags)
 	c := Create{Slot: slot, Name: req.InstanceName, BundleID: req.BundleId, BlueprintID: req.BlueprintId,
-		Incarnation: incarnation, ClientToken: req.ClientToken, Request: req}
+		Incarnation: incarnation, ClientToken: req.ClientToken, Request: req, hidden: hiddenHash(f)}
 	if len(req.Zones) > 0 {
 		c.Zone = req.Zones[0]
 	}
@@ -220,10 +244,19 @@ func (fp *FleetPlan) isolations() (n int) {
 	return n
 }
 
-// Changes reports whether the plan would create, isolate or renew
-// anything.
+// Changes reports whether the plan would create, isolate, update or renew
+// anything, or a fleet's rollout is not done (whatever holds it): a plan
+// exits 2 until every rollout is.
 func (p *Plan) Changes() bool {
-	return p.Totals.Creates > 0 || p.Totals.Isolates > 0 || p.Totals.Renewals > 0
+	if p.Totals.Creates > 0 || p.Totals.Isolates > 0 || p.Totals.Updates > 0 || p.Totals.Renewals > 0 {
+		return true
+	}
+	for _, fp := range p.Fleets {
+		if fp.Error == nil && fp.Rollout != nil && len(fp.Rollout.Updates) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Errors returns the fleet errors of the plan.

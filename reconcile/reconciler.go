@@ -140,7 +140,12 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		r.state.settleRenewals(o, r.opts.Diff.ExpectWindow)
 		r.unrenewable(ctx, o, fleets)
 	}
+	r.settleRollouts(obs, fleets, now)
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
+	if r.lookup(ctx, p, obs) {
+		// What a rollout needed to know is in obs now: plan again.
+		p = Diff(fleets, obs, r.state, now, r.opts.Diff)
+	}
 	for _, fp := range p.Fleets {
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
@@ -149,6 +154,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	}
 	r.price(ctx, p)
 	r.priceRenewals(ctx, p)
+	r.priceUpdates(ctx, p)
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
 	}
@@ -290,6 +296,7 @@ func (p *Plan) total() {
 		}
 		p.Totals.Creates += len(fp.Creates)
 		p.Totals.Isolates += fp.isolations()
+		p.Totals.Updates += fp.updates()
 		m := &p.Totals.Money
 		if fp.Money.Currency != "" {
 			m.Currency = fp.Money.Currency

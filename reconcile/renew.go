@@ -389,11 +389,19 @@ func (r *Reconciler) renew(ctx context.Context, p *Plan, results map[*FleetPlan]
 			calls[i] = opCall{Key: SlotKey{it.fp.Region, it.fp.Fleet, it.rn.Slot}, InstanceID: it.rn.InstanceID, Op: it.rn.op(), Batch: batch}
 		}
 		out := r.operate(ctx, k.region, calls)
-		// A batch refused outright (not for an operation in progress)
-		// renewed none of its instances: each goes again on its own.
+		// A renewal the service refused did not happen: its intent goes
+		// (operate keeps a refused change's as failed, which would stop
+		// the renewal of an instance that is about to expire for good), so
+		// the next run sends it again, confirmed and judged anew. A batch
+		// refused outright renewed none of its instances: each goes again
+		// on its own now, so one instance it refuses holds up no other.
 		var again []int
 		for i, o := range out {
-			if o.Err != nil && !o.Sent && !o.Ambiguous && o.Verdict == VerdictSend && !busy(o.Err) && lighthouse.ErrorCode(o.Err) != "" && batchOf(calls, i) > 1 {
+			if !refusedRenewal(o) {
+				continue
+			}
+			r.state.dropIntent(calls[i].InstanceID, lighthouse.ActionRenewInstances)
+			if batchOf(calls, i) > 1 {
 				again = append(again, i)
 			}
 		}
@@ -404,6 +412,9 @@ func (r *Reconciler) renew(ctx context.Context, p *Plan, results map[*FleetPlan]
 				singles[n].Batch = &opBatch{Send: send}
 			}
 			for n, o := range r.operate(ctx, k.region, singles) {
+				if refusedRenewal(o) {
+					r.state.dropIntent(o.Instance.ID, lighthouse.ActionRenewInstances)
+				}
 				out[again[n]] = o
 			}
 		}
@@ -412,6 +423,13 @@ func (r *Reconciler) renew(ctx context.Context, p *Plan, results map[*FleetPlan]
 			report(r.renewed(results[it.fp], it.rn, o))
 		}
 	}
+}
+
+// refusedRenewal reports whether the service refused a renewal operate
+// sent: it answered, with a code, that it did not carry it out (not for an
+// operation in progress, which operate reports as running).
+func refusedRenewal(o opOutcome) bool {
+	return o.Err != nil && !o.Sent && !o.Ambiguous && lighthouse.ErrorCode(o.Err) != "" && !busy(o.Err)
 }
 
 // batchOf is how many calls share calls[i]'s batch.
@@ -445,7 +463,7 @@ func (r *Reconciler) renewed(fr *FleetResult, rn Renewal, o opOutcome) bool {
 	case o.Ambiguous:
 		r.log.Warn("renewal outcome unknown; the next run confirms it through ExpiredTime before anything is sent again", "fleet", fr.Fleet, "instance", rn.InstanceID, "from", from, "err", o.Err)
 		return fail("ambiguous", lighthouse.ErrorCode(o.Err), fmt.Sprintf("renewal of %s from %s: the outcome is unknown (%s); the next run confirms it through its ExpiredTime and never renews it twice", rn.InstanceID, from, message(o.Err)))
-	case o.Err != nil && o.Verdict == VerdictRunning:
+	case o.Err != nil && o.Verdict == VerdictRunning && busy(o.Err):
 		r.log.Info("renewal deferred: an operation runs on the instance", "fleet", fr.Fleet, "instance", rn.InstanceID)
 		return fail("retry-later", lighthouse.ErrorCode(o.Err), fmt.Sprintf("renewal of %s deferred: %s", rn.InstanceID, o.Reason))
 	case o.Err != nil:

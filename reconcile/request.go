@@ -38,6 +38,14 @@ func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool) *lightho
 			req.Tags = append(req.Tags, lighthouse.Tag{Key: tag.Key, Value: tag.Value})
 		}
 	}
+	req.Containers = containersOf(s)
+	return req
+}
+
+// containersOf is the fleet's containers as the API takes them, on create
+// and on reset.
+func containersOf(s spec.Spec) []lighthouse.DockerContainerConfiguration {
+	var out []lighthouse.DockerContainerConfiguration
 	for _, ct := range s.Containers {
 		dc := lighthouse.DockerContainerConfiguration{
 			ContainerImage: ct.ContainerImage, ContainerName: ct.ContainerName,
@@ -54,7 +62,19 @@ func CreateRequest(f *spec.Fleet, slot, incarnation int, withTags bool) *lightho
 		for _, v := range ct.Volumes {
 			dc.Volumes = append(dc.Volumes, lighthouse.DockerContainerVolume{ContainerPath: v.ContainerPath, HostPath: v.HostPath})
 		}
-		req.Containers = append(req.Containers, dc)
+		out = append(out, dc)
+	}
+	return out
+}
+
+// ResetRequest is the one place a fleet's instance becomes a
+// ResetInstance request: the fleet's blueprint, containers and login
+// (key IDs; a fleet that reads a password gets a LoginConfiguration
+// without it, set only on the copy that is sent, as for creates).
+func ResetRequest(f *spec.Fleet, instanceID string) *lighthouse.ResetInstanceRequest {
+	req := &lighthouse.ResetInstanceRequest{InstanceId: instanceID, BlueprintId: f.Spec.BlueprintID, Containers: containersOf(f.Spec)}
+	if l := f.Spec.Login; l != nil {
+		req.LoginConfiguration = &lighthouse.LoginConfiguration{KeyIds: l.KeyIDs}
 	}
 	return req
 }
@@ -81,7 +101,11 @@ func (c *Create) sendable(region, fleet string, inc int, password string) (*ligh
 		return nil, fmt.Errorf("the plan holds no request for slot %d; apply only plans made by Reconciler.Plan", c.Slot)
 	}
 	req := *c.Request
-	if inc != c.Incarnation {
+	switch {
+	case inc == c.Incarnation:
+	case c.Shape != "":
+		req.ClientToken = ReplacementToken(region, fleet, c.Slot, c.Shape, inc)
+	default:
 		req.ClientToken = Token(region, fleet, c.Slot, inc)
 	}
 	return WithPassword(&req, password), nil

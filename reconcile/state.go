@@ -36,6 +36,18 @@ type Expectation struct {
 	// the create is sent again only with this same token.
 	InstanceID string    `json:"instanceId,omitempty"`
 	Since      time.Time `json:"since"`
+	// Replacement marks a replacement create's (a rollout's): its slot
+	// already has a live instance, and it moves no incarnation.
+	Replacement bool `json:"replacement,omitempty"`
+}
+
+// key is the expectation's key in the State: one per slot, and one per
+// slot for its replacement.
+func (e Expectation) key() string {
+	if e.Replacement {
+		return e.SlotKey.String() + "/replacement"
+	}
+	return e.SlotKey.String()
 }
 
 // State is what reconcile remembers between cycles: expectations, the
@@ -61,6 +73,12 @@ type stateFile struct {
 	// Intents is the intent journal of the operations that carry no
 	// ClientToken (operation.go), by intentKey.
 	Intents map[string]OpIntent `json:"intents,omitempty"`
+	// Shapes records, by instance ID, what lightkeeper gave an instance
+	// that DescribeInstances cannot show (rollout_state.go).
+	Shapes map[string]ShapeRecord `json:"shapes,omitempty"`
+	// ReadySince is when each instance of a fleet with a rollout was
+	// first seen ready, by instance ID.
+	ReadySince map[string]ReadyRecord `json:"readySince,omitempty"`
 }
 
 // stateVersion is the version Save writes. Version 2 added the intent
@@ -70,7 +88,8 @@ const stateVersion = 2
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{s: stateFile{Version: stateVersion, Expectations: map[string]Expectation{}, Incarnations: map[string]int{},
-		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}, Intents: map[string]OpIntent{}}}
+		Created: map[string]SlotKey{}, NotReturnable: map[string]string{}, Intents: map[string]OpIntent{},
+		Shapes: map[string]ShapeRecord{}, ReadySince: map[string]ReadyRecord{}}}
 }
 
 // ErrCorruptState is wrapped by LoadState's error for a file that exists
@@ -115,6 +134,12 @@ func LoadState(path string) (*State, error) {
 	for k, v := range f.Intents {
 		st.s.Intents[k] = v
 	}
+	for k, v := range f.Shapes {
+		st.s.Shapes[k] = v
+	}
+	for k, v := range f.ReadySince {
+		st.s.ReadySince[k] = v
+	}
 	return st, nil
 }
 
@@ -140,15 +165,25 @@ type snapshot struct {
 	incarnations  map[SlotKey]int
 	created       map[string]SlotKey
 	notReturnable map[string]string
-	intents       map[string]OpIntent // by intentKey
+	// The rollout's: replacement creates' expectations, the intent
+	// journal (by intentKey), shapes and ready times (by instance ID).
+	replacements map[SlotKey]Expectation
+	intents      map[string]OpIntent
+	shapes       map[string]ShapeRecord
+	readySince   map[string]ReadyRecord
 }
 
 func (st *State) snapshot() snapshot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sn := snapshot{expectations: map[SlotKey]Expectation{}, incarnations: map[SlotKey]int{},
-		created: map[string]SlotKey{}, notReturnable: map[string]string{}}
+		created: map[string]SlotKey{}, notReturnable: map[string]string{}, replacements: map[SlotKey]Expectation{},
+		intents: maps.Clone(st.s.Intents), shapes: maps.Clone(st.s.Shapes), readySince: maps.Clone(st.s.ReadySince)}
 	for _, e := range st.s.Expectations {
+		if e.Replacement {
+			sn.replacements[e.SlotKey] = e
+			continue
+		}
 		sn.expectations[e.SlotKey] = e
 	}
 	for k, v := range st.s.Incarnations {
@@ -191,20 +226,21 @@ func parseSlotKey(s string) (SlotKey, bool) {
 func (st *State) expect(e Expectation) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.s.Expectations[e.SlotKey.String()] = e
+	st.s.Expectations[e.key()] = e
 	if e.InstanceID != "" {
 		st.s.Created[e.InstanceID] = e.SlotKey
 	}
-	if st.s.Incarnations[e.SlotKey.String()] < e.Incarnation {
+	if !e.Replacement && st.s.Incarnations[e.SlotKey.String()] < e.Incarnation {
 		st.s.Incarnations[e.SlotKey.String()] = e.Incarnation
 	}
 }
 
-// expectation returns the open expectation of slot k, if any.
-func (st *State) expectation(k SlotKey) (Expectation, bool) {
+// expectation returns the open expectation of slot k (its replacement's
+// with replacement), if any.
+func (st *State) expectation(k SlotKey, replacement bool) (Expectation, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	e, ok := st.s.Expectations[k.String()]
+	e, ok := st.s.Expectations[Expectation{SlotKey: k, Replacement: replacement}.key()]
 	return e, ok
 }
 
@@ -264,7 +300,7 @@ func (st *State) Settle(obs *Observation, window time.Duration) {
 			delete(st.s.Expectations, k)
 		case seen, obs.At.Sub(e.Since) > window:
 			delete(st.s.Expectations, k)
-			if st.s.Incarnations[k] <= e.Incarnation {
+			if !e.Replacement && st.s.Incarnations[k] <= e.Incarnation {
 				st.s.Incarnations[k] = e.Incarnation + 1
 			}
 		}

@@ -68,6 +68,16 @@ returns an instance DescribeInstances does not list counts as waiting,
 never as created: keep --state-dir between runs so the slot gets a new
 server once the expectation window passes.
 
+Rollouts: a fleet with spec.update (strategy inPlace or replace) follows a
+change of its bundle, blueprint, zones, renew flag, login or containers, in
+batches within maxUnavailable and maxSurge, never sending a change twice.
+--max-updates N (default 0: the rollout is only reported) bounds the resets,
+bundle changes and replacements of one run; what is over it waits for the
+next run. An apply without --wait makes the batch it can now and says
+"rollout in progress"; the next plan exits 2 until the rollout is done.
+--wait drives it to the end, within what remains of the guards. Resets wipe
+the system disk: the plan says so.
+
 Site: the China site takes Tags on create, the international one does not.
 --site auto (default) decides by the endpoint: the default and the regional
 Tencent endpoints are china (lightkeeper-fleet and lightkeeper-slot tags and
@@ -182,6 +192,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", reconcile.NoLimit, "most one run may add to the monthly bill, in the price's currency; 0 nothing, -1 no limit")
 	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 none (surplus is only reported), -1 no limit")
 	fs.Float64Var(&f.limits.MaxRenewalSpend, "max-renewal-spend", reconcile.NoLimit, "most the renewals of one run may cost (charge.renewBefore), in the price's currency; 0 nothing, -1 no limit")
+	fs.IntVar(&f.limits.MaxUpdates, "max-updates", 0, "most resets, bundle changes and replacements one run of a rollout may make (spec.update); 0 none (the rollout is only reported), -1 no limit; what is over it waits for the next run")
 	fs.IntVar(&f.maxTotalCount, "max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets (as validate checks it); -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
@@ -204,6 +215,8 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 		return nil, nil, usageError("--max-creates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxCreates)
 	case f.limits.MaxIsolates < -1:
 		return nil, nil, usageError("--max-isolates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxIsolates)
+	case f.limits.MaxUpdates < -1:
+		return nil, nil, usageError("--max-updates must be 0 or more, or -1 for no limit, not %d", f.limits.MaxUpdates)
 	case f.maxTotalCount == 0 || f.maxTotalCount < -1:
 		return nil, nil, usageError("--max-total-count must be positive or -1, not %d", f.maxTotalCount)
 	case !(f.limits.MaxMonthlySpend >= 0 || f.limits.MaxMonthlySpend == reconcile.NoLimit) || math.IsInf(f.limits.MaxMonthlySpend, 0):
@@ -427,6 +440,7 @@ var flagWords = reconcile.Words{
 	MaxMonthlySpend: "--max-monthly-spend",
 	MaxIsolates:     "--max-isolates",
 	MaxRenewalSpend: "--max-renewal-spend",
+	MaxUpdates:      "--max-updates",
 	AllowOverLimit:  "--allow-over-limit",
 }
 
@@ -468,6 +482,13 @@ func (run *reconcileRun) renderResult(p *reconcile.Plan, res *reconcile.Result, 
 	}
 	if run.f.wait.d > 0 && len(pending) == 0 {
 		fmt.Fprintln(run.e.stdout, "Every fleet is RUNNING at its count.")
+	}
+	if run.f.wait.d == 0 {
+		for _, fp := range p.Fleets {
+			if fp.Error == nil && fp.Rollout != nil && len(fp.Rollout.Updates) > 0 {
+				fmt.Fprintf(run.e.stdout, "rollout in progress: %s; run again, or with --wait, to go on\n", escape.Text(rolloutProgress(fp)))
+			}
+		}
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 	if run.emulated {
 		poll, pollMax = waitPollEmulated, waitPollEmulated
 	}
-	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Money: first.Totals.Money, RenewalSpend: first.Totals.RenewalSpend}
+	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Updates: first.Totals.Updates, Money: first.Totals.Money, RenewalSpend: first.Totals.RenewalSpend}
 	run.ui.start("waiting for RUNNING")
 	defer run.ui.stop()
 	var pending []string
@@ -49,14 +49,18 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 		if failing := p.Failing(); len(failing) > 0 {
 			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", failing[0].Fleet, failing[0].LaunchFailures)))}
 		}
-		if p.Totals.Creates > 0 || p.Totals.Renewals > 0 {
+		if p.Changes() {
 			if check(p, remaining(run.f.limits, used)) && !run.f.allowOverLimit {
 				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
+			}
+			if stuck := stuckRollouts(p); stuck != "" {
+				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(stuck))}
 			}
 			more, err := run.r.Apply(ctx, p, run.f.allowOverLimit)
 			mergeResult(res, more)
 			used.Creates += p.Totals.Creates
 			used.Isolates += more.Isolated
+			used.Updates += p.Totals.Updates
 			used.Money.Monthly += p.Totals.Money.Monthly
 			used.RenewalSpend.Commitment += p.Totals.RenewalSpend.Commitment
 			if err != nil {
@@ -88,8 +92,15 @@ func pendingOf(p *reconcile.Plan) []string {
 			continue
 		}
 		running := fp.Live - fp.Pending
-		if fp.Suspended || running >= fp.Desired && fp.Expected == 0 && len(fp.Creates) == 0 {
+		if fp.Suspended {
 			continue // a suspended fleet is not waited for: nothing is done for it
+		}
+		if ro := fp.Rollout; ro != nil && len(ro.Updates) > 0 {
+			out = append(out, rolloutProgress(fp))
+			continue
+		}
+		if running >= fp.Desired && fp.Expected == 0 && len(fp.Creates) == 0 {
+			continue
 		}
 		s := fmt.Sprintf("%s %d/%d RUNNING", fp.Fleet, running, fp.Desired)
 		var more []string
@@ -127,7 +138,61 @@ func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
 	if l.MaxRenewalSpend >= 0 {
 		l.MaxRenewalSpend = max(0, l.MaxRenewalSpend-used.RenewalSpend.Commitment)
 	}
+	if l.MaxUpdates >= 0 {
+		l.MaxUpdates = max(0, l.MaxUpdates-used.Updates)
+	}
 	return l
+}
+
+// rolloutProgress says where a fleet's rollout stands, in a few words.
+func rolloutProgress(fp *reconcile.FleetPlan) string {
+	ro := fp.Rollout
+	s := fmt.Sprintf("%s %d/%d updated", fp.Fleet, ro.Updated, ro.Total)
+	var more []string
+	if ro.Batch > 0 {
+		more = append(more, fmt.Sprintf("batch %d of %d", ro.Batch, ro.Batches))
+	}
+	if ro.Waiting != "" {
+		more = append(more, ro.Waiting)
+	}
+	if ro.Paused != "" {
+		more = append(more, "paused: "+ro.Paused)
+	}
+	if len(more) > 0 {
+		s += " (" + strings.Join(more, "; ") + ")"
+	}
+	return s
+}
+
+// stuckRollouts says why a rollout cannot go on by waiting, or "": one
+// paused after a failure, or one whose every update a limit holds or the
+// strategy cannot make.
+func stuckRollouts(p *reconcile.Plan) string {
+	for _, fp := range p.Fleets {
+		ro := fp.Rollout
+		if ro == nil || fp.Error != nil || len(ro.Updates) == 0 {
+			continue
+		}
+		if ro.Paused != "" {
+			return fmt.Sprintf("the rollout of fleet %s is paused: %s", fp.Fleet, ro.Paused)
+		}
+		held, cannot := 0, 0
+		for _, u := range ro.Updates {
+			switch u.Status {
+			case reconcile.StatusHeld:
+				held++
+			case reconcile.StatusCannot:
+				cannot++
+			}
+		}
+		if held+cannot == len(ro.Updates) {
+			if held > 0 {
+				return fmt.Sprintf("the rollout of fleet %s is held by --max-updates (what remains of it: raise it, or -1 for no limit)", fp.Fleet)
+			}
+			return fmt.Sprintf("the rollout of fleet %s cannot go on in strategy %s: %s", fp.Fleet, ro.Strategy, ro.Updates[0].Reason)
+		}
+	}
+	return ""
 }
 
 // mergeResult adds what another apply did to res.
@@ -150,6 +215,7 @@ func mergeResult(res, more *reconcile.Result) {
 		fr.Renewed = append(fr.Renewed, m.Renewed...)
 		fr.RenewFailures = append(fr.RenewFailures, m.RenewFailures...)
 		fr.Suspended, fr.Failing = m.Suspended, m.Failing
+		fr.Updates = append(fr.Updates, m.Updates...)
 		if m.Error != nil {
 			fr.Error = m.Error
 		}
@@ -162,6 +228,7 @@ func mergeResult(res, more *reconcile.Result) {
 	res.Ambiguous += more.Ambiguous
 	res.Failed += more.Failed
 	res.Isolated += more.Isolated
+	res.Updated += more.Updated
 }
 
 func hasFleetError(res *reconcile.Result) bool {
