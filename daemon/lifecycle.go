@@ -21,6 +21,22 @@ func lifecycleStatus(fs *FleetStatus, fp *reconcile.FleetPlan) {
 	for _, bo := range fp.Backoff {
 		fs.Waiting = append(fs.Waiting, bo.Text())
 	}
+	for _, rn := range fp.Renewals {
+		if rn.Verdict == reconcile.RenewSend {
+			fs.Renewals++
+		} else {
+			fs.Waiting = append(fs.Waiting, rn.Text())
+		}
+	}
+}
+
+// lifecycleResult fills in what an apply did of a fleet's renewals.
+func lifecycleResult(fs *FleetStatus, fr *reconcile.FleetResult) {
+	fs.Renewed = len(fr.Renewed)
+	fs.RenewFailures = len(fr.RenewFailures)
+	for _, f := range fr.RenewFailures {
+		fs.Waiting = append(fs.Waiting, f.Message)
+	}
 }
 
 // lifecycleMetrics are the collectors of fleets' lives.
@@ -29,6 +45,9 @@ type lifecycleMetrics struct {
 	suspended  prometheus.Gauge
 	nextExpiry *prometheus.GaugeVec
 	backoff    *prometheus.GaugeVec
+
+	planRenewals *prometheus.GaugeVec
+	renewals     *prometheus.CounterVec
 }
 
 func newLifecycleMetrics() *lifecycleMetrics {
@@ -49,11 +68,29 @@ func newLifecycleMetrics() *lifecycleMetrics {
 			Name: "lightkeeper_fleet_backoff_slots",
 			Help: "Empty slots of the fleet not created in the last plan because their launches failed and their backoff is not over.",
 		}, []string{"fleet"}),
+		planRenewals: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lightkeeper_plan_renewals",
+			Help: "Renewals in the last plan (fleets with charge.renewBefore): what=count, or what=spend, their cost in the price's currency.",
+		}, []string{"what"}),
+		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_renewals_total",
+			Help: "Renewals of apply, by result: renewed (the service accepted it), failed (refused or deferred), ambiguous (outcome unknown, confirmed through ExpiredTime next cycle, never sent twice).",
+		}, []string{"result"}),
 	}
 }
 
 func (lm *lifecycleMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{lm.failing, lm.suspended, lm.nextExpiry, lm.backoff}
+	for _, r := range []string{"renewed", "failed", "ambiguous"} {
+		lm.renewals.WithLabelValues(r)
+	}
+	return []prometheus.Collector{lm.failing, lm.suspended, lm.nextExpiry, lm.backoff, lm.planRenewals, lm.renewals}
+}
+
+// observeResult counts an apply's renewals.
+func (lm *lifecycleMetrics) observeResult(r *reconcile.Result) {
+	lm.renewals.WithLabelValues("renewed").Add(float64(r.Renewed))
+	lm.renewals.WithLabelValues("failed").Add(float64(r.RenewFailed))
+	lm.renewals.WithLabelValues("ambiguous").Add(float64(r.RenewAmbiguous))
 }
 
 // observe sets the gauges from a plan; gone is the fleets no longer in it,
@@ -78,6 +115,8 @@ func (lm *lifecycleMetrics) observe(p *reconcile.Plan, gone []string) {
 		}
 	}
 	lm.suspended.Set(float64(suspended))
+	lm.planRenewals.WithLabelValues("count").Set(float64(p.Totals.Renewals))
+	lm.planRenewals.WithLabelValues("spend").Set(p.Totals.RenewalSpend.Commitment)
 }
 
 func b2f(b bool) float64 {

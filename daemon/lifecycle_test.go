@@ -10,6 +10,7 @@ import (
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
 // With every launch failing, the daemon buys a fleet of count N at most
@@ -82,6 +83,90 @@ func TestLaunchFailureBoundThroughTheDaemon(t *testing.T) {
 	}
 	if v := e.metric("lightkeeper_reconcile_runs_total", "result", "partial"); v < 1 {
 		t.Errorf("no partial cycles: %v", v)
+	}
+	e.lint()
+}
+
+// renewingFleet is fleet with charge.renewBefore 7d.
+func renewingFleet(name string, count int) string {
+	return strings.Replace(fleet(name, "bundle_gen_01", count), "charge: {period: 1}", "charge: {period: 1, renewBefore: 7d}", 1)
+}
+
+// The daemon renews what expires within renewBefore once, holds a cycle
+// whose renewals pass limits.maxRenewalSpendPerRun, and leaves a
+// suspended fleet alone; /status, the page and the metrics say so.
+func TestDaemonRenewsAndSuspends(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"web.yaml":    renewingFleet("web", 1),
+		"paused.yaml": strings.Replace(renewingFleet("paused", 1), "  charge:", "  suspend: true\n  charge:", 1),
+	})
+	// Both fleets' instances exist before the daemon starts; paused's was
+	// made while it was not suspended.
+	e.write("paused.yaml", renewingFleet("paused", 1))
+	opts := e.options()
+	opts.Limits.MaxRenewalSpend = reconcile.NoLimit
+	e.start(opts)
+	e.waitRuns(1)
+	e.clock.Advance(emulator.DefaultLaunchDelay)
+	e.write("paused.yaml", strings.Replace(renewingFleet("paused", 1), "  charge:", "  suspend: true\n  charge:", 1))
+	for _, in := range e.emu.Instances() {
+		if err := e.emu.SetExpiredTime(in.InstanceId, e.clock.Now().Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := e.cycle()
+	byName := map[string]daemon.FleetStatus{}
+	for _, f := range s.Fleets {
+		byName[f.Name] = f
+	}
+	if w := byName["web"]; w.Renewals != 1 || w.Renewed != 1 || w.NextExpiry.IsZero() {
+		t.Errorf("web: %+v", w)
+	}
+	if p := byName["paused"]; p.State != daemon.FleetSuspended || !p.Suspended || p.Renewed != 0 {
+		t.Errorf("paused: %+v", p)
+	}
+	e.clock.Advance(emulator.DefaultOperationDelay)
+	if n := len(e.emu.RenewalLog()); n != 1 {
+		t.Fatalf("%d renewals, want web's one", n)
+	}
+	if v := e.metric("lightkeeper_renewals_total", "result", "renewed"); v != 1 {
+		t.Errorf("renewals_total{renewed} = %v", v)
+	}
+	if v := e.metric("lightkeeper_fleets_suspended"); v != 1 {
+		t.Errorf("fleets_suspended = %v", v)
+	}
+	if v := e.metric("lightkeeper_fleet_next_expiry_timestamp_seconds", "fleet", "web"); v != float64(byName["web"].NextExpiry.Unix()) || v == 0 {
+		t.Errorf("next expiry = %v", v)
+	}
+	_, page := e.get("/")
+	if !strings.Contains(page, `<span class="badge suspended">suspended</span>`) || !strings.Contains(page, "1 renewed") {
+		t.Errorf("the page does not show the suspended fleet and the renewal")
+	}
+
+	// A second instance of web expires: over a limit of 0, held.
+	e.write("web.yaml", renewingFleet("web", 2))
+	e.cycle()
+	e.clock.Advance(emulator.DefaultLaunchDelay)
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range e.emu.Instances() {
+		if in.InstanceName == "web-1" {
+			if err := e.emu.SetExpiredTime(in.InstanceId, e.clock.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	zero := 0.0
+	opts = e.options()
+	opts.Limits.MaxRenewalSpend = zero
+	e.start(opts)
+	s = e.waitRuns(1)
+	if s.LastRun.Result != daemon.ResultHeld || len(s.Held) != 1 || !strings.Contains(s.Held[0].Message, "limits.maxRenewalSpendPerRun") {
+		t.Fatalf("held: %+v %+v", s.LastRun, s.Held)
+	}
+	if n := len(e.emu.RenewalLog()); n != 1 {
+		t.Fatalf("%d renewals over the limit", n)
 	}
 	e.lint()
 }

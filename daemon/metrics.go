@@ -197,6 +197,7 @@ func (m *metrics) observeResult(r *reconcile.Result) {
 	}
 	m.creates.WithLabelValues("created").Add(float64(r.Created))
 	m.creates.WithLabelValues("waiting").Add(float64(r.Waiting))
+	m.life.observeResult(r)
 	m.creates.WithLabelValues("ambiguous").Add(float64(r.Ambiguous))
 	m.creates.WithLabelValues("failed").Add(float64(failed - deferred))
 	m.creates.WithLabelValues("deferred").Add(float64(deferred))

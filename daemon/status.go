@@ -121,6 +121,13 @@ type FleetStatus struct {
 	// instances, and NextExpiring that instance.
 	NextExpiry   time.Time `json:"nextExpiry,omitzero"`
 	NextExpiring string    `json:"nextExpiring,omitempty"`
+	// Renewals counts the renewals the last plan made for the fleet
+	// (charge.renewBefore), Renewed those the service accepted and
+	// RenewFailures those that were not done; RenewFailures' sentences
+	// are in Waiting.
+	Renewals      int `json:"renewals,omitempty"`
+	Renewed       int `json:"renewed,omitempty"`
+	RenewFailures int `json:"renewFailures,omitempty"`
 	// Waiting says, a sentence each, what the fleet's slots wait for: an
 	// instance a create's token returned that DescribeInstances does not
 	// list (and when a new server is bought if it is still missing), or
@@ -194,6 +201,7 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 			for _, w := range fr.Waiting {
 				fs.Waiting = append(fs.Waiting, w.Text())
 			}
+			lifecycleResult(&fs, fr)
 			fs.Created = len(fr.Created)
 			for _, f := range fr.Failures {
 				if f.InstanceID == "" {
