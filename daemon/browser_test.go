@@ -127,9 +127,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	want := [][]string{
-		// fleet, region, state, desired, live, pending, failed, expected, to create, to renew, next expiry, problem
-		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", ""},
-		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", ""},
+		// fleet, region, state, desired, live, pending, failed, expected, to create, to renew, next expiry, rollout, problem
+		{"api\nfleets/api.yaml", "ap-guangzhou", "ok", "1", "1", "1", "0", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", "", ""},
+		{"web\nfleets/web.yaml", "ap-guangzhou", "ok", "3", "3", "3", "0", "0", "0", "0", "2026-02-01 00:00:00 UTC\nlhins-ID", "", ""},
 	}
 	for _, row := range rows { // instance IDs are the emulator's to choose
 		if len(row) > 10 {

@@ -217,6 +217,7 @@ func (c *Config) limits() reconcile.Limits {
 	if m := c.Limits.MaxRenewalSpendPerRun; m != nil {
 		l.MaxRenewalSpend = *m
 	}
+	l.MaxUpdates = c.Limits.MaxUpdatesPerRun
 	return l
 }
 

@@ -125,6 +125,11 @@ type Limits struct {
 	MaxRenewalSpendPerRun *float64 `yaml:"maxRenewalSpendPerRun"`
 	// MaxIsolatesPerRun caps the isolations of one cycle; default 0.
 	MaxIsolatesPerRun int `yaml:"maxIsolatesPerRun"`
+	// MaxUpdatesPerRun caps the resets, bundle changes and replacements of
+	// one cycle's rollouts (fleets with spec.update); default 0 (rollouts
+	// are only reported), -1 no limit. What is over it waits for the next
+	// cycle.
+	MaxUpdatesPerRun int `yaml:"maxUpdatesPerRun"`
 	// MaxTotalCount caps the sum of count over every fleet of a revision
 	// (spec.Options.MaxTotalCount): a revision over it is invalid. It is
 	// positive, or -1 for no ceiling; default DefaultMaxTotalCount.

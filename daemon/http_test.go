@@ -129,17 +129,19 @@ lightkeeper_git_fetches_total{result="success"} 2
 # TYPE lightkeeper_revision_loads_total counter
 lightkeeper_revision_loads_total{result="invalid"} 1
 lightkeeper_revision_loads_total{result="valid"} 1
-# HELP lightkeeper_fleet_instances Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).
+# HELP lightkeeper_fleet_instances Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet), outdated (live, differing from the spec).
 # TYPE lightkeeper_fleet_instances gauge
 lightkeeper_fleet_instances{fleet="api",state="desired"} 1
 lightkeeper_fleet_instances{fleet="api",state="expected"} 0
 lightkeeper_fleet_instances{fleet="api",state="failed"} 0
 lightkeeper_fleet_instances{fleet="api",state="live"} 1
+lightkeeper_fleet_instances{fleet="api",state="outdated"} 0
 lightkeeper_fleet_instances{fleet="api",state="pending"} 1
 lightkeeper_fleet_instances{fleet="web",state="desired"} 2
 lightkeeper_fleet_instances{fleet="web",state="expected"} 0
 lightkeeper_fleet_instances{fleet="web",state="failed"} 0
 lightkeeper_fleet_instances{fleet="web",state="live"} 2
+lightkeeper_fleet_instances{fleet="web",state="outdated"} 0
 lightkeeper_fleet_instances{fleet="web",state="pending"} 2
 `
 	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want),
@@ -202,13 +204,13 @@ func TestRemovedFleetLosesItsSeries(t *testing.T) {
 	})
 	e.start(e.options())
 	e.waitRuns(1)
-	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 10 {
-		t.Fatalf("%d fleet_instances series, want 10", n)
+	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 12 {
+		t.Fatalf("%d fleet_instances series, want 12", n)
 	}
 	e.remove("api.yaml")
 	e.cycle()
-	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 5 {
-		t.Fatalf("%d fleet_instances series after api left git, want 5", n)
+	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 6 {
+		t.Fatalf("%d fleet_instances series after api left git, want 6", n)
 	}
 }
 

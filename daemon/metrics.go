@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,6 +36,7 @@ type metrics struct {
 	fleet          *prometheus.GaugeVec
 	creates        *prometheus.CounterVec
 	isolates       *prometheus.CounterVec
+	updates        *prometheus.CounterVec
 	apiCalls       *prometheus.CounterVec
 	fetches        *prometheus.CounterVec
 	revision       *prometheus.GaugeVec
@@ -67,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		fleet: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lightkeeper_fleet_instances",
-			Help: "Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).",
+			Help: "Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet), outdated (live, differing from the spec).",
 		}, []string{"fleet", "state"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
@@ -77,6 +79,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lightkeeper_isolates_total",
 			Help: "Isolations sent by apply, by result: isolated, failed.",
 		}, []string{"result"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_updates_total",
+			Help: "Updates of rollouts by action (renew-flag, modify-bundle, reset, replace, isolate-replaced) and result: sent, created (a replacement), unknown (the answer was lost; judged before anything is sent again), refused, failed, not-sent, running, waiting, done.",
+		}, []string{"action", "result"}),
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_api_calls_total",
 			Help: "Lighthouse API calls by action and error code (\"\" for success; one count per Instances listing).",
@@ -130,7 +136,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
 		}, []string{"result", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.duration, m.runs, m.fleet, m.creates, m.isolates, m.apiCalls, m.fetches,
+	for _, c := range []prometheus.Collector{m.duration, m.runs, m.fleet, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
 		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -151,6 +157,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, r := range []string{"success", "error"} {
 		m.fetches.WithLabelValues(r)
+	}
+	for _, a := range []string{reconcile.UpdateModifyBundle, reconcile.UpdateReset} {
+		for _, r := range []string{"sent", "unknown", "refused"} {
+			m.updates.WithLabelValues(a, r)
+		}
 	}
 	return m, nil
 }
@@ -174,7 +185,7 @@ func (m *metrics) observePlan(p *reconcile.Plan) {
 	m.fleets = now
 	m.life.observe(p, gone)
 	for _, fp := range p.Fleets {
-		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected} {
+		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected, "outdated": fp.Outdated} {
 			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))
 		}
 	}
@@ -188,6 +199,8 @@ func (m *metrics) observeResult(r *reconcile.Result) {
 	for _, fr := range r.Fleets {
 		for _, f := range fr.Failures {
 			switch {
+			case f.Action != "":
+				// A rollout's: lightkeeper_updates_total counts it.
 			case f.InstanceID != "":
 				isolateFailed++
 			case f.Code == CodeShuttingDown, f.Code == lighthouse.CodeFenced:
@@ -203,6 +216,16 @@ func (m *metrics) observeResult(r *reconcile.Result) {
 	m.creates.WithLabelValues("deferred").Add(float64(deferred))
 	m.isolates.WithLabelValues("isolated").Add(float64(r.Isolated))
 	m.isolates.WithLabelValues("failed").Add(float64(isolateFailed))
+	for _, fr := range r.Fleets {
+		for _, u := range fr.Updates {
+			m.updates.WithLabelValues(u.Action, strings.ReplaceAll(u.Outcome, " ", "-")).Inc()
+		}
+		for _, c := range fr.Created {
+			if strings.HasPrefix(c.ClientToken, reconcile.ReplacementTokenPrefix) {
+				m.updates.WithLabelValues(reconcile.UpdateReplace, "created").Inc()
+			}
+		}
+	}
 }
 
 // setRevision makes rev the one revision_info series.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -100,14 +101,21 @@ type FleetStatus struct {
 	Expected int    `json:"expected"`
 	// Creates are the creates the last plan made for the fleet; Created
 	// and CreateFailures what its apply did.
-	Creates        int    `json:"creates"`
-	Created        int    `json:"created"`
-	CreateFailures int    `json:"createFailures"`
-	Surplus        int    `json:"surplus"`
-	Error          string `json:"error,omitempty"`
+	Creates        int `json:"creates"`
+	Created        int `json:"created"`
+	CreateFailures int `json:"createFailures"`
+	Surplus        int `json:"surplus"`
+	// Outdated counts the live instances that differ from the spec.
+	Outdated int    `json:"outdated"`
+	Error    string `json:"error,omitempty"`
+	// Rollout is where the fleet's rollout stands (spec.update strategy
+	// inPlace or replace); nil without one.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// State is the fleet's state in one word: "ok", "converging" (fewer
-	// live instances than desired), "error", "suspended" (spec.suspend:
-	// nothing is done for it) or "failing" (its launches keep failing).
+	// live instances than desired), "updating" (a rollout in progress),
+	// "paused" (a rollout stopped after a failure: a person must look),
+	// "error", "suspended" (spec.suspend: nothing is done for it) or
+	// "failing" (its launches keep failing).
 	State string `json:"state"`
 
 	// Suspended: spec.suspend; the fleet is observed and planned, and
@@ -141,6 +149,29 @@ const (
 	FleetFailing   = reconcile.ConditionFailing
 )
 
+// RolloutStatus is a fleet's rollout in the last plan and apply: the
+// plan's fleets[].rollout in a few numbers and words (Status.Plan has it
+// whole).
+type RolloutStatus struct {
+	Strategy string `json:"strategy"`
+	Updated  int    `json:"updated"`
+	Total    int    `json:"total"`
+	Ready    int    `json:"ready"`
+	Outdated int    `json:"outdated"`
+	// Batch is the batch the last cycle made (0: none), of Batches.
+	Batch   int `json:"batch"`
+	Batches int `json:"batches"`
+	// Changed counts the updates the last apply sent; Changing those
+	// running on the instances.
+	Changed  int `json:"changed"`
+	Changing int `json:"changing"`
+	// Waiting says what it waits for; Paused why it stopped.
+	Waiting string `json:"waiting,omitempty"`
+	Paused  string `json:"paused,omitempty"`
+	// Failures are the updates the last apply could not make.
+	Failures []string `json:"failures,omitempty"`
+}
+
 // state computes FleetStatus.State.
 func (f FleetStatus) state() string {
 	switch {
@@ -150,8 +181,12 @@ func (f FleetStatus) state() string {
 		return FleetSuspended
 	case f.Failing:
 		return FleetFailing
+	case f.Rollout != nil && f.Rollout.Paused != "":
+		return "paused"
 	case f.Live < f.Desired:
 		return "converging"
+	case f.Rollout != nil && (f.Rollout.Outdated > 0 || f.Rollout.Changing > 0):
+		return "updating"
 	}
 	return "ok"
 }
@@ -192,11 +227,12 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 	}
 	for _, fp := range p.Fleets {
 		fs := FleetStatus{Name: fp.Fleet, Region: fp.Region, File: fp.File, Desired: fp.Desired, Live: fp.Live,
-			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Surplus: len(fp.Surplus)}
+			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Surplus: len(fp.Surplus), Outdated: fp.Outdated}
 		if fp.Error != nil {
 			fs.Error = fp.Error.Message
 		}
 		lifecycleStatus(&fs, fp)
+		fs.Rollout = rolloutStatus(fp, results[fp.Fleet])
 		for _, fr := range results[fp.Fleet] {
 			for _, w := range fr.Waiting {
 				fs.Waiting = append(fs.Waiting, w.Text())
@@ -218,6 +254,35 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 		out = append(out, fs)
 	}
 	return out
+}
+
+// rolloutStatus is a fleet's rollout in the last plan and apply, nil
+// without one.
+func rolloutStatus(fp *reconcile.FleetPlan, results []*reconcile.FleetResult) *RolloutStatus {
+	r := fp.Rollout
+	if r == nil {
+		return nil
+	}
+	rs := &RolloutStatus{Strategy: r.Strategy, Updated: r.Updated, Total: r.Total, Ready: r.Ready, Outdated: r.Outdated,
+		Batch: r.Batch, Batches: r.Batches, Waiting: r.Waiting, Paused: r.Paused}
+	for _, u := range r.Updates {
+		if u.Status == reconcile.StatusRunning {
+			rs.Changing++
+		}
+	}
+	for _, fr := range results {
+		for _, u := range fr.Updates {
+			if u.Outcome == "sent" {
+				rs.Changed++
+			}
+		}
+		for _, f := range fr.Failures {
+			if f.Action != "" {
+				rs.Failures = append(rs.Failures, fmt.Sprintf("%s %s: %s", f.Action, f.InstanceID, f.Message))
+			}
+		}
+	}
+	return rs
 }
 
 // specErrors turns a load error into placed errors.

@@ -11,4 +11,5 @@ var configWords = reconcile.Words{
 	MaxMonthlySpend: "limits.maxMonthlySpend",
 	MaxIsolates:     "limits.maxIsolatesPerRun",
 	MaxRenewalSpend: "limits.maxRenewalSpendPerRun",
+	MaxUpdates:      "limits.maxUpdatesPerRun",
 }

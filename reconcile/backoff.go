@@ -32,7 +32,7 @@ const (
 // a fleet of count N buys at most N x (1 + ceil(log2(T / Initial))): 10
 // servers a slot in 6 hours, 12 in a day, 15 in a week. With a cap C the
 // waits stop growing at C, and past about 2C the bound grows by N every C
-// (docs/design.md section 11).
+// (docs/design.md section 12.2).
 type LaunchBackoff struct {
 	// Initial is the wait after the first failure; default
 	// DefaultLaunchBackoff.

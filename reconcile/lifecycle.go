@@ -150,15 +150,3 @@ func (r *Reconciler) vanished(fp *FleetPlan, fr *FleetResult, c Create, inc int,
 	fr.mu.Unlock()
 	return true
 }
-
-// appliedText is the one-line count of what an apply did.
-func appliedText(res *Result) string {
-	s := fmt.Sprintf("Applied: %d created, %d failed, %d unknown outcome, %d isolated", res.Created, res.Failed, res.Ambiguous, res.Isolated)
-	if res.Waiting > 0 {
-		s += fmt.Sprintf(", %d waiting for an instance that is not listed", res.Waiting)
-	}
-	if res.Renewed+res.RenewFailed+res.RenewAmbiguous > 0 {
-		s += fmt.Sprintf(", %d renewed, %d renewals not done, %d with an unknown outcome", res.Renewed, res.RenewFailed, res.RenewAmbiguous)
-	}
-	return s + "."
-}

@@ -259,9 +259,9 @@ func (r *Reconciler) settleSend(c opCall, out *opOutcome, rid string, err error)
 		r.state.setIntent(it)
 		out.Sent, out.Err, out.Ambiguous = true, err, true
 	case refusal(err):
-		// Refused for good (a parameter, the state, the balance): it
-		// did not happen, and is not sent again for this change while
-		// the instance's latest operation stays what it was.
+		// Refused for good (a parameter, the state, the balance): it did
+		// not happen, and is not sent again for this change while the
+		// instance's latest operation stays what it was.
 		it.Failed, it.Refusal = out.Instance.LatestOperationRequestID, fmt.Sprintf("%s: %s", lighthouse.ErrorCode(err), message(err))
 		r.state.setIntent(it)
 		out.Err = err

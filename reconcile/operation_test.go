@@ -234,3 +234,30 @@ func TestStateVersion1Loads(t *testing.T) {
 		t.Errorf("a newer state: %v", err)
 	}
 }
+
+// A reset the service refuses for good is a failure: it pauses, and is not
+// sent again while the instance's latest operation stays what it was.
+func TestOperateRefusalIsNotResent(t *testing.T) {
+	cloud, clock := fakeCloud()
+	id := running(t, cloud, clock)
+	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
+	bad := resetCall(cloud, id)
+	bad.Send = func(ctx context.Context) (string, error) {
+		resp, err := cloud.ResetInstance(ctx, "ap-guangzhou", &lighthouse.ResetInstanceRequest{InstanceId: id, BlueprintId: "lhbp-zzzzzzzz"})
+		if err != nil {
+			return "", err
+		}
+		return resp.RequestId, nil
+	}
+	o := operateOne(t, r, bad)
+	if o.Sent || o.Verdict != reconcile.VerdictFailed || lighthouse.ErrorCode(o.Err) != "ResourceNotFound.BlueprintIdNotFound" {
+		t.Fatalf("refused: %+v", o)
+	}
+	clock.Advance(time.Hour)
+	if o := operateOne(t, r, bad); o.Sent || o.Verdict != reconcile.VerdictFailed || !strings.Contains(o.Reason, "refused") {
+		t.Fatalf("after a refusal: %+v", o)
+	}
+	if n := cloud.Calls(lighthouse.ActionResetInstance); n != 1 {
+		t.Errorf("%d resets sent, want 1", n)
+	}
+}

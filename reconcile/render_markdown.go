@@ -41,8 +41,8 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 		head.WriteString("\n")
 	}
 	if len(p.Fleets) > 0 {
-		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | monthly delta | commitment | next expiry |\n")
-		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | outdated | monthly delta | commitment | next expiry |\n")
+		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 		for _, fp := range p.Fleets {
 			name := mdCode(fp.Fleet)
 			switch st := fp.condition(); st {
@@ -53,12 +53,12 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 				name += " (" + st + ")"
 			}
 			creates, monthly, commitment := fleetCells(fp)
-			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %s | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
-				creates, len(fp.Surplus), mdText(monthly), mdText(commitment), expiryCell(fp))
+			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %d | %s | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
+				creates, len(fp.Surplus), fp.Outdated, mdText(monthly), mdText(commitment), expiryCell(fp))
 		}
 		if len(p.Fleets) > 1 {
 			m := p.Totals.Money
-			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | **%s** | **%s** | |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
+			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | | **%s** | **%s** | |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
 		}
 		head.WriteString("\n")
 	}
@@ -133,6 +133,9 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	if n := len(fp.Warnings); n > 0 {
 		what = append(what, plural(n, "warning"))
 	}
+	if r := fp.Rollout; r != nil && len(r.Updates) > 0 && fp.Error == nil {
+		what = append(what, fmt.Sprintf("rollout %d/%d", r.Updated, r.Total))
+	}
 	fmt.Fprintf(&b, "<details><summary><code>%s</code> (%s): %s</summary>\n\n", mdText(fp.Fleet), mdText(fp.Region), strings.Join(what, ", "))
 	if fp.File != "" {
 		fmt.Fprintf(&b, "Spec: %s\n\n", mdCode(fmt.Sprintf("%s:%d", fp.File, fp.Line)))
@@ -189,6 +192,9 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	for _, d := range fp.Drift {
 		fmt.Fprintf(&b, "- drift %s %s: %s is %s, the instance has %s (reported only)\n", mdCode(d.InstanceID), mdText(d.Name), mdCode(d.Field), mdCode(d.Spec), mdCode(d.Actual))
 	}
+	if r := fp.Rollout; r != nil && len(r.Updates) > 0 && fp.Error == nil {
+		markdownRollout(&b, r, words)
+	}
 	for _, w := range fp.Warnings {
 		fmt.Fprintf(&b, "- :warning: %s\n", mdText(w))
 	}
@@ -204,7 +210,7 @@ func markdownResult(b *strings.Builder, res *Result) {
 	if !res.OK() {
 		icon = ":x:"
 	}
-	fmt.Fprintf(b, "%s **Applied:** %s\n\n", icon, mdText(strings.TrimPrefix(appliedText(res), "Applied: ")))
+	fmt.Fprintf(b, "%s **Applied:** %s.\n\n", icon, mdText(appliedText(res)))
 	for _, fr := range res.Fleets {
 		if len(fr.Failures) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing && len(fr.RenewFailures) == 0 {
 			continue

@@ -115,7 +115,7 @@ func renderPlan(t testing.TB) *Plan {
 
 // cliWords are the command line's names of the limits (cmd/lightkeeper),
 // which the golden files show.
-var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", AllowOverLimit: "--allow-over-limit"}
+var cliWords = Words{MaxCreates: "--max-creates", MaxMonthlySpend: "--max-monthly-spend", MaxIsolates: "--max-isolates", MaxUpdates: "--max-updates", AllowOverLimit: "--allow-over-limit"}
 
 func renderResult() *Result {
 	return &Result{FormatVersion: FormatVersion, Created: 2, Failed: 1, Isolated: 1, Fleets: []*FleetResult{
@@ -338,15 +338,20 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		}
 		walk(v)
 	}
-	var b bytes.Buffer
-	if err := RenderReportJSON(&b, lifecyclePlan(t), lifecycleResult(), nil); err != nil {
-		t.Fatal(err)
+	for _, pr := range []struct {
+		p   *Plan
+		res *Result
+	}{{lifecyclePlan(t), lifecycleResult()}, {rolloutRenderPlan(t), rolloutRenderResult()}} {
+		var b bytes.Buffer
+		if err := RenderReportJSON(&b, pr.p, pr.res, nil); err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
 	}
-	var v any
-	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
-		t.Fatal(err)
-	}
-	walk(v)
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys seen: %v", len(keys), keys)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -100,27 +101,28 @@ func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
 func (t *textWriter) table(p *Plan) {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tMONTHLY\tCOMMITMENT\tNEXT EXPIRY")
+	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tOUTDATED\tMONTHLY\tCOMMITMENT\tNEXT EXPIRY")
 	for _, fp := range p.Fleets {
 		name := escape.Text(fp.Fleet)
 		if st := fp.condition(); st != "" {
 			name += " (" + st + ")"
 		}
 		creates, monthly, commitment := fleetCells(fp)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n",
-			name, escape.Text(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), escape.Text(monthly), escape.Text(commitment), expiryCell(fp))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n",
+			name, escape.Text(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), fp.Outdated, escape.Text(monthly), escape.Text(commitment), expiryCell(fp))
 	}
 	if len(p.Fleets) > 1 {
-		desired, live, pending, failed, surplus := 0, 0, 0, 0, 0
+		desired, live, pending, failed, surplus, outdated := 0, 0, 0, 0, 0, 0
 		for _, fp := range p.Fleets {
 			desired += fp.Desired
 			live += fp.Live
 			pending += fp.Pending
 			failed += fp.Failed
 			surplus += len(fp.Surplus)
+			outdated += fp.Outdated
 		}
-		fmt.Fprintf(tw, "TOTAL\t\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", desired, live, pending, failed,
-			signed(p.Totals.Creates), surplus, escape.Text(money(p.Totals.Money, p.Totals.Money.Monthly, true)), escape.Text(money(p.Totals.Money, p.Totals.Money.Commitment, false)))
+		fmt.Fprintf(tw, "TOTAL\t\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", desired, live, pending, failed,
+			signed(p.Totals.Creates), surplus, outdated, escape.Text(money(p.Totals.Money, p.Totals.Money.Monthly, true)), escape.Text(money(p.Totals.Money, p.Totals.Money.Commitment, false)))
 	}
 	tw.Flush()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -183,6 +185,9 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 	for _, d := range fp.Drift {
 		t.line(ansiYellow, "  ~ drift %s %s: %s is %s, the instance has %s (reported only)", d.InstanceID, d.Name, d.Field, d.Spec, d.Actual)
 	}
+	if fp.Rollout != nil && fp.Error == nil {
+		t.rollout(fp.Rollout)
+	}
 	for _, w := range fp.Warnings {
 		t.line(ansiYellow, "  ! %s", w)
 	}
@@ -198,9 +203,9 @@ func (t *textWriter) result(res *Result) {
 	if !res.OK() {
 		code = ansiRed
 	}
-	t.line(ansiBold+code, "%s", appliedText(res))
+	t.line(ansiBold+code, "Applied: %s.", appliedText(res))
 	for _, fr := range res.Fleets {
-		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing &&
+		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Updates) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing &&
 			len(fr.Renewed)+len(fr.RenewFailures) == 0 {
 			continue
 		}
@@ -223,6 +228,9 @@ func (t *textWriter) result(res *Result) {
 		for _, id := range fr.Isolated {
 			t.line(ansiYellow, "    - isolated %s", id)
 		}
+		for _, u := range fr.Updates {
+			t.line(ansiCyan, "    > %s slot %d %s: %s%s", u.Action, u.Slot, u.InstanceID, u.Outcome, updateResultDetail(u))
+		}
 		for _, f := range fr.Failures {
 			t.line(ansiRed, "    x %s", failureText(f))
 		}
@@ -230,6 +238,34 @@ func (t *textWriter) result(res *Result) {
 			t.line(ansiRed, "    x failing: launches keep failing; the run is not a success")
 		}
 	}
+}
+
+// appliedText counts what an apply did, for its verdict line.
+func appliedText(res *Result) string {
+	s := fmt.Sprintf("%d created, %d failed, %d unknown outcome, %d isolated", res.Created, res.Failed, res.Ambiguous, res.Isolated)
+	if res.Updated > 0 || slices.ContainsFunc(res.Fleets, func(fr *FleetResult) bool { return len(fr.Updates) > 0 }) {
+		s += fmt.Sprintf(", %d updated", res.Updated)
+	}
+	if res.Waiting > 0 {
+		s += fmt.Sprintf(", %d waiting for an instance that is not listed", res.Waiting)
+	}
+	if res.Renewed+res.RenewFailed+res.RenewAmbiguous > 0 {
+		s += fmt.Sprintf(", %d renewed, %d renewals not done, %d with an unknown outcome", res.Renewed, res.RenewFailed, res.RenewAmbiguous)
+	}
+	return s
+}
+
+// updateResultDetail is the RequestId or reason of an update's outcome.
+func updateResultDetail(u UpdateResult) string {
+	switch {
+	case u.RequestID != "" && u.Reason != "":
+		return fmt.Sprintf(" (RequestId %s; %s)", u.RequestID, u.Reason)
+	case u.RequestID != "":
+		return fmt.Sprintf(" (RequestId %s)", u.RequestID)
+	case u.Reason != "":
+		return " (" + u.Reason + ")"
+	}
+	return ""
 }
 
 // Summary is the one-line verdict of a plan.
@@ -243,13 +279,19 @@ func Summary(p *Plan) string {
 		fmt.Fprintf(&b, "No changes can be made: %s in error.", plural(errs, "fleet"))
 	default:
 		fmt.Fprintf(&b, "Plan: %d to create, %d to isolate", p.Totals.Creates, p.Totals.Isolates)
-		if p.Totals.Creates > 0 {
+		if p.Totals.Updates > 0 {
+			fmt.Fprintf(&b, ", %d to update", p.Totals.Updates)
+		}
+		if p.Totals.Creates+p.Totals.Updates > 0 {
 			m := p.Totals.Money
 			fmt.Fprintf(&b, ", %s a month (commitment %s)", money(m, m.Monthly, true), money(m, m.Commitment, false))
 		}
 		if n := p.Totals.Renewals; n > 0 {
 			m := p.Totals.RenewalSpend
 			fmt.Fprintf(&b, ", %d to renew for %s", n, money(m, m.Commitment, false))
+		}
+		if r := rolloutSummary(p); r != "" {
+			b.WriteString("; " + r)
 		}
 		if errs > 0 {
 			fmt.Fprintf(&b, "; %s in error", plural(errs, "fleet"))
@@ -301,8 +343,12 @@ func fleetCells(fp *FleetPlan) (creates, monthly, commitment string) {
 
 // noteworthy reports whether a fleet has anything to show beyond its row.
 func (fp *FleetPlan) noteworthy() bool {
+	rollout := 0
+	if fp.Rollout != nil {
+		rollout = len(fp.Rollout.Updates)
+	}
 	return fp.Error != nil || fp.Suspended || fp.Failing ||
-		len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Backoff)+len(fp.Renewals)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes) > 0
+		len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Backoff)+len(fp.Renewals)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes)+rollout > 0
 }
 
 func createText(c Create) string {
@@ -336,7 +382,10 @@ func fleetErrorText(e *FleetError) string { return withCode(e.Message, e.Code) }
 
 func failureText(f Failure) string {
 	what := fmt.Sprintf("slot %d", f.Slot)
-	if f.InstanceID != "" {
+	switch {
+	case f.Action != "":
+		what = f.Action + " " + f.InstanceID
+	case f.InstanceID != "":
 		what = "isolate " + f.InstanceID
 	}
 	return fmt.Sprintf("%s, %s: %s", what, f.Class, withCode(f.Message, f.Code))

@@ -12,7 +12,7 @@ import (
 )
 
 // This file is renewal before expiry (spec.charge.renewBefore,
-// docs/design.md section 11): which instances a plan renews, what that
+// docs/design.md section 12.1): which instances a plan renews, what that
 // costs, and how Apply sends RenewInstances through the intent journal and
 // the judge (operation.go), so that no instance is renewed twice for one
 // expiry.

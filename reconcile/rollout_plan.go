@@ -396,7 +396,7 @@ func (ro *rollout) inPlace(fp *FleetPlan, s *rolloutSlot, changes []Change) []Up
 			up.Status = StatusCannot
 			up.Reason = "the international site's ResetInstance takes no login (LoginConfiguration): a reset would leave the instance without its login; use strategy: replace"
 		case busyWith != "":
-			up.Status, up.Reason = StatusLater, "after "+busyWith+" (one change at a time per instance); resets wipe the system disk"
+			up.Status, up.Reason = StatusLater, "after "+busyWith+" (one change at a time per instance)"
 		default:
 			ro.judgeInPlace(fp, &up, in)
 		}
@@ -460,7 +460,7 @@ func (ro *rollout) judgeInPlace(fp *FleetPlan, up *Update, in *Instance) {
 		case b.State != lighthouse.ModifyBundleAvailable:
 			up.Status, up.Reason = StatusCannot, fmt.Sprintf("DescribeModifyInstanceBundles says %s is %s for this instance: %s", up.op.Target, b.State, cmp.Or(b.Message, "no reason given"))
 		default:
-			up.Status, up.Reason = statusCandidate, fmt.Sprintf("an upgrade the service sells for this instance; the price difference is charged")
+			up.Status, up.Reason = statusCandidate, "an upgrade the service sells for this instance; the price difference is charged"
 			up.Money = &Money{Currency: b.Price.Currency, Commitment: round2(b.Price.DiscountPrice)}
 		}
 	case UpdateReset:
@@ -471,7 +471,7 @@ func (ro *rollout) judgeInPlace(fp *FleetPlan, up *Update, in *Instance) {
 		case !b.Resettable:
 			up.Status, up.Reason = StatusCannot, fmt.Sprintf("DescribeResetInstanceBlueprints says it cannot be reset to %s: %s", ro.f.Spec.BlueprintID, cmp.Or(b.Message, "no reason given"))
 		default:
-			up.Status, up.Reason = statusCandidate, "reset to the spec's blueprint, login and containers; resets wipe the system disk"
+			up.Status, up.Reason = statusCandidate, "reset to the spec's blueprint, login and containers"
 		}
 	}
 }
