@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
 const lifecycleFleets = `apiVersion: lightkeeper/v1
@@ -269,5 +271,40 @@ func TestDiffExpiredSlotHeldForRenewal(t *testing.T) {
 	p = Diff(fleets, o, nil, t0, DiffOptions{})
 	if fp := p.Fleets[0]; len(fp.Creates) != 1 || len(fp.Renewals) != 0 {
 		t.Fatalf("isolated: %+v", fp)
+	}
+}
+
+// A renewal intent is forgotten once the instance, with no operation
+// running, shows another ExpiredTime than the one it renews from: the
+// expiry it was about is gone, and a renewal from the new one is judged on
+// its own. Before, an intent from an expiry moved back (by the console, or
+// the emulator's admin API) was judged "ended SUCCESS but does not show a
+// later ExpiredTime", marked failed, and the instance was never renewed
+// again: the chaos's seed 643 expired for good.
+func TestSettleRenewalsForgetsAMovedExpiry(t *testing.T) {
+	from := t0.Add(48 * time.Hour)
+	for _, c := range []struct {
+		name      string
+		expires   time.Time
+		operating bool
+		kept      bool
+	}{
+		{"the same expiry: the renewal may still show", from, false, true},
+		{"the same expiry, an operation runs", from, true, true},
+		{"renewed: done", from.AddDate(0, 1, 0), false, false},
+		{"moved back by someone", t0.Add(-time.Minute), false, false},
+		{"moved back while an operation runs: wait for it", t0.Add(-time.Minute), true, true},
+	} {
+		st := NewState()
+		st.setIntent(OpIntent{SlotKey: SlotKey{"ap-guangzhou", "web", 0}, InstanceID: "lhins-00000000", Action: lighthouse.ActionRenewInstances,
+			Target: from.Format(time.RFC3339), From: from.Format(time.RFC3339), Since: t0, RequestID: "r-1"})
+		in := inst("lhins-00000000", "web-0", "RUNNING", "web", 0)
+		in.Expires, in.Operating = c.expires, c.operating
+		o := &Observation{Region: "ap-guangzhou", At: t0.Add(time.Hour), Fleets: map[string][]Instance{"web": {in}},
+			Seen: map[string]string{in.ID: in.State}}
+		st.settleRenewals(o, DefaultExpectWindow)
+		if _, kept := st.intent(in.ID, lighthouse.ActionRenewInstances); kept != c.kept {
+			t.Errorf("%s: intent kept %v, want %v", c.name, kept, c.kept)
+		}
 	}
 }

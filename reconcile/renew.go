@@ -224,13 +224,16 @@ func (r *Reconciler) unrenewable(ctx context.Context, o *Observation, fleets []*
 
 // settleRenewals removes from the journal the renewal intents of region
 // that an observation settles: the instance shows an ExpiredTime after the
-// one renewed from (done), or is not listed a whole window after the
-// intent (gone). The others stay for the judge.
+// one renewed from (done), or, with no operation running on it, another
+// ExpiredTime than the one renewed from (its expiry was moved by something
+// else: the intent is about an expiry the instance no longer has, and a
+// renewal from its new one is judged on its own), or it is not listed a
+// whole window after the intent (gone). The others stay for the judge.
 func (st *State) settleRenewals(o *Observation, window time.Duration) {
-	expires := map[string]time.Time{}
+	listedIn := map[string]Instance{}
 	for _, ins := range o.Fleets {
 		for _, in := range ins {
-			expires[in.ID] = in.Expires
+			listedIn[in.ID] = in
 		}
 	}
 	st.mu.Lock()
@@ -240,10 +243,12 @@ func (st *State) settleRenewals(o *Observation, window time.Duration) {
 			continue
 		}
 		from, err := time.Parse(time.RFC3339, it.From)
-		exp, listed := expires[it.InstanceID]
+		in, listed := listedIn[it.InstanceID]
 		_, seen := o.Seen[it.InstanceID]
 		switch {
-		case listed && err == nil && exp.After(from):
+		case listed && err == nil && in.Expires.After(from):
+			delete(st.s.Intents, k)
+		case listed && err == nil && !in.Operating && !in.Expires.IsZero() && !in.Expires.Equal(from):
 			delete(st.s.Intents, k)
 		case !seen && o.At.Sub(it.Since) > window:
 			delete(st.s.Intents, k)

@@ -141,12 +141,15 @@ func (s *Server) modifyRenewFlag(c *call) (any, *apiError) {
 }
 
 // Renewal is one RenewInstances operation that succeeded on one instance:
-// its ExpiredTime moved From To, for Charge (CNY).
+// its ExpiredTime moved From To, for Charge (CNY). Started is when the
+// call was accepted; no expiry moves while an operation runs, so From is
+// also the ExpiredTime the instance showed then.
 type Renewal struct {
 	InstanceId string    `json:"instanceId"`
 	From       time.Time `json:"from"`
 	To         time.Time `json:"to"`
 	RequestId  string    `json:"requestId"`
+	Started    time.Time `json:"started"`
 	Charge     float64   `json:"charge"`
 }
 
