@@ -17,7 +17,8 @@ import (
 // N x (1 + ceil(log2(T / 1 min))) servers in T (reconcile.LaunchBackoff),
 // cycle after cycle, and says the fleet is failing in /status, on the page
 // and in the metrics, and the cycles are not a success. Before the backoff,
-// a fleet of 2 was bought again on every cycle: 2 servers a cycle.
+// a fleet of 2 was bought again on every cycle: 2 servers a cycle (1,440
+// in the 4 hours, 18 in the first 3 minutes).
 func TestLaunchFailureBoundThroughTheDaemon(t *testing.T) {
 	const count = 2
 	e := newEnvConfig(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", count)},
@@ -38,22 +39,35 @@ func TestLaunchFailureBoundThroughTheDaemon(t *testing.T) {
 			}
 		}
 	}
-	bought := 0
+	var created []time.Time
 	for _, in := range e.emu.Instances() {
 		if strings.HasPrefix(in.InstanceName, "web-") {
-			bought++
 			if in.InstanceState != lighthouse.StateLaunchFailed && in.InstanceState != lighthouse.StatePending {
 				t.Errorf("%s is %s; every launch fails", in.InstanceId, in.InstanceState)
 			}
+			c, err := time.Parse(lighthouse.TimeLayout, *in.CreatedTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			created = append(created, c)
 		}
 	}
-	bound := count * (1 + int(math.Ceil(math.Log2(T.Minutes()))))
-	t.Logf("%d servers bought in %s of cycles every %s with every launch failing; bound %d", bought, T, interval, bound)
-	if bought > bound {
-		t.Errorf("bought %d servers in %s, over the bound %d", bought, T, bound)
-	}
-	if bought < bound-2*count {
-		t.Errorf("bought only %d servers in %s: the backoff waits longer than it says (bound %d)", bought, T, bound)
+	// At every horizon, not only at the end.
+	for _, h := range []time.Duration{3 * time.Minute, 10 * time.Minute, time.Hour, T} {
+		bought := 0
+		for _, c := range created {
+			if c.Sub(start) < h {
+				bought++
+			}
+		}
+		bound := count * (1 + int(math.Ceil(math.Log2(h.Minutes()))))
+		t.Logf("%d servers bought in %s of cycles every %s with every launch failing; bound %d", bought, h, interval, bound)
+		if bought > bound {
+			t.Errorf("bought %d servers in %s, over the bound %d", bought, h, bound)
+		}
+		if h == T && bought < bound-2*count {
+			t.Errorf("bought only %d servers in %s: the backoff waits longer than it says (bound %d)", bought, h, bound)
+		}
 	}
 	if !failingSeen {
 		t.Fatal("the fleet was never failing")
