@@ -184,3 +184,48 @@ func TestDaemonRenewsAndSuspends(t *testing.T) {
 	}
 	e.lint()
 }
+
+// An instance deleted by hand whose token a daemon replays is told
+// truthfully: the token returned an ID that DescribeInstances does not
+// list, so the slot waits (never "created"), and /status, the page and
+// lightkeeper_creates_total{result="waiting"} say when a new server is
+// bought; after the window it is.
+func TestDaemonTellsAVanishedInstance(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	e.start(e.options())
+	e.waitRuns(1)
+	e.clock.Advance(emulator.DefaultLaunchDelay)
+	all := e.emu.Instances()
+	if len(all) != 1 {
+		t.Fatalf("%d instances", len(all))
+	}
+	gone := all[0].InstanceId
+	if err := e.emu.DeleteInstance(gone); err != nil {
+		t.Fatal(err)
+	}
+	// A daemon started anew (no state directory here: it remembers
+	// nothing) replays the slot's token.
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.start(e.options())
+	s := e.waitRuns(1)
+	f := s.Fleets[0]
+	want := "slot 0: the token returned " + gone + ", which is not listed; a new server is bought at "
+	if f.Created != 0 || len(f.Waiting) != 1 || !strings.Contains(f.Waiting[0], want) || s.LastRun.Created != 0 {
+		t.Fatalf("/status after the deletion: fleet %+v, last run %+v; want %q waiting and nothing created", f, s.LastRun, want)
+	}
+	if _, page := e.get("/"); !strings.Contains(page, want) {
+		t.Errorf("the page does not say %q", want)
+	}
+	if v := e.metric("lightkeeper_creates_total", "result", "waiting"); v != 1 {
+		t.Errorf(`lightkeeper_creates_total{result="waiting"} = %v`, v)
+	}
+	if v := e.metric("lightkeeper_creates_total", "result", "created"); v != 0 {
+		t.Errorf(`lightkeeper_creates_total{result="created"} = %v, want 0`, v)
+	}
+	e.clock.Advance(reconcile.DefaultExpectWindow + time.Minute)
+	if s := e.cycle(); s.Fleets[0].Created != 1 || e.live("web-") != 1 {
+		t.Errorf("after the window: %+v, %d live", s.Fleets[0], e.live("web-"))
+	}
+}
