@@ -150,7 +150,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Errorf("%s expires %s, want %s: renewed once for 1 month", c.in.InstanceName, exp, want)
 		}
 	}
-	if exp, _ := time.Parse(lighthouse.TimeLayout, *names["paused-0"][0].ExpiredTime); !exp.Equal(now.Add(48*time.Hour).UTC().Truncate(time.Second)) {
+	if exp, _ := time.Parse(lighthouse.TimeLayout, *names["paused-0"][0].ExpiredTime); !exp.Equal(now.Add(48 * time.Hour).UTC().Truncate(time.Second)) {
 		t.Errorf("the suspended fleet's paused-0 expires %s: it was renewed", exp)
 	}
 
