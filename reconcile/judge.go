@@ -147,6 +147,9 @@ func (op Op) shown(in Instance) bool {
 //     the window (or at a time the site does not show) is failed; SUCCESS
 //     within the window is wait (it may be another runner's for this
 //     change); anything else is send.
+//   - last, whatever the intent: a reset or bundle change whose latest
+//     operation is a FAILED one of the same action is never sent
+//     (failedStays), however old the failure.
 func Judge(in Instance, op Op, intent *OpIntent, now time.Time, window time.Duration) Judgement {
 	if in.LatestOperationState == lighthouse.OperationOperating {
 		return Judgement{VerdictRunning, fmt.Sprintf("%s is in progress on %s (RequestId %s)", orNone(in.LatestOperation), in.ID, orNone(in.LatestOperationRequestID))}
@@ -154,10 +157,29 @@ func Judge(in Instance, op Op, intent *OpIntent, now time.Time, window time.Dura
 	if op.shown(in) {
 		return Judgement{VerdictDone, fmt.Sprintf("%s shows %s", in.ID, shownText(op, in))}
 	}
+	var j Judgement
 	if intent != nil && intent.Action == op.Action && intent.InstanceID == in.ID {
-		return judgeIntent(in, op, intent, now, window)
+		j = judgeIntent(in, op, intent, now, window)
+	} else {
+		j = judgeStateless(in, op, now, window)
 	}
-	return judgeStateless(in, op, now, window)
+	if j.Verdict == VerdictSend && failedStays(in, op) {
+		return Judgement{VerdictFailed, fmt.Sprintf("a %s of %s failed (RequestId %s) and is still its latest operation; whichever change it was for, it is not sent again while it is: look at the instance, then clear the failure by an operation on it (a reboot will do)", actionName(op.Action), in.ID, orNone(in.LatestOperationRequestID))}
+	}
+	return j
+}
+
+// failedStays reports whether in's latest operation is a failed attempt of
+// op's action that blocks sending it again: a failed reset or bundle change
+// may have left the instance half done, and without a record no runner can
+// tell which change in git it was for (one without state, another runner's,
+// an earlier change's whose window passed), so it stays failed until an
+// operation on the instance clears it. Found by the rollout chaos (seed
+// 242): a runner with state sent a reset again after another runner's
+// reset for the same change failed and the window passed. A failed renewal
+// changed nothing and has its own rule (Op.retryable).
+func failedStays(in Instance, op Op) bool {
+	return op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed
 }
 
 // judgeIntent is Judge with an intent of the instance and action.

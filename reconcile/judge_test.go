@@ -98,14 +98,14 @@ func TestJudgeCases(t *testing.T) {
 		{"hidden reset, no intent, recent reset", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-new", recent), hidden, nil, reconcile.VerdictWait},
 		{"hidden reset, no intent, reset since the record", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-new", old), withKnown(hidden, "r-prev"), nil, reconcile.VerdictDone},
 		{"no intent, a reset failed recently", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", recent), reset, nil, reconcile.VerdictFailed},
-		{"no intent, a reset failed long ago", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", old), reset, nil, reconcile.VerdictSend},
+		{"no intent, a reset failed long ago (chaos seed 242)", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", old), reset, nil, reconcile.VerdictFailed},
 		{"no intent, a reset failed at a time not shown (intl)", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", time.Time{}), reset, nil, reconcile.VerdictFailed},
 		{"no intent, another runner's reset to elsewhere just ended", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-x", recent), reset, nil, reconcile.VerdictWait},
 		{"no intent, an old reset", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-x", old), reset, nil, reconcile.VerdictSend},
 		{"failed intent still the latest", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", old), reset, failed(intentFor(reset, old, "r-x"), "r-x"), reconcile.VerdictFailed},
 		{"failed intent cleared by a reboot", withOp(before(), reboot, lighthouse.OperationSuccess, "r-boot", old), reset, failed(intentFor(reset, old, "r-x"), "r-x"), reconcile.VerdictSend},
 		{"an earlier change's intent, nothing shows yet", before(), reset, retarget(intentFor(reset, recent, ""), "shape-1"), reconcile.VerdictWait},
-		{"an earlier change's intent, it failed", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-new", old), reset, retarget(intentFor(reset, old, ""), "shape-1"), reconcile.VerdictSend},
+		{"an earlier change's intent, it failed", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-new", old), reset, retarget(intentFor(reset, old, ""), "shape-1"), reconcile.VerdictFailed},
 		{"bundle changed by our lost call", withOp(after(bundle, before()), lighthouse.ActionModifyInstancesBundle, lighthouse.OperationSuccess, "r-new", recent), bundle, intentFor(bundle, recent, ""), reconcile.VerdictDone},
 		{"renewal shows", withOp(after(renew, before()), lighthouse.ActionRenewInstances, lighthouse.OperationSuccess, "r-ours", recent), renew, intentFor(renew, recent, "r-ours"), reconcile.VerdictDone},
 		{"renewal lost, not shown yet", before(), renew, intentFor(renew, recent, ""), reconcile.VerdictWait},
@@ -257,8 +257,12 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 		// No operation since the confirm read: wait out the window, then
 		// it did not happen.
 		want := reconcile.VerdictSend
-		if judgeNow.Before(since.Add(judgeWindow)) {
+		switch {
+		case judgeNow.Before(since.Add(judgeWindow)):
 			want = reconcile.VerdictWait
+		case op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed:
+			// A failure before the intent still blocks (failedStays).
+			want = reconcile.VerdictFailed
 		}
 		if v != want {
 			t.Errorf("no operation since the intent: want %s: %s", want, where)
@@ -285,6 +289,9 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 		if v != reconcile.VerdictSend {
 			t.Errorf("nothing of this action shows and no intent: must send: %s", where)
 		}
+	}
+	if v == reconcile.VerdictSend && op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed {
+		t.Errorf("sent again while a failure of this action is the latest operation: %s", where)
 	}
 	if v == reconcile.VerdictSend && sameChange && it.Failed == "" && in.LatestOperationRequestID != it.PrevRequestID && !renewRetry {
 		t.Errorf("sent again although an operation started since the intent: %s", where)

@@ -68,6 +68,9 @@ type rollout struct {
 	opts  DiffOptions
 	slots []*rolloutSlot
 	live  int // live instances in the fleet's slots
+	// dups counts the duplicates fill reported: they count as live, and
+	// hold surge room until someone isolates them.
+	dups int
 	// maxUnavailable and maxSurge are spec.update's, resolved.
 	maxUnavailable, maxSurge int
 }
@@ -97,9 +100,37 @@ func newRollout(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts 
 // serves the slot, and the other is isolated once it is ready. Two of one
 // shape, or more than two, are duplicates, as without a rollout.
 func (ro *rollout) fill(slot int, live, dead []Instance) []Instance {
+	dups := ro.pair(slot, live, dead)
+	ro.dups += len(dups)
+	return dups
+}
+
+// pair is fill but for counting the duplicates.
+func (ro *rollout) pair(slot int, live, dead []Instance) []Instance {
 	s := &rolloutSlot{slot: slot, current: &live[0], dead: dead}
 	ro.slots = append(ro.slots, s)
 	ro.live += len(live)
+	if len(live) > 2 {
+		// Duplicates beside a replacement (two runners' creates outside
+		// the create guarantees): the replacement still ends, one of the
+		// spec's shape serving and the oldest of another shape isolated
+		// once it is ready, and the rest is reported as duplicates. Else
+		// the rollout would wait for surge room that never comes (chaos
+		// seed 271).
+		cur := slices.IndexFunc(live, func(in Instance) bool { return ro.matches(slot, &in) })
+		old := slices.IndexFunc(live, func(in Instance) bool { return !ro.matches(slot, &in) })
+		if cur < 0 || old < 0 {
+			return live[1:]
+		}
+		s.current, s.old = &live[cur], &live[old]
+		var dups []Instance
+		for i, in := range live {
+			if i != cur && i != old {
+				dups = append(dups, in)
+			}
+		}
+		return dups
+	}
 	if len(live) != 2 {
 		return live[1:]
 	}
@@ -328,6 +359,17 @@ func (ro *rollout) replace(s *rolloutSlot, changes []Change) (ups []Update, pend
 	c := newReplacement(f, s.slot, attempt, ro.opts.Tags, in.ID)
 	c.Replaces = dead
 	up.create, up.ClientToken, up.Attempt = &c, c.ClientToken, attempt
+	if e, ok := ro.sn.replacements[key]; ok && e.Token != ReplacementToken(key.Region, key.Fleet, key.Slot, shape, e.Incarnation) && ro.now.Sub(e.Since) <= ro.opts.ExpectWindow {
+		// An earlier change's replacement, sent before the spec changed,
+		// may have bought an instance not listed yet: no second one beside
+		// it until it shows or the window passes (chaos seed 1338: three
+		// live instances in one slot under Describe lag).
+		if _, seen := ro.o.Seen[e.InstanceID]; e.InstanceID == "" || !seen {
+			up.create = nil
+			up.Status, up.Reason = StatusWaiting, fmt.Sprintf("a replacement for an earlier spec, created %s, is not listed yet", e.Since.UTC().Format(time.RFC3339))
+			return []Update{up}, true
+		}
+	}
 	if e, ok := ro.sn.replacements[key]; ok && e.Token == ReplacementToken(key.Region, key.Fleet, key.Slot, shape, e.Incarnation) {
 		if e.InstanceID == "" {
 			// The create ended without an answer: sent again, same token.
@@ -397,6 +439,12 @@ func (ro *rollout) inPlace(fp *FleetPlan, s *rolloutSlot, changes []Change) []Up
 			up.Reason = "the international site's ResetInstance takes no login (LoginConfiguration): a reset would leave the instance without its login; use strategy: replace"
 		case busyWith != "":
 			up.Status, up.Reason = StatusLater, "after "+busyWith+" (one change at a time per instance)"
+			if ro.o.Lookups == nil {
+				// The service may refuse the bundle change (a downgrade):
+				// the reset then goes on, and must have been asked about
+				// (chaos seed 115: it waited for an answer never asked).
+				fp.needs = append(fp.needs, lookupNeed{Kind: "blueprint", Instance: *in, Target: f.Spec.BlueprintID})
+			}
 		default:
 			ro.judgeInPlace(fp, &up, in)
 		}
@@ -507,6 +555,9 @@ func (ro *rollout) budget(fp *FleetPlan, r *Rollout, cands []*Update, pendingRep
 			} else {
 				up.Status = StatusLater
 				up.Reason = fmt.Sprintf("later: %d live instances of count %d + maxSurge %d; %s", ro.live+pendingReplacements+fp.Expected+len(fp.Creates), count, ro.maxSurge, up.Reason)
+				if n := ro.dups; n > 0 {
+					up.Reason = fmt.Sprintf("%s (%d duplicate instances, reported above, take the room: isolate them)", up.Reason, n)
+				}
 			}
 		default:
 			cost := 0

@@ -296,6 +296,10 @@ func (st *State) Settle(obs *Observation, window time.Duration) {
 		}
 		state, seen := obs.Seen[e.InstanceID]
 		switch {
+		case e.Replacement && obs.At.Sub(e.Since) <= window:
+			// Kept for the window even once listed: Describe lag may
+			// unlist it again, and its slot must not get another one
+			// beside it then (chaos seed 1338).
 		case seen && Live(state):
 			delete(st.s.Expectations, k)
 		case seen, obs.At.Sub(e.Since) > window:

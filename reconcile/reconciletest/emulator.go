@@ -41,6 +41,9 @@ type Emulator struct {
 	QuiesceTimeout time.Duration
 
 	mutations atomic.Int64
+	opsMu     sync.Mutex
+	ops       []Operation
+	opSeen    map[[2]string]bool // instance ID, RequestId
 
 	transport      *http.Transport
 	attemptTimeout atomic.Int64 // nanoseconds; 0 = none
@@ -221,15 +224,41 @@ func (e *Emulator) done(id string) {
 }
 
 // Mutations returns how many requests that could change the account
-// reached the server: CreateInstances without DryRun, IsolateInstances and
-// TerminateInstances, whatever they were answered.
+// reached the server: CreateInstances without DryRun, IsolateInstances,
+// TerminateInstances and the day-two actions that change instances,
+// whatever they were answered.
 func (e *Emulator) Mutations() int64 { return e.mutations.Load() }
 
-// count is the server's handler, counting mutations on the way in.
+// Operation is an operation the emulator started on an instance: a reset
+// or a bundle change that it carried out (whatever the client was told),
+// with its target as the request named it.
+type Operation struct {
+	Action     string
+	InstanceID string
+	// Target is the reset's BlueprintId or the bundle change's BundleId.
+	Target string
+	// RequestID is the LatestOperationRequestId the instance shows for it.
+	RequestID string
+	// At is the emulator's time when it started.
+	At time.Time
+}
+
+// Operations returns every reset and bundle change the emulator started,
+// in order: the ground truth of how often each instance was acted on,
+// which no client's view (a lost answer, a timeout) can hide.
+func (e *Emulator) Operations() []Operation {
+	e.opsMu.Lock()
+	defer e.opsMu.Unlock()
+	return slices.Clone(e.ops)
+}
+
+// count is the server's handler, counting mutations on the way in and
+// recording the operations it starts (Operations).
 func (e *Emulator) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer e.done(r.Header.Get(requestHeader))
-		switch r.Header.Get("X-TC-Action") {
+		action := r.Header.Get("X-TC-Action")
+		switch action {
 		case lighthouse.ActionCreateInstances:
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -237,11 +266,63 @@ func (e *Emulator) count(next http.Handler) http.Handler {
 			if json.Unmarshal(body, &req) != nil || !req.DryRun {
 				e.mutations.Add(1)
 			}
-		case lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances:
+		case lighthouse.ActionIsolateInstances, lighthouse.ActionTerminateInstances, lighthouse.ActionModifyInstancesRenewFlag, lighthouse.ActionRenewInstances:
 			e.mutations.Add(1)
+		case lighthouse.ActionResetInstance, lighthouse.ActionModifyInstancesBundle:
+			e.mutations.Add(1)
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				InstanceId            string
+				InstanceIds           []string
+				BlueprintId, BundleId string
+			}
+			_ = json.Unmarshal(body, &req)
+			ids := req.InstanceIds
+			if req.InstanceId != "" {
+				ids = []string{req.InstanceId}
+			}
+			before := e.latest(ids)
+			next.ServeHTTP(w, r)
+			e.recordOps(action, ids, before, req.BlueprintId+req.BundleId)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// latest is the LatestOperation and LatestOperationRequestId of each of
+// ids, as the emulator holds them.
+func (e *Emulator) latest(ids []string) map[string][2]string {
+	out := map[string][2]string{}
+	for _, in := range e.Server.Instances() {
+		if slices.Contains(ids, in.InstanceId) {
+			out[in.InstanceId] = [2]string{in.LatestOperation, in.LatestOperationRequestId}
+		}
+	}
+	return out
+}
+
+// recordOps records, for each of ids whose latest operation is now action
+// with another RequestId than before, that the emulator started it. A
+// concurrent call on the same instance may be the one that acted; each
+// operation is recorded once, by its RequestId.
+func (e *Emulator) recordOps(action string, ids []string, before map[string][2]string, target string) {
+	after := e.latest(ids)
+	now := e.Clock.Now()
+	e.opsMu.Lock()
+	defer e.opsMu.Unlock()
+	if e.opSeen == nil {
+		e.opSeen = map[[2]string]bool{}
+	}
+	for _, id := range ids {
+		a := after[id]
+		if a[0] != action || a[1] == before[id][1] || e.opSeen[[2]string{id, a[1]}] {
+			continue
+		}
+		e.opSeen[[2]string{id, a[1]}] = true
+		e.ops = append(e.ops, Operation{Action: action, InstanceID: id, Target: target, RequestID: a[1], At: now})
+	}
 }
 
 // StartEmulator serves an emulator for cfg (Credentials, Clock and
