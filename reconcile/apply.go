@@ -339,7 +339,8 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			case ok:
 				listed, state, name = true, in.State, in.Name
 			default:
-				return r.vanished(fp, fr, c, inc, token, id, now)
+				r.state.recordShape(id, fp.Region, c.hidden, resp.RequestId, now)
+				return r.vanished(fp, fr, c, inc, token, id, replacement, now)
 			}
 		}
 		if dead[id] || listed && !Live(state) {

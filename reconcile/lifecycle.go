@@ -138,10 +138,12 @@ func shortDuration(d time.Duration) string {
 // (the service still answers a replayed token with it), or not listed yet.
 // The slot waits, as for any create whose instance is not listed, until
 // the expectation window ends; a new server is bought then if the
-// instance is still missing. It is not counted as created.
-func (r *Reconciler) vanished(fp *FleetPlan, fr *FleetResult, c Create, inc int, token, id string, now time.Time) bool {
+// instance is still missing. It is not counted as created. A rollout's
+// replacement keeps its replacement expectation, so that no other
+// replacement goes beside it meanwhile (rollout chaos seed 1338).
+func (r *Reconciler) vanished(fp *FleetPlan, fr *FleetResult, c Create, inc int, token, id string, replacement bool, now time.Time) bool {
 	key := SlotKey{fp.Region, fp.Fleet, c.Slot}
-	r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, InstanceID: id, Since: now})
+	r.state.expect(Expectation{SlotKey: key, Incarnation: inc, Token: token, InstanceID: id, Since: now, Replacement: replacement})
 	w := Waiting{Slot: c.Slot, InstanceID: id, Since: now, Until: now.Add(r.opts.Diff.ExpectWindow)}
 	r.log.Warn("the token returned an instance that is not listed; the slot waits", "fleet", fp.Fleet, "slot", c.Slot, "instance", id,
 		"incarnation", inc, "newServerAt", w.Until.UTC().Format(time.RFC3339))
