@@ -83,6 +83,10 @@ var (
 	rolloutStrategies = []string{spec.UpdateInPlace, spec.UpdateInPlace, spec.UpdateReplace, spec.UpdateReplace, spec.UpdateReport}
 )
 
+// outsideReplacementHidden is the rollout's own condition outside the
+// guarantees (docs/design.md 11.5).
+const outsideReplacementHidden = "a replacement hidden by describe lag from a runner without its state, across a spec change"
+
 // rolloutChanges are the spec changes a step can make.
 var rolloutChanges = []string{"blueprint", "blueprint", "bundle", "bundle", "zone", "renewFlag", "strategy", "count", "bounds", "minReady"}
 
@@ -244,6 +248,14 @@ func drawRollout(seed int64) *rolloutPlan {
 	}
 	if p.cfg.TokenMismatch == emulator.TokenCreateNew && (p.maxLag > 0 || twoWithDaemon) && slices.ContainsFunc(p.steps, func(s rolloutStep) bool { return s.kind == stepSpec }) {
 		p.outside = append(p.outside, outsideBundle)
+	}
+	// A replacement carries its shape in its token: after a spec change, a
+	// runner without the State of the one that created it, while Describe
+	// lag hides it, cannot know of it and buys the new shape beside it
+	// (docs/design.md 11.5; seed 2695).
+	if p.maxLag > 0 && oneShots && slices.ContainsFunc(p.defs, func(d rolloutDef) bool { return d.strategy == spec.UpdateReplace }) &&
+		slices.ContainsFunc(p.steps, func(s rolloutStep) bool { return s.kind == stepSpec }) {
+		p.outside = append(p.outside, outsideReplacementHidden)
 	}
 	return p
 }

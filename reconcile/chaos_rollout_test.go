@@ -60,7 +60,14 @@ var chaosRolloutN = flag.Int("chaos.rollout", 200, "number of rollout chaos scen
 // a replacement for an earlier spec unlisted again by Describe lag got a
 // third instance beside it (State.Settle keeps replacement expectations
 // for the window; replace waits for an earlier spec's).
-var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338}
+// 2695: the same across a spec change for a runner without state
+// (outside: outsideReplacementHidden); 3471, 4365: a bundle change sent on
+// an instance whose reset had failed hid the failure and let the reset go
+// again (failedStays covers either action); 5326: a replacement deleted out
+// of band under TokenGone return-original was created again with its
+// token forever (the next attempt gets its own); 5221, 5402: found before
+// those fixes, pass since.
+var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338, 2695, 3471, 4365, 5221, 5326, 5402}
 
 var rolloutStats struct {
 	scenarios, outside, runs, resets, bundles, replacements, renewFlags, isolatedReplaced, lost, opFailures,
@@ -550,6 +557,9 @@ func (s *rolloutScenario) settle(who string, bound int) bool {
 	for run := 0; run < bound; run++ {
 		before := s.view()
 		s.apply(who, s.daemon)
+		if who == "converge" {
+			rolloutStats.convergeRuns.Add(1)
+		}
 		s.check(fmt.Sprintf("%s run %d", who, run), before, 1)
 		if s.done() {
 			return true

@@ -147,9 +147,9 @@ func (op Op) shown(in Instance) bool {
 //     the window (or at a time the site does not show) is failed; SUCCESS
 //     within the window is wait (it may be another runner's for this
 //     change); anything else is send.
-//   - last, whatever the intent: a reset or bundle change whose latest
-//     operation is a FAILED one of the same action is never sent
-//     (failedStays), however old the failure.
+//   - last, whatever the intent: a reset or bundle change is never sent
+//     while the instance's latest operation is a FAILED reset or bundle
+//     change (failedStays), however old the failure.
 func Judge(in Instance, op Op, intent *OpIntent, now time.Time, window time.Duration) Judgement {
 	if in.LatestOperationState == lighthouse.OperationOperating {
 		return Judgement{VerdictRunning, fmt.Sprintf("%s is in progress on %s (RequestId %s)", orNone(in.LatestOperation), in.ID, orNone(in.LatestOperationRequestID))}
@@ -164,7 +164,7 @@ func Judge(in Instance, op Op, intent *OpIntent, now time.Time, window time.Dura
 		j = judgeStateless(in, op, now, window)
 	}
 	if j.Verdict == VerdictSend && failedStays(in, op) {
-		return Judgement{VerdictFailed, fmt.Sprintf("a %s of %s failed (RequestId %s) and is still its latest operation; whichever change it was for, it is not sent again while it is: look at the instance, then clear the failure by an operation on it (a reboot will do)", actionName(op.Action), in.ID, orNone(in.LatestOperationRequestID))}
+		return Judgement{VerdictFailed, fmt.Sprintf("a %s of %s failed (RequestId %s) and is still its latest operation; whichever change it was for, no reset or bundle change is sent while it is: look at the instance, then clear the failure by an operation on it (a reboot will do)", actionName(in.LatestOperation), in.ID, orNone(in.LatestOperationRequestID))}
 	}
 	return j
 }
@@ -178,8 +178,13 @@ func Judge(in Instance, op Op, intent *OpIntent, now time.Time, window time.Dura
 // 242): a runner with state sent a reset again after another runner's
 // reset for the same change failed and the window passed. A failed renewal
 // changed nothing and has its own rule (Op.retryable).
+//
+// Either failure blocks either action: a bundle change sent on an instance
+// whose reset failed became its latest operation, hid the failure, and let
+// the reset go again (chaos seed 3471).
 func failedStays(in Instance, op Op) bool {
-	return op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed
+	return op.Action != lighthouse.ActionRenewInstances && in.LatestOperationState == lighthouse.OperationFailed &&
+		(in.LatestOperation == lighthouse.ActionResetInstance || in.LatestOperation == lighthouse.ActionModifyInstancesBundle)
 }
 
 // judgeIntent is Judge with an intent of the instance and action.

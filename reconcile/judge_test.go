@@ -99,6 +99,7 @@ func TestJudgeCases(t *testing.T) {
 		{"hidden reset, no intent, reset since the record", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-new", old), withKnown(hidden, "r-prev"), nil, reconcile.VerdictDone},
 		{"no intent, a reset failed recently", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", recent), reset, nil, reconcile.VerdictFailed},
 		{"no intent, a reset failed long ago (chaos seed 242)", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", old), reset, nil, reconcile.VerdictFailed},
+		{"no intent, a bundle change failed: no reset either (chaos seed 3471)", withOp(before(), lighthouse.ActionModifyInstancesBundle, lighthouse.OperationFailed, "r-x", old), reset, nil, reconcile.VerdictFailed},
 		{"no intent, a reset failed at a time not shown (intl)", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationFailed, "r-x", time.Time{}), reset, nil, reconcile.VerdictFailed},
 		{"no intent, another runner's reset to elsewhere just ended", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-x", recent), reset, nil, reconcile.VerdictWait},
 		{"no intent, an old reset", withOp(before(), lighthouse.ActionResetInstance, lighthouse.OperationSuccess, "r-x", old), reset, nil, reconcile.VerdictSend},
@@ -260,7 +261,7 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 		switch {
 		case judgeNow.Before(since.Add(judgeWindow)):
 			want = reconcile.VerdictWait
-		case op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed:
+		case blockedByFailure(op, in):
 			// A failure before the intent still blocks (failedStays).
 			want = reconcile.VerdictFailed
 		}
@@ -290,10 +291,17 @@ func checkJudgement(t *testing.T, where string, op reconcile.Op, in reconcile.In
 			t.Errorf("nothing of this action shows and no intent: must send: %s", where)
 		}
 	}
-	if v == reconcile.VerdictSend && op.Action != lighthouse.ActionRenewInstances && in.LatestOperation == op.Action && in.LatestOperationState == lighthouse.OperationFailed {
-		t.Errorf("sent again while a failure of this action is the latest operation: %s", where)
+	if v == reconcile.VerdictSend && blockedByFailure(op, in) {
+		t.Errorf("sent while a failed reset or bundle change is the latest operation: %s", where)
 	}
 	if v == reconcile.VerdictSend && sameChange && it.Failed == "" && in.LatestOperationRequestID != it.PrevRequestID && !renewRetry {
 		t.Errorf("sent again although an operation started since the intent: %s", where)
 	}
+}
+
+// blockedByFailure: no reset or bundle change is sent while the latest
+// operation is a failed reset or bundle change (chaos seeds 242, 3471).
+func blockedByFailure(op reconcile.Op, in reconcile.Instance) bool {
+	return op.Action != lighthouse.ActionRenewInstances && in.LatestOperationState == lighthouse.OperationFailed &&
+		(in.LatestOperation == lighthouse.ActionResetInstance || in.LatestOperation == lighthouse.ActionModifyInstancesBundle)
 }

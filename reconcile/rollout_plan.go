@@ -351,7 +351,17 @@ func (ro *rollout) replace(s *rolloutSlot, changes []Change) (ups []Update, pend
 		}
 		return []Update{up}, false
 	}
+	// A replacement of this shape that died (LAUNCH_FAILED, isolated) or
+	// was never listed within the window is a dead attempt: the next one
+	// has its own token, or the token would return the dead one forever
+	// (chaos seed 5326: deleted out of band, TokenGone return-original).
 	attempt := 0
+	if e, ok := ro.sn.replacements[key]; ok && e.InstanceID != "" && e.Token == ReplacementToken(key.Region, key.Fleet, key.Slot, shape, e.Incarnation) {
+		st, seen := ro.o.Seen[e.InstanceID]
+		if seen && !Live(st) || !seen && ro.now.Sub(e.Since) > ro.opts.ExpectWindow {
+			attempt = e.Incarnation + 1
+		}
+	}
 	var dead []string
 	for _, d := range s.dead {
 		dead = append(dead, d.ID)

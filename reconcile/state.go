@@ -295,11 +295,18 @@ func (st *State) Settle(obs *Observation, window time.Duration) {
 			continue
 		}
 		state, seen := obs.Seen[e.InstanceID]
+		if e.Replacement {
+			// A replacement's is kept for the window even once listed:
+			// Describe lag may unlist it again, and its slot must not get
+			// another one beside it then (chaos seed 1338). One that died
+			// or never showed is kept as the attempt to move past (the
+			// rollout's replace), until the next attempt's takes its place.
+			if seen && Live(state) && obs.At.Sub(e.Since) > window {
+				delete(st.s.Expectations, k)
+			}
+			continue
+		}
 		switch {
-		case e.Replacement && obs.At.Sub(e.Since) <= window:
-			// Kept for the window even once listed: Describe lag may
-			// unlist it again, and its slot must not get another one
-			// beside it then (chaos seed 1338).
 		case seen && Live(state):
 			delete(st.s.Expectations, k)
 		case seen, obs.At.Sub(e.Since) > window:
