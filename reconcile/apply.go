@@ -10,6 +10,10 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
+// ErrNotPriced is returned by Apply for what Observe returned: its creates
+// were not priced, so no guard on spend could hold them.
+var ErrNotPriced = errors.New("reconcile: Apply was given what Observe made, which is unpriced; apply a Plan")
+
 // ErrOverLimit is returned by Apply for a plan that exceeds a guard; it
 // creates nothing. The plan's Violations say which and by how much.
 var ErrOverLimit = errors.New("the plan exceeds a safety limit; nothing was created (review the plan, then raise the limit or allow the plan over it)")
@@ -108,6 +112,9 @@ func (r *Result) OK() bool {
 // loses at most the create in flight, whose token the next run replays.
 func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*Result, error) {
 	res := &Result{FormatVersion: FormatVersion}
+	if p.unpriced {
+		return res, ErrNotPriced
+	}
 	if len(p.Violations) > 0 && !allowOverLimit {
 		return res, ErrOverLimit
 	}
@@ -325,7 +332,7 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		}
 		id := resp.InstanceIdSet[0]
 		state, listed := seen[id]
-		name := ""
+		byID := false // looked up by its ID just now, not listed by the sweep
 		if !listed && !dead[id] {
 			// Not in this plan's sweep: a new instance, or one the token
 			// made before that is gone (deleted by hand) or not listed
@@ -335,9 +342,9 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			switch {
 			case err != nil:
 				r.log.Warn("could not look the created instance up; counted as created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "err", err)
-				listed, state, name = true, lighthouse.StatePending, req.InstanceName
+				listed, state, byID = true, lighthouse.StatePending, true
 			case ok:
-				listed, state, name = true, in.State, in.Name
+				listed, state, byID = true, in.State, true
 			default:
 				r.state.recordShape(id, fp.Region, c.hidden, resp.RequestId, now)
 				return r.vanished(fp, fr, c, inc, token, id, replacement, now)
@@ -350,9 +357,11 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			inc++
 			continue
 		}
-		if listed && name != req.InstanceName {
-			// The token maps to a live instance that no longer carries the
-			// slot's name (renamed by hand): that incarnation is spent.
+		if listed && !byID {
+			// The token maps to a live instance the sweep listed under
+			// another name than the slot's (renamed by hand): that
+			// incarnation is spent. One not in the sweep is the create's
+			// own, whatever DescribeInstances calls it a moment later.
 			r.log.Warn("token maps to a live instance under another name", "fleet", fp.Fleet, "slot", c.Slot, "instance", id)
 			advance(inc + 1)
 			inc++

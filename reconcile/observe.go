@@ -28,12 +28,15 @@ type Instance struct {
 	TagFleet string `json:"tagFleet,omitempty"`
 	TagSlot  int    `json:"tagSlot"`
 
-	Zone        string    `json:"zone,omitempty"`
-	BundleID    string    `json:"bundleId,omitempty"`
-	BlueprintID string    `json:"blueprintId,omitempty"`
-	RenewFlag   string    `json:"renewFlag,omitempty"`
-	Created     time.Time `json:"created,omitzero"`
-	Expires     time.Time `json:"expires,omitzero"`
+	Zone        string `json:"zone,omitempty"`
+	BundleID    string `json:"bundleId,omitempty"`
+	BlueprintID string `json:"blueprintId,omitempty"`
+	RenewFlag   string `json:"renewFlag,omitempty"`
+	// PublicIPs are the instance's public addresses, for people (a status
+	// page); nothing decides on them.
+	PublicIPs []string  `json:"publicIps,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
 	// Operating reports an operation in progress (LatestOperationState
 	// OPERATING): the instance must not be acted on now.
 	Operating bool `json:"operating,omitempty"`
@@ -41,14 +44,12 @@ type Instance struct {
 	// What the day-two engine reads (operation.go): the latest operation
 	// on the instance as DescribeInstances shows it (LatestOperation*; the
 	// international site shows no start time, which is then zero), its
-	// login key IDs (sorted), public IP, InstanceRestrictState and
-	// IsolatedTime.
+	// login key IDs (sorted), InstanceRestrictState and IsolatedTime.
 	LatestOperation          string    `json:"latestOperation,omitempty"`
 	LatestOperationState     string    `json:"latestOperationState,omitempty"`
 	LatestOperationRequestID string    `json:"latestOperationRequestId,omitempty"`
 	LatestOperationStarted   time.Time `json:"latestOperationStarted,omitzero"`
 	KeyIDs                   []string  `json:"keyIds,omitempty"`
-	PublicIP                 string    `json:"publicIp,omitempty"`
 	RestrictState            string    `json:"restrictState,omitempty"`
 	Isolated                 time.Time `json:"isolated,omitzero"`
 }
@@ -136,9 +137,7 @@ func instanceOf(li *lighthouse.Instance) Instance {
 	if len(li.LoginSettings.KeyIds) > 0 {
 		in.KeyIDs = slices.Sorted(slices.Values(li.LoginSettings.KeyIds))
 	}
-	if len(li.PublicAddresses) > 0 {
-		in.PublicIP = li.PublicAddresses[0]
-	}
+	in.PublicIPs = li.PublicAddresses
 	in.RestrictState = li.InstanceRestrictState
 	return in
 }
