@@ -1,13 +1,11 @@
 package reconcile_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,15 +42,7 @@ func TestChaosRenewKill(t *testing.T) {
 		t.Skip("renewal SIGKILL chaos off (-short or -chaos.renewkill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRenewKill); s++ {
-			seeds = append(seeds, s)
-		}
-	}
-	for _, seed := range seeds {
+	for _, seed := range chaosSeeds(*chaosRenewKill) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			renewKillScenario(t, bin, seed)
@@ -97,24 +87,10 @@ func renewKillScenario(t *testing.T, bin string, seed int64) {
 		if withState {
 			args = append(args, "--state-dir", stateDir)
 		}
-		cmd := exec.Command(bin, append(args, dir)...)
-		cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if killAfter >= 0 {
-			timer := time.AfterFunc(killAfter, func() { cmd.Process.Kill() })
-			defer timer.Stop()
-		}
-		err := cmd.Wait()
-		if killAfter < 0 && err != nil && cmd.ProcessState.ExitCode() != 1 {
-			s.fatalf("lightkeeper exited %v: %s", err, stderr.String())
-		}
+		stdout, err := s.runKillable(bin, append(args, dir), killAfter)
 		var waits []string
 		var rep reconcile.Report
-		if killAfter < 0 && json.Unmarshal(stdout.Bytes(), &rep) == nil && rep.Plan != nil {
+		if killAfter < 0 && json.Unmarshal(stdout, &rep) == nil && rep.Plan != nil {
 			for _, fp := range rep.Plan.Fleets {
 				for _, rn := range fp.Renewals {
 					if rn.Verdict != reconcile.RenewSend {
@@ -246,5 +222,5 @@ func renewedLately(in lighthouse.Instance, now time.Time) bool {
 		return false
 	}
 	started, err := time.Parse(lighthouse.TimeLayout, *in.LatestOperationStartedTime)
-	return err == nil && now.Sub(started) < reconcile.DefaultExpectWindow+now.Sub(time.Now())+time.Minute
+	return err == nil && now.Sub(started) < reconcile.DefaultExpectWindow+time.Until(now)+time.Minute
 }

@@ -55,21 +55,13 @@ var renewStats struct {
 }
 
 func TestChaosRenew(t *testing.T) {
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRenewN); s++ {
-			seeds = append(seeds, s)
-		}
-	}
 	t.Cleanup(func() {
 		s := &renewStats
 		t.Logf("renewal chaos: %d scenarios: %d runs (%d with two runners, %d killed around a RenewInstances), %d faults; %d renewals sent, %d with an unknown outcome, %d refused; %d instances expired on purpose, %d expiries without a clean run in their window; no renewal twice for one expiry, no expiry of a renewing fleet after a clean run in its window",
 			s.scenarios.Load(), s.runs.Load(), s.twoRunners.Load(), s.kills.Load(), s.faults.Load(), s.renewed.Load(), s.ambiguous.Load(), s.refused.Load(),
 			s.expiredOnPurpose.Load(), s.shutdownExcused.Load())
 	})
-	for _, seed := range seeds {
+	for _, seed := range chaosSeeds(*chaosRenewN) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			renewScenario(t, seed)
