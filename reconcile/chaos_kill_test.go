@@ -70,7 +70,8 @@ func TestChaosKill(t *testing.T) {
 		t.Skip("SIGKILL chaos off (-short or -chaos.kill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	for _, seed := range chaosSeeds(*chaosKill) {
+	seeds := chaosSeeds(*chaosKill, nil)
+	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			killScenario(t, bin, seed)
@@ -120,7 +121,10 @@ func killScenario(t *testing.T, bin string, seed int64) {
 		if withState && stateDir != "" {
 			args = append(args, "--state-dir", stateDir)
 		}
-		_, err := s.runKillable(bin, append(args, dir), killAfter)
+		stderr, err := runKilled(t, bin, append(args, dir), killAfter)
+		if err != nil && killAfter < 0 {
+			s.fatalf("lightkeeper exited %v: %s", err, stderr)
+		}
 		return fmt.Sprintf("state %v kill %v: %v", withState && stateDir != "", killAfter, err)
 	}
 	for round := range 3 + rng.IntN(4) {
@@ -162,38 +166,25 @@ func killScenario(t *testing.T, bin string, seed int64) {
 	s.logTrace()
 }
 
-// runKillable runs the built binary with args against the scenario's
-// emulator and, when killAfter >= 0, kills it with SIGKILL after
-// killAfter. A run that is not killed must end with exit 0 or 1. It
-// returns what the binary printed on its standard output and how it ended.
-func (s *scenario) runKillable(bin string, args []string, killAfter time.Duration) ([]byte, error) {
+// runKilled runs the lightkeeper binary with args against the emulator and
+// kills it with SIGKILL after killAfter (never, when negative). It returns
+// its standard error and the error of its end: nil for exit status 0, and
+// for 1 (the run reported failures) when it was not to be killed.
+func runKilled(t *testing.T, bin string, args []string, killAfter time.Duration) (string, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+s.t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if killAfter >= 0 {
 		timer := time.AfterFunc(killAfter, func() { cmd.Process.Kill() })
 		defer timer.Stop()
 	}
 	err := cmd.Wait()
-	if killAfter < 0 && err != nil && cmd.ProcessState.ExitCode() != 1 {
-		s.fatalf("lightkeeper exited %v: %s", err, stderr.String())
+	if killAfter < 0 && cmd.ProcessState.ExitCode() == 1 {
+		return stderr.String(), nil
 	}
-	return stdout.Bytes(), err
-}
-
-// chaosSeeds are the seeds a chaos test runs: -chaos.seed alone, or n
-// from -chaos.from.
-func chaosSeeds(n int) []int64 {
-	if *chaosSeed != 0 {
-		return []int64{*chaosSeed}
-	}
-	var seeds []int64
-	for s := *chaosFrom; s < *chaosFrom+int64(n); s++ {
-		seeds = append(seeds, s)
-	}
-	return seeds
+	return stderr.String(), err
 }

@@ -61,7 +61,10 @@ func TestChaosRenew(t *testing.T) {
 			s.scenarios.Load(), s.runs.Load(), s.twoRunners.Load(), s.kills.Load(), s.faults.Load(), s.renewed.Load(), s.ambiguous.Load(), s.refused.Load(),
 			s.expiredOnPurpose.Load(), s.shutdownExcused.Load())
 	})
-	for _, seed := range chaosSeeds(*chaosRenewN) {
+	// Pinned: 643 (an intent from a moved expiry marked failed, the
+	// instance never renewed again), 52, 792 and 809 (the checker's own
+	// bookkeeping of expiries the scenario moves).
+	for _, seed := range chaosSeeds(*chaosRenewN, []int64{52, 643, 792, 809}) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			renewScenario(t, seed)

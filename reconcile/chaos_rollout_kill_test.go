@@ -1,13 +1,11 @@
 package reconcile_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,14 +36,7 @@ func TestChaosRolloutKill(t *testing.T) {
 		t.Skip("rollout SIGKILL chaos off (-short or -chaos.rolloutkill 0)")
 	}
 	bin := lightkeeperBinary(t)
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRolloutKill); s++ {
-			seeds = append(seeds, s)
-		}
-	}
+	seeds := chaosSeeds(*chaosRolloutKill, nil)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
@@ -104,20 +95,9 @@ func rolloutKillScenario(t *testing.T, bin string, seed int64) {
 		if withState && stateDir != "" {
 			args = append(args, "--state-dir", stateDir)
 		}
-		cmd := exec.Command(bin, append(args, dir)...)
-		cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID=AKIDtest", "TENCENTCLOUD_SECRET_KEY=secret", "HOME="+t.TempDir(), "NO_COLOR=1", "LIGHTKEEPER_ENDPOINT=", "LIGHTKEEPER_SITE=")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if killAfter >= 0 {
-			timer := time.AfterFunc(killAfter, func() { cmd.Process.Kill() })
-			defer timer.Stop()
-		}
-		err := cmd.Wait()
-		if killAfter < 0 && err != nil && cmd.ProcessState.ExitCode() != 1 {
-			s.fatalf("lightkeeper exited %v: %s", err, stderr.String())
+		stderr, err := runKilled(t, bin, append(args, dir), killAfter)
+		if err != nil && killAfter < 0 {
+			s.fatalf("lightkeeper exited %v: %s", err, stderr)
 		}
 		return fmt.Sprintf("state %v kill %v: %v", withState && stateDir != "", killAfter, err)
 	}

@@ -66,8 +66,14 @@ var chaosRolloutN = flag.Int("chaos.rollout", 200, "number of rollout chaos scen
 // again (failedStays covers either action); 5326: a replacement deleted out
 // of band under TokenGone return-original was created again with its
 // token forever (the next attempt gets its own); 5221, 5402: found before
-// those fixes, pass since.
-var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338, 2695, 3471, 4365, 5221, 5326, 5402}
+// those fixes, pass since; 6541: two runners in the same moment each took
+// maxUnavailable (the bound is per runner, docs/design.md 11.4); 6864: a
+// count raised beside replacements made under a larger maxSurge (the
+// ceiling holds once the fleet reached its count); 8410: the end judged by
+// a runner without the State, which saw minReady start again and no pause;
+// 8590: a replacement hidden by Describe lag from a runner without state
+// across a spec change, beside the daemon (outsideReplacementHidden).
+var rolloutRegressions = []int64{56, 115, 242, 271, 287, 416, 685, 793, 888, 1338, 2695, 3471, 4365, 5221, 5326, 5402, 6541, 6864, 8410, 8590}
 
 var rolloutStats struct {
 	scenarios, outside, runs, resets, bundles, replacements, renewFlags, isolatedReplaced, lost, opFailures,
@@ -75,19 +81,7 @@ var rolloutStats struct {
 }
 
 func TestChaosRollout(t *testing.T) {
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosRolloutN); s++ {
-			seeds = append(seeds, s)
-		}
-		for _, s := range rolloutRegressions {
-			if s < *chaosFrom || s >= *chaosFrom+int64(*chaosRolloutN) {
-				seeds = append(seeds, s)
-			}
-		}
-	}
+	seeds := chaosSeeds(*chaosRolloutN, rolloutRegressions)
 	t.Cleanup(func() {
 		s := &rolloutStats
 		t.Logf("rollout chaos: %d scenarios (%d outside the create guarantees): %d runs, %d plan-only; %d resets, %d bundle changes, %d replacements, %d renew-flag changes, %d replaced instances isolated; %d answers lost or unknown, %d operations failed (%d pauses), %d updates not sent at the last check of the bounds; %d spec changes (%d during a rollout); %d scenarios converged in %d daemon runs",
@@ -477,7 +471,9 @@ func (s *rolloutScenario) check(where string, before map[string]slotView, runner
 		if runners == 0 {
 			continue
 		}
-		floor := d.count - d.maxUnavailable
+		// Runners acting in the same moment each take the budget from what
+		// they saw (docs/design.md 11.4; seed 6541).
+		floor := d.count - runners*d.maxUnavailable
 		if d.strategy == spec.UpdateReport {
 			floor = servedBefore
 		}
@@ -485,7 +481,13 @@ func (s *rolloutScenario) check(where string, before map[string]slotView, runner
 			s.fatalf("bounded disruption after %s: fleet %s serves %d slots (before: %d), floor %d (count %d, maxUnavailable %d)\n%s",
 				where, d.name, served, servedBefore, floor, d.count, d.maxUnavailable, describeView(v))
 		}
-		ceiling := d.count + d.maxSurge
+		ceiling := d.count + runners*d.maxSurge
+		if !s.reached[d.key()] {
+			// The bound holds once the fleet has reached its count: a count
+			// raised beside replacements made under the old bounds fills its
+			// new slots first (seed 6864).
+			ceiling = max(ceiling, liveBefore+d.count)
+		}
 		if len(s.p.outside) > 0 {
 			ceiling += runners * d.count // a create outside the guarantee may buy one per slot per runner (5.7)
 		}
@@ -569,10 +571,14 @@ func (s *rolloutScenario) settle(who string, bound int) bool {
 	return false
 }
 
-// done reports whether a fresh plan has nothing left to do but what the
+// done reports whether the daemon's plan has nothing left to do but what the
 // strategies cannot do or a pause holds.
 func (s *rolloutScenario) done() bool {
-	p, err := reconcile.New(s.emu.Client, nil, s.opts).Plan(s.ctx, s.fleets)
+	// The daemon's view: it holds the State (the journal, when each
+	// instance became ready), as the runner that ends a rollout does; a
+	// runner without it would wait minReady again and could not tell a
+	// paused fleet (seed 8410).
+	p, err := s.daemon.Plan(s.ctx, s.fleets)
 	if err != nil {
 		return false
 	}
@@ -621,12 +627,12 @@ func (s *rolloutScenario) converge() {
 		if n := countState(s.emu.Server.Instances(), lighthouse.StateLaunchFailed) - failures; n > 0 && s.settle("converge", 4*n+4) {
 			// Launches failed on the way: each costs a few runs more.
 		} else {
-			p, _ := reconcile.New(s.emu.Client, nil, s.opts).Plan(s.ctx, s.fleets)
+			p, _ := s.daemon.Plan(s.ctx, s.fleets)
 			s.fatalf("no overshoot after: the rollouts did not end within %d daemon runs once faults stopped: %s\n%s", bound, rolloutSummary(p), s.describeAll())
 		}
 	}
 	rolloutStats.converged.Add(1)
-	p, err := reconcile.New(s.emu.Client, nil, s.opts).Plan(s.ctx, s.fleets)
+	p, err := s.daemon.Plan(s.ctx, s.fleets)
 	if err != nil {
 		s.fatalf("final plan: %v", err)
 	}

@@ -61,19 +61,7 @@ var chaosStats struct {
 }
 
 func TestChaos(t *testing.T) {
-	var seeds []int64
-	if *chaosSeed != 0 {
-		seeds = []int64{*chaosSeed}
-	} else {
-		for s := *chaosFrom; s < *chaosFrom+int64(*chaosN); s++ {
-			seeds = append(seeds, s)
-		}
-		for _, s := range seedRegressions {
-			if s < *chaosFrom || s >= *chaosFrom+int64(*chaosN) {
-				seeds = append(seeds, s)
-			}
-		}
-	}
+	seeds := chaosSeeds(*chaosN, seedRegressions)
 	t.Cleanup(func() {
 		s := &chaosStats
 		t.Logf("chaos: %d scenarios (%d outside the guaranteed conditions): %d runs, %d plan-only, %d created, %d ambiguous, %d refused, %d isolated, %d LAUNCH_FAILED, %d faults, %d deletions, %d spec changes; %d duplicate instances (all outside the guarantee, all reported), %d orphans reported; convergence took %d daemon runs",
@@ -120,4 +108,22 @@ func (s *scenario) logTrace() {
 
 func (s *scenario) logf(format string, args ...any) {
 	s.trace = append(s.trace, fmt.Sprintf("[%s] ", s.emu.Clock.Now().Sub(reconciletest.Epoch))+fmt.Sprintf(format, args...))
+}
+
+// chaosSeeds is the seeds a chaos suite runs: -chaos.seed alone, else n
+// seeds from -chaos.from and the regressions outside them.
+func chaosSeeds(n int, regressions []int64) []int64 {
+	if *chaosSeed != 0 {
+		return []int64{*chaosSeed}
+	}
+	var seeds []int64
+	for s := *chaosFrom; s < *chaosFrom+int64(n); s++ {
+		seeds = append(seeds, s)
+	}
+	for _, s := range regressions {
+		if s < *chaosFrom || s >= *chaosFrom+int64(n) {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
 }

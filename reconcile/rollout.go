@@ -161,17 +161,6 @@ func (u *Update) counted() bool {
 	return false
 }
 
-// disruptive reports whether u takes its instance out of service.
-func (u *Update) disruptive() bool {
-	switch u.Action {
-	case UpdateModifyBundle, UpdateReset:
-		return true
-	case UpdateReplace:
-		return u.IsolateFirst
-	}
-	return false
-}
-
 // hiddenHash is the hash of what a fleet gives its instances that
 // DescribeInstances cannot show: the containers and where the password is
 // read (never the password). The State records it for each instance

@@ -262,9 +262,7 @@ func (ro *rollout) plan(fp *FleetPlan) {
 		} else {
 			ups = ro.inPlace(fp, s, changes)
 		}
-		for i := range ups {
-			r.Updates = append(r.Updates, ups[i])
-		}
+		r.Updates = append(r.Updates, ups...)
 	}
 	if unrecorded > 0 {
 		fp.Notes = appendOnce(fp.Notes, fmt.Sprintf("for %s of this fleet lightkeeper has no record of the containers and password source it was given (created without this state directory, or by someone else): taken to be the spec's, so a change of those alone is not rolled out there",
