@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,17 +159,9 @@ func renewKillScenario(t *testing.T, bin string, seed int64) {
 			srv.InjectFault(emulator.Fault{Kind: emulator.FaultDelay, Action: lighthouse.ActionRenewInstances, Probability: 0.6, Delay: time.Duration(20+rng.IntN(200)) * time.Millisecond})
 		}
 		truth := s.truth()
-		two := rng.IntN(3) == 0
-		kills := []time.Duration{time.Duration(rng.IntN(400)) * time.Millisecond, time.Duration(rng.IntN(400)) * time.Millisecond}
-		var wg sync.WaitGroup
-		var logs [2]string
-		wg.Go(func() { logs[0] = run(rng.IntN(4) != 0, kills[0]) })
-		if two {
-			wg.Go(func() { logs[1] = run(false, kills[1]) })
-		}
-		wg.Wait()
+		logs, runners := killRound(rng, run, rng.IntN(4) != 0)
 		s.logf("round %d: %s | %s; %d renewals", round, logs[0], logs[1], len(srv.RenewalLog()))
-		s.check(fmt.Sprintf("round %d", round), truth, 1+btoi(two))
+		s.check(fmt.Sprintf("round %d", round), truth, runners)
 		checkRenewals(fmt.Sprintf("round %d", round))
 		clock.Advance(opDelay + time.Second)
 		checkRenewals(fmt.Sprintf("round %d, its operations ended", round))
