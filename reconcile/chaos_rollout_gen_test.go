@@ -253,8 +253,8 @@ func drawRollout(seed int64) *rolloutPlan {
 	// runner without the State of the one that created it, while Describe
 	// lag hides it, cannot know of it and buys the new shape beside it
 	// (docs/design.md 11.5; seed 2695).
-	if p.maxLag > 0 && oneShots && slices.ContainsFunc(p.defs, func(d rolloutDef) bool { return d.strategy == spec.UpdateReplace }) &&
-		slices.ContainsFunc(p.steps, func(s rolloutStep) bool { return s.kind == stepSpec }) {
+	// (A spec step may turn any fleet's strategy to replace: seed 8590.)
+	if p.maxLag > 0 && oneShots && slices.ContainsFunc(p.steps, func(s rolloutStep) bool { return s.kind == stepSpec }) {
 		p.outside = append(p.outside, outsideReplacementHidden)
 	}
 	return p
