@@ -220,11 +220,15 @@ func following(cfg *Config) Following {
 }
 
 // limits are the reconcile limits of the limits key (no
-// maxMonthlySpend: no ceiling).
+// maxMonthlySpend or maxRenewalSpendPerRun: no ceiling).
 func (c *Config) limits() reconcile.Limits {
-	l := reconcile.Limits{MaxCreates: c.Limits.MaxCreatesPerRun, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: c.Limits.MaxIsolatesPerRun}
+	l := reconcile.Limits{MaxCreates: c.Limits.MaxCreatesPerRun, MaxMonthlySpend: reconcile.NoLimit, MaxIsolates: c.Limits.MaxIsolatesPerRun,
+		MaxRenewalSpend: reconcile.NoLimit}
 	if m := c.Limits.MaxMonthlySpend; m != nil {
 		l.MaxMonthlySpend = *m
+	}
+	if m := c.Limits.MaxRenewalSpendPerRun; m != nil {
+		l.MaxRenewalSpend = *m
 	}
 	l.MaxUpdates = c.Limits.MaxUpdatesPerRun
 	return l

@@ -41,6 +41,11 @@ func TestBuildLimits(t *testing.T) {
 		if b, err = build(cfg, testDeps, true); err != nil || b.opts.Limits.MaxMonthlySpend != tc.want {
 			t.Errorf("maxMonthlySpend %v: %v, MaxMonthlySpend %v, want %v", tc.spend, err, b.opts.Limits.MaxMonthlySpend, tc.want)
 		}
+		cfg.Limits.MaxMonthlySpend, cfg.Limits.MaxRenewalSpendPerRun = nil, tc.spend
+		if b, err = build(cfg, testDeps, true); err != nil || b.opts.Limits.MaxRenewalSpend != tc.want {
+			t.Errorf("maxRenewalSpendPerRun %v: %v, MaxRenewalSpend %v, want %v", tc.spend, err, b.opts.Limits.MaxRenewalSpend, tc.want)
+		}
+		cfg.Limits.MaxRenewalSpendPerRun = nil
 	}
 }
 

@@ -120,6 +120,9 @@ type Limits struct {
 	// MaxMonthlySpend caps the monthly price of what one cycle buys; nil
 	// means no ceiling.
 	MaxMonthlySpend *float64 `yaml:"maxMonthlySpend"`
+	// MaxRenewalSpendPerRun caps what the renewals of one cycle cost (fleets
+	// with charge.renewBefore); nil means no ceiling, 0 renews nothing.
+	MaxRenewalSpendPerRun *float64 `yaml:"maxRenewalSpendPerRun"`
 	// MaxIsolatesPerRun caps the isolations of one cycle; default 0.
 	MaxIsolatesPerRun int `yaml:"maxIsolatesPerRun"`
 	// MaxUpdatesPerRun caps the resets, bundle changes and replacements of

@@ -60,9 +60,20 @@ type env struct {
 // name under fleets/ to its content.
 func newEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
+	return newEnvConfig(t, files, nil)
+}
+
+// newEnvConfig is newEnv with the emulator's configuration changed by
+// configure (nil: as newEnv).
+func newEnvConfig(t *testing.T, files map[string]string, configure func(*emulator.Config)) *env {
+	t.Helper()
 	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	emu, err := emulator.New(emulator.Config{Credentials: map[string]string{"AKIDx": "k"}, Clock: clock,
-		RateLimits: emulator.NoRateLimits(), MaxClockSkew: -1})
+	cfg := emulator.Config{Credentials: map[string]string{"AKIDx": "k"}, Clock: clock,
+		RateLimits: emulator.NoRateLimits(), MaxClockSkew: -1}
+	if configure != nil {
+		configure(&cfg)
+	}
+	emu, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,12 +110,13 @@ lightkeeper_reconcile_runs_total{result="follower"} 0
 lightkeeper_reconcile_runs_total{result="held"} 0
 lightkeeper_reconcile_runs_total{result="partial"} 0
 lightkeeper_reconcile_runs_total{result="success"} 2
-# HELP lightkeeper_creates_total Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).
+# HELP lightkeeper_creates_total Creates of apply, by result: created, waiting (the token returned an instance DescribeInstances does not list: deleted by hand or not listed yet), ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).
 # TYPE lightkeeper_creates_total counter
 lightkeeper_creates_total{result="ambiguous"} 0
 lightkeeper_creates_total{result="created"} 3
 lightkeeper_creates_total{result="deferred"} 0
 lightkeeper_creates_total{result="failed"} 0
+lightkeeper_creates_total{result="waiting"} 0
 # HELP lightkeeper_git_fetches_total Syncs of the fleet repository by result: success, error.
 # TYPE lightkeeper_git_fetches_total counter
 lightkeeper_git_fetches_total{result="error"} 0

@@ -52,6 +52,8 @@ type metrics struct {
 	webhooks       *prometheus.CounterVec
 
 	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
+
+	life *lifecycleMetrics // lifecycle.go
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"fleet", "state"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
-			Help: "Creates of apply, by result: created, ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
+			Help: "Creates of apply, by result: created, waiting (the token returned an instance DescribeInstances does not list: deleted by hand or not listed yet), ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
 		}, []string{"result"}),
 		isolates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_isolates_total",
@@ -140,11 +142,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
+	m.life = newLifecycleMetrics()
+	for _, c := range m.life.collectors() {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
 	// Counters that are read as rates start at 0 for every known label.
 	for _, r := range []string{ResultSuccess, ResultPartial, ResultHeld, ResultError, ResultCanceled, ResultFollower} {
 		m.runs.WithLabelValues(r)
 	}
-	for _, r := range []string{"created", "ambiguous", "failed", "deferred"} {
+	for _, r := range []string{"created", "waiting", "ambiguous", "failed", "deferred"} {
 		m.creates.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "error"} {
@@ -171,12 +179,15 @@ func (m *metrics) observePlan(p, observed *reconcile.Plan) {
 	for _, fp := range p.Fleets {
 		now[fp.Fleet] = true
 	}
+	var gone []string
 	for name := range m.fleets {
 		if !now[name] {
 			m.fleet.DeletePartialMatch(prometheus.Labels{"fleet": name})
+			gone = append(gone, name)
 		}
 	}
 	m.fleets = now
+	m.life.observe(p, gone)
 	for _, fp := range observed.Fleets {
 		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected, "outdated": fp.Outdated} {
 			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))
@@ -202,6 +213,8 @@ func (m *metrics) observeResult(r *reconcile.Result) {
 		}
 	}
 	m.creates.WithLabelValues("created").Add(float64(r.Created))
+	m.creates.WithLabelValues("waiting").Add(float64(r.Waiting))
+	m.life.observeResult(r)
 	m.creates.WithLabelValues("ambiguous").Add(float64(r.Ambiguous))
 	m.creates.WithLabelValues("failed").Add(float64(failed - deferred))
 	m.creates.WithLabelValues("deferred").Add(float64(deferred))

@@ -136,6 +136,9 @@ func (o *outcome) errors(fleets []FleetStatus) []string {
 				errs = append(errs, fmt.Sprintf("fleet %q: %s", fs.Name, fs.Error))
 			}
 		}
+		for _, fp := range o.plan.Failing() {
+			errs = append(errs, fmt.Sprintf("fleet %q is failing: %s", fp.Fleet, fp.FailingText()))
+		}
 	}
 	if o.stateErr != nil {
 		errs = append(errs, fmt.Sprintf("state: %v (expectations may be lost on restart; tokens still make creates safe)", o.stateErr))

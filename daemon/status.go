@@ -150,10 +150,41 @@ type FleetStatus struct {
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// State is the fleet's state in one word: "ok", "converging" (fewer
 	// live instances than desired), "updating" (a rollout in progress),
-	// "paused" (a rollout stopped after a failure: a person must look) or
-	// "error".
+	// "paused" (a rollout stopped after a failure: a person must look),
+	// "error", "suspended" (spec.suspend: nothing is done for it) or
+	// "failing" (its launches keep failing).
 	State string `json:"state"`
+
+	// Suspended: spec.suspend; the fleet is observed and planned, and
+	// nothing is created, changed, renewed or isolated for it.
+	Suspended bool `json:"suspended,omitempty"`
+	// Failing: a slot's launches failed LaunchFailures (3 or more) times in
+	// a row; the cycle is not a success.
+	Failing        bool `json:"failing,omitempty"`
+	LaunchFailures int  `json:"launchFailures,omitempty"`
+	// NextExpiry is the earliest ExpiredTime of the fleet's live
+	// instances, and NextExpiring that instance.
+	NextExpiry   time.Time `json:"nextExpiry,omitzero"`
+	NextExpiring string    `json:"nextExpiring,omitempty"`
+	// Renewals counts the renewals the last plan made for the fleet
+	// (charge.renewBefore), Renewed those the service accepted and
+	// RenewFailures those that were not done; RenewFailures' sentences
+	// are in Waiting.
+	Renewals      int `json:"renewals,omitempty"`
+	Renewed       int `json:"renewed,omitempty"`
+	RenewFailures int `json:"renewFailures,omitempty"`
+	// Waiting says, a sentence each, what the fleet's slots wait for: an
+	// instance a create's token returned that DescribeInstances does not
+	// list (and when a new server is bought if it is still missing), or
+	// the end of a backoff after launch failures.
+	Waiting []string `json:"waiting,omitempty"`
 }
+
+// Fleet states beyond ok, converging and error (FleetStatus.State).
+const (
+	FleetSuspended = reconcile.ConditionSuspended
+	FleetFailing   = reconcile.ConditionFailing
+)
 
 // RolloutStatus is a fleet's rollout in the last plan and apply: the
 // plan's fleets[].rollout in a few numbers and words (Status.Plan has it
@@ -183,6 +214,10 @@ func (f FleetStatus) state() string {
 	switch {
 	case f.Error != "" || f.CreateFailures > 0:
 		return "error"
+	case f.Suspended:
+		return FleetSuspended
+	case f.Failing:
+		return FleetFailing
 	case f.Rollout != nil && f.Rollout.Paused != "":
 		return "paused"
 	case f.Live < f.Desired:
@@ -251,13 +286,19 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result, after *reconcile.Pl
 			fs.Error = fp.Error.Message
 		}
 		if ap := now[fp.Fleet]; ap != nil {
-			fs.Desired, fs.Live, fs.Pending, fs.Failed, fs.Expected, fs.Surplus, fs.Outdated = ap.Desired, ap.Live, ap.Pending, ap.Failed, ap.Expected, len(ap.Surplus), ap.Outdated
+			fs.Desired, fs.Live, fs.Pending, fs.Failed, fs.Expected, fs.Surplus = ap.Desired, ap.Live, ap.Pending, ap.Failed, ap.Expected, len(ap.Surplus)
+			fs.Outdated = ap.Outdated
 			if ap.Error != nil && fs.Error == "" {
 				fs.Error = ap.Error.Message
 			}
 		}
+		lifecycleStatus(&fs, fp)
 		fs.Rollout = rolloutStatus(fp, results[fp.Fleet])
 		for _, fr := range results[fp.Fleet] {
+			for _, w := range fr.Waiting {
+				fs.Waiting = append(fs.Waiting, w.Text())
+			}
+			lifecycleResult(&fs, fr)
 			fs.Created = len(fr.Created)
 			for _, f := range fr.Failures {
 				if f.InstanceID == "" {

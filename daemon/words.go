@@ -10,5 +10,6 @@ var configWords = reconcile.Words{
 	MaxCreates:      "limits.maxCreatesPerRun",
 	MaxMonthlySpend: "limits.maxMonthlySpend",
 	MaxIsolates:     "limits.maxIsolatesPerRun",
+	MaxRenewalSpend: "limits.maxRenewalSpendPerRun",
 	MaxUpdates:      "limits.maxUpdatesPerRun",
 }

@@ -26,6 +26,16 @@ type Result struct {
 	Ambiguous     int            `json:"ambiguous"` // creates whose outcome is unknown (sent again next run, same token)
 	Failed        int            `json:"failed"`    // creates refused
 	Isolated      int            `json:"isolated"`
+	// Waiting counts creates whose token returned an instance that
+	// DescribeInstances does not list (FleetResult.Waiting): never counted
+	// as created.
+	Waiting int `json:"waiting,omitempty"`
+	// Renewed counts the renewals the service accepted, RenewFailed those
+	// that were refused or deferred, RenewAmbiguous those whose outcome is
+	// unknown (confirmed through ExpiredTime next run, never sent twice).
+	Renewed        int `json:"renewed,omitempty"`
+	RenewFailed    int `json:"renewFailed,omitempty"`
+	RenewAmbiguous int `json:"renewAmbiguous,omitempty"`
 	// Updated counts the rollouts' updates the service took (renew flags,
 	// resets, bundle changes, isolations of a replacement; replacement
 	// creates count as Created).
@@ -44,6 +54,21 @@ type FleetResult struct {
 	Updates []UpdateResult `json:"updates,omitempty"`
 	Error   *FleetError    `json:"error,omitempty"`
 	mu      sync.Mutex     // guards the slices during the apply
+
+	// Waiting lists the slots whose create returned an instance that
+	// DescribeInstances does not list: deleted by hand (a replayed token
+	// returns it all the same) or not listed yet. The slot waits until
+	// Until, when a new server is bought if it is still missing.
+	Waiting []Waiting `json:"waiting,omitempty"`
+	// Suspended: the fleet is suspended (spec.suspend), nothing was done.
+	Suspended bool `json:"suspended,omitempty"`
+	// Failing: the fleet's launches keep failing (FleetPlan.Failing); the
+	// apply is not a success.
+	Failing bool `json:"failing,omitempty"`
+	// Renewed lists the renewals the service accepted; RenewFailures
+	// those that were refused, deferred or whose outcome is unknown.
+	Renewed       []Renewed `json:"renewed,omitempty"`
+	RenewFailures []Failure `json:"renewFailures,omitempty"`
 }
 
 // Created is one slot's create that the service answered with an instance.
@@ -68,11 +93,11 @@ type Failure struct {
 
 // OK reports whether everything planned was done.
 func (r *Result) OK() bool {
-	if r.Failed > 0 || r.Ambiguous > 0 {
+	if r.Failed > 0 || r.Ambiguous > 0 || r.RenewFailed > 0 || r.RenewAmbiguous > 0 {
 		return false
 	}
 	for _, fr := range r.Fleets {
-		if fr.Error != nil || slices.ContainsFunc(fr.Failures, func(f Failure) bool { return f.Action != "" }) {
+		if fr.Error != nil || fr.Failing || slices.ContainsFunc(fr.Failures, func(f Failure) bool { return f.Action != "" }) {
 			return false
 		}
 	}
@@ -108,6 +133,11 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			fr.Error = fp.Error
 			continue
 		}
+		fr.Failing = fp.Failing
+		if fp.Suspended {
+			fr.Suspended = true
+			continue
+		}
 		if len(fp.Creates) > 0 {
 			pw, err := r.password(ctx, fp)
 			if err != nil {
@@ -134,7 +164,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 				jobs = append(jobs, job{fp, fr, *u.create, pw})
 			}
 		}
-		total += fp.isolations() + fp.rolloutJobs()
+		total += fp.isolations() + fp.rolloutJobs() + fp.renewals()
 	}
 	total += len(jobs)
 	var (
@@ -167,10 +197,15 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 		})
 	}
 	wg.Wait()
+	results := make(map[*FleetPlan]*FleetResult, len(p.Fleets))
+	for i, fp := range p.Fleets {
+		results[fp] = res.Fleets[i] // made in the order of p.Fleets
+	}
+	r.renew(ctx, p, results, report)
 	r.applyRollouts(ctx, p, res.Fleets, report)
 	for i, fp := range p.Fleets {
 		fr := res.Fleets[i] // made in the order of p.Fleets
-		if fp.Error != nil || fr.Error != nil {
+		if !fp.acts() || fr.Error != nil {
 			continue
 		}
 		for _, s := range fp.Surplus {
@@ -183,8 +218,19 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 	for _, fr := range res.Fleets {
 		slices.SortFunc(fr.Created, func(a, b Created) int { return a.Slot - b.Slot })
 		slices.SortFunc(fr.Failures, func(a, b Failure) int { return a.Slot - b.Slot })
+		slices.SortFunc(fr.Waiting, func(a, b Waiting) int { return a.Slot - b.Slot })
 		res.Created += len(fr.Created)
 		res.Isolated += len(fr.Isolated)
+		res.Waiting += len(fr.Waiting)
+		res.Renewed += len(fr.Renewed)
+		slices.SortFunc(fr.RenewFailures, func(a, b Failure) int { return a.Slot - b.Slot })
+		for _, f := range fr.RenewFailures {
+			if f.Class == "ambiguous" {
+				res.RenewAmbiguous++
+			} else {
+				res.RenewFailed++
+			}
+		}
 		for _, u := range fr.Updates {
 			if u.Outcome == "sent" {
 				res.Updated++
@@ -286,6 +332,24 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 		}
 		id := resp.InstanceIdSet[0]
 		state, listed := seen[id]
+		byID := false // looked up by its ID just now, not listed by the sweep
+		if !listed && !dead[id] {
+			// Not in this plan's sweep: a new instance, or one the token
+			// made before that is gone (deleted by hand) or not listed
+			// yet. Only a look by its ID tells them apart.
+			found, err := r.describeIDs(ctx, fp.Region, []string{id})
+			in, ok := found[id]
+			switch {
+			case err != nil:
+				r.log.Warn("could not look the created instance up; counted as created", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "err", err)
+				listed, state, byID = true, lighthouse.StatePending, true
+			case ok:
+				listed, state, byID = true, in.State, true
+			default:
+				r.state.recordShape(id, fp.Region, c.hidden, resp.RequestId, now)
+				return r.vanished(fp, fr, c, inc, token, id, replacement, now)
+			}
+		}
 		if dead[id] || listed && !Live(state) {
 			// A replay of a dead incarnation: nothing was bought.
 			r.log.Info("token maps to a dead instance, next incarnation", "fleet", fp.Fleet, "slot", c.Slot, "instance", id, "incarnation", inc)
@@ -293,9 +357,11 @@ func (r *Reconciler) create(ctx context.Context, p *Plan, fp *FleetPlan, fr *Fle
 			inc++
 			continue
 		}
-		if listed {
-			// The token maps to a live instance that no longer carries the
-			// slot's name (renamed by hand): that incarnation is spent.
+		if listed && !byID {
+			// The token maps to a live instance the sweep listed under
+			// another name than the slot's (renamed by hand): that
+			// incarnation is spent. One not in the sweep is the create's
+			// own, whatever DescribeInstances calls it a moment later.
 			r.log.Warn("token maps to a live instance under another name", "fleet", fp.Fleet, "slot", c.Slot, "instance", id)
 			advance(inc + 1)
 			inc++

@@ -22,6 +22,9 @@ type fleetDef struct {
 	name, region, bundle string
 	count                int
 	isolate              bool
+	// renewBefore is charge.renewBefore ("" none); suspend spec.suspend.
+	renewBefore string
+	suspend     bool
 }
 
 // key names a fleet across spec changes that keep its name and region.
@@ -29,10 +32,17 @@ func (d fleetDef) key() string { return d.region + "/" + d.name }
 
 func (d fleetDef) yaml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: %s\n  count: %d\n  bundleId: %s\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n",
-		d.name, d.region, d.count, d.bundle)
+	charge := "{period: 1}"
+	if d.renewBefore != "" {
+		charge = "{period: 1, renewBefore: " + d.renewBefore + "}"
+	}
+	fmt.Fprintf(&b, "---\napiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: %s\n  count: %d\n  bundleId: %s\n  blueprintId: lhbp-g0tn7djh\n  charge: %s\n",
+		d.name, d.region, d.count, d.bundle, charge)
 	if d.isolate {
 		b.WriteString("  scaleDown: isolate\n")
+	}
+	if d.suspend {
+		b.WriteString("  suspend: true\n")
 	}
 	return b.String()
 }

@@ -136,17 +136,9 @@ func killScenario(t *testing.T, bin string, seed int64) {
 			srv.InjectFault(emulator.Fault{Kind: emulator.FaultDelay, Action: lighthouse.ActionCreateInstances, Probability: 0.5, Delay: time.Duration(20+rng.IntN(200)) * time.Millisecond})
 		}
 		before := s.truth()
-		two := rng.IntN(3) == 0
-		kills := []time.Duration{time.Duration(rng.IntN(400)) * time.Millisecond, time.Duration(rng.IntN(400)) * time.Millisecond}
-		var wg sync.WaitGroup
-		var logs [2]string
-		wg.Go(func() { logs[0] = run(true, kills[0]) })
-		if two {
-			wg.Go(func() { logs[1] = run(false, kills[1]) })
-		}
-		wg.Wait()
+		logs, runners := killRound(rng, run, true)
 		s.logf("round %d: %s | %s; %d instances", round, logs[0], logs[1], len(srv.Instances()))
-		s.check(fmt.Sprintf("round %d", round), before, 1+btoi(two))
+		s.check(fmt.Sprintf("round %d", round), before, runners)
 		clock.Advance(time.Duration(rng.IntN(30)) * time.Second)
 	}
 	srv.ClearFaults()
@@ -187,4 +179,21 @@ func runKilled(t *testing.T, bin string, args []string, killAfter time.Duration)
 		return stderr.String(), nil
 	}
 	return stderr.String(), err
+}
+
+// killRound is one round of a SIGKILL chaos: run (withState or not) is
+// killed after a random time up to 400 ms, and one time in three a second
+// run without state goes beside it, killed too. It returns the runs' lines
+// and how many ran.
+func killRound(rng *rand.Rand, run func(withState bool, killAfter time.Duration) string, withState bool) ([2]string, int) {
+	two := rng.IntN(3) == 0
+	kills := []time.Duration{time.Duration(rng.IntN(400)) * time.Millisecond, time.Duration(rng.IntN(400)) * time.Millisecond}
+	var wg sync.WaitGroup
+	var logs [2]string
+	wg.Go(func() { logs[0] = run(withState, kills[0]) })
+	if two {
+		wg.Go(func() { logs[1] = run(false, kills[1]) })
+	}
+	wg.Wait()
+	return logs, 1 + btoi(two)
 }

@@ -33,6 +33,9 @@ type DiffOptions struct {
 	ExpectWindow time.Duration
 	// ExpiryWarning: see DefaultExpiryWarning.
 	ExpiryWarning time.Duration
+	// LaunchBackoff is how slots whose creates end in LAUNCH_FAILED are
+	// tried again (backoff.go).
+	LaunchBackoff LaunchBackoff
 }
 
 func (o DiffOptions) withDefaults() DiffOptions {
@@ -42,6 +45,7 @@ func (o DiffOptions) withDefaults() DiffOptions {
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = DefaultExpiryWarning
 	}
+	o.LaunchBackoff = o.LaunchBackoff.withDefaults()
 	return o
 }
 
@@ -139,10 +143,17 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				}
 			}
 		}
+		if n, _ := launchFailures(f, slot, bySlot[slot]); n > 0 {
+			fp.LaunchFailures = max(fp.LaunchFailures, n)
+			fp.Failing = fp.Failing || n >= opts.LaunchBackoff.FailingAfter
+		}
 		if len(live) > 0 {
 			fp.Live++
 			if live[0].State == lighthouse.StatePending {
 				fp.Pending++
+			}
+			if rn := renewalOf(f, slot, live[0], sn.intents, now, opts.ExpectWindow); rn != nil {
+				fp.Renewals = append(fp.Renewals, *rn)
 			}
 			for _, in := range live {
 				checkInstance(fp, f, slot, in, now, opts, ro == nil)
@@ -157,6 +168,11 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				fp.Surplus = append(fp.Surplus, Surplus{Instance: dup, Action: ActionReport,
 					Reason: fmt.Sprintf("a second live instance in slot %d (first: %s); lightkeeper never removes duplicates, remove it by hand if it is not wanted", slot, live[0].ID)})
 			}
+			continue
+		}
+		if holder := expiredHolder(f, o, dead); holder != nil {
+			// Expired in a fleet that renews: renewed, not replaced.
+			fp.Renewals = append(fp.Renewals, heldRenewal(f, slot, *holder, sn.intents, now, opts.ExpectWindow))
 			continue
 		}
 		inc := sn.incarnations[key]
@@ -185,6 +201,19 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 				}
 			}
 		}
+		if !resend {
+			// A create whose outcome is unknown is sent again with its
+			// token whatever the backoff: it buys nothing if it was
+			// carried out.
+			bo, wait := slotBackoff(f, slot, dead, now, opts.LaunchBackoff)
+			if wait {
+				fp.Backoff = append(fp.Backoff, bo)
+				continue
+			}
+			if !bo.Until.IsZero() {
+				reason = fmt.Sprintf("%s; %s in a row, the backoff of %s is over", reason, plural(bo.Failures, "launch failure"), shortDuration(opts.LaunchBackoff.Delay(bo.Failures)))
+			}
+		}
 		c := newCreate(f, slot, inc, opts.Tags)
 		c.Resend, c.Replaces, c.Reason = resend, replaces, reason
 		fp.Creates = append(fp.Creates, c)
@@ -202,6 +231,8 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 	if len(fp.Creates) > 0 || fp.Rollout != nil && fp.Rollout.replaces() {
 		siteProblem(fp, f, opts.Tags)
 	}
+	lifecycle(fp, f, o)
+	lifecycleWarnings(fp, f, o.Fleets[f.Name()])
 	return fp
 }
 
@@ -263,7 +294,7 @@ func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time
 		drift("spec.zones", z, in.Zone)
 	}
 	drift("spec.charge.renewFlag", s.Charge.RenewFlag, in.RenewFlag)
-	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto {
+	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto && s.Charge.RenewBefore <= 0 {
 		if left := in.Expires.Sub(now); left <= opts.ExpiryWarning {
 			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s (%s) expires %s (in %s) and is not renewed automatically; renew it, or it goes SHUTDOWN and lightkeeper buys a new one for slot %d",
 				in.ID, in.Name, in.Expires.UTC().Format(time.RFC3339), left.Round(time.Hour), slot))

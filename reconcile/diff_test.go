@@ -85,7 +85,8 @@ func TestDiffCreatesEmptySlotsWithIncarnationZero(t *testing.T) {
 
 func TestDiffDeadInstancesFreeTheirSlot(t *testing.T) {
 	fleets := loadFleets(t, "web:2:")
-	p := Diff(fleets, observe(fleets, "web-0=LAUNCH_FAILED", "web-1=SHUTDOWN"), nil, t0, DiffOptions{})
+	// A minute on: the first launch failure's backoff is over.
+	p := Diff(fleets, observe(fleets, "web-0=LAUNCH_FAILED", "web-1=SHUTDOWN"), nil, t0.Add(time.Minute), DiffOptions{})
 	fp := p.Fleets[0]
 	if len(fp.Creates) != 2 || fp.Failed != 1 || fp.Live != 0 {
 		t.Fatalf("%+v", fp)

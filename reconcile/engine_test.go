@@ -81,7 +81,10 @@ func TestAmbiguousCreateIsResentWithItsToken(t *testing.T) {
 			if len(c) != 1 || !c[0].Resend || c[0].ClientToken != token {
 				t.Fatalf("second plan: %+v", c)
 			}
-			if all := cloud.All(); len(all) != 1 || res.Created != 1 || res.Fleets[0].Created[0].InstanceID != all[0].InstanceId {
+			// Describe lags: the instance is bought but not listed, so
+			// the result says the slot waits for it, not that it was
+			// created.
+			if all := cloud.All(); len(all) != 1 || res.Created != 0 || res.Waiting != 1 || res.Fleets[0].Waiting[0].InstanceID != all[0].InstanceId {
 				t.Fatalf("the resend bought %d instances: %+v", len(all), res)
 			}
 			// Unlisted but expected: the next run waits.
@@ -103,7 +106,8 @@ func TestOneShotRunsWalkDeadIncarnations(t *testing.T) {
 		if res.Created != 1 || res.Fleets[0].Created[0].Incarnation != run {
 			t.Fatalf("run %d: %+v", run, res.Fleets[0])
 		}
-		clock.Advance(emulator.DefaultLaunchDelay)
+		// Past the launch and the backoff that its failure starts.
+		clock.Advance(max(emulator.DefaultLaunchDelay, reconcile.LaunchBackoff{}.Delay(run+1)))
 	}
 	if all := cloud.All(); len(all) != 3 || countLive(all) != 1 {
 		t.Fatalf("instances %+v", all)
@@ -166,7 +170,7 @@ func TestExpectationHoldsTheSlotForItsWindow(t *testing.T) {
 	}
 	clock.Advance(3 * time.Minute)
 	p, res := once(t, r, fleets)
-	if c := p.Fleets[0].Creates; len(c) != 1 || c[0].Incarnation != 1 || res.Created != 1 {
+	if c := p.Fleets[0].Creates; len(c) != 1 || c[0].Incarnation != 1 || res.Created+res.Waiting != 1 {
 		t.Fatalf("past the window: %+v %+v", c, res)
 	}
 	if n := len(cloud.All()); n != 2 {
@@ -314,8 +318,10 @@ func TestOneShotRunsRefillADeletedSlotOnceTheTokenIsForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	for clock.Now().Sub(reconciletest.Epoch) < cloud.TokenWindow {
+		// The token still returns the deleted instance: the run says the
+		// slot waits for it, never that it created it.
 		res := oneShot()
-		if len(cloud.All()) != 0 || res.Created != 1 || res.Fleets[0].Created[0].InstanceID != deleted {
+		if len(cloud.All()) != 0 || res.Created != 0 || res.Waiting != 1 || res.Fleets[0].Waiting[0].InstanceID != deleted {
 			t.Fatalf("at %s: %d instances, %+v", clock.Now().Sub(reconciletest.Epoch), len(cloud.All()), res.Fleets[0])
 		}
 		clock.Advance(reconcile.DefaultExpectWindow + time.Second)
@@ -338,11 +344,11 @@ func TestLagPastTheWindowBuysOnceMoreAndSaysSo(t *testing.T) {
 	r := reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now})
 	once(t, r, fleets)
 	clock.Advance(reconcile.DefaultExpectWindow + time.Second)
-	if _, res := once(t, r, fleets); res.Created != 1 || len(cloud.All()) != 2 {
+	if _, res := once(t, r, fleets); res.Created+res.Waiting != 1 || len(cloud.All()) != 2 {
 		t.Fatalf("past the window: %+v, %d instances", res, len(cloud.All()))
 	}
 	clock.Advance(time.Minute)
-	if _, res := once(t, r, fleets); res.Created != 0 || len(cloud.All()) != 2 {
+	if _, res := once(t, r, fleets); res.Created+res.Waiting != 0 || len(cloud.All()) != 2 {
 		t.Fatalf("inside the second create's window: %+v, %d instances", res, len(cloud.All()))
 	}
 	clock.Advance(7 * time.Minute)

@@ -15,6 +15,10 @@ const (
 	codeIsolateLimit       = "LimitExceeded.IsolateResourcesLimitExceeded"
 )
 
+// codeInsufficientBalance refuses a purchase the account balance does not
+// cover (a create, a renewal).
+const codeInsufficientBalance = "FailedOperation.InsufficientBalance"
+
 // fleetHints turns the API's refusals of a create into what a person should
 // change: the field of the spec at fault and how to fix it. Codes from the
 // CreateInstances error list (lighthouse-api.md section 5).

@@ -25,11 +25,15 @@ type Limits struct {
 	// the other limits it fails no plan: what is over it waits for the
 	// next run, as a rollout's later batches do (see Check).
 	MaxUpdates int
+	// MaxRenewalSpend caps what the renewals of one run cost (their
+	// commitment), in the price's currency; a plan with a renewal price
+	// unknown exceeds any cap.
+	MaxRenewalSpend float64
 }
 
 // NoLimits returns Limits with every limit NoLimit.
 func NoLimits() Limits {
-	return Limits{MaxCreates: NoLimit, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit, MaxUpdates: NoLimit}
+	return Limits{MaxCreates: NoLimit, MaxMonthlySpend: NoLimit, MaxIsolates: NoLimit, MaxUpdates: NoLimit, MaxRenewalSpend: NoLimit}
 }
 
 // limited reports whether a limit is set.
@@ -44,6 +48,7 @@ const (
 	LimitMonthlySpend = "max-monthly-spend"
 	LimitIsolates     = "max-isolates"
 	LimitUpdates      = "max-updates"
+	LimitRenewalSpend = "max-renewal-spend"
 )
 
 // Check records in p.Violations each limit the plan exceeds, as data, and
@@ -79,6 +84,10 @@ func (p *Plan) Check(l Limits) bool {
 	if limited(l.MaxIsolates) && t.Isolates > l.MaxIsolates {
 		p.Violations = append(p.Violations, Violation{Limit: LimitIsolates, Planned: float64(t.Isolates), Max: float64(l.MaxIsolates)})
 	}
+	if rs := t.RenewalSpend; limited(l.MaxRenewalSpend) && t.Renewals > 0 && (rs.Unknown || rs.Commitment > l.MaxRenewalSpend) {
+		p.Violations = append(p.Violations, Violation{Limit: LimitRenewalSpend, Planned: rs.Commitment, Max: l.MaxRenewalSpend,
+			Currency: rs.Currency, PricesUnknown: rs.Unknown})
+	}
 	return len(p.Violations) > 0
 }
 
@@ -88,7 +97,7 @@ func (p *Plan) Check(l Limits) bool {
 // (limits.maxCreatesPerRun). A name left "" is the limit's own
 // (LimitCreates, ...).
 type Words struct {
-	MaxCreates, MaxMonthlySpend, MaxIsolates, MaxUpdates string
+	MaxCreates, MaxMonthlySpend, MaxIsolates, MaxUpdates, MaxRenewalSpend string
 	// AllowOverLimit is how a person applies a plan over a limit anyway;
 	// "" when the front end has no way to.
 	AllowOverLimit string
@@ -96,7 +105,8 @@ type Words struct {
 
 // Name is what w calls limit.
 func (w Words) Name(limit string) string {
-	name := map[string]string{LimitCreates: w.MaxCreates, LimitMonthlySpend: w.MaxMonthlySpend, LimitIsolates: w.MaxIsolates, LimitUpdates: w.MaxUpdates}[limit]
+	name := map[string]string{LimitCreates: w.MaxCreates, LimitMonthlySpend: w.MaxMonthlySpend, LimitIsolates: w.MaxIsolates, LimitUpdates: w.MaxUpdates,
+		LimitRenewalSpend: w.MaxRenewalSpend}[limit]
 	if name == "" {
 		return limit
 	}
@@ -126,6 +136,11 @@ func (v Violation) Text(w Words) string {
 			return fmt.Sprintf("some prices are unknown, so the plan cannot show it stays under %s %.2f", name, v.Max)
 		}
 		return fmt.Sprintf("the plan adds %.2f %s a month, %.2f over %s %.2f", v.Planned, v.Currency, v.Planned-v.Max, name, v.Max)
+	case LimitRenewalSpend:
+		if v.PricesUnknown {
+			return fmt.Sprintf("some renewal prices are unknown, so the plan cannot show its renewals stay under %s %.2f", name, v.Max)
+		}
+		return fmt.Sprintf("the plan's renewals cost %.2f %s, %.2f over %s %.2f", v.Planned, v.Currency, v.Planned-v.Max, name, v.Max)
 	}
 	return fmt.Sprintf("the plan's %g is over %s %g", v.Planned, name, v.Max)
 }

@@ -44,14 +44,12 @@ type Instance struct {
 	// What the day-two engine reads (operation.go): the latest operation
 	// on the instance as DescribeInstances shows it (LatestOperation*; the
 	// international site shows no start time, which is then zero), its
-	// login key IDs (sorted), public IP, InstanceRestrictState and
-	// IsolatedTime.
+	// login key IDs (sorted), InstanceRestrictState and IsolatedTime.
 	LatestOperation          string    `json:"latestOperation,omitempty"`
 	LatestOperationState     string    `json:"latestOperationState,omitempty"`
 	LatestOperationRequestID string    `json:"latestOperationRequestId,omitempty"`
 	LatestOperationStarted   time.Time `json:"latestOperationStarted,omitzero"`
 	KeyIDs                   []string  `json:"keyIds,omitempty"`
-	PublicIP                 string    `json:"publicIp,omitempty"`
 	RestrictState            string    `json:"restrictState,omitempty"`
 	Isolated                 time.Time `json:"isolated,omitzero"`
 }
@@ -87,6 +85,10 @@ type Observation struct {
 	// Lookups are the service's answers about what the instances a rollout
 	// would change may become; nil until Reconciler.Plan asked.
 	Lookups *Lookups `json:"-"`
+	// Unrenewable maps the ID of an instance SHUTDOWN by its expiry to the
+	// code DescribeInstancesDeniedActions gives for RenewInstances, when it
+	// denies it: the instance is not held for renewal (renew.go).
+	Unrenewable map[string]string `json:"-"`
 }
 
 // Observe lists every instance of region in one paginated sweep and groups
@@ -136,9 +138,6 @@ func instanceOf(li *lighthouse.Instance) Instance {
 		in.KeyIDs = slices.Sorted(slices.Values(li.LoginSettings.KeyIds))
 	}
 	in.PublicIPs = li.PublicAddresses
-	if len(li.PublicAddresses) > 0 {
-		in.PublicIP = li.PublicAddresses[0]
-	}
 	in.RestrictState = li.InstanceRestrictState
 	return in
 }

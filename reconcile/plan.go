@@ -38,6 +38,10 @@ type Totals struct {
 	// makes (Limits.MaxUpdates).
 	Updates int   `json:"updates"`
 	Money   Money `json:"money"`
+	// Renewals counts the renewals the plan sends, and RenewalSpend what
+	// they cost (Commitment).
+	Renewals     int   `json:"renewals"`
+	RenewalSpend Money `json:"renewalSpend"`
 }
 
 // Money is what the creates of a plan cost: the monthly delta (what the
@@ -69,6 +73,28 @@ type FleetPlan struct {
 	// from its spec (bundle, blueprint, zone, renew flag, login, recorded
 	// containers), whatever spec.update says.
 	Outdated int `json:"outdated"`
+
+	// Suspended reports spec.suspend: the plan shows what it would do,
+	// and Apply does nothing for the fleet (totals and guards leave it
+	// out).
+	Suspended bool `json:"suspended,omitempty"`
+	// NextExpiry is the earliest ExpiredTime of the fleet's live
+	// instances, and NextExpiring that instance's ID.
+	NextExpiry   time.Time `json:"nextExpiry,omitzero"`
+	NextExpiring string    `json:"nextExpiring,omitempty"`
+	// Failing reports a slot with LaunchBackoff.FailingAfter or more
+	// launch failures in a row: the run that planned it is not a success.
+	Failing bool `json:"failing,omitempty"`
+	// LaunchFailures is the most launch failures in a row of any slot.
+	LaunchFailures int `json:"launchFailures,omitempty"`
+	// Backoff lists the empty slots not created now because their creates
+	// ended in LAUNCH_FAILED (backoff.go).
+	Backoff []Backoff `json:"backoff,omitempty"`
+	// Renewals are the instances of a fleet with charge.renewBefore that
+	// the plan renews, or would but waits for (renew.go), and
+	// RenewalMoney what those it renews cost (Commitment).
+	Renewals     []Renewal `json:"renewals,omitempty"`
+	RenewalMoney Money     `json:"renewalMoney,omitzero"`
 
 	Creates  []Create    `json:"creates,omitempty"`
 	Surplus  []Surplus   `json:"surplus,omitempty"`
@@ -193,11 +219,13 @@ func (e *FleetError) Error() string { return e.Message }
 // it: a front end does, naming the limit as its users set it (Plan.Word,
 // Violation.Text).
 type Violation struct {
-	// Limit is LimitCreates, LimitMonthlySpend or LimitIsolates.
+	// Limit is LimitCreates, LimitMonthlySpend, LimitIsolates or
+	// LimitRenewalSpend.
 	Limit   string  `json:"limit"`
 	Planned float64 `json:"planned"`
 	Max     float64 `json:"max"`
-	// Currency is that of Planned and Max, for LimitMonthlySpend.
+	// Currency is that of Planned and Max, for LimitMonthlySpend and
+	// LimitRenewalSpend.
 	Currency string `json:"currency,omitempty"`
 	// PricesUnknown reports, for LimitMonthlySpend, that some price could
 	// not be had: the plan cannot show it stays under the limit.
@@ -233,11 +261,11 @@ func (p *Plan) Instances(fleet string) []Instance {
 	return nil
 }
 
-// Changes reports whether the plan would create, isolate or update
+// Changes reports whether the plan would create, isolate, update or renew
 // anything, or a fleet's rollout is not done (whatever holds it): a plan
 // exits 2 until every rollout is.
 func (p *Plan) Changes() bool {
-	if p.Totals.Creates > 0 || p.Totals.Isolates > 0 || p.Totals.Updates > 0 {
+	if p.Totals.Creates > 0 || p.Totals.Isolates > 0 || p.Totals.Updates > 0 || p.Totals.Renewals > 0 {
 		return true
 	}
 	for _, fp := range p.Fleets {

@@ -11,23 +11,47 @@ import (
 )
 
 // stubCloud answers every create with a new ID and every isolation with
-// success; the day-two actions are the embedded nil Cloud's (a call
-// panics: this apply makes none).
+// success; a sweep lists nothing, a look by ID lists what it created; the
+// day-two actions are the embedded nil Cloud's (a call panics: this apply
+// makes none).
 type stubCloud struct {
 	Cloud
-	mu sync.Mutex
-	n  int
+	mu      sync.Mutex
+	n       int
+	created map[string]string // ID -> name
 }
 
-func (c *stubCloud) Instances(context.Context, string, *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
-	return func(func(lighthouse.Instance, error) bool) {}
+func (c *stubCloud) Instances(_ context.Context, _ string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	return func(yield func(lighthouse.Instance, error) bool) {
+		if req == nil {
+			return
+		}
+		c.mu.Lock()
+		var out []lighthouse.Instance
+		for _, id := range req.InstanceIds {
+			if name, ok := c.created[id]; ok {
+				out = append(out, lighthouse.Instance{InstanceId: id, InstanceName: name, InstanceState: lighthouse.StatePending})
+			}
+		}
+		c.mu.Unlock()
+		for _, in := range out {
+			if !yield(in, nil) {
+				return
+			}
+		}
+	}
 }
 
-func (c *stubCloud) CreateInstances(context.Context, string, *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
+func (c *stubCloud) CreateInstances(_ context.Context, _ string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
-	return &lighthouse.CreateInstancesResponse{InstanceIdSet: []string{fmt.Sprintf("lhins-stub%04d", c.n)}}, nil
+	id := fmt.Sprintf("lhins-stub%04d", c.n)
+	if c.created == nil {
+		c.created = map[string]string{}
+	}
+	c.created[id] = req.InstanceName
+	return &lighthouse.CreateInstancesResponse{InstanceIdSet: []string{id}}, nil
 }
 
 func (c *stubCloud) InquirePriceCreateInstances(context.Context, string, *lighthouse.InquirePriceCreateInstancesRequest) (*lighthouse.InquirePriceCreateInstancesResponse, error) {

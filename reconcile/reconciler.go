@@ -102,7 +102,8 @@ func New(cloud Cloud, state *State, opts Options) *Reconciler {
 func (r *Reconciler) State() *State { return r.state }
 
 // Plan observes every region of fleets (one sweep each, concurrently),
-// settles the state with what it saw, diffs, and prices the creates. It
+// settles the state with what it saw, diffs, and prices the creates, the
+// renewals and the rollouts' updates. It
 // never calls a mutating action (APIDryRun sends DryRun creates, which buy
 // nothing). A region that cannot be observed fails its fleets, not the plan;
 // the error returned is for a plan that could not be made at all.
@@ -112,6 +113,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 		return nil, err
 	}
 	r.price(ctx, p)
+	r.priceRenewals(ctx, p)
 	r.priceUpdates(ctx, p)
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
@@ -121,6 +123,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 			// A fleet in error plans nothing: what it would create shows
 			// once the error is fixed.
 			fp.Creates, fp.Money = nil, Money{}
+			fp.Renewals, fp.RenewalMoney = nil, Money{}
 		}
 	}
 	p.total()
@@ -139,7 +142,7 @@ func (r *Reconciler) Observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 	}
 	for _, fp := range p.Fleets {
 		if fp.Error != nil {
-			fp.Creates = nil
+			fp.Creates, fp.Renewals = nil, nil
 		}
 	}
 	p.total()
@@ -180,6 +183,8 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 	}
 	for _, o := range obs {
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
+		r.state.settleRenewals(o, r.opts.Diff.ExpectWindow)
+		r.unrenewable(ctx, o, fleets)
 	}
 	r.settleRollouts(obs, fleets, now)
 	p := Diff(fleets, obs, r.state, now, r.opts.Diff)
@@ -190,7 +195,7 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 	for _, fp := range p.Fleets {
 		if err := failed[fp.Region]; err != nil {
 			fp.Error = &FleetError{Code: lighthouse.ErrorCode(err), Message: fmt.Sprintf("could not list the instances of %s: %v", fp.Region, err)}
-			fp.Creates, fp.Surplus = nil, nil
+			fp.Creates, fp.Surplus, fp.Renewals = nil, nil, nil
 		}
 	}
 	return p, nil
@@ -317,7 +322,7 @@ func passwordError(err error) *FleetError {
 func (p *Plan) total() {
 	p.Totals = Totals{}
 	for _, fp := range p.Fleets {
-		if fp.Error != nil {
+		if !fp.acts() {
 			continue
 		}
 		p.Totals.Creates += len(fp.Creates)
@@ -330,6 +335,7 @@ func (p *Plan) total() {
 		m.Monthly = round2(m.Monthly + fp.Money.Monthly)
 		m.Commitment = round2(m.Commitment + fp.Money.Commitment)
 		m.Unknown = m.Unknown || fp.Money.Unknown
+		p.totalRenewals(fp)
 	}
 }
 

@@ -41,20 +41,24 @@ func RenderMarkdown(w io.Writer, p *Plan, res *Result) error {
 		head.WriteString("\n")
 	}
 	if len(p.Fleets) > 0 {
-		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | outdated | monthly delta | commitment |\n")
-		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		head.WriteString("| fleet | region | desired | live | pending | failed | +create | surplus | outdated | monthly delta | commitment | next expiry |\n")
+		head.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 		for _, fp := range p.Fleets {
 			name := mdCode(fp.Fleet)
-			if fp.Error != nil {
+			switch st := fp.condition(); st {
+			case "error":
 				name += " :x:"
+			case "":
+			default:
+				name += " (" + st + ")"
 			}
 			creates, monthly, commitment := fleetCells(fp)
-			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %d | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
-				creates, len(fp.Surplus), fp.Outdated, mdText(monthly), mdText(commitment))
+			fmt.Fprintf(&head, "| %s | %s | %d | %d | %d | %d | %s | %d | %d | %s | %s | %s |\n", name, mdText(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed,
+				creates, len(fp.Surplus), fp.Outdated, mdText(monthly), mdText(commitment), expiryCell(fp))
 		}
 		if len(p.Fleets) > 1 {
 			m := p.Totals.Money
-			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | | **%s** | **%s** |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
+			fmt.Fprintf(&head, "| **total** | | | | | | **%s** | | | **%s** | **%s** | |\n", signed(p.Totals.Creates), mdText(money(m, m.Monthly, true)), mdText(money(m, m.Commitment, false)))
 		}
 		head.WriteString("\n")
 	}
@@ -107,9 +111,12 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	if fp.Error != nil {
 		what = append(what, "error")
 	}
+	if st := fp.condition(); st != "" && st != "error" {
+		what = append(what, st)
+	}
 	creates := fleetCreates(fp)
 	if n := len(creates); n > 0 {
-		what = append(what, fmt.Sprintf("+%d create", n))
+		what = append(what, fmt.Sprintf("+%d %s", n, would(fp, "create")))
 	}
 	if n := len(fp.Surplus); n > 0 {
 		what = append(what, plural(n, "surplus"))
@@ -117,7 +124,10 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	if n := len(fp.Drift); n > 0 {
 		what = append(what, fmt.Sprintf("%d drift", n))
 	}
-	if n := len(fp.Waiting); n > 0 {
+	if n := fp.renewals(); n > 0 {
+		what = append(what, fmt.Sprintf("%d %s", n, would(fp, "renew")))
+	}
+	if n := len(fp.Waiting) + len(fp.Backoff) + len(fp.Renewals) - fp.renewals(); n > 0 {
 		what = append(what, fmt.Sprintf("%d waiting", n))
 	}
 	if n := len(fp.Warnings); n > 0 {
@@ -132,6 +142,12 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 	}
 	if e := fp.Error; e != nil {
 		fmt.Fprintf(&b, ":x: **Error:** %s\n\n", mdText(fleetErrorText(e)))
+	}
+	if fp.Suspended {
+		b.WriteString(":pause_button: **Suspended** (`spec.suspend`): nothing is created, changed, renewed or isolated; what it would do is listed for the record.\n\n")
+	}
+	if fp.Failing {
+		fmt.Fprintf(&b, ":x: **Failing:** %s\n\n", mdText(fp.FailingText()))
 	}
 	if len(creates) > 0 {
 		b.WriteString("| slot | name | zone | bundle | blueprint | months | why |\n|--:|---|---|---|---|--:|---|\n")
@@ -148,11 +164,30 @@ func markdownFleet(fp *FleetPlan, words Words) string {
 		}
 		b.WriteString("\n")
 	}
+	if len(fp.Renewals) > 0 {
+		b.WriteString("| renew | instance | name | expires | new expiry | months | price | why |\n|---|---|---|---|---|--:|--:|---|\n")
+		for _, rn := range fp.Renewals {
+			what := rn.Verdict
+			if rn.sends() {
+				what = would(fp, "renew")
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s |\n", mdText(what), mdCode(rn.InstanceID), mdText(rn.Name), rn.Expires.UTC().Format(time.RFC3339),
+				rn.NewExpiry.UTC().Format(time.RFC3339), rn.Period, mdText(rn.priceText()), mdText(rn.Reason))
+		}
+		b.WriteString("\n")
+	}
 	for _, s := range fp.Surplus {
-		fmt.Fprintf(&b, "- **%s** %s %s (%s): %s\n", mdText(s.Action), mdCode(s.ID), mdText(s.Name), mdText(s.State), mdText(s.Reason+heldText(s, words)))
+		action := s.Action
+		if action == ActionIsolate {
+			action = would(fp, action)
+		}
+		fmt.Fprintf(&b, "- **%s** %s %s (%s): %s\n", mdText(action), mdCode(s.ID), mdText(s.Name), mdText(s.State), mdText(s.Reason+heldText(s, words)))
+	}
+	for _, bo := range fp.Backoff {
+		fmt.Fprintf(&b, "- %s\n", mdText(bo.Text()))
 	}
 	for _, wt := range fp.Waiting {
-		fmt.Fprintf(&b, "- slot %d waits for %s until %s\n", wt.Slot, mdText(waitingWhat(wt)), wt.Until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "- %s\n", mdText(wt.Text()))
 	}
 	for _, d := range fp.Drift {
 		fmt.Fprintf(&b, "- drift %s %s: %s is %s, the instance has %s (reported only)\n", mdCode(d.InstanceID), mdText(d.Name), mdCode(d.Field), mdCode(d.Spec), mdCode(d.Actual))
@@ -175,18 +210,27 @@ func markdownResult(b *strings.Builder, res *Result) {
 	if !res.OK() {
 		icon = ":x:"
 	}
-	fmt.Fprintf(b, "%s **Applied:** %s.\n\n", icon, appliedText(res))
+	fmt.Fprintf(b, "%s **Applied:** %s.\n\n", icon, mdText(appliedText(res)))
 	for _, fr := range res.Fleets {
-		if len(fr.Failures) == 0 && fr.Error == nil {
+		if len(fr.Failures) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing && len(fr.RenewFailures) == 0 {
 			continue
 		}
 		fmt.Fprintf(b, "- %s:", mdCode(fr.Fleet))
 		if fr.Error != nil {
 			fmt.Fprintf(b, " %s", mdText(fleetErrorText(fr.Error)))
 		}
+		if fr.Failing {
+			b.WriteString(" failing: launches keep failing; the run is not a success")
+		}
 		b.WriteString("\n")
 		for _, f := range fr.Failures {
 			fmt.Fprintf(b, "  - %s\n", mdText(failureText(f)))
+		}
+		for _, w := range fr.Waiting {
+			fmt.Fprintf(b, "  - %s\n", mdText(w.Text()))
+		}
+		for _, f := range fr.RenewFailures {
+			fmt.Fprintf(b, "  - %s\n", mdText(renewFailureText(f)))
 		}
 	}
 	b.WriteString("\n")

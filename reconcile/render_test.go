@@ -211,6 +211,7 @@ func TestRenderGolden(t *testing.T) {
 		{"nochange", noChangePlan, nil},
 		{"apply", renderPlan, renderResult()},
 		{"fleeterror", errorPlan, nil},
+		{"lifecycle", lifecyclePlan, lifecycleResult()},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"txt", "color.txt", "md", "json"} {
@@ -337,15 +338,20 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		}
 		walk(v)
 	}
-	var b bytes.Buffer
-	if err := RenderReportJSON(&b, rolloutRenderPlan(t), rolloutRenderResult(), nil); err != nil {
-		t.Fatal(err)
+	for _, pr := range []struct {
+		p   *Plan
+		res *Result
+	}{{lifecyclePlan(t), lifecycleResult()}, {rolloutRenderPlan(t), rolloutRenderResult()}} {
+		var b bytes.Buffer
+		if err := RenderReportJSON(&b, pr.p, pr.res, nil); err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
 	}
-	var v any
-	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
-		t.Fatal(err)
-	}
-	walk(v)
 	if len(keys) < 50 {
 		t.Fatalf("only %d keys seen: %v", len(keys), keys)
 	}

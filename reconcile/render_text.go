@@ -101,15 +101,15 @@ func RenderText(w io.Writer, p *Plan, res *Result, color bool) error {
 func (t *textWriter) table(p *Plan) {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tOUTDATED\tMONTHLY\tCOMMITMENT")
+	fmt.Fprintln(tw, "FLEET\tREGION\tDESIRED\tLIVE\tPENDING\tFAILED\tCREATE\tSURPLUS\tOUTDATED\tMONTHLY\tCOMMITMENT\tNEXT EXPIRY")
 	for _, fp := range p.Fleets {
 		name := escape.Text(fp.Fleet)
-		if fp.Error != nil {
-			name += " (error)"
+		if st := fp.condition(); st != "" {
+			name += " (" + st + ")"
 		}
 		creates, monthly, commitment := fleetCells(fp)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n",
-			name, escape.Text(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), fp.Outdated, escape.Text(monthly), escape.Text(commitment))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n",
+			name, escape.Text(fp.Region), fp.Desired, fp.Live, fp.Pending, fp.Failed, creates, len(fp.Surplus), fp.Outdated, escape.Text(monthly), escape.Text(commitment), expiryCell(fp))
 	}
 	if len(p.Fleets) > 1 {
 		desired, live, pending, failed, surplus, outdated := 0, 0, 0, 0, 0, 0
@@ -149,18 +149,38 @@ func (t *textWriter) fleet(fp *FleetPlan) {
 	if e := fp.Error; e != nil {
 		t.line(ansiRed, "  error: %s", fleetErrorText(e))
 	}
+	if fp.Suspended {
+		t.line(ansiYellow+ansiBold, "  suspended (spec.suspend): nothing is created, changed, renewed or isolated; what it would do is listed for the record")
+	}
+	if fp.Failing {
+		t.line(ansiRed, "  ! failing: %s", fp.FailingText())
+	}
 	for _, c := range fleetCreates(fp) {
-		t.line(ansiGreen, "  + create %s", createText(c))
+		t.line(ansiGreen, "  + %s %s", would(fp, "create"), createText(c))
 	}
 	for _, s := range fp.Surplus {
 		code := ansiYellow
 		if s.Action == ActionIsolate {
 			code = ansiRed
 		}
-		t.line(code, "  - %s %s %s (%s): %s%s", s.Action, s.ID, s.Name, s.State, s.Reason, heldText(s, t.words))
+		action := s.Action
+		if action == ActionIsolate {
+			action = would(fp, action)
+		}
+		t.line(code, "  - %s %s %s (%s): %s%s", action, s.ID, s.Name, s.State, s.Reason, heldText(s, t.words))
+	}
+	for _, rn := range fp.Renewals {
+		if rn.sends() {
+			t.line(ansiGreen, "  * %s %s", would(fp, "renew"), rn.Text())
+		} else {
+			t.line(ansiCyan, "  ~ %s", rn.Text())
+		}
+	}
+	for _, bo := range fp.Backoff {
+		t.line(ansiCyan, "  ~ %s", bo.Text())
 	}
 	for _, wt := range fp.Waiting {
-		t.line(ansiCyan, "  ~ slot %d waits for %s until %s", wt.Slot, waitingWhat(wt), wt.Until.UTC().Format(time.RFC3339))
+		t.line(ansiCyan, "  ~ %s", wt.Text())
 	}
 	for _, d := range fp.Drift {
 		t.line(ansiYellow, "  ~ drift %s %s: %s is %s, the instance has %s (reported only)", d.InstanceID, d.Name, d.Field, d.Spec, d.Actual)
@@ -185,7 +205,8 @@ func (t *textWriter) result(res *Result) {
 	}
 	t.line(ansiBold+code, "Applied: %s.", appliedText(res))
 	for _, fr := range res.Fleets {
-		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Updates) == 0 && fr.Error == nil {
+		if len(fr.Created) == 0 && len(fr.Failures) == 0 && len(fr.Isolated) == 0 && len(fr.Updates) == 0 && len(fr.Waiting) == 0 && fr.Error == nil && !fr.Failing &&
+			len(fr.Renewed)+len(fr.RenewFailures) == 0 {
 			continue
 		}
 		t.line("", "  fleet %s (%s):", fr.Fleet, fr.Region)
@@ -194,6 +215,15 @@ func (t *textWriter) result(res *Result) {
 		}
 		for _, c := range fr.Created {
 			t.line(ansiGreen, "    + slot %d: %s", c.Slot, c.InstanceID)
+		}
+		for _, w := range fr.Waiting {
+			t.line(ansiCyan, "    ~ %s", w.Text())
+		}
+		for _, rw := range fr.Renewed {
+			t.line(ansiGreen, "    * %s", rw.Text())
+		}
+		for _, f := range fr.RenewFailures {
+			t.line(ansiRed, "    x %s", renewFailureText(f))
 		}
 		for _, id := range fr.Isolated {
 			t.line(ansiYellow, "    - isolated %s", id)
@@ -204,6 +234,9 @@ func (t *textWriter) result(res *Result) {
 		for _, f := range fr.Failures {
 			t.line(ansiRed, "    x %s", failureText(f))
 		}
+		if fr.Failing {
+			t.line(ansiRed, "    x failing: launches keep failing; the run is not a success")
+		}
 	}
 }
 
@@ -212,6 +245,12 @@ func appliedText(res *Result) string {
 	s := fmt.Sprintf("%d created, %d failed, %d unknown outcome, %d isolated", res.Created, res.Failed, res.Ambiguous, res.Isolated)
 	if res.Updated > 0 || slices.ContainsFunc(res.Fleets, func(fr *FleetResult) bool { return len(fr.Updates) > 0 }) {
 		s += fmt.Sprintf(", %d updated", res.Updated)
+	}
+	if res.Waiting > 0 {
+		s += fmt.Sprintf(", %d waiting for an instance that is not listed", res.Waiting)
+	}
+	if res.Renewed+res.RenewFailed+res.RenewAmbiguous > 0 {
+		s += fmt.Sprintf(", %d renewed, %d renewals not done, %d with an unknown outcome", res.Renewed, res.RenewFailed, res.RenewAmbiguous)
 	}
 	return s
 }
@@ -247,6 +286,10 @@ func Summary(p *Plan) string {
 			m := p.Totals.Money
 			fmt.Fprintf(&b, ", %s a month (commitment %s)", money(m, m.Monthly, true), money(m, m.Commitment, false))
 		}
+		if n := p.Totals.Renewals; n > 0 {
+			m := p.Totals.RenewalSpend
+			fmt.Fprintf(&b, ", %d to renew for %s", n, money(m, m.Commitment, false))
+		}
 		if r := rolloutSummary(p); r != "" {
 			b.WriteString("; " + r)
 		}
@@ -254,6 +297,12 @@ func Summary(p *Plan) string {
 			fmt.Fprintf(&b, "; %s in error", plural(errs, "fleet"))
 		}
 		b.WriteString(".")
+	}
+	if n := len(p.Failing()); n > 0 {
+		fmt.Fprintf(&b, " %s failing: launches keep failing.", plural(n, "fleet"))
+	}
+	if n := len(p.Suspended()); n > 0 {
+		fmt.Fprintf(&b, " %s suspended.", plural(n, "fleet"))
 	}
 	if len(p.Violations) > 0 {
 		fmt.Fprintf(&b, " Over %s: nothing is created", plural(len(p.Violations), "safety limit"))
@@ -289,7 +338,7 @@ func fleetCells(fp *FleetPlan) (creates, monthly, commitment string) {
 	if fp.Error != nil {
 		return "-", "-", "-"
 	}
-	return signed(len(fp.Creates)), money(fp.Money, fp.Money.Monthly, true), money(fp.Money, fp.Money.Commitment, false)
+	return suspendedCell(fp, signed(len(fp.Creates))), suspendedCell(fp, money(fp.Money, fp.Money.Monthly, true)), suspendedCell(fp, money(fp.Money, fp.Money.Commitment, false))
 }
 
 // noteworthy reports whether a fleet has anything to show beyond its row.
@@ -298,7 +347,8 @@ func (fp *FleetPlan) noteworthy() bool {
 	if fp.Rollout != nil {
 		rollout = len(fp.Rollout.Updates)
 	}
-	return fp.Error != nil || len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes)+rollout > 0
+	return fp.Error != nil || fp.Suspended || fp.Failing ||
+		len(fleetCreates(fp))+len(fp.Surplus)+len(fp.Waiting)+len(fp.Backoff)+len(fp.Renewals)+len(fp.Drift)+len(fp.Warnings)+len(fp.Notes)+rollout > 0
 }
 
 func createText(c Create) string {
@@ -318,11 +368,14 @@ func createText(c Create) string {
 	return b.String()
 }
 
-func waitingWhat(w Waiting) string {
+// Text says what a slot held by an expectation waits for and when a new
+// server is bought if it is still missing.
+func (w Waiting) Text() string {
+	until := w.Until.UTC().Format(time.RFC3339)
 	if w.InstanceID == "" {
-		return "the outcome of a create"
+		return fmt.Sprintf("slot %d waits for the outcome of a create until %s; the same token is sent again", w.Slot, until)
 	}
-	return "instance " + w.InstanceID + " to be listed"
+	return fmt.Sprintf("slot %d: the token returned %s, which is not listed; a new server is bought at %s if it is still missing", w.Slot, w.InstanceID, until)
 }
 
 func fleetErrorText(e *FleetError) string { return withCode(e.Message, e.Code) }

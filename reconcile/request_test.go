@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
-	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -124,7 +124,7 @@ func TestALaterIncarnationChangesOnlyTheToken(t *testing.T) {
 	fake.LaunchFails = func(string) bool { failures--; return failures >= 0 }
 	fleets := fleetsOf(t, web(1))
 	once(t, reconcile.New(fake, nil, reconcile.Options{Now: clock.Now}), fleets)
-	clock.Advance(emulator.DefaultLaunchDelay) // the instance of incarnation 0 ends LAUNCH_FAILED
+	clock.Advance(time.Minute) // the instance of incarnation 0 ends LAUNCH_FAILED, and its backoff ends
 
 	cloud := &recordingCloud{Cloud: fake}
 	p, res := once(t, reconcile.New(cloud, nil, reconcile.Options{Now: clock.Now}), fleets)

@@ -35,7 +35,7 @@ type UpdateResult struct {
 func (r *Reconciler) applyRollouts(ctx context.Context, p *Plan, fleets []*FleetResult, report func(bool)) {
 	for i, fp := range p.Fleets {
 		fr := fleets[i]
-		if fp.Error != nil || fr.Error != nil || fp.Rollout == nil || ctx.Err() != nil {
+		if !fp.acts() || fr.Error != nil || fp.Rollout == nil || ctx.Err() != nil {
 			continue
 		}
 		r.applyRollout(ctx, fp, fr, report)
@@ -46,7 +46,7 @@ func (r *Reconciler) applyRollouts(ctx context.Context, p *Plan, fleets []*Fleet
 // line): every planned one but the replacement creates, which run as
 // creates.
 func (fp *FleetPlan) rolloutJobs() (n int) {
-	if fp.Rollout == nil || fp.Error != nil {
+	if fp.Rollout == nil || !fp.acts() {
 		return 0
 	}
 	for _, u := range fp.Rollout.Updates {

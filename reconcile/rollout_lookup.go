@@ -38,8 +38,8 @@ func (r *Reconciler) settleRollouts(obs map[string]*Observation, fleets []*spec.
 			}
 		}
 		for _, it := range r.state.Intents() {
-			if it.Region != o.Region {
-				continue
+			if it.Region != o.Region || it.Action == lighthouse.ActionRenewInstances {
+				continue // renewals: settleRenewals and the plan's judge
 			}
 			in, ok := byID[it.InstanceID]
 			if !ok {

@@ -197,6 +197,7 @@ func (st *State) snapshot() snapshot {
 	for k, v := range st.s.NotReturnable {
 		sn.notReturnable[k] = v
 	}
+	sn.intents = maps.Clone(st.s.Intents)
 	return sn
 }
 

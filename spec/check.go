@@ -79,6 +79,7 @@ func checkFleet(f *Fleet, opts Options) Errors {
 		}
 	}
 	errs = append(errs, checkContainers(f)...)
+	errs = append(errs, checkRenewal(f)...)
 	errs = append(errs, checkUpdate(f)...)
 	last := max(s.Count-1, 0)
 	name, err := renderName(s.InstanceName, f.Metadata.Name, last)

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/schema"
 	"go.yaml.in/yaml/v3"
@@ -150,6 +151,9 @@ type Spec struct {
 	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
 	// ScaleDown is ScaleDownReport (default) or ScaleDownIsolate.
 	ScaleDown string `yaml:"scaleDown" json:"scaleDown"`
+	// Suspend pauses the fleet: it is observed and planned for the record,
+	// and nothing is created, changed, renewed or isolated for it.
+	Suspend bool `yaml:"suspend,omitempty" json:"suspend,omitempty"`
 	// Update says whether and how instances follow a change of the
 	// fleet's shape (update.go); strategy UpdateReport by default.
 	Update Update `yaml:"update" json:"update"`
@@ -159,6 +163,12 @@ type Spec struct {
 type Charge struct {
 	Period    int    `yaml:"period" json:"period"` // months
 	RenewFlag string `yaml:"renewFlag" json:"renewFlag"`
+	// RenewBefore, when positive, is the window before an instance's
+	// expiry in which lightkeeper renews it for Period months
+	// (charge.renewBefore, written "7d" or "36h"; see ParseRenewBefore). 0:
+	// never renewed by lightkeeper. It is not a creation parameter, so
+	// CreationHash leaves it out.
+	RenewBefore time.Duration `yaml:"-" json:"-"`
 }
 
 // Login says how to log in to new instances: key pairs or a password taken

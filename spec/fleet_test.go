@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func loadOne(t *testing.T, doc string) *Fleet {
@@ -240,5 +241,31 @@ func TestPositionRereadsFile(t *testing.T) {
 	delete(fsys, "f.yaml")
 	if l, c := f.Position("spec.count"); l != 3 || c != 1 {
 		t.Errorf("file gone: Position(spec.count) = %d:%d, want 3:1", l, c)
+	}
+}
+
+// charge.renewBefore and suspend load into the Spec, and the window is not
+// a creation parameter.
+func TestLoadRenewBeforeAndSuspend(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want time.Duration
+	}{{"7d", 7 * 24 * time.Hour}, {"36h", 36 * time.Hour}, {"2d12h", 60 * time.Hour}, {"1d0h", 24 * time.Hour}} {
+		doc := strings.Replace(webYAML, "charge: {period: 1}", "charge: {period: 1, renewBefore: "+tc.text+"}\n  suspend: true", 1)
+		f := mustLoad(t, fstest.MapFS{"web.yaml": {Data: []byte(doc)}})[0]
+		if f.Spec.Charge.RenewBefore != tc.want || !f.Spec.Suspend {
+			t.Errorf("%s: renewBefore %s, suspend %v; want %s, true", tc.text, f.Spec.Charge.RenewBefore, f.Spec.Suspend, tc.want)
+		}
+		plain := mustLoad(t, fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}})[0]
+		if f.CreationHash() != plain.CreationHash() {
+			t.Errorf("%s: renewBefore or suspend changed the creation hash", tc.text)
+		}
+		if back, err := ParseRenewBefore(FormatRenewBefore(tc.want)); err != nil || back != tc.want {
+			t.Errorf("FormatRenewBefore(%s) = %q, which reads back as %s, %v", tc.want, FormatRenewBefore(tc.want), back, err)
+		}
+	}
+	f := mustLoad(t, fstest.MapFS{"web.yaml": {Data: []byte(webYAML)}})[0]
+	if f.Spec.Charge.RenewBefore != 0 || f.Spec.Suspend {
+		t.Errorf("defaults: renewBefore %s, suspend %v", f.Spec.Charge.RenewBefore, f.Spec.Suspend)
 	}
 }

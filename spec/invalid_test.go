@@ -128,6 +128,13 @@ var invalidCases = []struct {
 	{path: "count-inf.yaml", want: []string{
 		`count-inf.yaml:7:10: fleet "web": spec.count: .inf is not a finite number; write a number`,
 	}},
+	{path: "renew-before.yaml", want: []string{
+		`renew-before.yaml:10:36: fleet "web": spec.charge.renewBefore: must be a duration in days or hours such as 7d, 36h or 2d12h, got "7 days"`,
+		`renew-before.yaml:21:36: fleet "long": spec.charge.renewBefore: 30d is not shorter than spec.charge.period (1 month, at least 28 days): a renewal would leave the instance inside the window and it would be renewed again; use a shorter window such as 7d`,
+		`renew-before.yaml:34:18: fleet "fiveyears": spec.charge.renewBefore: renewals are sold for 1 to 12, 24 or 36 months, and spec.charge.period is 60: set a period RenewInstances takes, or remove renewBefore`,
+		`renew-before.yaml:45:36: fleet "zero": spec.charge.renewBefore: must be more than 0 (omit it to never renew), got "0d"`,
+		`renew-before.yaml:57:12: fleet "paused": spec.suspend: must be true or false, got a string; YAML 1.2 reads yes as a string: write true`,
+	}},
 	{path: "period-octal.yaml", want: []string{
 		`period-octal.yaml:11:20: fleet "web": spec.charge.period: 012 is ambiguous: YAML 1.1 reads a leading 0 as octal (10), YAML 1.2 as decimal (12); write 12 (or "012" for a string)`,
 	}},

@@ -53,9 +53,21 @@ and isolations where a fleet sets scaleDown: isolate and --max-isolates
 allows.
 
 Guards: a plan that creates more than --max-creates instances, adds more than
---max-monthly-spend a month, or isolates more than --max-isolates exits 3 and
-creates nothing, unless --allow-over-limit. Every limit takes a number of 0
-or more (0: nothing may be done) or -1 for no limit.
+--max-monthly-spend a month, isolates more than --max-isolates or renews for
+more than --max-renewal-spend exits 3 and does nothing, unless
+--allow-over-limit. Every limit takes a number of 0 or more (0: nothing may
+be done) or -1 for no limit.
+
+Lifecycle: fleets with charge.renewBefore have the instances that expire
+within it renewed for charge.period months (RenewInstances, priced first;
+never twice for one expiry), and an instance SHUTDOWN by its expiry
+renewed rather than replaced. A slot whose launches end in LAUNCH_FAILED
+waits 1 min doubling between creates, counted from what DescribeInstances
+shows; 3 in a row make the fleet failing, and the apply exits 1. A fleet
+with suspend: true is planned for the record and left alone. A token that
+returns an instance DescribeInstances does not list counts as waiting,
+never as created: keep --state-dir between runs so the slot gets a new
+server once the expectation window passes.
 
 Rollouts: a fleet with spec.update (strategy inPlace or replace) follows a
 change of its bundle, blueprint, zones, renew flag, login or containers, in
@@ -186,6 +198,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.IntVar(&f.limits.MaxCreates, "max-creates", reconcile.DefaultMaxCreates, "most instances one run may create; 0 none, -1 no limit")
 	fs.Float64Var(&f.limits.MaxMonthlySpend, "max-monthly-spend", reconcile.NoLimit, "most one run may add to the monthly bill, in the price's currency; 0 nothing, -1 no limit")
 	fs.IntVar(&f.limits.MaxIsolates, "max-isolates", 0, "most instances one run may isolate (scaleDown: isolate); 0 none (surplus is only reported), -1 no limit")
+	fs.Float64Var(&f.limits.MaxRenewalSpend, "max-renewal-spend", reconcile.NoLimit, "most the renewals of one run may cost (charge.renewBefore), in the price's currency; 0 nothing, -1 no limit")
 	fs.IntVar(&f.limits.MaxUpdates, "max-updates", 0, "most resets, bundle changes and replacements one run of a rollout may make (spec.update); 0 none (the rollout is only reported), -1 no limit; what is over it waits for the next run")
 	fs.IntVar(&f.maxTotalCount, "max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets (as validate checks it); -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
@@ -215,6 +228,8 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 		return nil, nil, usageError("--max-total-count must be positive or -1, not %d", f.maxTotalCount)
 	case !(f.limits.MaxMonthlySpend >= 0 || f.limits.MaxMonthlySpend == reconcile.NoLimit) || math.IsInf(f.limits.MaxMonthlySpend, 0):
 		return nil, nil, usageError("--max-monthly-spend must be an amount of 0 or more, or -1 for no limit, not %v", f.limits.MaxMonthlySpend)
+	case !(f.limits.MaxRenewalSpend >= 0 || f.limits.MaxRenewalSpend == reconcile.NoLimit) || math.IsInf(f.limits.MaxRenewalSpend, 0):
+		return nil, nil, usageError("--max-renewal-spend must be an amount of 0 or more, or -1 for no limit, not %v", f.limits.MaxRenewalSpend)
 	case f.plan && f.wait.d > 0:
 		return nil, nil, usageError("--wait waits for an apply; it does nothing with --plan")
 	case f.plan && f.allowOverLimit:
@@ -440,8 +455,8 @@ func (run *reconcileRun) do(ctx context.Context) error {
 		return werr // nil: every fleet RUNNING at its count, whatever it took
 	case !p.Changes() && len(p.Errors()) > 0:
 		return planExit(p)
-	case !res.OK():
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(res))}
+	case !res.OK() || len(p.Failing()) > 0:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s; rerun to retry (the same ClientTokens are sent, so nothing is bought twice)", applyFailures(p, res))}
 	}
 	return nil
 }
@@ -451,6 +466,7 @@ var flagWords = reconcile.Words{
 	MaxCreates:      "--max-creates",
 	MaxMonthlySpend: "--max-monthly-spend",
 	MaxIsolates:     "--max-isolates",
+	MaxRenewalSpend: "--max-renewal-spend",
 	MaxUpdates:      "--max-updates",
 	AllowOverLimit:  "--allow-over-limit",
 }
@@ -531,13 +547,22 @@ func overLimitError(p *reconcile.Plan) error {
 	return fmt.Errorf("over a safety limit, nothing was created: %s\nhint: review the plan, then raise the limit or pass --allow-over-limit", strings.Join(msgs, "; "))
 }
 
-func applyFailures(res *reconcile.Result) string {
+func applyFailures(p *reconcile.Plan, res *reconcile.Result) string {
 	var parts []string
 	if res.Failed > 0 {
 		parts = append(parts, plural(res.Failed, "create")+" refused")
 	}
 	if res.Ambiguous > 0 {
 		parts = append(parts, plural(res.Ambiguous, "create")+" with an unknown outcome")
+	}
+	if res.RenewFailed > 0 {
+		parts = append(parts, plural(res.RenewFailed, "renewal")+" not done")
+	}
+	if res.RenewAmbiguous > 0 {
+		parts = append(parts, plural(res.RenewAmbiguous, "renewal")+" with an unknown outcome (confirmed through ExpiredTime next run, never sent twice)")
+	}
+	for _, fp := range p.Failing() {
+		parts = append(parts, escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", fp.Fleet, fp.LaunchFailures)))
 	}
 	for _, fr := range res.Fleets {
 		if fr.Error != nil {

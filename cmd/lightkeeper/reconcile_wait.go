@@ -30,7 +30,7 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 	if run.emulated {
 		poll, pollMax = waitPollEmulated, waitPollEmulated
 	}
-	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Updates: first.Totals.Updates, Money: first.Totals.Money}
+	used := reconcile.Totals{Creates: first.Totals.Creates, Isolates: res.Isolated, Updates: first.Totals.Updates, Money: first.Totals.Money, RenewalSpend: first.Totals.RenewalSpend}
 	run.ui.start("waiting for RUNNING")
 	defer run.ui.stop()
 	var pending []string
@@ -46,6 +46,9 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 		if errs := p.Errors(); len(errs) > 0 {
 			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s: %s", errs[0].Fleet, errs[0].Error.Message)))}
 		}
+		if failing := p.Failing(); len(failing) > 0 {
+			return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", escape.Text(fmt.Sprintf("fleet %s is failing: its launches keep failing (%d in a row in one slot)", failing[0].Fleet, failing[0].LaunchFailures)))}
+		}
 		if p.Changes() {
 			if check(p, remaining(run.f.limits, used)) && !run.f.allowOverLimit {
 				return pending, &exitCodeError{code: exitOverLimit, err: fmt.Errorf("stopped waiting: the creates still needed pass what remains of the limits: %s", overLimitError(p))}
@@ -59,11 +62,12 @@ func (run *reconcileRun) waitRunning(ctx context.Context, first *reconcile.Plan,
 			used.Isolates += more.Isolated
 			used.Updates += p.Totals.Updates
 			used.Money.Monthly += p.Totals.Money.Monthly
+			used.RenewalSpend.Commitment += p.Totals.RenewalSpend.Commitment
 			if err != nil {
 				return pending, interrupted(ctx, err)
 			}
-			if more.Failed > 0 || hasFleetError(more) {
-				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(more))}
+			if more.Failed > 0 || more.RenewFailed > 0 || hasFleetError(more) {
+				return pending, &exitCodeError{code: exitError, err: fmt.Errorf("stopped waiting: %s", applyFailures(p, more))}
 			}
 		}
 		run.ui.status(escape.Text(strings.Join(pending, "; ")))
@@ -88,6 +92,9 @@ func pendingOf(p *reconcile.Plan) []string {
 			continue
 		}
 		running := fp.Live - fp.Pending
+		if fp.Suspended {
+			continue // a suspended fleet is not waited for: nothing is done for it
+		}
 		if ro := fp.Rollout; ro != nil && len(ro.Updates) > 0 {
 			out = append(out, rolloutProgress(fp))
 			continue
@@ -105,6 +112,9 @@ func pendingOf(p *reconcile.Plan) []string {
 		}
 		if n := len(fp.Creates); n > 0 {
 			more = append(more, fmt.Sprintf("%d to create", n))
+		}
+		for _, bo := range fp.Backoff {
+			more = append(more, fmt.Sprintf("slot %d backs off until %s after %d launch failures", bo.Slot, bo.Until.UTC().Format(time.RFC3339), bo.Failures))
 		}
 		if len(more) > 0 {
 			s += " (" + strings.Join(more, ", ") + ")"
@@ -124,6 +134,9 @@ func remaining(l reconcile.Limits, used reconcile.Totals) reconcile.Limits {
 	}
 	if l.MaxMonthlySpend >= 0 {
 		l.MaxMonthlySpend = max(0, l.MaxMonthlySpend-used.Money.Monthly)
+	}
+	if l.MaxRenewalSpend >= 0 {
+		l.MaxRenewalSpend = max(0, l.MaxRenewalSpend-used.RenewalSpend.Commitment)
 	}
 	if l.MaxUpdates >= 0 {
 		l.MaxUpdates = max(0, l.MaxUpdates-used.Updates)
@@ -198,11 +211,19 @@ func mergeResult(res, more *reconcile.Result) {
 		fr.Created = append(fr.Created, m.Created...)
 		fr.Failures = append(fr.Failures, m.Failures...)
 		fr.Isolated = append(fr.Isolated, m.Isolated...)
+		fr.Waiting = append(fr.Waiting, m.Waiting...)
+		fr.Renewed = append(fr.Renewed, m.Renewed...)
+		fr.RenewFailures = append(fr.RenewFailures, m.RenewFailures...)
+		fr.Suspended, fr.Failing = m.Suspended, m.Failing
 		fr.Updates = append(fr.Updates, m.Updates...)
 		if m.Error != nil {
 			fr.Error = m.Error
 		}
 	}
+	res.Waiting += more.Waiting
+	res.Renewed += more.Renewed
+	res.RenewFailed += more.RenewFailed
+	res.RenewAmbiguous += more.RenewAmbiguous
 	res.Created += more.Created
 	res.Ambiguous += more.Ambiguous
 	res.Failed += more.Failed

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -32,6 +33,13 @@ const (
 // makes a work directory holding a copy of examples/fleets as fleets/.
 func setup(t *testing.T) (bin, url, work string) {
 	t.Helper()
+	bin, url, work, _ = setupServer(t)
+	return bin, url, work
+}
+
+// setupServer is setup that also returns the emulator.
+func setupServer(t *testing.T) (bin, url, work string, srv *emulator.Server) {
+	t.Helper()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
@@ -39,7 +47,8 @@ func setup(t *testing.T) (bin, url, work string) {
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "lightkeeper"), "../../cmd/lightkeeper").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{secretID: secretKey}, LaunchDelay: -1, RateLimits: emulator.NoRateLimits()})
+	srv, err := emulator.New(emulator.Config{Credentials: map[string]string{secretID: secretKey}, LaunchDelay: -1, RateLimits: emulator.NoRateLimits(),
+		Quotas: map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +58,7 @@ func setup(t *testing.T) (bin, url, work string) {
 	if err := os.CopyFS(filepath.Join(work, "fleets"), os.DirFS("../fleets")); err != nil {
 		t.Fatal(err)
 	}
-	return bin, hs.URL, work
+	return bin, hs.URL, work, srv
 }
 
 // runScript runs a CI shell script as the runners do (bash, errexit) in
@@ -294,5 +303,179 @@ func TestGitLabCI(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(gl.calls, ","), "PUT /api/v4/projects/42/merge_requests/7/notes/100") {
 		t.Errorf("calls: %v", gl.calls)
+	}
+}
+
+// applyDir is where the apply examples keep the state directory, which the
+// CI cache carries from one apply job to the next.
+const applyDir = ".lightkeeper-state"
+
+type githubSteps struct {
+	On   map[string]any `yaml:"on"`
+	Jobs map[string]struct {
+		Steps []struct {
+			Name string            `yaml:"name"`
+			Uses string            `yaml:"uses"`
+			If   string            `yaml:"if"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+// The apply workflow restores the state directory from a cache keyed by
+// branch before the apply and saves it after, whatever the apply's exit.
+func TestGitHubActionsApplyKeepsTheState(t *testing.T) {
+	var wf githubSteps
+	if err := yaml.Unmarshal([]byte(readFile(t, "github-actions-apply.yml")), &wf); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := wf.On["push"]; !ok {
+		t.Errorf("on: %v, want push", wf.On)
+	}
+	for _, never := range []string{"pull_request", "pull_request_target"} {
+		if _, ok := wf.On[never]; ok {
+			t.Errorf("on: %v: an apply must never run for a pull request", wf.On)
+		}
+	}
+	var restore, save map[string]string
+	var saveIf, run string
+	for i, s := range wf.Jobs["apply"].Steps {
+		switch {
+		case strings.HasPrefix(s.Uses, "actions/cache/restore@"):
+			restore = s.With
+			if run != "" {
+				t.Errorf("step %d: the state is restored after the apply", i)
+			}
+		case strings.HasPrefix(s.Uses, "actions/cache/save@"):
+			save, saveIf = s.With, s.If
+			if run == "" {
+				t.Errorf("step %d: the state is saved before the apply", i)
+			}
+		case strings.Contains(s.Run, "lightkeeper reconcile "):
+			run = s.Run
+		}
+	}
+	if restore == nil || save == nil || run == "" {
+		t.Fatalf("want a cache restore, an apply and a cache save: %+v", wf.Jobs["apply"].Steps)
+	}
+	if restore["path"] != applyDir || save["path"] != applyDir || !strings.Contains(run, "--state-dir "+applyDir) {
+		t.Errorf("the cached path (%q, %q) is not the apply's --state-dir: %s", restore["path"], save["path"], run)
+	}
+	prefix := restore["restore-keys"]
+	if !strings.Contains(prefix, "${{ github.ref_name }}") || !strings.HasPrefix(restore["key"], prefix) || save["key"] != restore["key"] {
+		t.Errorf("cache keys: restore %q (prefix %q), save %q; want one per job, restored by a prefix of the branch", restore["key"], prefix, save["key"])
+	}
+	if saveIf != "always()" {
+		t.Errorf("the save step runs if %q; it must save after a failed apply too", saveIf)
+	}
+	applyConverges(t, run)
+}
+
+func TestGitLabCIApplyKeepsTheState(t *testing.T) {
+	var jobs map[string]struct {
+		Rules []map[string]any `yaml:"rules"`
+		Cache struct {
+			Key   string   `yaml:"key"`
+			Paths []string `yaml:"paths"`
+			When  string   `yaml:"when"`
+		} `yaml:"cache"`
+		ResourceGroup string   `yaml:"resource_group"`
+		Script        []string `yaml:"script"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, "gitlab-ci.yml")), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	job, ok := jobs["lightkeeper-apply"]
+	if !ok || len(job.Script) != 1 {
+		t.Fatalf("no lightkeeper-apply job with one script line: %+v", jobs)
+	}
+	if len(job.Rules) == 0 || !strings.Contains(job.Rules[0]["if"].(string), "$CI_DEFAULT_BRANCH") {
+		t.Errorf("rules %v: the apply runs for the default branch only", job.Rules)
+	}
+	if !strings.Contains(job.Cache.Key, "$CI_COMMIT_REF_SLUG") || len(job.Cache.Paths) != 1 || strings.TrimSuffix(job.Cache.Paths[0], "/") != applyDir || job.Cache.When != "always" {
+		t.Errorf("cache %+v: want the state directory, keyed by branch, saved always", job.Cache)
+	}
+	if !strings.Contains(job.ResourceGroup, "$CI_COMMIT_REF_SLUG") {
+		t.Errorf("resource_group %q: two applies of a branch must not run at once", job.ResourceGroup)
+	}
+	if !strings.Contains(job.Script[0], "--state-dir "+applyDir) {
+		t.Errorf("the apply does not use the cached state directory: %s", job.Script[0])
+	}
+	applyConverges(t, job.Script[0])
+}
+
+// applyConverges runs an apply script as two pushes would, with the state
+// directory kept between them as the cache keeps it, and shows why it is
+// kept: an instance deleted by hand is replaced only by a job that has the
+// state, once its slot has waited one expectation window. The windows are
+// simulated by moving the state's clock back, and --wait is shortened
+// for the jobs that must end waiting.
+func applyConverges(t *testing.T, script string) {
+	t.Helper()
+	bin, url, work, srv := setupServer(t)
+	env := []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + secretKey, "LIGHTKEEPER_ENDPOINT=" + url, "LIGHTKEEPER_SITE=china",
+		"BATCH_PASSWORD=Demo-Passw0rd-2026!"}
+	short := strings.Replace(script, "--wait=10m", "--wait=2s", 1)
+	if short == script {
+		t.Fatalf("the apply has no --wait=10m to shorten: %s", script)
+	}
+	if code, out := runScript(t, script, bin, work, env...); code != 0 {
+		t.Fatalf("first apply: exit %d\n%s", code, out)
+	}
+	var deleted string
+	for _, in := range srv.Instances() {
+		if strings.HasPrefix(in.InstanceName, "web-") {
+			deleted = in.InstanceId
+			break
+		}
+	}
+	if err := srv.DeleteInstance(deleted); err != nil {
+		t.Fatal(err)
+	}
+	// The next push: the slot's token returns the deleted instance, so the
+	// job waits for it and says so, and buys nothing.
+	code, out := runScript(t, short, bin, work, env...)
+	if code != 1 || !strings.Contains(out, "which is not listed; a new server is bought at") || strings.Contains(out, "1 created") {
+		t.Fatalf("second apply: exit %d\n%s", code, out)
+	}
+	// Another push, after the window: with the state, the new server is
+	// bought; without it, the job would only wait again.
+	backdate(t, filepath.Join(work, applyDir, "state.json"), 6*time.Minute)
+	noState := t.TempDir()
+	if err := os.CopyFS(filepath.Join(noState, "fleets"), os.DirFS(filepath.Join(work, "fleets"))); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runScript(t, short, bin, noState, env...); code != 1 || !strings.Contains(out, "which is not listed") {
+		t.Fatalf("an apply without the state: exit %d\n%s", code, out)
+	}
+	if code, out := runScript(t, script, bin, work, env...); code != 0 || !strings.Contains(out, "1 created") {
+		t.Fatalf("third apply, with the state: exit %d\n%s", code, out)
+	}
+}
+
+// backdate moves every time in a state file back by d, as if the next job
+// ran d later.
+func backdate(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, path)), &st); err != nil {
+		t.Fatal(err)
+	}
+	exps, _ := st["expectations"].(map[string]any)
+	if len(exps) == 0 {
+		t.Fatalf("the state holds no expectation: %v", st)
+	}
+	for _, e := range exps {
+		e := e.(map[string]any)
+		since, err := time.Parse(time.RFC3339Nano, e["since"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e["since"] = since.Add(-d).Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -37,6 +37,9 @@ type Account struct {
 	Renewals          int `json:"renewals"`
 	Expirations       int `json:"expirations"`
 	AutoRenewFailures int `json:"autoRenewFailures"`
+	// ManualRenewals counts the RenewInstances operations that succeeded,
+	// one per instance (RenewalLog lists them).
+	ManualRenewals int `json:"manualRenewals"`
 }
 
 // Account returns the account's money and renewal counts at the
@@ -45,7 +48,8 @@ func (s *Server) Account() Account {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.clock.Now())
-	a := Account{Balance: s.balance, Spent: s.spent, Renewals: s.renewals, Expirations: s.expirations, AutoRenewFailures: s.autoRenewFailures}
+	a := Account{Balance: s.balance, Spent: s.spent, Renewals: s.renewals, Expirations: s.expirations, AutoRenewFailures: s.autoRenewFailures,
+		ManualRenewals: len(s.renewed)}
 	if s.balance > 0 {
 		a.Available = max(s.balance-s.spent, 0)
 	}

@@ -25,7 +25,7 @@ import (
 //	DELETE /_emulator/faults                      clear every fault
 //	GET    /_emulator/clock                       {"now": RFC 3339 time, "manual": bool}
 //	POST   /_emulator/clock/advance               {"duration":"30s"}; only with a manual clock
-//	GET    /_emulator/account                     {"balance","spent","available","renewals","expirations","autoRenewFailures"}
+//	GET    /_emulator/account                     {"balance","spent","available","renewals","expirations","autoRenewFailures","manualRenewals"}
 //	POST   /_emulator/account                     {"balance": N} (0: unlimited) or {"available": N}
 //	GET    /_emulator/stats                       {"calls": {action: {code or "OK": n}}}
 //	GET    /_emulator/state                       SaveState

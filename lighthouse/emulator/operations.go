@@ -101,6 +101,9 @@ func (s *Server) apply(in *instance, ch *change) {
 		if exp, ok := parseTime(in.ExpiredTime); ok {
 			in.ExpiredTime = fmtTime(addMonths(exp, ch.Months))
 			s.scheduleExpiry(in)
+			started, _ := parseTime(in.LatestOperationStartedTime)
+			s.renewed = append(s.renewed, Renewal{InstanceId: in.InstanceId, From: exp, To: addMonths(exp, ch.Months),
+				RequestId: in.LatestOperationRequestId, Started: started, Charge: ch.Charge})
 		}
 		if ch.RenewFlag != "" {
 			in.RenewFlag = ch.RenewFlag

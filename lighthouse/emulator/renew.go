@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"slices"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -137,4 +138,28 @@ func (s *Server) modifyRenewFlag(c *call) (any, *apiError) {
 		return nil, err
 	}
 	return &lighthouse.ModifyInstancesRenewFlagResponse{RequestId: c.requestID}, nil
+}
+
+// Renewal is one RenewInstances operation that succeeded on one instance:
+// its ExpiredTime moved From To, for Charge (CNY). Started is when the
+// call was accepted; no expiry moves while an operation runs, so From is
+// also the ExpiredTime the instance showed then.
+type Renewal struct {
+	InstanceId string    `json:"instanceId"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	RequestId  string    `json:"requestId"`
+	Started    time.Time `json:"started"`
+	Charge     float64   `json:"charge"`
+}
+
+// RenewalLog returns every RenewInstances operation that succeeded so far,
+// in the order they ended (automatic renewals are not in it; Account counts
+// them). A test holds a client to "never renewed twice for one expiry"
+// with it: no two entries with one InstanceId and From.
+func (s *Server) RenewalLog() []Renewal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.clock.Now())
+	return slices.Clone(s.renewed)
 }

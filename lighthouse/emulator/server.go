@@ -50,6 +50,9 @@ type Server struct {
 	autoRenewFailures int
 	idSeq             uint64
 	rng               *mrand.Rand
+	// renewed records each RenewInstances operation that succeeded, per
+	// instance (RenewalLog).
+	renewed []Renewal
 
 	faultMu  sync.Mutex
 	faults   []*activeFault
