@@ -286,6 +286,7 @@ func (p *Plan) total() {
 		m.Commitment = round2(m.Commitment + fp.Money.Commitment)
 		m.Unknown = m.Unknown || fp.Money.Unknown
 	}
+	p.ID = p.computeID()
 }
 
 func round2(f float64) float64 {
