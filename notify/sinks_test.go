@@ -224,8 +224,8 @@ func TestSlackURLIsASecret(t *testing.T) {
 	var m struct {
 		Text   string `json:"text"`
 		Blocks []struct {
-			Type     string `json:"type"`
-			Text     *struct{ Text string } `json:"text"`
+			Type     string                  `json:"type"`
+			Text     *struct{ Text string }  `json:"text"`
 			Elements []struct{ Text string } `json:"elements"`
 		} `json:"blocks"`
 	}
