@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,6 +57,7 @@ func (d *Daemon) handler() http.Handler {
 	if d.opts.Webhook != nil {
 		mux.Handle("POST /hooks/git", d.opts.Webhook)
 	}
+	mux.HandleFunc("POST /approve", d.serveApprove) // approve.go
 	return nosniff(mux)
 }
 
@@ -79,11 +81,17 @@ type pageData struct {
 	State   string // "ok", "degraded", "starting", "follower"
 	Now     time.Time
 	Refresh int // seconds between reloads of the page
+	// ApproveURL is the daemon's URL in the approve command shown for a
+	// held plan: Options.PublicURL, or "URL".
+	ApproveURL string
 }
 
 func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 	s := d.Status()
-	pd := pageData{Status: s, Now: d.opts.Now(), Refresh: 30, State: "ok"}
+	pd := pageData{Status: s, Now: d.opts.Now(), Refresh: 30, State: "ok", ApproveURL: "URL"}
+	if u := d.opts.PublicURL; u != "" {
+		pd.ApproveURL = strings.TrimSuffix(u, "/")
+	}
 	switch {
 	case s.HA != nil && !s.HA.Leader:
 		pd.State = "follower"

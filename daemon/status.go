@@ -51,6 +51,9 @@ type Status struct {
 	Result *reconcile.Result `json:"result,omitempty"`
 	// HA is the leader election, when the daemon takes part in one.
 	HA *HAStatus `json:"ha,omitempty"`
+	// Approvals are the approvers, the plan held and the approvals of held
+	// plans (approve.go).
+	Approvals *ApprovalStatus `json:"approvals"`
 }
 
 // RevisionInfo names a revision.
@@ -131,6 +134,7 @@ func (d *Daemon) Status() Status {
 	s.Fleets = slices.Clone(s.Fleets)
 	s.Held = slices.Clone(s.Held)
 	s.HA = d.haStatus()
+	s.Approvals = d.approvalStatus()
 	return s
 }
 

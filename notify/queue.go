@@ -79,6 +79,7 @@ func (q *queue) run() {
 		}
 		if q.ctx.Err() != nil {
 			q.opts.Observe(q.sink.Name(), ResultDropped)
+			q.log.Warn("notification dropped: the grace period ended", "kind", ev.Kind, "key", ev.key(), "status", ev.Status)
 			continue
 		}
 		q.deliver(ev)
