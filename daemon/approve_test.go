@@ -1,10 +1,13 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
@@ -187,5 +190,74 @@ func TestApproveWithoutApprovers(t *testing.T) {
 	_, body := e.get("/status")
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Approvals == nil || len(st.Approvals.Approvers) != 0 || st.Approvals.Held != id {
 		t.Errorf("status approvals %+v (%v)", st.Approvals, err)
+	}
+}
+
+// relayLeadership is a fakeLeadership that passes messages on (Relay):
+// Send hands them to the function the leader's daemon set.
+type relayLeadership struct {
+	*fakeLeadership
+	to *relayLeadership // the leader's
+	mu sync.Mutex
+	on func(topic string, data []byte)
+}
+
+func (r *relayLeadership) OnMessage(f func(string, []byte)) { r.mu.Lock(); r.on = f; r.mu.Unlock() }
+
+func (r *relayLeadership) Send(_ context.Context, topic string, data []byte) error {
+	r.to.mu.Lock()
+	f := r.to.on
+	r.to.mu.Unlock()
+	go f(topic, data) // as the election's goroutine would
+	return nil
+}
+
+// TestApprovalSentToAFollowerReachesTheLeader: a follower checks the
+// token and passes the approval on through the Relay; the leader applies
+// the plan; an approval the follower passes with a wrong plan is refused
+// by the leader and counted there.
+func TestApprovalSentToAFollowerReachesTheLeader(t *testing.T) {
+	files := map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 5)}
+	le, fe := newEnv(t, files), newEnv(t, files)
+	lead := &relayLeadership{fakeLeadership: newFakeLeadership("lk-a")}
+	follow := &relayLeadership{fakeLeadership: newFakeLeadership("lk-b"), to: lead}
+	lopts, fopts := approverOptions(le, newReceiver(t), &syncbuf.Buffer{}), approverOptions(fe, newReceiver(t), &syncbuf.Buffer{})
+	lopts.Leadership, fopts.Leadership = lead, follow
+	le.start(lopts)
+	fe.start(fopts)
+	lead.elect(t, true)
+	s := le.waitRuns(2) // the first as a follower, the second elected
+	fe.waitRuns(1)
+	if s.LastRun.Result != daemon.ResultHeld {
+		t.Fatalf("leader: %q", s.LastRun.Result)
+	}
+	id := s.Plan.ID
+	if code, resp := fe.approve("wrong-token-0123456789", id); code != http.StatusUnauthorized {
+		t.Errorf("the follower took a wrong token: %d %+v", code, resp)
+	}
+	code, resp := fe.approve(bobToken, "0123456789abcdef")
+	if code != http.StatusAccepted || resp.Result != daemon.ApprovalForwarded {
+		t.Fatalf("follower: %d %+v", code, resp)
+	}
+	deadline := time.Now().Add(waitFor)
+	for le.metric("lightkeeper_approvals_total", "result", daemon.ApprovalStale) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not refuse the stale approval the follower passed on")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	code, resp = fe.approve(bobToken, id)
+	if code != http.StatusAccepted || resp.Result != daemon.ApprovalForwarded || !strings.Contains(resp.Message, "lk-b") && !strings.Contains(resp.Message, "leader") {
+		t.Fatalf("follower: %d %+v", code, resp)
+	}
+	s = le.waitRuns(3)
+	if s.LastRun.Result != daemon.ResultSuccess || le.live("web-") != 5 || s.Approvals.Last == nil || s.Approvals.Last.By != "bob" || s.Approvals.Last.Via != "lk-b" {
+		t.Fatalf("leader after the approval: %q, %d live, last %+v", s.LastRun.Result, le.live("web-"), s.Approvals.Last)
+	}
+	if fe.live("web-") != 0 {
+		t.Error("the follower's cloud was touched")
+	}
+	if v := fe.metric("lightkeeper_approvals_total", "result", daemon.ApprovalForwarded); v != 2 {
+		t.Errorf("follower approvals_total{forwarded} = %v", v)
 	}
 }

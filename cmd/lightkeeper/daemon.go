@@ -318,16 +318,29 @@ func (s *service) start(ctx context.Context, cfg *daemon.Config, previous *daemo
 	return in, nil
 }
 
-// leadership adapts an election.Elector to daemon.Leadership.
-type leadership struct{ *election.Elector }
-
-// Run takes part in the election until ctx ends.
-func (l leadership) Run(ctx context.Context, lead func(bool), trigger func()) {
-	l.Elector.Run(ctx, election.Events{Lead: lead, Trigger: trigger})
+// leadership adapts an election.Elector to daemon.Leadership and
+// daemon.Relay.
+type leadership struct {
+	*election.Elector
+	message atomic.Pointer[func(topic string, data []byte)]
 }
 
+var _ daemon.Relay = (*leadership)(nil)
+
+// Run takes part in the election until ctx ends.
+func (l *leadership) Run(ctx context.Context, lead func(bool), trigger func()) {
+	l.Elector.Run(ctx, election.Events{Lead: lead, Trigger: trigger, Message: func(topic string, data []byte) {
+		if f := l.message.Load(); f != nil {
+			(*f)(topic, data)
+		}
+	}})
+}
+
+// OnMessage sets what Run calls with each message a follower sent.
+func (l *leadership) OnMessage(f func(topic string, data []byte)) { l.message.Store(&f) }
+
 // Leader returns the leader as last seen.
-func (l leadership) Leader() (daemon.LeaderInfo, bool) {
+func (l *leadership) Leader() (daemon.LeaderInfo, bool) {
 	i, ok := l.Elector.Leader()
 	return daemon.LeaderInfo{ID: i.ID, URL: i.URL, Revision: i.Revision, Since: i.Since}, ok
 }
@@ -344,7 +357,7 @@ func (s *service) elect(h *daemon.HA, onError func(op string)) (daemon.Leadershi
 	if err != nil {
 		return nil, err
 	}
-	return leadership{el}, nil
+	return &leadership{Elector: el}, nil
 }
 
 // watchdog feeds systemd's watchdog at half its period while the current
