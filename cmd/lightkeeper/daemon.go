@@ -38,6 +38,13 @@ annotated tag followed, or both); any other is refused like an invalid one.
 HTTP on the configured address: /healthz, /readyz, /metrics, /status and a
 status page at /.
 
+Notifications (the notify key): a plan held, a revision invalid or unsigned,
+creates that fail, a fleet short for three cycles, an instance expiring, a
+revision applied and a leadership gained or lost go to a signed webhook,
+Slack or Alertmanager, never delaying a cycle. A plan held by a limit is
+released once, for exactly that plan, by one of the approvers: POST /approve,
+or 'lightkeeper approve'.
+
 --example-config prints a configuration that shows every key, commented.
 Relative paths in the file are read from the file's directory.
 
@@ -46,7 +53,8 @@ TENCENTCLOUD_SECRET_KEY, the systemd credentials tencentcloud-secret-id and
 tencentcloud-secret-key in $CREDENTIALS_DIRECTORY, then ~/.tencentcloud.
 
 --check runs what start-up runs, creating and starting nothing: the file,
-the credentials, the secret files (they must exist and not be empty; one
+the credentials, the secret files (webhook, repository, etcd, notify and
+approver files: they must exist, be readable and not be empty; one
 that group or others may read is a warning, or an error with
 secretFilePermissions: refuse), a state directory that can be created, the
 repository URL and the API endpoint. ok means the daemon starts (only the
