@@ -240,6 +240,7 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
 	}
+	m.interval.Set(opts.Interval.Seconds())
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), now: make(chan struct{}, 1), first: make(chan struct{})}
 	if prev := opts.Previous; prev != nil {
 		d.carryOver(prev)

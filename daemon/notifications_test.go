@@ -106,6 +106,9 @@ func TestNotificationsFollowTheCycle(t *testing.T) {
 	if v := e.metric("lightkeeper_notifications_total", "sink", "hook", "result", "failed"); v != 0 {
 		t.Errorf("notifications_total{failed} = %v", v)
 	}
+	if v := e.metric("lightkeeper_reconcile_interval_seconds"); v != 3600 {
+		t.Errorf("reconcile_interval_seconds = %v, want the options' hour", v)
+	}
 	e.lint()
 }
 
