@@ -106,7 +106,7 @@ func TestNotifyApproveBinary(t *testing.T) {
 	}
 	am := amtest.Start(t)
 	bin := reconcileBinary(t)
-	emu := startEmulator(t, bin, "--launch-delay", "0")
+	emu := startEmulator(t, bin, "--launch-delay", "0", "--quota", "GENERAL_BUNDLE_INSTANCE=1000") // room for -notify.samples
 	client := emu.client(t)
 	rcv := newHookReceiver(t)
 	r := newDaemonRig(t)
