@@ -122,8 +122,9 @@ func (d *Daemon) notifyCycle(o *outcome, fleets []FleetStatus) {
 		n.Conditions(scopePlan, d.planConditions(o, fleets))
 	}
 	if o.res != nil {
-		n.Conditions(scopeApply, d.applyConditions(o))
-		if ev, ok := d.appliedEvent(o); ok {
+		dts := dayTwoOfResult(o.plan, o.res)
+		n.Conditions(scopeApply, d.applyConditions(o, dts))
+		if ev, ok := d.appliedEvent(o, dts); ok {
 			n.Notify(ev)
 		}
 	}
@@ -209,6 +210,8 @@ func (d *Daemon) planConditions(o *outcome, fleets []FleetStatus) []notify.Event
 				Severity: notify.Critical, Fleets: []string{fp.Fleet}, Region: fp.Region, Revision: rev,
 				Summary: fmt.Sprintf("fleet %s cannot be reconciled: %s", fp.Fleet, fp.Error.Message),
 				Details: map[string]any{"code": fp.Error.Code, "field": fp.Error.Field, "file": fp.File}})
+		} else {
+			out = append(out, dayTwoPlanConditions(dayTwoOf(fp, nil), rev)...)
 		}
 		for _, x := range fp.Expiring {
 			left := x.Expires.Sub(p.At)
@@ -288,8 +291,9 @@ func (d *Daemon) heldEvent(p *reconcile.Plan, held []reconcile.Violation, rev st
 }
 
 // applyConditions: creates of a fleet failed in this apply (not those the
-// daemon deferred because it was stopping or lost the leadership).
-func (d *Daemon) applyConditions(o *outcome) []notify.Event {
+// daemon deferred because it was stopping or lost the leadership), and
+// its updates and renewals that failed (dts, dayTwoOfResult).
+func (d *Daemon) applyConditions(o *outcome, dts []fleetDayTwo) []notify.Event {
 	rev := ""
 	if d.good != nil {
 		rev = d.good.rev.ID
@@ -318,21 +322,29 @@ func (d *Daemon) applyConditions(o *outcome) []notify.Event {
 			Description: strings.Join(lines, "\n"),
 			Details:     map[string]any{"failures": lines, "codes": slices.Compact(codes)}})
 	}
+	for _, dt := range dts {
+		out = append(out, dayTwoApplyConditions(dt, rev)...)
+	}
 	return out
 }
 
 // appliedEvent is the event of an apply that changed something: what it
 // created and isolated, per fleet, and the money it adds.
-func (d *Daemon) appliedEvent(o *outcome) (notify.Event, bool) {
+func (d *Daemon) appliedEvent(o *outcome, dts []fleetDayTwo) (notify.Event, bool) {
 	res, p := o.res, o.plan
-	if res.Created == 0 && res.Isolated == 0 {
+	updated, renewed := dayTwoCounts(dts)
+	if res.Created == 0 && res.Isolated == 0 && updated == 0 && renewed == 0 {
 		return notify.Event{}, false
+	}
+	changed := map[string]bool{}
+	for _, dt := range dts {
+		changed[dt.fleet] = dt.updated+dt.renewed > 0
 	}
 	var fleets, parts []string
 	monthly, commitment, currency := 0.0, 0.0, p.Totals.Money.Currency
 	created := map[string]int{}
 	for _, fr := range res.Fleets {
-		if len(fr.Created)+len(fr.Isolated) > 0 {
+		if len(fr.Created)+len(fr.Isolated) > 0 || changed[fr.Fleet] {
 			fleets = append(fleets, fr.Fleet)
 			parts = append(parts, fmt.Sprintf("%s +%d -%d", fr.Fleet, len(fr.Created), len(fr.Isolated)))
 		}
@@ -349,14 +361,18 @@ func (d *Daemon) appliedEvent(o *outcome) (notify.Event, bool) {
 	if d.good != nil {
 		rev, short = d.good.rev.ID, d.good.rev.Short()
 	}
-	sum := fmt.Sprintf("revision %s applied: %d created, %d isolated (%s)", short, res.Created, res.Isolated, strings.Join(parts, ", "))
+	counts := fmt.Sprintf("%d created, %d isolated", res.Created, res.Isolated)
+	if updated+renewed > 0 {
+		counts += fmt.Sprintf(", %d updated, %d renewed", updated, renewed)
+	}
+	sum := fmt.Sprintf("revision %s applied: %s (%s)", short, counts, strings.Join(parts, ", "))
 	if monthly > 0 {
 		sum += fmt.Sprintf(", +%.2f %s a month", monthly, currency)
 	}
 	if f := res.Failed + res.Ambiguous; f > 0 {
 		sum += fmt.Sprintf("; %d create%s failed or unknown", f, plural(f))
 	}
-	details := map[string]any{"planId": p.ID, "created": res.Created, "isolated": res.Isolated, "failed": res.Failed,
+	details := map[string]any{"planId": p.ID, "created": res.Created, "isolated": res.Isolated, "updated": updated, "renewed": renewed, "failed": res.Failed,
 		"ambiguous": res.Ambiguous, "monthlySpend": math.Round(monthly*100) / 100, "commitment": math.Round(commitment*100) / 100, "currency": currency}
 	if a := o.approved; a != nil {
 		sum += fmt.Sprintf(" — plan %s approved by %s", a.Plan, a.By)
