@@ -1,7 +1,7 @@
 package daemon
 
 // The kinds of notification events (notify.Event.Kind), as the sinks'
-// events lists name them. docs/notifications.md says what each carries.
+// events lists name them. docs/daemon.md ("Events") says what each carries.
 const (
 	// EventRevisionApplied: an apply changed something (created,
 	// isolated; the money it adds).

@@ -31,7 +31,7 @@ const (
 const WebhookVersion = 1
 
 // WebhookBody is the JSON body of the webhook sink: the event, its
-// delivery and the body's version. docs/notifications.md documents it.
+// delivery and the body's version. docs/daemon.md ("The webhook") documents it.
 type WebhookBody struct {
 	Version     int            `json:"version"`
 	Delivery    string         `json:"delivery"`
