@@ -125,7 +125,9 @@ func TestApproveReleasesTheHeldPlanOnce(t *testing.T) {
 
 	// Nothing secret anywhere.
 	_, status := e.get("/status")
-	for name, text := range map[string]string{"log": log.String(), "status": status, "notifications": rcv.bodies()} {
+	_, page := e.get("/")
+	_, metrics := e.get("/metrics")
+	for name, text := range map[string]string{"log": log.String(), "status": status, "page": page, "metrics": metrics, "notifications": rcv.bodies()} {
 		for _, secret := range []string{aliceToken, bobToken, hookSecret} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s holds a secret", name)

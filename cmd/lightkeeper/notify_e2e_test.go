@@ -184,6 +184,23 @@ approvers:
 			return err == nil && len(amtest.Find(alerts, map[string]string{"alertname": "LightkeeperPlanHeld", "fleet": "web"})) == 1
 		})
 
+		if i == 0 {
+			// The ID is a hash of what the plan would do: the command
+			// line plans the same calls from the same commit and the
+			// same cloud, and names them with the same ID as the daemon
+			// does in its notification and its /status.
+			code, out, errOut := runBin(t, bin, nil, "reconcile", "--plan", "--output", "json", "--endpoint", emu.url, filepath.Join(r.repo, "fleets"))
+			var p struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(out), &p); err != nil || code != exitChanges || p.ID != id {
+				t.Fatalf("reconcile --plan: exit %d, id %q (%v), want the held plan's %q\n%s", code, p.ID, err, id, errOut)
+			}
+			st, _ := d.status(t)["plan"].(map[string]any)
+			if st["id"] != id {
+				t.Fatalf("/status plan id %v, want %q", st["id"], id)
+			}
+		}
 		out, err := exec.Command(bin, "approve", "--daemon", base).Output()
 		if err != nil || !strings.Contains(string(out), "Held plan "+id) || !strings.Contains(string(out), "--token-file FILE "+id) {
 			t.Fatalf("approve without PLAN-ID: %v\n%s", err, out)
