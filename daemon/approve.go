@@ -251,7 +251,8 @@ func (d *Daemon) approve(a Approval) (result, msg string) {
 		ev.Details["via"] = a.Via
 	}
 	d.notifyOnce(ev)
-	d.pokeNow()
+	d.countTrigger(TriggerApproved)
+	d.now.ask(TriggerApproved)
 	return ApprovalAccepted, fmt.Sprintf("plan %s approved by %s; the next cycle (now) applies it if its plan is still %s", a.Plan, a.By, a.Plan)
 }
 
