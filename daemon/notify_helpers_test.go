@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,15 +29,11 @@ type receiver struct {
 func newReceiver(t *testing.T) *receiver {
 	r := &receiver{t: t, ch: make(chan notify.WebhookBody, 256), raw: make(chan string, 256)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if err := notify.Verify([]byte(hookSecret), body, req.Header.Get(notify.SignatureHeader)); err != nil {
+		b, body, err := notify.Receive([]byte(hookSecret), req)
+		if err != nil {
 			t.Errorf("receiver: %v", err)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
-		}
-		var b notify.WebhookBody
-		if err := json.Unmarshal(body, &b); err != nil {
-			t.Errorf("receiver: %v", err)
 		}
 		r.raw <- string(body)
 		r.ch <- b

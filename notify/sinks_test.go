@@ -339,3 +339,33 @@ func TestAlertmanagerBody(t *testing.T) {
 		}
 	}
 }
+
+// TestReceive: a receiver's side takes a body signed under its secret and
+// refuses one signed under another, one changed, one unsigned and one too
+// large.
+func TestReceive(t *testing.T) {
+	secret := []byte("receive-secret")
+	body := []byte(`{"version":1,"kind":"plan.held","status":"firing","severity":"warning","summary":"held"}`)
+	req := func(b []byte, sig string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(string(b)))
+		if sig != "" {
+			r.Header.Set(notify.SignatureHeader, sig)
+		}
+		return r
+	}
+	b, raw, err := notify.Receive(secret, req(body, notify.Sign(secret, body)))
+	if err != nil || b.Kind != "plan.held" || b.Status != notify.Firing || b.Severity != notify.Warning || string(raw) != string(body) {
+		t.Fatalf("Receive: %+v %q %v", b, raw, err)
+	}
+	big := []byte(`{"summary":"` + strings.Repeat("x", notify.MaxWebhookBody) + `"}`)
+	for name, r := range map[string]*http.Request{
+		"another secret": req(body, notify.Sign([]byte("other"), body)),
+		"changed":        req([]byte(strings.Replace(string(body), "held", "hold", 1)), notify.Sign(secret, body)),
+		"unsigned":       req(body, ""),
+		"too large":      req(big, notify.Sign(secret, big)),
+	} {
+		if _, _, err := notify.Receive(secret, r); err == nil {
+			t.Errorf("%s: received", name)
+		}
+	}
+}

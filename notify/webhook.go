@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -143,4 +144,28 @@ func Verify(secret, body []byte, signature string) error {
 		return errors.New("notify: the signature does not match the body")
 	}
 	return nil
+}
+
+// MaxWebhookBody bounds the body Receive reads.
+const MaxWebhookBody = 1 << 20
+
+// Receive is a receiver's side of the webhook: it reads r's body (up to
+// MaxWebhookBody), checks its signature under secret, and decodes it. It
+// returns the body as received too, for a receiver that keeps it.
+func Receive(secret []byte, r *http.Request) (WebhookBody, []byte, error) {
+	var b WebhookBody
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
+	switch {
+	case err != nil:
+		return b, nil, fmt.Errorf("notify: read the webhook's body: %w", err)
+	case len(body) > MaxWebhookBody:
+		return b, nil, fmt.Errorf("notify: the webhook's body is over %d bytes", MaxWebhookBody)
+	}
+	if err := Verify(secret, body, r.Header.Get(SignatureHeader)); err != nil {
+		return b, body, err
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return b, body, fmt.Errorf("notify: the webhook's body: %w", err)
+	}
+	return b, body, nil
 }

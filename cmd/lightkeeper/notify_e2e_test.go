@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,15 +53,11 @@ func newHookReceiver(t testing.TB) *hookReceiver {
 	r := &hookReceiver{t: t}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		at := time.Now()
-		body, _ := io.ReadAll(req.Body)
-		if err := notify.Verify([]byte(e2eHookSecret), body, req.Header.Get(notify.SignatureHeader)); err != nil {
+		b, body, err := notify.Receive([]byte(e2eHookSecret), req)
+		if err != nil {
 			t.Errorf("receiver: %v", err)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
-		}
-		var b notify.WebhookBody
-		if err := json.Unmarshal(body, &b); err != nil {
-			t.Errorf("receiver: %v", err)
 		}
 		r.mu.Lock()
 		r.got = append(r.got, receivedHook{b, at})
