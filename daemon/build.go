@@ -184,6 +184,12 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 			return nil, p.result(0)
 		}
 	}
+	routes := notifyRoutes(cfg, p, "lightkeeper")
+	approvers := approverTokens(cfg, p)
+	if len(p.errs) > 0 {
+		b.close()
+		return nil, p.result(0)
+	}
 	b.opts = Options{
 		Source:     GitSource(src),
 		Cloud:      client,
@@ -200,6 +206,9 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		Previous:   deps.Previous,
 		// repository.verify: the saved last good copy must name its signer.
 		RequireSigned: srcOpts.Verify != nil,
+		Notify:        routes,
+		PublicURL:     cfg.PublicURL,
+		Approvers:     approvers,
 	}
 	if hook != nil {
 		b.opts.Webhook = hook

@@ -68,6 +68,13 @@ type Config struct {
 	// SecretFilePermissions says what to do with a secret file that group
 	// or others may read: SecretFilesWarn (default) or SecretFilesRefuse.
 	SecretFilePermissions string `yaml:"secretFilePermissions"`
+	// PublicURL is the status page's URL as people reach it, for the links
+	// of notifications.
+	PublicURL string `yaml:"publicURL"`
+	// Notify lists where notifications go (config_notify.go).
+	Notify []NotifySink `yaml:"notify"`
+	// Approvers may release a held plan (POST /approve).
+	Approvers []Approver `yaml:"approvers"`
 
 	root *yaml.Node // the file's YAML, to place the problems build finds
 }
@@ -292,6 +299,7 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 		files = append(files, configFile{&c.Webhook.SecretFile, []string{"webhook", "secretFile"}})
 	}
 	files = append(files, c.haFiles()...)
+	files = append(files, c.notifyFiles()...)
 	for _, f := range files {
 		var bad string
 		*f.v, bad = expandFileVars(*f.v, getenv)
@@ -315,6 +323,7 @@ func (p *configParser) check(c *Config, getenv func(string) string) {
 	}
 	// repository.verify: its checks and key files are in config_verify.go.
 	p.checkVerify(c, getenv)
+	p.checkNotify(c) // config_notify.go
 	if len(p.errs) == 0 {
 		p.checkHA(c) // reads the TLS files: only once their paths are good
 	}

@@ -61,7 +61,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	// re-signed, or replaced by a lightweight one) is news too.
 	if rev.ID == d.current.ID && d.current.ID != "" && (rev.Refused == nil) == (d.current.Refused == nil) {
 		if d.invalid != nil && (d.good == nil || d.good.rev.ID != rev.ID) {
-			o.invalid = d.invalid
+			o.invalid, o.refused = d.invalid, rev.Refused != nil
 		}
 		return
 	}
@@ -72,7 +72,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	if rev.Refused != nil { // refused.go
 		ev.refused = true
 		d.setInvalid(ev, []*spec.Error{refusalProblem(rev)})
-		o.invalid = d.invalid
+		o.invalid, o.refused = d.invalid, true
 		return
 	}
 	fleets, err := d.load(rev)
@@ -172,13 +172,20 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	o.becameReady = d.synced && !d.ready.Load() && d.markReady()
 	o.plan = p
 	o.run.Creates = p.Totals.Creates
-	if p.Check(d.opts.Limits) {
+	over := p.Check(d.opts.Limits)
+	if over {
 		// Worded in the configuration's terms: the key to change.
 		p.Word(configWords)
-		o.held = p.Violations
-		return
+		// A plan over a limit is applied only with an approval of exactly
+		// this plan (approve.go), used once.
+		if o.approved = d.useApproval(p); o.approved == nil {
+			o.held = p.Violations
+			return
+		}
+	} else {
+		d.notHeld()
 	}
-	res, err := d.apply(ctx, p)
+	res, err := d.apply(ctx, p, over)
 	o.res = res
 	o.run.Created, o.run.Failed = res.Created, res.Failed+res.Ambiguous
 	switch {
@@ -207,7 +214,7 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 // grace, so that the calls in flight when the daemon is told to stop
 // finish (and their outcome is recorded) while the mutationGate starts no
 // new one.
-func (d *Daemon) apply(ctx context.Context, p *reconcile.Plan) (*reconcile.Result, error) {
+func (d *Daemon) apply(ctx context.Context, p *reconcile.Plan, approved bool) (*reconcile.Result, error) {
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stopGrace := context.AfterFunc(ctx, func() {
@@ -215,7 +222,7 @@ func (d *Daemon) apply(ctx context.Context, p *reconcile.Plan) (*reconcile.Resul
 		context.AfterFunc(actx, func() { t.Stop() })
 	})
 	defer stopGrace()
-	res, err := d.rec.Apply(actx, p, false)
+	res, err := d.rec.Apply(actx, p, approved)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}

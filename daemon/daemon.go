@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lightkeeper/lightkeeper/notify"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
@@ -115,6 +116,22 @@ type Options struct {
 	// the same fleets: only the one that leads reconciles (see
 	// Leadership). Nil: this daemon acts alone.
 	Leadership Leadership
+	// Notify are the routes of the notifications (notify.go); none: no
+	// notification is sent.
+	Notify []notify.Route
+	// PublicURL is the status page's URL as people reach it: the link of
+	// every notification ("" for none).
+	PublicURL string
+	// NotifyGrace bounds how long the notifications queued may take to go
+	// out once Run's context has ended (default notify.DefaultGrace).
+	NotifyGrace time.Duration
+	// NotConvergedCycles is how many cycles in a row a fleet has fewer
+	// live instances than its count before EventFleetNotConverged
+	// (default DefaultNotConvergedCycles).
+	NotConvergedCycles int
+	// Approvers may release a held plan, each with a bearer token
+	// (approve.go); none: POST /approve refuses every request.
+	Approvers []ApproverToken
 	// Previous, if set, is the daemon this one replaces (a reload of the
 	// configuration); it must have stopped. The new daemon keeps its
 	// registry and metrics (Registry is not used then), and the counters
@@ -154,6 +171,10 @@ type Daemon struct {
 
 	lead leadState      // with Options.Leadership
 	lm   *leaderMetrics // with Options.Leadership (or a previous daemon's)
+
+	notifier  atomic.Pointer[notify.Notifier] // while Run runs, with Options.Notify
+	short     map[string]int                  // cycles in a row each fleet was short (loop goroutine)
+	approvals approvals
 
 	closers []io.Closer // what FromConfig opened; see Close
 }
@@ -225,6 +246,7 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
 	}
+	m.interval.Set(opts.Interval.Seconds())
 	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: newAsked(), now: newAsked(), first: make(chan struct{})}
 	if prev := opts.Previous; prev != nil {
 		d.carryOver(prev)
@@ -313,6 +335,11 @@ func (d *Daemon) carryOver(prev *Daemon) {
 	prev.lead.mu.Lock()
 	d.lead.total, d.lead.won, d.lead.lost = prev.lead.total, prev.lead.won, prev.lead.lost
 	prev.lead.mu.Unlock()
+	d.short = prev.short
+	prev.approvals.mu.Lock()
+	d.approvals.held, d.approvals.pending, d.approvals.last = prev.approvals.held, prev.approvals.pending, prev.approvals.last
+	d.approvals.used, d.approvals.order = prev.approvals.used, prev.approvals.order
+	prev.approvals.mu.Unlock()
 	if d.lm = prev.lm; d.lm != nil {
 		d.lm.owner.Store(d)
 		d.lm.leader.Set(0)
@@ -388,6 +415,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			_ = srv.Shutdown(sctx)
 		}()
 	}
+	d.startNotifier() // notifications.go
+	// Stopped after the election (deferred below) has ended: a leadership
+	// lost at the end goes out too, within the grace.
+	defer d.stopNotifier()
 	if w, ok := d.opts.Source.(Watcher); ok {
 		ch, err := w.Watch(ctx)
 		if err != nil {
@@ -406,6 +437,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// only once the calls in flight have ended and the state is saved.
 		lctx, endTerm := context.WithCancel(context.WithoutCancel(ctx))
 		elected := make(chan struct{})
+		if r, ok := l.(Relay); ok {
+			r.OnMessage(d.message) // approvals a follower passes on (approve.go)
+		}
 		go func() {
 			defer close(elected)
 			l.Run(lctx, d.setLeading, d.forwarded)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -42,6 +43,7 @@ func (d *Daemon) handler() http.Handler {
 	if d.opts.Webhook != nil {
 		mux.Handle("POST /hooks/git", d.opts.Webhook)
 	}
+	mux.HandleFunc("POST /approve", d.serveApprove) // approve.go
 	return nosniff(mux)
 }
 
@@ -68,9 +70,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 type pageData struct {
 	pageBase
 	Status
+	// ApproveURL is the daemon's URL in the approve command shown for a
+	// held plan: Options.PublicURL, or "URL".
+	ApproveURL string
 }
 
 func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 	s := d.Status()
-	render(w, pageTmpl, pageData{pageBase: pageBase{State: pageState(s), Now: d.opts.Now(), Refresh: pageRefresh}, Status: s})
+	approveURL := "URL"
+	if u := d.opts.PublicURL; u != "" {
+		approveURL = strings.TrimSuffix(u, "/")
+	}
+	render(w, pageTmpl, pageData{pageBase: pageBase{State: pageState(s), Now: d.opts.Now(), Refresh: pageRefresh}, Status: s, ApproveURL: approveURL})
 }

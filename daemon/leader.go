@@ -170,6 +170,7 @@ func (d *Daemon) setLeading(on bool) {
 		d.m.ready.Set(0)
 	}
 	d.lead.mu.Unlock()
+	d.notifyLeadership(on)
 	if on {
 		d.lm.leader.Set(1)
 		d.lm.elections.WithLabelValues("won").Inc()

@@ -50,6 +50,9 @@ type metrics struct {
 	revisionLoads  *prometheus.CounterVec
 	stateSaveFails prometheus.Counter
 	webhooks       *prometheus.CounterVec
+	notifications  *prometheus.CounterVec
+	interval       prometheus.Gauge
+	approvals      *prometheus.CounterVec
 
 	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
 
@@ -135,8 +138,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lightkeeper_webhook_requests_total",
 			Help: "Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
 		}, []string{"result", "reason"}),
+		interval: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lightkeeper_reconcile_interval_seconds",
+			Help: "The time between cycles (repository.interval), for alerts that count cycles missed.",
+		}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_notifications_total",
+			Help: "Notifications by sink and result: sent, retried (an attempt failed; tried again), failed (refused, or every attempt failed), dropped (the queue was full, or the grace period at shutdown ended).",
+		}, []string{"sink", "result"}),
+		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lightkeeper_approvals_total",
+			Help: "Approvals of held plans (POST /approve, and those a follower passed on) by result: accepted, forwarded (to the leader), unauthorized (wrong or missing token), invalid (no plan ID), stale (not the plan held), replayed (approved already).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.duration, m.runs, m.fleet, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
+	for _, c := range []prometheus.Collector{m.interval, m.notifications, m.approvals, m.duration, m.runs, m.fleet, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
 		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -163,7 +178,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			m.updates.WithLabelValues(a, r)
 		}
 	}
-	for _, t := range []string{TriggerStart, TriggerInterval, TriggerRetry, TriggerWebhook, TriggerWatch, TriggerElected, TriggerForwarded} {
+	for _, r := range approvalResults {
+		m.approvals.WithLabelValues(r)
+	}
+	for _, t := range []string{TriggerStart, TriggerInterval, TriggerRetry, TriggerWebhook, TriggerWatch, TriggerElected, TriggerForwarded, TriggerApproved} {
 		m.triggers.WithLabelValues(t)
 	}
 	return m, nil

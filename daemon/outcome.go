@@ -25,8 +25,9 @@ type outcome struct {
 	syncGood   string // the revision reconciled meanwhile, if any
 	load       *loadEvent
 	// invalid is set while the revision synced is invalid and not the
-	// last good one.
+	// last good one; refused when the source refused it (its signature).
 	invalid *InvalidRevision
+	refused bool
 
 	// reconcile
 	follower    bool // another daemon leads: nothing was planned
@@ -36,6 +37,7 @@ type outcome struct {
 	becameReady bool // the first sync and observe have both succeeded now (markReady ran)
 	plan        *reconcile.Plan
 	held        []reconcile.Violation // the limits the plan exceeds; not applied
+	approved    *Approval             // the approval that released the plan over its limits (approve.go)
 	res         *reconcile.Result
 	applyErr    error
 	// after is the fleets as the cloud listed them after an apply that
@@ -277,7 +279,11 @@ func (d *Daemon) record(o *outcome) {
 		log.Info("ready: first sync and observe done")
 	}
 	if o.held != nil {
-		log.Warn("plan exceeds a safety limit; held, nothing applied", "violations", violations(o.held))
+		log.Warn("plan exceeds a safety limit; held, nothing applied", "plan", o.plan.ID, "violations", violations(o.held))
+	}
+	if a := o.approved; a != nil {
+		d.applied(a, o.end)
+		log.Info("approved plan applied over its limits", "plan", a.Plan, "by", a.By, "approved_at", a.At, "violations", violations(o.plan.Violations))
 	}
 	if o.stateErr != nil {
 		log.Error("cannot save the state; expectations may be lost on restart (tokens still make creates safe)", "err", o.stateErr)
@@ -298,6 +304,9 @@ func (d *Daemon) record(o *outcome) {
 	default:
 		log.Warn("reconcile cycle ended", "created", run.Created, "failed", run.Failed, "errors", strings.Join(errs, "; "))
 	}
+
+	// Notifications (notifications.go).
+	d.notifyCycle(o, fleets)
 }
 
 // saveError is the save failure of the cycle, for Status.StateError.

@@ -38,6 +38,14 @@ func checkSecretFiles(cfg *Config, p *configParser) spec.Errors {
 	if cfg.Webhook != nil {
 		files = append(files, file{cfg.Webhook.SecretFile, []string{"webhook", "secretFile"}, true, maxSecretFile})
 	}
+	for i, n := range cfg.Notify {
+		at := []string{"notify", fmt.Sprint(i)}
+		files = append(files, file{n.URLFile, append(at[:2:2], "urlFile"), true, maxSecretFile},
+			file{n.SecretFile, append(at[:2:2], "secretFile"), true, maxSecretFile})
+	}
+	for i, a := range cfg.Approvers {
+		files = append(files, file{a.TokenFile, []string{"approvers", fmt.Sprint(i), "tokenFile"}, true, maxSecretFile})
+	}
 	if cfg.HA != nil && cfg.HA.Etcd.TLS != nil {
 		// Read (and so checked to exist) when the configuration loaded.
 		files = append(files, file{cfg.HA.Etcd.TLS.KeyFile, []string{"ha", "etcd", "tls", "keyFile"}, true, 0})

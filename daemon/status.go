@@ -63,6 +63,9 @@ type Status struct {
 	Result *reconcile.Result `json:"result,omitempty"`
 	// HA is the leader election, when the daemon takes part in one.
 	HA *HAStatus `json:"ha,omitempty"`
+	// Approvals are the approvers, the plan held and the approvals of held
+	// plans (approve.go).
+	Approvals *ApprovalStatus `json:"approvals"`
 	// Events are the last MaxEvents events, newest first: revisions,
 	// cycles, creates, isolations, failures and held plans.
 	Events []Event `json:"events"`
@@ -253,6 +256,7 @@ func (d *Daemon) statusObserved() (Status, *reconcile.Plan) {
 		s.Events = []Event{}
 	}
 	s.HA = d.haStatus()
+	s.Approvals = d.approvalStatus()
 	return s, observed
 }
 

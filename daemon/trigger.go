@@ -20,6 +20,9 @@ const (
 	TriggerElected = "elected"
 	// TriggerForwarded is a cycle a follower asked of this leader.
 	TriggerForwarded = "forwarded"
+	// TriggerApproved is the cycle an approval of the held plan asks for
+	// at once (approve.go).
+	TriggerApproved = "approved"
 )
 
 // asked is a pending cycle that a trigger asked for, and the trigger's

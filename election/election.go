@@ -14,7 +14,9 @@
 //
 // Followers watch the leader key for its identity and revision (Leader),
 // and pass triggers to it through one key (Forward): a webhook that reaches
-// a follower is never lost.
+// a follower is never lost. They pass messages the same way, each topic
+// through its own key (Send, Events.Message): what they are is the
+// caller's business.
 package election
 
 import (
@@ -95,6 +97,9 @@ type Events struct {
 	// Trigger is called on the leader for each trigger a follower
 	// forwarded.
 	Trigger func()
+	// Message is called on the leader with each message a follower sent
+	// (Send), in the order etcd wrote them.
+	Message func(topic string, data []byte)
 }
 
 // Elector takes part in the election. Its methods are safe for concurrent
@@ -246,6 +251,26 @@ func (e *Elector) Forward(ctx context.Context) error {
 	if _, err := e.client.Put(cctx, e.opts.Prefix+"trigger", e.opts.ID+" "+time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		e.fail("forward", err)
 		return fmt.Errorf("election: forward a trigger to the leader through etcd: %w", err)
+	}
+	return nil
+}
+
+// messagePrefix is the key prefix of the messages under Options.Prefix.
+const messagePrefix = "message/"
+
+// Send passes data on topic to the leader: it writes the key
+// Prefix+"message/"+topic, which the leader watches, and the leader's Run
+// calls Events.Message. A message written while no leader watches (between
+// two terms) is not delivered; the caller tells its user so.
+func (e *Elector) Send(ctx context.Context, topic string, data []byte) error {
+	if topic == "" || strings.ContainsAny(topic, "/ ") {
+		return fmt.Errorf("election: message topic %q: want a word", topic)
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
+	defer cancel()
+	if _, err := e.client.Put(cctx, e.opts.Prefix+messagePrefix+topic, string(data)); err != nil {
+		e.fail("forward", err)
+		return fmt.Errorf("election: send a message to the leader through etcd: %w", err)
 	}
 	return nil
 }

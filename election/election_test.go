@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,7 @@ type member struct {
 	triggers atomic.Int32
 	mu       sync.Mutex
 	changes  []bool
+	messages []string // topic=data
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -53,6 +55,11 @@ func join(t *testing.T, endpoints []string, id string, edit ...func(*election.Op
 				m.mu.Unlock()
 			},
 			Trigger: func() { m.triggers.Add(1) },
+			Message: func(topic string, data []byte) {
+				m.mu.Lock()
+				m.messages = append(m.messages, topic+"="+string(data))
+				m.mu.Unlock()
+			},
 		})
 	}()
 	t.Cleanup(func() { m.stop(); e.Close() })
@@ -143,6 +150,28 @@ func testOneLeaderAndHandOver(t *testing.T, srv backend) {
 	waitUntil(t, "the forwarded trigger", func() bool { return lead.triggers.Load() == 1 })
 	if followers[0].triggers.Load()+followers[1].triggers.Load() != 0 {
 		t.Fatal("a follower received a trigger")
+	}
+	// A follower's messages reach the leader only, each once, in order.
+	for _, data := range []string{`{"plan":"a"}`, `{"plan":"a"}`, `{"plan":"b"}`} {
+		if err := followers[1].e.Send(ctx, "approve", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := followers[0].e.Send(ctx, "no/slash", nil); err == nil {
+		t.Error("a topic with a slash was sent")
+	}
+	waitUntil(t, "the messages", func() bool { lead.mu.Lock(); defer lead.mu.Unlock(); return len(lead.messages) >= 3 })
+	lead.mu.Lock()
+	if got := strings.Join(lead.messages, " "); got != `approve={"plan":"a"} approve={"plan":"a"} approve={"plan":"b"}` {
+		t.Errorf("the leader got %s", got)
+	}
+	lead.mu.Unlock()
+	for _, f := range followers {
+		f.mu.Lock()
+		if len(f.messages) != 0 {
+			t.Errorf("a follower got %q", f.messages)
+		}
+		f.mu.Unlock()
 	}
 
 	// The leader stops: it calls Lead(false) and revokes its lease, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -23,6 +24,9 @@ func (e *Elector) Run(ctx context.Context, ev Events) {
 	}
 	if ev.Trigger == nil {
 		ev.Trigger = func() {}
+	}
+	if ev.Message == nil {
+		ev.Message = func(string, []byte) {}
 	}
 	octx, stopObserving := context.WithCancel(ctx)
 	observed := make(chan struct{})
@@ -138,6 +142,8 @@ func (e *Elector) lead(ctx context.Context, sess *concurrency.Session, ev Events
 	defer cancel()
 	triggers := make(chan struct{}, 1)
 	go e.watchTriggers(wctx, triggers)
+	messages := make(chan message, 16)
+	go e.watchMessages(wctx, messages)
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,7 +152,50 @@ func (e *Elector) lead(ctx context.Context, sess *concurrency.Session, ev Events
 			return "the etcd lease was lost"
 		case <-triggers:
 			ev.Trigger()
+		case m := <-messages:
+			ev.Message(m.topic, m.data)
 		}
+	}
+}
+
+// message is one message a follower sent.
+type message struct {
+	topic string
+	data  []byte
+}
+
+// watchMessages sends on out each message written under the message
+// prefix from the start of the term on, until ctx ends; a watch that fails
+// is made again from where it stopped, so that none is lost or repeated
+// meanwhile.
+func (e *Elector) watchMessages(ctx context.Context, out chan<- message) {
+	prefix := e.opts.Prefix + messagePrefix
+	var rev int64 // 0: from now
+	for ctx.Err() == nil {
+		opts := []clientv3.OpOption{clientv3.WithPrefix()}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		for wr := range e.client.Watch(clientv3.WithRequireLeader(ctx), prefix, opts...) {
+			if err := wr.Err(); err != nil {
+				if ctx.Err() == nil {
+					e.fail("watch", err)
+				}
+				break
+			}
+			for _, ev := range wr.Events {
+				if ev.Type != clientv3.EventTypePut {
+					continue
+				}
+				rev = ev.Kv.ModRevision + 1
+				select {
+				case out <- message{topic: strings.TrimPrefix(string(ev.Kv.Key), prefix), data: ev.Kv.Value}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		sleep(ctx, 200*time.Millisecond)
 	}
 }
 

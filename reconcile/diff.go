@@ -296,6 +296,7 @@ func checkInstance(fp *FleetPlan, f *spec.Fleet, slot int, in Instance, now time
 	drift("spec.charge.renewFlag", s.Charge.RenewFlag, in.RenewFlag)
 	if !in.Expires.IsZero() && in.RenewFlag != lighthouse.RenewNotifyAuto && s.Charge.RenewBefore <= 0 {
 		if left := in.Expires.Sub(now); left <= opts.ExpiryWarning {
+			fp.Expiring = append(fp.Expiring, Expiring{InstanceID: in.ID, Name: in.Name, Slot: slot, Expires: in.Expires})
 			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s (%s) expires %s (in %s) and is not renewed automatically; renew it, or it goes SHUTDOWN and lightkeeper buys a new one for slot %d",
 				in.ID, in.Name, in.Expires.UTC().Format(time.RFC3339), left.Round(time.Hour), slot))
 		}

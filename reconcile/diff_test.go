@@ -190,6 +190,9 @@ func TestDiffDuplicatesDriftExpiryOrphans(t *testing.T) {
 	if !strings.Contains(warn, "expires 2026-03-04T12:00:00Z (in 72h0m0s)") || !strings.Contains(warn, "named \"web-1\" (slot 1) but tagged") {
 		t.Errorf("warnings:\n%s", warn)
 	}
+	if want := []Expiring{{InstanceID: "lhins-00000000", Name: "web-0", Slot: 0, Expires: t0.Add(72 * time.Hour)}}; !reflect.DeepEqual(fp.Expiring, want) {
+		t.Errorf("expiring %+v, want %+v", fp.Expiring, want)
+	}
 	if len(p.Orphans) != 1 || p.Orphans[0].Name != "gone-7" {
 		t.Errorf("orphans %+v", p.Orphans)
 	}

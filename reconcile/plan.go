@@ -13,9 +13,13 @@ const FormatVersion = 1
 
 // Plan is what a reconcile would do, and why, for every fleet.
 type Plan struct {
-	FormatVersion int          `json:"formatVersion"`
-	At            time.Time    `json:"at"`
-	Fleets        []*FleetPlan `json:"fleets"`
+	FormatVersion int `json:"formatVersion"`
+	// ID names what the plan would do (PlanID): two plans that would make
+	// the same calls have the same ID, whenever they were made. An
+	// approval of a held plan names it.
+	ID     string       `json:"id"`
+	At     time.Time    `json:"at"`
+	Fleets []*FleetPlan `json:"fleets"`
 	// Orphans are instances tagged for a fleet that is no longer in git.
 	// They are reported, never touched.
 	Orphans []Instance `json:"orphans,omitempty"`
@@ -96,11 +100,15 @@ type FleetPlan struct {
 	Renewals     []Renewal `json:"renewals,omitempty"`
 	RenewalMoney Money     `json:"renewalMoney,omitzero"`
 
-	Creates  []Create    `json:"creates,omitempty"`
-	Surplus  []Surplus   `json:"surplus,omitempty"`
-	Drift    []Drift     `json:"drift,omitempty"`
-	Waiting  []Waiting   `json:"waiting,omitempty"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Creates  []Create  `json:"creates,omitempty"`
+	Surplus  []Surplus `json:"surplus,omitempty"`
+	Drift    []Drift   `json:"drift,omitempty"`
+	Waiting  []Waiting `json:"waiting,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+	// Expiring lists the live instances that expire within the expiry
+	// warning and are not renewed automatically (each also has a
+	// warning).
+	Expiring []Expiring  `json:"expiring,omitempty"`
 	Money    Money       `json:"money"`
 	Error    *FleetError `json:"error,omitempty"`
 	Notes    []string    `json:"notes,omitempty"`
@@ -202,6 +210,15 @@ type Waiting struct {
 	InstanceID string    `json:"instanceId,omitempty"`
 	Since      time.Time `json:"since"`
 	Until      time.Time `json:"until"`
+}
+
+// Expiring is a live instance that expires within the expiry warning
+// (DiffOptions.ExpiryWarning) and is not renewed automatically.
+type Expiring struct {
+	InstanceID string    `json:"instanceId"`
+	Name       string    `json:"name"`
+	Slot       int       `json:"slot"`
+	Expires    time.Time `json:"expires"`
 }
 
 // FleetError is a problem that stops a fleet, named so a person can fix

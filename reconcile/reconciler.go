@@ -337,6 +337,7 @@ func (p *Plan) total() {
 		m.Unknown = m.Unknown || fp.Money.Unknown
 		p.totalRenewals(fp)
 	}
+	p.ID = p.computeID()
 }
 
 func round2(f float64) float64 {

@@ -39,6 +39,13 @@ HTTP on the configured address: /healthz, /readyz, /metrics, /status and a
 status page at /, each fleet's instances at /fleets/NAME (in JSON at
 /status/fleets/NAME).
 
+Notifications (the notify key): a plan held, a revision invalid or unsigned,
+creates that fail, a fleet short for three cycles, an instance expiring, a
+revision applied and a leadership gained or lost go to a signed webhook,
+Slack or Alertmanager, never delaying a cycle. A plan held by a limit is
+released once, for exactly that plan, by one of the approvers: POST /approve,
+or 'lightkeeper approve'.
+
 --example-config prints a configuration that shows every key, commented.
 Relative paths in the file are read from the file's directory.
 
@@ -47,7 +54,8 @@ TENCENTCLOUD_SECRET_KEY, the systemd credentials tencentcloud-secret-id and
 tencentcloud-secret-key in $CREDENTIALS_DIRECTORY, then ~/.tencentcloud.
 
 --check runs what start-up runs, creating and starting nothing: the file,
-the credentials, the secret files (they must exist and not be empty; one
+the credentials, the secret files (webhook, repository, etcd, notify and
+approver files: they must exist, be readable and not be empty; one
 that group or others may read is a warning, or an error with
 secretFilePermissions: refuse), a state directory that can be created, the
 repository URL and the API endpoint. ok means the daemon starts (only the
@@ -319,16 +327,29 @@ func (s *service) start(ctx context.Context, cfg *daemon.Config, previous *daemo
 	return in, nil
 }
 
-// leadership adapts an election.Elector to daemon.Leadership.
-type leadership struct{ *election.Elector }
-
-// Run takes part in the election until ctx ends.
-func (l leadership) Run(ctx context.Context, lead func(bool), trigger func()) {
-	l.Elector.Run(ctx, election.Events{Lead: lead, Trigger: trigger})
+// leadership adapts an election.Elector to daemon.Leadership and
+// daemon.Relay.
+type leadership struct {
+	*election.Elector
+	message atomic.Pointer[func(topic string, data []byte)]
 }
 
+var _ daemon.Relay = (*leadership)(nil)
+
+// Run takes part in the election until ctx ends.
+func (l *leadership) Run(ctx context.Context, lead func(bool), trigger func()) {
+	l.Elector.Run(ctx, election.Events{Lead: lead, Trigger: trigger, Message: func(topic string, data []byte) {
+		if f := l.message.Load(); f != nil {
+			(*f)(topic, data)
+		}
+	}})
+}
+
+// OnMessage sets what Run calls with each message a follower sent.
+func (l *leadership) OnMessage(f func(topic string, data []byte)) { l.message.Store(&f) }
+
 // Leader returns the leader as last seen.
-func (l leadership) Leader() (daemon.LeaderInfo, bool) {
+func (l *leadership) Leader() (daemon.LeaderInfo, bool) {
 	i, ok := l.Elector.Leader()
 	return daemon.LeaderInfo{ID: i.ID, URL: i.URL, Revision: i.Revision, Since: i.Since}, ok
 }
@@ -345,7 +366,7 @@ func (s *service) elect(h *daemon.HA, onError func(op string)) (daemon.Leadershi
 	if err != nil {
 		return nil, err
 	}
-	return leadership{el}, nil
+	return &leadership{Elector: el}, nil
 }
 
 // watchdog feeds systemd's watchdog at half its period while the current

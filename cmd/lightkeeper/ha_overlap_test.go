@@ -65,7 +65,7 @@ func startOverlapDaemon(t testing.TB, id string, etcd []string, h *emulatortest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &leadership{el}
+	l := &leadership{Elector: el}
 	client := h.NewClient(t, func(o *lighthouse.Options) {
 		o.Fence = func(ctx context.Context, _ string) error { return l.Check(ctx) }
 		o.HTTPClient = &http.Client{Transport: rt, Timeout: time.Minute}

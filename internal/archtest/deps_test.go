@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,9 +24,20 @@ var forbidden = map[string][]string{
 	// The daemon defines the Leadership it needs; the etcd client is
 	// wired in by cmd, and the election knows nothing of what it guards.
 	"daemon/...":   {"lighthouse/emulator/...", "election/..."},
-	"election/...": {"spec/...", "schema", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/..."},
-	// The embedded etcd server is for tests only.
-	"...": {"cmd/...", "internal/etcdtest"},
+	"election/...": {"spec/...", "schema", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/...", "notify/..."},
+	// Notifications know events, not what they are about: the daemon
+	// turns what a cycle did into events.
+	"notify/...": {"spec/...", "schema", "lighthouse/...", "reconcile/...", "gitsync/...", "daemon/...", "election/..."},
+	// The embedded etcd server and the Alertmanager process are for tests
+	// only.
+	"...": {"cmd/...", "internal/etcdtest", "internal/amtest"},
+}
+
+// importers maps a package (or tree) to the only packages that may depend
+// on it, besides itself.
+var importers = map[string][]string{
+	// The daemon sends notifications; the command wires them in.
+	"notify/...": {"daemon/...", "cmd/..."},
 }
 
 func TestDependenciesFlowOneWay(t *testing.T) {
@@ -38,6 +50,20 @@ func TestDependenciesFlowOneWay(t *testing.T) {
 		fields := strings.Fields(line)
 		pkg, deps := strings.TrimPrefix(fields[0], module+"/"), fields[1:]
 		pkgs++
+		for _, dep := range deps {
+			rel, ok := strings.CutPrefix(dep, module+"/")
+			if !ok {
+				continue
+			}
+			for of, who := range importers {
+				if !match(of, rel) || match(of, pkg) {
+					continue
+				}
+				if !slices.ContainsFunc(who, func(w string) bool { return match(w, pkg) }) {
+					t.Errorf("%s depends on %s, which only %s may", pkg, rel, strings.Join(who, ", "))
+				}
+			}
+		}
 		for from, bans := range forbidden {
 			if !match(from, pkg) {
 				continue

@@ -1,58 +1,11 @@
 package etcdtest
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"net"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/lightkeeper/lightkeeper/internal/freeport"
 )
 
-// FreeAddr returns 127.0.0.1 with a port that is free now and lies below
-// the kernel's ephemeral range (net.ipv4.ip_local_port_range), so that no
-// outgoing connection takes it before the caller binds it, or while a
-// stopped process that had it is started again. Ports that 127.0.0.1:0
-// hands out come from that range, and with many processes connecting to
-// each other one was taken in between often enough to fail tests.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := listenLow()
-	if err != nil {
-		t.Fatalf("etcdtest: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// listenLow listens on 127.0.0.1 at a free port below the ephemeral range.
-func listenLow() (net.Listener, error) {
-	low := ephemeralLow()
-	const from = 10000
-	for range 200 {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", from+rand.IntN(low-from)))
-		if err == nil {
-			return ln, nil
-		}
-	}
-	return nil, fmt.Errorf("no free port in %d-%d", from, low-1)
-}
-
-// ephemeralLow is the first port of the ephemeral range (32768 if it
-// cannot be read, or is too low to leave room below it).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 32768
-	}
-	n, err := strconv.Atoi(f[0])
-	if err != nil || n < 20000 {
-		return 32768
-	}
-	return n
-}
+// FreeAddr returns 127.0.0.1 with a free port below the kernel's ephemeral
+// range (freeport.Addr).
+func FreeAddr(t testing.TB) string { return freeport.Addr(t) }

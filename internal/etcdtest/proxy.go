@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lightkeeper/lightkeeper/internal/freeport"
 )
 
 // rebindTimeout bounds how long Restart waits for the client port to be
@@ -39,7 +41,7 @@ func (p *proxy) open(target string) error {
 	var ln net.Listener
 	var err error
 	if p.addr == "" {
-		ln, err = listenLow()
+		ln, err = freeport.Listen()
 	} else {
 		deadline := time.Now().Add(rebindTimeout)
 		for {
