@@ -306,7 +306,7 @@ func (d *Daemon) applyConditions(o *outcome, dts []fleetDayTwo) []notify.Event {
 			codes = append(codes, fr.Error.Code)
 		}
 		for _, f := range fr.Failures {
-			if f.InstanceID != "" || f.Code == CodeShuttingDown || f.Code == lighthouse.CodeFenced {
+			if f.InstanceID != "" || f.Action != "" || f.Code == CodeShuttingDown || f.Code == lighthouse.CodeFenced {
 				continue
 			}
 			lines = append(lines, fmt.Sprintf("slot %d: %s", f.Slot, f.Message))

@@ -52,8 +52,28 @@ type dayTwoFailure struct {
 // FleetResult.Renewed and RenewFailures) are in; until then this reads the
 // fleet's name and region, and every event below stays quiet.
 func dayTwoOf(fp *reconcile.FleetPlan, fr *reconcile.FleetResult) fleetDayTwo {
-	_ = fr
-	return fleetDayTwo{fleet: fp.Fleet, region: fp.Region}
+	dt := fleetDayTwo{fleet: fp.Fleet, region: fp.Region, failing: fp.Failing, launchFailures: fp.LaunchFailures}
+	if fp.Rollout != nil {
+		dt.rolloutPaused = fp.Rollout.Paused
+	}
+	if fr == nil {
+		return dt
+	}
+	for _, u := range fr.Updates {
+		if u.Outcome == "sent" {
+			dt.updated++
+		}
+	}
+	for _, f := range fr.Failures {
+		if f.Action != "" {
+			dt.updateFailures = append(dt.updateFailures, dayTwoFailure{slot: f.Slot, instance: f.InstanceID, action: f.Action, code: f.Code, msg: f.Message})
+		}
+	}
+	dt.renewed = len(fr.Renewed)
+	for _, f := range fr.RenewFailures {
+		dt.renewFailures = append(dt.renewFailures, dayTwoFailure{slot: f.Slot, instance: f.InstanceID, code: f.Code, msg: f.Message})
+	}
+	return dt
 }
 
 // dayTwoPlanConditions are the conditions of a fleet's plan: its rollout

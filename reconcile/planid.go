@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"time"
 )
 
 // This file holds the plan's ID: a hash of what the plan would do, so
@@ -26,8 +27,14 @@ const PlanIDLength = 16
 //     ClientToken, bundle, blueprint, zone and period;
 //   - each isolation (a surplus instance whose action is isolate): region,
 //     fleet and instance ID;
-//   - the money of the creates: the monthly delta and the commitment in
-//     cents, the currency and whether some price is unknown.
+//   - each update the rollout plans to send now: region, fleet, slot,
+//     instance ID, action, the replacement's ClientToken and attempt, and
+//     each changed field with its new value;
+//   - each renewal to send: region, fleet, instance ID, the expiry it
+//     renews from and the period;
+//   - the money of the creates (the monthly delta and the commitment in
+//     cents, the currency and whether some price is unknown) and of the
+//     renewals (commitment, currency, unknown).
 //
 // What does not change a call is left out: when the plan was made, the
 // reasons and warnings, a create being a resend, what is only reported
@@ -49,9 +56,29 @@ func (p *Plan) computeID() string {
 				fmt.Fprintf(h, "isolate\x00%s\x00%s\x00%s\n", fp.Region, fp.Fleet, s.ID)
 			}
 		}
+		if r := fp.Rollout; r != nil {
+			for _, u := range r.Updates {
+				if u.Status != StatusPlanned {
+					continue
+				}
+				fmt.Fprintf(h, "update\x00%s\x00%s\x00%d\x00%s\x00%s\x00%s\x00%d", fp.Region, fp.Fleet, u.Slot, u.InstanceID, u.Action, u.ClientToken, u.Attempt)
+				for _, c := range u.Changes {
+					fmt.Fprintf(h, "\x00%s=%s", c.Field, c.To)
+				}
+				io.WriteString(h, "\n")
+			}
+		}
+		for _, rn := range fp.Renewals {
+			if rn.Verdict == RenewSend {
+				fmt.Fprintf(h, "renew\x00%s\x00%s\x00%s\x00%s\x00%d\n", fp.Region, fp.Fleet, rn.InstanceID, rn.Expires.UTC().Format(time.RFC3339), rn.Period)
+			}
+		}
 	}
 	m := p.Totals.Money
 	fmt.Fprintf(h, "money\x00%s\x00%s\x00%s\x00%t\n", m.Currency, cents(m.Monthly), cents(m.Commitment), m.Unknown)
+	if rm := p.Totals.RenewalSpend; rm != (Money{}) {
+		fmt.Fprintf(h, "renewals\x00%s\x00%s\x00%t\n", rm.Currency, cents(rm.Commitment), rm.Unknown)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:PlanIDLength]
 }
 

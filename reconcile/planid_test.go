@@ -72,3 +72,48 @@ func TestPlanIDNamesWhatThePlanWouldDo(t *testing.T) {
 		t.Errorf("reasons and warnings changed the ID: %s, want %s", noted.ID, base.ID)
 	}
 }
+
+// TestPlanIDNamesUpdatesAndRenewals: an approval releases every limit,
+// maxUpdatesPerRun and maxRenewalSpendPerRun included, so a plan whose
+// updates or renewals changed must have another ID; updates only reported
+// or waiting, and renewals not sent, do not count.
+func TestPlanIDNamesUpdatesAndRenewals(t *testing.T) {
+	fleets := loadFleets(t, "web:1:")
+	obs := observe(fleets, "web-0=RUNNING")
+	plan := func(edit func(fp *FleetPlan)) string {
+		p := Diff(fleets, obs, nil, t0, DiffOptions{})
+		edit(p.Fleets[0])
+		p.total()
+		return p.ID
+	}
+	base := plan(func(*FleetPlan) {})
+	reset := func(status, to string) func(fp *FleetPlan) {
+		return func(fp *FleetPlan) {
+			fp.Rollout = &Rollout{Strategy: "inPlace", Updates: []Update{{Slot: 0, InstanceID: "lhins-1", Action: UpdateReset, Status: status,
+				Changes: []Change{{Field: "blueprintId", From: "lhbp-old", To: to}}}}}
+		}
+	}
+	planned := plan(reset(StatusPlanned, "lhbp-new"))
+	if planned == base {
+		t.Errorf("a plan that resets an instance has the ID %s of one that does nothing", base)
+	}
+	if other := plan(reset(StatusPlanned, "lhbp-other")); other == planned {
+		t.Errorf("resets to two blueprints have the same ID %s", planned)
+	}
+	if waiting := plan(reset("waiting", "lhbp-new")); waiting != base {
+		t.Errorf("an update this run does not make changed the ID: %s, want %s", waiting, base)
+	}
+
+	renew := func(verdict string, expires time.Time) func(fp *FleetPlan) {
+		return func(fp *FleetPlan) {
+			fp.Renewals = []Renewal{{Slot: 0, InstanceID: "lhins-1", Verdict: verdict, Expires: expires, Period: 1}}
+		}
+	}
+	sent := plan(renew(RenewSend, t0.Add(48*time.Hour)))
+	if sent == base {
+		t.Errorf("a plan that renews an instance has the ID %s of one that does nothing", base)
+	}
+	if later := plan(renew(RenewSend, t0.Add(72*time.Hour))); later == sent {
+		t.Errorf("renewals from two expiries have the same ID %s", sent)
+	}
+}
