@@ -143,8 +143,9 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var strs schema.Strings
 			for i := range work {
-				results[i] = parseFile(files[i], opts)
+				results[i] = parseFile(files[i], opts, &strs)
 			}
 		}()
 	}

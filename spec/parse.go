@@ -21,7 +21,9 @@ type fileResult struct {
 
 // parseFile reads, parses and checks every document of one file. It never
 // panics: a panic of the YAML parser is reported as an error of the file.
-func parseFile(ref fileRef, opts Options) (res fileResult) {
+// strs, which may be nil, shares strings between the files one goroutine
+// reads.
+func parseFile(ref fileRef, opts Options, strs *schema.Strings) (res fileResult) {
 	fail := func(line, col int, format string, args ...any) {
 		res.errs = append(res.errs, &Error{File: ref.display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
 	}
@@ -52,6 +54,57 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		fail(1, 1, "%v", err)
 		return res
 	}
+	if fleets, ok := parsePlain(sch, ref.display, data, opts, strs); ok {
+		res.fleets = fleets
+	} else {
+		parseNodes(&res, sch, ref.display, data, opts)
+	}
+	if len(res.fleets) > 0 {
+		// Keep neither the node trees nor the text (see Fleet.root).
+		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
+		for _, f := range res.fleets {
+			f.node, f.file = nil, file
+		}
+	}
+	return res
+}
+
+// parsePlain is the fast path of a file that every fleet file written by
+// hand or by a generator takes: when the text is plain YAML (see
+// schema.ReadPlain) and every document in it is a valid fleet, it returns
+// the fleets, built without a YAML node tree. ok is false when anything is
+// amiss; parseNodes then reads the file again and words every problem, so
+// what is reported never depends on this path.
+func parsePlain(sch *schema.Schema, display string, data []byte, opts Options, strs *schema.Strings) (fleets []*Fleet, ok bool) {
+	docs, ok := schema.ReadPlain(data, strs)
+	if !ok {
+		return nil, false
+	}
+	fleets = make([]*Fleet, 0, len(docs))
+	for _, d := range docs {
+		if !sch.Valid(d.Value) {
+			return nil, false
+		}
+		f := &Fleet{Source: Source{File: display, Document: d.Index, Line: d.Line}}
+		fillFleet(f, d.Value)
+		f.applyDefaults()
+		// Without a node tree checkFleet cannot see the tags' keys where
+		// they are written; tagsClean checks them from the map.
+		if !tagsClean(f.Spec.Tags) || len(checkFleet(f, opts)) > 0 {
+			return nil, false
+		}
+		fleets = append(fleets, f)
+	}
+	return fleets, true
+}
+
+// parseNodes reads every document of a file's text through the YAML
+// parser's node tree, which places every problem, into res (which keeps
+// what was found if the parser panics).
+func parseNodes(res *fileResult, sch *schema.Schema, display string, data []byte, opts Options) {
+	fail := func(line, col int, format string, args ...any) {
+		res.errs = append(res.errs, &Error{File: display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
 	for index := 1; ; index++ {
@@ -63,11 +116,11 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		if err != nil {
 			if opts.MaxFileErrors > 0 && len(res.errs) >= opts.MaxFileErrors {
 				res.more++
-				return res
+				return
 			}
 			v := schema.SyntaxError(data, err)
 			fail(v.Line, v.Column, "%s", v.Message)
-			return res
+			return
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // an empty document between "---" markers
@@ -82,7 +135,7 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 				keep = -1
 			}
 		}
-		f, errs, more := parseDocument(sch, ref.display, index, doc.Content[0], opts, keep)
+		f, errs, more := parseDocument(sch, display, index, doc.Content[0], opts, keep)
 		res.errs = append(res.errs, errs...)
 		res.more += more
 		if keep < 0 && f == nil && more == 1 && notFleet(doc.Content[0]) != "" {
@@ -95,14 +148,6 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	if docs == 0 {
 		fail(1, 1, "file has no YAML documents; add a fleet or delete the file")
 	}
-	if len(res.fleets) > 0 {
-		// Keep neither the node trees nor the text (see Fleet.root).
-		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
-		for _, f := range res.fleets {
-			f.node, f.file = nil, file
-		}
-	}
-	return res
 }
 
 // readLimited reads a file unless it is larger than limit bytes.
