@@ -473,8 +473,3 @@ func trimSpaces(b []byte) []byte {
 	return b
 }
 
-// Valid reports whether v, a document's JSON value, passes the schema.
-// It words nothing: a caller that needs the problems uses Check.
-func (s *Schema) Valid(v any) bool {
-	return s.compiled.Validate(v) == nil
-}

@@ -52,6 +52,7 @@ func JSON() []byte { return slices.Clone(source) }
 type Schema struct {
 	compiled *jsonschema.Schema
 	raw      any
+	quick    *quickNode // the rules again, for Valid; nil if of another draft
 }
 
 var fleet = sync.OnceValues(func() (*Schema, error) {
@@ -82,7 +83,7 @@ func Compile(id string, src []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	return &Schema{compiled: s, raw: raw}, nil
+	return &Schema{compiled: s, raw: raw, quick: compileQuick(raw)}, nil
 }
 
 // root is the schema document's top-level object.
