@@ -29,36 +29,94 @@ type PlainDoc struct {
 	Value map[string]any
 }
 
-// Strings hands out one copy of each short string it is given, so that the
-// documents read with it share their keys and common values instead of
-// holding a copy each. It is not safe for concurrent use; the zero value is
-// ready.
-type Strings struct {
-	m map[string]string
+// PlainReader reads plain YAML texts one after the other (see Read). It
+// keeps what reading the next text can use again: one copy of each short
+// string it has handed out, so that the documents it reads share their
+// keys and common values instead of holding a copy each, and the lines,
+// maps and lists of the last text. It is not safe for concurrent use; the
+// zero value is ready.
+type PlainReader struct {
+	strs   map[string]string
+	lines  []plainLine
+	docs   []PlainDoc
+	maps   []map[string]any // handed out by the last Read
+	lists  [][]any
+	spare  []map[string]any // cleared, for the next
+	lists0 [][]any
 }
 
-// Sizes of Strings: the longest string shared and how many are kept.
+// Limits of what a PlainReader keeps: the longest string shared, how many
+// strings, and the largest map or list used again and how many.
 const (
 	maxSharedLen = 64
-	maxShared    = 1 << 14
+	maxShared    = 1 << 10
+	maxReused    = 64
+	maxSpare     = 256
 )
 
 // get returns b as a string, shared when it is short.
-func (t *Strings) get(b []byte) string {
-	if t == nil || len(b) > maxSharedLen {
+func (p *PlainReader) get(b []byte) string {
+	if len(b) > maxSharedLen {
 		return string(b)
 	}
-	if s, ok := t.m[string(b)]; ok {
+	if s, ok := p.strs[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if t.m == nil {
-		t.m = make(map[string]string, 256)
+	if p.strs == nil {
+		p.strs = make(map[string]string, 256)
 	}
-	if len(t.m) < maxShared {
-		t.m[s] = s
+	if len(p.strs) < maxShared {
+		p.strs[s] = s
 	}
 	return s
+}
+
+// newMap returns an empty map, one of the last text's when it can.
+func (p *PlainReader) newMap(size int) map[string]any {
+	var m map[string]any
+	if n := len(p.spare); n > 0 {
+		m, p.spare = p.spare[n-1], p.spare[:n-1]
+	} else {
+		m = make(map[string]any, size)
+	}
+	p.maps = append(p.maps, m)
+	return m
+}
+
+// newList returns an empty list, one of the last text's when it can.
+func (p *PlainReader) newList() []any {
+	if n := len(p.lists0); n > 0 {
+		l := p.lists0[n-1]
+		p.lists0 = p.lists0[:n-1]
+		return l
+	}
+	return []any{}
+}
+
+// keepList records a finished list for use again.
+func (p *PlainReader) keepList(l []any) []any {
+	p.lists = append(p.lists, l)
+	return l
+}
+
+// recycle makes the last text's maps and lists ready for use again.
+func (p *PlainReader) recycle() {
+	for _, m := range p.maps {
+		if len(m) <= maxReused && len(p.spare) < maxSpare {
+			clear(m)
+			p.spare = append(p.spare, m)
+		}
+	}
+	for _, l := range p.lists {
+		if cap(l) <= maxReused && len(p.lists0) < maxSpare {
+			clear(l[:cap(l)])
+			p.lists0 = append(p.lists0, l[:0])
+		}
+	}
+	clear(p.maps)
+	clear(p.lists)
+	p.maps, p.lists = p.maps[:0], p.lists[:0]
 }
 
 // plainLine is a line of content: not blank, not only a comment.
@@ -71,21 +129,30 @@ type plainLine struct {
 
 // plainReader reads the lines of one text.
 type plainReader struct {
-	lines []plainLine
-	i     int
-	strs  *Strings
+	*PlainReader
+	i int
 }
 
 // ReadPlain reads data, the text of a YAML file as Prepare returned it,
 // when every document in it is a block mapping written in the subset of
 // YAML described above. ok is false when the text uses anything else, or
 // is not valid YAML: the caller must then read it with the YAML parser.
-// strs, which may be nil, shares strings between documents.
-func ReadPlain(data []byte, strs *Strings) (docs []PlainDoc, ok bool) {
-	r := plainReader{strs: strs}
+func ReadPlain(data []byte) (docs []PlainDoc, ok bool) {
+	var p PlainReader
+	return p.Read(data)
+}
+
+// Read is ReadPlain. The maps and lists of the documents it returns are
+// used again by the next call: copy out what is kept beyond it (strings
+// may be kept).
+func (p *PlainReader) Read(data []byte) (docs []PlainDoc, ok bool) {
+	p.recycle()
+	r := plainReader{PlainReader: p}
 	if !r.split(data) {
 		return nil, false
 	}
+	docs = p.docs[:0]
+	defer func() { p.docs = docs[:0] }()
 	// A first stretch of comments before "---" is no document; any other
 	// empty document is left to the parser.
 	start := 0
@@ -117,7 +184,7 @@ func ReadPlain(data []byte, strs *Strings) (docs []PlainDoc, ok bool) {
 // not read: tabs, carriage returns, bytes beyond ASCII, directives and
 // document end markers.
 func (r *plainReader) split(data []byte) bool {
-	r.lines = make([]plainLine, 0, bytes.Count(data, []byte{'\n'})+1)
+	r.lines = r.lines[:0]
 	for num := 1; len(data) > 0; num++ {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -165,7 +232,7 @@ func isDash(text []byte) bool {
 
 // mapping reads a block mapping whose keys are at indent.
 func (r *plainReader) mapping(indent int) (map[string]any, bool) {
-	m := make(map[string]any, 8)
+	m := r.newMap(8)
 	for {
 		l, ok := r.next()
 		if !ok || l.indent < indent {
@@ -209,14 +276,11 @@ func (r *plainReader) entry(rest []byte, indent int) (any, bool) {
 
 // sequence reads a block sequence whose dashes are at indent.
 func (r *plainReader) sequence(indent int) ([]any, bool) {
-	var s []any
+	s := r.newList()
 	for {
 		l, ok := r.next()
 		if !ok || l.indent < indent || !isDash(l.text) {
-			if s == nil {
-				s = []any{}
-			}
-			return s, true
+			return r.keepList(s), true
 		}
 		if l.indent > indent {
 			return nil, false
@@ -298,7 +362,7 @@ func (r *plainReader) key(text []byte) (key string, rest []byte, ok bool) {
 	if i+1 < len(text) && text[i+1] != ' ' {
 		return "", nil, false
 	}
-	return r.strs.get(text[:i]), text[i+1:], true
+	return r.get(text[:i]), text[i+1:], true
 }
 
 // maxPlainKey is the longest key the fast path reads (the parser refuses
@@ -329,7 +393,7 @@ func (r *plainReader) plain(word []byte) (any, bool) {
 	case "null", "Null", "NULL":
 		return nil, true
 	}
-	s := r.strs.get(word)
+	s := r.get(word)
 	return s, !hasControl(s)
 }
 
@@ -377,13 +441,13 @@ func (r *plainReader) flowValue(text []byte) (any, []byte, bool) {
 		if q == '"' && bytes.IndexByte(body, '\\') >= 0 || q == '\'' && len(rest) > 0 && rest[0] == '\'' {
 			return nil, nil, false // escapes
 		}
-		s := r.strs.get(body)
+		s := r.get(body)
 		return s, rest, !hasControl(s)
 	case '[':
-		s := []any{}
+		s := r.newList()
 		rest := trimSpaces(text[1:])
 		if len(rest) > 0 && rest[0] == ']' {
-			return s, rest[1:], true
+			return r.keepList(s), rest[1:], true
 		}
 		for {
 			v, after, ok := r.flowItem(rest)
@@ -394,7 +458,7 @@ func (r *plainReader) flowValue(text []byte) (any, []byte, bool) {
 			after = trimSpaces(after)
 			switch {
 			case len(after) > 0 && after[0] == ']':
-				return s, after[1:], true
+				return r.keepList(s), after[1:], true
 			case len(after) > 0 && after[0] == ',':
 				rest = trimSpaces(after[1:])
 			default:
@@ -402,7 +466,7 @@ func (r *plainReader) flowValue(text []byte) (any, []byte, bool) {
 			}
 		}
 	case '{':
-		m := make(map[string]any, 4)
+		m := r.newMap(4)
 		rest := trimSpaces(text[1:])
 		if len(rest) > 0 && rest[0] == '}' {
 			return m, rest[1:], true
@@ -472,4 +536,3 @@ func trimSpaces(b []byte) []byte {
 	}
 	return b
 }
-

@@ -54,11 +54,11 @@ func slowDocs(t testing.TB, data []byte) (docs []PlainDoc, ok bool) {
 	}
 }
 
-// samePlain fails t unless ReadPlain refuses data or reads exactly what
-// the parser and Check read, with no problem in the conversion.
-func samePlain(t testing.TB, data []byte) (accepted bool) {
+// samePlain fails t unless p refuses data or reads exactly what the
+// parser and Check read, with no problem in the conversion.
+func samePlain(t testing.TB, p *PlainReader, data []byte) (accepted bool) {
 	t.Helper()
-	fast, ok := ReadPlain(data, &Strings{})
+	fast, ok := p.Read(data)
 	if !ok {
 		return false
 	}
@@ -152,14 +152,25 @@ var plainRefused = []string{
 }
 
 func TestReadPlainMatchesParser(t *testing.T) {
+	var p PlainReader // one for all: what it uses again must not show
+	for range 2 {
+		for _, src := range plainAccepted {
+			if !samePlain(t, &p, []byte(src)) {
+				t.Errorf("ReadPlain refused %q", src)
+			}
+			if _, ok := p.Read([]byte("x: [1, 2, {y: z}]\nl:\n- a: b\n")); !ok {
+				t.Fatal("ReadPlain refused a list")
+			}
+		}
+	}
 	for _, src := range plainAccepted {
-		if !samePlain(t, []byte(src)) {
+		if !samePlain(t, new(PlainReader), []byte(src)) {
 			t.Errorf("ReadPlain refused %q", src)
 		}
 	}
 	long := strings.Repeat("k", 1025) + ": v\n"
 	for _, src := range append(plainRefused, long) {
-		if docs, ok := ReadPlain([]byte(src), nil); ok {
+		if docs, ok := ReadPlain([]byte(src)); ok {
 			t.Errorf("ReadPlain read %q as\n%s", src, dump(docs))
 		}
 	}
@@ -169,36 +180,37 @@ func TestReadPlainMatchesParser(t *testing.T) {
 // comparison with other validators use take the fast path, one document a
 // file and several.
 func TestReadPlainReadsGeneratedFleets(t *testing.T) {
+	var p PlainReader
 	var all []string
 	for i := range 30 {
 		doc := fleetgen.Doc(i)
 		all = append(all, doc)
-		if !samePlain(t, []byte(doc)) {
+		if !samePlain(t, &p, []byte(doc)) {
 			t.Fatalf("ReadPlain refused fleetgen.Doc(%d):\n%s", i, doc)
 		}
-		if !samePlain(t, []byte(fleetgen.Minimal(fmt.Sprintf("f%d", i), "ap-guangzhou", i))) {
+		if !samePlain(t, &p, []byte(fleetgen.Minimal(fmt.Sprintf("f%d", i), "ap-guangzhou", i))) {
 			t.Fatalf("ReadPlain refused fleetgen.Minimal")
 		}
 	}
-	if !samePlain(t, []byte(strings.Join(all, "---\n"))) {
+	if !samePlain(t, &p, []byte(strings.Join(all, "---\n"))) {
 		t.Fatal("ReadPlain refused 30 documents in one file")
 	}
 }
 
-// TestStringsShared: equal keys and values read with one Strings are one
-// string, and a long value is not kept.
+// TestStringsShared: equal keys and values read with one PlainReader are
+// one string, and a long value is not kept.
 func TestStringsShared(t *testing.T) {
-	var strs Strings
+	var strs PlainReader
 	long := strings.Repeat("x", maxSharedLen+1)
-	docs, ok := ReadPlain([]byte("a: production\nb: "+long+"\n---\na: production\nb: "+long+"\n"), &strs)
+	docs, ok := strs.Read([]byte("a: production\nb: " + long + "\n---\na: production\nb: " + long + "\n"))
 	if !ok || len(docs) != 2 {
 		t.Fatalf("ReadPlain: %v %v", docs, ok)
 	}
 	a0, a1 := docs[0].Value["a"].(string), docs[1].Value["a"].(string)
-	if a0 != "production" || unsafe.StringData(a0) != unsafe.StringData(a1) || len(strs.m) != 3 {
-		t.Fatalf("shared strings: %q %q, %d kept", a0, a1, len(strs.m))
+	if a0 != "production" || unsafe.StringData(a0) != unsafe.StringData(a1) || len(strs.strs) != 3 {
+		t.Fatalf("shared strings: %q %q, %d kept", a0, a1, len(strs.strs))
 	}
-	if _, kept := strs.m[long]; kept {
+	if _, kept := strs.strs[long]; kept {
 		t.Error("a string longer than maxSharedLen was kept")
 	}
 }
@@ -222,7 +234,8 @@ func FuzzReadPlain(f *testing.F) {
 			return nil
 		})
 	}
+	var p PlainReader
 	f.Fuzz(func(t *testing.T, data []byte) {
-		samePlain(t, data)
+		samePlain(t, &p, data)
 	})
 }

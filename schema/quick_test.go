@@ -27,7 +27,7 @@ func agree(t testing.TB, s *Schema, v any, what string) verdict {
 // plainFleet is fleetgen.Doc(i) as ReadPlain reads it.
 func plainFleet(t testing.TB, i int) map[string]any {
 	t.Helper()
-	docs, ok := ReadPlain([]byte(fleetgen.Doc(i)), nil)
+	docs, ok := ReadPlain([]byte(fleetgen.Doc(i)))
 	if !ok || len(docs) != 1 {
 		t.Fatalf("ReadPlain refused fleetgen.Doc(%d)", i)
 	}
@@ -134,7 +134,7 @@ func FuzzQuick(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		docs, ok := ReadPlain(data, nil)
+		docs, ok := ReadPlain(data)
 		if !ok {
 			return
 		}

@@ -11,6 +11,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// worker is what one goroutine of Load uses again from file to file: the
+// text read (nothing loaded points into it) and the reader of plain files.
+type worker struct {
+	buf   bytes.Buffer
+	plain schema.PlainReader
+}
+
 // fileResult is what one file yields.
 type fileResult struct {
 	fleets []*Fleet
@@ -21,13 +28,12 @@ type fileResult struct {
 
 // parseFile reads, parses and checks every document of one file. It never
 // panics: a panic of the YAML parser is reported as an error of the file.
-// strs, which may be nil, shares strings between the files one goroutine
-// reads.
-func parseFile(ref fileRef, opts Options, strs *schema.Strings) (res fileResult) {
+// w holds what one goroutine reuses from file to file.
+func parseFile(ref fileRef, opts Options, w *worker) (res fileResult) {
 	fail := func(line, col int, format string, args ...any) {
 		res.errs = append(res.errs, &Error{File: ref.display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
 	}
-	data, tooLarge, err := readLimited(ref, opts.MaxFileSize)
+	data, tooLarge, err := readLimited(ref, opts.MaxFileSize, &w.buf)
 	if err != nil {
 		fail(0, 0, "%v", err)
 		return res
@@ -54,7 +60,7 @@ func parseFile(ref fileRef, opts Options, strs *schema.Strings) (res fileResult)
 		fail(1, 1, "%v", err)
 		return res
 	}
-	if fleets, ok := parsePlain(sch, ref.display, data, opts, strs); ok {
+	if fleets, ok := parsePlain(sch, ref.display, data, opts, &w.plain); ok {
 		res.fleets = fleets
 	} else {
 		parseNodes(&res, sch, ref.display, data, opts)
@@ -75,8 +81,10 @@ func parseFile(ref fileRef, opts Options, strs *schema.Strings) (res fileResult)
 // the fleets, built without a YAML node tree. ok is false when anything is
 // amiss; parseNodes then reads the file again and words every problem, so
 // what is reported never depends on this path.
-func parsePlain(sch *schema.Schema, display string, data []byte, opts Options, strs *schema.Strings) (fleets []*Fleet, ok bool) {
-	docs, ok := schema.ReadPlain(data, strs)
+func parsePlain(sch *schema.Schema, display string, data []byte, opts Options, plain *schema.PlainReader) (fleets []*Fleet, ok bool) {
+	// The documents' maps are plain's again at its next Read: fillFleet
+	// copies out what a Fleet keeps.
+	docs, ok := plain.Read(data)
 	if !ok {
 		return nil, false
 	}
@@ -150,14 +158,14 @@ func parseNodes(res *fileResult, sch *schema.Schema, display string, data []byte
 	}
 }
 
-// readLimited reads a file unless it is larger than limit bytes.
-func readLimited(ref fileRef, limit int64) (data []byte, tooLarge bool, err error) {
+// readLimited reads a file into buf unless it is larger than limit bytes.
+func readLimited(ref fileRef, limit int64, buf *bytes.Buffer) (data []byte, tooLarge bool, err error) {
 	f, err := ref.fsys.Open(ref.name)
 	if err != nil {
 		return nil, false, errors.New(describeFSError(err))
 	}
 	defer f.Close()
-	var buf bytes.Buffer
+	buf.Reset()
 	st, err := f.Stat()
 	if err == nil && st.IsDir() {
 		// Only a symbolic link gets here: the walk skips directories.
