@@ -29,7 +29,8 @@ func (s *Schema) Valid(v any) bool {
 			return false
 		}
 	}
-	return s.compiled.Validate(v) == nil
+	compiled, err := s.compile()
+	return err == nil && compiled.Validate(v) == nil
 }
 
 // verdict is a quick check's answer.

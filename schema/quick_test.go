@@ -14,7 +14,11 @@ import (
 func agree(t testing.TB, s *Schema, v any, what string) verdict {
 	t.Helper()
 	q := s.quick.check(v)
-	err := s.compiled.Validate(v)
+	compiled, err := s.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = compiled.Validate(v)
 	switch {
 	case q == valid && err != nil:
 		t.Fatalf("%s: quick check passes what the validator refuses: %v\n%#v", what, err, v)
