@@ -53,6 +53,11 @@ func TestReconcileUsage(t *testing.T) {
 		{"--wait=soon"},
 		{"--emulator", "x.json", "--endpoint", "http://127.0.0.1:1"},
 		{"--log-level", "loud"},
+		{"--rate-limit", "DescribeInstances"},
+		{"--rate-limit", "DescribeInstances=-1"},
+		{"--rate-limit", "DescribeInstances=Inf"},
+		{"--rate-limit", "DescribeInstances=fast"},
+		{"--rate-limit", "=100"},
 		{"--exclude", "[", "."},
 		{""},
 	} {
