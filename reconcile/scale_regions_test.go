@@ -24,7 +24,7 @@ import (
 // Diff), not HTTP or JSON. The sizes grow tenfold; the per-instance
 // metrics should stay flat.
 
-var scaleRegions = []string{"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-singapore"}
+var scaleRegions = []string{"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-hongkong", "ap-singapore"}
 
 // scaleSizes are the instance counts measured.
 var scaleSizes = []int{1_000, 10_000, 100_000}

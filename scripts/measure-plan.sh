@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Measures a steady-state `lightkeeper reconcile --plan` as issue 21 asks:
 # the built binary against `lightkeeper emulator`, two processes on
-# loopback, over FLEETS fleets of PER_FLEET instances each in one region,
-# every fleet at its count, so a run is one DescribeInstances sweep and no
-# other call. It prints each run's wall time, the median, and the ratio to
-# the rate bound: the sweep's pages at the DescribeInstances limit, the
-# first at once (burst 1), so (pages - 1) / limit seconds.
+# loopback, over FLEETS fleets of PER_FLEET instances each, round robin over
+# REGIONS regions (one bucket for all, as through one endpoint), every
+# fleet at its count, so a run is one DescribeInstances sweep a region and
+# no other call. It prints each run's wall time and peak resident memory,
+# the medians, and the ratio to the rate bound: the sweeps' pages at the
+# DescribeInstances limit, the first at once (burst 1), so (pages - 1) /
+# limit seconds.
 #
 #   A. the documented limit, 100 DescribeInstances a second, enforced by
 #      the emulator and kept by the client: 100 pages, a 0.99 s bound;
@@ -19,9 +21,10 @@
 #
 # Not run by CI: it checks nothing but the calls, and takes a minute or two.
 # Usage: scripts/measure-plan.sh (from anywhere). Knobs: FLEETS=1000
-# PER_FLEET=10 RUNS=8 RATE_B=1000 PARTS=AB TIME_LIMIT=900 KEEP=1 BASE=REV
+# PER_FLEET=10 REGIONS=1 (at most 5) RUNS=8 RATE_B=1000 PARTS=AB
+# TIME_LIMIT=900 KEEP=1 BASE=REV
 # BIN=path (measure that binary instead of building one).
-# Needs go, git, curl, awk.
+# Needs go, git, curl, awk, /usr/bin/time.
 set -euo pipefail
 if [ -z "${LK_MEASURE_TIMED:-}" ]; then
 	LK_MEASURE_TIMED=1 exec timeout --foreground "${TIME_LIMIT:-900}" "$0" "$@"
@@ -33,8 +36,15 @@ PER_FLEET=${PER_FLEET:-10}
 RUNS=${RUNS:-8}
 RATE_B=${RATE_B:-1000}
 PARTS=${PARTS:-AB}
+REGIONS=${REGIONS:-1}
 TOTAL=$((FLEETS * PER_FLEET))
-PAGES=$(((TOTAL + 99) / 100))
+all_regions=(ap-guangzhou ap-shanghai ap-beijing ap-hongkong ap-singapore)
+((REGIONS >= 1 && REGIONS <= ${#all_regions[@]})) || { echo "REGIONS: 1 to ${#all_regions[@]}" >&2; exit 64; }
+PAGES=0
+for r in $(seq 0 $((REGIONS - 1))); do
+	n=$(((FLEETS - r + REGIONS - 1) / REGIONS * PER_FLEET)) # fleets r, r+REGIONS, ...
+	PAGES=$((PAGES + (n + 99) / 100))
+done
 
 measure_name=measure-plan measure_tmp=lk-plan
 # shellcheck source=scripts/measure-lib.sh
@@ -85,8 +95,8 @@ repo=$work/repo
 mkdir -p "$repo/fleets"
 for i in $(seq 0 $((FLEETS - 1))); do
 	name=$(printf 'fleet-%04d' "$i")
-	printf 'apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: ap-guangzhou\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n' \
-		"$name" "$PER_FLEET" >"$repo/fleets/$name.yaml"
+	printf 'apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata: {name: %s}\nspec:\n  region: %s\n  count: %d\n  bundleId: bundle_gen_01\n  blueprintId: lhbp-g0tn7djh\n  charge: {period: 1}\n' \
+		"$name" "${all_regions[$((i % REGIONS))]}" "$PER_FLEET" >"$repo/fleets/$name.yaml"
 done
 git init -q -b main "$repo" && git -C "$repo" add -A && git -C "$repo" commit -qm "$FLEETS fleets"
 
@@ -104,7 +114,7 @@ wait_for 600 "the fill" grep -q -F 'reconcile cycle ended' "$work/daemon-fill.lo
 kill -TERM "$fill_pid" && wait "$fill_pid" 2>/dev/null || true
 curl -fsS "$emu_url/_emulator/state" >"$work/state.json"
 kill -TERM "$emu_pid" && wait "$emu_pid" 2>/dev/null || true
-echo "fill: $TOTAL instances in $FLEETS fleets, $PAGES DescribeInstances pages a sweep"
+echo "fill: $TOTAL instances in $FLEETS fleets over $REGIONS region(s), $PAGES DescribeInstances pages a run"
 
 # measure LABEL RATE ARGS...: RUNS timed runs of reconcile --plan by each
 # binary, alternately; RATE is the DescribeInstances limit that paces the
@@ -112,7 +122,7 @@ echo "fill: $TOTAL instances in $FLEETS fleets, $PAGES DescribeInstances pages a
 measure() {
 	local label=$1 rate=$2 i b t0 ms rc before after args
 	shift 2
-	declare -A times=()
+	declare -A times=() rss=()
 	curl -fsS -X PUT -H "Content-Type: application/json" --data-binary "@$work/state.json" "$emu_url/_emulator/state" >/dev/null
 	for i in $(seq "$RUNS"); do
 		for b in "${bins[@]}"; do
@@ -121,12 +131,13 @@ measure() {
 			before=$(describes)
 			t0=$(date +%s%N)
 			rc=0
-			"$(binary "$b")" reconcile --plan --endpoint "$emu_url" --max-total-count -1 "${args[@]}" "$repo/fleets" >"$work/plan.out" 2>"$work/plan.err" || rc=$?
+			/usr/bin/time -o "$work/rss" -f %M "$(binary "$b")" reconcile --plan --endpoint "$emu_url" --max-total-count -1 "${args[@]}" "$repo/fleets" >"$work/plan.out" 2>"$work/plan.err" || rc=$?
 			ms=$((($(date +%s%N) - t0) / 1000000))
 			after=$(describes)
 			[ "$rc" -eq 0 ] || die "$label ($b): reconcile --plan exited $rc: $(head -c 500 "$work/plan.err")"
 			[ $((after - before)) -eq "$PAGES" ] || die "$label ($b): $((after - before)) DescribeInstances, want $PAGES"
 			times[$b]+="$ms "
+			rss[$b]+="$(tail -n 1 "$work/rss") "
 			sleep 0.2
 		done
 	done
@@ -142,6 +153,9 @@ measure() {
 					label, NR, v[1], v[NR], med, bound, pages, rate, (bound > 0 ? med / bound : 0)
 			}'
 		echo "    runs (ms): ${times[$b]}"
+		# shellcheck disable=SC2086
+		printf '%s\n' ${rss[$b]} | sort -n | awk '{ v[NR] = $1 } END {
+			printf "    peak resident (KiB): median %d, %d to %d\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
 	done
 }
 
