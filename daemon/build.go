@@ -191,6 +191,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		Limits:     cfg.limits(),
 		Spec:       spec.Options{MaxTotalCount: cfg.Limits.MaxTotalCount},
 		Path:       cfg.fleetsPath(),
+		Following:  following(cfg),
 		Exclude:    cfg.Exclude,
 		Interval:   time.Duration(cfg.Repository.Interval),
 		StateDir:   cfg.StateDirectory,
@@ -204,6 +205,18 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		b.opts.Webhook = hook
 	}
 	return b, nil
+}
+
+// following is what the daemon of cfg follows, for its status: the
+// repository and the ref, the branch "main" when none is set (as gitsync
+// follows it).
+func following(cfg *Config) Following {
+	r := cfg.Repository
+	f := Following{Repository: gitsync.RedactURL(r.URL), Branch: r.Branch, Tag: r.Tag, Commit: r.Commit}
+	if f.Branch == "" && f.Tag == "" && f.Commit == "" {
+		f.Branch = "main"
+	}
+	return f
 }
 
 // limits are the reconcile limits of the limits key (no

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lightkeeper/lightkeeper/gitsync"
 	"github.com/lightkeeper/lightkeeper/gitsync/gitsynctest"
+	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -26,6 +27,29 @@ var systemdEnv = env(map[string]string{
 	"STATE_DIRECTORY":       "/var/lib/lightkeeper",
 	"CREDENTIALS_DIRECTORY": "/run/credentials/lightkeeper.service",
 })
+
+// TestLocalExampleConfig: examples/daemon/local.yaml, the configuration of
+// scripts/daemon-demo.sh, follows the repository beside it and buys from an
+// emulator on loopback, taken for the China site as the emulator serves.
+func TestLocalExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../examples/daemon/local.yaml", env(nil))
+	if err != nil {
+		t.Fatalf("the local example config is invalid:\n%v", err)
+	}
+	dir, _ := filepath.Abs("../examples/daemon")
+	if c.Repository.URL != filepath.Join(dir, "fleets") || c.StateDirectory != filepath.Join(dir, "state") || c.Repository.Branch != "main" {
+		t.Errorf("repository %+v, state %q; want the paths beside the file", c.Repository, c.StateDirectory)
+	}
+	if !gitsync.IsLocal(c.Repository.URL) {
+		t.Errorf("%s is not a local repository", c.Repository.URL)
+	}
+	if c.APIEndpoint() != "http://127.0.0.1:9100" || !lighthouse.TakesTags(c.API.Site, c.APIEndpoint()) || c.Listen != "127.0.0.1:9180" {
+		t.Errorf("endpoint %q (site %q), listen %q; want the emulator on 9100, the China site, 127.0.0.1:9180", c.APIEndpoint(), c.API.Site, c.Listen)
+	}
+	if f := following(c); f != (Following{Repository: filepath.Join(dir, "fleets"), Branch: "main"}) {
+		t.Errorf("following %+v", f)
+	}
+}
 
 func TestExampleConfig(t *testing.T) {
 	c, err := LoadConfig("../examples/daemon/config.yaml", systemdEnv)

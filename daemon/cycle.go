@@ -184,8 +184,22 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		o.canceled = true
+		return
 	case err != nil:
 		o.applyErr = err
+	}
+	// What the status shows is the state after the apply, not the plan
+	// made before it: list the fleets again when the apply sent anything
+	// that may have changed them (one sweep per region; nothing is sent
+	// when the plan had nothing to do).
+	if res.Created+res.Ambiguous+res.Isolated > 0 {
+		after, err := d.rec.Observe(ctx, d.good.fleets)
+		switch {
+		case err == nil:
+			o.after = after
+		case ctx.Err() == nil:
+			o.afterErr = err
+		}
 	}
 }
 

@@ -59,6 +59,11 @@ type Options struct {
 	// Path is the directory of the revision that holds the fleets ("" or
 	// "." for the whole revision).
 	Path string
+	// Following names what Source follows (the repository and its
+	// branch, tag or commit), for the status; its Path is Options.Path.
+	// FromConfig fills it in; for a DirSource, the directory is the
+	// repository when it is left empty.
+	Following Following
 	// Exclude hides files and directories from the fleet load: the globs
 	// of validate --exclude (spec.Options.Exclude), matched against the
 	// path inside Path, "**" for any number of directories; an excluded
@@ -126,8 +131,8 @@ type Daemon struct {
 	rec   *reconcile.Reconciler
 	m     *metrics
 	reg   *prometheus.Registry
-	kick  chan struct{}                   // buffered 1: a pending cycle a webhook asked for (TriggerGap)
-	now   chan struct{}                   // buffered 1: a pending cycle to start at once
+	kick  *asked                          // a pending cycle a webhook asked for (TriggerGap)
+	now   *asked                          // a pending cycle to start at once
 	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
 	run   atomic.Bool                     // Run is running
 	ready atomic.Bool
@@ -143,8 +148,9 @@ type Daemon struct {
 	invalid  *InvalidRevision // the revision synced, while it is invalid
 	failures int              // failed cycles in a row
 
-	mu     sync.Mutex // guards status
-	status Status
+	mu       sync.Mutex // guards status and observed
+	status   Status
+	observed *reconcile.Plan // what Status.Fleets were listed from: their instances
 
 	lead leadState      // with Options.Leadership
 	lm   *leaderMetrics // with Options.Leadership (or a previous daemon's)
@@ -219,10 +225,16 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}
 	}
-	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: make(chan struct{}, 1), now: make(chan struct{}, 1), first: make(chan struct{})}
+	d := &Daemon{opts: opts, log: log, m: m, reg: reg, kick: newAsked(), now: newAsked(), first: make(chan struct{})}
 	if prev := opts.Previous; prev != nil {
 		d.carryOver(prev)
 	}
+	f := opts.Following
+	if ds, ok := opts.Source.(DirSource); ok && f.Repository == "" {
+		f.Repository = ds.Dir
+	}
+	f.Path = opts.Path
+	d.status.Following = &f
 	st, err := d.loadState()
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -285,6 +297,7 @@ func (d *Daemon) carryOver(prev *Daemon) {
 	d.status.Runs, d.status.LastRun, d.status.LastSuccess = ps.Runs, ps.LastRun, ps.LastSuccess
 	d.status.LastError, d.status.LastErrorAt = ps.LastError, ps.LastErrorAt
 	d.status.StateError, d.status.StateErrorAt, d.status.StateSetAside = ps.StateError, ps.StateErrorAt, ps.StateSetAside
+	d.status.Events = ps.Events
 	prev.lead.mu.Lock()
 	d.lead.total, d.lead.won, d.lead.lost = prev.lead.total, prev.lead.won, prev.lead.lost
 	prev.lead.mu.Unlock()
@@ -321,27 +334,11 @@ func (d *Daemon) stopping() <-chan struct{} {
 // A follower (with Options.Leadership, while another daemon leads) also
 // passes the trigger to the leader, and syncs its own copy.
 func (d *Daemon) Trigger() {
-	d.m.triggers.WithLabelValues("webhook").Inc()
+	d.countTrigger(TriggerWebhook)
 	if !d.leading() {
 		d.forward()
 	}
-	d.poke()
-}
-
-// poke asks the loop for a cycle for a webhook, subject to TriggerGap.
-func (d *Daemon) poke() {
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
-}
-
-// pokeNow asks the loop for a cycle at once.
-func (d *Daemon) pokeNow() {
-	select {
-	case d.now <- struct{}{}:
-	default:
-	}
+	d.kick.ask(TriggerWebhook)
 }
 
 // ObserveWebhook counts one request to the webhook by result and reason
@@ -349,10 +346,6 @@ func (d *Daemon) pokeNow() {
 func (d *Daemon) ObserveWebhook(result, reason string) {
 	d.m.webhooks.WithLabelValues(result, reason).Inc()
 }
-
-// triggerRequest is Run.Trigger for a cycle asked for by Trigger, a watch,
-// a forwarded webhook or an election.
-const triggerRequest = "request"
 
 // Run runs cycles until ctx ends, then lets the calls in flight finish,
 // saves the state and returns nil. It serves Handler on Options.Listen if
@@ -390,8 +383,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		} else {
 			go func() {
 				for range ch {
-					d.m.triggers.WithLabelValues("watch").Inc()
-					d.pokeNow()
+					d.countTrigger(TriggerWatch)
+					d.now.ask(TriggerWatch)
 				}
 			}()
 		}
@@ -414,8 +407,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("daemon started", "interval", d.opts.Interval, "path", d.opts.Path)
 	timer := time.NewTimer(0) // the first cycle starts at once
 	defer timer.Stop()
-	next, due := "start", time.Now() // why the timer is set, and when it fires
-	var hooked time.Time             // the start of the last cycle a webhook asked for
+	next, due := TriggerStart, time.Now() // why the timer is set, and when it fires
+	hook := false                         // the timer is set for a cycle a webhook asked for
+	var hooked time.Time                  // the start of the last cycle a webhook asked for
 	for {
 		var trigger string
 		select {
@@ -423,26 +417,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.shutdown()
 		case <-timer.C:
 			trigger = next
-			if trigger == triggerRequest { // a webhook's, counted when it came
+			if hook { // counted when it came
 				hooked = time.Now()
 			} else {
-				d.m.triggers.WithLabelValues(trigger).Inc()
+				d.countTrigger(trigger)
 			}
-		case <-d.now:
-			trigger = triggerRequest // counted by the watch or setLeading
-		case <-d.kick:
+		case <-d.now.ch:
+			trigger = d.now.take(TriggerWatch) // counted by the watch or setLeading
+		case <-d.kick.ch:
 			// Counted by Trigger or forwarded. Too soon after the last
 			// cycle a webhook asked for, it waits for the gap, and what
 			// else comes meanwhile joins it.
+			name := d.kick.take(TriggerWebhook)
 			if wait := time.Until(hooked.Add(d.opts.TriggerGap)); wait > 0 {
 				if time.Until(due) > wait {
 					timer.Reset(wait)
-					next, due = triggerRequest, time.Now().Add(wait)
+					next, due, hook = name, time.Now().Add(wait), true
 					d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
 				}
 				continue
 			}
-			trigger, hooked = triggerRequest, time.Now()
+			trigger, hooked = name, time.Now()
 		}
 		d.busy.Store(true)
 		d.progress()
@@ -458,7 +453,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.setStatus(func(s *Status) { s.NextRun = d.opts.Now().Add(wait) })
 		d.log.Debug("next cycle", "in", wait, "reason", why)
 		timer.Reset(wait)
-		next, due = why, time.Now().Add(wait)
+		next, due, hook = why, time.Now().Add(wait), false
 	}
 }
 
@@ -467,14 +462,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) nextWait(ok bool) (time.Duration, string) {
 	if ok {
 		d.failures = 0
-		return d.jitter(d.opts.Interval), "interval"
+		return d.jitter(d.opts.Interval), TriggerInterval
 	}
 	d.failures++
 	wait := d.opts.MinBackoff
 	for i := 1; i < d.failures && wait < d.opts.MaxBackoff; i++ {
 		wait *= 2
 	}
-	return d.jitter(min(wait, d.opts.MaxBackoff)), "retry"
+	return d.jitter(min(wait, d.opts.MaxBackoff)), TriggerRetry
 }
 
 func (d *Daemon) jitter(wait time.Duration) time.Duration {

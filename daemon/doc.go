@@ -35,7 +35,11 @@
 // passes starts.
 //
 // The HTTP handler serves /healthz, /readyz, /metrics (Prometheus),
-// /status (JSON), a status page at / and, when Options.Webhook is set,
-// POST /hooks/git. NewServer serves it with every timeout set and a bound
+// /status (JSON), a status page at /, each fleet's instances at
+// /status/fleets/NAME (JSON) and /fleets/NAME (a page) and, when
+// Options.Webhook is set, POST /hooks/git. What they show of a cycle comes
+// from record (outcome.go), the one place a cycle is reported: the status,
+// the metrics, the log and the timeline of events (events.go); trigger
+// names are the same in all of them (trigger.go). NewServer serves it with every timeout set and a bound
 // on open connections that keeps /healthz answering.
 package daemon

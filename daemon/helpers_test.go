@@ -90,6 +90,11 @@ func (e *env) write(name, content string) {
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
+	// The file's time is the clock's, as a commit's would be: the pages
+	// then say "committed 5 min ago", not "in 336 days".
+	if err := os.Chtimes(p, e.clock.Now(), e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // remove deletes a file under fleets/.
@@ -121,15 +126,33 @@ func (e *env) options() daemon.Options {
 // start makes the daemon from opts and runs it until the test ends.
 func (e *env) start(opts daemon.Options) {
 	e.t.Helper()
+	d := e.build(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- d.Run(ctx) }()
+	e.t.Cleanup(func() { e.stop() })
+}
+
+// build makes the daemon of opts, not running yet.
+func (e *env) build(opts daemon.Options) *daemon.Daemon {
+	e.t.Helper()
 	d, err := daemon.New(opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.d, e.reg = d, opts.Registry
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel, e.done = cancel, make(chan error, 1)
-	go func() { e.done <- d.Run(ctx) }()
-	e.t.Cleanup(func() { e.stop() })
+	return d
+}
+
+// serve starts the daemon of opts, waits for its first cycle and returns
+// the address of its pages, served until the test ends.
+func (e *env) serve(opts daemon.Options) string {
+	e.t.Helper()
+	e.start(opts)
+	e.waitRuns(1)
+	srv := httptest.NewServer(e.d.Handler())
+	e.t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // stop cancels Run and returns its error.

@@ -2,28 +2,12 @@ package daemon
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-//go:embed page.html
-var pageFS embed.FS
-
-var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"money": func(f float64) string { return fmt.Sprintf("%.2f", f) },
-}).ParseFS(pageFS, "page.html"))
 
 // handler builds the daemon's HTTP routes.
 func (d *Daemon) handler() http.Handler {
@@ -52,6 +36,8 @@ func (d *Daemon) handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	mux.HandleFunc("GET /status", d.serveStatus)
+	mux.HandleFunc("GET /status/fleets/{name}", d.serveFleet(writeFleetJSON)) // fleetpage.go
+	mux.HandleFunc("GET /fleets/{name}", d.serveFleet(d.writeFleetPage))
 	mux.HandleFunc("GET /{$}", d.servePage)
 	if d.opts.Webhook != nil {
 		mux.Handle("POST /hooks/git", d.opts.Webhook)
@@ -60,11 +46,16 @@ func (d *Daemon) handler() http.Handler {
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, d.Status())
+}
+
+// writeJSON writes v as indented JSON, never cached.
+func writeJSON(w http.ResponseWriter, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // messages quote >= and <, for people and jq alike
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(d.Status()); err != nil {
+	if err := enc.Encode(v); err != nil {
 		http.Error(w, "encode status: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -75,31 +66,11 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 
 // pageData is what the status page shows.
 type pageData struct {
+	pageBase
 	Status
-	State   string // "ok", "degraded", "starting", "follower"
-	Now     time.Time
-	Refresh int // seconds between reloads of the page
 }
 
 func (d *Daemon) servePage(w http.ResponseWriter, r *http.Request) {
 	s := d.Status()
-	pd := pageData{Status: s, Now: d.opts.Now(), Refresh: 30, State: "ok"}
-	switch {
-	case s.HA != nil && !s.HA.Leader:
-		pd.State = "follower"
-	case !s.Ready:
-		pd.State = "starting"
-	case s.Invalid != nil || s.LastError != "" || len(s.Held) > 0 || s.StateError != "":
-		pd.State = "degraded"
-	}
-	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, pd); err != nil {
-		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	w.Write(buf.Bytes())
+	render(w, pageTmpl, pageData{pageBase: pageBase{State: pageState(s), Now: d.opts.Now(), Refresh: pageRefresh}, Status: s})
 }

@@ -19,11 +19,7 @@ import (
 func TestHealthAndReadiness(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
 	opts := e.options()
-	d, err := daemon.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.d, e.reg = d, opts.Registry
+	e.build(opts)
 	if code, _ := e.get("/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/healthz before Run = %d", code)
 	}
@@ -128,7 +124,7 @@ lightkeeper_git_fetches_total{result="success"} 2
 # TYPE lightkeeper_revision_loads_total counter
 lightkeeper_revision_loads_total{result="invalid"} 1
 lightkeeper_revision_loads_total{result="valid"} 1
-# HELP lightkeeper_fleet_instances Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).
+# HELP lightkeeper_fleet_instances Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).
 # TYPE lightkeeper_fleet_instances gauge
 lightkeeper_fleet_instances{fleet="api",state="desired"} 1
 lightkeeper_fleet_instances{fleet="api",state="expected"} 0
@@ -191,6 +187,27 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if s.Plan == nil || s.Plan.Totals.Creates != 2 || s.Result == nil || s.Result.Created != 2 {
 		t.Errorf("plan %+v result %+v", s.Plan, s.Result)
+	}
+}
+
+// TestStatusListsBeforeFirstCycle: before a cycle has run, /status's
+// fleets and events are empty lists, so that `jq '.events[]'` works.
+func TestStatusListsBeforeFirstCycle(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
+	opts := e.options()
+	e.build(opts)
+	code, body := e.get("/status")
+	if code != http.StatusOK {
+		t.Fatalf("/status = %d: %s", code, body)
+	}
+	var s map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"fleets", "events"} {
+		if got := string(s[key]); got != "[]" {
+			t.Errorf("/status before the first cycle: %q is %s, want []", key, got)
+		}
 	}
 }
 

@@ -174,8 +174,8 @@ func (d *Daemon) setLeading(on bool) {
 		d.lm.leader.Set(1)
 		d.lm.elections.WithLabelValues("won").Inc()
 		d.log.Info("leading: this daemon reconciles now")
-		d.m.triggers.WithLabelValues("elected").Inc()
-		d.pokeNow()
+		d.countTrigger(TriggerElected)
+		d.now.ask(TriggerElected)
 		return
 	}
 	d.lm.leader.Set(0)
@@ -206,8 +206,8 @@ func (d *Daemon) markReady() bool {
 // forwarded is Leadership.Run's trigger callback: a follower asked for a
 // cycle.
 func (d *Daemon) forwarded() {
-	d.m.triggers.WithLabelValues("forwarded").Inc()
-	d.poke()
+	d.countTrigger(TriggerForwarded)
+	d.kick.ask(TriggerForwarded)
 }
 
 // cycleContext returns the context of one cycle: it ends with ctx, or when

@@ -127,6 +127,12 @@ func TestFollowerLeavesTheReconcileToTheLeader(t *testing.T) {
 	if s.LastRun.Result != daemon.ResultSuccess || e.live("web-") != 2 || e.apiCalls() == 0 {
 		t.Fatalf("leader cycle: result %q, %d instances; want success and 2", s.LastRun.Result, e.live("web-"))
 	}
+	if s.LastRun.Trigger != daemon.TriggerElected {
+		t.Errorf("the first cycle of a term was started by %q, want %q", s.LastRun.Trigger, daemon.TriggerElected)
+	}
+	if fd := e.fleetDetail("web"); len(fd.Instances) != 2 {
+		t.Errorf("the leader lists %d instances of web, want 2", len(fd.Instances))
+	}
 	if !s.HA.Leader || s.HA.LeaderID != "lk-a" || s.HA.ElectionsWon != 1 || s.HA.LeaderRevision != s.LastGood.ID {
 		t.Fatalf("status ha of the leader = %+v (last good %s)", s.HA, s.LastGood.ID)
 	}
@@ -138,9 +144,12 @@ func TestFollowerLeavesTheReconcileToTheLeader(t *testing.T) {
 		t.Fatal("leader metrics not set")
 	}
 	l.fire()
-	e.waitRuns(runs + 2)
+	s = e.waitRuns(runs + 2)
 	if e.metric("lightkeeper_triggers_total", "source", "forwarded") != 1 {
 		t.Fatal("forwarded trigger not counted")
+	}
+	if s.LastRun.Trigger != daemon.TriggerForwarded {
+		t.Errorf("a forwarded cycle was started by %q, want %q", s.LastRun.Trigger, daemon.TriggerForwarded)
 	}
 	e.lint()
 
@@ -155,6 +164,11 @@ func TestFollowerLeavesTheReconcileToTheLeader(t *testing.T) {
 	}
 	if len(s.Fleets) != 0 || s.Plan != nil {
 		t.Fatalf("a follower shows a stale plan: %+v", s.Fleets)
+	}
+	for _, path := range []string{"/fleets/web", "/status/fleets/web"} {
+		if code, body := e.get(path); code != http.StatusNotFound || !strings.Contains(body, "this daemon follows") {
+			t.Errorf("%s of a follower = %d %q; want 404 saying it follows", path, code, body)
+		}
 	}
 }
 

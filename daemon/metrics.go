@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		fleet: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lightkeeper_fleet_instances",
-			Help: "Instances of a fleet in the last plan: desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).",
+			Help: "Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet).",
 		}, []string{"fleet", "state"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
@@ -144,12 +144,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"success", "error"} {
 		m.fetches.WithLabelValues(r)
 	}
+	for _, t := range []string{TriggerStart, TriggerInterval, TriggerRetry, TriggerWebhook, TriggerWatch, TriggerElected, TriggerForwarded} {
+		m.triggers.WithLabelValues(t)
+	}
 	return m, nil
 }
 
-// observePlan sets the per-fleet gauges from a plan; fleets gone from the
-// plan lose their series.
-func (m *metrics) observePlan(p *reconcile.Plan) {
+// observePlan sets the per-fleet gauges from observed (the plan p, or the
+// fleets listed again after its apply) and the plan's gauges from p;
+// fleets gone from the plan lose their series.
+func (m *metrics) observePlan(p, observed *reconcile.Plan) {
 	// Delete only the fleets that are gone, so a scrape never sees the
 	// gauges of a fleet missing for a moment.
 	now := map[string]bool{}
@@ -162,7 +166,7 @@ func (m *metrics) observePlan(p *reconcile.Plan) {
 		}
 	}
 	m.fleets = now
-	for _, fp := range p.Fleets {
+	for _, fp := range observed.Fleets {
 		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected} {
 			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))
 		}

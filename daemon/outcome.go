@@ -38,6 +38,10 @@ type outcome struct {
 	held        []reconcile.Violation // the limits the plan exceeds; not applied
 	res         *reconcile.Result
 	applyErr    error
+	// after is the fleets as the cloud listed them after an apply that
+	// sent anything (Reconciler.Observe); afterErr why it could not be had.
+	after    *reconcile.Plan
+	afterErr error
 
 	// state
 	stateErr error  // the state file could not be saved
@@ -162,8 +166,12 @@ func (d *Daemon) record(o *outcome) {
 	result := o.result()
 	o.run.Result = result
 	var fleets []FleetStatus
+	observed := o.plan // what the fleets' counts and instances come from
 	if o.plan != nil {
-		fleets = fleetStatuses(o.plan, o.res)
+		fleets = fleetStatuses(o.plan, o.res, o.after)
+		if o.after != nil {
+			observed = o.after
+		}
 	}
 	errs := o.errors(fleets)
 
@@ -185,7 +193,7 @@ func (d *Daemon) record(o *outcome) {
 		}
 	}
 	if o.plan != nil {
-		m.observePlan(o.plan)
+		m.observePlan(o.plan, observed)
 		m.held.Set(gauge(o.held != nil))
 	}
 	if o.res != nil {
@@ -213,10 +221,13 @@ func (d *Daemon) record(o *outcome) {
 		switch {
 		case o.follower:
 			s.Plan, s.Result, s.Held, s.Fleets = nil, nil, nil, nil
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = time.Time{}, false, nil
 		case o.plan != nil:
 			s.Plan, s.Result, s.Held, s.Fleets = o.plan, o.res, o.held, fleets
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, observed
 		}
 		s.Runs++
+		s.Events = addEvents(s.Events, o.events(s.Runs, fleets))
 		s.LastRun = &run
 		if result == ResultSuccess {
 			s.LastSuccess = o.end

@@ -15,6 +15,9 @@ type Status struct {
 	// Running and Ready are what /healthz and /readyz answer.
 	Running bool `json:"running"`
 	Ready   bool `json:"ready"`
+	// Following is what the daemon follows: the repository, the branch,
+	// tag or commit, and the directory of the fleets.
+	Following *Following `json:"following,omitempty"`
 	// Revision is the revision last synced, valid or not.
 	Revision *RevisionInfo `json:"revision,omitempty"`
 	// LastGood is the revision being reconciled: the last one whose
@@ -41,8 +44,16 @@ type Status struct {
 	NextRun time.Time `json:"nextRun,omitzero"`
 	// Runs counts the cycles that ended.
 	Runs int `json:"runs"`
-	// Fleets is the state of each fleet in the last plan.
+	// Fleets is the state of each fleet after the last cycle: as the
+	// cloud listed it again after an apply that sent anything
+	// (FleetsAfterApply), else as the last plan saw it. Each fleet's
+	// instances are served at /status/fleets/NAME.
 	Fleets []FleetStatus `json:"fleets"`
+	// FleetsObserved is when the instances of Fleets were listed.
+	FleetsObserved time.Time `json:"fleetsObserved,omitzero"`
+	// FleetsAfterApply reports that Fleets were listed after the apply
+	// of the last plan.
+	FleetsAfterApply bool `json:"fleetsAfterApply,omitempty"`
 	// Held lists the limits the last plan exceeds; it was not applied.
 	Held []reconcile.Violation `json:"held,omitempty"`
 	// Plan and Result are the last plan and what its apply did (nil when
@@ -51,6 +62,23 @@ type Status struct {
 	Result *reconcile.Result `json:"result,omitempty"`
 	// HA is the leader election, when the daemon takes part in one.
 	HA *HAStatus `json:"ha,omitempty"`
+	// Events are the last MaxEvents events, newest first: revisions,
+	// cycles, creates, isolations, failures and held plans.
+	Events []Event `json:"events"`
+}
+
+// Following is what a daemon follows.
+type Following struct {
+	// Repository is the repository's URL (any credentials in it
+	// redacted) or, for a plain directory, its path.
+	Repository string `json:"repository"`
+	// Branch, Tag or Commit is what is followed in it (one of them).
+	Branch string `json:"branch,omitempty"`
+	Tag    string `json:"tag,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Path is the directory of the fleets in the repository ("." for its
+	// root).
+	Path string `json:"path"`
 }
 
 // RevisionInfo names a revision.
@@ -78,7 +106,11 @@ type InvalidRevision struct {
 
 // Run is one reconcile cycle.
 type Run struct {
-	Trigger  string    `json:"trigger"` // start, interval, retry, request (Trigger or a watch)
+	// Trigger names what started the cycle, as lightkeeper_triggers_total
+	// does: start, interval, retry, webhook, watch, elected, forwarded
+	// (the Trigger* constants). Triggers that came while one was pending
+	// joined its cycle, which is named for the first.
+	Trigger  string    `json:"trigger"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"durationSeconds"`
 	Result   string    `json:"result"` // one of the Result* constants
@@ -88,7 +120,9 @@ type Run struct {
 	Failed   int       `json:"failed"`
 }
 
-// FleetStatus is one fleet in the last plan and apply.
+// FleetStatus is one fleet after the last cycle: its counts as last
+// observed (after the apply, when the cycle sent anything), what the last
+// plan and apply did.
 type FleetStatus struct {
 	Name     string `json:"name"`
 	Region   string `json:"region"`
@@ -100,11 +134,14 @@ type FleetStatus struct {
 	Expected int    `json:"expected"`
 	// Creates are the creates the last plan made for the fleet; Created
 	// and CreateFailures what its apply did.
-	Creates        int    `json:"creates"`
-	Created        int    `json:"created"`
-	CreateFailures int    `json:"createFailures"`
-	Surplus        int    `json:"surplus"`
-	Error          string `json:"error,omitempty"`
+	Creates        int `json:"creates"`
+	Created        int `json:"created"`
+	CreateFailures int `json:"createFailures"`
+	// Money is what the last plan's creates of the fleet cost (zero when
+	// it had none).
+	Money   reconcile.Money `json:"money"`
+	Surplus int             `json:"surplus"`
+	Error   string          `json:"error,omitempty"`
 	// State is the fleet's state in one word: "ok", "converging" (fewer
 	// live instances than desired) or "error".
 	State string `json:"state"`
@@ -123,15 +160,30 @@ func (f FleetStatus) state() string {
 
 // Status returns a copy of the daemon's status.
 func (d *Daemon) Status() Status {
+	s, _ := d.statusObserved()
+	return s
+}
+
+// statusObserved returns a copy of the status and what its fleets were
+// listed from, taken together.
+func (d *Daemon) statusObserved() (Status, *reconcile.Plan) {
 	d.mu.Lock()
-	s := d.status
+	s, observed := d.status, d.observed
 	d.mu.Unlock()
 	s.Running = d.run.Load()
 	s.Ready = d.ready.Load()
 	s.Fleets = slices.Clone(s.Fleets)
 	s.Held = slices.Clone(s.Held)
+	s.Events = slices.Clone(s.Events)
+	// "fleets": [] and "events": [] before the first cycle, for jq, not null.
+	if s.Fleets == nil {
+		s.Fleets = []FleetStatus{}
+	}
+	if s.Events == nil {
+		s.Events = []Event{}
+	}
 	s.HA = d.haStatus()
-	return s
+	return s, observed
 }
 
 // setStatus changes the status under its lock.
@@ -145,8 +197,10 @@ func revisionInfo(r Revision, loaded time.Time) *RevisionInfo {
 	return &RevisionInfo{ID: r.ID, Short: r.Short(), Time: r.Time, Subject: r.Subject, Loaded: loaded, SignedBy: r.SignedBy}
 }
 
-// fleetStatuses summarizes a plan and its result per fleet.
-func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
+// fleetStatuses summarizes a plan and its result per fleet, with the
+// counts of after (what Observe listed after the apply) when it is set.
+func fleetStatuses(p *reconcile.Plan, res *reconcile.Result, after *reconcile.Plan) []FleetStatus {
+	now := planFleets(after)
 	out := make([]FleetStatus, 0, len(p.Fleets))
 	var results map[string][]*reconcile.FleetResult // by fleet, in res's order
 	if res != nil {
@@ -157,9 +211,15 @@ func fleetStatuses(p *reconcile.Plan, res *reconcile.Result) []FleetStatus {
 	}
 	for _, fp := range p.Fleets {
 		fs := FleetStatus{Name: fp.Fleet, Region: fp.Region, File: fp.File, Desired: fp.Desired, Live: fp.Live,
-			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Surplus: len(fp.Surplus)}
+			Pending: fp.Pending, Failed: fp.Failed, Expected: fp.Expected, Creates: len(fp.Creates), Money: fp.Money, Surplus: len(fp.Surplus)}
 		if fp.Error != nil {
 			fs.Error = fp.Error.Message
+		}
+		if ap := now[fp.Fleet]; ap != nil {
+			fs.Desired, fs.Live, fs.Pending, fs.Failed, fs.Expected, fs.Surplus = ap.Desired, ap.Live, ap.Pending, ap.Failed, ap.Expected, len(ap.Surplus)
+			if ap.Error != nil && fs.Error == "" {
+				fs.Error = ap.Error.Message
+			}
 		}
 		for _, fr := range results[fp.Fleet] {
 			fs.Created = len(fr.Created)
@@ -191,4 +251,16 @@ func specErrors(err error) []*spec.Error {
 		return []*spec.Error{e}
 	}
 	return []*spec.Error{{Message: err.Error()}}
+}
+
+// planFleets maps the fleets of p by name (nil for a nil p).
+func planFleets(p *reconcile.Plan) map[string]*reconcile.FleetPlan {
+	if p == nil {
+		return nil
+	}
+	m := make(map[string]*reconcile.FleetPlan, len(p.Fleets))
+	for _, fp := range p.Fleets {
+		m[fp.Fleet] = fp
+	}
+	return m
 }

@@ -33,8 +33,10 @@ const (
 // emulator, validate, and the local daemon against `lightkeeper emulator`.
 // A line ending in "# exit N" must exit N; any other command must succeed.
 // Each run gets its own /tmp (a temporary directory) and its own ports in
-// place of 9100 and 9180, so runs do not meet; every process the blocks
-// start in the background is killed at the end.
+// place of 9100 and 9180 (in the blocks, and for scripts/daemon-demo.sh,
+// the local daemon's one command, through LK_DEMO_API and LK_DEMO_LISTEN;
+// it runs the lightkeeper built here, LIGHTKEEPER), so runs do not meet;
+// every process the blocks start in the background is killed at the end.
 //
 // scripts/demo.sh, the README's one-command main job, is run by
 // cmd/lightkeeper's TestDemoScript.
@@ -67,9 +69,10 @@ func TestReadmeRunnable(t *testing.T) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	emulatorAddr, daemonAddr := freeAddr(t), freeAddr(t)
 	script = strings.NewReplacer(
-		readmeEmulatorAddr, freeAddr(t),
-		readmeDaemonAddr, freeAddr(t),
+		readmeEmulatorAddr, emulatorAddr,
+		readmeDaemonAddr, daemonAddr,
 		readmeTmp, work+"/",
 	).Replace(script)
 	file := filepath.Join(tmp, "readme.sh")
@@ -81,7 +84,8 @@ func TestReadmeRunnable(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", file)
 	cmd.Dir = root
-	cmd.Env = readmeEnv(bin, tmp)
+	cmd.Env = append(readmeEnv(bin, tmp), "LK_DEMO_API="+emulatorAddr, "LK_DEMO_LISTEN="+daemonAddr,
+		"LK_DEMO_DIR="+filepath.Join(work, "lk-daemon-demo"), "LIGHTKEEPER="+filepath.Join(bin, "lightkeeper"))
 	// Output to a file: a background process that outlives the shell would
 	// hold a pipe open.
 	outFile := filepath.Join(tmp, "output")
@@ -100,11 +104,11 @@ func TestReadmeRunnable(t *testing.T) {
 	if runErr != nil {
 		output, _ := os.ReadFile(outFile)
 		logs := ""
-		if names, _ := filepath.Glob(filepath.Join(work, "*.log")); len(names) > 0 {
-			for _, name := range names {
-				b, _ := os.ReadFile(name)
-				logs += fmt.Sprintf("\n--- %s\n%s", filepath.Base(name), tail(string(b), 20))
-			}
+		names, _ := filepath.Glob(filepath.Join(work, "*.log"))
+		more, _ := filepath.Glob(filepath.Join(work, "*", "*.log")) // scripts/daemon-demo.sh's
+		for _, name := range append(names, more...) {
+			b, _ := os.ReadFile(name)
+			logs += fmt.Sprintf("\n--- %s\n%s", filepath.Base(name), tail(string(b), 20))
 		}
 		if ctx.Err() != nil {
 			runErr = fmt.Errorf("%w: still running after %v", runErr, 2*time.Minute)
@@ -185,7 +189,7 @@ func readmeEnv(bin, home string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
-		case strings.HasPrefix(k, "TENCENTCLOUD_"), strings.HasPrefix(k, "LIGHTKEEPER_"), strings.HasPrefix(k, "GIT_"),
+		case strings.HasPrefix(k, "TENCENTCLOUD_"), strings.HasPrefix(k, "LIGHTKEEPER"), strings.HasPrefix(k, "LK_DEMO_"), strings.HasPrefix(k, "GIT_"),
 			k == "CREDENTIALS_DIRECTORY", k == "STATE_DIRECTORY", k == "HOME", k == "PATH", k == "TMPDIR", k == "BATCH_PASSWORD":
 			continue
 		}

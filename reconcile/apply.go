@@ -10,6 +10,10 @@ import (
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 )
 
+// ErrNotPriced is returned by Apply for what Observe returned: its creates
+// were not priced, so no guard on spend could hold them.
+var ErrNotPriced = errors.New("reconcile: Apply was given what Observe made, which is unpriced; apply a Plan")
+
 // ErrOverLimit is returned by Apply for a plan that exceeds a guard; it
 // creates nothing. The plan's Violations say which and by how much.
 var ErrOverLimit = errors.New("the plan exceeds a safety limit; nothing was created (review the plan, then raise the limit or allow the plan over it)")
@@ -73,6 +77,9 @@ func (r *Result) OK() bool {
 // loses at most the create in flight, whose token the next run replays.
 func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*Result, error) {
 	res := &Result{FormatVersion: FormatVersion}
+	if p.unpriced {
+		return res, ErrNotPriced
+	}
 	if len(p.Violations) > 0 && !allowOverLimit {
 		return res, ErrOverLimit
 	}

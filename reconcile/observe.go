@@ -28,12 +28,15 @@ type Instance struct {
 	TagFleet string `json:"tagFleet,omitempty"`
 	TagSlot  int    `json:"tagSlot"`
 
-	Zone        string    `json:"zone,omitempty"`
-	BundleID    string    `json:"bundleId,omitempty"`
-	BlueprintID string    `json:"blueprintId,omitempty"`
-	RenewFlag   string    `json:"renewFlag,omitempty"`
-	Created     time.Time `json:"created,omitzero"`
-	Expires     time.Time `json:"expires,omitzero"`
+	Zone        string `json:"zone,omitempty"`
+	BundleID    string `json:"bundleId,omitempty"`
+	BlueprintID string `json:"blueprintId,omitempty"`
+	RenewFlag   string `json:"renewFlag,omitempty"`
+	// PublicIPs are the instance's public addresses, for people (a status
+	// page); nothing decides on them.
+	PublicIPs []string  `json:"publicIps,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
 	// Operating reports an operation in progress (LatestOperationState
 	// OPERATING): the instance must not be acted on now.
 	Operating bool `json:"operating,omitempty"`
@@ -94,6 +97,7 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 			continue
 		}
 		in.Zone, in.BundleID, in.BlueprintID, in.RenewFlag = li.Zone, li.BundleId, li.BlueprintId, li.RenewFlag
+		in.PublicIPs = li.PublicAddresses
 		in.Created, in.Expires = parseTime(li.CreatedTime), parseTime(li.ExpiredTime)
 		in.Operating = li.LatestOperationState == lighthouse.OperationOperating
 		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)

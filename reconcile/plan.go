@@ -25,8 +25,9 @@ type Plan struct {
 	// while there are any, unless told to allow it.
 	Violations []Violation `json:"violations,omitempty"`
 
-	obs   map[string]*Observation // what the plan was made from, for Apply
-	words Words                   // the front end's names, for the renderers (Word)
+	obs      map[string]*Observation // what the plan was made from, for Apply
+	words    Words                   // the front end's names, for the renderers (Word)
+	unpriced bool                    // made by Observe: Apply refuses it
 }
 
 // Totals sum a plan or a fleet plan.
@@ -190,6 +191,22 @@ func (fp *FleetPlan) isolations() (n int) {
 		}
 	}
 	return n
+}
+
+// Instances returns the instances of fleet that the plan was made from,
+// as the region's sweep listed them (dead ones included), sorted by slot;
+// nil when the fleet is not in the plan or its region was not observed.
+// The slice is the plan's: do not change it.
+func (p *Plan) Instances(fleet string) []Instance {
+	for _, fp := range p.Fleets {
+		if fp.Fleet == fleet {
+			if o := p.obs[fp.Region]; o != nil {
+				return o.Fleets[fleet]
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // Changes reports whether the plan would create or isolate anything.

@@ -99,6 +99,48 @@ func (r *Reconciler) State() *State { return r.state }
 // nothing). A region that cannot be observed fails its fleets, not the plan;
 // the error returned is for a plan that could not be made at all.
 func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, error) {
+	p, err := r.observe(ctx, fleets)
+	if err != nil {
+		return nil, err
+	}
+	r.price(ctx, p)
+	if r.opts.APIDryRun {
+		r.dryRun(ctx, p)
+	}
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			// A fleet in error plans nothing: what it would create shows
+			// once the error is fixed.
+			fp.Creates, fp.Money = nil, Money{}
+		}
+	}
+	p.total()
+	return p, nil
+}
+
+// Observe is Plan without its prices and DryRun creates: the fleets as the
+// cloud shows them now, with the expectations of the state (what an apply
+// just created and Describe does not list yet is Expected), for a report of
+// the state after an apply. Its creates are what is still missing,
+// unpriced, and Apply refuses it (ErrNotPriced): only a Plan is applied.
+func (r *Reconciler) Observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, error) {
+	p, err := r.observe(ctx, fleets)
+	if err != nil {
+		return nil, err
+	}
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			fp.Creates = nil
+		}
+	}
+	p.total()
+	p.unpriced = true
+	return p, nil
+}
+
+// observe sweeps every region of fleets concurrently, settles the state
+// with what it saw and diffs: the plan before prices.
+func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, error) {
 	now := r.opts.Now()
 	regions := spec.Regions(fleets)
 	obs := make(map[string]*Observation, len(regions))
@@ -137,18 +179,6 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 			fp.Creates, fp.Surplus = nil, nil
 		}
 	}
-	r.price(ctx, p)
-	if r.opts.APIDryRun {
-		r.dryRun(ctx, p)
-	}
-	for _, fp := range p.Fleets {
-		if fp.Error != nil {
-			// A fleet in error plans nothing: what it would create shows
-			// once the error is fixed.
-			fp.Creates, fp.Money = nil, Money{}
-		}
-	}
-	p.total()
 	return p, nil
 }
 

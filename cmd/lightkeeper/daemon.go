@@ -36,7 +36,8 @@ a plan over a limit is held. With repository.verify, only revisions signed
 by the listed OpenPGP or SSH keys are applied (the head commit, the
 annotated tag followed, or both); any other is refused like an invalid one.
 HTTP on the configured address: /healthz, /readyz, /metrics, /status and a
-status page at /.
+status page at /, each fleet's instances at /fleets/NAME (in JSON at
+/status/fleets/NAME).
 
 --example-config prints a configuration that shows every key, commented.
 Relative paths in the file are read from the file's directory.

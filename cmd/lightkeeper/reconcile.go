@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -116,7 +117,12 @@ Examples:
 `
 
 // waitFlag is --wait[=DURATION]: a bool flag that also takes a duration.
-type waitFlag struct{ d time.Duration }
+// bare records that it was given alone, so that "--wait 5m", whose 5m is
+// then a path, can be told apart and answered with what to write.
+type waitFlag struct {
+	d    time.Duration
+	bare bool
+}
 
 func (w *waitFlag) String() string {
 	if w == nil || w.d == 0 {
@@ -126,6 +132,7 @@ func (w *waitFlag) String() string {
 }
 
 func (w *waitFlag) Set(s string) error {
+	w.bare = s == "true"
 	switch s {
 	case "true":
 		w.d = defaultWait
@@ -219,10 +226,30 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	if _, err := parseLevel(f.logLevel); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
+	if d, ok := waitDurationAsPath(f.wait, paths); ok {
+		return nil, nil, usageError("--wait takes its duration after an equals sign: write --wait=%s (%s was read as a path, and there is none)", d, d)
+	}
 	if f.endpoint == "" && f.emulatorFile == "" {
 		f.endpoint = e.getenv(envEndpoint)
 	}
 	return f, paths, nil
+}
+
+// waitDurationAsPath finds "--wait 5m": --wait given alone and a path
+// argument that is a duration and names nothing on disk.
+func waitDurationAsPath(w waitFlag, paths []string) (string, bool) {
+	if !w.bare {
+		return "", false
+	}
+	for _, p := range paths {
+		if d, err := time.ParseDuration(p); err != nil || d <= 0 {
+			continue
+		}
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -341,14 +342,20 @@ func TestReconcileSIGTERM(t *testing.T) {
 
 // TestDemoScript runs the README's one-command demo (the README's other
 // runnable blocks run in docs' TestReadmeRunnable): plan (2), apply and
-// wait (0), plan again (0).
+// wait (0), plan again (0). The commands it prints work when copied: run
+// in a shell with lightkeeper on PATH, each exits 0 against the state the
+// demo left (they used to leave out --emulator, and so called Tencent
+// Cloud). Its state file is not the README's main job's, so that block
+// still starts from an empty emulator.
 func TestDemoScript(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds lightkeeper")
 	}
+	bin := reconcileBinary(t)
+	tmp := t.TempDir()
 	cmd := exec.Command("sh", "../../scripts/demo.sh")
-	cmd.Env = append(os.Environ(), "LK_DEMO_STATE="+filepath.Join(t.TempDir(), "demo.json"), "TMPDIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "LIGHTKEEPER="+bin, "LK_DEMO_STATE=", "BATCH_PASSWORD=")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
@@ -357,6 +364,51 @@ func TestDemoScript(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out)
 		}
+	}
+
+	var printed []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if c, ok := strings.CutPrefix(l, "$ "); ok {
+			printed = append(printed, c)
+		}
+	}
+	if len(printed) != 4 {
+		t.Fatalf("the demo printed %d commands, want 4 (export and three runs):\n%s", len(printed), out)
+	}
+	state := filepath.Join(tmp, "lk-demo-script.json")
+	for _, c := range printed[1:] {
+		if !strings.HasPrefix(c, "lightkeeper reconcile ") || !strings.Contains(c, " --emulator "+state+" ") {
+			t.Errorf("printed %q: want lightkeeper reconcile with --emulator %s", c, state)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`--emulator (\S+)`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md runs no reconcile --emulator FILE")
+	}
+	if filepath.Base(string(m[1])) == filepath.Base(state) {
+		t.Errorf("the demo's state file %s is the README's %s: the README's next block would start from the demo's instances", state, m[1])
+	}
+
+	// Copied as printed, in a shell with lightkeeper on PATH.
+	path := filepath.Join(tmp, "bin")
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(path, "lightkeeper")); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\n" + strings.Join(printed, "\n") + "\n"
+	copied := exec.Command("sh", "-c", script)
+	copied.Dir = "../.."
+	copied.Env = append(os.Environ(), "PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"), "BATCH_PASSWORD=", "NO_COLOR=1")
+	if out, err := copied.CombinedOutput(); err != nil {
+		t.Errorf("the demo's commands, copied:\n%s\nfailed: %v\n%s", script, err, out)
+	} else if !strings.Contains(string(out), "No changes") {
+		t.Errorf("the demo's commands, copied, end without \"No changes\":\n%s", out)
 	}
 }
 

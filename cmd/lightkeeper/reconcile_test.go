@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,35 @@ func TestReconcileUsage(t *testing.T) {
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, errOut)
 		}
+	}
+}
+
+// TestReconcileWaitSpace: --wait takes its duration after "=" only (it is
+// also a bool flag), so "--wait 5m" used to read 5m as a path and fail
+// with "5m: no such file or directory". It is a usage error that says what
+// to write; a directory really named like a duration is still a path.
+func TestReconcileWaitSpace(t *testing.T) {
+	for _, args := range [][]string{
+		{"--wait", "5m", "../../examples/fleets"},
+		{"../../examples/fleets", "--wait", "90s"},
+	} {
+		code, out, errOut := runCmd(t, append([]string{"reconcile"}, args...)...)
+		d := args[slices.Index(args, "--wait")+1]
+		if code != exitUsage || out != "" || !strings.Contains(errOut, "write --wait="+d) || strings.Contains(errOut, "no such file") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d saying write --wait=%s", args, code, out, errOut, exitUsage, d)
+		}
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("5m", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("5m", "web.yaml"), []byte(fleetDoc("web", "ap-guangzhou", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, "reconcile", "--wait", "5m")
+	if code == exitUsage || strings.Contains(errOut, "write --wait=") {
+		t.Errorf("a directory named 5m: exit %d, stderr %q; want it read as a path", code, errOut)
 	}
 }
 
