@@ -76,17 +76,25 @@ func list(fsys fs.FS, name string) string {
 	return strings.Join(parts, " ")
 }
 
-// TestSameAsRoot: every file, link, directory and bad path reads as it
-// does through the os.Root, errors included.
-func TestSameAsRoot(t *testing.T) {
-	dir := tree(t)
+// open opens dir as an os.Root and through New, both closed when the test
+// ends.
+func open(t *testing.T, dir string) (*os.Root, fs.FS) {
+	t.Helper()
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	t.Cleanup(func() { root.Close() })
 	fsys, release := New(dir, root)
-	defer release()
+	t.Cleanup(release)
+	return root, fsys
+}
+
+// TestSameAsRoot: every file, link, directory and bad path reads as it
+// does through the os.Root, errors included.
+func TestSameAsRoot(t *testing.T) {
+	dir := tree(t)
+	root, fsys := open(t, dir)
 	if _, fast := fsys.(*beneath); !fast {
 		t.Fatalf("New returned %T, not the Linux file system", fsys)
 	}
@@ -118,13 +126,7 @@ func TestFS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	fsys, release := New(dir, root)
-	defer release()
+	_, fsys := open(t, dir)
 	if err := fstest.TestFS(fsys, "a.yaml", "sub/b.yaml", "sub/deeper/c.yml"); err != nil {
 		t.Fatal(err)
 	}
