@@ -184,7 +184,7 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.Func("rate-limit", "requests a second the client allows itself for an action, repeatable: `ACTION=N`, e.g. DescribeInstances=1000\nfor an account whose limits were raised (0: no limit; default the documented limits, as lighthouse.DefaultRateLimits)", func(v string) error {
 		action, n, ok := strings.Cut(v, "=")
 		r, err := strconv.ParseFloat(n, 64)
-		if !ok || action == "" || err != nil || r < 0 || math.IsInf(r, 0) {
+		if !ok || action == "" || err != nil || !(r >= 0) || math.IsInf(r, 0) { // !(r >= 0): NaN too
 			return fmt.Errorf("want ACTION=N with N a number of requests a second (0: no limit), such as DescribeInstances=1000, not %q", v)
 		}
 		if f.rateLimits == nil {
