@@ -27,7 +27,8 @@ func fillFleet(f *Fleet, doc map[string]any) {
 	f.Spec.Update = fillUpdate(obj(s["update"]))
 	charge := obj(s["charge"])
 	f.Spec.Charge = Charge{Period: integer(charge["period"]), RenewFlag: str(charge["renewFlag"])}
-	f.Spec.Charge.RenewBefore, _ = ParseRenewBefore(str(charge["renewBefore"])) // checkRenewal reports a bad one
+	f.Spec.Charge.renewBefore = str(charge["renewBefore"])
+	f.Spec.Charge.RenewBefore, _ = ParseRenewBefore(f.Spec.Charge.renewBefore) // checkRenewal reports a bad one
 	if l, ok := s["login"].(map[string]any); ok {
 		f.Spec.Login = &Login{KeyIDs: strs(l["keyIds"])}
 		if p, ok := l["passwordFrom"].(map[string]any); ok {

@@ -169,6 +169,10 @@ type Charge struct {
 	// never renewed by lightkeeper. It is not a creation parameter, so
 	// CreationHash leaves it out.
 	RenewBefore time.Duration `yaml:"-" json:"-"`
+
+	// renewBefore is charge.renewBefore as written ("" when omitted), which
+	// checkRenewal words its problems with, whichever reader decoded it.
+	renewBefore string
 }
 
 // Login says how to log in to new instances: key pairs or a password taken

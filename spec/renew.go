@@ -5,9 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"time"
-
-	"github.com/lightkeeper/lightkeeper/schema"
-	"go.yaml.in/yaml/v3"
 )
 
 // Day is the unit of charge.renewBefore's "d".
@@ -65,12 +62,11 @@ func ValidRenewPeriod(months int) bool {
 // than the period, so that a renewal leaves the instance outside it.
 func checkRenewal(f *Fleet) Errors {
 	const field = "spec.charge.renewBefore"
-	n, key := schema.Lookup(f.root(), schema.ParseField(field))
-	if n = schema.Deref(n); key == nil || n == nil || n.Kind != yaml.ScalarNode {
-		return nil
-	}
-	raw := n.Value
 	c := f.Spec.Charge
+	raw := c.renewBefore
+	if raw == "" {
+		return nil // omitted (a value of another type is the schema's to refuse)
+	}
 	d, err := ParseRenewBefore(raw)
 	switch {
 	case err != nil:

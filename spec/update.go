@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/lightkeeper/lightkeeper/schema"
 )
 
 // Update strategies (spec.update.strategy): how far a fleet's instances
@@ -40,6 +38,11 @@ type Update struct {
 	// (RUNNING, its latest operation not running nor failed) before the
 	// next batch (default 0).
 	MinReady time.Duration `yaml:"minReady" json:"minReady"`
+
+	// surgeSet is whether the spec writes maxSurge (checkUpdate refuses
+	// it with inPlace), known from the decoded values, whichever reader
+	// decoded them.
+	surgeSet bool
 }
 
 // Amount is a number of instances, or a percentage of a fleet's count.
@@ -111,7 +114,7 @@ func fillUpdate(u map[string]any) Update {
 		out.MaxUnavailable = parseAmount(v)
 	}
 	if v, ok := u["maxSurge"]; ok {
-		out.MaxSurge = parseAmount(v)
+		out.MaxSurge, out.surgeSet = parseAmount(v), true
 	}
 	if d, err := time.ParseDuration(str(u["minReady"])); err == nil {
 		out.MinReady = d
@@ -123,7 +126,7 @@ func fillUpdate(u map[string]any) Update {
 func checkUpdate(f *Fleet) Errors {
 	var errs Errors
 	u := f.Spec.Update
-	if _, key := schema.Lookup(f.root(), []string{"spec", "update", "maxSurge"}); key != nil && u.Strategy == UpdateInPlace {
+	if u.surgeSet && u.Strategy == UpdateInPlace {
 		errs = append(errs, f.errorAt("spec.update.maxSurge",
 			"applies to strategy replace only: inPlace changes each instance where it is and adds none; remove maxSurge, or use strategy: replace"))
 	}

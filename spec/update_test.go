@@ -16,7 +16,7 @@ func TestUpdateDecodeAndDefaults(t *testing.T) {
 		{"", Update{Strategy: UpdateReport, MaxUnavailable: Amount{N: 1}}},
 		{"  update: {strategy: inPlace}\n", Update{Strategy: UpdateInPlace, MaxUnavailable: Amount{N: 1}}},
 		{"  update: {strategy: replace, maxUnavailable: 0, maxSurge: \"25%\", minReady: 1m30s}\n",
-			Update{Strategy: UpdateReplace, MaxSurge: Amount{N: 25, Percent: true}, MinReady: 90 * time.Second}},
+			Update{Strategy: UpdateReplace, MaxSurge: Amount{N: 25, Percent: true}, MinReady: 90 * time.Second, surgeSet: true}},
 		{"  update: {maxUnavailable: \"50%\"}\n", Update{Strategy: UpdateReport, MaxUnavailable: Amount{N: 50, Percent: true}}},
 	} {
 		fleets, err := Load(fstest.MapFS{"f.yaml": {Data: []byte(base + tc.update)}}, Options{})
@@ -64,5 +64,23 @@ func TestUpdateBounds(t *testing.T) {
 	}
 	if got := pct(25).String() + " " + (Amount{N: 3}).String(); got != "25% 3" {
 		t.Errorf("String: %s", got)
+	}
+}
+
+// TestPlainFilesTakeEveryCheck: a fleet file plain enough for the fast
+// reader (schema.ReadPlain) has no node tree when it is checked, so a check
+// that looked for its key in the tree passed it by (maxSurge with inPlace
+// was accepted). Each check reads the decoded values instead.
+func TestPlainFilesTakeEveryCheck(t *testing.T) {
+	const base = "apiVersion: lightkeeper/v1\nkind: Fleet\nmetadata:\n  name: web\nspec:\n  region: ap-guangzhou\n  count: 3\n  bundleId: bundle_gen_03\n  blueprintId: lhbp-g0tn7djh\n"
+	for _, tc := range []struct{ tail, want string }{
+		{"  charge:\n    period: 1\n  update:\n    strategy: inPlace\n    maxSurge: 1\n", "spec.update.maxSurge: applies to strategy replace only"},
+		{"  charge:\n    period: 1\n    renewBefore: 30d\n", "spec.charge.renewBefore: 30d is not shorter than spec.charge.period"},
+		{"  charge:\n    period: 48\n    renewBefore: 7d\n", "spec.charge.renewBefore: renewals are sold for"},
+	} {
+		_, err := Load(fstest.MapFS{"f.yaml": {Data: []byte(base + tc.tail)}}, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.tail, err, tc.want)
+		}
 	}
 }
