@@ -1,0 +1,92 @@
+package daemon_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/notify"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+)
+
+// TestDayTwoEventsThroughTheDaemon: the day-two events come from what a
+// real cycle plans and applies against the emulator, as a signed webhook
+// sees them: a fleet whose launches keep failing is fleet.failing, and
+// the renewals and the rollout's updates an apply makes are counted in
+// its revision.applied.
+func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
+	t.Run("failing", func(t *testing.T) {
+		e := newEnvConfig(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)},
+			func(c *emulator.Config) { c.LaunchFailureProbability = 1 })
+		rcv := newReceiver(t)
+		opts := e.options()
+		opts.Notify = []notify.Route{rcv.route()}
+		e.start(opts)
+		e.waitRuns(1)
+		failing := false
+		for i := 0; i < 60 && !failing; i++ {
+			e.clock.Advance(20 * time.Second)
+			failing = e.cycle().Fleets[0].State == daemon.FleetFailing
+		}
+		if !failing {
+			t.Fatal("the fleet was never failing")
+		}
+		ev := rcv.next(daemon.EventFleetFailing, notify.Firing)
+		if ev.Key != "fleet.failing/web" || ev.Severity != notify.Critical || ev.Region != "ap-guangzhou" ||
+			!strings.HasPrefix(ev.Summary, "fleet web is failing: a slot's launches failed ") || ev.Details["launchFailures"].(float64) < reconcile.DefaultFailingAfter {
+			t.Errorf("fleet.failing: %+v", ev)
+		}
+	})
+
+	t.Run("renewed", func(t *testing.T) {
+		e := newEnv(t, map[string]string{"web.yaml": renewingFleet("web", 1)})
+		rcv := newReceiver(t)
+		opts := e.options()
+		opts.Limits.MaxRenewalSpend = reconcile.NoLimit
+		opts.Notify = []notify.Route{rcv.route()}
+		e.start(opts)
+		e.waitRuns(1)
+		if ev := rcv.next(daemon.EventRevisionApplied, notify.Once); ev.Details["created"] != 1.0 || ev.Details["renewed"] != 0.0 {
+			t.Fatalf("the first apply: %+v", ev)
+		}
+		e.clock.Advance(emulator.DefaultLaunchDelay)
+		all := e.emu.Instances()
+		if len(all) != 1 {
+			t.Fatalf("%d instances", len(all))
+		}
+		if err := e.emu.SetExpiredTime(all[0].InstanceId, e.clock.Now().Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if s := e.cycle(); s.Fleets[0].Renewed != 1 {
+			t.Fatalf("the cycle renewed nothing: %+v", s.Fleets[0])
+		}
+		ev := rcv.next(daemon.EventRevisionApplied, notify.Once)
+		if ev.Details["renewed"] != 1.0 || ev.Details["updated"] != 0.0 || ev.Details["created"] != 0.0 ||
+			!strings.Contains(ev.Summary, "1 renewed") || len(ev.Fleets) != 1 || ev.Fleets[0] != "web" {
+			t.Errorf("revision.applied of the renewal: %+v", ev)
+		}
+	})
+
+	t.Run("updated", func(t *testing.T) {
+		e := newEnv(t, map[string]string{"web.yaml": rolledFleet("lhbp-g0tn7djh")})
+		rcv := newReceiver(t)
+		opts := e.options()
+		opts.Limits.MaxUpdates = reconcile.NoLimit
+		opts.Notify = []notify.Route{rcv.route()}
+		e.start(opts)
+		e.waitRuns(1)
+		if ev := rcv.next(daemon.EventRevisionApplied, notify.Once); ev.Details["created"] != 3.0 || ev.Details["updated"] != 0.0 {
+			t.Fatalf("the first apply: %+v", ev)
+		}
+		e.clock.Advance(emulator.DefaultLaunchDelay)
+		e.write("web.yaml", rolledFleet("lhbp-a7oxy2bx"))
+		e.cycle()
+		ev := rcv.next(daemon.EventRevisionApplied, notify.Once)
+		if ev.Details["updated"] != 1.0 || ev.Details["renewed"] != 0.0 || ev.Details["created"] != 0.0 ||
+			!strings.Contains(ev.Summary, "1 updated") || len(ev.Fleets) != 1 || ev.Fleets[0] != "web" {
+			t.Errorf("revision.applied of the update: %+v", ev)
+		}
+	})
+}
