@@ -1,6 +1,8 @@
 package daemon_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +91,51 @@ func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
 			t.Errorf("revision.applied of the update: %+v", ev)
 		}
 	})
+}
+
+// TestHeldPlanNamesItsDayTwo: a plan held by limits.maxRenewalSpendPerRun
+// that also updates one fleet and renews another (and creates nothing)
+// says so in its plan.held: both fleets, the update, the renewal and what
+// it costs.
+func TestHeldPlanNamesItsDayTwo(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": rolledFleet("lhbp-g0tn7djh"), "db.yaml": renewingFleet("db", 1)})
+	rcv := newReceiver(t)
+	opts := e.options()
+	opts.Limits.MaxUpdates = reconcile.NoLimit
+	opts.Limits.MaxRenewalSpend = 0
+	opts.Notify = []notify.Route{rcv.route()}
+	e.start(opts)
+	e.waitRuns(1)
+	rcv.next(daemon.EventRevisionApplied, notify.Once)
+	e.clock.Advance(emulator.DefaultLaunchDelay)
+	for _, in := range e.emu.Instances() {
+		if strings.HasPrefix(in.InstanceName, "db-") {
+			if err := e.emu.SetExpiredTime(in.InstanceId, e.clock.Now().Add(48*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.write("web.yaml", rolledFleet("lhbp-a7oxy2bx"))
+	s := e.cycle()
+	if s.LastRun.Result != daemon.ResultHeld || s.Plan == nil || s.Plan.Totals.Updates != 1 || s.Plan.Totals.Renewals != 1 || s.Plan.Totals.Creates != 0 {
+		t.Fatalf("not held with an update and a renewal: %+v %+v", s.LastRun, s.Plan)
+	}
+	spend := s.Plan.Totals.RenewalSpend
+	cost := fmt.Sprintf("%.2f %s", spend.Commitment, spend.Currency)
+	ev := rcv.next(daemon.EventPlanHeld, notify.Firing)
+	fleets := slices.Clone(ev.Fleets)
+	slices.Sort(fleets)
+	if !slices.Equal(fleets, []string{"db", "web"}) || ev.Region != "ap-guangzhou" {
+		t.Errorf("held fleets %v, region %q: want db (renews) and web (updates)", ev.Fleets, ev.Region)
+	}
+	if want := " (with 1 update and 1 renewal for " + cost + ")"; !strings.HasSuffix(ev.Summary, want) || !strings.Contains(ev.Summary, "limits.maxRenewalSpendPerRun") {
+		t.Errorf("summary %q, want it to end %q", ev.Summary, want)
+	}
+	if want := "The plan creates 0 and isolates 0 instances, updates 1, and renews 1 for " + cost + "."; !strings.Contains(ev.Description, want) {
+		t.Errorf("description %q, want %q", ev.Description, want)
+	}
+	if ev.Details["updates"] != 1.0 || ev.Details["renewals"] != 1.0 || ev.Details["renewalSpend"] != spend.Commitment || spend.Commitment <= 0 ||
+		ev.Details["currency"] != spend.Currency {
+		t.Errorf("details %v", ev.Details)
+	}
 }
