@@ -50,20 +50,32 @@ func JSON() []byte { return slices.Clone(source) }
 // extensions (x-message, x-hints, ...) and the property lists used by
 // did-you-mean hints. It is safe for concurrent use.
 type Schema struct {
-	compiled *jsonschema.Schema
-	raw      any
+	// compile returns the compiled schema, compiling it at the first call
+	// for the fleet schema (a run whose every file is plain and valid,
+	// which Valid's quick check decides, never needs it).
+	compile func() (*jsonschema.Schema, error)
+	raw     any
+	quick   *quickNode // the rules again, for Valid; nil if of another draft
 }
 
 var fleet = sync.OnceValues(func() (*Schema, error) {
-	s, err := Compile(ID, source)
+	raw, err := jsonschema.UnmarshalJSON(bytes.NewReader(source))
 	if err != nil {
-		return nil, fmt.Errorf("schema: embedded fleet.schema.json: %w", err)
+		return nil, fmt.Errorf("schema: embedded fleet.schema.json: parse: %w", err)
 	}
-	return s, nil
+	compile := sync.OnceValues(func() (*jsonschema.Schema, error) {
+		c, err := compileRaw(ID, raw)
+		if err != nil {
+			return nil, fmt.Errorf("schema: embedded fleet.schema.json: %w", err)
+		}
+		return c, nil
+	})
+	return &Schema{compile: compile, raw: raw, quick: compileQuick(raw)}, nil
 })
 
-// Fleet returns the fleet schema, compiled once per process. The error
-// means only that the embedded document is broken.
+// Fleet returns the fleet schema, compiled once per process, when first
+// needed. The error, of Fleet or of a check, means only that the embedded
+// document is broken.
 func Fleet() (*Schema, error) { return fleet() }
 
 // Compile compiles src, a JSON Schema document whose $id is id, with
@@ -73,6 +85,15 @@ func Compile(id string, src []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
+	c, err := compileRaw(id, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Schema{compile: func() (*jsonschema.Schema, error) { return c, nil }, raw: raw, quick: compileQuick(raw)}, nil
+}
+
+// compileRaw compiles a parsed schema document.
+func compileRaw(id string, raw any) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	if err := c.AddResource(id, raw); err != nil {
@@ -82,7 +103,7 @@ func Compile(id string, src []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	return &Schema{compiled: s, raw: raw}, nil
+	return s, nil
 }
 
 // root is the schema document's top-level object.
@@ -187,7 +208,11 @@ func (s *Schema) Validate(doc any, node *yaml.Node) ([]Violation, error) {
 // validate is Validate keeping at most max violations (0: all; negative:
 // none) and counting the rest.
 func (s *Schema) validate(doc any, node *yaml.Node, max int) ([]Violation, int, error) {
-	err := s.compiled.Validate(doc)
+	compiled, err := s.compile()
+	if err != nil {
+		return nil, 0, err
+	}
+	err = compiled.Validate(doc)
 	if err == nil {
 		return nil, 0, nil
 	}

@@ -256,6 +256,27 @@ func badTagRune(s string) (rune, bool) {
 	return 0, false
 }
 
+// tagsClean reports whether checkFleet would find nothing wrong with the
+// keys and values of tags (the same checks, without a node tree).
+func tagsClean(tags map[string]string) bool {
+	for k, v := range tags {
+		lower := strings.ToLower(k)
+		if strings.HasPrefix(lower, ReservedTagPrefix) {
+			return false
+		}
+		if p, _ := cloudReservedPrefix(lower); p != "" {
+			return false
+		}
+		if _, bad := badTagRune(k); bad {
+			return false
+		}
+		if _, bad := badTagRune(v); bad {
+			return false
+		}
+	}
+	return true
+}
+
 // tagsNode returns the mapping of spec.tags, or nil when the fleet has none.
 func tagsNode(f *Fleet) *yaml.Node {
 	m, key := schema.Lookup(f.root(), []string{"spec", "tags"})

@@ -126,11 +126,16 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 			fr[j].input = i
 		}
 		errs = append(errs, err...)
+		if len(inputs) == 1 {
+			// One walk reaches each file once.
+			files = fr
+			continue
+		}
 		for _, f := range fr {
 			// A file reached twice (a directory and a file in it, or one
 			// directory spelled two ways) is read once.
-			if !seen[f.key] {
-				seen[f.key] = true
+			if key := fileKey(in, f.name); !seen[key] {
+				seen[key] = true
 				files = append(files, f)
 			}
 		}
@@ -143,8 +148,9 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var w worker
 			for i := range work {
-				results[i] = parseFile(files[i], opts)
+				results[i] = parseFile(files[i], opts, &w)
 			}
 		}()
 	}
@@ -174,7 +180,6 @@ type fileRef struct {
 	fsys    fs.FS
 	name    string // path in fsys
 	display string // path shown to the user
-	key     string // identity of the file across inputs
 	input   int    // index of the Input it was found through
 }
 
@@ -265,7 +270,7 @@ func listFiles(in Input, exclude []string) (files []fileRef, walked bool, errs E
 		return nil, false, Errors{{File: shown, Message: describeFSError(err)}}
 	}
 	if !st.IsDir() {
-		return []fileRef{{fsys: in.FS, name: root, display: shown, key: fileKey(in, root)}}, false, nil
+		return []fileRef{{fsys: in.FS, name: root, display: shown}}, false, nil
 	}
 	err = fs.WalkDir(in.FS, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -305,7 +310,7 @@ func listFiles(in Input, exclude []string) (files []fileRef, walked bool, errs E
 				return nil
 			}
 		}
-		files = append(files, fileRef{fsys: in.FS, name: p, display: displayPath(in.Display, p), key: fileKey(in, p)})
+		files = append(files, fileRef{fsys: in.FS, name: p, display: displayPath(in.Display, p)})
 		return nil
 	})
 	if err != nil {

@@ -11,6 +11,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// worker is what one goroutine of Load uses again from file to file: the
+// text read (nothing loaded points into it) and the reader of plain files.
+type worker struct {
+	buf   bytes.Buffer
+	plain schema.PlainReader
+}
+
 // fileResult is what one file yields.
 type fileResult struct {
 	fleets []*Fleet
@@ -21,11 +28,12 @@ type fileResult struct {
 
 // parseFile reads, parses and checks every document of one file. It never
 // panics: a panic of the YAML parser is reported as an error of the file.
-func parseFile(ref fileRef, opts Options) (res fileResult) {
+// w holds what one goroutine reuses from file to file.
+func parseFile(ref fileRef, opts Options, w *worker) (res fileResult) {
 	fail := func(line, col int, format string, args ...any) {
 		res.errs = append(res.errs, &Error{File: ref.display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
 	}
-	data, tooLarge, err := readLimited(ref, opts.MaxFileSize)
+	data, tooLarge, err := readLimited(ref, opts.MaxFileSize, &w.buf)
 	if err != nil {
 		fail(0, 0, "%v", err)
 		return res
@@ -52,6 +60,59 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		fail(1, 1, "%v", err)
 		return res
 	}
+	if fleets, ok := parsePlain(sch, ref.display, data, opts, &w.plain); ok {
+		res.fleets = fleets
+	} else {
+		parseNodes(&res, sch, ref.display, data, opts)
+	}
+	if len(res.fleets) > 0 {
+		// Keep neither the node trees nor the text (see Fleet.root).
+		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
+		for _, f := range res.fleets {
+			f.node, f.file = nil, file
+		}
+	}
+	return res
+}
+
+// parsePlain is the fast path of a file that every fleet file written by
+// hand or by a generator takes: when the text is plain YAML (see
+// schema.ReadPlain) and every document in it is a valid fleet, it returns
+// the fleets, built without a YAML node tree. ok is false when anything is
+// amiss; parseNodes then reads the file again and words every problem, so
+// what is reported never depends on this path.
+func parsePlain(sch *schema.Schema, display string, data []byte, opts Options, plain *schema.PlainReader) (fleets []*Fleet, ok bool) {
+	// The documents' maps are plain's again at its next Read: fillFleet
+	// copies out what a Fleet keeps.
+	docs, ok := plain.Read(data)
+	if !ok {
+		return nil, false
+	}
+	fleets = make([]*Fleet, 0, len(docs))
+	for _, d := range docs {
+		if !sch.Valid(d.Value) {
+			return nil, false
+		}
+		f := &Fleet{Source: Source{File: display, Document: d.Index, Line: d.Line}}
+		fillFleet(f, d.Value)
+		f.applyDefaults()
+		// Without a node tree checkFleet cannot see the tags' keys where
+		// they are written; tagsClean checks them from the map.
+		if !tagsClean(f.Spec.Tags) || len(checkFleet(f, opts)) > 0 {
+			return nil, false
+		}
+		fleets = append(fleets, f)
+	}
+	return fleets, true
+}
+
+// parseNodes reads every document of a file's text through the YAML
+// parser's node tree, which places every problem, into res (which keeps
+// what was found if the parser panics).
+func parseNodes(res *fileResult, sch *schema.Schema, display string, data []byte, opts Options) {
+	fail := func(line, col int, format string, args ...any) {
+		res.errs = append(res.errs, &Error{File: display, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
 	for index := 1; ; index++ {
@@ -63,11 +124,11 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 		if err != nil {
 			if opts.MaxFileErrors > 0 && len(res.errs) >= opts.MaxFileErrors {
 				res.more++
-				return res
+				return
 			}
 			v := schema.SyntaxError(data, err)
 			fail(v.Line, v.Column, "%s", v.Message)
-			return res
+			return
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // an empty document between "---" markers
@@ -82,7 +143,7 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 				keep = -1
 			}
 		}
-		f, errs, more := parseDocument(sch, ref.display, index, doc.Content[0], opts, keep)
+		f, errs, more := parseDocument(sch, display, index, doc.Content[0], opts, keep)
 		res.errs = append(res.errs, errs...)
 		res.more += more
 		if keep < 0 && f == nil && more == 1 && notFleet(doc.Content[0]) != "" {
@@ -95,24 +156,16 @@ func parseFile(ref fileRef, opts Options) (res fileResult) {
 	if docs == 0 {
 		fail(1, 1, "file has no YAML documents; add a fleet or delete the file")
 	}
-	if len(res.fleets) > 0 {
-		// Keep neither the node trees nor the text (see Fleet.root).
-		file := &sourceFile{fsys: ref.fsys, name: ref.name, sum: sum}
-		for _, f := range res.fleets {
-			f.node, f.file = nil, file
-		}
-	}
-	return res
 }
 
-// readLimited reads a file unless it is larger than limit bytes.
-func readLimited(ref fileRef, limit int64) (data []byte, tooLarge bool, err error) {
+// readLimited reads a file into buf unless it is larger than limit bytes.
+func readLimited(ref fileRef, limit int64, buf *bytes.Buffer) (data []byte, tooLarge bool, err error) {
 	f, err := ref.fsys.Open(ref.name)
 	if err != nil {
 		return nil, false, errors.New(describeFSError(err))
 	}
 	defer f.Close()
-	var buf bytes.Buffer
+	buf.Reset()
 	st, err := f.Stat()
 	if err == nil && st.IsDir() {
 		// Only a symbolic link gets here: the walk skips directories.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,6 +182,7 @@ type reconcileFlags struct {
 	excludes, regions               []string
 	logLevel, logFormat             string
 	maxTotalCount                   int
+	rateLimits                      map[string]float64
 }
 
 func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, error) {
@@ -203,6 +205,18 @@ func parseReconcileFlags(e *env, args []string) (*reconcileFlags, []string, erro
 	fs.IntVar(&f.maxTotalCount, "max-total-count", spec.DefaultMaxTotalCount, "largest sum of count over all fleets (as validate checks it); -1 for no limit")
 	fs.BoolVar(&f.allowOverLimit, "allow-over-limit", false, "apply a plan that exceeds a limit")
 	fs.BoolVar(&f.apiDryRun, "api-dry-run", false, "send one DryRun create per creation shape, so the service's refusals show in the plan (needs CreateInstances permission; buys nothing)")
+	fs.Func("rate-limit", "requests a second the client allows itself for an action, repeatable: `ACTION=N`, e.g. DescribeInstances=1000\nfor an account whose limits were raised (0: no limit; default the documented limits, as lighthouse.DefaultRateLimits)", func(v string) error {
+		action, n, ok := strings.Cut(v, "=")
+		r, err := strconv.ParseFloat(n, 64)
+		if !ok || action == "" || err != nil || !(r >= 0) || math.IsInf(r, 0) { // !(r >= 0): NaN too
+			return fmt.Errorf("want ACTION=N with N a number of requests a second (0: no limit), such as DescribeInstances=1000, not %q", v)
+		}
+		if f.rateLimits == nil {
+			f.rateLimits = map[string]float64{}
+		}
+		f.rateLimits[action] = r
+		return nil
+	})
 	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` to keep state.json in between runs (optional)")
 	fs.StringVar(&f.emulatorFile, "emulator", "", "run an in-process emulator keeping its instances in `FILE`, instead of calling Tencent Cloud")
 	fs.Var((*repeatedFlag)(&f.excludes), "exclude", "leave out files and directories matching `GLOB`, relative to each directory walked; ** matches any number of directories (repeatable)")
@@ -342,7 +356,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w\nhint: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or try it without an account: --emulator /tmp/lk-demo.json", err)
 		}
 	}
-	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger, OnRetry: retryLogger(logger)})
+	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger, OnRetry: retryLogger(logger), RateLimits: f.rateLimits})
 	if err != nil {
 		return usageError("--endpoint (or $%s): %v", envEndpoint, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -54,6 +56,12 @@ func TestReconcileUsage(t *testing.T) {
 		{"--wait=soon"},
 		{"--emulator", "x.json", "--endpoint", "http://127.0.0.1:1"},
 		{"--log-level", "loud"},
+		{"--rate-limit", "DescribeInstances"},
+		{"--rate-limit", "DescribeInstances=-1"},
+		{"--rate-limit", "DescribeInstances=Inf"},
+		{"--rate-limit", "DescribeInstances=fast"},
+		{"--rate-limit", "DescribeInstances=NaN"},
+		{"--rate-limit", "=100"},
 		{"--exclude", "[", "."},
 		{""},
 	} {
@@ -61,6 +69,22 @@ func TestReconcileUsage(t *testing.T) {
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, errOut)
 		}
+	}
+}
+
+// TestReconcileRateLimitFlag: --rate-limit ACTION=N, repeated, gives the
+// client its limits (the last value of an action counts; 0 no limit).
+func TestReconcileRateLimitFlag(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	f, _, err := parseReconcileFlags(e, []string{"--rate-limit", "DescribeInstances=1000", "--rate-limit", "CreateInstances=0", "--rate-limit", "DescribeInstances=250.5", "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]float64{"DescribeInstances": 250.5, "CreateInstances": 0}; !maps.Equal(f.rateLimits, want) {
+		t.Errorf("rate limits %v, want %v", f.rateLimits, want)
+	}
+	if f, _, err = parseReconcileFlags(e, []string{"."}); err != nil || f.rateLimits != nil {
+		t.Errorf("without the flag: %v, %v; want nil (the client's defaults)", f.rateLimits, err)
 	}
 }
 
