@@ -22,11 +22,7 @@ func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
 	t.Run("failing", func(t *testing.T) {
 		e := newEnvConfig(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)},
 			func(c *emulator.Config) { c.LaunchFailureProbability = 1 })
-		rcv := newReceiver(t)
-		opts := e.options()
-		opts.Notify = []notify.Route{rcv.route()}
-		e.start(opts)
-		e.waitRuns(1)
+		rcv := startNotified(e, func(*daemon.Options) {})
 		failing := false
 		for i := 0; i < 60 && !failing; i++ {
 			e.clock.Advance(20 * time.Second)
@@ -44,15 +40,8 @@ func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
 
 	t.Run("renewed", func(t *testing.T) {
 		e := newEnv(t, map[string]string{"web.yaml": renewingFleet("web", 1)})
-		rcv := newReceiver(t)
-		opts := e.options()
-		opts.Limits.MaxRenewalSpend = reconcile.NoLimit
-		opts.Notify = []notify.Route{rcv.route()}
-		e.start(opts)
-		e.waitRuns(1)
-		if ev := rcv.next(daemon.EventRevisionApplied, notify.Once); ev.Details["created"] != 1.0 || ev.Details["renewed"] != 0.0 {
-			t.Fatalf("the first apply: %+v", ev)
-		}
+		rcv := startNotified(e, func(o *daemon.Options) { o.Limits.MaxRenewalSpend = reconcile.NoLimit })
+		applied(t, rcv, 1, 0, 0)
 		e.clock.Advance(emulator.DefaultLaunchDelay)
 		all := e.emu.Instances()
 		if len(all) != 1 {
@@ -64,33 +53,47 @@ func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
 		if s := e.cycle(); s.Fleets[0].Renewed != 1 {
 			t.Fatalf("the cycle renewed nothing: %+v", s.Fleets[0])
 		}
-		ev := rcv.next(daemon.EventRevisionApplied, notify.Once)
-		if ev.Details["renewed"] != 1.0 || ev.Details["updated"] != 0.0 || ev.Details["created"] != 0.0 ||
-			!strings.Contains(ev.Summary, "1 renewed") || len(ev.Fleets) != 1 || ev.Fleets[0] != "web" {
-			t.Errorf("revision.applied of the renewal: %+v", ev)
+		if ev := applied(t, rcv, 0, 0, 1); !strings.Contains(ev.Summary, "1 renewed") {
+			t.Errorf("revision.applied of the renewal: %q", ev.Summary)
 		}
 	})
 
 	t.Run("updated", func(t *testing.T) {
 		e := newEnv(t, map[string]string{"web.yaml": rolledFleet("lhbp-g0tn7djh")})
-		rcv := newReceiver(t)
-		opts := e.options()
-		opts.Limits.MaxUpdates = reconcile.NoLimit
-		opts.Notify = []notify.Route{rcv.route()}
-		e.start(opts)
-		e.waitRuns(1)
-		if ev := rcv.next(daemon.EventRevisionApplied, notify.Once); ev.Details["created"] != 3.0 || ev.Details["updated"] != 0.0 {
-			t.Fatalf("the first apply: %+v", ev)
-		}
+		rcv := startNotified(e, func(o *daemon.Options) { o.Limits.MaxUpdates = reconcile.NoLimit })
+		applied(t, rcv, 3, 0, 0)
 		e.clock.Advance(emulator.DefaultLaunchDelay)
 		e.write("web.yaml", rolledFleet("lhbp-a7oxy2bx"))
 		e.cycle()
-		ev := rcv.next(daemon.EventRevisionApplied, notify.Once)
-		if ev.Details["updated"] != 1.0 || ev.Details["renewed"] != 0.0 || ev.Details["created"] != 0.0 ||
-			!strings.Contains(ev.Summary, "1 updated") || len(ev.Fleets) != 1 || ev.Fleets[0] != "web" {
-			t.Errorf("revision.applied of the update: %+v", ev)
+		if ev := applied(t, rcv, 0, 1, 0); !strings.Contains(ev.Summary, "1 updated") {
+			t.Errorf("revision.applied of the update: %q", ev.Summary)
 		}
 	})
+}
+
+// startNotified starts e's daemon, its options changed by configure, with
+// a webhook route to a new receiver; it waits for the first cycle and
+// returns the receiver.
+func startNotified(e *env, configure func(*daemon.Options)) *receiver {
+	e.t.Helper()
+	rcv := newReceiver(e.t)
+	opts := e.options()
+	configure(&opts)
+	opts.Notify = []notify.Route{rcv.route()}
+	e.start(opts)
+	e.waitRuns(1)
+	return rcv
+}
+
+// applied takes the next revision.applied and checks that it counts what
+// was created, updated and renewed, in fleet web alone.
+func applied(t *testing.T, rcv *receiver, created, updated, renewed float64) notify.WebhookBody {
+	t.Helper()
+	ev := rcv.next(daemon.EventRevisionApplied, notify.Once)
+	if ev.Details["created"] != created || ev.Details["updated"] != updated || ev.Details["renewed"] != renewed || len(ev.Fleets) != 1 || ev.Fleets[0] != "web" {
+		t.Errorf("revision.applied: want %v created, %v updated, %v renewed in web; got %+v", created, updated, renewed, ev)
+	}
+	return ev
 }
 
 // TestHeldPlanNamesItsDayTwo: a plan held by limits.maxRenewalSpendPerRun
@@ -99,13 +102,7 @@ func TestDayTwoEventsThroughTheDaemon(t *testing.T) {
 // it costs.
 func TestHeldPlanNamesItsDayTwo(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": rolledFleet("lhbp-g0tn7djh"), "db.yaml": renewingFleet("db", 1)})
-	rcv := newReceiver(t)
-	opts := e.options()
-	opts.Limits.MaxUpdates = reconcile.NoLimit
-	opts.Limits.MaxRenewalSpend = 0
-	opts.Notify = []notify.Route{rcv.route()}
-	e.start(opts)
-	e.waitRuns(1)
+	rcv := startNotified(e, func(o *daemon.Options) { o.Limits.MaxUpdates, o.Limits.MaxRenewalSpend = reconcile.NoLimit, 0 })
 	rcv.next(daemon.EventRevisionApplied, notify.Once)
 	e.clock.Advance(emulator.DefaultLaunchDelay)
 	for _, in := range e.emu.Instances() {
