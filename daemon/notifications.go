@@ -244,11 +244,11 @@ func (d *Daemon) planConditions(o *outcome, fleets []FleetStatus) []notify.Event
 }
 
 // heldEvent is the condition of a plan held by a limit: its ID, the
-// violations and how to approve it.
+// violations, what it would do and how to approve it.
 func (d *Daemon) heldEvent(p *reconcile.Plan, held []reconcile.Violation, rev string) notify.Event {
 	var fleets, region []string
 	for _, fp := range p.Fleets {
-		if fp.Error == nil && (len(fp.Creates) > 0 || slices.ContainsFunc(fp.Surplus, func(s reconcile.Surplus) bool { return s.Action == reconcile.ActionIsolate })) {
+		if heldActs(fp) {
 			fleets = append(fleets, fp.Fleet)
 			if !slices.Contains(region, fp.Region) {
 				region = append(region, fp.Region)
@@ -261,8 +261,18 @@ func (d *Daemon) heldEvent(p *reconcile.Plan, held []reconcile.Violation, rev st
 	}
 	t := p.Totals
 	what := fmt.Sprintf("The plan creates %d and isolates %d instances", t.Creates, t.Isolates)
+	var also []string // the day two the plan would make too
+	if t.Updates > 0 {
+		what += fmt.Sprintf(", updates %d", t.Updates)
+		also = append(also, fmt.Sprintf("%d update%s", t.Updates, plural(t.Updates)))
+	}
 	if t.Money.Monthly > 0 {
 		what += fmt.Sprintf(", adding %.2f %s a month", t.Money.Monthly, t.Money.Currency)
+	}
+	if t.Renewals > 0 {
+		spend := renewalSpend(t.RenewalSpend)
+		what += fmt.Sprintf(", and renews %d for %s", t.Renewals, spend)
+		also = append(also, fmt.Sprintf("%d renewal%s for %s", t.Renewals, plural(t.Renewals), spend))
 	}
 	desc := "Held: " + strings.Join(msgs, "; ") + ".\n" + what + "."
 	approve := ""
@@ -280,14 +290,46 @@ func (d *Daemon) heldEvent(p *reconcile.Plan, held []reconcile.Violation, rev st
 		Summary:     fmt.Sprintf("plan %s held, nothing applied: %s", p.ID, strings.Join(msgs, "; ")),
 		Description: desc,
 		Details: map[string]any{"planId": p.ID, "violations": msgs, "creates": t.Creates, "isolates": t.Isolates,
-			"monthlySpend": t.Money.Monthly, "currency": t.Money.Currency}}
+			"updates": t.Updates, "renewals": t.Renewals, "monthlySpend": t.Money.Monthly, "renewalSpend": t.RenewalSpend.Commitment,
+			"currency": t.Money.Currency}}
+	if len(also) > 0 {
+		ev.Summary += " (with " + strings.Join(also, " and ") + ")"
+	}
 	if approve != "" {
 		ev.Details["approve"] = approve
+	}
+	if t.Money.Currency == "" && t.RenewalSpend.Currency != "" {
+		ev.Details["currency"] = t.RenewalSpend.Currency
 	}
 	if len(region) == 1 {
 		ev.Region = region[0]
 	}
 	return ev
+}
+
+// heldActs reports whether a held plan would act on the fleet: create,
+// isolate, update (a rollout's planned update) or renew.
+func heldActs(fp *reconcile.FleetPlan) bool {
+	if fp.Error != nil || fp.Suspended {
+		return false
+	}
+	if len(fp.Creates) > 0 || slices.ContainsFunc(fp.Surplus, func(s reconcile.Surplus) bool { return s.Action == reconcile.ActionIsolate }) ||
+		slices.ContainsFunc(fp.Renewals, func(rn reconcile.Renewal) bool { return rn.Verdict == reconcile.RenewSend }) {
+		return true
+	}
+	return fp.Rollout != nil && slices.ContainsFunc(fp.Rollout.Updates, func(u reconcile.Update) bool { return u.Status == reconcile.StatusPlanned })
+}
+
+// renewalSpend words what a plan's renewals cost.
+func renewalSpend(m reconcile.Money) string {
+	s := fmt.Sprintf("%.2f", m.Commitment)
+	if m.Currency != "" {
+		s += " " + m.Currency
+	}
+	if m.Unknown {
+		s += " (some prices unknown)"
+	}
+	return s
 }
 
 // applyConditions: creates of a fleet failed in this apply (not those the

@@ -46,11 +46,10 @@ type dayTwoFailure struct {
 
 // dayTwoOf reads what fp (and fr, what the apply did of the fleet; nil
 // when nothing was applied) hold of the fleet's rollout, renewals and
-// launches. The plan and the result carry these once rollouts (issue 17:
-// FleetPlan.Rollout.Paused, FleetResult.Updates and the Failures with an
-// Action) and lifecycles (issue 18: FleetPlan.Failing and LaunchFailures,
-// FleetResult.Renewed and RenewFailures) are in; until then this reads the
-// fleet's name and region, and every event below stays quiet.
+// launches: the rollout's (FleetPlan.Rollout.Paused, FleetResult.Updates
+// and the Failures with an Action) and the lifecycle's (FleetPlan.Failing
+// and LaunchFailures, FleetResult.Renewed and RenewFailures).
+// TestDayTwoEventsThroughTheDaemon proves the reading through real cycles.
 func dayTwoOf(fp *reconcile.FleetPlan, fr *reconcile.FleetResult) fleetDayTwo {
 	dt := fleetDayTwo{fleet: fp.Fleet, region: fp.Region, failing: fp.Failing, launchFailures: fp.LaunchFailures}
 	if fp.Rollout != nil {

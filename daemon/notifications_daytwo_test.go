@@ -79,8 +79,8 @@ func TestDayTwoEvents(t *testing.T) {
 		t.Errorf("applied: %v %+v", ok, ev)
 	}
 
-	// Until the plan and the result carry a fleet's day two, dayTwoOf
-	// reads its name and region, and nothing lights up.
+	// dayTwoOfResult reads each fleet of the result, in its order, with
+	// its plan's name and region (a fleet without a plan: the result's).
 	fp := &reconcile.FleetPlan{Fleet: "web", Region: "ap-guangzhou"}
 	if got := dayTwoOfResult(&reconcile.Plan{Fleets: []*reconcile.FleetPlan{fp}}, o.res); len(got) != 2 || got[0].fleet != "web" || got[1].fleet != "db" ||
 		got[0].region != "ap-guangzhou" {

@@ -15,17 +15,13 @@ import (
 // of the daemon, one batch a cycle within limits.maxUpdatesPerRun, and
 // /status, the page and the metrics show where it stands.
 func TestDaemonRollout(t *testing.T) {
-	rolled := func(blueprint string) string {
-		return strings.Replace(fleet("web", "bundle_gen_01", 3), "blueprintId: lhbp-g0tn7djh", "blueprintId: "+blueprint, 1) +
-			"  update: {strategy: inPlace, maxUnavailable: 1}\n"
-	}
-	e := newEnv(t, map[string]string{"web.yaml": rolled("lhbp-g0tn7djh")})
+	e := newEnv(t, map[string]string{"web.yaml": rolledFleet("lhbp-g0tn7djh")})
 	opts := e.options()
 	opts.Limits.MaxUpdates = 0 // the default: rollouts are only reported
 	e.start(opts)
 	e.waitRuns(1)
 	e.clock.Advance(emulator.DefaultLaunchDelay)
-	e.write("web.yaml", rolled("lhbp-a7oxy2bx"))
+	e.write("web.yaml", rolledFleet("lhbp-a7oxy2bx"))
 	s := e.cycle()
 	fs := s.Fleets[0]
 	if fs.Rollout == nil || fs.Rollout.Outdated != 3 || fs.Rollout.Changed != 0 || fs.State != "updating" {
@@ -78,6 +74,13 @@ func TestDaemonRollout(t *testing.T) {
 		t.Errorf("the page does not show the rollout")
 	}
 	e.lint()
+}
+
+// rolledFleet is a fleet web of 3 on blueprint, with spec.update inPlace,
+// maxUnavailable 1.
+func rolledFleet(blueprint string) string {
+	return strings.Replace(fleet("web", "bundle_gen_01", 3), "blueprintId: lhbp-g0tn7djh", "blueprintId: "+blueprint, 1) +
+		"  update: {strategy: inPlace, maxUnavailable: 1}\n"
 }
 
 func countOperating(all []lighthouse.Instance) int {
