@@ -137,11 +137,21 @@ func (p *Process) Stop() {
 	<-done
 }
 
-// Restart starts a killed process again on the same data and ports.
+// Restart starts a killed process again on the same data and ports. While
+// it was down, a test running beside it may have held one of its ports for
+// a moment (freeport listens to find a free one), so a start refused with
+// "address already in use" is tried again a few times.
 func (p *Process) Restart() {
 	p.t.Helper()
 	p.Stop()
-	if err := p.start(); err != nil {
+	var err error
+	for range 10 {
+		if err = p.start(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
 		p.t.Fatalf("etcdtest: restart: %v", err)
 	}
 }
