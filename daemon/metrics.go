@@ -174,7 +174,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.fetches.WithLabelValues(r)
 	}
 	for _, a := range []string{reconcile.UpdateModifyBundle, reconcile.UpdateReset} {
-		for _, r := range []string{"sent", "unknown", "refused"} {
+		for _, r := range []string{reconcile.OutcomeSent, reconcile.OutcomeUnknown, reconcile.OutcomeRefused} {
 			m.updates.WithLabelValues(a, r)
 		}
 	}

@@ -59,7 +59,7 @@ func dayTwoOf(fp *reconcile.FleetPlan, fr *reconcile.FleetResult) fleetDayTwo {
 		return dt
 	}
 	for _, u := range fr.Updates {
-		if u.Outcome == "sent" {
+		if u.Outcome == reconcile.OutcomeSent {
 			dt.updated++
 		}
 	}

@@ -337,7 +337,7 @@ func rolloutStatus(fp *reconcile.FleetPlan, results []*reconcile.FleetResult) *R
 	}
 	for _, fr := range results {
 		for _, u := range fr.Updates {
-			if u.Outcome == "sent" {
+			if u.Outcome == reconcile.OutcomeSent {
 				rs.Changed++
 			}
 		}

@@ -232,7 +232,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 			}
 		}
 		for _, u := range fr.Updates {
-			if u.Outcome == "sent" {
+			if u.Outcome == OutcomeSent {
 				res.Updated++
 			}
 		}

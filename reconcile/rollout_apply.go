@@ -30,6 +30,14 @@ type UpdateResult struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// UpdateResult.Outcome's own values (besides the judge's verdicts).
+const (
+	OutcomeSent    = "sent"
+	OutcomeUnknown = "unknown"
+	OutcomeRefused = "refused"
+	OutcomeNotSent = "not sent"
+)
+
 // applyRollouts makes the planned updates of the plan's rollouts, fleet
 // by fleet; report is called after each.
 func (r *Reconciler) applyRollouts(ctx context.Context, p *Plan, fleets []*FleetResult, report func(bool)) {
@@ -63,7 +71,7 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 		fr.mu.Lock()
 		fr.Updates = append(fr.Updates, ur)
 		fr.mu.Unlock()
-		report(ur.Outcome != "refused" && ur.Outcome != "unknown" && ur.Outcome != "failed")
+		report(ur.Outcome != OutcomeRefused && ur.Outcome != OutcomeUnknown && ur.Outcome != "failed")
 	}
 	// The renew flags: a value set, repeat-safe, 100 to a call.
 	flags := map[string][]*Update{}
@@ -93,9 +101,9 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 			}
 			resp, err := r.cloud.ModifyInstancesRenewFlag(ctx, fp.Region, &lighthouse.ModifyInstancesRenewFlagRequest{InstanceIds: ids, RenewFlag: flag})
 			for _, u := range chunk {
-				ur := UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "sent"}
+				ur := UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeSent}
 				if err != nil {
-					ur.Outcome, ur.Reason = "refused", err.Error()
+					ur.Outcome, ur.Reason = OutcomeRefused, err.Error()
 					r.updateFailure(fr, u, err)
 				} else {
 					ur.RequestID = resp.RequestId
@@ -119,7 +127,7 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 	seen, err := r.describeIDs(ctx, fp.Region, ids)
 	if err != nil {
 		for _, u := range append(disruptive, isolations...) {
-			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "not sent", Reason: "could not confirm the fleet's instances first: " + err.Error()})
+			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeNotSent, Reason: "could not confirm the fleet's instances first: " + err.Error()})
 		}
 		return
 	}
@@ -138,7 +146,7 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 			cost = 1
 		}
 		if cost > allowance {
-			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "not sent",
+			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeNotSent,
 				Reason: fmt.Sprintf("the bounds changed since the plan: %d of %d slots serve now, at least %d must (maxUnavailable %d); next run", len(serving), ro.Total, ro.Total-ro.MaxUnavailable, ro.MaxUnavailable)})
 			continue
 		}
@@ -155,7 +163,7 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 		}
 		send, err := r.sender(ctx, fp, u, &pw)
 		if err != nil {
-			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "not sent", Reason: err.Error()})
+			add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeNotSent, Reason: err.Error()})
 			continue
 		}
 		calls = append(calls, opCall{Key: SlotKey{fp.Region, fp.Fleet, u.Slot}, InstanceID: u.InstanceID, Op: u.op, Send: send})
@@ -166,15 +174,15 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 		ur := UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, RequestID: o.RequestID, Reason: o.Reason}
 		switch {
 		case o.Sent && o.Ambiguous:
-			ur.Outcome, ur.Reason = "unknown", o.Err.Error()
+			ur.Outcome, ur.Reason = OutcomeUnknown, o.Err.Error()
 			r.updateFailure(fr, u, o.Err)
 		case o.Sent:
-			ur.Outcome = "sent"
+			ur.Outcome = OutcomeSent
 		case o.Verdict == VerdictFailed && o.Err != nil:
-			ur.Outcome = "refused"
+			ur.Outcome = OutcomeRefused
 			r.updateFailure(fr, u, o.Err)
 		case o.Err != nil:
-			ur.Outcome, ur.Reason = "not sent", o.Err.Error()
+			ur.Outcome, ur.Reason = OutcomeNotSent, o.Err.Error()
 			if o.Verdict == VerdictRunning {
 				ur.Outcome = "running"
 			}
@@ -191,14 +199,14 @@ func (r *Reconciler) applyRollout(ctx context.Context, fp *FleetPlan, fr *FleetR
 		}
 		if u.Action == UpdateIsolateReplaced {
 			if by, ok := seen[u.by]; !ok || !ready(&by) {
-				add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "not sent", Reason: fmt.Sprintf("its replacement %s is not ready any more; next run", u.by)})
+				add(UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeNotSent, Reason: fmt.Sprintf("its replacement %s is not ready any more; next run", u.by)})
 				continue
 			}
 		}
 		ok := r.isolate(ctx, fp, fr, Surplus{Instance: Instance{ID: u.InstanceID, Name: u.Name, Slot: u.Slot, Fleet: fp.Fleet}, Action: ActionIsolate})
-		ur := UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: "sent"}
+		ur := UpdateResult{Slot: u.Slot, InstanceID: u.InstanceID, Action: u.Action, Outcome: OutcomeSent}
 		if !ok {
-			ur.Outcome = "refused"
+			ur.Outcome = OutcomeRefused
 		}
 		add(ur)
 	}
