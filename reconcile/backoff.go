@@ -103,6 +103,13 @@ type Backoff struct {
 // blueprint, bundle or zone) is tried at once. It returns the count and the
 // newest failed instance.
 func launchFailures(f *spec.Fleet, slot int, ins []Instance) (int, *Instance) {
+	failed := false
+	for i := range ins {
+		failed = failed || ins[i].State == lighthouse.StateLaunchFailed
+	}
+	if !failed {
+		return 0, nil // the steady state: nothing to sort
+	}
 	sorted := slices.Clone(ins)
 	slices.SortStableFunc(sorted, func(a, b Instance) int { return b.Created.Compare(a.Created) })
 	n := 0

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -117,30 +118,20 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 		return fp
 	}
 	ro := newRollout(f, o, sn, now, opts)
-	bySlot := map[int][]Instance{}
-	var beyond []Instance
-	for _, in := range o.Fleets[f.Name()] {
-		if in.TagFleet != "" && (in.TagFleet != in.Fleet || in.TagSlot != in.Slot) {
+	ins := o.Fleets[f.Name()]
+	for i := range ins {
+		if in := &ins[i]; in.TagFleet != "" && (in.TagFleet != in.Fleet || in.TagSlot != in.Slot) {
 			fp.Warnings = append(fp.Warnings, fmt.Sprintf("instance %s is named %q (slot %d) but tagged %s=%s, %s=%d; it counts for the slot its name gives",
 				in.ID, in.Name, in.Slot, spec.TagFleet, in.TagFleet, spec.TagSlot, in.TagSlot))
 		}
-		if in.Slot >= 0 && in.Slot < s.Count {
-			bySlot[in.Slot] = append(bySlot[in.Slot], in)
-		} else {
-			beyond = append(beyond, in)
-		}
 	}
+	bySlot, beyond := slotRuns(ins, s.Count)
 	for slot := range s.Count {
 		key := SlotKey{s.Region, f.Name(), slot}
-		var live, dead []Instance
-		for _, in := range bySlot[slot] {
-			if in.Live() {
-				live = append(live, in)
-			} else {
-				dead = append(dead, in)
-				if in.State == lighthouse.StateLaunchFailed {
-					fp.Failed++
-				}
+		live, dead := liveAndDead(bySlot[slot])
+		for i := range dead {
+			if dead[i].State == lighthouse.StateLaunchFailed {
+				fp.Failed++
 			}
 		}
 		if n, _ := launchFailures(f, slot, bySlot[slot]); n > 0 {
@@ -234,6 +225,53 @@ func diffFleet(f *spec.Fleet, o *Observation, sn snapshot, now time.Time, opts D
 	lifecycle(fp, f, o)
 	lifecycleWarnings(fp, f, o.Fleets[f.Name()])
 	return fp
+}
+
+// slotRuns splits a fleet's instances by slot: bySlot[slot] for the slots
+// below count, in the order given, and beyond for the others. The
+// instances are not copied when they come ordered by slot, as Observe
+// orders them: each slot's is then a run of ins, capped so that an append
+// to it cannot reach the next.
+func slotRuns(ins []Instance, count int) (bySlot [][]Instance, beyond []Instance) {
+	bySlotOrder := func(a, b Instance) int { return cmp.Compare(a.Slot, b.Slot) }
+	if !slices.IsSortedFunc(ins, bySlotOrder) {
+		ins = slices.Clone(ins)
+		slices.SortStableFunc(ins, bySlotOrder)
+	}
+	bySlot = make([][]Instance, count)
+	for i := 0; i < len(ins); {
+		j := i + 1
+		for j < len(ins) && ins[j].Slot == ins[i].Slot {
+			j++
+		}
+		if slot := ins[i].Slot; slot >= 0 && slot < count {
+			bySlot[slot] = ins[i:j:j]
+		} else {
+			beyond = append(beyond, ins[i:j]...)
+		}
+		i = j
+	}
+	return bySlot, beyond
+}
+
+// liveAndDead splits a slot's instances into those that fill it and the
+// others, each in the order given; with no dead one, live is ins itself.
+func liveAndDead(ins []Instance) (live, dead []Instance) {
+	all := true
+	for i := range ins {
+		all = all && ins[i].Live()
+	}
+	if all {
+		return ins, nil
+	}
+	for _, in := range ins {
+		if in.Live() {
+			live = append(live, in)
+		} else {
+			dead = append(dead, in)
+		}
+	}
+	return live, dead
 }
 
 // surplus decides what happens to a live instance beyond the count: it is

@@ -115,11 +115,43 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
 	}
 	for _, ins := range obs.Fleets {
-		slices.SortFunc(ins, func(a, b Instance) int {
-			return cmp.Or(cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
-		})
+		sortInstances(ins)
 	}
 	return obs, nil
+}
+
+// sortInstances orders a fleet's instances by slot, then creation time,
+// then ID. DescribeInstances lists the newest first, so a fleet whose slots
+// were created in order comes reversed: that is turned around without
+// sorting, or moving an instance more than once.
+func sortInstances(ins []Instance) {
+	order := func(a, b *Instance) int {
+		return cmp.Or(cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	}
+	ascending, descending := true, true
+	for i := 1; i < len(ins) && (ascending || descending); i++ {
+		c := order(&ins[i-1], &ins[i])
+		ascending, descending = ascending && c <= 0, descending && c >= 0
+	}
+	switch {
+	case ascending:
+	case descending:
+		slices.Reverse(ins)
+	default:
+		slices.SortFunc(ins, func(a, b Instance) int { return order(&a, &b) })
+	}
+}
+
+// byID indexes the instances the observation groups (not those it only
+// counts) by ID. The pointers are into o.Fleets: valid until it changes.
+func (o *Observation) byID() map[string]*Instance {
+	ids := make(map[string]*Instance, len(o.Seen))
+	for _, ins := range o.Fleets {
+		for i := range ins {
+			ids[ins[i].ID] = &ins[i]
+		}
+	}
+	return ids
 }
 
 // instanceOf is what reconcile keeps of an instance the API listed; its
