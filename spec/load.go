@@ -54,6 +54,13 @@ type Options struct {
 	// "**/*.compose.yaml"). An excluded directory is not entered. A file an
 	// Input names itself is read whatever the patterns. See CheckExclude.
 	Exclude []string
+	// Parsed, when set, is called with each fleet as soon as its file is
+	// parsed and checked on its own, before the checks across files: to
+	// start work that needs one fleet only, such as listing its region's
+	// instances while the other files load. It is called from the parsing
+	// goroutines, concurrently, and for fleets that the repository's checks
+	// may still refuse; what it starts must be harmless if Load fails.
+	Parsed func(*Fleet)
 }
 
 func (o Options) withDefaults() Options {
@@ -151,6 +158,11 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 			var w worker
 			for i := range work {
 				results[i] = parseFile(files[i], opts, &w)
+				if opts.Parsed != nil {
+					for _, f := range results[i].fleets {
+						opts.Parsed(f)
+					}
+				}
 			}
 		}()
 	}

@@ -311,26 +311,45 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fleets, err := loadFleets(e, paths, f.excludes, spec.Options{MaxTotalCount: f.maxTotalCount, ExtraRegions: f.regions})
+	ui := newTerminalUI(e)
+	level, _ := parseLevel(f.logLevel)
+	logger, logErr := newLogger(ui.logWriter(), f.logFormat, level)
+
+	// With an endpoint, each region's sweep starts while the specs load
+	// (prefetch.go); what could not be set up is said after the specs'
+	// problems, as before. The in-process emulator starts once the specs
+	// are valid (it writes its FILE as it starts).
+	var pre *prefetchCloud
+	var cloudErr error
+	specOpts := spec.Options{MaxTotalCount: f.maxTotalCount, ExtraRegions: f.regions}
+	if logErr == nil && f.emulatorFile == "" {
+		var client *lighthouse.Client
+		if client, cloudErr = endpointClient(e, f, logger); cloudErr == nil {
+			pre = newPrefetchCloud(ctx, client)
+			defer pre.stop()
+			specOpts.Parsed = pre.parsed
+		}
+	}
+	fleets, err := loadFleets(e, paths, f.excludes, specOpts)
 	if errs, ok := specErrors(err); ok {
 		for _, pe := range errs {
 			fmt.Fprintln(e.stderr, escape.Text(pe.Error()))
 		}
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was sent to the cloud", plural(errs.Count(), "problem"))}
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%s in the fleet specs; nothing was changed in the cloud", plural(errs.Count(), "problem"))}
 	} else if err != nil {
 		return err
 	}
-
-	ui := newTerminalUI(e)
-	level, _ := parseLevel(f.logLevel)
-	logger, err := newLogger(ui.logWriter(), f.logFormat, level)
-	if err != nil {
-		return usageError("%v", err)
+	if logErr != nil {
+		return usageError("%v", logErr)
+	}
+	if cloudErr != nil {
+		return cloudErr
 	}
 
-	endpoint := f.endpoint
-	var cred lighthouse.Credential
-	if f.emulatorFile != "" {
+	var cloud reconcile.Cloud
+	if pre != nil {
+		cloud = pre
+	} else {
 		emuLog := slog.New(slog.DiscardHandler) // its request lines only at debug
 		if level <= slog.LevelDebug {
 			emuLog = logger.With("component", "emulator")
@@ -349,17 +368,12 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 				fmt.Fprintf(e.stderr, "lightkeeper reconcile: %v\n", cerr)
 			}
 		}()
-		endpoint, cred = emu.url, emu.cred
-	} else {
-		cred, err = lighthouse.FindCredential(e.getenv, e.getenv("HOME"))
-		if err != nil {
-			return fmt.Errorf("%w\nhint: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or try it without an account: --emulator /tmp/lk-demo.json", err)
+		f.endpoint = emu.url
+		if cloud, err = newClient(f, emu.cred, logger); err != nil {
+			return err
 		}
 	}
-	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: endpoint, Logger: logger, OnRetry: retryLogger(logger), RateLimits: f.rateLimits})
-	if err != nil {
-		return usageError("--endpoint (or $%s): %v", envEndpoint, err)
-	}
+	endpoint := f.endpoint
 
 	statePath := ""
 	var st *reconcile.State
@@ -378,7 +392,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		// before the call goes out (docs/design.md section 11.3).
 		persist = func() error { return st.Save(statePath) }
 	}
-	r := reconcile.New(client, st, reconcile.Options{
+	r := reconcile.New(cloud, st, reconcile.Options{
 		Tags:      lighthouse.TakesTags(f.site, endpoint),
 		APIDryRun: f.apiDryRun,
 		Getenv:    e.getenv,
@@ -405,6 +419,25 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		return serr
 	}
 	return err
+}
+
+// endpointClient is the client of --endpoint (or the default one) with
+// the credentials found in the environment or the CLI's files.
+func endpointClient(e *env, f *reconcileFlags, logger *slog.Logger) (*lighthouse.Client, error) {
+	cred, err := lighthouse.FindCredential(e.getenv, e.getenv("HOME"))
+	if err != nil {
+		return nil, fmt.Errorf("%w\nhint: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or try it without an account: --emulator /tmp/lk-demo.json", err)
+	}
+	return newClient(f, cred, logger)
+}
+
+// newClient is the client of f.endpoint with cred.
+func newClient(f *reconcileFlags, cred lighthouse.Credential, logger *slog.Logger) (*lighthouse.Client, error) {
+	client, err := lighthouse.New(lighthouse.Options{Credential: cred, Endpoint: f.endpoint, Logger: logger, OnRetry: retryLogger(logger), RateLimits: f.rateLimits})
+	if err != nil {
+		return nil, usageError("--endpoint (or $%s): %v", envEndpoint, err)
+	}
+	return client, nil
 }
 
 // reconcileRun is one invocation of reconcile after its setup.

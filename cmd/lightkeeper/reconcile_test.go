@@ -121,7 +121,7 @@ func TestReconcileWaitSpace(t *testing.T) {
 func TestReconcileInvalidSpecs(t *testing.T) {
 	dir := badFleets(t)
 	code, out, errOut := runCmd(t, "reconcile", "--plan", "--emulator", filepath.Join(t.TempDir(), "e.json"), dir)
-	if code != exitError || out != "" || !strings.Contains(errOut, `spec.count: must be >= 0`) || !strings.Contains(errOut, "nothing was sent") {
+	if code != exitError || out != "" || !strings.Contains(errOut, `spec.count: must be >= 0`) || !strings.Contains(errOut, "nothing was changed in the cloud") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -138,7 +138,7 @@ func TestReconcileMaxTotalCount(t *testing.T) {
 	environ := map[string]string{"BATCH_PASSWORD": "Demo-Passw0rd-2026!"}
 	state := filepath.Join(t.TempDir(), "e.json")
 	code, _, errOut := runCmdEnv(t, environ, "reconcile", "--plan", "--max-total-count", "5", "--emulator", state, "../../examples/fleets")
-	if code != exitError || !strings.Contains(errOut, "above the repository-wide limit of 5") || !strings.Contains(errOut, "nothing was sent") {
+	if code != exitError || !strings.Contains(errOut, "above the repository-wide limit of 5") || !strings.Contains(errOut, "nothing was changed in the cloud") {
 		t.Errorf("over the limit: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := runCmdEnv(t, environ, "reconcile", "--plan", "--max-total-count", "-1", "--emulator", state, "../../examples/fleets")
