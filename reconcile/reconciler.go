@@ -69,6 +69,9 @@ type Reconciler struct {
 	state *State
 	opts  Options
 	log   *slog.Logger
+
+	mu    sync.Mutex
+	swept map[string]int // each region's instance count at its last full sweep (plan_focus.go)
 }
 
 // New returns a Reconciler acting through cloud and remembering in state
@@ -182,6 +185,7 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 		return nil, err
 	}
 	for _, o := range obs {
+		r.recordSweep(o)
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
 		r.state.settleRenewals(o, r.opts.Diff.ExpectWindow)
 		r.unrenewable(ctx, o, fleets)
