@@ -92,6 +92,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 		d.current = prev
 		return
 	}
+	o.push = changedFleets(d.good, fleets) // fastpath.go
 	d.good = &goodState{rev: rev, fleets: fleets}
 }
 
@@ -157,7 +158,9 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		return
 	}
 	o.run.Revision = d.good.rev.ID
+	limits := d.fastPath(ctx, o)
 	p, err := d.rec.Plan(ctx, d.good.fleets)
+	d.m.fast.observations.WithLabelValues(observeFull).Inc()
 	if err != nil {
 		if ctx.Err() != nil {
 			o.canceled = true
@@ -172,7 +175,7 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	o.becameReady = d.synced && !d.ready.Load() && d.markReady()
 	o.plan = p
 	o.run.Creates = p.Totals.Creates
-	over := p.Check(d.opts.Limits)
+	over := p.Check(limits)
 	if over {
 		// Worded in the configuration's terms: the key to change.
 		p.Word(configWords)
@@ -187,7 +190,8 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	}
 	res, err := d.apply(ctx, p, over)
 	o.res = res
-	o.run.Created, o.run.Failed = res.Created, res.Failed+res.Ambiguous
+	o.run.Created += res.Created
+	o.run.Failed += res.Failed + res.Ambiguous
 	switch {
 	case err != nil && ctx.Err() != nil:
 		o.canceled = true
