@@ -20,8 +20,20 @@ import (
 
 func runScenario(t *testing.T, seed int64) {
 	p := draw(seed)
+	s := newScenario(t, seed, p)
+	for i, st := range p.steps {
+		before := s.truth()
+		runners := s.step(st)
+		s.check(fmt.Sprintf("step %d (%s)", i, st), before, runners)
+	}
+	s.converge()
+	s.logTrace()
+}
+
+// newScenario starts the emulator and the daemon's reconciler of p.
+func newScenario(t *testing.T, seed int64, p *plan) *scenario {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	emu := reconciletest.StartEmulator(t, p.cfg, lighthouse.Options{RetryMax: p.retryMax})
 	s := &scenario{t: t, seed: seed, p: p, ctx: ctx, emu: emu, defs: slices.Clone(p.defs), beyond: map[string]int{}}
 	s.opts = reconcile.Options{Tags: p.tags, Diff: reconcile.DiffOptions{ExpectWindow: p.expectWindow}, Now: emu.Clock.Now}
@@ -33,13 +45,7 @@ func runScenario(t *testing.T, seed int64) {
 	}
 	s.logf("settings: site %q, retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
 		p.cfg.Site, p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
-	for i, st := range p.steps {
-		before := s.truth()
-		runners := s.step(st)
-		s.check(fmt.Sprintf("step %d (%s)", i, st), before, runners)
-	}
-	s.converge()
-	s.logTrace()
+	return s
 }
 
 func (s *scenario) reload() {

@@ -135,7 +135,7 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 		if !ok {
 			return nil, &FocusFallback{Code: FallbackNoSweep, Detail: fmt.Sprintf("region %s has not been swept in full yet", name)}
 		}
-		if n := len(FocusQueries(rg.focus, rg.ids, true)); n > pages {
+		if n := len(FocusQueries(rg.focus, rg.ids, true)); n > pages && !r.anyFocusCost {
 			return nil, &FocusFallback{Code: FallbackCalls, Detail: fmt.Sprintf("region %s: %d filtered calls, its full sweep is %d pages", name, n, pages)}
 		}
 	}

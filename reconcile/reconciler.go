@@ -72,6 +72,9 @@ type Reconciler struct {
 
 	mu    sync.Mutex
 	swept map[string]int // each region's instance count at its last full sweep (plan_focus.go)
+	// anyFocusCost lifts PlanFocused's bound on calls (the chaos suite's
+	// small accounts; export_test.go).
+	anyFocusCost bool
 }
 
 // New returns a Reconciler acting through cloud and remembering in state
