@@ -75,7 +75,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 		o.invalid, o.refused = d.invalid, true
 		return
 	}
-	fleets, err := d.load(rev)
+	fleets, read, err := d.load(rev)
 	if err != nil {
 		d.setInvalid(ev, specErrors(err))
 		o.invalid = d.invalid
@@ -84,7 +84,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	ev.fleets = len(fleets)
 	ev.openSecrets = passwordFileWarnings(fleets)
 	d.invalid = nil
-	if err := d.saveLastGood(rev); err != nil {
+	if err := d.saveLastGood(rev, read); err != nil {
 		// Not adopted until its copy is saved, so that a restart under an
 		// invalid head reconciles what /status called the last good
 		// revision. The next cycle loads it again and tries again.
@@ -126,17 +126,20 @@ func (d *Daemon) fleetFS(rev Revision) (fs.FS, error) {
 	return fsys, nil
 }
 
-// load reads the fleets of a revision.
-func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
+// load reads the fleets of a revision, and returns the files it read for
+// saveLastGood.
+func (d *Daemon) load(rev Revision) ([]*spec.Fleet, *recordFS, error) {
 	fsys, err := d.fleetFS(rev)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	display := ""
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	return spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+	read := newRecordFS(fsys)
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: read, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+	return fleets, read, err
 }
 
 // specOptions are the options of every fleet load: Options.Spec with

@@ -38,8 +38,9 @@ const lastGoodMetaFile = ".revision.json"
 
 // saveLastGood copies the fleet files of rev (its *.yaml and *.yml files
 // under Path, less the excluded ones) into the state directory: first into
-// a fresh directory, then renamed over the old copy.
-func (d *Daemon) saveLastGood(rev Revision) error {
+// a fresh directory, then renamed over the old copy. What load read is
+// taken from read (nil: everything is read from rev).
+func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
 	if d.opts.StateDir == "" {
 		return nil
 	}
@@ -65,9 +66,12 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 		if e.IsDir() || (path.Ext(p) != ".yaml" && path.Ext(p) != ".yml") {
 			return nil
 		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
+		b, ok := read.read(p)
+		if !ok {
+			var err error
+			if b, err = fs.ReadFile(fsys, p); err != nil {
+				return err
+			}
 		}
 		dst := filepath.Join(tmp, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
