@@ -163,7 +163,6 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	o.run.Revision = d.good.rev.ID
 	limits := d.fastPath(ctx, o)
 	p, err := d.rec.Plan(ctx, d.good.fleets)
-	d.m.fast.observations.WithLabelValues(observeFull).Inc()
 	if err != nil {
 		if ctx.Err() != nil {
 			o.canceled = true
@@ -172,6 +171,7 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		o.planErr = err
 		return
 	}
+	d.m.fast.observations.WithLabelValues(observeFull).Inc()
 	// Readiness is live state, not the cycle's outcome: a load balancer
 	// may send to this daemon as soon as it has synced and observed, not
 	// once a long apply has ended.
