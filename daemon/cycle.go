@@ -75,7 +75,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 		o.invalid, o.refused = d.invalid, true
 		return
 	}
-	fleets, err := d.load(rev)
+	fleets, read, err := d.load(rev)
 	if err != nil {
 		d.setInvalid(ev, specErrors(err))
 		o.invalid = d.invalid
@@ -84,7 +84,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	ev.fleets = len(fleets)
 	ev.openSecrets = passwordFileWarnings(fleets)
 	d.invalid = nil
-	if err := d.saveLastGood(rev); err != nil {
+	if err := d.saveLastGood(rev, read); err != nil {
 		// Not adopted until its copy is saved, so that a restart under an
 		// invalid head reconciles what /status called the last good
 		// revision. The next cycle loads it again and tries again.
@@ -92,6 +92,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 		d.current = prev
 		return
 	}
+	o.push = changedFleets(d.good, fleets) // fastpath.go
 	d.good = &goodState{rev: rev, fleets: fleets}
 }
 
@@ -125,17 +126,20 @@ func (d *Daemon) fleetFS(rev Revision) (fs.FS, error) {
 	return fsys, nil
 }
 
-// load reads the fleets of a revision.
-func (d *Daemon) load(rev Revision) ([]*spec.Fleet, error) {
+// load reads the fleets of a revision, and returns the files it read for
+// saveLastGood.
+func (d *Daemon) load(rev Revision) ([]*spec.Fleet, *recordFS, error) {
 	fsys, err := d.fleetFS(rev)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	display := ""
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	return spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+	read := newRecordFS(fsys)
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: read, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+	return fleets, read, err
 }
 
 // specOptions are the options of every fleet load: Options.Spec with
@@ -157,6 +161,7 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		return
 	}
 	o.run.Revision = d.good.rev.ID
+	limits := d.fastPath(ctx, o)
 	p, err := d.rec.Plan(ctx, d.good.fleets)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -166,13 +171,14 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		o.planErr = err
 		return
 	}
+	d.m.fast.observations.WithLabelValues(observeFull).Inc()
 	// Readiness is live state, not the cycle's outcome: a load balancer
 	// may send to this daemon as soon as it has synced and observed, not
 	// once a long apply has ended.
 	o.becameReady = d.synced && !d.ready.Load() && d.markReady()
 	o.plan = p
 	o.run.Creates = p.Totals.Creates
-	over := p.Check(d.opts.Limits)
+	over := p.Check(limits)
 	if over {
 		// Worded in the configuration's terms: the key to change.
 		p.Word(configWords)
@@ -187,7 +193,8 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 	}
 	res, err := d.apply(ctx, p, over)
 	o.res = res
-	o.run.Created, o.run.Failed = res.Created, res.Failed+res.Ambiguous
+	o.run.Created += res.Created
+	o.run.Failed += res.Failed + res.Ambiguous
 	switch {
 	case err != nil && ctx.Err() != nil:
 		o.canceled = true

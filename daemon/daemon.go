@@ -96,7 +96,7 @@ type Options struct {
 	StateDir string
 	// RequireSigned says that the source verifies signatures
 	// (repository.verify): a saved copy of the last good revision
-	// (LastGoodDir) that names no signer, because it was saved before
+	// (LastGoodFile) that names no signer, because it was saved before
 	// verification was configured, is not reconciled at start.
 	RequireSigned bool
 	// Listen is the address Run serves Handler on ("" serves nothing; the

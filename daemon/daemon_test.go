@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -459,10 +460,10 @@ func TestLastGoodSurvivesRestart(t *testing.T) {
 	if err := e.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "web.yaml")); err != nil {
+	if _, err := fs.Stat(savedCopy(t, opts.StateDir), "web.yaml"); err != nil {
 		t.Fatalf("no copy of the last good revision: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "drafts")); err == nil {
+	if _, err := fs.Stat(savedCopy(t, opts.StateDir), "drafts"); err == nil {
 		t.Error("the copy holds an excluded directory")
 	}
 

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,12 +14,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/internal/atomicfile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
-// LastGoodDir is the directory of Options.StateDir that keeps a copy of the
+// LastGoodFile is the file of Options.StateDir that keeps a copy of the
 // fleet files of the last good revision, so that a daemon restarted while
-// the newest revision is invalid still reconciles the last good one.
+// the newest revision is invalid still reconciles the last good one: a zip
+// archive (stored, not compressed) of the files, with the revision's
+// description in .revision.json, written in one go (a revision of 1,000
+// files is one write, not 1,000).
+const LastGoodFile = "last-good.zip"
+
+// LastGoodDir is the directory of Options.StateDir in which earlier versions
+// kept that copy, one file per fleet file. It is read when there is no
+// LastGoodFile, and removed once one is written.
 const LastGoodDir = "last-good"
 
 // lastGoodMeta describes the copy; a copy made under another Path or
@@ -37,9 +48,10 @@ type lastGoodMeta struct {
 const lastGoodMetaFile = ".revision.json"
 
 // saveLastGood copies the fleet files of rev (its *.yaml and *.yml files
-// under Path, less the excluded ones) into the state directory: first into
-// a fresh directory, then renamed over the old copy.
-func (d *Daemon) saveLastGood(rev Revision) error {
+// under Path, less the excluded ones) into the state directory's
+// LastGoodFile, which is replaced atomically. What load read is taken from
+// read (nil: everything is read from rev).
+func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
 	if d.opts.StateDir == "" {
 		return nil
 	}
@@ -47,11 +59,16 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(d.opts.StateDir, LastGoodDir+".tmp-")
-	if err != nil {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	add := func(name string, b []byte) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
 		return err
 	}
-	defer os.RemoveAll(tmp)
 	err = fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -65,15 +82,14 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 		if e.IsDir() || (path.Ext(p) != ".yaml" && path.Ext(p) != ".yml") {
 			return nil
 		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
+		b, ok := read.read(p)
+		if !ok {
+			var err error
+			if b, err = fs.ReadFile(fsys, p); err != nil {
+				return err
+			}
 		}
-		dst := filepath.Join(tmp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o600)
+		return add(p, b)
 	})
 	if err != nil {
 		return err
@@ -83,21 +99,22 @@ func (d *Daemon) saveLastGood(rev Revision) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, lastGoodMetaFile), meta, 0o600); err != nil {
+	if err := add(lastGoodMetaFile, meta); err != nil {
 		return err
 	}
-	dir := filepath.Join(d.opts.StateDir, LastGoodDir)
-	old := dir + ".old"
-	if err := os.RemoveAll(old); err != nil {
+	if err := zw.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := atomicfile.WriteFile(filepath.Join(d.opts.StateDir, LastGoodFile), buf.Bytes(), 0o600); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
+	// An earlier version's copy, a directory, is stale now.
+	for _, dir := range []string{LastGoodDir, LastGoodDir + ".old"} {
+		if err := os.RemoveAll(filepath.Join(d.opts.StateDir, dir)); err != nil {
+			d.log.Warn("cannot remove an earlier version's copy of the last good revision; remove it by hand", "dir", dir, "err", err)
+		}
 	}
-	return os.RemoveAll(old)
+	return nil
 }
 
 // loadLastGood reads the copy of the last good revision, if there is one
@@ -107,6 +124,27 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 	if d.opts.StateDir == "" {
 		return nil, time.Time{}, nil
 	}
+	file := filepath.Join(d.opts.StateDir, LastGoodFile)
+	z, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return d.loadLastGoodDir()
+	case err != nil:
+		return nil, time.Time{}, err
+	}
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%s: %w; move it away to start from the source", file, err)
+	}
+	b, err := fs.ReadFile(zr, lastGoodMetaFile)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%s: %w; move it away to start from the source", file, err)
+	}
+	return d.loadCopy(zr, file, b)
+}
+
+// loadLastGoodDir reads the copy an earlier version kept in LastGoodDir.
+func (d *Daemon) loadLastGoodDir() (*goodState, time.Time, error) {
 	dir := filepath.Join(d.opts.StateDir, LastGoodDir)
 	b, err := os.ReadFile(filepath.Join(dir, lastGoodMetaFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -120,9 +158,15 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	return d.loadCopy(os.DirFS(dir), dir, b)
+}
+
+// loadCopy loads the fleets of a saved copy, fsys, kept at where, whose
+// .revision.json is meta.
+func (d *Daemon) loadCopy(fsys fs.FS, where string, meta []byte) (*goodState, time.Time, error) {
 	var m lastGoodMeta
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, time.Time{}, fmt.Errorf("%s: %w", filepath.Join(dir, lastGoodMetaFile), err)
+	if err := json.Unmarshal(meta, &m); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%s: %w", filepath.Join(where, lastGoodMetaFile), err)
 	}
 	if m.Path != d.opts.Path || !slices.Equal(m.Exclude, d.opts.Exclude) {
 		d.log.Info("the saved last good revision was made with another path or excludes; not used", "revision", m.ID)
@@ -136,7 +180,7 @@ func (d *Daemon) loadLastGood() (*goodState, time.Time, error) {
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	fleets, err := spec.LoadInputs([]spec.Input{{FS: os.DirFS(dir), Display: display, Root: dir}}, d.specOptions())
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: where}}, d.specOptions())
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("the saved last good revision %s: %w", m.ID, err)
 	}

@@ -3,8 +3,8 @@ package daemon_test
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,7 +76,7 @@ func TestExcludeGlobs(t *testing.T) {
 		t.Fatalf("invalid %+v, fleets %+v", s.Invalid, s.Fleets)
 	}
 	var copied []string
-	filepath.WalkDir(filepath.Join(opts.StateDir, daemon.LastGoodDir), func(p string, d os.DirEntry, err error) error {
+	fs.WalkDir(savedCopy(t, opts.StateDir), ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			copied = append(copied, filepath.Base(p))
 		}

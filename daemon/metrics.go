@@ -57,6 +57,7 @@ type metrics struct {
 	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
 
 	life *lifecycleMetrics // lifecycle.go
+	fast *fastMetrics      // fastpath.go
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -157,8 +158,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
-	m.life = newLifecycleMetrics()
-	for _, c := range m.life.collectors() {
+	m.life, m.fast = newLifecycleMetrics(), newFastMetrics()
+	for _, c := range append(m.life.collectors(), m.fast.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

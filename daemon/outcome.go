@@ -40,6 +40,10 @@ type outcome struct {
 	approved    *Approval             // the approval that released the plan over its limits (approve.go)
 	res         *reconcile.Result
 	applyErr    error
+	// push is what the revision this cycle adopted changed, and fast
+	// what a push's fast path applied before the full plan (fastpath.go).
+	push *pushChange
+	fast *reconcile.Result
 	// after is the fleets as the cloud listed them after an apply that
 	// sent anything (Reconciler.Observe); afterErr why it could not be had.
 	after    *reconcile.Plan
@@ -203,6 +207,9 @@ func (d *Daemon) record(o *outcome) {
 	}
 	if o.res != nil {
 		m.observeResult(o.res)
+	}
+	if o.fast != nil {
+		m.observeResult(o.fast)
 	}
 	if o.stateErr != nil {
 		m.stateSaveFails.Inc()

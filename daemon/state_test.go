@@ -1,7 +1,10 @@
 package daemon_test
 
 import (
+	"archive/zip"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,19 +37,15 @@ func field(js map[string]any, keys ...string) any {
 	return v
 }
 
-// deepDir returns a directory whose path is about n bytes long, so that a
-// file with a long name cannot be made in it (ENAMETOOLONG past PATH_MAX,
-// 4096 on Linux) while a short one can.
-func deepDir(t *testing.T, n int) string {
+// savedCopy opens the copy of the last good revision in stateDir.
+func savedCopy(t *testing.T, stateDir string) fs.FS {
 	t.Helper()
-	dir := t.TempDir()
-	for len(dir) < n {
-		dir = filepath.Join(dir, strings.Repeat("d", min(200, max(1, n-len(dir)-1))))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	z, err := zip.OpenReader(filepath.Join(stateDir, daemon.LastGoodFile))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	t.Cleanup(func() { z.Close() })
+	return z
 }
 
 // TestLastGoodCopyNeverLags: when the copy of a new valid revision cannot
@@ -56,21 +55,27 @@ func deepDir(t *testing.T, n int) string {
 func TestLastGoodCopyNeverLags(t *testing.T) {
 	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 1)})
 	opts := e.options()
-	// The state file's path fits, a fleet file named longName does not.
-	opts.StateDir = deepDir(t, 3950)
-	longName := strings.Repeat("a", 212) + ".yaml"
+	opts.StateDir = t.TempDir()
 	e.start(opts)
 	first := e.waitRuns(1).LastGood.ID
 
-	// A new valid revision whose copy cannot be written.
-	e.write(longName, fleet("api", "bundle_gen_01", 1))
+	// A new valid revision whose copy cannot be written: a directory
+	// stands where it goes (the first's copy is set aside meanwhile).
+	saved := filepath.Join(opts.StateDir, daemon.LastGoodFile)
+	if err := os.Rename(saved, saved+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(saved, "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.write("api.yaml", fleet("api", "bundle_gen_01", 1))
 	e.cycle()
 	js := e.statusJSON()
 	reported, _ := field(js, "lastGood", "id").(string)
 	if reported != first {
 		t.Errorf("/status lastGood %q after its copy failed; want the saved %q", reported, first)
 	}
-	if se, _ := js["stateError"].(string); !strings.Contains(se, "copy of revision") || !strings.Contains(se, "file name too long") {
+	if se, _ := js["stateError"].(string); !strings.Contains(se, "copy of revision") || !strings.Contains(se, daemon.LastGoodFile) {
 		t.Errorf("/status stateError %q does not say the copy failed", se)
 	}
 	if le, _ := js["lastError"].(string); !strings.Contains(le, "not applied") {
@@ -87,8 +92,14 @@ func TestLastGoodCopyNeverLags(t *testing.T) {
 	}
 
 	// Restarted under an invalid head, the daemon reconciles the revision
-	// /status reported as the last good one.
+	// /status reported as the last good one, whose copy is back.
 	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved+".aside", saved); err != nil {
 		t.Fatal(err)
 	}
 	e.write("api.yaml", fleet("web", "bundle_gen_01", 1)) // a second "web"
@@ -100,15 +111,13 @@ func TestLastGoodCopyNeverLags(t *testing.T) {
 	}
 
 	// Once the copy can be written, the revision is adopted and applied.
-	e.remove("api.yaml")
-	e.remove(longName)
 	e.write("api.yaml", fleet("api", "bundle_gen_01", 1))
 	s = e.cycle()
 	stateErr := e.statusJSON()["stateError"]
 	if s.LastGood == nil || s.LastGood.ID == first || stateErr != nil || e.live("api-") != 1 {
 		t.Fatalf("after the fix: last good %+v (first %s), state error %v, %d instances", s.LastGood, first, stateErr, e.live("api-"))
 	}
-	if _, err := os.Stat(filepath.Join(opts.StateDir, daemon.LastGoodDir, "api.yaml")); err != nil {
+	if _, err := fs.Stat(savedCopy(t, opts.StateDir), "api.yaml"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -170,5 +179,45 @@ func TestOpenPasswordFileWarns(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "Pass-Word-2026") {
 		t.Error("the password is in the log")
+	}
+}
+
+// TestLastGoodReadsAnEarlierCopy: the copy an earlier version kept as a
+// directory (LastGoodDir) is reconciled after a restart under an invalid
+// head, and the next copy written replaces it with LastGoodFile.
+func TestLastGoodReadsAnEarlierCopy(t *testing.T) {
+	e := newEnv(t, map[string]string{"web.yaml": fleet("web", "bundle_gen_01", 2)})
+	opts := e.options()
+	opts.StateDir = t.TempDir()
+	e.start(opts)
+	good := e.waitRuns(1).LastGood
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The copy as an earlier version kept it.
+	dir := filepath.Join(opts.StateDir, daemon.LastGoodDir)
+	if err := os.CopyFS(dir, savedCopy(t, opts.StateDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(opts.StateDir, daemon.LastGoodFile)); err != nil {
+		t.Fatal(err)
+	}
+	e.write("api.yaml", fleet("web", "bundle_gen_01", 1)) // a second "web"
+	opts.Registry = prometheus.NewRegistry()
+	e.start(opts)
+	s := e.waitRuns(1)
+	if s.Invalid == nil || s.LastGood == nil || s.LastGood.ID != good.ID || len(s.Fleets) != 1 || s.Fleets[0].Desired != 2 {
+		t.Fatalf("after a restart under an invalid head: invalid %v, last good %+v (want %s), fleets %+v", s.Invalid != nil, s.LastGood, good.ID, s.Fleets)
+	}
+	e.remove("api.yaml")
+	e.write("web.yaml", fleet("web", "bundle_gen_01", 3))
+	if s := e.cycle(); s.LastGood == nil || s.LastGood.ID == good.ID {
+		t.Fatalf("the fixed revision is not adopted: %+v", s.LastGood)
+	}
+	if _, err := fs.Stat(savedCopy(t, opts.StateDir), "web.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the earlier copy is still there: %v", err)
 	}
 }

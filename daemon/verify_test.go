@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"encoding/json"
 	"html"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestOnlySignedRevisionsAreApplied(t *testing.T) {
 // directory: its revision and signer.
 func checkSavedCopy(t *testing.T, stateDir, id, signedBy string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(stateDir, daemon.LastGoodDir, ".revision.json"))
+	b, err := fs.ReadFile(savedCopy(t, stateDir), ".revision.json")
 	if err != nil {
 		t.Fatal(err)
 	}

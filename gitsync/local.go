@@ -30,6 +30,9 @@ type Local struct {
 	last    Revision
 	lastRef plumbing.Hash
 	refused refusal
+	// sizes are the blob sizes of the last revision's tree, which the
+	// next one's verify need not read again (treeFS.known).
+	sizes map[plumbing.Hash]int64
 }
 
 var (
@@ -130,7 +133,7 @@ func (l *Local) Sync(ctx context.Context) (Revision, bool, error) {
 	if err := l.refused.get(h); err != nil {
 		return Revision{}, false, err
 	}
-	rev, err := readRevision(repo.Storer, h, l.opts, false)
+	rev, err := readRevision(repo.Storer, h, l.opts, false, l.sizes)
 	if err != nil {
 		e := &Error{Op: "read", URL: l.opts.URL, Err: err}
 		var ve *VerifyError
@@ -148,6 +151,9 @@ func (l *Local) Sync(ctx context.Context) (Revision, bool, error) {
 	}
 	changed := rev.Commit != l.last.Commit
 	l.last, l.lastRef = rev, h
+	if t, ok := rev.FS.(*treeFS); ok {
+		l.sizes = t.knownSizes()
+	}
 	if changed {
 		l.log.Info("new revision", "ref", rev.Ref, "commit", rev.Short(), "subject", rev.Subject)
 	}

@@ -3,6 +3,8 @@ package gitsync
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"maps"
 	"testing"
 	"time"
 )
@@ -148,5 +150,37 @@ func TestLocalErrors(t *testing.T) {
 	}
 	if _, err := NewLocal(Options{URL: r.work, Ref: Ref{Branch: "a", Tag: "b"}}); err == nil {
 		t.Fatal("branch and tag accepted together")
+	}
+}
+
+// A Sync hands the blob sizes it read to the next one, which reads the
+// headers of the new blobs only; what it keeps is the current tree's.
+func TestLocalKeepsBlobSizes(t *testing.T) {
+	r := newRepos(t)
+	r.commit("one", map[string]string{"fleets/a.yaml": "1", "fleets/b.yaml": "22"})
+	l, err := NewLocal(Options{URL: r.work, Path: "fleets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev1, _ := mustSync(t, l)
+	first := l.sizes
+	if len(first) != 2 {
+		t.Fatalf("sizes after the first sync: %v", first)
+	}
+	r.commit("two", map[string]string{"fleets/a.yaml": "333"})
+	rev2, changed := mustSync(t, l)
+	if !changed || rev2.Commit == rev1.Commit {
+		t.Fatal("no new revision")
+	}
+	if tf := rev2.FS.(*treeFS); len(tf.known) != 2 || !maps.Equal(tf.known, first) {
+		t.Errorf("the second tree knew %v, want the first's %v", tf.known, first)
+	}
+	if len(l.sizes) != 2 || maps.Equal(l.sizes, first) {
+		t.Errorf("sizes after the second sync: %v (first %v); want the two current blobs", l.sizes, first)
+	}
+	for name, want := range map[string]int64{"a.yaml": 3, "b.yaml": 2} {
+		if st, err := fs.Stat(rev2.FS, name); err != nil || st.Size() != want {
+			t.Errorf("%s: %v, %v; want size %d", name, st, err, want)
+		}
 	}
 }

@@ -267,7 +267,7 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	if err != nil {
 		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
 	}
-	rev, err := readRevision(repo.Storer, h, r.opts, true)
+	rev, err := readRevision(repo.Storer, h, r.opts, true, nil)
 	var ve *VerifyError
 	switch {
 	case errors.As(err, &ve):
@@ -283,7 +283,7 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 // o.Path (reading the content a load may read too when content is set: a
 // Remote's cache may be half-written, a repository git wrote is not) and
 // returns the Revision.
-func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool) (Revision, error) {
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool, known map[plumbing.Hash]int64) (Revision, error) {
 	c, err := peel(s, h)
 	if err != nil {
 		return Revision{}, err
@@ -298,6 +298,7 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, cont
 	if err != nil {
 		return Revision{}, err
 	}
+	t.known = known
 	if err := t.verify(t.root, content); err != nil {
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -44,6 +45,10 @@ type treeFS struct {
 	maxRead int64
 	trees   map[plumbing.Hash]*indexedTree
 	sizes   map[plumbing.Hash]int64 // of blobs, from their headers
+	// known are the blob sizes a previous revision's tree read (never
+	// changed once handed over: an object's size is its hash's), so that a
+	// commit that changes one file of 1,000 reads one header, not 1,000.
+	known map[plumbing.Hash]int64
 }
 
 // indexedTree is a decoded tree with its entries by name.
@@ -185,12 +190,24 @@ func (t *treeFS) size(h plumbing.Hash) (int64, error) {
 	if n, ok := t.sizes[h]; ok {
 		return n, nil
 	}
+	if n, ok := t.known[h]; ok {
+		t.sizes[h] = n
+		return n, nil
+	}
 	n, err := t.s.EncodedObjectSize(h)
 	if err != nil {
 		return 0, fmt.Errorf("read blob %s: %w", h, err)
 	}
 	t.sizes[h] = n
 	return n, nil
+}
+
+// knownSizes is a copy of the blob sizes read so far, for the next
+// revision's treeFS.known.
+func (t *treeFS) knownSizes() map[plumbing.Hash]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.sizes)
 }
 
 // verify reads every tree under tree h and the header of every blob (its

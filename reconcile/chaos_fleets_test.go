@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing/fstest"
 
@@ -111,7 +112,11 @@ func groundTruth(fleets []*spec.Fleet, all []lighthouse.Instance) map[string]tru
 			}
 			f, slot, ok := ix.Lookup(in.InstanceName)
 			if !ok {
-				continue
+				// Renamed by hand: its tags claim it, as they do for the
+				// reconciler (observe.go), if they name a fleet here.
+				if f, slot, ok = taggedSlot(of, in.Tags); !ok {
+					continue
+				}
 			}
 			tr := out[region+"/"+f.Name()]
 			tr.all++
@@ -122,6 +127,29 @@ func groundTruth(fleets []*spec.Fleet, all []lighthouse.Instance) map[string]tru
 		}
 	}
 	return out
+}
+
+// taggedSlot is the fleet of fleets and the slot that lightkeeper's tags
+// name; ok is false without both tags or for another fleet.
+func taggedSlot(fleets []*spec.Fleet, tags []lighthouse.Tag) (*spec.Fleet, int, bool) {
+	var name string
+	slot := -1
+	for _, t := range tags {
+		switch t.Key {
+		case spec.TagFleet:
+			name = t.Value
+		case spec.TagSlot:
+			if n, err := strconv.Atoi(t.Value); err == nil && n >= 0 {
+				slot = n
+			}
+		}
+	}
+	for _, f := range fleets {
+		if f.Name() == name && slot >= 0 {
+			return f, slot, true
+		}
+	}
+	return nil, 0, false
 }
 
 func liveState(s string) bool {

@@ -20,8 +20,20 @@ import (
 
 func runScenario(t *testing.T, seed int64) {
 	p := draw(seed)
+	s := newScenario(t, seed, p)
+	for i, st := range p.steps {
+		before := s.truth()
+		runners := s.step(st)
+		s.check(fmt.Sprintf("step %d (%s)", i, st), before, runners)
+	}
+	s.converge()
+	s.logTrace()
+}
+
+// newScenario starts the emulator and the daemon's reconciler of p.
+func newScenario(t *testing.T, seed int64, p *plan) *scenario {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	emu := reconciletest.StartEmulator(t, p.cfg, lighthouse.Options{RetryMax: p.retryMax})
 	s := &scenario{t: t, seed: seed, p: p, ctx: ctx, emu: emu, defs: slices.Clone(p.defs), beyond: map[string]int{}}
 	s.opts = reconcile.Options{Tags: p.tags, Diff: reconcile.DiffOptions{ExpectWindow: p.expectWindow}, Now: emu.Clock.Now}
@@ -33,13 +45,7 @@ func runScenario(t *testing.T, seed int64) {
 	}
 	s.logf("settings: site %q, retryMax %d, tags %v, expect window %s, launch delay %s, launch failures %.2f, token window %s, mismatch %s, gone %s",
 		p.cfg.Site, p.retryMax, p.tags, p.expectWindow, p.cfg.LaunchDelay, p.cfg.LaunchFailureProbability, p.cfg.TokenWindow, p.cfg.TokenMismatch, p.cfg.TokenGone)
-	for i, st := range p.steps {
-		before := s.truth()
-		runners := s.step(st)
-		s.check(fmt.Sprintf("step %d (%s)", i, st), before, runners)
-	}
-	s.converge()
-	s.logTrace()
+	return s
 }
 
 func (s *scenario) reload() {
@@ -185,8 +191,8 @@ func summarize(p *reconcile.Plan) string {
 }
 
 // apply is one run by one runner; an apply above a guard must buy nothing
-// (invariant 3).
-func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
+// (invariant 3). It returns the plan.
+func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) *reconcile.Plan {
 	s.quiesce()
 	p, err := r.Plan(s.ctx, s.fleets)
 	if err != nil {
@@ -203,7 +209,7 @@ func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
 		}
 		chaosStats.runs.Add(1)
 		s.logf("%s: over --max-creates %d with %d creates: nothing done", who, maxCreates, p.Totals.Creates)
-		return
+		return p
 	}
 	res, err := r.Apply(s.ctx, p, false)
 	chaosStats.runs.Add(1)
@@ -216,6 +222,7 @@ func (s *scenario) apply(who string, r *reconcile.Reconciler, maxCreates int) {
 	chaosStats.isolated.Add(int64(res.Isolated))
 	s.logf("%s: plan %d creates %d isolates %s; created %d, ambiguous %d, failed %d, isolated %d",
 		who, p.Totals.Creates, p.Totals.Isolates, summarize(p), res.Created, res.Ambiguous, res.Failed, res.Isolated)
+	return p
 }
 
 // planOnly is a --plan run: it must not change the cloud (invariant 3).
@@ -304,7 +311,10 @@ func ids(ins []lighthouse.Instance) []string {
 
 // converge stops the faults, lets the lag and the windows pass, and runs the
 // daemon until every slot is filled: invariant 2. Each run may take one
-// more for each instance that ended in LAUNCH_FAILED meanwhile.
+// more for each instance that ended in LAUNCH_FAILED meanwhile, and for
+// each run in which a slot waited out its launch backoff (which doubles
+// with each failure in a row, so it can outlast the runs one failure adds),
+// up to maxConvergeRuns.
 func (s *scenario) converge() {
 	s.emu.Server.ClearFaults()
 	s.emu.SetAttemptTimeout(0)
@@ -325,8 +335,11 @@ func (s *scenario) converge() {
 			s.fatalf("invariant 2: not converged after %d daemon runs once faults stopped: %s", run, s.missing())
 		}
 		before := s.truth()
-		s.apply("converge", s.daemon, -1)
+		p := s.apply("converge", s.daemon, -1)
 		chaosStats.convergeRuns.Add(1)
+		if slices.ContainsFunc(p.Fleets, func(fp *reconcile.FleetPlan) bool { return len(fp.Backoff) > 0 }) && bound < maxConvergeRuns {
+			bound++
+		}
 		s.check(fmt.Sprintf("convergence run %d", run), before, 1)
 		s.emu.Clock.Advance(max(launch, window, emulator.DefaultOperationDelay) + time.Second)
 		if n := countState(s.emu.Server.Instances(), lighthouse.StateLaunchFailed) - failedBefore; n > 0 {
@@ -336,6 +349,9 @@ func (s *scenario) converge() {
 	}
 	s.checkReported()
 }
+
+// maxConvergeRuns bounds the runs converge allows however long backoffs are.
+const maxConvergeRuns = 40
 
 func countState(all []lighthouse.Instance, state string) int {
 	n := 0

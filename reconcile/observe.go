@@ -85,6 +85,11 @@ type Observation struct {
 	// Lookups are the service's answers about what the instances a rollout
 	// would change may become; nil until Reconciler.Plan asked.
 	Lookups *Lookups `json:"-"`
+	// Partial marks a filtered observation (ObserveFleets): it holds only
+	// the fleets it was made for, Seen only what its filters listed, and
+	// Total is 0. It is never used for orphans, region totals, surplus,
+	// renewals or rollouts (docs/design.md section 5.10).
+	Partial bool `json:"partial,omitempty"`
 	// Unrenewable maps the ID of an instance SHUTDOWN by its expiry to the
 	// code DescribeInstancesDeniedActions gives for RenewInstances, when it
 	// denies it: the instance is not held for renewal (renew.go).
@@ -104,20 +109,34 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		}
 		obs.Total++
 		obs.Seen[li.InstanceId] = li.InstanceState
-		in := instanceOf(&li)
-		if f, slot, ok := ix.Lookup(li.InstanceName); ok {
-			in.Fleet, in.Slot = f.Name(), slot
-		} else if in.TagFleet != "" {
-			in.Fleet, in.Slot = in.TagFleet, in.TagSlot
-		} else {
-			continue
+		if in, ok := claim(ix, &li); ok {
+			obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
 		}
-		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
 	}
+	obs.sort()
+	return obs, nil
+}
+
+// claim groups a listed instance into the fleet slot it fills: by its name
+// for the fleets of ix, else by lightkeeper's tags; ok is false when
+// neither claims it.
+func claim(ix *spec.NameIndex, li *lighthouse.Instance) (Instance, bool) {
+	in := instanceOf(li)
+	if f, slot, ok := ix.Lookup(li.InstanceName); ok {
+		in.Fleet, in.Slot = f.Name(), slot
+	} else if in.TagFleet != "" {
+		in.Fleet, in.Slot = in.TagFleet, in.TagSlot
+	} else {
+		return in, false
+	}
+	return in, true
+}
+
+// sort orders each fleet's instances by slot, then creation, then ID.
+func (obs *Observation) sort() {
 	for _, ins := range obs.Fleets {
 		sortInstances(ins)
 	}
-	return obs, nil
 }
 
 // sortInstances orders a fleet's instances by slot, then creation time,

@@ -69,6 +69,12 @@ type Reconciler struct {
 	state *State
 	opts  Options
 	log   *slog.Logger
+
+	mu    sync.Mutex
+	swept map[string]int // each region's instance count at its last full sweep (plan_focus.go)
+	// anyFocusCost lifts PlanFocused's bound on calls (the chaos suite's
+	// small accounts; export_test.go).
+	anyFocusCost bool
 }
 
 // New returns a Reconciler acting through cloud and remembering in state
@@ -182,6 +188,7 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 		return nil, err
 	}
 	for _, o := range obs {
+		r.recordSweep(o)
 		r.state.Settle(o, r.opts.Diff.ExpectWindow)
 		r.state.settleRenewals(o, r.opts.Diff.ExpectWindow)
 		r.unrenewable(ctx, o, fleets)

@@ -8,13 +8,19 @@
 #   B. push to first CreateInstances through fsnotify: a local repository,
 #      a commit raising a count, until the emulator logs the create;
 #   C. the same through the webhook: a remote repository served over http
-#      by git http-backend, a push, then a GitHub-signed POST /hooks/git.
+#      by git http-backend, a push, then a GitHub-signed POST /hooks/git;
+#   D. B and C at scale (issue 21 goal 1): 1,000 fleets with 10,000
+#      instances, a commit raising one fleet's count, through fsnotify and
+#      the webhook; with BASE=REV (e.g. main) that revision's build runs
+#      beside this one, alternately, against the same emulator.
 #
 # Not run by CI: it takes about six minutes and prints numbers, it checks
 # nothing. Usage: scripts/measure-daemon.sh (from anywhere). Knobs:
 #   FLEETS=1000 PER_FLEET=10 SAMPLE_SECONDS=150 SAMPLES=5 TIME_LIMIT=1200
-#   PARTS=ABC (which of A, B and C to run), KEEP=1 (keep the logs and
-#   repositories in the temporary directory, whose name it prints)
+#   PARTS=ABC (which of A, B, C and D to run; D is not in the default),
+#   BASE=REV and ROUNDS=1 (D: also measure REV's build, alternately),
+#   KEEP=1 (keep the logs and repositories in the temporary directory,
+#   whose name it prints)
 # Needs go, git (with git-http-backend), curl, openssl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
@@ -135,6 +141,64 @@ commit_latencies() {
 	done
 }
 
+# build_cgiserve builds a tiny CGI server in front of git http-backend (the
+# remote of C and D) as $work/cgiserve, once, and sets backend.
+build_cgiserve() {
+	backend=$(git --exec-path)/git-http-backend
+	[ -x "$backend" ] || die "no $backend"
+	if [ -x "$work/cgiserve" ]; then return; fi
+	cat >"$work/cgiserve.go" <<'EOF'
+// Command cgiserve serves git http-backend on ADDR for the repositories
+// under ROOT: cgiserve ADDR ROOT BACKEND.
+package main
+
+import (
+	"log"
+	"net/http"
+	"net/http/cgi"
+	"os"
+)
+
+func main() {
+	h := &cgi.Handler{Path: os.Args[3], Env: []string{"GIT_PROJECT_ROOT=" + os.Args[2], "GIT_HTTP_EXPORT_ALL=1"}}
+	log.Fatal(http.ListenAndServe(os.Args[1], h))
+}
+EOF
+	(cd "$work" && GO111MODULE=off go build -o cgiserve cgiserve.go) || die "cannot build the CGI server"
+}
+
+# hook_latencies N CLONE FLEET REGION BASE PORT SECRET: N times, write
+# FLEET with count BASE+i into CLONE/fleets, commit, push it to its origin
+# and POST a GitHub-signed push event to the daemon on PORT; lat gets the
+# ms from each `git push` to the emulator's first CreateInstances after
+# it, hook the ms from the POST. Each round waits for the daemon's cycle to
+# end and for the daemon's gap between webhook cycles (5 s).
+hook_latencies() {
+	local i n off p0 h0 t body sig code
+	lat=() hook=()
+	for i in $(seq "$1"); do
+		n=$(lines "$d_log" 'reconcile cycle ended')
+		off=$(stat -c %s "$emu_log")
+		fleet "$3" "$4" $(($5 + i)) >"$2/fleets/$3.yaml"
+		git -C "$2" commit -qam "$3: $(($5 + i))"
+		p0=$(now_ms)
+		git -C "$2" push -q origin main
+		body=$(printf '{"ref":"refs/heads/main","after":"%s"}' "$(git -C "$2" rev-parse HEAD)")
+		sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$7" | sed 's/^.* //')
+		h0=$(now_ms)
+		code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+			-H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" "http://127.0.0.1:$6/hooks/git")
+		[[ $code == 2* ]] || die "the webhook answered $code"
+		wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
+		t=$(first_create_ms "$emu_log" "$off")
+		lat+=($((t - p0)))
+		hook+=($((t - h0)))
+		more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
+		wait_for 60 "the cycle to end" more
+		sleep 5.5
+	done
+}
+
 ###########################################################################
 if [[ $PARTS == *A* ]]; then
 echo
@@ -242,27 +306,7 @@ if [[ $PARTS == *C* ]]; then
 echo
 echo "== C. push to first CreateInstances through the webhook (remote over http, 5 fleets)"
 start_emulator emulator-c
-# A tiny CGI server in front of git http-backend: the remote.
-cat >"$work/cgiserve.go" <<'EOF'
-// Command cgiserve serves git http-backend on ADDR for the repositories
-// under ROOT: cgiserve ADDR ROOT BACKEND.
-package main
-
-import (
-	"log"
-	"net/http"
-	"net/http/cgi"
-	"os"
-)
-
-func main() {
-	h := &cgi.Handler{Path: os.Args[3], Env: []string{"GIT_PROJECT_ROOT=" + os.Args[2], "GIT_HTTP_EXPORT_ALL=1"}}
-	log.Fatal(http.ListenAndServe(os.Args[1], h))
-}
-EOF
-(cd "$work" && GO111MODULE=off go build -o cgiserve cgiserve.go) || die "cannot build the CGI server"
-backend=$(git --exec-path)/git-http-backend
-[ -x "$backend" ] || die "no $backend"
+build_cgiserve
 mkdir -p "$work/remotes"
 git init -q --bare -b main "$work/remotes/fleets.git"
 clone=$work/clone-c
@@ -283,29 +327,87 @@ start_daemon daemon-c "$work/c.yaml"
 wait_for 60 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
 wait_for 60 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
 sleep 2
-lat=() hook=()
-for i in $(seq "$SAMPLES"); do
-	n=$(lines "$d_log" 'reconcile cycle ended')
-	off=$(stat -c %s "$emu_log")
-	fleet web ap-shanghai $((1 + i)) >"$clone/fleets/web.yaml"
-	git -C "$clone" commit -qam "web: $((1 + i))"
-	p0=$(now_ms)
-	git -C "$clone" push -q origin main
-	body=$(printf '{"ref":"refs/heads/main","after":"%s"}' "$(git -C "$clone" rev-parse HEAD)")
-	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
-	h0=$(now_ms)
-	code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
-		-H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" "http://127.0.0.1:$port/hooks/git")
-	[[ $code == 2* ]] || die "the webhook answered $code"
-	wait_for 60 "a CreateInstances" first_create_ms "$emu_log" "$off"
-	t=$(first_create_ms "$emu_log" "$off")
-	lat+=($((t - p0)))
-	hook+=($((t - h0)))
-	more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
-	wait_for 60 "the cycle to end" more
-	sleep 1
-done
+hook_latencies "$SAMPLES" "$clone" web ap-shanghai 1 "$port" "$secret"
 echo "git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
 echo "POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
 stop "$d_pid"
+fi
+###########################################################################
+if [[ $PARTS == *D* ]]; then
+echo
+echo "== D. push to first CreateInstances at scale: $FLEETS fleets x $PER_FLEET = $TOTAL instances in ap-guangzhou"
+bins=("$bin")
+names=(this)
+if [ -n "${BASE:-}" ]; then
+	mkdir -p "$work/base-src"
+	git archive "$BASE" | tar -x -C "$work/base-src"
+	(cd "$work/base-src" && go build -o "$work/lightkeeper-base" ./cmd/lightkeeper) || die "building $BASE failed"
+	echo "base: $BASE at $(git rev-parse --short "$BASE")"
+	bins+=("$work/lightkeeper-base")
+	names+=("$BASE")
+fi
+start_emulator emulator-d
+build_cgiserve
+mkdir -p "$work/remotes-d"
+git init -q --bare -b main "$work/remotes-d/fleets.git"
+repo=$work/repo-d
+git clone -q "$work/remotes-d/fleets.git" "$repo" 2>/dev/null
+mkdir -p "$repo/fleets"
+for i in $(seq 0 $((FLEETS - 1))); do
+	fleet "$(printf 'fleet-%04d' "$i")" ap-guangzhou "$PER_FLEET" >"$repo/fleets/$(printf 'fleet-%04d' "$i").yaml"
+done
+git -C "$repo" add -A && git -C "$repo" commit -qm "$FLEETS fleets" && git -C "$repo" push -q origin main
+gport=$(free_port)
+"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes-d" "$backend" 2>"$work/cgiserve-d.log" &
+pids+=($!)
+wait_for 30 "the git server" http_ok "http://127.0.0.1:$gport/fleets.git/info/refs?service=git-upload-pack"
+secret=measure-webhook-secret
+echo "$secret" >"$work/hook-secret"
+# The fill, as in A: a daemon without client rate limits buys them.
+fill_port=$(free_port)
+API_EXTRA='  rateLimits: {CreateInstances: 0, DescribeInstances: 0}' write_config "$work/fill-d.yaml" "$repo" "$fill_port" "$work/state-fill-d" 1h \
+	"limits: {maxCreatesPerRun: $TOTAL, maxTotalCount: $TOTAL}"
+start_daemon daemon-fill-d "$work/fill-d.yaml"
+created() { [ "$(lines "$emu_log" 'action=CreateInstances')" -ge "$TOTAL" ]; }
+wait_for 600 "$TOTAL creates" created
+wait_for 120 "the fill cycle to end" grep -q -F 'reconcile cycle ended' "$d_log"
+stop "$d_pid"
+# Each build in turn, ROUNDS times (default 1): a daemon following the
+# local repository (fsnotify; each commit raises fleet-0000's count by
+# one), then one following the remote (the webhook; the same commits,
+# pushed), each with the default rate limits and a state directory of its
+# own.
+count=$PER_FLEET
+for round in $(seq "${ROUNDS:-1}"); do
+	for k in "${!bins[@]}"; do
+		b=${bins[$k]} name=${names[$k]}
+		port=$(free_port)
+		write_config "$work/d-watch-$k-$round.yaml" "$repo" "$port" "$work/state-d-watch-$k-$round" 1h "limits: {maxTotalCount: $((TOTAL * 2))}"
+		d_log=$work/daemon-d-watch-$k-$round.log
+		"$b" daemon --config "$work/d-watch-$k-$round.yaml" >"$d_log" 2>&1 &
+		d_pid=$!
+		pids+=("$d_pid")
+		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
+		sleep 2
+		commit_latencies "$SAMPLES" "$repo" fleet-0000 ap-guangzhou "$count"
+		count=$((count + SAMPLES))
+		echo "$name, fsnotify, load $(cut -d' ' -f1 /proc/loadavg): git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
+		stop "$d_pid"
+		git -C "$repo" push -q origin main
+		port=$(free_port)
+		write_config "$work/d-hook-$k-$round.yaml" "http://127.0.0.1:$gport/fleets.git" "$port" "$work/state-d-hook-$k-$round" 1h \
+			"limits: {maxTotalCount: $((TOTAL * 2))}" "webhook: {secretFile: $work/hook-secret}"
+		d_log=$work/daemon-d-hook-$k-$round.log
+		"$b" daemon --config "$work/d-hook-$k-$round.yaml" >"$d_log" 2>&1 &
+		d_pid=$!
+		pids+=("$d_pid")
+		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
+		sleep 5.5
+		hook_latencies "$SAMPLES" "$repo" fleet-0000 ap-guangzhou "$count" "$port" "$secret"
+		count=$((count + SAMPLES))
+		echo "$name, webhook, load $(cut -d' ' -f1 /proc/loadavg): git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}")); POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
+		stop "$d_pid"
+	done
+done
+stop "$emu_pid"
 fi

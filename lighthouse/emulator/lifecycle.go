@@ -381,3 +381,29 @@ func (s *Server) allowed(c *call, ids []string, maxIDs int, tooMany string) ([]*
 	}
 	return ins, nil
 }
+
+// RenameInstance renames an instance at once, as a person renaming it in
+// the console would; its tags stay.
+func (s *Server) RenameInstance(id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances[id]
+	if !ok {
+		return fmt.Errorf("emulator: rename instance %q: no such instance", id)
+	}
+	in.InstanceName = name
+	return nil
+}
+
+// SetTags replaces an instance's tags (nil: none), as a person editing
+// them in the console would.
+func (s *Server) SetTags(id string, tags []lighthouse.Tag) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances[id]
+	if !ok {
+		return fmt.Errorf("emulator: set tags of instance %q: no such instance", id)
+	}
+	in.Tags = slices.Clone(tags)
+	return nil
+}

@@ -1,0 +1,193 @@
+package daemon_test
+
+import (
+	"context"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/lighthouse"
+	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
+	"github.com/lightkeeper/lightkeeper/reconcile"
+	"github.com/lightkeeper/lightkeeper/spec"
+)
+
+// callLog is the Cloud the daemon is given in the fast path's tests: the
+// client, with the order of its listings and creates noted (a listing as
+// "sweep" when it lists every instance of a region, else "filtered").
+type callLog struct {
+	reconcile.Cloud
+	mu    sync.Mutex
+	calls []string
+	// failFiltered makes the next filtered listing fail.
+	failFiltered bool
+}
+
+func (c *callLog) note(s string) {
+	c.mu.Lock()
+	c.calls = append(c.calls, s)
+	c.mu.Unlock()
+}
+
+func (c *callLog) Instances(ctx context.Context, region string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	kind := "sweep"
+	if req != nil && (len(req.Filters) > 0 || len(req.InstanceIds) > 0) {
+		kind = "filtered"
+	}
+	c.note(kind)
+	c.mu.Lock()
+	fail := kind == "filtered" && c.failFiltered
+	c.failFiltered = c.failFiltered && !fail
+	c.mu.Unlock()
+	if fail {
+		return func(yield func(lighthouse.Instance, error) bool) {
+			yield(lighthouse.Instance{}, &lighthouse.Error{Code: "InternalError", Message: "injected"})
+		}
+	}
+	return c.Cloud.Instances(ctx, region, req)
+}
+
+func (c *callLog) CreateInstances(ctx context.Context, region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
+	c.note("create " + req.InstanceName)
+	return c.Cloud.CreateInstances(ctx, region, req)
+}
+
+// take returns the calls noted since the last take.
+func (c *callLog) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+// bulkFleets are the files of a region of 250 + 4 instances: three pages,
+// more than the two filtered calls of a push that grows web.
+func bulkFleets(web int) map[string]string {
+	return map[string]string{"bulk.yaml": fleet("bulk", "bundle_gen_01", 250), "web.yaml": fleet("web", "bundle_gen_01", web)}
+}
+
+// fastEnv starts a daemon over bulkFleets(4) on a site that takes tags,
+// with the call log, and waits for its first cycle. The instances are
+// bought before it starts, so that limits hold only the push's creates.
+func fastEnv(t *testing.T, limits reconcile.Limits) (*env, *callLog) {
+	t.Helper()
+	e := newEnvConfig(t, bulkFleets(4), func(c *emulator.Config) {
+		c.Quotas = map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}
+		c.InstanceNameMatch = emulator.NameSubstring
+	})
+	fleets, err := spec.Load(os.DirFS(filepath.Join(e.dir, "fleets")), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reconcile.New(e.client, nil, reconcile.Options{Tags: true, Now: e.clock.Now})
+	p, err := r.Plan(context.Background(), fleets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Apply(context.Background(), p, false); err != nil || res.Created != 254 {
+		t.Fatalf("buying the instances: %v %+v", err, res)
+	}
+	log := &callLog{Cloud: e.cloud}
+	e.cloud = log
+	opts := e.options()
+	opts.Cloud = log
+	opts.Reconcile.Tags = true
+	opts.Limits = limits
+	e.start(opts)
+	if s := e.waitRuns(1); s.LastRun.Result != daemon.ResultSuccess || e.live("web-") != 4 {
+		t.Fatalf("first cycle: %s, %d web instances", s.LastRun.Result, e.live("web-"))
+	}
+	log.take()
+	return e, log
+}
+
+// A push that grows a fleet sends its creates after two filtered listings
+// and before the full sweep, which then plans everything as always and
+// finds them; the metrics say a filtered observation ran.
+func TestPushCreatesBeforeTheFullSweep(t *testing.T) {
+	e, log := fastEnv(t, noLimits())
+	e.write("web.yaml", fleet("web", "bundle_gen_01", 6))
+	s := e.cycle()
+	calls := log.take()
+	if s.LastRun.Trigger != daemon.TriggerWebhook || s.LastRun.Result != daemon.ResultSuccess || e.live("web-") != 6 {
+		t.Fatalf("push cycle: trigger %s, result %s, %d web instances; calls %v", s.LastRun.Trigger, s.LastRun.Result, e.live("web-"), calls)
+	}
+	// After each create, the apply looks its instance up by ID (a
+	// filtered listing too), as it does after a full sweep.
+	sweep := slices.Index(calls, "sweep")
+	if sweep != 6 || !slices.Equal(calls[:2], []string{"filtered", "filtered"}) || !slices.Contains(calls[2:sweep], "create web-4") || !slices.Contains(calls[2:sweep], "create web-5") {
+		t.Fatalf("calls %v; want 2 filtered listings, the creates of web-4 and web-5 (each looked up), then the sweep", calls)
+	}
+	if slices.ContainsFunc(calls[sweep:], func(c string) bool { return strings.HasPrefix(c, "create") }) {
+		t.Errorf("the full plan created again: %v", calls)
+	}
+	if s.LastRun.Created != 2 {
+		t.Errorf("run created %d, want the fast path's 2", s.LastRun.Created)
+	}
+	if v := e.metric("lightkeeper_observations_total", "kind", "filtered"); v != 1 {
+		t.Errorf("observations{filtered} = %v, want 1", v)
+	}
+	if v := e.metric("lightkeeper_creates_total", "result", "created"); v != 2 {
+		t.Errorf("creates{created} = %v, want 2", v)
+	}
+	e.lint()
+}
+
+// Each reason a push takes no fast path is counted, and the full sweep
+// alone plans: no filtered listing, no create before the sweep.
+func TestPushFallsBackToTheFullSweep(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits reconcile.Limits
+		change func(e *env, log *callLog)
+		reason string
+	}{
+		{"fleet removed", noLimits(), func(e *env, _ *callLog) {
+			e.remove("web.yaml")
+			e.write("web2.yaml", fleet("web2", "bundle_gen_01", 2))
+		}, "fleet-removed"},
+		{"fleet moved", noLimits(), func(e *env, _ *callLog) {
+			e.write("web.yaml", strings.Replace(fleet("web", "bundle_gen_01", 6), "ap-guangzhou", "ap-shanghai", 1))
+		}, "fleet-moved"},
+		{"count down", noLimits(), func(e *env, _ *callLog) { e.write("web.yaml", fleet("web", "bundle_gen_01", 3)) }, "nothing-to-create"},
+		{"bundle changed", noLimits(), func(e *env, _ *callLog) { e.write("web.yaml", fleet("web", "bundle_gen_02", 6)) }, "nothing-to-create"},
+		{"over a limit", reconcile.Limits{MaxCreates: 1, MaxMonthlySpend: reconcile.NoLimit}, func(e *env, _ *callLog) {
+			e.write("web.yaml", fleet("web", "bundle_gen_01", 6))
+		}, "over-limit"},
+		{"describe fails", noLimits(), func(e *env, log *callLog) {
+			e.write("web.yaml", fleet("web", "bundle_gen_01", 6))
+			log.mu.Lock()
+			log.failFiltered = true
+			log.mu.Unlock()
+		}, reconcile.FallbackDescribe},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, log := fastEnv(t, tc.limits)
+			tc.change(e, log)
+			s := e.cycle()
+			calls := log.take()
+			if tc.reason == "over-limit" && (s.LastRun.Result != daemon.ResultHeld || e.live("web-") != 4) {
+				t.Errorf("over a limit: result %s, %d web instances; want the full plan held and nothing bought", s.LastRun.Result, e.live("web-"))
+			}
+			if i := slices.IndexFunc(calls, func(c string) bool { return strings.HasPrefix(c, "create") }); i >= 0 && !slices.Contains(calls[:i], "sweep") {
+				t.Errorf("a create before the sweep: %v", calls)
+			}
+			if v := e.metric("lightkeeper_push_fallbacks_total", "reason", tc.reason); v != 1 {
+				t.Errorf("push_fallbacks{%s} = %v, want 1", tc.reason, v)
+			}
+			if v := e.metric("lightkeeper_observations_total", "kind", "filtered"); v != 0 {
+				t.Errorf("observations{filtered} = %v, want 0", v)
+			}
+		})
+	}
+}
+
+func noLimits() reconcile.Limits {
+	return reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit}
+}
