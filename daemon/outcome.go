@@ -179,6 +179,10 @@ func (d *Daemon) record(o *outcome) {
 		}
 	}
 	errs := o.errors(fleets)
+	// Kept for the status until the next cycle: only what it shows (the
+	// instances of the plan the fleets were listed from).
+	o.plan.Trim(observed == o.plan)
+	o.after.Trim(true)
 
 	// Metrics.
 	m := d.m

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -97,14 +96,17 @@ type Observation struct {
 // instances of fleets no longer in git (or moved to another region).
 func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
 	ix := spec.NewNameIndex(fleets)
-	obs := &Observation{Region: region, At: now, Fleets: map[string][]Instance{}, Seen: map[string]string{}}
+	obs := &Observation{Region: region, At: now, Seen: map[string]string{}}
+	strs := make(interner)
+	var claimed []Instance // grouped by fleet at the end (observe_compact.go)
 	for li, err := range cloud.Instances(ctx, region, nil) {
 		if err != nil {
 			return nil, fmt.Errorf("observe %s: %w", region, err)
 		}
 		obs.Total++
-		obs.Seen[li.InstanceId] = li.InstanceState
 		in := instanceOf(&li)
+		strs.compact(&in)
+		obs.Seen[in.ID] = in.State
 		if f, slot, ok := ix.Lookup(li.InstanceName); ok {
 			in.Fleet, in.Slot = f.Name(), slot
 		} else if in.TagFleet != "" {
@@ -112,13 +114,9 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 		} else {
 			continue
 		}
-		obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
+		claimed = append(claimed, in)
 	}
-	for _, ins := range obs.Fleets {
-		slices.SortFunc(ins, func(a, b Instance) int {
-			return cmp.Or(cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
-		})
-	}
+	obs.Fleets = groupFleets(claimed)
 	return obs, nil
 }
 

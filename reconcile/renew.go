@@ -230,17 +230,15 @@ func (r *Reconciler) unrenewable(ctx context.Context, o *Observation, fleets []*
 // renewal from its new one is judged on its own), or it is not listed a
 // whole window after the intent (gone). The others stay for the judge.
 func (st *State) settleRenewals(o *Observation, window time.Duration) {
-	listedIn := map[string]Instance{}
-	for _, ins := range o.Fleets {
-		for _, in := range ins {
-			listedIn[in.ID] = in
-		}
-	}
+	var listedIn map[string]*Instance // at the region's first renewal intent
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for k, it := range st.s.Intents {
 		if it.Action != lighthouse.ActionRenewInstances || it.Region != o.Region {
 			continue
+		}
+		if listedIn == nil {
+			listedIn = o.byID()
 		}
 		from, err := time.Parse(time.RFC3339, it.From)
 		in, listed := listedIn[it.InstanceID]

@@ -31,15 +31,13 @@ func (r *Reconciler) settleRollouts(obs map[string]*Observation, fleets []*spec.
 			}
 		}
 		r.state.settleRollout(o, tracked, window)
-		byID := map[string]Instance{}
-		for _, ins := range o.Fleets {
-			for _, in := range ins {
-				byID[in.ID] = in
-			}
-		}
+		var byID map[string]*Instance // at the region's first intent
 		for _, it := range r.state.Intents() {
 			if it.Region != o.Region || it.Action == lighthouse.ActionRenewInstances {
 				continue // renewals: settleRenewals and the plan's judge
+			}
+			if byID == nil {
+				byID = o.byID()
 			}
 			in, ok := byID[it.InstanceID]
 			if !ok {
@@ -49,7 +47,7 @@ func (r *Reconciler) settleRollouts(obs map[string]*Observation, fleets []*spec.
 				continue
 			}
 			op := Op{Action: it.Action, Target: it.Target, Shows: it.Shows, From: it.From, Record: it.Record}
-			switch j := Judge(in, op, &it, now, window); j.Verdict {
+			switch j := Judge(*in, op, &it, now, window); j.Verdict {
 			case VerdictDone:
 				r.state.dropIntent(it.InstanceID, it.Action)
 				if it.Record != "" {

@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+)
+
+// This file keeps an observation small (issue 21: the daemon following
+// 10,000 instances in 40 MB). The JSON decoder gives every string of every
+// instance its own copy, though most of them repeat across a region (zone,
+// bundle, blueprint, state, renew flag, operation, tag fleet); and growing
+// one slice per fleet by appending leaves a third of each unused. An
+// observation holds one copy of each repeated string (interner) and its
+// instances in one array, each fleet a part of it (groupFleets).
+
+// maxInterned bounds the distinct strings one interner keeps: past it, a
+// string is kept as it came (an account whose instances all differ gains
+// nothing from a table).
+const maxInterned = 4096
+
+// interner hands out one copy of each string it has seen. The zero value
+// is not usable; make one with make(interner).
+type interner map[string]string
+
+// of returns the copy of s kept first.
+func (t interner) of(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := t[s]; ok {
+		return v
+	}
+	if len(t) < maxInterned {
+		t[s] = s
+	}
+	return s
+}
+
+// compact makes in's repeated strings the interner's copies.
+func (t interner) compact(in *Instance) {
+	in.State, in.TagFleet, in.Zone = t.of(in.State), t.of(in.TagFleet), t.of(in.Zone)
+	in.BundleID, in.BlueprintID, in.RenewFlag = t.of(in.BundleID), t.of(in.BlueprintID), t.of(in.RenewFlag)
+	in.LatestOperation, in.LatestOperationState = t.of(in.LatestOperation), t.of(in.LatestOperationState)
+	in.RestrictState = t.of(in.RestrictState)
+	for i, k := range in.KeyIDs {
+		in.KeyIDs[i] = t.of(k)
+	}
+}
+
+// groupFleets sorts the claimed instances by fleet, then by slot, creation
+// time and ID, and returns each fleet's part of the one array. Each part's
+// capacity is its length, so that appending to one fleet's instances never
+// writes over the next fleet's.
+func groupFleets(all []Instance) map[string][]Instance {
+	slices.SortFunc(all, func(a, b Instance) int {
+		return cmp.Or(cmp.Compare(a.Fleet, b.Fleet), cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
+	fleets := map[string][]Instance{}
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].Fleet == all[i].Fleet {
+			j++
+		}
+		fleets[all[i].Fleet] = all[i:j:j]
+		i = j
+	}
+	return fleets
+}
+
+// ErrTrimmed is returned by Apply for a plan that Trim trimmed.
+var ErrTrimmed = errors.New("reconcile: Apply was given a plan trimmed for its report (Plan.Trim); make a new plan")
+
+// Trim drops from p what only planning and Apply read: each observed
+// region's list of every instance ID (Seen), the rollouts' lookups and the
+// instances that cannot be renewed; with instances false, the observations
+// themselves (Instances then returns nil). What a report of p reads, its
+// exported fields, stays. A daemon keeps the last plan for its status
+// until the next one is made: trimmed, it holds only what the status
+// shows. Apply refuses a trimmed plan (ErrTrimmed).
+func (p *Plan) Trim(instances bool) {
+	if p == nil {
+		return
+	}
+	p.trimmed = true
+	if !instances {
+		p.obs = nil
+		return
+	}
+	// New observations, not the old ones changed: another plan, or a
+	// caller of Observe, may hold the same Observation.
+	kept := make(map[string]*Observation, len(p.obs))
+	for region, o := range p.obs {
+		kept[region] = &Observation{Region: o.Region, At: o.At, Fleets: o.Fleets, Total: o.Total}
+	}
+	p.obs = kept
+}
+
+// byID maps the ID of each instance that o's fleets claim to the instance
+// in o: pointers, not copies, for the settling of the state's intents,
+// which looks up a few.
+func (o *Observation) byID() map[string]*Instance {
+	n := 0
+	for _, ins := range o.Fleets {
+		n += len(ins)
+	}
+	m := make(map[string]*Instance, n)
+	for _, ins := range o.Fleets {
+		for i := range ins {
+			m[ins[i].ID] = &ins[i]
+		}
+	}
+	return m
+}
