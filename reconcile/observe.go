@@ -95,10 +95,16 @@ type Observation struct {
 // region), or by lightkeeper's tags for any fleet, so that Diff can report
 // instances of fleets no longer in git (or moved to another region).
 func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
+	return sweep(ctx, cloud, region, fleets, now, 0)
+}
+
+// sweep is Observe with room for sizeHint claimed instances made at once
+// (observe_compact.go).
+func sweep(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time, sizeHint int) (*Observation, error) {
 	ix := spec.NewNameIndex(fleets)
 	obs := &Observation{Region: region, At: now, Seen: map[string]string{}}
 	strs := make(interner)
-	var claimed []Instance // grouped by fleet at the end (observe_compact.go)
+	claimed := make([]Instance, 0, sizeHint) // grouped by fleet at the end
 	for li, err := range cloud.Instances(ctx, region, nil) {
 		if err != nil {
 			return nil, fmt.Errorf("observe %s: %w", region, err)

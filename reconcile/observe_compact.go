@@ -2,8 +2,13 @@ package reconcile
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"slices"
+	"sync"
+	"time"
+
+	"github.com/lightkeeper/lightkeeper/spec"
 )
 
 // This file keeps an observation small (issue 21: the daemon following
@@ -111,4 +116,36 @@ func (o *Observation) byID() map[string]*Instance {
 		}
 	}
 	return m
+}
+
+// regionSizes remembers how many instances the last sweep of each region
+// claimed, so that the next one makes room for them at once instead of
+// growing its array as it goes: growing it copies it, and holds the old
+// and the new one together at the peak of a cycle.
+type regionSizes struct {
+	mu      sync.Mutex
+	claimed map[string]int
+}
+
+// observeRegion is Observe for r, with room made for as many claimed
+// instances as the region's last sweep claimed, and a little more.
+func (r *Reconciler) observeRegion(ctx context.Context, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
+	r.sizes.mu.Lock()
+	hint := r.sizes.claimed[region]
+	r.sizes.mu.Unlock()
+	o, err := sweep(ctx, r.cloud, region, fleets, now, hint+hint/64)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, ins := range o.Fleets {
+		n += len(ins)
+	}
+	r.sizes.mu.Lock()
+	defer r.sizes.mu.Unlock()
+	if r.sizes.claimed == nil {
+		r.sizes.claimed = map[string]int{}
+	}
+	r.sizes.claimed[region] = n
+	return o, nil
 }

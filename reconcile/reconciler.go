@@ -69,6 +69,7 @@ type Reconciler struct {
 	state *State
 	opts  Options
 	log   *slog.Logger
+	sizes regionSizes // observe_compact.go
 }
 
 // New returns a Reconciler acting through cloud and remembering in state
@@ -167,7 +168,7 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 			}
 		}
 		wg.Go(func() {
-			o, err := Observe(ctx, r.cloud, region, of, now)
+			o, err := r.observeRegion(ctx, region, of, now)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
