@@ -179,10 +179,19 @@ func (d *Daemon) record(o *outcome) {
 		}
 	}
 	errs := o.errors(fleets)
-	// Kept for the status until the next cycle: only what it shows (the
-	// instances of the plan the fleets were listed from).
-	o.plan.Trim(observed == o.plan)
-	o.after.Trim(true)
+	// Kept for the status until the next cycle: the plan's fleets, and the
+	// instances they were listed with, compressed (observed.go); not what
+	// the plan was made from.
+	var kept *observedInstances
+	if observed != nil {
+		var err error
+		if kept, err = packInstances(observed); err != nil {
+			d.log.Error("the fleet pages show no instances until the next cycle", "err", err)
+			kept = &observedInstances{}
+		}
+	}
+	o.plan.Trim(false)
+	o.after.Trim(false)
 
 	// Metrics.
 	m := d.m
@@ -233,7 +242,7 @@ func (d *Daemon) record(o *outcome) {
 			s.FleetsObserved, s.FleetsAfterApply, d.observed = time.Time{}, false, nil
 		case o.plan != nil:
 			s.Plan, s.Result, s.Held, s.Fleets = o.plan, o.res, o.held, fleets
-			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, observed
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, kept
 		}
 		s.Runs++
 		s.Events = addEvents(s.Events, o.events(s.Runs, fleets))
