@@ -13,12 +13,14 @@ import (
 // DefaultMemoryLimit is the Go runtime's soft memory limit the daemon runs
 // under when the configuration's memoryLimit is left out and GOMEMLIMIT is
 // not set: 24 MiB. The daemon's live heap following 10,000 instances is
-// about 10 MiB at the peak of a cycle (docs/benchmarks.md, "Daemon"); the
-// limit makes the collector run before the heap doubles past that, as it
-// would with GOGC alone. Under it the collector works harder (more CPU
-// during a cycle); an account far larger may need a larger limit: the
-// runtime spends at most about half a CPU on collection, then lets the heap
-// pass the limit rather than stall.
+// about 9 MB between cycles and 16 MB at the peak of one
+// (docs/benchmarks.md, "Idle at scale, issue 21"); the limit makes the
+// collector run before the heap doubles past that, as it would with GOGC
+// alone. Near the limit the collector works harder: about three times the
+// CPU of a cycle at 10,000 instances (none measurable at 32MiB). An
+// account far larger needs a larger limit: past it the runtime spends at
+// most about half a CPU on collection, then lets the heap grow rather than
+// stall.
 const DefaultMemoryLimit = 24 << 20
 
 // ByteSize is a size in bytes, written as GOMEMLIMIT writes one: an
