@@ -190,8 +190,8 @@ func (d *Daemon) record(o *outcome) {
 			kept = &observedInstances{}
 		}
 	}
-	o.plan.Trim(false)
-	o.after.Trim(false)
+	o.plan.Trim()
+	o.after.Trim()
 
 	// Metrics.
 	m := d.m

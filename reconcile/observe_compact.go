@@ -76,29 +76,18 @@ func groupFleets(all []Instance) map[string][]Instance {
 // ErrTrimmed is returned by Apply for a plan that Trim trimmed.
 var ErrTrimmed = errors.New("reconcile: Apply was given a plan trimmed for its report (Plan.Trim); make a new plan")
 
-// Trim drops from p what only planning and Apply read: each observed
-// region's list of every instance ID (Seen), the rollouts' lookups and the
-// instances that cannot be renewed; with instances false, the observations
-// themselves (Instances then returns nil). What a report of p reads, its
-// exported fields, stays. A daemon keeps the last plan for its status
-// until the next one is made: trimmed, it holds only what the status
-// shows. Apply refuses a trimmed plan (ErrTrimmed).
-func (p *Plan) Trim(instances bool) {
+// Trim drops from p what it was made from: the observations that only
+// planning and Apply read (Instances then returns nil). What a report of p
+// reads, its exported fields, stays. A daemon keeps the last plan for its
+// status until the next one is made, and keeps the instances the status
+// shows its own way; trimmed, the plan no longer holds every instance of
+// the account. Apply refuses a trimmed plan (ErrTrimmed).
+func (p *Plan) Trim() {
 	if p == nil {
 		return
 	}
 	p.trimmed = true
-	if !instances {
-		p.obs = nil
-		return
-	}
-	// New observations, not the old ones changed: another plan, or a
-	// caller of Observe, may hold the same Observation.
-	kept := make(map[string]*Observation, len(p.obs))
-	for region, o := range p.obs {
-		kept[region] = &Observation{Region: o.Region, At: o.At, Fleets: o.Fleets, Total: o.Total}
-	}
-	p.obs = kept
+	p.obs = nil
 }
 
 // byID maps the ID of each instance that o's fleets claim to the instance

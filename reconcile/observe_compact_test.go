@@ -101,34 +101,27 @@ func TestObserveKeepsOneCopy(t *testing.T) {
 	}
 }
 
-// TestPlanTrim: a trimmed plan keeps its fleets' instances (with
-// instances) or none, drops what only Apply reads, leaves the
-// observations it was made from alone, and is refused by Apply.
+// TestPlanTrim: a trimmed plan lets go of the observations it was made
+// from (Instances returns nil), leaves them alone for whoever else holds
+// them, and is refused by Apply.
 func TestPlanTrim(t *testing.T) {
 	fleets := loadFleets(t, "web:2")
 	obs := observe(fleets, "web-0=RUNNING", "web-1=RUNNING", "stray=RUNNING")
-	o := obs["ap-guangzhou"]
-	o.Lookups, o.Unrenewable = &Lookups{}, map[string]string{"lhins-00000000": "x"}
 	p := &Plan{Fleets: []*FleetPlan{{Fleet: "web", Region: "ap-guangzhou"}}, obs: obs}
-	p.Trim(true)
 	if got := p.Instances("web"); len(got) != 2 {
-		t.Errorf("trimmed with instances: Instances(web) = %+v", got)
+		t.Fatalf("before Trim: Instances(web) = %+v", got)
 	}
-	kept := p.obs["ap-guangzhou"]
-	if kept.Seen != nil || kept.Lookups != nil || kept.Unrenewable != nil || kept.Total != 3 || !kept.At.Equal(t0) {
-		t.Errorf("trimmed observation %+v: want no Seen, Lookups, Unrenewable; Total and At kept", kept)
+	p.Trim()
+	if got := p.Instances("web"); got != nil || p.obs != nil {
+		t.Errorf("trimmed: Instances(web) = %+v, observations %v", got, p.obs)
 	}
-	if len(o.Seen) != 3 || o.Lookups == nil || o.Unrenewable == nil {
+	if o := obs["ap-guangzhou"]; len(o.Seen) != 3 || len(o.Fleets["web"]) != 2 {
 		t.Errorf("Trim changed the observation the plan was made from: %+v", o)
 	}
 	r := New(nil, nil, Options{})
 	if _, err := r.Apply(context.Background(), p, true); !errors.Is(err, ErrTrimmed) {
 		t.Errorf("Apply(trimmed) = %v, want ErrTrimmed", err)
 	}
-	p.Trim(false)
-	if got := p.Instances("web"); got != nil {
-		t.Errorf("trimmed without instances: Instances(web) = %+v", got)
-	}
 	var none *Plan
-	none.Trim(true) // a cycle without a plan trims nil
+	none.Trim() // a cycle without a plan trims nil
 }
