@@ -75,6 +75,9 @@ type Config struct {
 	Notify []NotifySink `yaml:"notify"`
 	// Approvers may release a held plan (POST /approve).
 	Approvers []Approver `yaml:"approvers"`
+	// Memory is the Go runtime's soft memory limit (memoryLimit); see
+	// MemoryLimit and DefaultMemoryLimit. GOMEMLIMIT, when set, wins.
+	Memory ByteSize `yaml:"memoryLimit"`
 
 	root *yaml.Node // the file's YAML, to place the problems build finds
 }

@@ -167,7 +167,7 @@ type Daemon struct {
 
 	mu       sync.Mutex // guards status and observed
 	status   Status
-	observed *reconcile.Plan // what Status.Fleets were listed from: their instances
+	observed *observedInstances // the instances Status.Fleets were listed with
 
 	lead leadState      // with Options.Leadership
 	lm   *leaderMetrics // with Options.Leadership (or a previous daemon's)

@@ -32,8 +32,12 @@ func (d *Daemon) fleetDetail(name string) (FleetDetail, Status, bool) {
 	if i < 0 || observed == nil {
 		return FleetDetail{}, s, false
 	}
+	ins, err := observed.instances(name)
+	if err != nil {
+		d.log.Error("cannot show the instances of a fleet", "fleet", name, "err", err)
+	}
 	fd := FleetDetail{FleetStatus: s.Fleets[i], Observed: s.FleetsObserved, AfterApply: s.FleetsAfterApply,
-		Instances: slices.Clone(observed.Instances(name)), Events: []Event{}}
+		Instances: ins, Events: []Event{}}
 	if fd.Instances == nil {
 		fd.Instances = []reconcile.Instance{}
 	}

@@ -183,6 +183,19 @@ func (d *Daemon) record(o *outcome) {
 		}
 	}
 	errs := o.errors(fleets)
+	// Kept for the status until the next cycle: the plan's fleets, and the
+	// instances they were listed with, compressed (observed.go); not what
+	// the plan was made from.
+	var kept *observedInstances
+	if observed != nil {
+		var err error
+		if kept, err = packInstances(observed); err != nil {
+			d.log.Error("the fleet pages show no instances until the next cycle", "err", err)
+			kept = &observedInstances{}
+		}
+	}
+	o.plan.Trim()
+	o.after.Trim()
 
 	// Metrics.
 	m := d.m
@@ -236,7 +249,7 @@ func (d *Daemon) record(o *outcome) {
 			s.FleetsObserved, s.FleetsAfterApply, d.observed = time.Time{}, false, nil
 		case o.plan != nil:
 			s.Plan, s.Result, s.Held, s.Fleets = o.plan, o.res, o.held, fleets
-			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, observed
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, kept
 		}
 		s.Runs++
 		s.Events = addEvents(s.Events, o.events(s.Runs, fleets))

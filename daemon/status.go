@@ -239,7 +239,7 @@ func (d *Daemon) Status() Status {
 
 // statusObserved returns a copy of the status and what its fleets were
 // listed from, taken together.
-func (d *Daemon) statusObserved() (Status, *reconcile.Plan) {
+func (d *Daemon) statusObserved() (Status, *observedInstances) {
 	d.mu.Lock()
 	s, observed := d.status, d.observed
 	d.mu.Unlock()

@@ -44,8 +44,13 @@ type callState struct {
 	start     time.Time
 	sent      atomic.Bool // the current attempt's request was fully written
 
-	status    int
-	respBody  []byte
+	status   int
+	respBody []byte
+	// page, for DescribeInstances, is decoded as the body is read
+	// (decodePage) instead of read into respBody; decoded says the
+	// current attempt's was.
+	page      *DescribeInstancesResponse
+	decoded   bool
 	requestID string
 	last      *Error // the current attempt's failure; nil after a success
 	// mayHaveActed: some attempt's outcome was ambiguous, so the call may
@@ -195,7 +200,7 @@ func (s *signer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	st.attempts++
 	st.inAttempt = true
-	st.last, st.status, st.requestID, st.respBody = nil, 0, "", nil
+	st.last, st.status, st.requestID, st.respBody, st.decoded = nil, 0, "", nil, false
 	st.sent.Store(false)
 	st.start = time.Now()
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
@@ -256,15 +261,27 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, err
 	}
 	st.inAttempt = false
+	var p probe
+	var jerr error
 	if err == nil {
 		st.status = resp.StatusCode
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		var rerr error
+		if st.page != nil {
+			body := &readErrs{r: io.LimitReader(resp.Body, maxResponseBytes)}
+			p, jerr = decodePage(body, st.page)
+			rerr = body.err
+			st.decoded = rerr == nil
+		} else {
+			st.respBody, rerr = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+			if rerr == nil {
+				jerr = json.Unmarshal(st.respBody, &p)
+			}
+		}
 		resp.Body.Close()
 		resp.Body = http.NoBody
 		if rerr != nil {
+			st.respBody = nil
 			err = fmt.Errorf("read response: %w", rerr)
-		} else {
-			st.respBody = body
 		}
 	}
 	if err != nil {
@@ -276,7 +293,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			st.last.class, st.last.classSet = Permanent, true
 		}
 	} else {
-		st.last = parseOutcome(st)
+		st.last = parseOutcome(st, p, jerr)
 	}
 	if st.last != nil && st.last.Ambiguous {
 		st.mayHaveActed = true
@@ -379,10 +396,9 @@ func isNoSuchHost(err error) bool {
 	return errors.As(err, &de) && de.IsNotFound
 }
 
-// parseOutcome reads the attempt's response; nil means success.
-func parseOutcome(st *callState) *Error {
-	var p probe
-	jerr := json.Unmarshal(st.respBody, &p)
+// parseOutcome judges the attempt's response from its envelope p (and
+// jerr, the error of decoding it); nil means success.
+func parseOutcome(st *callState, p probe, jerr error) *Error {
 	st.requestID = p.Response.RequestId
 	switch {
 	case jerr == nil && p.Response.Error != nil:
@@ -452,6 +468,7 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 		body = []byte("{}") // a nil request is the empty request; null is not a request
 	}
 	st := &callState{action: action, region: region, body: body, mutating: o.mutating, unsafeRetry: o.unsafeRetry}
+	st.page, _ = out.(*DescribeInstancesResponse)
 	st.tokenTaken, _ = ctx.Value(tokenTakenKey{}).(bool)
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	rreq, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, c.url(region), body)
@@ -471,6 +488,9 @@ func (c *Client) call(ctx context.Context, action, region string, req, out any, 
 	resp, doErr := c.rc.Do(rreq)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
+	}
+	if st.last == nil && st.decoded {
+		return nil // decoded into out (st.page) as it was read
 	}
 	if st.last == nil && st.respBody != nil {
 		if err := json.Unmarshal(st.respBody, &envelope{Response: out}); err != nil {

@@ -115,6 +115,9 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan, allowOverLimit bool) (*
 	if p.unpriced {
 		return res, ErrNotPriced
 	}
+	if p.trimmed {
+		return res, ErrTrimmed
+	}
 	if len(p.Violations) > 0 && !allowOverLimit {
 		return res, ErrOverLimit
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -105,5 +106,40 @@ func TestLiveAndDead(t *testing.T) {
 	live, dead = liveAndDead(ins)
 	if fmt.Sprint(runIDs(live), runIDs(dead)) != fmt.Sprint([]string{ins[0].ID, ins[2].ID}, []string{ins[1].ID}) {
 		t.Errorf("live %v, dead %v", runIDs(live), runIDs(dead))
+	}
+}
+
+// groupFleets gives each fleet its instances in Observe's order, as a
+// sort of the whole listing by fleet would, whatever order they were
+// listed in, and each fleet's part capped at its length.
+func TestGroupFleets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 50 {
+		var all []Instance
+		for i := range rng.IntN(300) {
+			all = append(all, Instance{ID: fmt.Sprintf("lhins-%08d", i), Fleet: fmt.Sprintf("f%d", rng.IntN(12)),
+				Slot: rng.IntN(6) - 1, Created: t0.Add(time.Duration(rng.IntN(4)) * time.Second)})
+		}
+		want := slices.Clone(all)
+		slices.SortFunc(want, func(a, b Instance) int {
+			return cmp.Or(cmp.Compare(a.Fleet, b.Fleet), cmp.Compare(a.Slot, b.Slot), a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+		})
+		got := groupFleets(all)
+		n := 0
+		for _, f := range slices.Sorted(maps.Keys(got)) {
+			part := got[f]
+			if cap(part) != len(part) {
+				t.Fatalf("round %d: fleet %s's part has room beyond it (cap %d, len %d)", round, f, cap(part), len(part))
+			}
+			for i := range part {
+				if part[i].ID != want[n+i].ID {
+					t.Fatalf("round %d: fleet %s, %d: %s, want %s", round, f, i, part[i].ID, want[n+i].ID)
+				}
+			}
+			n += len(part)
+		}
+		if n != len(want) {
+			t.Fatalf("round %d: %d instances grouped, want %d", round, n, len(want))
+		}
 	}
 }

@@ -101,19 +101,29 @@ type Observation struct {
 // region), or by lightkeeper's tags for any fleet, so that Diff can report
 // instances of fleets no longer in git (or moved to another region).
 func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
+	return sweep(ctx, cloud, region, fleets, now, 0)
+}
+
+// sweep is Observe with room for sizeHint claimed instances made at once
+// (observe_compact.go).
+func sweep(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time, sizeHint int) (*Observation, error) {
 	ix := spec.NewNameIndex(fleets)
-	obs := &Observation{Region: region, At: now, Fleets: map[string][]Instance{}, Seen: map[string]string{}}
+	obs := &Observation{Region: region, At: now, Seen: map[string]string{}}
+	strs := make(interner)
+	claimed := make([]Instance, 0, sizeHint) // grouped by fleet at the end
 	for li, err := range cloud.Instances(ctx, region, nil) {
 		if err != nil {
 			return nil, fmt.Errorf("observe %s: %w", region, err)
 		}
 		obs.Total++
-		obs.Seen[li.InstanceId] = li.InstanceState
-		if in, ok := claim(ix, &li); ok {
-			obs.Fleets[in.Fleet] = append(obs.Fleets[in.Fleet], in)
+		in, ok := claim(ix, &li)
+		strs.compact(&in)
+		obs.Seen[in.ID] = in.State
+		if ok {
+			claimed = append(claimed, in)
 		}
 	}
-	obs.sort()
+	obs.Fleets = groupFleets(claimed)
 	return obs, nil
 }
 
@@ -159,18 +169,6 @@ func sortInstances(ins []Instance) {
 	default:
 		slices.SortFunc(ins, func(a, b Instance) int { return order(&a, &b) })
 	}
-}
-
-// byID indexes the instances the observation groups (not those it only
-// counts) by ID. The pointers are into o.Fleets: valid until it changes.
-func (o *Observation) byID() map[string]*Instance {
-	ids := make(map[string]*Instance, len(o.Seen))
-	for _, ins := range o.Fleets {
-		for i := range ins {
-			ids[ins[i].ID] = &ins[i]
-		}
-	}
-	return ids
 }
 
 // instanceOf is what reconcile keeps of an instance the API listed; its

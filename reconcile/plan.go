@@ -32,6 +32,7 @@ type Plan struct {
 	obs      map[string]*Observation // what the plan was made from, for Apply
 	words    Words                   // the front end's names, for the renderers (Word)
 	unpriced bool                    // made by Observe: Apply refuses it
+	trimmed  bool                    // by Trim: Apply refuses it
 }
 
 // Totals sum a plan or a fleet plan.

@@ -52,18 +52,27 @@ func (e *FocusFallback) Error() string {
 // Unwrap returns the failed call's error.
 func (e *FocusFallback) Unwrap() error { return e.Err }
 
-// recordSweep remembers how many instances a full sweep listed in its
-// region, which bounds the calls a filtered observation may take.
+// sweepSize is what the last full sweep of a region listed: every
+// instance (total), and those the fleets claimed.
+type sweepSize struct{ total, claimed int }
+
+// recordSweep remembers what a full sweep listed in its region: the total
+// bounds the calls a filtered observation may take, and the next sweep
+// makes room for as many claimed instances at once (observeRegion).
 func (r *Reconciler) recordSweep(o *Observation) {
 	if o.Partial {
 		return
 	}
+	claimed := 0
+	for _, ins := range o.Fleets {
+		claimed += len(ins)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.swept == nil {
-		r.swept = map[string]int{}
+		r.swept = map[string]sweepSize{}
 	}
-	r.swept[o.Region] = o.Total
+	r.swept[o.Region] = sweepSize{total: o.Total, claimed: claimed}
 }
 
 // sweepPages is how many pages the last full sweep of region took; ok is
@@ -71,8 +80,8 @@ func (r *Reconciler) recordSweep(o *Observation) {
 func (r *Reconciler) sweepPages(region string) (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	total, ok := r.swept[region]
-	return max(1, (total+lighthouse.MaxPageSize-1)/lighthouse.MaxPageSize), ok
+	last, ok := r.swept[region]
+	return max(1, (last.total+lighthouse.MaxPageSize-1)/lighthouse.MaxPageSize), ok
 }
 
 // PlanFocused plans only the creates of the fleets named in focus, from a

@@ -71,7 +71,7 @@ type Reconciler struct {
 	log   *slog.Logger
 
 	mu    sync.Mutex
-	swept map[string]int // each region's instance count at its last full sweep (plan_focus.go)
+	swept map[string]sweepSize // each region's last full sweep (plan_focus.go, observe_compact.go)
 	// anyFocusCost lifts PlanFocused's bound on calls (the chaos suite's
 	// small accounts; export_test.go).
 	anyFocusCost bool
@@ -173,7 +173,7 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 			}
 		}
 		wg.Go(func() {
-			o, err := Observe(ctx, r.cloud, region, of, now)
+			o, err := r.observeRegion(ctx, region, of, now)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -230,7 +230,7 @@ func (r *Reconciler) unrenewable(ctx context.Context, o *Observation, fleets []*
 // renewal from its new one is judged on its own), or it is not listed a
 // whole window after the intent (gone). The others stay for the judge.
 func (st *State) settleRenewals(o *Observation, window time.Duration) {
-	var listedIn map[string]*Instance // built for the first renewal of the region
+	var listedIn map[string]*Instance // at the region's first renewal intent
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for k, it := range st.s.Intents {

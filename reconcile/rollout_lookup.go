@@ -31,7 +31,7 @@ func (r *Reconciler) settleRollouts(obs map[string]*Observation, fleets []*spec.
 			}
 		}
 		r.state.settleRollout(o, tracked, window)
-		var byID map[string]*Instance // built for the first intent of the region
+		var byID map[string]*Instance // at the region's first intent
 		for _, it := range r.state.Intents() {
 			if it.Region != o.Region || it.Action == lighthouse.ActionRenewInstances {
 				continue // renewals: settleRenewals and the plan's judge

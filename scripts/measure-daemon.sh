@@ -20,7 +20,11 @@
 #   PARTS=ABC (which of A, B, C and D to run; D is not in the default),
 #   BASE=REV and ROUNDS=1 (D: also measure REV's build, alternately),
 #   KEEP=1 (keep the logs and repositories in the temporary directory,
-#   whose name it prints)
+#   whose name it prints),
+#   BIN=PATH (measure this lightkeeper binary instead of building one from
+#   the tree: to run a build of main beside the tree's in one session),
+#   DAEMON_ENV="GOMEMLIMIT=off ..." (variables of the measured daemon's
+#   environment), PUSHES=3 (commits timed at the end of A; 0 for none)
 # Needs go, git (with git-http-backend), curl, openssl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
@@ -51,8 +55,14 @@ mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 echo "machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr), $(go version | cut -d' ' -f3)"
 
 bin=$work/lightkeeper
-go build -o "$bin" ./cmd/lightkeeper || die "build failed"
-echo "binary: $(du -h "$bin" | cut -f1) built from $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+if [ -n "${BIN:-}" ]; then
+	cp "$BIN" "$bin" || die "no binary $BIN"
+	echo "binary: $(du -h "$bin" | cut -f1) given (BIN=$BIN)"
+else
+	go build -o "$bin" ./cmd/lightkeeper || die "build failed"
+	echo "binary: $(du -h "$bin" | cut -f1) built from $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+fi
+[ -z "${DAEMON_ENV:-}" ] || echo "measured daemon's environment: $DAEMON_ENV"
 
 export TENCENTCLOUD_SECRET_ID=AKIDmeasure TENCENTCLOUD_SECRET_KEY=measure-secret-key
 export HOME=$work GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$work/.gitconfig
@@ -77,7 +87,8 @@ start_emulator() {
 # d_pid and d_log.
 start_daemon() {
 	d_log=$work/$1.log
-	"$bin" daemon --config "$2" >"$d_log" 2>&1 &
+	# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
+	env ${3:-} "$bin" daemon --config "$2" >"$d_log" 2>&1 &
 	d_pid=$!
 	pids+=("$d_pid")
 }
@@ -232,7 +243,7 @@ port=$(free_port)
 write_config "$work/idle.yaml" "$repo" "$port" "$work/state-idle" 60s \
 	"limits: {maxTotalCount: $((TOTAL * 2))}"
 tck=$(getconf CLK_TCK)
-start_daemon daemon-idle "$work/idle.yaml"
+start_daemon daemon-idle "$work/idle.yaml" "${DAEMON_ENV:-}"
 pid=$d_pid
 start_ms=$(now_ms)
 wait_for 300 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
@@ -242,7 +253,7 @@ cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
 echo "first cycle (sync, load $FLEETS files, observe $TOTAL instances, plan): done $((first_ms)) ms after start," \
 	"$(awk -v t="$(cputicks)" -v h="$tck" 'BEGIN {printf "%.2f", t / h}') CPU s so far," \
-	"VmHWM $(kib VmHWM) KiB"
+	"VmHWM $(kib VmHWM) KiB (RssAnon $(kib RssAnon) KiB, RssFile $(kib RssFile) KiB)"
 samples=$work/samples
 sleep 2
 end=$(($(now_ms) + SAMPLE_SECONDS * 1000))
@@ -272,11 +283,13 @@ awk -v h="$tck" '
 		for (c = 1; c <= n; c++) if (seen[c]) { k++; printf "cycle %d in the window: %.2f s long, %.2f CPU s\n", k, ce[c] / 1000 - cs[c] / 1000, ct[c] / h }
 		if (!k) print "no cycle in the window: raise SAMPLE_SECONDS"
 	}' "$work/cycles" "$samples"
-
+echo "at the end: VmRSS $(kib VmRSS) KiB = RssAnon $(kib RssAnon) KiB (the heap, stacks, runtime) + RssFile $(kib RssFile) KiB (the binary's pages), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${PUSHES:-3}" -gt 0 ]; then
 # fsnotify at this scale: the cycle after a commit observes all $TOTAL.
 echo "fsnotify, at this scale (a commit raising one fleet's count by 1):"
-commit_latencies 3 "$repo" fleet-0000 ap-guangzhou "$PER_FLEET"
+commit_latencies "${PUSHES:-3}" "$repo" fleet-0000 ap-guangzhou "$PER_FLEET"
 echo "  git commit -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
+fi
 stop "$pid"
 stop "$emu_pid"
 fi

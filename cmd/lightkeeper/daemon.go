@@ -74,6 +74,10 @@ calls in flight finish, saves the state and exits 0. Under systemd
 (Type=notify) it sends READY=1 after the first cycle and feeds the watchdog
 while the loop makes progress.
 
+Memory: the daemon runs under the Go runtime's soft memory limit of the
+memoryLimit key (default 24MiB, enough for about 10,000 instances; off for
+none), set at start and at each reload; GOMEMLIMIT in the environment wins.
+
 Exit codes: 0 after SIGTERM or a good --check, 1 on error (an invalid
 configuration: each problem as FILE:LINE:COL), 64 on bad flags.
 
@@ -124,7 +128,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &service{e: e, log: log, cred: cred, file: *cfgFile, notify: sdNotify}
+	s := &service{e: e, log: log, cred: cred, file: *cfgFile, notify: sdNotify, setMemoryLimit: e.setMemoryLimit}
 	if *check {
 		warnings, err := daemon.CheckConfig(cfg, s.deps(nil))
 		if err := printProblems(e, *cfgFile, err); err != nil {
@@ -180,6 +184,9 @@ type service struct {
 	// ln, if set, is the listener to serve on instead of the configured
 	// address (tests pass one on a free port).
 	ln net.Listener
+	// setMemoryLimit applies the configuration's memoryLimit
+	// (applyMemoryLimit); nil applies nothing.
+	setMemoryLimit func(int64) int64
 
 	handler atomic.Pointer[http.Handler] // the current daemon's, behind the one server
 	current atomic.Pointer[daemon.Daemon]
@@ -312,6 +319,7 @@ func (s *service) start(ctx context.Context, cfg *daemon.Config, previous *daemo
 	if err != nil {
 		return nil, err
 	}
+	s.applyMemoryLimit(cfg)
 	h := d.Handler()
 	s.handler.Store(&h)
 	s.current.Store(d)

@@ -102,6 +102,8 @@ func TestDaemonCheckMeansItStarts(t *testing.T) {
 		{name: "open secret refused", setup: func(t *testing.T, c *checkDir) { c.write(t, "creds/webhook-secret", "s3cret\n", 0o644) },
 			replace: []string{"webhook:", "secretFilePermissions: refuse\nwebhook:"},
 			want:    []string{"webhook.secretFile:", "readable by group or others (mode 0644)", "chmod 600"}},
+		{name: "memory limit not a size", replace: []string{"webhook:", "memoryLimit: 24MB\nwebhook:"},
+			want: []string{"config.yaml:7:14: memoryLimit:", "must be a size such as 24MiB or 1GiB"}},
 		{name: "no credentials", setup: func(t *testing.T, c *checkDir) {
 			for _, n := range []string{lighthouse.SystemdSecretIDName, lighthouse.SystemdSecretKeyName} {
 				if err := os.Remove(filepath.Join(c.creds, n)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -36,6 +37,10 @@ type env struct {
 	// describe, when set, gets the flags of the subcommand run, which then
 	// stops in parse as after --help, having done nothing (commandDocs).
 	describe func(*flagSet)
+	// setMemoryLimit is runtime/debug.SetMemoryLimit in the process that
+	// main runs; nil (tests running commands in their own process)
+	// applies no limit (daemon_memory.go).
+	setMemoryLimit func(int64) int64
 }
 
 // command is one subcommand of lightkeeper.
@@ -82,7 +87,7 @@ func main() {
 		<-ctx.Done()
 		stop() // a second SIGINT or SIGTERM ends the process at once
 	}()
-	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, setMemoryLimit: debug.SetMemoryLimit})
 	stop()
 	os.Exit(code)
 }
