@@ -231,9 +231,30 @@ func (d *Daemon) loadCopy(fsys fs.FS, where string, meta []byte) (*goodState, ti
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	fleets, err := spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: where}}, d.specOptions())
+	// The copy's entries carry their blob (saveLastGood): loaded through
+	// the cache, they spare the first revision after a restart parsing the
+	// files it did not change.
+	opts := d.specOptions()
+	opts.Cache = &d.parsed
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: where, Key: zipKeys(fsys)}}, opts)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("the saved last good revision %s: %w", m.ID, err)
 	}
 	return &goodState{rev: Revision{ID: m.ID, Time: m.Time, Subject: m.Subject, SignedBy: m.SignedBy}, fleets: fleets}, m.Saved, nil
+}
+
+// zipKeys names the files of a copy by the keys saveLastGood gave them (the
+// entries' comments), when fsys is a zip copy; else it is nil.
+func zipKeys(fsys fs.FS) func(name string) string {
+	zr, ok := fsys.(*zip.Reader)
+	if !ok {
+		return nil
+	}
+	keys := map[string]string{}
+	for _, f := range zr.File {
+		if f.Comment != "" {
+			keys[f.Name] = f.Comment
+		}
+	}
+	return func(name string) string { return keys[name] }
 }

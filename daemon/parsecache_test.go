@@ -80,4 +80,21 @@ func TestGitLoadParsesChangedFiles(t *testing.T) {
 	if len(s.Invalid.Errors) == 0 || !strings.Contains(s.Invalid.Errors[0].Error(), "fleets/sub/db.yaml:4:9: fleet \"db\": metadata.name: duplicate fleet name, first defined at fleets/cache.yaml:4:9") || s.LastGood.ID != second {
 		t.Errorf("the clash: %v, last good %s", s.Invalid.Errors, s.LastGood.ID)
 	}
+
+	// A restarted daemon loads the copy keyed by its entries' comments, and
+	// then parses nothing of a head whose files the copy holds.
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	third := repo.commit("cache back", map[string]string{"cache.yaml": fleet("cache", "bundle_gen_01", 1)})
+	opts2 := e.options()
+	opts2.Source, opts2.StateDir = daemon.GitSource(src), opts.StateDir
+	e.start(opts2)
+	poll(t, "the restarted daemon to adopt the head", func() bool {
+		s := e.d.Status()
+		return s.LastGood != nil && s.LastGood.ID == third
+	})
+	if n := daemon.ParsedFiles(e.d); n != 3 {
+		t.Errorf("the restarted daemon parsed %d files, want 3 (the copy's, and none of the head's)", n)
+	}
 }

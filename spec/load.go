@@ -133,7 +133,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		walked[i] = dir
 		for j := range fr {
 			fr[j].input = i
-			if in.Key != nil {
+			if in.Key != nil && opts.Cache != nil {
 				fr[j].key = in.Key(fr[j].name)
 			}
 		}
