@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -84,7 +85,7 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	ev.fleets = len(fleets)
 	ev.openSecrets = passwordFileWarnings(fleets)
 	d.invalid = nil
-	if err := d.saveLastGood(rev, read); err != nil {
+	if err := d.saveLastGood(rev, read, d.contentKeys(rev)); err != nil {
 		// Not adopted until its copy is saved, so that a restart under an
 		// invalid head reconciles what /status called the last good
 		// revision. The next cycle loads it again and tries again.
@@ -138,8 +139,23 @@ func (d *Daemon) load(rev Revision) ([]*spec.Fleet, *recordFS, error) {
 		display = d.opts.Path
 	}
 	read := newRecordFS(fsys)
-	fleets, err := spec.LoadInputs([]spec.Input{{FS: read, Display: display, Root: rev.ID + "/" + d.opts.Path}}, d.specOptions())
+	opts := d.specOptions()
+	opts.Cache = &d.parsed
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: read, Display: display, Root: rev.ID + "/" + d.opts.Path, Key: d.contentKeys(rev)}}, opts)
 	return fleets, read, err
+}
+
+// contentKeys names the content of a fleet file of rev (a path under
+// Path) when rev's files can (a git revision names each file's blob; see
+// gitsync.ContentKeyer), else it is nil. With it a load parses only the
+// files whose blob the last good revision's load did not (spec.Cache),
+// and saveLastGood copies the others from the last copy saved.
+func (d *Daemon) contentKeys(rev Revision) func(name string) string {
+	k, ok := rev.FS.(interface{ ContentKey(name string) string })
+	if !ok {
+		return nil
+	}
+	return func(name string) string { return k.ContentKey(path.Join(d.opts.Path, name)) }
 }
 
 // specOptions are the options of every fleet load: Options.Spec with

@@ -162,6 +162,7 @@ type Daemon struct {
 	current  Revision         // last revision synced
 	synced   bool             // a sync has succeeded
 	good     *goodState       // last good revision and its fleets
+	parsed   spec.Cache       // the last good load's fleets by blob, for the next load (contentKeys)
 	invalid  *InvalidRevision // the revision synced, while it is invalid
 	failures int              // failed cycles in a row
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -50,8 +51,11 @@ const lastGoodMetaFile = ".revision.json"
 // saveLastGood copies the fleet files of rev (its *.yaml and *.yml files
 // under Path, less the excluded ones) into the state directory's
 // LastGoodFile, which is replaced atomically. What load read is taken from
-// read (nil: everything is read from rev).
-func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
+// read (nil: everything is read from rev); when keys names the files'
+// content (contentKeys), a file load did not read because its content was
+// parsed before is copied from the last copy saved, whose entries carry
+// their key as their comment, and read from rev only if that copy lacks it.
+func (d *Daemon) saveLastGood(rev Revision, read *recordFS, keys func(name string) string) error {
 	if d.opts.StateDir == "" {
 		return nil
 	}
@@ -59,16 +63,21 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
 	if err != nil {
 		return err
 	}
+	var saved map[string]*zip.File
+	if keys != nil {
+		saved = d.savedByKey()
+	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	add := func(name string, b []byte) error {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+	addKeyed := func(name, key string, b []byte) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Comment: key})
 		if err != nil {
 			return err
 		}
 		_, err = w.Write(b)
 		return err
 	}
+	add := func(name string, b []byte) error { return addKeyed(name, "", b) }
 	err = fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -82,14 +91,21 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
 		if e.IsDir() || (path.Ext(p) != ".yaml" && path.Ext(p) != ".yml") {
 			return nil
 		}
+		key := ""
+		if keys != nil {
+			key = keys(p)
+		}
 		b, ok := read.read(p)
+		if !ok && saved[key] != nil {
+			b, ok = readZipped(saved[key])
+		}
 		if !ok {
 			var err error
 			if b, err = fs.ReadFile(fsys, p); err != nil {
 				return err
 			}
 		}
-		return add(p, b)
+		return addKeyed(p, key, b)
 	})
 	if err != nil {
 		return err
@@ -115,6 +131,41 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS) error {
 		}
 	}
 	return nil
+}
+
+// savedByKey returns the entries of the last copy saved that carry the key
+// of their content as their comment (see saveLastGood), by that key; nil
+// when there is no copy or it cannot be read. The copy is read into memory
+// whole, so the entries stay readable once the file is replaced.
+func (d *Daemon) savedByKey() map[string]*zip.File {
+	z, err := os.ReadFile(filepath.Join(d.opts.StateDir, LastGoodFile))
+	if err != nil {
+		return nil
+	}
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		return nil
+	}
+	m := map[string]*zip.File{}
+	for _, f := range zr.File {
+		if f.Comment != "" {
+			m[f.Comment] = f
+		}
+	}
+	return m
+}
+
+// readZipped reads an entry of a saved copy whole; ok is false when it
+// cannot be read or its checksum does not match (the file is then read
+// from the revision).
+func readZipped(f *zip.File) (b []byte, ok bool) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, false
+	}
+	defer r.Close()
+	b, err = io.ReadAll(r)
+	return b, err == nil
 }
 
 // loadLastGood reads the copy of the last good revision, if there is one
@@ -180,9 +231,30 @@ func (d *Daemon) loadCopy(fsys fs.FS, where string, meta []byte) (*goodState, ti
 	if d.opts.Path != "." {
 		display = d.opts.Path
 	}
-	fleets, err := spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: where}}, d.specOptions())
+	// The copy's entries carry their blob (saveLastGood): loaded through
+	// the cache, they spare the first revision after a restart parsing the
+	// files it did not change.
+	opts := d.specOptions()
+	opts.Cache = &d.parsed
+	fleets, err := spec.LoadInputs([]spec.Input{{FS: fsys, Display: display, Root: where, Key: zipKeys(fsys)}}, opts)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("the saved last good revision %s: %w", m.ID, err)
 	}
 	return &goodState{rev: Revision{ID: m.ID, Time: m.Time, Subject: m.Subject, SignedBy: m.SignedBy}, fleets: fleets}, m.Saved, nil
+}
+
+// zipKeys names the files of a copy by the keys saveLastGood gave them (the
+// entries' comments), when fsys is a zip copy; else it is nil.
+func zipKeys(fsys fs.FS) func(name string) string {
+	zr, ok := fsys.(*zip.Reader)
+	if !ok {
+		return nil
+	}
+	keys := map[string]string{}
+	for _, f := range zr.File {
+		if f.Comment != "" {
+			keys[f.Name] = f.Comment
+		}
+	}
+	return func(name string) string { return keys[name] }
 }

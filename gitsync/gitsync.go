@@ -75,7 +75,9 @@ type Revision struct {
 	// over Options.MaxFileSize cannot be read (nor is it inflated). It is
 	// safe for concurrent use. It stays readable until a later Sync of the
 	// same Source has to re-clone a corrupt cache; load what you need from
-	// it right after Sync.
+	// it right after Sync. It has a method ContentKey(name string) string
+	// (see ContentKeyer) that names a file's content by its blob hash
+	// without reading it, for spec.Input.Key.
 	FS fs.FS
 	// SignedBy names the trusted key that signed the revision when
 	// Options.Verify is set: "OpenPGP key FINGERPRINT (user id)" or "SSH

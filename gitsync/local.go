@@ -133,7 +133,7 @@ func (l *Local) Sync(ctx context.Context) (Revision, bool, error) {
 	if err := l.refused.get(h); err != nil {
 		return Revision{}, false, err
 	}
-	rev, err := readRevision(repo.Storer, h, l.opts, false, l.sizes)
+	rev, err := readRevision(repo.Storer, h, l.opts, false, l.sizes, nil)
 	if err != nil {
 		e := &Error{Op: "read", URL: l.opts.URL, Err: err}
 		var ve *VerifyError

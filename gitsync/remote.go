@@ -35,6 +35,12 @@ type Remote struct {
 	last    Revision      // returned by the last successful Sync
 	lastRef plumbing.Hash // the remote ref's hash behind last
 	refused refusal       // the last ref hash that Options.Verify refused
+	// read are the blobs the last revision's verify read whole
+	// (treeFS.knownRead), so that the next one inflates only the blobs a
+	// fetch brought; dropped with the cache. Every blob's header is read
+	// all the same (its size checked, and that it is there): a cache
+	// broken under a running daemon still shows, and leads to a clone.
+	read map[plumbing.Hash]bool
 }
 
 // refusal remembers a ref hash whose revision Options.Verify refused, so
@@ -161,6 +167,7 @@ func (r *Remote) lsRemote(ctx context.Context, sess *session) (plumbing.Hash, er
 // error means the cache is suspect and a fresh clone may help.
 func (r *Remote) update(ctx context.Context, sess *session, want plumbing.Hash, fresh bool) (Revision, error) {
 	if fresh {
+		r.read = nil
 		if err := os.RemoveAll(r.dir); err != nil {
 			return Revision{}, &Error{Op: "reset cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.dir}
 		}
@@ -267,7 +274,10 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	if err != nil {
 		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
 	}
-	rev, err := readRevision(repo.Storer, h, r.opts, true, nil)
+	rev, err := readRevision(repo.Storer, h, r.opts, true, nil, r.read)
+	if t, ok := rev.FS.(*treeFS); ok && err == nil {
+		r.read = t.readBlobs()
+	}
 	var ve *VerifyError
 	switch {
 	case errors.As(err, &ve):
@@ -282,8 +292,9 @@ func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 // o.Verify (if set; a refusal is a *VerifyError), checks the objects under
 // o.Path (reading the content a load may read too when content is set: a
 // Remote's cache may be half-written, a repository git wrote is not) and
-// returns the Revision.
-func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool, known map[plumbing.Hash]int64) (Revision, error) {
+// returns the Revision. known and knownRead are what the last revision's
+// checks of the same store found (see treeFS), or nil.
+func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, content bool, known map[plumbing.Hash]int64, knownRead map[plumbing.Hash]bool) (Revision, error) {
 	c, err := peel(s, h)
 	if err != nil {
 		return Revision{}, err
@@ -298,7 +309,7 @@ func readRevision(s storer.EncodedObjectStorer, h plumbing.Hash, o Options, cont
 	if err != nil {
 		return Revision{}, err
 	}
-	t.known = known
+	t.known, t.knownRead = known, knownRead
 	if err := t.verify(t.root, content); err != nil {
 		return Revision{}, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}

@@ -49,6 +49,11 @@ type treeFS struct {
 	// changed once handed over: an object's size is its hash's), so that a
 	// commit that changes one file of 1,000 reads one header, not 1,000.
 	known map[plumbing.Hash]int64
+	// read are the blobs verify read whole (or took from knownRead), and
+	// knownRead those a previous revision's verify read whole in the same
+	// store (never changed once handed over), so that the verify of a
+	// fetched revision reads the blobs the fetch brought, not all of them.
+	read, knownRead map[plumbing.Hash]bool
 }
 
 // indexedTree is a decoded tree with its entries by name.
@@ -210,12 +215,22 @@ func (t *treeFS) knownSizes() map[plumbing.Hash]int64 {
 	return maps.Clone(t.sizes)
 }
 
+// readBlobs is a copy of the blobs verify read whole, for the next
+// revision's treeFS.knownRead.
+func (t *treeFS) readBlobs() map[plumbing.Hash]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.read)
+}
+
 // verify reads every tree under tree h and the header of every blob (its
 // size, which is all a load asks of most of them) and, when content is
 // set, the blobs that a load may read (symbolic links, and *.yaml and *.yml
 // files of at most maxRead bytes), so that a corrupt or half-written cache
 // shows before the revision is handed out rather than half-way through a
-// load. Nothing is inflated beyond maxRead. t must be unshared.
+// load. Nothing is inflated beyond maxRead, and no blob of knownRead is
+// read again (its size is checked against maxRead all the same). t must be
+// unshared.
 func (t *treeFS) verify(h plumbing.Hash, content bool) error {
 	tr, err := t.tree(h)
 	if err != nil {
@@ -233,7 +248,14 @@ func (t *treeFS) verify(h plumbing.Hash, content bool) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", e.Name, err)
 			}
-			if !content || size > t.maxRead || e.Mode != filemode.Symlink && !isFleetName(e.Name) {
+			if !content || size > t.maxRead || e.Mode != filemode.Symlink && !isFleetName(e.Name) || t.read[e.Hash] {
+				continue
+			}
+			if t.read == nil {
+				t.read = map[plumbing.Hash]bool{}
+			}
+			if t.knownRead[e.Hash] {
+				t.read[e.Hash] = true
 				continue
 			}
 			o, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash)
@@ -249,6 +271,7 @@ func (t *treeFS) verify(h plumbing.Hash, content bool) error {
 			if err != nil {
 				return fmt.Errorf("read blob %s (%s): %w", e.Hash, e.Name, err)
 			}
+			t.read[e.Hash] = true
 		}
 	}
 	return nil
@@ -319,6 +342,30 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 		return nil, err
 	}
 	return fi, nil
+}
+
+// ContentKeyer is what a Revision's FS implements besides fs.FS: the key
+// of a file's content, for spec.Input.Key.
+type ContentKeyer interface {
+	// ContentKey returns "git blob " and the hash of the blob that name
+	// (symbolic links followed) holds, read from its tree: two files
+	// with the same key hold the same bytes. It returns "" when name is
+	// not a file that can be read (missing, a directory, a link that
+	// leads out, larger than Options.MaxFileSize).
+	ContentKey(name string) string
+}
+
+var _ ContentKeyer = (*treeFS)(nil)
+
+// ContentKey implements ContentKeyer.
+func (t *treeFS) ContentKey(name string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, fi, err := t.stat("read", name, true)
+	if err != nil || fi.IsDir() || fi.size > t.maxRead {
+		return ""
+	}
+	return "git blob " + e.Hash.String()
 }
 
 // ReadFile implements fs.ReadFileFS.

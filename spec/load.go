@@ -55,12 +55,17 @@ type Options struct {
 	// Input names itself is read whatever the patterns. See CheckExclude.
 	Exclude []string
 	// Parsed, when set, is called with each fleet as soon as its file is
-	// parsed and checked on its own, before the checks across files: to
+	// parsed and checked on its own (or taken from Cache), before the
+	// checks across files: to
 	// start work that needs one fleet only, such as listing its region's
 	// instances while the other files load. It is called from the parsing
 	// goroutines, concurrently, and for fleets that the repository's checks
 	// may still refuse; what it starts must be harmless if Load fails.
 	Parsed func(*Fleet)
+	// Cache, when set, keeps what each file of a load that succeeds
+	// yields, by the file's Input.Key, for the next load through it: a file
+	// with the same key is then neither read nor parsed. See Cache.
+	Cache *Cache
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +109,11 @@ type Input struct {
 	// spelled differently ("fleets" and "/srv/repo/fleets") is read once.
 	// "" means Display names it.
 	Root string
+	// Key, when set, names the content of a file of FS (its path in FS,
+	// as Open takes it) without reading it, such as its git blob hash: two
+	// files with the same key must hold the same bytes. "" means unknown:
+	// the file is read and parsed. Only Options.Cache uses it.
+	Key func(name string) string
 }
 
 // Load reads every fleet in fsys (see Input) and checks it. On success it
@@ -131,6 +141,9 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		walked[i] = dir
 		for j := range fr {
 			fr[j].input = i
+			if in.Key != nil && opts.Cache != nil {
+				fr[j].key = in.Key(fr[j].name)
+			}
 		}
 		errs = append(errs, err...)
 		if len(inputs) == 1 {
@@ -149,6 +162,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	}
 
 	results := make([]fileResult, len(files))
+	cached := opts.Cache.lookup(opts)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opts.Concurrency, max(len(files), 1)) {
@@ -166,11 +180,23 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 			}
 		}()
 	}
-	for i := range files {
+	parsed := 0
+	for i, f := range files {
+		if e, ok := cached[f.key]; ok && f.key != "" {
+			results[i] = e.reuse(f)
+			if opts.Parsed != nil {
+				for _, fl := range results[i].fleets {
+					opts.Parsed(fl)
+				}
+			}
+			continue
+		}
+		parsed++
 		work <- i
 	}
 	close(work)
 	wg.Wait()
+	opts.Cache.count(parsed)
 
 	var fleets []*Fleet
 	for _, r := range results {
@@ -183,6 +209,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 		errs.sort()
 		return nil, errs.limit(opts, more)
 	}
+	opts.Cache.store(opts, files, results)
 	slices.SortFunc(fleets, func(a, b *Fleet) int { return cmp.Compare(a.Metadata.Name, b.Metadata.Name) })
 	return fleets, nil
 }
@@ -193,6 +220,7 @@ type fileRef struct {
 	name    string // path in fsys
 	display string // path shown to the user
 	input   int    // index of the Input it was found through
+	key     string // Input.Key of name, "" if none
 }
 
 // collapseNotFleets returns the errors of every file and the count of
