@@ -112,12 +112,8 @@ func TestDaemonBinary(t *testing.T) {
 	addr := etcdtest.FreeAddr(t)
 	// Creates at 4 a second, so that SIGTERM lands during an apply.
 	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
-	cfg := mustRead(t, r.cfgFile)
-	cfg = strings.Replace(cfg, "api:\n", "api:\n  rateLimits: {CreateInstances: 4}\n", 1)
-	cfg = strings.Replace(cfg, "maxCreatesPerRun: 10", "maxCreatesPerRun: 50", 1)
-	if err := os.WriteFile(r.cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.editConfig(t, "api:\n", "api:\n  rateLimits: {CreateInstances: 4}\n", "maxCreatesPerRun: 10", "maxCreatesPerRun: 50")
+	cfg := mustRead(t, r.cfgFile) // written back after a bad reload
 	r.commit(2)
 
 	d := startDaemonProcess(t, bin, r.cfgFile, addr)

@@ -30,12 +30,7 @@ func TestDaemonPushFastPath(t *testing.T) {
 	r.endpoint = emu.url
 	addr := etcdtest.FreeAddr(t)
 	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
-	cfg := mustRead(t, r.cfgFile)
-	cfg = strings.Replace(cfg, "api:\n", "api:\n  rateLimits: {CreateInstances: 0}\n", 1)
-	cfg = strings.Replace(cfg, "maxCreatesPerRun: 10", "maxCreatesPerRun: 300", 1)
-	if err := os.WriteFile(r.cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.editConfig(t, "api:\n", "api:\n  rateLimits: {CreateInstances: 0}\n", "maxCreatesPerRun: 10", "maxCreatesPerRun: 300")
 	bulk := strings.NewReplacer("name: web", "name: bulk", "count: 2", "count: 250").Replace(webFleet(2))
 	if err := os.MkdirAll(filepath.Join(r.repo, "fleets"), 0o755); err != nil {
 		t.Fatal(err)

@@ -177,6 +177,22 @@ webhook:
 	}
 }
 
+// editConfig replaces, in the configuration written, the first occurrence
+// of each old string of the pairs old, new given; each old must be there.
+func (r *daemonRig) editConfig(t testing.TB, pairs ...string) {
+	t.Helper()
+	cfg := mustRead(t, r.cfgFile)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(cfg, pairs[i]) {
+			t.Fatalf("the configuration has no %q to replace:\n%s", pairs[i], cfg)
+		}
+		cfg = strings.Replace(cfg, pairs[i], pairs[i+1], 1)
+	}
+	if err := os.WriteFile(r.cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // head returns the hash of the repository's HEAD.
 func (r *daemonRig) head() string {
 	r.t.Helper()

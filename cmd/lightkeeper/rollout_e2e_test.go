@@ -301,12 +301,7 @@ func TestRolloutDaemonEndToEnd(t *testing.T) {
 	r.endpoint = emu.url
 	addr := etcdtest.FreeAddr(t)
 	r.writeConfig(fmt.Sprintf("listen: %q\n", addr))
-	cfg := mustRead(t, r.cfgFile)
-	cfg = strings.Replace(cfg, "interval: 1h", "interval: 1s", 1)
-	cfg = strings.Replace(cfg, "maxCreatesPerRun: 10", "maxCreatesPerRun: 10\n  maxUpdatesPerRun: -1", 1)
-	if err := os.WriteFile(r.cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.editConfig(t, "interval: 1h", "interval: 1s", "maxCreatesPerRun: 10", "maxCreatesPerRun: 10\n  maxUpdatesPerRun: -1")
 	r.commitDoc(rolloutFleet(rolloutOldBlueprint, replaceUpdate), "web: 4")
 	d := startDaemonProcess(t, bin, r.cfgFile, addr)
 	waitUntil(t, "/readyz", func() bool { return d.get("/readyz") == http.StatusOK })
