@@ -126,12 +126,17 @@ func (o *Observation) byID() map[string]*Instance {
 }
 
 // observeRegion is Observe for r, with room made at once for as many
-// claimed instances as the region's last sweep claimed (recordSweep), and
-// a little more: growing the array as it goes would copy it, and hold the
-// old and the new one together at the peak of a cycle.
+// claimed instances as the region's last sweep claimed (recordSweep) or
+// its fleets want, whichever is more, and a little more: growing the
+// array as it goes would copy it (by a quarter at a time once large), and
+// hold the old and the new one together at the peak of a cycle.
 func (r *Reconciler) observeRegion(ctx context.Context, region string, fleets []*spec.Fleet, now time.Time) (*Observation, error) {
+	want := 0
+	for _, f := range fleets {
+		want += f.Spec.Count
+	}
 	r.mu.Lock()
-	hint := r.swept[region].claimed
+	hint := max(r.swept[region].claimed, want)
 	r.mu.Unlock()
 	return sweep(ctx, r.cloud, region, fleets, now, hint+hint/64)
 }
