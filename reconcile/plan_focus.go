@@ -180,12 +180,7 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 	}
 	p.Orphans = nil
 	r.price(ctx, p)
-	for _, fp := range p.Fleets {
-		if fp.Error != nil {
-			fp.Creates, fp.Money = nil, Money{}
-		}
-	}
-	p.total()
+	p.clearFailed()
 	return p, nil
 }
 

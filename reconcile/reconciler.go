@@ -124,15 +124,7 @@ func (r *Reconciler) Plan(ctx context.Context, fleets []*spec.Fleet) (*Plan, err
 	if r.opts.APIDryRun {
 		r.dryRun(ctx, p)
 	}
-	for _, fp := range p.Fleets {
-		if fp.Error != nil {
-			// A fleet in error plans nothing: what it would create shows
-			// once the error is fixed.
-			fp.Creates, fp.Money = nil, Money{}
-			fp.Renewals, fp.RenewalMoney = nil, Money{}
-		}
-	}
-	p.total()
+	p.clearFailed()
 	return p, nil
 }
 
@@ -146,12 +138,7 @@ func (r *Reconciler) Observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 	if err != nil {
 		return nil, err
 	}
-	for _, fp := range p.Fleets {
-		if fp.Error != nil {
-			fp.Creates, fp.Renewals = nil, nil
-		}
-	}
-	p.total()
+	p.clearFailed()
 	p.unpriced = true
 	return p, nil
 }
@@ -206,6 +193,18 @@ func (r *Reconciler) observe(ctx context.Context, fleets []*spec.Fleet) (*Plan, 
 		}
 	}
 	return p, nil
+}
+
+// clearFailed makes each fleet in error plan nothing (what it would create
+// or renew shows once the error is fixed) and totals the plan again.
+func (p *Plan) clearFailed() {
+	for _, fp := range p.Fleets {
+		if fp.Error != nil {
+			fp.Creates, fp.Money = nil, Money{}
+			fp.Renewals, fp.RenewalMoney = nil, Money{}
+		}
+	}
+	p.total()
 }
 
 // priceKey is what a price depends on.

@@ -68,6 +68,15 @@ type Options struct {
 	Cache *Cache
 }
 
+// tell hands fleets to Parsed, when set.
+func (o Options) tell(fleets []*Fleet) {
+	if o.Parsed != nil {
+		for _, f := range fleets {
+			o.Parsed(f)
+		}
+	}
+}
+
 func (o Options) withDefaults() Options {
 	if o.MaxFileSize <= 0 {
 		o.MaxFileSize = DefaultMaxFileSize
@@ -172,11 +181,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 			var w worker
 			for i := range work {
 				results[i] = parseFile(files[i], opts, &w)
-				if opts.Parsed != nil {
-					for _, f := range results[i].fleets {
-						opts.Parsed(f)
-					}
-				}
+				opts.tell(results[i].fleets)
 			}
 		}()
 	}
@@ -184,11 +189,7 @@ func LoadInputs(inputs []Input, opts Options) ([]*Fleet, error) {
 	for i, f := range files {
 		if e, ok := cached[f.key]; ok && f.key != "" {
 			results[i] = e.reuse(f)
-			if opts.Parsed != nil {
-				for _, fl := range results[i].fleets {
-					opts.Parsed(fl)
-				}
-			}
+			opts.tell(results[i].fleets)
 			continue
 		}
 		parsed++
