@@ -151,6 +151,12 @@ func TestSSH(t *testing.T) {
 // httpServer serves bare's parent through git http-backend, asking for
 // basic auth with password token when token is not empty.
 func httpServer(t *testing.T, bare, token string) string {
+	return servedHTTP(t, bare, token, nil)
+}
+
+// servedHTTP is httpServer calling seen (when not nil) with each request
+// before it is served.
+func servedHTTP(t *testing.T, bare, token string, seen func(*http.Request)) string {
 	t.Helper()
 	cmd := exec.Command("git", "--exec-path")
 	out, err := cmd.Output()
@@ -165,6 +171,9 @@ func httpServer(t *testing.T, bare, token string) string {
 		"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + t.TempDir(),
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen(r)
+		}
 		if token != "" {
 			if _, pw, ok := r.BasicAuth(); !ok || pw != token {
 				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)

@@ -74,8 +74,9 @@ type Revision struct {
 	// are refused; a file's size comes from its object's header, and a file
 	// over Options.MaxFileSize cannot be read (nor is it inflated). It is
 	// safe for concurrent use. It stays readable until a later Sync of the
-	// same Source has to re-clone a corrupt cache; load what you need from
-	// it right after Sync. It has a method ContentKey(name string) string
+	// same Source has to re-clone a corrupt cache or compacts it (a Remote
+	// does when its ref has not moved, or after many fetches); load what
+	// you need from it right after Sync. It has a method ContentKey(name string) string
 	// (see ContentKeyer) that names a file's content by its blob hash
 	// without reading it, for spec.Input.Key.
 	FS fs.FS

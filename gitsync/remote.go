@@ -12,13 +12,15 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/lightkeeper/lightkeeper/schema"
 )
@@ -41,6 +43,8 @@ type Remote struct {
 	// all the same (its size checked, and that it is there): a cache
 	// broken under a running daemon still shows, and leads to a clone.
 	read map[plumbing.Hash]bool
+	// fs is the last revision's FS (see revision).
+	fs *treeFS
 }
 
 // refusal remembers a ref hash whose revision Options.Verify refused, so
@@ -95,10 +99,12 @@ func NewRemote(opts Options) (*Remote, error) {
 // CacheDir returns the bare repository this Remote keeps its objects in.
 func (r *Remote) CacheDir() string { return r.dir }
 
-// Sync implements Source. It lists the remote's refs first and fetches only
-// when the followed ref has moved (a pinned commit that is already cached
-// needs no network at all). A cache that cannot be opened or read, or a
-// fetch that fails after a successful listing, leads to one fresh clone.
+// Sync implements Source. For a branch or tag it lists the remote and, on
+// the same session, fetches only when the followed ref has moved, and then
+// only what the cache's commit does not reach (fetch.go); a pinned commit
+// that is already cached needs no network at all. A cache that cannot be
+// opened or read, or a fetch that fails after a successful listing, leads
+// to one fresh clone.
 func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,23 +114,7 @@ func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 	if err != nil {
 		return Revision{}, false, &Error{Op: "auth", URL: RedactURL(r.opts.URL), Err: err, Hint: "check repository.auth"}
 	}
-	var want plumbing.Hash
-	if c := r.opts.Ref.Commit; c != "" {
-		want = plumbing.NewHash(c)
-	} else {
-		want, err = r.lsRemote(ctx, sess)
-		if err != nil {
-			return Revision{}, false, err
-		}
-		if want == r.lastRef && r.last.Commit != "" {
-			r.log.Debug("remote head unchanged", "ref", r.opts.Ref.name(), "commit", r.last.Short())
-			return r.last, false, nil
-		}
-	}
-	if err := r.refused.get(want); err != nil {
-		return Revision{}, false, err
-	}
-	rev, err := r.update(ctx, sess, want, false)
+	rev, want, err := r.update(ctx, sess, false)
 	if err != nil {
 		var ge *Error
 		if errors.As(err, &ge) || ctx.Err() != nil {
@@ -132,7 +122,8 @@ func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 			return Revision{}, false, err
 		}
 		r.log.Warn("git cache unusable, cloning again", "dir", r.dir, "err", err)
-		if rev, err = r.update(ctx, sess, want, true); err != nil {
+		if rev, want, err = r.update(ctx, sess, true); err != nil {
+			r.refused.remember(want, err, r.log)
 			return Revision{}, false, err
 		}
 	}
@@ -144,69 +135,81 @@ func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 	return rev, changed, nil
 }
 
-// lsRemote returns the hash the remote advertises for the followed ref.
-func (r *Remote) lsRemote(ctx context.Context, sess *session) (plumbing.Hash, error) {
-	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{r.opts.URL}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: sess.method})
-	if err != nil {
-		return plumbing.ZeroHash, sess.classify(ctx, "ls-remote", r.opts.URL, err, r.opts.Auth)
-	}
-	name := plumbing.ReferenceName(r.opts.Ref.name())
-	for _, ref := range refs {
-		if ref.Name() == name && ref.Type() == plumbing.HashReference {
-			return ref.Hash(), nil
-		}
-	}
-	return plumbing.ZeroHash, &Error{Op: "ls-remote", URL: RedactURL(r.opts.URL),
-		Err:  fmt.Errorf("%w: the remote has no %s", ErrRefNotFound, r.opts.Ref.describe()),
-		Hint: "check repository.branch/tag, or push it; the last good revision is kept"}
-}
-
-// update brings the cache to want and returns its revision. A returned
-// *Error is final (the remote's fault or the configuration's); any other
-// error means the cache is suspect and a fresh clone may help.
-func (r *Remote) update(ctx context.Context, sess *session, want plumbing.Hash, fresh bool) (Revision, error) {
+// update brings the cache to the followed ref and returns its revision
+// (the last one when the ref has not moved) and the hash the ref names. A
+// returned *Error is final (the remote's fault or the configuration's); any
+// other error means the cache is suspect and a fresh clone may help.
+func (r *Remote) update(ctx context.Context, sess *session, fresh bool) (Revision, plumbing.Hash, error) {
 	if fresh {
 		r.read = nil
+		r.release()
 		if err := os.RemoveAll(r.dir); err != nil {
-			return Revision{}, &Error{Op: "reset cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.dir}
+			return Revision{}, plumbing.ZeroHash, &Error{Op: "reset cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.dir}
 		}
 	}
 	repo, err := r.open()
 	if err != nil {
-		return Revision{}, err
+		return Revision{}, plumbing.ZeroHash, err
 	}
-	name := plumbing.ReferenceName(r.opts.Ref.name())
-	pinned := r.opts.Ref.Commit != ""
-	have := func() bool {
-		if pinned {
-			_, err := repo.Storer.EncodedObject(plumbing.CommitObject, want)
-			return err == nil
+	if c := r.opts.Ref.Commit; c != "" {
+		want := plumbing.NewHash(c)
+		if err := r.refused.get(want); err != nil {
+			return Revision{}, want, err
 		}
-		ref, err := repo.Storer.Reference(name)
-		return err == nil && ref.Hash() == want
+		if repo.Storer.HasEncodedObject(want) != nil {
+			if err := r.fetchPinned(ctx, repo, sess); err != nil {
+				return Revision{}, want, err
+			}
+			if repo.Storer.HasEncodedObject(want) != nil {
+				return Revision{}, want, &Error{Op: "fetch", URL: RedactURL(r.opts.URL),
+					Err:  fmt.Errorf("%w: commit %s is on no branch or tag of the remote", ErrRefNotFound, want),
+					Hint: "check repository.commit, or push the commit"}
+			}
+		}
+		rev, err := r.revision(want)
+		return rev, want, err
 	}
-	if !have() {
-		if err := r.fetch(ctx, repo, sess, pinned); err != nil {
-			return Revision{}, err
+	want, incremental, err := r.fetchRef(ctx, repo.Storer, sess, fetchNew)
+	if err != nil {
+		return Revision{}, want, err
+	}
+	n := len(packs(repo.Storer))
+	if want == r.lastRef && r.last.Commit != "" {
+		r.log.Debug("remote head unchanged", "ref", r.opts.Ref.name(), "commit", r.last.Short())
+		if n > 1 && !r.opts.FullClone {
+			if err := r.compact(repo.Storer, want); err != nil {
+				r.log.Warn("could not compact the git cache; it is read as it is", "dir", r.dir, "err", err)
+			}
 		}
-		if pinned && !have() {
-			return Revision{}, &Error{Op: "fetch", URL: RedactURL(r.opts.URL),
-				Err:  fmt.Errorf("%w: commit %s is on no branch or tag of the remote", ErrRefNotFound, want),
-				Hint: "check repository.commit, or push the commit"}
+		return r.last, want, nil
+	}
+	if err := r.refused.get(want); err != nil {
+		return Revision{}, want, err
+	}
+	if n > maxPacks && !r.opts.FullClone {
+		if err := r.compact(repo.Storer, want); err != nil && !missing(err) {
+			return Revision{}, want, fmt.Errorf("compact cache %s: %w", r.dir, err)
 		}
 	}
-	target := want
-	if !pinned {
-		// The remote may have moved between the listing and the fetch:
-		// take what was fetched, which is consistent in itself.
-		ref, err := repo.Storer.Reference(name)
-		if err != nil {
-			return Revision{}, fmt.Errorf("read %s after fetch: %w", name, err)
+	rev, err := r.revision(want)
+	if err != nil && incremental && missing(err) {
+		// The new commit holds an object from before the cache's shallow
+		// commit (a revert, a file moved back): ask for its whole tree.
+		r.log.Info("the fetched commit reuses objects the shallow cache never had; fetching its whole tree", "commit", shortHash(want.String()), "err", err)
+		if want, _, err = r.fetchRef(ctx, repo.Storer, sess, fetchWhole); err != nil {
+			return Revision{}, want, err
 		}
-		target = ref.Hash()
+		rev, err = r.revision(want)
 	}
-	return r.revision(target)
+	return rev, want, err
+}
+
+// release closes what the last revision's FS holds open, if any.
+func (r *Remote) release() {
+	if r.fs != nil {
+		r.fs.release()
+		r.fs = nil
+	}
 }
 
 // open opens the bare cache, creating it if it does not exist. Any other
@@ -236,31 +239,25 @@ func (r *Remote) open() (*git.Repository, error) {
 	return repo, nil
 }
 
-func (r *Remote) fetch(ctx context.Context, repo *git.Repository, sess *session, pinned bool) error {
+// fetchPinned fetches every branch and tag of the remote with their whole
+// history, to find a pinned commit.
+func (r *Remote) fetchPinned(ctx context.Context, repo *git.Repository, sess *session) error {
 	opts := &git.FetchOptions{
 		RemoteName: "origin",
 		RemoteURL:  r.opts.URL,
 		Auth:       sess.method,
 		Force:      true,
 		Tags:       git.NoTags,
+		RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
 	}
-	if pinned {
-		opts.RefSpecs = []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
-	} else {
-		n := r.opts.Ref.name()
-		opts.RefSpecs = []config.RefSpec{config.RefSpec("+" + n + ":" + n)}
-		if !r.opts.FullClone {
-			opts.Depth = 1
-		}
-	}
-	r.log.Debug("fetching", "ref", r.opts.Ref.name(), "depth", opts.Depth)
+	r.log.Debug("fetching", "commit", r.opts.Ref.Commit)
 	err := repo.FetchContext(ctx, opts)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	e := sess.classify(ctx, "fetch", r.opts.URL, err, r.opts.Auth)
 	if errors.Is(e, ErrUnreachable) && ctx.Err() == nil && sess.hostKeyError() == nil {
-		// The listing just worked, so a failed fetch points at the cache.
+		// Not the remote's answer: it may be the cache.
 		return fmt.Errorf("fetch into %s: %w", r.dir, scrubErr(err, r.opts.URL, sess.secrets...))
 	}
 	return e
@@ -268,15 +265,20 @@ func (r *Remote) fetch(ctx context.Context, repo *git.Repository, sess *session,
 
 // revision reads commit h (peeling an annotated tag) from a storage of its
 // own, checks that every object under Options.Path is present and readable,
-// and returns the Revision.
+// and returns the Revision. The storage lists the cache's packs once and
+// keeps each open once read (the check reads every blob's header, a lookup
+// each); they are closed when the next revision replaces it, and opened
+// again if its FS is read after that.
 func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
-	repo, err := git.PlainOpen(r.dir)
-	if err != nil {
-		return Revision{}, fmt.Errorf("reopen cache %s: %w", r.dir, err)
-	}
-	rev, err := readRevision(repo.Storer, h, r.opts, true, nil, r.read)
+	st := filesystem.NewStorageWithOptions(osfs.New(r.dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+	rev, err := readRevision(st, h, r.opts, true, nil, r.read)
 	if t, ok := rev.FS.(*treeFS); ok && err == nil {
 		r.read = t.readBlobs()
+		r.release()
+		r.fs = t
+	} else {
+		st.Close()
 	}
 	var ve *VerifyError
 	switch {

@@ -207,6 +207,17 @@ func (t *treeFS) size(h plumbing.Hash) (int64, error) {
 	return n, nil
 }
 
+// release closes the files t's object store holds open, if it holds any
+// (a Remote's revision keeps its packs open); a later read opens what it
+// needs again.
+func (t *treeFS) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.s.(io.Closer); ok {
+		c.Close()
+	}
+}
+
 // knownSizes is a copy of the blob sizes read so far, for the next
 // revision's treeFS.known.
 func (t *treeFS) knownSizes() map[plumbing.Hash]int64 {
