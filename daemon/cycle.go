@@ -33,6 +33,7 @@ func (d *Daemon) cycle(ctx context.Context, trigger string) bool {
 		// is stale now.
 		o.follower = true
 	}
+	d.settle(o) // adopt.go
 	o.stateErr = d.saveState()
 	if d.good != nil {
 		o.good = d.good.rev.Short()
@@ -85,16 +86,18 @@ func (d *Daemon) sync(ctx context.Context, o *outcome) {
 	ev.fleets = len(fleets)
 	ev.openSecrets = passwordFileWarnings(fleets)
 	d.invalid = nil
-	if err := d.saveLastGood(rev, read, d.contentKeys(rev)); err != nil {
-		// Not adopted until its copy is saved, so that a restart under an
-		// invalid head reconciles what /status called the last good
-		// revision. The next cycle loads it again and tries again.
-		ev.saveErr = err
-		d.current = prev
+	o.push = changedFleets(d.good, fleets) // fastpath.go
+	a := &adoption{ev: ev, prev: prev, good: &goodState{rev: rev, fleets: fleets}}
+	save := func() error { return d.saveLastGood(rev, read, d.contentKeys(rev)) }
+	if pushTrigger(o.run.Trigger) && o.push.reason == "" {
+		// The push's fast path observes while the copy is written, and
+		// waits for it before it applies anything (adopt.go).
+		a.saving = make(chan error, 1)
+		go func() { a.saving <- save() }()
+		o.adopting = a
 		return
 	}
-	o.push = changedFleets(d.good, fleets) // fastpath.go
-	d.good = &goodState{rev: rev, fleets: fleets}
+	d.adopt(a, save())
 }
 
 // setInvalid makes ev's revision, which is not applied because of
@@ -176,8 +179,8 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		o.noGood = true
 		return
 	}
+	limits := d.fastPath(ctx, o) // settles the revision being adopted
 	o.run.Revision = d.good.rev.ID
-	limits := d.fastPath(ctx, o)
 	p, err := d.rec.Plan(ctx, d.good.fleets)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -45,11 +45,14 @@ const (
 	// fallbackError: the focused plan failed otherwise (the cycle was
 	// canceled).
 	fallbackError = "error"
+	// fallbackUnsaved: the copy of the pushed revision could not be saved;
+	// it is not adopted, and nothing of it applied (adopt.go).
+	fallbackUnsaved = "copy-not-saved"
 )
 
 // fallbackReasons are the reasons lightkeeper_push_fallbacks_total starts
 // at 0 for.
-var fallbackReasons = []string{fallbackFirst, fallbackRemoved, fallbackMoved, fallbackNothing, fallbackOverLimit, fallbackError,
+var fallbackReasons = []string{fallbackFirst, fallbackRemoved, fallbackMoved, fallbackNothing, fallbackOverLimit, fallbackError, fallbackUnsaved,
 	reconcile.FallbackNoTags, reconcile.FallbackSuspended, reconcile.FallbackRollout, reconcile.FallbackNoSweep,
 	reconcile.FallbackCalls, reconcile.FallbackDescribe, reconcile.FallbackUnknown}
 
@@ -149,14 +152,17 @@ func (d *Daemon) fastPath(ctx context.Context, o *outcome) reconcile.Limits {
 	limits := d.opts.Limits
 	ch := o.push
 	if ch == nil || !pushTrigger(o.run.Trigger) {
+		d.settle(o)
 		return limits
 	}
 	reason, detail := ch.reason, ch.detail
 	if reason == "" {
 		t0 := time.Now()
-		p, err := d.rec.PlanFocused(ctx, d.good.fleets, ch.fleets)
+		p, err := d.rec.PlanFocused(ctx, o.pending(d).fleets, ch.fleets)
 		var fb *reconcile.FocusFallback
 		switch {
+		case !d.settle(o):
+			reason, detail = fallbackUnsaved, "the revision's copy could not be saved: it is not applied"
 		case errors.As(err, &fb):
 			reason, detail = fb.Code, fb.Detail
 		case err != nil:
@@ -173,6 +179,7 @@ func (d *Daemon) fastPath(ctx context.Context, o *outcome) reconcile.Limits {
 			return spent(limits, p)
 		}
 	}
+	d.settle(o)
 	d.m.fast.fallbacks.WithLabelValues(reason).Inc()
 	d.log.Debug("push: no filtered observation; the full sweep plans alone", "reason", reason, "detail", detail)
 	return limits

@@ -1,7 +1,11 @@
 package daemon_test
 
 import (
+	"archive/zip"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
@@ -26,6 +30,8 @@ type callLog struct {
 	calls []string
 	// failFiltered makes the next filtered listing fail.
 	failFiltered bool
+	// beforeCreate, when set, is called before each create is sent.
+	beforeCreate func()
 }
 
 func (c *callLog) note(s string) {
@@ -54,6 +60,9 @@ func (c *callLog) Instances(ctx context.Context, region string, req *lighthouse.
 
 func (c *callLog) CreateInstances(ctx context.Context, region string, req *lighthouse.CreateInstancesRequest) (*lighthouse.CreateInstancesResponse, error) {
 	c.note("create " + req.InstanceName)
+	if c.beforeCreate != nil {
+		c.beforeCreate()
+	}
 	return c.Cloud.CreateInstances(ctx, region, req)
 }
 
@@ -73,9 +82,10 @@ func bulkFleets(web int) map[string]string {
 }
 
 // fastEnv starts a daemon over bulkFleets(4) on a site that takes tags,
-// with the call log, and waits for its first cycle. The instances are
-// bought before it starts, so that limits hold only the push's creates.
-func fastEnv(t *testing.T, limits reconcile.Limits) (*env, *callLog) {
+// with the call log and the options mod sets, and waits for its first
+// cycle. The instances are bought before it starts, so that limits hold
+// only the push's creates.
+func fastEnv(t *testing.T, limits reconcile.Limits, mod ...func(*daemon.Options)) (*env, *callLog) {
 	t.Helper()
 	e := newEnvConfig(t, bulkFleets(4), func(c *emulator.Config) {
 		c.Quotas = map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}
@@ -99,6 +109,9 @@ func fastEnv(t *testing.T, limits reconcile.Limits) (*env, *callLog) {
 	opts.Cloud = log
 	opts.Reconcile.Tags = true
 	opts.Limits = limits
+	for _, m := range mod {
+		m(&opts)
+	}
 	e.start(opts)
 	if s := e.waitRuns(1); s.LastRun.Result != daemon.ResultSuccess || e.live("web-") != 4 {
 		t.Fatalf("first cycle: %s, %d web instances", s.LastRun.Result, e.live("web-"))
@@ -190,4 +203,76 @@ func TestPushFallsBackToTheFullSweep(t *testing.T) {
 
 func noLimits() reconcile.Limits {
 	return reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit}
+}
+
+// TestPushWaitsForTheCopy: a push's fast path observes while the pushed
+// revision's copy is written (docs/design.md section 8.6), but sends no
+// create before the copy is saved; a copy that cannot be written leaves the
+// revision unapplied, and the next cycle applies it once it can.
+func TestPushWaitsForTheCopy(t *testing.T) {
+	stateDir := t.TempDir()
+	e, log := fastEnv(t, noLimits(), func(o *daemon.Options) { o.StateDir = stateDir })
+	saved := filepath.Join(stateDir, daemon.LastGoodFile)
+	var mu sync.Mutex
+	var copies []string // the revision on disk at each create
+	log.beforeCreate = func() {
+		var meta struct{ ID string }
+		z, err := zip.OpenReader(saved)
+		if err == nil {
+			b, rerr := fs.ReadFile(z, ".revision.json")
+			if rerr == nil {
+				err = json.Unmarshal(b, &meta)
+			} else {
+				err = rerr
+			}
+			z.Close()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		copies = append(copies, fmt.Sprint(meta.ID, err))
+	}
+
+	e.write("web.yaml", fleet("web", "bundle_gen_01", 6))
+	s := e.cycle()
+	calls := log.take()
+	if e.live("web-") != 6 || !slices.Equal(calls[:2], []string{"filtered", "filtered"}) || slices.Index(calls, "create web-4") > slices.Index(calls, "sweep") {
+		t.Fatalf("push: %d web instances, calls %v; want the fast path's creates", e.live("web-"), calls)
+	}
+	want := s.LastGood.ID + "<nil>"
+	mu.Lock()
+	if len(copies) != 2 || copies[0] != want || copies[1] != want {
+		t.Fatalf("the copy on disk at each create: %q, want the pushed revision's (%s) at both", copies, want)
+	}
+	copies = nil
+	mu.Unlock()
+
+	// A copy that cannot be written: a directory stands where it goes.
+	if err := os.Rename(saved, saved+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(saved, "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := s.LastGood.ID
+	e.write("web.yaml", fleet("web", "bundle_gen_01", 8))
+	s = e.cycle()
+	calls = log.take()
+	if n := e.live("web-"); n != 6 || slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "create") }) {
+		t.Fatalf("%d web instances, calls %v: a revision whose copy failed was applied", n, calls)
+	}
+	if s.LastGood.ID != before || !strings.Contains(s.LastError, "not applied") {
+		t.Fatalf("last good %s (want %s), last error %q", s.LastGood.ID, before, s.LastError)
+	}
+	if v := e.metric("lightkeeper_push_fallbacks_total", "reason", "copy-not-saved"); v != 1 {
+		t.Errorf("push_fallbacks{copy-not-saved} = %v, want 1", v)
+	}
+
+	// The way cleared, the next cycle adopts and applies it.
+	if err := os.RemoveAll(saved); err != nil {
+		t.Fatal(err)
+	}
+	s = e.cycle()
+	if n := e.live("web-"); n != 8 || s.LastGood.ID == before {
+		t.Fatalf("after the copy could be written: %d web instances, last good %s", n, s.LastGood.ID)
+	}
 }

@@ -44,6 +44,9 @@ type outcome struct {
 	// what a push's fast path applied before the full plan (fastpath.go).
 	push *pushChange
 	fast *reconcile.Result
+	// adopting is the revision this cycle loaded while its copy is being
+	// saved, when a push's fast path plans from it meanwhile (adopt.go).
+	adopting *adoption
 	// after is the fleets as the cloud listed them after an apply that
 	// sent anything (Reconciler.Observe); afterErr why it could not be had.
 	after    *reconcile.Plan

@@ -107,22 +107,23 @@ func TestContentKey(t *testing.T) {
 }
 
 // TestRemoteKeepsCheckedBlobs: a Remote hands what one revision's check
-// read to the next revision's, and forgets it with the cache.
+// read (blobs whole, and sizes) to the next revision's, and forgets it with
+// the cache.
 func TestRemoteKeepsCheckedBlobs(t *testing.T) {
 	r := newRepos(t)
 	r.commit("one", map[string]string{"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
 	r.push("main")
 	rem, _ := newTestRemote(t, r, t.TempDir(), nil)
 	mustSync(t, rem)
-	first := rem.read
-	if len(first) != 2 {
-		t.Fatalf("blobs read by the first check: %v", first)
+	first, sizes := rem.read, rem.sizes
+	if len(first) != 2 || len(sizes) != 2 {
+		t.Fatalf("blobs read by the first check: %v, sizes %v", first, sizes)
 	}
 	r.commit("two", map[string]string{"a.yaml": "a: 2\n"})
 	r.push("main")
 	rev, _ := mustSync(t, rem)
-	if tf := rev.FS.(*treeFS); len(tf.knownRead) != 2 || !maps.Equal(tf.knownRead, first) {
-		t.Errorf("the second revision's check knew %v, want the first's %v", tf.knownRead, first)
+	if tf := rev.FS.(*treeFS); len(tf.knownRead) != 2 || !maps.Equal(tf.knownRead, first) || !maps.Equal(tf.known, sizes) {
+		t.Errorf("the second revision's check knew %v and %v, want the first's %v and %v", tf.knownRead, tf.known, first, sizes)
 	}
 	if len(rem.read) != 2 || maps.Equal(rem.read, first) {
 		t.Errorf("after the second sync: %v, want the current two blobs", rem.read)
@@ -135,8 +136,8 @@ func TestRemoteKeepsCheckedBlobs(t *testing.T) {
 	r.commit("three", map[string]string{"a.yaml": "a: 3\n"})
 	r.push("main")
 	rev, _ = mustSync(t, rem)
-	if tf := rev.FS.(*treeFS); len(tf.knownRead) != 0 {
-		t.Errorf("the check after a fresh clone knew %v", tf.knownRead)
+	if tf := rev.FS.(*treeFS); len(tf.knownRead) != 0 || len(tf.known) != 0 {
+		t.Errorf("the check after a fresh clone knew %v and %v", tf.knownRead, tf.known)
 	}
 	if readFile(t, rev, "b.yaml") != "b: 1\n" {
 		t.Error("b.yaml lost in the fresh clone")

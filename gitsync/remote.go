@@ -37,12 +37,16 @@ type Remote struct {
 	last    Revision      // returned by the last successful Sync
 	lastRef plumbing.Hash // the remote ref's hash behind last
 	refused refusal       // the last ref hash that Options.Verify refused
-	// read are the blobs the last revision's verify read whole
-	// (treeFS.knownRead), so that the next one inflates only the blobs a
-	// fetch brought; dropped with the cache. Every blob's header is read
-	// all the same (its size checked, and that it is there): a cache
-	// broken under a running daemon still shows, and leads to a clone.
-	read map[plumbing.Hash]bool
+	// sizes and read are the blob sizes the last revision's check found
+	// and the blobs it read whole (treeFS.known and knownRead), so that
+	// the next one reads the header of, and inflates, only the blobs it
+	// does not share with the last (those a fetch brought); dropped with
+	// the cache. What the two share was checked when it came, and nothing
+	// reads it again while the daemon runs (its parse cache and the copy
+	// of the last good revision hold what was read of it); a restart
+	// checks every header again.
+	sizes map[plumbing.Hash]int64
+	read  map[plumbing.Hash]bool
 	// fs is the last revision's FS (see revision).
 	fs *treeFS
 }
@@ -141,7 +145,7 @@ func (r *Remote) Sync(ctx context.Context) (Revision, bool, error) {
 // other error means the cache is suspect and a fresh clone may help.
 func (r *Remote) update(ctx context.Context, sess *session, fresh bool) (Revision, plumbing.Hash, error) {
 	if fresh {
-		r.read = nil
+		r.sizes, r.read = nil, nil
 		r.release()
 		if err := os.RemoveAll(r.dir); err != nil {
 			return Revision{}, plumbing.ZeroHash, &Error{Op: "reset cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.dir}
@@ -266,15 +270,15 @@ func (r *Remote) fetchPinned(ctx context.Context, repo *git.Repository, sess *se
 // revision reads commit h (peeling an annotated tag) from a storage of its
 // own, checks that every object under Options.Path is present and readable,
 // and returns the Revision. The storage lists the cache's packs once and
-// keeps each open once read (the check reads every blob's header, a lookup
-// each); they are closed when the next revision replaces it, and opened
+// keeps each open once read (the check reads every new blob's header, a
+// lookup each); they are closed when the next revision replaces it, and opened
 // again if its FS is read after that.
 func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
 	st := filesystem.NewStorageWithOptions(osfs.New(r.dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
 		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
-	rev, err := readRevision(st, h, r.opts, true, nil, r.read)
+	rev, err := readRevision(st, h, r.opts, true, r.sizes, r.read)
 	if t, ok := rev.FS.(*treeFS); ok && err == nil {
-		r.read = t.readBlobs()
+		r.sizes, r.read = t.knownSizes(), t.readBlobs()
 		r.release()
 		r.fs = t
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -64,31 +65,55 @@ func fleetNames(fleets []*spec.Fleet) []string {
 }
 
 // ObserveFleets is Observe for the fleets focus only: it sends the
-// FocusQueries of focus, ids and tags, groups what they list with the
-// NameIndex of all (every fleet of region, as Observe would) and the tag
-// fallback, and keeps only the instances that group into a fleet of focus.
-// An instance that a fuzzy name match or a tag brings in but that groups
-// into another fleet is dropped: that fleet is not being planned, and a part
-// of it would be a wrong view of it. Seen holds every ID listed. The
-// observation is Partial. Any failed call fails it: a filtered view is
-// never guessed at.
+// FocusQueries of focus, ids and tags, all at once (the client's rate
+// limit paces them), groups what they list, in the queries' order, with
+// the NameIndex of all (every fleet of region, as Observe would; built
+// while the calls are out) and the tag fallback, and keeps only the
+// instances that group into a fleet of focus. An instance that a fuzzy
+// name match or a tag brings in but that groups into another fleet is
+// dropped: that fleet is not being planned, and a part of it would be a
+// wrong view of it. Seen holds every ID listed. The observation is
+// Partial. Any failed call fails it: a filtered view is never guessed at.
 func ObserveFleets(ctx context.Context, cloud Cloud, region string, all, focus []*spec.Fleet, ids []string, tags bool, now time.Time) (*Observation, error) {
+	qs := FocusQueries(focus, ids, tags)
+	lists := make([][]lighthouse.Instance, len(qs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i, q := range qs {
+		wg.Go(func() {
+			for li, err := range cloud.Instances(ctx, region, q) {
+				if err != nil {
+					once.Do(func() { first = err })
+					cancel()
+					return
+				}
+				lists[i] = append(lists[i], li)
+			}
+		})
+	}
 	ix := spec.NewNameIndex(all)
 	in := map[string]bool{}
 	for _, f := range focus {
 		in[f.Name()] = true
 	}
+	wg.Wait()
+	if first != nil {
+		return nil, fmt.Errorf("observe %s (filtered): %w", region, first)
+	}
 	obs := &Observation{Region: region, At: now, Fleets: map[string][]Instance{}, Seen: map[string]string{}, Partial: true}
-	for _, q := range FocusQueries(focus, ids, tags) {
-		for li, err := range cloud.Instances(ctx, region, q) {
-			if err != nil {
-				return nil, fmt.Errorf("observe %s (filtered): %w", region, err)
-			}
+	for _, list := range lists {
+		for i := range list {
+			li := &list[i]
 			if _, dup := obs.Seen[li.InstanceId]; dup {
 				continue
 			}
 			obs.Seen[li.InstanceId] = li.InstanceState
-			if c, ok := claim(ix, &li); ok && in[c.Fleet] {
+			if c, ok := claim(ix, li); ok && in[c.Fleet] {
 				obs.Fleets[c.Fleet] = append(obs.Fleets[c.Fleet], c)
 			}
 		}
