@@ -6,17 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -219,13 +218,19 @@ func (r *Remote) release() {
 // open opens the bare cache, creating it if it does not exist. Any other
 // failure to open means a broken cache: it is an error that is not an *Error.
 func (r *Remote) open() (*git.Repository, error) {
-	repo, err := git.PlainOpen(r.dir)
+	if _, err := os.Stat(r.dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open cache %s: %w", r.dir, err)
+	}
+	repo, err := git.Open(cacheStorage(r.dir, filesystem.Options{}), nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if err := os.MkdirAll(filepath.Dir(r.dir), 0o700); err != nil {
 			return nil, &Error{Op: "open cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.opts.CacheDir}
 		}
 		_ = os.RemoveAll(r.dir) // a leftover that is not a repository
-		if repo, err = git.PlainInit(r.dir, true); err != nil {
+		if _, err = git.PlainInit(r.dir, true); err == nil {
+			repo, err = git.Open(cacheStorage(r.dir, filesystem.Options{}), nil)
+		}
+		if err != nil {
 			return nil, &Error{Op: "init cache", URL: RedactURL(r.opts.URL), Err: err, Hint: "check the permissions of " + r.opts.CacheDir}
 		}
 		r.log.Info("created git cache", "dir", r.dir)
@@ -274,8 +279,7 @@ func (r *Remote) fetchPinned(ctx context.Context, repo *git.Repository, sess *se
 // lookup each); they are closed when the next revision replaces it, and opened
 // again if its FS is read after that.
 func (r *Remote) revision(h plumbing.Hash) (Revision, error) {
-	st := filesystem.NewStorageWithOptions(osfs.New(r.dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+	st := cacheStorage(r.dir, filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
 	rev, err := readRevision(st, h, r.opts, true, r.sizes, r.read)
 	if t, ok := rev.FS.(*treeFS); ok && err == nil {
 		r.sizes, r.read = t.knownSizes(), t.readBlobs()
