@@ -2,7 +2,6 @@ package gitsync
 
 import (
 	"bufio"
-	"errors"
 	"os"
 	"strings"
 
@@ -30,7 +29,7 @@ func (b bufferedIdx) Open(name string) (billy.File, error) {
 	if err != nil || !strings.HasSuffix(name, ".idx") {
 		return f, err
 	}
-	return &bufferedFile{File: f, r: bufio.NewReaderSize(f, 64<<10)}, nil
+	return &bufferedFile{File: f, r: bufio.NewReaderSize(f, 64<<10), stat: func() (os.FileInfo, error) { return b.Stat(name) }}, nil
 }
 
 // bufferedFile is a file opened to be read from start to end (what
@@ -38,16 +37,12 @@ func (b bufferedIdx) Open(name string) (billy.File, error) {
 // else does.
 type bufferedFile struct {
 	billy.File
-	r *bufio.Reader
+	r    *bufio.Reader
+	stat func() (os.FileInfo, error)
 }
 
 func (f *bufferedFile) Read(p []byte) (int, error) { return f.r.Read(p) }
 
 // Stat gives the decoder the file's size, which it checks the index
 // against.
-func (f *bufferedFile) Stat() (os.FileInfo, error) {
-	if s, ok := f.File.(interface{ Stat() (os.FileInfo, error) }); ok {
-		return s.Stat()
-	}
-	return nil, errors.New("cannot stat " + f.Name())
-}
+func (f *bufferedFile) Stat() (os.FileInfo, error) { return f.stat() }
