@@ -77,6 +77,40 @@ func BenchmarkDescribeInstances10k(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
+// BenchmarkDescribeByName10k asks for 100 instances of 10,000 by an
+// instance-name filter of 100 values (a push's filtered observation), over
+// HTTP; ops/s is requests per second.
+func BenchmarkDescribeByName10k(b *testing.B) {
+	e := newEnv(b, func(c *emulator.Config) {
+		c.Quotas = map[string]int64{"GENERAL_BUNDLE_INSTANCE": -1}
+		c.LaunchDelay = -1
+	})
+	for i := range 330 {
+		e.create(basicCreate(map[string]any{"InstanceCount": 30, "InstanceName": fmt.Sprintf("bulk-%d", i)}))
+	}
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("web-%d", i)
+		e.create(basicCreate(map[string]any{"InstanceCount": 1, "InstanceName": names[i]}))
+	}
+	host := strings.TrimPrefix(e.hs.URL, "http://")
+	client := e.hs.Client()
+	body, _ := json.Marshal(map[string]any{"Filters": []lighthouse.Filter{{Name: "instance-name", Values: names}}, "Limit": 100})
+	var resp lighthouse.DescribeInstancesResponse
+	var env envelope
+	json.Unmarshal(benchPost(b, e, client, host, "DescribeInstances", body), &env)
+	json.Unmarshal(env.Response, &resp)
+	if resp.TotalCount != 100 {
+		b.Fatalf("setup: the filter matched %d instances, want 100", resp.TotalCount)
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	for b.Loop() {
+		benchPost(b, e, client, host, "DescribeInstances", body)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
 // BenchmarkCreateInstances creates one instance per request over HTTP,
 // with rate limits off and a ClientToken per request.
 func BenchmarkCreateInstances(b *testing.B) {
