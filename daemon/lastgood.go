@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -64,11 +65,14 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS, keys func(name strin
 		return err
 	}
 	var saved map[string]*zip.File
-	if keys != nil {
-		saved = d.savedByKey()
-	}
 	var buf bytes.Buffer
+	if keys != nil {
+		var size int
+		saved, size = d.savedByKey()
+		buf.Grow(size + size/8)
+	}
 	zw := zip.NewWriter(&buf)
+	var scratch []byte // an entry of the last copy, raw
 	addKeyed := func(name, key string, b []byte) error {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Comment: key})
 		if err != nil {
@@ -96,8 +100,16 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS, keys func(name strin
 			key = keys(p)
 		}
 		b, ok := read.read(p)
-		if !ok && saved[key] != nil {
-			b, ok = readZipped(saved[key])
+		if f := saved[key]; !ok && f != nil {
+			// Copied as it is stored, once its checksum holds.
+			if scratch, ok = readStored(f, scratch); ok {
+				w, err := zw.CreateRaw(&zip.FileHeader{Name: p, Method: zip.Store, Comment: key,
+					CRC32: f.CRC32, CompressedSize64: f.UncompressedSize64, UncompressedSize64: f.UncompressedSize64})
+				if err == nil {
+					_, err = w.Write(scratch)
+				}
+				return err
+			}
 		}
 		if !ok {
 			var err error
@@ -134,38 +146,44 @@ func (d *Daemon) saveLastGood(rev Revision, read *recordFS, keys func(name strin
 }
 
 // savedByKey returns the entries of the last copy saved that carry the key
-// of their content as their comment (see saveLastGood), by that key; nil
-// when there is no copy or it cannot be read. The copy is read into memory
-// whole, so the entries stay readable once the file is replaced.
-func (d *Daemon) savedByKey() map[string]*zip.File {
+// of their content as their comment (see saveLastGood), by that key, and
+// the copy's size; nil when there is no copy or it cannot be read. The
+// copy is read into memory whole, so the entries stay readable once the
+// file is replaced.
+func (d *Daemon) savedByKey() (map[string]*zip.File, int) {
 	z, err := os.ReadFile(filepath.Join(d.opts.StateDir, LastGoodFile))
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
 	if err != nil {
-		return nil
+		return nil, 0
 	}
-	m := map[string]*zip.File{}
+	m := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
 		if f.Comment != "" {
 			m[f.Comment] = f
 		}
 	}
-	return m
+	return m, len(z)
 }
 
-// readZipped reads an entry of a saved copy whole; ok is false when it
-// cannot be read or its checksum does not match (the file is then read
-// from the revision).
-func readZipped(f *zip.File) (b []byte, ok bool) {
-	r, err := f.Open()
-	if err != nil {
-		return nil, false
+// readStored reads a stored (uncompressed) entry of a saved copy whole
+// into buf's space; ok is false when it is not stored, cannot be read or
+// its checksum does not match (the file is then read from the revision).
+func readStored(f *zip.File, buf []byte) (b []byte, ok bool) {
+	if f.Method != zip.Store || f.CompressedSize64 != f.UncompressedSize64 || f.UncompressedSize64 > 1<<30 {
+		return buf, false
 	}
-	defer r.Close()
-	b, err = io.ReadAll(r)
-	return b, err == nil
+	r, err := f.OpenRaw()
+	if err != nil {
+		return buf, false
+	}
+	b = slices.Grow(buf[:0], int(f.UncompressedSize64))[:f.UncompressedSize64]
+	if _, err := io.ReadFull(r, b); err != nil || crc32.ChecksumIEEE(b) != f.CRC32 {
+		return buf, false
+	}
+	return b, true
 }
 
 // loadLastGood reads the copy of the last good revision, if there is one
