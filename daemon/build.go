@@ -103,9 +103,17 @@ func (b *built) close() {
 
 // relay passes the calls of what is built before the Daemon (the webhook
 // handler, the election) to it once it exists.
-type relay struct{ d atomic.Pointer[Daemon] }
+type relay struct {
+	d atomic.Pointer[Daemon]
+	// src is the git source, told of the commit a push names before the
+	// cycle it triggers (gitsync.Expecter).
+	src gitsync.Source
+}
 
-func (r *relay) push(gitsync.Push) {
+func (r *relay) push(p gitsync.Push) {
+	if e, ok := r.src.(gitsync.Expecter); ok {
+		e.Expect(p.After)
+	}
 	if d := r.d.Load(); d != nil {
 		d.Trigger()
 	}
@@ -147,6 +155,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		p.at(err.Error(), "repository", "url")
 		return nil, p.result(0)
 	}
+	b.relay.src = src
 	var lead Leadership
 	var fence func(context.Context, string) error
 	if cfg.HA != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/gitsync"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -105,5 +106,25 @@ func TestAddEvents(t *testing.T) {
 	}
 	if len(list) != MaxEvents || list[0].Cycle != 99 || list[MaxEvents-1].Cycle != 99-MaxEvents+1 {
 		t.Fatalf("%d events, newest %d, oldest %d; want the last %d", len(list), list[0].Cycle, list[len(list)-1].Cycle, MaxEvents)
+	}
+}
+
+// expecting is a git source that notes what a push told it.
+type expecting struct {
+	gitsync.Source
+	told []string
+}
+
+func (e *expecting) Expect(commit string) { e.told = append(e.told, commit) }
+
+// TestRelayTellsThePushedCommit: a verified push tells the git source its
+// commit before it triggers the cycle (gitsync.Expecter).
+func TestRelayTellsThePushedCommit(t *testing.T) {
+	src := &expecting{}
+	r := &relay{src: src}
+	const c = "0123456789abcdef0123456789abcdef01234567"
+	r.push(gitsync.Push{Ref: "refs/heads/main", After: c})
+	if len(src.told) != 1 || src.told[0] != c {
+		t.Fatalf("the source was told %q, want %s", src.told, c)
 	}
 }

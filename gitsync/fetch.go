@@ -69,21 +69,32 @@ func (r *Remote) fetchRef(ctx context.Context, s storage.Storer, sess *session, 
 			err = fmt.Errorf("fetch into %s: %w", r.dir, scrubErr(cerr, r.opts.URL, sess.secrets...))
 		}
 	}()
-	adv, err := up.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return plumbing.ZeroHash, false, sess.classify(ctx, "ls-remote", r.opts.URL, err, r.opts.Auth)
-	}
-	if want, err = advertised(adv, plumbing.ReferenceName(r.opts.Ref.name())); err != nil {
-		return plumbing.ZeroHash, false, &Error{Op: "ls-remote", URL: RedactURL(r.opts.URL), Err: err,
-			Hint: "check repository.branch/tag, or push it; the last good revision is kept"}
-	}
 	name := plumbing.ReferenceName(r.opts.Ref.name())
 	var had plumbing.Hash
 	if ref, err := s.Reference(name); err == nil && ref.Type() == plumbing.HashReference && s.HasEncodedObject(ref.Hash()) == nil {
 		had = ref.Hash()
 	}
+	var ahead *early
+	if mode == fetchNew {
+		ahead = r.askEarly(ctx, ep, sess, r.takeExpected(), had) // expect.go
+	}
+	defer ahead.stop()
+	adv, err := up.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, false, sess.classify(ctx, "ls-remote", r.opts.URL, err, r.opts.Auth)
+	}
+	if want, err = advertised(adv, name); err != nil {
+		return plumbing.ZeroHash, false, &Error{Op: "ls-remote", URL: RedactURL(r.opts.URL), Err: err,
+			Hint: "check repository.branch/tag, or push it; the last good revision is kept"}
+	}
 	if mode == fetchNew && had == want {
 		return want, false, nil
+	}
+	if mode == fetchNew && ahead.use(s, want, r) {
+		if err := s.SetReference(plumbing.NewHashReference(name, want)); err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("set %s in %s: %w", name, r.dir, err)
+		}
+		return want, true, nil
 	}
 	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
 	req.Wants = []plumbing.Hash{want}

@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // requests counts a git server's listings (GET info/refs) and pack
@@ -210,5 +212,101 @@ func TestRemoteCompacts(t *testing.T) {
 	}
 	if n := lb.count("cloning again") + lb2.count("cloning again") + lb2.count("msg=fetching"); n != 0 {
 		t.Fatalf("the compacted cache was fetched into again or cloned:\n%s\n%s", lb, lb2)
+	}
+}
+
+// TestRemoteAsksEarlyOnAPush: told of a push's commit (Expect), a Sync over
+// http asks for its objects while it lists the remote (the server holds the
+// listing until the pack request has come) and uses that pack when the
+// listing names the same commit: one listing, one pack request.
+func TestRemoteAsksEarlyOnAPush(t *testing.T) {
+	r := newRepos(t)
+	r.commit("start", fleetFiles(10, 1))
+	r.push("main")
+	var q requests
+	var hold atomic.Bool
+	posted := make(chan struct{}, 1)
+	var order []string
+	var mu sync.Mutex
+	url := servedHTTP(t, r.bare, "", func(req *http.Request) {
+		q.seen(req)
+		if req.Method == http.MethodPost {
+			select {
+			case posted <- struct{}{}:
+			default:
+			}
+		}
+		if hold.Load() && req.Method == http.MethodGet {
+			select {
+			case <-posted:
+			case <-time.After(10 * time.Second): // a guard, not a measure
+			}
+		}
+		mu.Lock()
+		order = append(order, req.Method)
+		mu.Unlock()
+	})
+	rem, lb := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
+	mustSync(t, rem)
+	q.take()
+	<-posted // the clone's
+
+	c := r.commit("raise f003", map[string]string{"fleets/f003.yaml": "count: 7\n"})
+	r.push("main")
+	rem.Expect(c)
+	hold.Store(true)
+	mu.Lock()
+	order = nil
+	mu.Unlock()
+	rev, changed := mustSync(t, rem)
+	if !changed || rev.Commit != c || readFile(t, rev, "fleets/f003.yaml") != "count: 7\n" {
+		t.Fatalf("after the push: changed=%v %+v", changed, rev)
+	}
+	if l, p := q.take(); l != 1 || p != 1 {
+		t.Fatalf("listed %d times and asked for %d packs, want 1 and 1:\n%s", l, p, lb)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 2 || order[0] != http.MethodPost {
+		t.Fatalf("requests served in the order %v; want the pack request first, while the listing waits", order)
+	}
+}
+
+// TestRemoteEarlyPackNotBorneOut: a push's commit that the listing does not
+// name (the ref moved on, or the commit is another branch's) is not taken:
+// the Sync fetches what the listing names.
+func TestRemoteEarlyPackNotBorneOut(t *testing.T) {
+	r := newRepos(t)
+	r.commit("start", fleetFiles(5, 1))
+	r.push("main")
+	var q requests
+	url := servedHTTP(t, r.bare, "", q.seen)
+	rem, _ := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
+	mustSync(t, rem)
+
+	moved := r.commit("one", map[string]string{"fleets/f001.yaml": "count: 2\n"})
+	r.push("main")
+	head := r.commit("two", map[string]string{"fleets/f001.yaml": "count: 3\n"})
+	r.push("main")
+	r.git(r.work, "checkout", "-q", "-b", "other")
+	other := r.commit("elsewhere", map[string]string{"fleets/f001.yaml": "count: 99\n"})
+	r.push("other")
+	r.git(r.work, "checkout", "-q", "main")
+	for _, told := range []string{moved, other} {
+		q.take()
+		rem.Expect(told)
+		rev, _ := mustSync(t, rem)
+		if rev.Commit != head || readFile(t, rev, "fleets/f001.yaml") != "count: 3\n" {
+			t.Fatalf("told of %s: %+v, want the branch's head %s", told, rev, head)
+		}
+		if l, _ := q.take(); l != 1 {
+			t.Fatalf("told of %s: listed %d times", told, l)
+		}
+		// The next push is told right and lands.
+		head = r.commit("three", map[string]string{"fleets/f002.yaml": fmt.Sprint("count: ", len(told), "\n")})
+		r.push("main")
+	}
+	if ref := r.git(rem.CacheDir(), "rev-parse", "refs/heads/main"); ref == other {
+		t.Fatal("the cache's ref points at another branch's commit")
 	}
 }

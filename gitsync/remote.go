@@ -48,6 +48,8 @@ type Remote struct {
 	read  map[plumbing.Hash]bool
 	// fs is the last revision's FS (see revision).
 	fs *treeFS
+	// expect is the commit a push reported, for the next Sync (expect.go).
+	expect expected
 }
 
 // refusal remembers a ref hash whose revision Options.Verify refused, so
