@@ -83,7 +83,7 @@ func (r *Remote) fetchRef(ctx context.Context, s storage.Storer, sess *session, 
 	if err != nil {
 		return plumbing.ZeroHash, false, sess.classify(ctx, "ls-remote", r.opts.URL, err, r.opts.Auth)
 	}
-	if want, err = advertised(adv, name); err != nil {
+	if want, err = advertised(adv, name, r.opts.Ref.describe()); err != nil {
 		return plumbing.ZeroHash, false, &Error{Op: "ls-remote", URL: RedactURL(r.opts.URL), Err: err,
 			Hint: "check repository.branch/tag, or push it; the last good revision is kept"}
 	}
@@ -121,15 +121,16 @@ func (r *Remote) fetchRef(ctx context.Context, s storage.Storer, sess *session, 
 	return want, incremental, nil
 }
 
-// advertised returns the hash a listing gives the ref name.
-func advertised(adv *packp.AdvRefs, name plumbing.ReferenceName) (plumbing.Hash, error) {
+// advertised returns the hash a listing gives the ref name, which the
+// configuration calls what.
+func advertised(adv *packp.AdvRefs, name plumbing.ReferenceName, what string) (plumbing.Hash, error) {
 	refs, err := adv.AllReferences()
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	ref, err := refs.Reference(name)
 	if err != nil || ref.Type() != plumbing.HashReference {
-		return plumbing.ZeroHash, fmt.Errorf("%w: the remote has no %s", ErrRefNotFound, name)
+		return plumbing.ZeroHash, fmt.Errorf("%w: the remote has no %s", ErrRefNotFound, what)
 	}
 	return ref.Hash(), nil
 }
