@@ -160,19 +160,26 @@ build_cgiserve() {
 	if [ -x "$work/cgiserve" ]; then return; fi
 	cat >"$work/cgiserve.go" <<'EOF'
 // Command cgiserve serves git http-backend on ADDR for the repositories
-// under ROOT: cgiserve ADDR ROOT BACKEND.
+// under ROOT: cgiserve ADDR ROOT BACKEND. It prints a line a request to
+// stderr: "served METHOD PATH START END", the times in Unix ms.
 package main
 
 import (
+	"fmt"
 	"log"
 	"net/http"
 	"net/http/cgi"
 	"os"
+	"time"
 )
 
 func main() {
 	h := &cgi.Handler{Path: os.Args[3], Env: []string{"GIT_PROJECT_ROOT=" + os.Args[2], "GIT_HTTP_EXPORT_ALL=1"}}
-	log.Fatal(http.ListenAndServe(os.Args[1], h))
+	log.Fatal(http.ListenAndServe(os.Args[1], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now().UnixMilli()
+		h.ServeHTTP(w, r)
+		fmt.Fprintf(os.Stderr, "served %s %s %d %d\n", r.Method, r.URL.Path, start, time.Now().UnixMilli())
+	})))
 }
 EOF
 	(cd "$work" && GO111MODULE=off go build -o cgiserve cgiserve.go) || die "cannot build the CGI server"
@@ -182,11 +189,14 @@ EOF
 # FLEET with count BASE+i into CLONE/fleets, commit, push it to its origin
 # and POST a GitHub-signed push event to the daemon on PORT; lat gets the
 # ms from each `git push` to the emulator's first CreateInstances after
-# it, hook the ms from the POST. Each round waits for the daemon's cycle to
-# end and for the daemon's gap between webhook cycles (5 s).
+# it, hook the ms from the POST, served the ms the git server spent on the
+# daemon's requests between the two (from the first request's start to
+# the last one's end, as $cgi_log, the CGI server's log, says). Each round
+# waits for the daemon's cycle to end and for the daemon's gap between
+# webhook cycles (5 s).
 hook_latencies() {
-	local i n off p0 h0 t body sig code
-	lat=() hook=()
+	local i n off coff p0 h0 t body sig code
+	lat=() hook=() served=()
 	for i in $(seq "$1"); do
 		n=$(lines "$d_log" 'reconcile cycle ended')
 		off=$(stat -c %s "$emu_log")
@@ -196,6 +206,7 @@ hook_latencies() {
 		git -C "$2" push -q origin main
 		body=$(printf '{"ref":"refs/heads/main","after":"%s"}' "$(git -C "$2" rev-parse HEAD)")
 		sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$7" | sed 's/^.* //')
+		coff=$(stat -c %s "$cgi_log")
 		h0=$(now_ms)
 		code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
 			-H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" "http://127.0.0.1:$6/hooks/git")
@@ -204,6 +215,9 @@ hook_latencies() {
 		t=$(first_create_ms "$emu_log" "$off")
 		lat+=($((t - p0)))
 		hook+=($((t - h0)))
+		served+=("$(tail -c +$((coff + 1)) "$cgi_log" | awk -v h0="$h0" -v t="$t" '
+			$1 == "served" && $4 >= h0 && $5 <= t { if (lo == "" || $4 < lo) lo = $4; if ($5 > hi) hi = $5 }
+			END { print (lo == "" ? 0 : hi - lo) }')")
 		more() { [ "$(lines "$d_log" 'reconcile cycle ended')" -gt "$n" ]; }
 		wait_for 60 "the cycle to end" more
 		sleep 5.5
@@ -328,7 +342,8 @@ mkdir -p "$clone/fleets"
 for f in web api db cache queue; do fleet "$f" ap-shanghai 1 >"$clone/fleets/$f.yaml"; done
 git -C "$clone" add -A && git -C "$clone" commit -qm "5 fleets" && git -C "$clone" push -q origin main
 gport=$(free_port)
-"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes" "$backend" 2>"$work/cgiserve.log" &
+cgi_log=$work/cgiserve.log
+"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes" "$backend" 2>"$cgi_log" &
 pids+=($!)
 wait_for 30 "the git server" http_ok "http://127.0.0.1:$gport/fleets.git/info/refs?service=git-upload-pack"
 secret=measure-webhook-secret
@@ -342,7 +357,7 @@ wait_for 60 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
 sleep 2
 hook_latencies "$SAMPLES" "$clone" web ap-shanghai 1 "$port" "$secret"
 echo "git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}"))"
-echo "POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
+echo "POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}")); of which the git server (ms): ${served[*]} ($(stats "${served[@]}"))"
 stop "$d_pid"
 fi
 ###########################################################################
@@ -371,7 +386,8 @@ for i in $(seq 0 $((FLEETS - 1))); do
 done
 git -C "$repo" add -A && git -C "$repo" commit -qm "$FLEETS fleets" && git -C "$repo" push -q origin main
 gport=$(free_port)
-"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes-d" "$backend" 2>"$work/cgiserve-d.log" &
+cgi_log=$work/cgiserve-d.log
+"$work/cgiserve" "127.0.0.1:$gport" "$work/remotes-d" "$backend" 2>"$cgi_log" &
 pids+=($!)
 wait_for 30 "the git server" http_ok "http://127.0.0.1:$gport/fleets.git/info/refs?service=git-upload-pack"
 secret=measure-webhook-secret
@@ -418,7 +434,7 @@ for round in $(seq "${ROUNDS:-1}"); do
 		sleep 5.5
 		hook_latencies "$SAMPLES" "$repo" fleet-0000 ap-guangzhou "$count" "$port" "$secret"
 		count=$((count + SAMPLES))
-		echo "$name, webhook, load $(cut -d' ' -f1 /proc/loadavg): git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}")); POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}"))"
+		echo "$name, webhook, load $(cut -d' ' -f1 /proc/loadavg): git push -> first CreateInstances (ms): ${lat[*]} ($(stats "${lat[@]}")); POST /hooks/git -> first CreateInstances (ms): ${hook[*]} ($(stats "${hook[@]}")); of which the git server (ms): ${served[*]} ($(stats "${served[@]}"))"
 		stop "$d_pid"
 	done
 done
