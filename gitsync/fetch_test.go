@@ -186,7 +186,10 @@ func TestRemoteCompacts(t *testing.T) {
 		t.Fatalf("%d fetches and the cache was never compacted:\n%s", maxPacks+4, lb)
 	}
 
-	mustSync(t, rem) // unchanged: compacts
+	// Unchanged: compacts, and the revision it hands out reads.
+	if rev, changed := mustSync(t, rem); changed || rev.Commit != c || readFile(t, rev, "fleets/f003.yaml") != "name: f003\ncount: 1\n" {
+		t.Fatalf("the Sync that compacted: changed=%v %+v", changed, rev)
+	}
 	if n := len(packFiles(t, rem.CacheDir())); n != 1 {
 		t.Fatalf("an unchanged Sync left %d packs, want 1", n)
 	}

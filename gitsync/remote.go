@@ -184,6 +184,10 @@ func (r *Remote) update(ctx context.Context, sess *session, fresh bool) (Revisio
 		if n > 1 && !r.opts.FullClone {
 			if err := r.compact(repo.Storer, want); err != nil {
 				r.log.Warn("could not compact the git cache; it is read as it is", "dir", r.dir, "err", err)
+			} else {
+				// The revision handed out reads the compacted cache.
+				rev, err := r.revision(want)
+				return rev, want, err
 			}
 		}
 		return r.last, want, nil
