@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -169,5 +170,25 @@ func TestFleetMetricsHeapPerFleet(t *testing.T) {
 	reg.MustRegister(fm)
 	if got, want := strings.Count(exposition(t, reg), "\n"), n*9+4*2; got != want {
 		t.Errorf("the scrape has %d lines, want %d (9 series a fleet, 4 families' HELP and TYPE)", got, want)
+	}
+}
+
+// TestFleetMetricsPromtool: promtool check metrics finds nothing to say
+// of the per-fleet series (skipped without promtool; .ci/run installs it).
+func TestFleetMetricsPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (apt-get install prometheus; .ci/run does)")
+	}
+	fm := newFleetMetrics()
+	a := &reconcile.FleetPlan{Fleet: "api", Desired: 2, Live: 2, NextExpiry: time.Unix(1800000000, 0), Failing: true}
+	p := &reconcile.Plan{Fleets: []*reconcile.FleetPlan{a}}
+	fm.observe(p, p)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(fm)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition(t, reg))
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
