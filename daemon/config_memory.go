@@ -16,7 +16,7 @@ import (
 // about 7 MB between cycles and 13-14 MB at the end of one
 // (docs/benchmarks.md, "Idle at scale, second round"); the limit makes the
 // collector run before the heap doubles past that, as it would with GOGC
-// alone, for about 0.1-0.2 s more CPU a cycle at 10,000 instances. A lower
+// alone, for about 0.1-0.4 s more CPU a cycle at 10,000 instances. A lower
 // limit costs two to three times the CPU of a cycle for at most 1.7 MiB
 // (20MiB, 16MiB). An account far larger needs a larger limit: past it the
 // runtime spends at most about half a CPU on collection, then lets the
