@@ -13,14 +13,14 @@ import (
 // DefaultMemoryLimit is the Go runtime's soft memory limit the daemon runs
 // under when the configuration's memoryLimit is left out and GOMEMLIMIT is
 // not set: 24 MiB. The daemon's live heap following 10,000 instances is
-// about 9 MB between cycles and 16 MB at the peak of one
-// (docs/benchmarks.md, "Idle at scale, issue 21"); the limit makes the
+// about 7 MB between cycles and 13-14 MB at the end of one
+// (docs/benchmarks.md, "Idle at scale, second round"); the limit makes the
 // collector run before the heap doubles past that, as it would with GOGC
-// alone. Near the limit the collector works harder: about three times the
-// CPU of a cycle at 10,000 instances (none measurable at 32MiB). An
-// account far larger needs a larger limit: past it the runtime spends at
-// most about half a CPU on collection, then lets the heap grow rather than
-// stall.
+// alone, for about 0.1-0.4 s more CPU a cycle at 10,000 instances. A lower
+// limit costs two to three times the CPU of a cycle for at most 1.7 MiB
+// (20MiB, 16MiB). An account far larger needs a larger limit: past it the
+// runtime spends at most about half a CPU on collection, then lets the
+// heap grow rather than stall.
 const DefaultMemoryLimit = 24 << 20
 
 // ByteSize is a size in bytes, written as GOMEMLIMIT writes one: an

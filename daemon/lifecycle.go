@@ -41,10 +41,7 @@ func lifecycleResult(fs *FleetStatus, fr *reconcile.FleetResult) {
 
 // lifecycleMetrics are the collectors of fleets' lives.
 type lifecycleMetrics struct {
-	failing    *prometheus.GaugeVec
-	suspended  prometheus.Gauge
-	nextExpiry *prometheus.GaugeVec
-	backoff    *prometheus.GaugeVec
+	suspended prometheus.Gauge
 
 	planRenewals *prometheus.GaugeVec
 	renewals     *prometheus.CounterVec
@@ -52,22 +49,10 @@ type lifecycleMetrics struct {
 
 func newLifecycleMetrics() *lifecycleMetrics {
 	return &lifecycleMetrics{
-		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_fleet_failing",
-			Help: "1 while a slot of the fleet has had 3 or more launches in a row end in LAUNCH_FAILED (the cycle is then not a success), else 0.",
-		}, []string{"fleet"}),
 		suspended: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lightkeeper_fleets_suspended",
 			Help: "Fleets with spec.suspend: true in the last plan: observed and planned, nothing done.",
 		}),
-		nextExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_fleet_next_expiry_timestamp_seconds",
-			Help: "Unix time of the earliest ExpiredTime of the fleet's live instances (no series while none is known). One series per fleet: alert on it minus time().",
-		}, []string{"fleet"}),
-		backoff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_fleet_backoff_slots",
-			Help: "Empty slots of the fleet not created in the last plan because their launches failed and their backoff is not over.",
-		}, []string{"fleet"}),
 		planRenewals: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lightkeeper_plan_renewals",
 			Help: "Renewals in the last plan (fleets with charge.renewBefore): what=count, or what=spend, their cost in the price's currency.",
@@ -83,7 +68,7 @@ func (lm *lifecycleMetrics) collectors() []prometheus.Collector {
 	for _, r := range []string{"renewed", "failed", "ambiguous"} {
 		lm.renewals.WithLabelValues(r)
 	}
-	return []prometheus.Collector{lm.failing, lm.suspended, lm.nextExpiry, lm.backoff, lm.planRenewals, lm.renewals}
+	return []prometheus.Collector{lm.suspended, lm.planRenewals, lm.renewals}
 }
 
 // observeResult counts an apply's renewals.
@@ -93,25 +78,13 @@ func (lm *lifecycleMetrics) observeResult(r *reconcile.Result) {
 	lm.renewals.WithLabelValues("ambiguous").Add(float64(r.RenewAmbiguous))
 }
 
-// observe sets the gauges from a plan; gone is the fleets no longer in it,
-// whose series are deleted.
-func (lm *lifecycleMetrics) observe(p *reconcile.Plan, gone []string) {
-	for _, name := range gone {
-		for _, v := range []*prometheus.GaugeVec{lm.failing, lm.nextExpiry, lm.backoff} {
-			v.DeleteLabelValues(name)
-		}
-	}
+// observe sets the gauges from a plan (the per-fleet ones are
+// fleetMetrics').
+func (lm *lifecycleMetrics) observe(p *reconcile.Plan) {
 	suspended := 0
 	for _, fp := range p.Fleets {
 		if fp.Suspended {
 			suspended++
-		}
-		lm.failing.WithLabelValues(fp.Fleet).Set(b2f(fp.Failing && fp.Error == nil))
-		lm.backoff.WithLabelValues(fp.Fleet).Set(float64(len(fp.Backoff)))
-		if fp.NextExpiry.IsZero() {
-			lm.nextExpiry.DeleteLabelValues(fp.Fleet)
-		} else {
-			lm.nextExpiry.WithLabelValues(fp.Fleet).Set(float64(fp.NextExpiry.Unix()))
 		}
 	}
 	lm.suspended.Set(float64(suspended))

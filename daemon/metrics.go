@@ -33,7 +33,7 @@ const (
 type metrics struct {
 	duration       prometheus.Histogram
 	runs           *prometheus.CounterVec
-	fleet          *prometheus.GaugeVec
+	fleets         *fleetMetrics // metrics_fleets.go
 	creates        *prometheus.CounterVec
 	isolates       *prometheus.CounterVec
 	updates        *prometheus.CounterVec
@@ -54,8 +54,6 @@ type metrics struct {
 	interval       prometheus.Gauge
 	approvals      *prometheus.CounterVec
 
-	fleets map[string]bool // the fleets with series in fleet (loop goroutine only)
-
 	life *lifecycleMetrics // lifecycle.go
 	fast *fastMetrics      // fastpath.go
 }
@@ -71,10 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lightkeeper_reconcile_runs_total",
 			Help: "Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled, follower (synced only: another daemon leads).",
 		}, []string{"result"}),
-		fleet: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_fleet_instances",
-			Help: "Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet), outdated (live, differing from the spec).",
-		}, []string{"fleet", "state"}),
+		fleets: newFleetMetrics(),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lightkeeper_creates_total",
 			Help: "Creates of apply, by result: created, waiting (the token returned an instance DescribeInstances does not list: deleted by hand or not listed yet), ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
@@ -152,7 +147,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Approvals of held plans (POST /approve, and those a follower passed on) by result: accepted, forwarded (to the leader), unauthorized (wrong or missing token), invalid (no plan ID), stale (not the plan held), replayed (approved already).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.interval, m.notifications, m.approvals, m.duration, m.runs, m.fleet, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
+	for _, c := range []prometheus.Collector{m.interval, m.notifications, m.approvals, m.duration, m.runs, m.fleets, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
 		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -188,30 +183,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// observePlan sets the per-fleet gauges from observed (the plan p, or the
-// fleets listed again after its apply) and the plan's gauges from p;
-// fleets gone from the plan lose their series.
+// observePlan sets the per-fleet series from p and observed (the plan p,
+// or the fleets listed again after its apply; fleetMetrics.observe) and
+// the plan's gauges from p; fleets gone from the plan lose their series.
 func (m *metrics) observePlan(p, observed *reconcile.Plan) {
-	// Delete only the fleets that are gone, so a scrape never sees the
-	// gauges of a fleet missing for a moment.
-	now := map[string]bool{}
-	for _, fp := range p.Fleets {
-		now[fp.Fleet] = true
-	}
-	var gone []string
-	for name := range m.fleets {
-		if !now[name] {
-			m.fleet.DeletePartialMatch(prometheus.Labels{"fleet": name})
-			gone = append(gone, name)
-		}
-	}
-	m.fleets = now
-	m.life.observe(p, gone)
-	for _, fp := range observed.Fleets {
-		for state, n := range map[string]int{"desired": fp.Desired, "live": fp.Live, "pending": fp.Pending, "failed": fp.Failed, "expected": fp.Expected, "outdated": fp.Outdated} {
-			m.fleet.WithLabelValues(fp.Fleet, state).Set(float64(n))
-		}
-	}
+	m.fleets.observe(p, observed)
+	m.life.observe(p)
 	m.planCreates.Set(float64(p.Totals.Creates))
 	m.planSpend.Set(p.Totals.Money.Monthly)
 }

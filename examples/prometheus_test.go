@@ -137,7 +137,8 @@ func daemonMetrics(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`Name:\s*"(lightkeeper_[a-z_]+)"`)
+	// Opts{Name: "..."} and prometheus.NewDesc("...", ...) (daemon/metrics_fleets.go).
+	re := regexp.MustCompile(`(?:Name:\s*|NewDesc\(\s*)"(lightkeeper_[a-z_]+)"`)
 	out := map[string]bool{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -24,7 +24,10 @@
 #   BIN=PATH (measure this lightkeeper binary instead of building one from
 #   the tree: to run a build of main beside the tree's in one session),
 #   DAEMON_ENV="GOMEMLIMIT=off ..." (variables of the measured daemon's
-#   environment), PUSHES=3 (commits timed at the end of A; 0 for none)
+#   environment), PUSHES=3 (commits timed at the end of A; 0 for none),
+#   TRACE_MS=100 (A: also sample the daemon's VmRSS, RssAnon and RssFile
+#   every TRACE_MS ms from its start, and print when the peak came and what
+#   was resident then; 0, the default, for none)
 # Needs go, git (with git-http-backend), curl, openssl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
@@ -260,6 +263,20 @@ tck=$(getconf CLK_TCK)
 start_daemon daemon-idle "$work/idle.yaml" "${DAEMON_ENV:-}"
 pid=$d_pid
 start_ms=$(now_ms)
+if [ "${TRACE_MS:-0}" -gt 0 ]; then
+	# The trace: ms since start, VmRSS, RssAnon, RssFile (KiB), until the
+	# daemon exits.
+	(
+		iv=$(awk -v m="$TRACE_MS" 'BEGIN {printf "%.3f", m / 1000}')
+		while [ -r "/proc/$pid/status" ]; do
+			awk -v t=$(($(now_ms) - start_ms)) '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} /^RssFile:/ {f = $2}
+				END {if (r) print t, r, a, f}' "/proc/$pid/status" 2>/dev/null || true
+			sleep "$iv"
+		done
+	) >"$work/trace" &
+	trace_pid=$!
+	pids+=("$trace_pid")
+fi
 wait_for 300 "/readyz" http_ok "http://127.0.0.1:$port/readyz"
 wait_for 300 "the first cycle to end" grep -q -F 'reconcile cycle ended' "$d_log"
 first_ms=$(($(now_ms) - start_ms))
@@ -297,6 +314,23 @@ awk -v h="$tck" '
 		for (c = 1; c <= n; c++) if (seen[c]) { k++; printf "cycle %d in the window: %.2f s long, %.2f CPU s\n", k, ce[c] / 1000 - cs[c] / 1000, ct[c] / h }
 		if (!k) print "no cycle in the window: raise SAMPLE_SECONDS"
 	}' "$work/cycles" "$samples"
+if [ -n "${trace_pid:-}" ]; then
+	# The peak of the trace, and the cycles (start, end) in ms since start.
+	grep -F 'reconcile cycle ended' "$d_log" | sed -E 's/^time=([^ ]+) .* seconds=([0-9.e+-]+).*/\1 \2/' |
+		while read -r t s; do echo "$(($(ms_of "$t") - start_ms)) $s"; done >"$work/trace-cycles"
+	awk '
+		FILENAME == ARGV[1] { e[NR] = $1; b[NR] = $1 - $2 * 1000; n = NR; next }
+		$2 > pr { pr = $2; pt = $1; pa = $3; pf = $4 }
+		END {
+			where = "between cycles"
+			for (c = 1; c <= n; c++) if (pt >= b[c] && pt <= e[c] + 200) where = sprintf("in cycle %d (%.1f-%.1f s after start)", c, b[c] / 1000, e[c] / 1000)
+			printf "trace: peak VmRSS %.1f MiB at %.1f s after start, %s: RssAnon %.1f MiB, RssFile %.1f MiB\n", pr / 1024, pt / 1000, where, pa / 1024, pf / 1024
+		}' "$work/trace-cycles" "$work/trace"
+	for c in $(awk '{printf "%d:%d\n", $1 - $2 * 1000, $1}' "$work/trace-cycles"); do
+		awk -v b="${c%%:*}" -v e="${c##*:}" '$1 >= b && $1 <= e + 200 && $2 > m { m = $2; a = $3; f = $4; t = $1 }
+			END { if (m) printf "  cycle %.1f-%.1f s: peak VmRSS %.1f MiB at %.1f s (RssAnon %.1f, RssFile %.1f MiB)\n", b / 1000, e / 1000, m / 1024, t / 1000, a / 1024, f / 1024 }' "$work/trace"
+	done
+fi
 echo "at the end: VmRSS $(kib VmRSS) KiB = RssAnon $(kib RssAnon) KiB (the heap, stacks, runtime) + RssFile $(kib RssFile) KiB (the binary's pages), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${PUSHES:-3}" -gt 0 ]; then
 # fsnotify at this scale: the cycle after a commit observes all $TOTAL.
