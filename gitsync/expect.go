@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -23,7 +24,10 @@ import (
 // needs no listing before it on the same connection, the next Sync asks
 // for that commit's new objects while it lists the remote, and uses the
 // answer only if the listing names the same commit; the ref is taken from
-// the listing alone, so a webhook cannot point the cache anywhere.
+// the listing alone, so a webhook cannot point the cache anywhere. What it
+// saves is the listing's round trip over a network; a remote on this host
+// has none to save, and the two requests would only share its CPU, so it
+// is not asked early.
 
 // Expecter is implemented by Sources that can make use of a push's news
 // (Remote): Expect says that the followed ref was reported to point at
@@ -80,9 +84,11 @@ type early struct {
 
 // askEarly starts asking, on a session of its own, for the objects of want
 // that had does not reach, when want is news (not had), had is a commit
-// the cache holds and the remote speaks http(s); else it returns nil.
+// the cache holds and the remote speaks http(s) from another host; else it
+// returns nil.
 func (r *Remote) askEarly(ctx context.Context, ep *transport.Endpoint, sess *session, want, had plumbing.Hash) *early {
-	if want.IsZero() || had.IsZero() || want == had || (ep.Protocol != "http" && ep.Protocol != "https") {
+	if want.IsZero() || had.IsZero() || want == had || (ep.Protocol != "http" && ep.Protocol != "https") ||
+		loopback(ep.Host) && !r.earlyOnLoopback {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -92,6 +98,15 @@ func (r *Remote) askEarly(ctx context.Context, ep *transport.Endpoint, sess *ses
 		e.pack, e.err = r.earlyPack(ctx, ep, sess, want, had)
 	}()
 	return e
+}
+
+// loopback reports whether host names this host.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // earlyPack sends the pack request of askEarly with the capabilities every

@@ -221,57 +221,68 @@ func TestRemoteCompacts(t *testing.T) {
 // TestRemoteAsksEarlyOnAPush: told of a push's commit (Expect), a Sync over
 // http asks for its objects while it lists the remote (the server holds the
 // listing until the pack request has come) and uses that pack when the
-// listing names the same commit: one listing, one pack request.
+// listing names the same commit: one listing, one pack request. A remote
+// on this host is not asked early (the listing waits out the server's
+// guard, then the pack request follows it), unless the Remote is told to.
 func TestRemoteAsksEarlyOnAPush(t *testing.T) {
-	r := newRepos(t)
-	r.commit("start", fleetFiles(10, 1))
-	r.push("main")
-	var q requests
-	var hold atomic.Bool
-	posted := make(chan struct{}, 1)
-	var order []string
-	var mu sync.Mutex
-	url := servedHTTP(t, r.bare, "", func(req *http.Request) {
-		q.seen(req)
-		if req.Method == http.MethodPost {
-			select {
-			case posted <- struct{}{}:
-			default:
-			}
-		}
-		if hold.Load() && req.Method == http.MethodGet {
-			select {
-			case <-posted:
-			case <-time.After(10 * time.Second): // a guard, not a measure
-			}
-		}
-		mu.Lock()
-		order = append(order, req.Method)
-		mu.Unlock()
-	})
-	rem, lb := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
-	mustSync(t, rem)
-	q.take()
-	<-posted // the clone's
+	for _, tc := range []struct {
+		onLoopback bool
+		guard      time.Duration // how long the server holds a listing for a pack request: a guard, not a measure
+		first      string
+	}{{true, 10 * time.Second, http.MethodPost}, {false, time.Second, http.MethodGet}} {
+		t.Run(fmt.Sprint("earlyOnLoopback=", tc.onLoopback), func(t *testing.T) {
+			r := newRepos(t)
+			r.commit("start", fleetFiles(10, 1))
+			r.push("main")
+			var q requests
+			var hold atomic.Bool
+			posted := make(chan struct{}, 1)
+			var order []string
+			var mu sync.Mutex
+			url := servedHTTP(t, r.bare, "", func(req *http.Request) {
+				q.seen(req)
+				if req.Method == http.MethodPost {
+					select {
+					case posted <- struct{}{}:
+					default:
+					}
+				}
+				if hold.Load() && req.Method == http.MethodGet {
+					select {
+					case <-posted:
+					case <-time.After(tc.guard):
+					}
+				}
+				mu.Lock()
+				order = append(order, req.Method)
+				mu.Unlock()
+			})
+			rem, lb := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
+			rem.earlyOnLoopback = tc.onLoopback
+			mustSync(t, rem)
+			q.take()
+			<-posted // the clone's
 
-	c := r.commit("raise f003", map[string]string{"fleets/f003.yaml": "count: 7\n"})
-	r.push("main")
-	rem.Expect(c)
-	hold.Store(true)
-	mu.Lock()
-	order = nil
-	mu.Unlock()
-	rev, changed := mustSync(t, rem)
-	if !changed || rev.Commit != c || readFile(t, rev, "fleets/f003.yaml") != "count: 7\n" {
-		t.Fatalf("after the push: changed=%v %+v", changed, rev)
-	}
-	if l, p := q.take(); l != 1 || p != 1 {
-		t.Fatalf("listed %d times and asked for %d packs, want 1 and 1:\n%s", l, p, lb)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(order) != 2 || order[0] != http.MethodPost {
-		t.Fatalf("requests served in the order %v; want the pack request first, while the listing waits", order)
+			c := r.commit("raise f003", map[string]string{"fleets/f003.yaml": "count: 7\n"})
+			r.push("main")
+			rem.Expect(c)
+			hold.Store(true)
+			mu.Lock()
+			order = nil
+			mu.Unlock()
+			rev, changed := mustSync(t, rem)
+			if !changed || rev.Commit != c || readFile(t, rev, "fleets/f003.yaml") != "count: 7\n" {
+				t.Fatalf("after the push: changed=%v %+v", changed, rev)
+			}
+			if l, p := q.take(); l != 1 || p != 1 {
+				t.Fatalf("listed %d times and asked for %d packs, want 1 and 1:\n%s", l, p, lb)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(order) != 2 || order[0] != tc.first {
+				t.Fatalf("requests served in the order %v; want %s first", order, tc.first)
+			}
+		})
 	}
 }
 
@@ -285,6 +296,7 @@ func TestRemoteEarlyPackNotBorneOut(t *testing.T) {
 	var q requests
 	url := servedHTTP(t, r.bare, "", q.seen)
 	rem, _ := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
+	rem.earlyOnLoopback = true
 	mustSync(t, rem)
 
 	moved := r.commit("one", map[string]string{"fleets/f001.yaml": "count: 2\n"})
@@ -311,5 +323,16 @@ func TestRemoteEarlyPackNotBorneOut(t *testing.T) {
 	}
 	if ref := r.git(rem.CacheDir(), "rev-parse", "refs/heads/main"); ref == other {
 		t.Fatal("the cache's ref points at another branch's commit")
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "127.0.0.1": true, "127.3.2.1": true, "::1": true,
+		"github.com": false, "10.0.0.1": false, "192.168.1.2": false, "::ffff:8.8.8.8": false, "": false,
+	} {
+		if got := loopback(host); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", host, got, want)
+		}
 	}
 }

@@ -50,6 +50,8 @@ type Remote struct {
 	fs *treeFS
 	// expect is the commit a push reported, for the next Sync (expect.go).
 	expect expected
+	// earlyOnLoopback asks early from a remote on this host too (tests).
+	earlyOnLoopback bool
 }
 
 // refusal remembers a ref hash whose revision Options.Verify refused, so
