@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
 )
 
@@ -134,17 +135,25 @@ func (o *outcome) events(cycle int, fleets []FleetStatus) []Event {
 	if o.held != nil {
 		add(EventHeld, "", "", "plan held, not applied: "+violations(o.held))
 	}
-	if o.res != nil {
+	// A push's fast path applied its own plan before the full one
+	// (fastpath.go): what it created comes first.
+	for _, applied := range []struct {
+		plan *reconcile.Plan
+		res  *reconcile.Result
+	}{{o.fastPlan, o.fast}, {o.plan, o.res}} {
+		if applied.res == nil {
+			continue
+		}
 		names := map[string]map[int]string{} // fleet -> slot -> instance name
-		if o.plan != nil {
-			for _, fp := range o.plan.Fleets {
+		if applied.plan != nil {
+			for _, fp := range applied.plan.Fleets {
 				names[fp.Fleet] = map[int]string{}
 				for _, c := range fp.Creates {
 					names[fp.Fleet][c.Slot] = c.Name
 				}
 			}
 		}
-		for _, fr := range o.res.Fleets {
+		for _, fr := range applied.res.Fleets {
 			if len(fr.Created) > 0 {
 				var ids []string
 				for _, c := range fr.Created {

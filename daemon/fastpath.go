@@ -172,7 +172,7 @@ func (d *Daemon) fastPath(ctx context.Context, o *outcome) reconcile.Limits {
 		default:
 			d.m.fast.observations.WithLabelValues(observeFiltered).Inc()
 			res, err := d.apply(ctx, p, false)
-			o.fast = res
+			o.fast, o.fastPlan = res, p
 			o.run.Created, o.run.Failed = res.Created, res.Failed+res.Ambiguous
 			d.log.Info("push: created the new slots before the full sweep", "fleets", ch.fleets, "planned", p.Totals.Creates,
 				"created", res.Created, "failed", res.Failed+res.Ambiguous, "took", time.Since(t0).Round(time.Millisecond), "err", err)

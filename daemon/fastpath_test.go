@@ -143,6 +143,16 @@ func TestPushCreatesBeforeTheFullSweep(t *testing.T) {
 	if s.LastRun.Created != 2 {
 		t.Errorf("run created %d, want the fast path's 2", s.LastRun.Created)
 	}
+	// The timeline names what the fast path created, as it would the full plan's creates.
+	var created []string
+	for _, ev := range s.Events {
+		if ev.Kind == daemon.EventCreate && ev.Cycle == s.Runs {
+			created = append(created, ev.Fleet+": "+ev.Message)
+		}
+	}
+	if len(created) != 1 || !strings.HasPrefix(created[0], "web: created 2: web-4 (lhins-") || !strings.Contains(created[0], "web-5 (lhins-") {
+		t.Errorf("the cycle's create events: %q; want one naming web-4 and web-5", created)
+	}
 	if v := e.metric("lightkeeper_observations_total", "kind", "filtered"); v != 1 {
 		t.Errorf("observations{filtered} = %v, want 1", v)
 	}

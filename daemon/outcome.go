@@ -42,8 +42,9 @@ type outcome struct {
 	applyErr    error
 	// push is what the revision this cycle adopted changed, and fast
 	// what a push's fast path applied before the full plan (fastpath.go).
-	push *pushChange
-	fast *reconcile.Result
+	push     *pushChange
+	fast     *reconcile.Result
+	fastPlan *reconcile.Plan // the focused plan fast was applied from
 	// adopting is the revision this cycle loaded while its copy is being
 	// saved, when a push's fast path plans from it meanwhile (adopt.go).
 	adopting *adoption
