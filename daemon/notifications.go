@@ -121,9 +121,12 @@ func (d *Daemon) notifyCycle(o *outcome, fleets []FleetStatus) {
 	if o.plan != nil {
 		n.Conditions(scopePlan, d.planConditions(o, fleets))
 	}
+	var dts []fleetDayTwo
 	if o.res != nil {
-		dts := dayTwoOfResult(o.plan, o.res)
+		dts = dayTwoOfResult(o.plan, o.res)
 		n.Conditions(scopeApply, d.applyConditions(o, dts))
+	}
+	if o.res != nil || o.fast != nil { // a push's fast path may have created when the full plan was held
 		if ev, ok := d.appliedEvent(o, dts); ok {
 			n.Notify(ev)
 		}
@@ -371,9 +374,30 @@ func (d *Daemon) applyConditions(o *outcome, dts []fleetDayTwo) []notify.Event {
 }
 
 // appliedEvent is the event of an apply that changed something: what it
-// created and isolated, per fleet, and the money it adds.
+// created and isolated, per fleet, and the money it adds. A push's fast
+// path (o.fast, from o.fastPlan) counts with the full plan's apply.
 func (d *Daemon) appliedEvent(o *outcome, dts []fleetDayTwo) (notify.Event, bool) {
-	res, p := o.res, o.plan
+	type applied struct {
+		p   *reconcile.Plan
+		res *reconcile.Result
+	}
+	var all []applied
+	for _, a := range []applied{{o.fastPlan, o.fast}, {o.plan, o.res}} {
+		if a.p != nil && a.res != nil {
+			all = append(all, a)
+		}
+	}
+	if len(all) == 0 {
+		return notify.Event{}, false
+	}
+	var res reconcile.Result // the counts of all
+	for _, a := range all {
+		res.Created += a.res.Created
+		res.Isolated += a.res.Isolated
+		res.Failed += a.res.Failed
+		res.Ambiguous += a.res.Ambiguous
+	}
+	p := all[len(all)-1].p // the full plan when there is one
 	updated, renewed := dayTwoCounts(dts)
 	if res.Created == 0 && res.Isolated == 0 && updated == 0 && renewed == 0 {
 		return notify.Event{}, false
@@ -384,20 +408,33 @@ func (d *Daemon) appliedEvent(o *outcome, dts []fleetDayTwo) (notify.Event, bool
 	}
 	var fleets, parts []string
 	monthly, commitment, currency := 0.0, 0.0, p.Totals.Money.Currency
-	created := map[string]int{}
-	for _, fr := range res.Fleets {
-		if len(fr.Created)+len(fr.Isolated) > 0 || changed[fr.Fleet] {
-			fleets = append(fleets, fr.Fleet)
-			parts = append(parts, fmt.Sprintf("%s +%d -%d", fr.Fleet, len(fr.Created), len(fr.Isolated)))
+	createdOf, isolatedOf := map[string]int{}, map[string]int{}
+	for _, a := range all {
+		created := map[string]int{}
+		for _, fr := range a.res.Fleets {
+			if _, seen := createdOf[fr.Fleet]; !seen && (len(fr.Created)+len(fr.Isolated) > 0 || changed[fr.Fleet]) {
+				fleets = append(fleets, fr.Fleet)
+				createdOf[fr.Fleet] = 0
+			}
+			if _, listed := createdOf[fr.Fleet]; listed {
+				createdOf[fr.Fleet] += len(fr.Created)
+				isolatedOf[fr.Fleet] += len(fr.Isolated)
+			}
+			created[fr.Fleet] += len(fr.Created)
 		}
-		created[fr.Fleet] += len(fr.Created)
+		for _, fp := range a.p.Fleets {
+			if n := len(fp.Creates); n > 0 && created[fp.Fleet] > 0 {
+				share := float64(created[fp.Fleet]) / float64(n)
+				monthly += fp.Money.Monthly * share
+				commitment += fp.Money.Commitment * share
+			}
+		}
+		if currency == "" {
+			currency = a.p.Totals.Money.Currency
+		}
 	}
-	for _, fp := range p.Fleets {
-		if n := len(fp.Creates); n > 0 && created[fp.Fleet] > 0 {
-			share := float64(created[fp.Fleet]) / float64(n)
-			monthly += fp.Money.Monthly * share
-			commitment += fp.Money.Commitment * share
-		}
+	for _, f := range fleets {
+		parts = append(parts, fmt.Sprintf("%s +%d -%d", f, createdOf[f], isolatedOf[f]))
 	}
 	rev, short := "", ""
 	if d.good != nil {

@@ -87,3 +87,36 @@ func TestDayTwoEvents(t *testing.T) {
 		t.Errorf("dayTwoOfResult: %+v", got)
 	}
 }
+
+// TestAppliedEventCountsTheFastPath: what a push's fast path created is in
+// the "revision applied" event with the full plan's apply (counts, fleets,
+// money), and makes one on its own when the full plan was held.
+func TestAppliedEventCountsTheFastPath(t *testing.T) {
+	fastPlan := &reconcile.Plan{ID: "fast", Fleets: []*reconcile.FleetPlan{{Fleet: "web", Region: "ap-guangzhou",
+		Creates: []reconcile.Create{{Slot: 4}, {Slot: 5}}, Money: reconcile.Money{Currency: "CNY", Monthly: 60}}},
+		Totals: reconcile.Totals{Money: reconcile.Money{Currency: "CNY", Monthly: 60}}}
+	fast := &reconcile.Result{Created: 2, Fleets: []*reconcile.FleetResult{{Fleet: "web", Region: "ap-guangzhou",
+		Created: []reconcile.Created{{Slot: 4, InstanceID: "lhins-4"}, {Slot: 5, InstanceID: "lhins-5"}}}}}
+	full := &reconcile.Plan{ID: "0123456789abcdef", Fleets: []*reconcile.FleetPlan{
+		{Fleet: "web", Region: "ap-guangzhou"},
+		{Fleet: "db", Region: "ap-guangzhou", Creates: []reconcile.Create{{Slot: 0}}, Money: reconcile.Money{Currency: "CNY", Monthly: 40}}},
+		Totals: reconcile.Totals{Money: reconcile.Money{Currency: "CNY", Monthly: 40}}}
+	fullRes := &reconcile.Result{Created: 1, Fleets: []*reconcile.FleetResult{{Fleet: "web", Region: "ap-guangzhou"},
+		{Fleet: "db", Region: "ap-guangzhou", Created: []reconcile.Created{{Slot: 0, InstanceID: "lhins-d"}}}}}
+	d := &Daemon{good: &goodState{rev: Revision{ID: "4f0c2d9e8b7a65432109"}}}
+
+	ev, ok := d.appliedEvent(&outcome{fastPlan: fastPlan, fast: fast, plan: full, res: fullRes}, nil)
+	if !ok || ev.Summary != "revision 4f0c2d9e8b7a applied: 3 created, 0 isolated (web +2 -0, db +1 -0), +100.00 CNY a month" ||
+		ev.Details["created"] != 3 || ev.Details["planId"] != "0123456789abcdef" || !slices.Equal(ev.Fleets, []string{"web", "db"}) {
+		t.Errorf("fast path and full apply: %v %+v", ok, ev)
+	}
+	// The full plan held: the fast path's creates are an apply of their own.
+	ev, ok = d.appliedEvent(&outcome{fastPlan: fastPlan, fast: fast, plan: full}, nil)
+	if !ok || ev.Summary != "revision 4f0c2d9e8b7a applied: 2 created, 0 isolated (web +2 -0), +60.00 CNY a month" || ev.Details["planId"] != "fast" {
+		t.Errorf("fast path alone: %v %+v", ok, ev)
+	}
+	// Nothing created anywhere: no event.
+	if ev, ok := d.appliedEvent(&outcome{plan: full, res: &reconcile.Result{}}, nil); ok {
+		t.Errorf("nothing done, yet %+v", ev)
+	}
+}
