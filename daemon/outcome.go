@@ -237,41 +237,7 @@ func (d *Daemon) record(o *outcome) {
 		m.lastSuccess.Set(float64(o.end.UnixNano()) / 1e9)
 	}
 
-	// Status.
 	run := o.run
-	d.setStatus(func(s *Status) {
-		if ev := o.load; ev != nil {
-			s.Revision = revisionInfo(ev.rev, ev.at)
-			s.Invalid = ev.invalid
-			if ev.invalid == nil && ev.saveErr == nil {
-				s.LastGood = revisionInfo(ev.rev, ev.at)
-			}
-		}
-		switch {
-		case o.follower:
-			s.Plan, s.Result, s.Held, s.Fleets = nil, nil, nil, nil
-			s.FleetsObserved, s.FleetsAfterApply, d.observed = time.Time{}, false, nil
-		case o.plan != nil:
-			s.Plan, s.Result, s.Held, s.Fleets = o.plan, o.res, o.held, fleets
-			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, kept
-		}
-		s.Runs++
-		s.Events = addEvents(s.Events, o.events(s.Runs, fleets))
-		s.LastRun = &run
-		if result == ResultSuccess {
-			s.LastSuccess = o.end
-		}
-		s.LastError = strings.Join(errs, "; ")
-		if len(errs) > 0 {
-			s.LastErrorAt = o.end
-		}
-		switch saveErr := o.saveError(); {
-		case saveErr != "":
-			s.StateError, s.StateErrorAt = saveErr, o.end
-		case o.stateErr == nil && d.opts.StateDir != "":
-			s.StateError, s.StateErrorAt = "", time.Time{}
-		}
-	})
 
 	// Log.
 	log := d.log
@@ -328,6 +294,42 @@ func (d *Daemon) record(o *outcome) {
 	default:
 		log.Warn("reconcile cycle ended", "created", run.Created, "failed", run.Failed, "errors", strings.Join(errs, "; "))
 	}
+
+	// Status, after the log: whoever sees the run counted (waits for a
+	// cycle) finds its lines written.
+	d.setStatus(func(s *Status) {
+		if ev := o.load; ev != nil {
+			s.Revision = revisionInfo(ev.rev, ev.at)
+			s.Invalid = ev.invalid
+			if ev.invalid == nil && ev.saveErr == nil {
+				s.LastGood = revisionInfo(ev.rev, ev.at)
+			}
+		}
+		switch {
+		case o.follower:
+			s.Plan, s.Result, s.Held, s.Fleets = nil, nil, nil, nil
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = time.Time{}, false, nil
+		case o.plan != nil:
+			s.Plan, s.Result, s.Held, s.Fleets = o.plan, o.res, o.held, fleets
+			s.FleetsObserved, s.FleetsAfterApply, d.observed = observed.At, o.after != nil, kept
+		}
+		s.Runs++
+		s.Events = addEvents(s.Events, o.events(s.Runs, fleets))
+		s.LastRun = &run
+		if result == ResultSuccess {
+			s.LastSuccess = o.end
+		}
+		s.LastError = strings.Join(errs, "; ")
+		if len(errs) > 0 {
+			s.LastErrorAt = o.end
+		}
+		switch saveErr := o.saveError(); {
+		case saveErr != "":
+			s.StateError, s.StateErrorAt = saveErr, o.end
+		case o.stateErr == nil && d.opts.StateDir != "":
+			s.StateError, s.StateErrorAt = "", time.Time{}
+		}
+	})
 
 	// Notifications (notifications.go).
 	d.notifyCycle(o, fleets)

@@ -241,21 +241,26 @@ func TestRemoteAsksEarlyOnAPush(t *testing.T) {
 			var mu sync.Mutex
 			url := servedHTTP(t, r.bare, "", func(req *http.Request) {
 				q.seen(req)
+				served := func() {
+					mu.Lock()
+					order = append(order, req.Method)
+					mu.Unlock()
+				}
 				if req.Method == http.MethodPost {
+					served() // before it lets a held listing go on
 					select {
 					case posted <- struct{}{}:
 					default:
 					}
+					return
 				}
-				if hold.Load() && req.Method == http.MethodGet {
+				if hold.Load() {
 					select {
 					case <-posted:
 					case <-time.After(tc.guard):
 					}
 				}
-				mu.Lock()
-				order = append(order, req.Method)
-				mu.Unlock()
+				served()
 			})
 			rem, lb := newTestRemote(t, r, t.TempDir(), func(o *Options) { o.URL = url })
 			rem.earlyOnLoopback = tc.onLoopback
