@@ -189,11 +189,11 @@ func (d *Daemon) record(o *outcome) {
 	errs := o.errors(fleets)
 	// Kept for the status until the next cycle: the plan's fleets, and the
 	// instances they were listed with, compressed (observed.go); not what
-	// the plan was made from.
+	// the plan was made from. Only this goroutine sets d.observed.
 	var kept *observedInstances
 	if observed != nil {
 		var err error
-		if kept, err = packInstances(observed); err != nil {
+		if kept, err = packInstances(observed, d.observed); err != nil {
 			d.log.Error("the fleet pages show no instances until the next cycle", "err", err)
 			kept = &observedInstances{}
 		}
