@@ -23,8 +23,8 @@
 #   whose name it prints),
 #   BIN=PATH (measure this lightkeeper binary instead of building one from
 #   the tree: to run a build of main beside the tree's in one session),
-#   DAEMON_ENV="GOMEMLIMIT=off ..." (variables of the measured daemon's
-#   environment), PUSHES=3 (commits timed at the end of A; 0 for none),
+#   DAEMON_ENV="GOMEMLIMIT=off ..." (variables of the measured daemons'
+#   environment, in A and D), PUSHES=3 (commits timed at the end of A; 0 for none),
 #   TRACE_MS=100 (A: also sample the daemon's VmRSS, RssAnon and RssFile
 #   every TRACE_MS ms from its start, and print when the peak came and what
 #   was resident then; 0, the default, for none)
@@ -474,7 +474,8 @@ for round in $(seq "${ROUNDS:-1}"); do
 		port=$(free_port)
 		write_config "$work/d-watch-$k-$round.yaml" "$repo" "$port" "$work/state-d-watch-$k-$round" 1h "limits: {maxTotalCount: $((TOTAL * 2))}"
 		d_log=$work/daemon-d-watch-$k-$round.log
-		"$b" daemon --config "$work/d-watch-$k-$round.yaml" >"$d_log" 2>&1 &
+		# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
+		env ${DAEMON_ENV:-} "$b" daemon --config "$work/d-watch-$k-$round.yaml" >"$d_log" 2>&1 &
 		d_pid=$!
 		pids+=("$d_pid")
 		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
@@ -488,7 +489,8 @@ for round in $(seq "${ROUNDS:-1}"); do
 		write_config "$work/d-hook-$k-$round.yaml" "http://127.0.0.1:$gport/fleets.git" "$port" "$work/state-d-hook-$k-$round" 1h \
 			"limits: {maxTotalCount: $((TOTAL * 2))}" "webhook: {secretFile: $work/hook-secret}"
 		d_log=$work/daemon-d-hook-$k-$round.log
-		"$b" daemon --config "$work/d-hook-$k-$round.yaml" >"$d_log" 2>&1 &
+		# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
+		env ${DAEMON_ENV:-} "$b" daemon --config "$work/d-hook-$k-$round.yaml" >"$d_log" 2>&1 &
 		d_pid=$!
 		pids+=("$d_pid")
 		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
