@@ -86,12 +86,13 @@ start_emulator() {
 	wait_for 30 "the emulator" http_ok "$emu_url/_emulator/stats"
 }
 
-# start_daemon NAME CONFIG: starts a daemon logging to $work/NAME.log; sets
-# d_pid and d_log.
+# start_daemon NAME CONFIG [ENV [BINARY]]: starts a daemon (of BINARY,
+# default $bin) with the NAME=VALUE words ENV in its environment, logging
+# to $work/NAME.log; sets d_pid and d_log.
 start_daemon() {
 	d_log=$work/$1.log
-	# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
-	env ${3:-} "$bin" daemon --config "$2" >"$d_log" 2>&1 &
+	# shellcheck disable=SC2086 # ENV is a list of NAME=VALUE words
+	env ${3:-} "${4:-$bin}" daemon --config "$2" >"$d_log" 2>&1 &
 	d_pid=$!
 	pids+=("$d_pid")
 }
@@ -473,11 +474,7 @@ for round in $(seq "${ROUNDS:-1}"); do
 		b=${bins[$k]} name=${names[$k]}
 		port=$(free_port)
 		write_config "$work/d-watch-$k-$round.yaml" "$repo" "$port" "$work/state-d-watch-$k-$round" 1h "limits: {maxTotalCount: $((TOTAL * 2))}"
-		d_log=$work/daemon-d-watch-$k-$round.log
-		# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
-		env ${DAEMON_ENV:-} "$b" daemon --config "$work/d-watch-$k-$round.yaml" >"$d_log" 2>&1 &
-		d_pid=$!
-		pids+=("$d_pid")
+		start_daemon "daemon-d-watch-$k-$round" "$work/d-watch-$k-$round.yaml" "${DAEMON_ENV:-}" "$b"
 		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
 		sleep 2
 		commit_latencies "$SAMPLES" "$repo" fleet-0000 ap-guangzhou "$count"
@@ -488,11 +485,7 @@ for round in $(seq "${ROUNDS:-1}"); do
 		port=$(free_port)
 		write_config "$work/d-hook-$k-$round.yaml" "http://127.0.0.1:$gport/fleets.git" "$port" "$work/state-d-hook-$k-$round" 1h \
 			"limits: {maxTotalCount: $((TOTAL * 2))}" "webhook: {secretFile: $work/hook-secret}"
-		d_log=$work/daemon-d-hook-$k-$round.log
-		# shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=VALUE words
-		env ${DAEMON_ENV:-} "$b" daemon --config "$work/d-hook-$k-$round.yaml" >"$d_log" 2>&1 &
-		d_pid=$!
-		pids+=("$d_pid")
+		start_daemon "daemon-d-hook-$k-$round" "$work/d-hook-$k-$round.yaml" "${DAEMON_ENV:-}" "$b"
 		wait_for 300 "the first cycle" grep -q -F 'reconcile cycle ended' "$d_log"
 		sleep 5.5
 		hook_latencies "$SAMPLES" "$repo" fleet-0000 ap-guangzhou "$count" "$port" "$secret"
