@@ -33,6 +33,9 @@ type Deps struct {
 	// does not import it). onError counts a failed etcd call. A
 	// Leadership that is an io.Closer is closed by Daemon.Close.
 	Elect func(ha *HA, onError func(op string)) (Leadership, error)
+	// Collector paces the garbage collector around the cycles
+	// (Options.Collector); nil leaves it alone.
+	Collector Collector
 	// Previous is the daemon this one replaces when the configuration is
 	// reloaded; it must have stopped. Its metrics and the counters of its
 	// status carry on (Options.Previous).
@@ -213,6 +216,7 @@ func build(cfg *Config, deps Deps, create bool) (*built, error) {
 		Logger:     log,
 		Leadership: lead,
 		Previous:   deps.Previous,
+		Collector:  deps.Collector,
 		// repository.verify: the saved last good copy must name its signer.
 		RequireSigned: srcOpts.Verify != nil,
 		Notify:        routes,

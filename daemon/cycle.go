@@ -21,6 +21,8 @@ import (
 func (d *Daemon) cycle(ctx context.Context, trigger string) bool {
 	o := &outcome{run: Run{Trigger: trigger, Started: d.opts.Now()}}
 	t0 := time.Now()
+	d.hold(o) // a push: until its first creates (collector.go)
+	defer o.unhold()
 	d.sync(ctx, o)
 	d.progress()
 	if d.leading() {
@@ -180,6 +182,7 @@ func (d *Daemon) reconcile(ctx context.Context, o *outcome) {
 		return
 	}
 	limits := d.fastPath(ctx, o) // settles the revision being adopted
+	o.unhold()                   // the full sweep runs as every cycle does
 	o.run.Revision = d.good.rev.ID
 	p, err := d.rec.Plan(ctx, d.good.fleets)
 	if err != nil {

@@ -132,6 +132,10 @@ type Options struct {
 	// Approvers may release a held plan, each with a bearer token
 	// (approve.go); none: POST /approve refuses every request.
 	Approvers []ApproverToken
+	// Collector, if set, is told when a push's cycle starts and when a
+	// cycle ends, to pace the garbage collector (collector.go); nil: the
+	// collector runs as the runtime paces it.
+	Collector Collector
 	// Previous, if set, is the daemon this one replaces (a reload of the
 	// configuration); it must have stopped. The new daemon keeps its
 	// registry and metrics (Registry is not used then), and the counters
@@ -491,6 +495,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cctx, endCycle := d.cycleContext(ctx)
 		ok := d.cycle(cctx, trigger)
 		endCycle()
+		d.collect()
 		d.busy.Store(false)
 		d.once.Do(func() { close(d.first) })
 		if ctx.Err() != nil {

@@ -17,6 +17,8 @@ import (
 type outcome struct {
 	run Run
 	end time.Time
+	// release ends a push's hold on the collector (collector.go).
+	release func()
 
 	// sync
 	fetched    bool   // the source synced

@@ -203,7 +203,7 @@ type instance struct {
 // deps are what the daemon of a configuration takes from the command;
 // previous is the daemon it replaces, if any.
 func (s *service) deps(previous *daemon.Daemon) daemon.Deps {
-	return daemon.Deps{Credential: s.cred, Logger: s.log, Elect: s.elect, Previous: previous}
+	return daemon.Deps{Credential: s.cred, Logger: s.log, Elect: s.elect, Previous: previous, Collector: s.e.collector}
 }
 
 // run serves the HTTP address of cfg and runs a Daemon, replacing it with

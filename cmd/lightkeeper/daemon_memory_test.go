@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 
@@ -42,4 +43,50 @@ func TestApplyMemoryLimit(t *testing.T) {
 	}
 	s := &service{e: &env{getenv: func(string) string { return "" }}, log: slog.New(slog.DiscardHandler)}
 	s.applyMemoryLimit(&daemon.Config{}) // no setter: nothing, no panic
+}
+
+// TestCollectorHold: a push's hold raises GOGC to pushGCPercent and the
+// memory limit by pushHeadroom, leaves either alone when it is off (or
+// GOGC higher already), and its release puts both back.
+func TestCollectorHold(t *testing.T) {
+	const limit = 24 << 20
+	for _, tc := range []struct {
+		name    string
+		percent int
+		limit   int64
+		heldP   int
+		heldL   int64
+	}{
+		{name: "default", percent: 100, limit: limit, heldP: pushGCPercent, heldL: limit + pushHeadroom},
+		{name: "GOGC off", percent: -1, limit: limit, heldP: -1, heldL: limit + pushHeadroom},
+		{name: "GOGC higher", percent: 800, limit: limit, heldP: 800, heldL: limit + pushHeadroom},
+		{name: "no limit", percent: 100, limit: math.MaxInt64, heldP: pushGCPercent, heldL: math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			percent, lim := tc.percent, tc.limit
+			c := &collector{
+				setGCPercent: func(p int) int { old := percent; percent = p; return old },
+				setMemoryLimit: func(l int64) int64 {
+					old := lim
+					if l >= 0 {
+						lim = l
+					}
+					return old
+				},
+			}
+			release := c.Hold()
+			if percent != tc.heldP || lim != tc.heldL {
+				t.Errorf("held: GOGC %d, limit %d; want %d, %d", percent, lim, tc.heldP, tc.heldL)
+			}
+			release()
+			if percent != tc.percent || lim != tc.limit {
+				t.Errorf("released: GOGC %d, limit %d; want them back at %d, %d", percent, lim, tc.percent, tc.limit)
+			}
+		})
+	}
+	collected := 0
+	(&collector{gc: func() { collected++ }}).Collect()
+	if collected != 1 {
+		t.Errorf("Collect ran %d collections, want 1", collected)
+	}
 }

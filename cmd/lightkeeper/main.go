@@ -13,10 +13,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/lightkeeper/lightkeeper/daemon"
 )
 
 // Exit codes shared by every subcommand. Subcommands with richer outcomes
@@ -41,6 +44,10 @@ type env struct {
 	// main runs; nil (tests running commands in their own process)
 	// applies no limit (daemon_memory.go).
 	setMemoryLimit func(int64) int64
+	// collector paces the runtime's garbage collector around the daemon's
+	// cycles in the process that main runs; nil (tests running commands
+	// in their own process) leaves it alone (daemon_memory.go).
+	collector daemon.Collector
 }
 
 // command is one subcommand of lightkeeper.
@@ -87,7 +94,8 @@ func main() {
 		<-ctx.Done()
 		stop() // a second SIGINT or SIGTERM ends the process at once
 	}()
-	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, setMemoryLimit: debug.SetMemoryLimit})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, setMemoryLimit: debug.SetMemoryLimit,
+		collector: &collector{setGCPercent: debug.SetGCPercent, setMemoryLimit: debug.SetMemoryLimit, gc: runtime.GC}})
 	stop()
 	os.Exit(code)
 }
