@@ -92,9 +92,9 @@ func (r *Reconciler) sweepPages(region string) (int, bool) {
 // renewals, rollouts and drift are left to the full plan, and the state is
 // not settled from the partial view. It is checked and applied as any Plan.
 //
-// It returns a *FocusFallback, having sent nothing but Describe calls,
-// when the focused view cannot be trusted or would cost more than a full
-// sweep.
+// It returns a *FocusFallback, having sent nothing but DescribeInstances
+// calls (and, once it observes, InquirePriceCreateInstances), when the
+// focused view cannot be trusted or would cost more than a full sweep.
 func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focus []string) (*Plan, error) {
 	if !r.opts.Tags {
 		return nil, &FocusFallback{Code: FallbackNoTags, Detail: "the site takes no tags (a renamed instance is found only by a full sweep)"}
@@ -149,6 +149,23 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 		}
 	}
 	now := r.opts.Now()
+	// The creates' prices depend on the fleets alone, not on what is
+	// observed: they are asked while the fleets are observed, so that the
+	// plan waits for one round trip, not two.
+	var keys []priceKey
+	for _, f := range chosen {
+		if k := priceKeyOf(f); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	prices := make(chan map[priceKey]*priceAnswer, 1)
+	go func() { prices <- r.askPrices(ctx, keys) }()
+	known := func() map[priceKey]*priceAnswer { return <-prices }
+	defer func() {
+		if known != nil {
+			known() // no call outlives the plan
+		}
+	}()
 	obs := make(map[string]*Observation, len(regions))
 	var failed error
 	var mu sync.Mutex
@@ -179,7 +196,8 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 		fp.Surplus, fp.Renewals, fp.Rollout, fp.needs = nil, nil, nil, nil
 	}
 	p.Orphans = nil
-	r.price(ctx, p)
+	r.priceWith(ctx, p, known())
+	known = nil
 	p.clearFailed()
 	return p, nil
 }

@@ -3,8 +3,11 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
@@ -133,5 +136,58 @@ func TestPlanFocusedFallsBack(t *testing.T) {
 				t.Errorf("%d creates sent", n)
 			}
 		})
+	}
+}
+
+// priceFirst is a Cloud whose filtered listings wait until a create has
+// been priced: a focused plan that asked the price only once it had
+// observed would wait for ever (the wait gives up after a minute and
+// fails the listing, and the test).
+type priceFirst struct {
+	reconcile.Cloud
+	priced chan struct{}
+	once   sync.Once
+}
+
+func (c *priceFirst) InquirePriceCreateInstances(ctx context.Context, region string, req *lighthouse.InquirePriceCreateInstancesRequest) (*lighthouse.InquirePriceCreateInstancesResponse, error) {
+	c.once.Do(func() { close(c.priced) })
+	return c.Cloud.InquirePriceCreateInstances(ctx, region, req)
+}
+
+func (c *priceFirst) Instances(ctx context.Context, region string, req *lighthouse.DescribeInstancesRequest) iter.Seq2[lighthouse.Instance, error] {
+	if req == nil || len(req.Filters)+len(req.InstanceIds) == 0 {
+		return c.Cloud.Instances(ctx, region, req)
+	}
+	select {
+	case <-c.priced:
+		return c.Cloud.Instances(ctx, region, req)
+	case <-time.After(time.Minute):
+		return func(yield func(lighthouse.Instance, error) bool) {
+			yield(lighthouse.Instance{}, errors.New("no create was priced while the fleets were observed"))
+		}
+	}
+}
+
+// A focused plan asks its creates' prices while it observes, not after:
+// a push's first create waits for one round trip, not two. The price is
+// asked once, and the plan is priced as before.
+func TestPlanFocusedPricesWhileObserving(t *testing.T) {
+	h := emulatortest.New(t, emulator.Config{RateLimits: emulator.NoRateLimits(), InstanceNameMatch: emulator.NameSubstring, Quotas: unlimited})
+	ctx := context.Background()
+	cloud := &priceFirst{Cloud: h.Client, priced: make(chan struct{})}
+	r := reconcile.New(cloud, nil, reconcile.Options{Tags: true, Now: h.Clock.Now})
+	apply(t, r, focusFleets(t, "", "web", 4, "bulk", bulk))
+	apply(t, r, focusFleets(t, "", "web", 4, "bulk", bulk))     // settles
+	cloud.priced, cloud.once = make(chan struct{}), sync.Once{} // the setup's creates were priced
+	prices := h.Server.Calls(lighthouse.ActionInquirePriceCreateInstances, "")
+	p, err := r.PlanFocused(ctx, focusFleets(t, "", "web", 6, "bulk", bulk), []string{"web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Totals.Creates != 2 || p.Totals.Money.Monthly <= 0 || p.Fleets[0].Money.Unknown {
+		t.Fatalf("totals %+v, money %+v; want 2 creates, priced", p.Totals, p.Fleets[0].Money)
+	}
+	if n := h.Server.Calls(lighthouse.ActionInquirePriceCreateInstances, "") - prices; n != 1 {
+		t.Errorf("%d InquirePriceCreateInstances calls, want 1 (asked ahead, not again)", n)
 	}
 }

@@ -213,24 +213,21 @@ type priceKey struct {
 	period                    int
 }
 
-// price asks InquirePriceCreateInstances once per distinct region, bundle,
-// blueprint and period, and fills in each fleet's money.
-func (r *Reconciler) price(ctx context.Context, p *Plan) {
-	type answer struct {
-		price lighthouse.InstancePrice
-		err   error
-	}
-	prices := map[priceKey]*answer{}
-	var keys []priceKey
-	for _, fp := range p.Fleets {
-		for _, c := range fp.Creates {
-			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
-			if _, ok := prices[k]; !ok {
-				prices[k] = nil
-				keys = append(keys, k)
-			}
-		}
-	}
+// priceAnswer is what InquirePriceCreateInstances said of a priceKey.
+type priceAnswer struct {
+	price lighthouse.InstancePrice
+	err   error
+}
+
+// priceKeyOf is the priceKey of the creates of fleet f (CreateRequest).
+func priceKeyOf(f *spec.Fleet) priceKey {
+	return priceKey{f.Spec.Region, f.Spec.BundleID, f.Spec.BlueprintID, f.Spec.Charge.Period}
+}
+
+// askPrices asks InquirePriceCreateInstances for each of keys at once and
+// returns the answers once all have come.
+func (r *Reconciler) askPrices(ctx context.Context, keys []priceKey) map[priceKey]*priceAnswer {
+	prices := make(map[priceKey]*priceAnswer, len(keys))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range keys {
@@ -239,7 +236,7 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
 				InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(k.period)},
 			})
-			a := &answer{err: err}
+			a := &priceAnswer{err: err}
 			if err == nil {
 				a.price = resp.Price.InstancePrice
 			}
@@ -249,6 +246,31 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) {
 		})
 	}
 	wg.Wait()
+	return prices
+}
+
+// price asks InquirePriceCreateInstances once per distinct region, bundle,
+// blueprint and period of p's creates, and fills in each fleet's money.
+func (r *Reconciler) price(ctx context.Context, p *Plan) { r.priceWith(ctx, p, nil) }
+
+// priceWith is price with the answers known already (asked ahead): only
+// the keys they miss are asked.
+func (r *Reconciler) priceWith(ctx context.Context, p *Plan, known map[priceKey]*priceAnswer) {
+	var keys []priceKey
+	seen := map[priceKey]bool{}
+	for _, fp := range p.Fleets {
+		for _, c := range fp.Creates {
+			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
+			if known[k] == nil && !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	prices := r.askPrices(ctx, keys)
+	for k, a := range known {
+		prices[k] = a
+	}
 	for _, fp := range p.Fleets {
 		for _, c := range fp.Creates {
 			a := prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}]
