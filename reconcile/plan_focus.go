@@ -158,14 +158,10 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 			keys = append(keys, k)
 		}
 	}
-	prices := make(chan map[priceKey]*priceAnswer, 1)
-	go func() { prices <- r.askPrices(ctx, keys) }()
-	known := func() map[priceKey]*priceAnswer { return <-prices }
-	defer func() {
-		if known != nil {
-			known() // no call outlives the plan
-		}
-	}()
+	asked := make(chan map[priceKey]*priceAnswer, 1)
+	go func() { asked <- r.askPrices(ctx, keys) }()
+	prices := sync.OnceValue(func() map[priceKey]*priceAnswer { return <-asked })
+	defer prices() // no call outlives the plan
 	obs := make(map[string]*Observation, len(regions))
 	var failed error
 	var mu sync.Mutex
@@ -196,8 +192,7 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 		fp.Surplus, fp.Renewals, fp.Rollout, fp.needs = nil, nil, nil, nil
 	}
 	p.Orphans = nil
-	r.priceWith(ctx, p, known())
-	known = nil
+	r.priceWith(ctx, p, prices())
 	p.clearFailed()
 	return p, nil
 }
