@@ -158,9 +158,9 @@ func (r *Reconciler) PlanFocused(ctx context.Context, fleets []*spec.Fleet, focu
 			keys = append(keys, k)
 		}
 	}
-	asked := make(chan map[priceKey]*priceAnswer, 1)
+	asked := make(chan map[priceKey]priceAnswer, 1)
 	go func() { asked <- r.askPrices(ctx, keys) }()
-	prices := sync.OnceValue(func() map[priceKey]*priceAnswer { return <-asked })
+	prices := sync.OnceValue(func() map[priceKey]priceAnswer { return <-asked })
 	defer prices() // no call outlives the plan
 	obs := make(map[string]*Observation, len(regions))
 	var failed error

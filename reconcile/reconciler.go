@@ -219,27 +219,39 @@ type priceAnswer struct {
 	err   error
 }
 
-// priceKeyOf is the priceKey of the creates of fleet f (CreateRequest).
-func priceKeyOf(f *spec.Fleet) priceKey {
-	return priceKey{f.Spec.Region, f.Spec.BundleID, f.Spec.BlueprintID, f.Spec.Charge.Period}
+// createKey is the priceKey of create c of a fleet in region.
+func createKey(region string, c *Create) priceKey {
+	return priceKey{region, c.BundleID, c.BlueprintID, c.Period}
 }
 
-// askPrices asks InquirePriceCreateInstances for each of keys at once and
-// returns the answers once all have come.
-func (r *Reconciler) askPrices(ctx context.Context, keys []priceKey) map[priceKey]*priceAnswer {
-	prices := make(map[priceKey]*priceAnswer, len(keys))
+// priceKeyOf is the priceKey of the creates fleet f makes outside a
+// rollout, read from its request as newCreate reads it.
+func priceKeyOf(f *spec.Fleet) priceKey {
+	c := newCreate(f, 0, 0, false)
+	return createKey(f.Spec.Region, &c)
+}
+
+// askPrice asks InquirePriceCreateInstances the price of one instance of k.
+func (r *Reconciler) askPrice(ctx context.Context, k priceKey) priceAnswer {
+	resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
+		BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
+		InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(k.period)},
+	})
+	if err != nil {
+		return priceAnswer{err: err}
+	}
+	return priceAnswer{price: resp.Price.InstancePrice}
+}
+
+// askPrices asks the price of each of keys at once and returns the
+// answers once all have come.
+func (r *Reconciler) askPrices(ctx context.Context, keys []priceKey) map[priceKey]priceAnswer {
+	prices := make(map[priceKey]priceAnswer, len(keys))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Go(func() {
-			resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
-				BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
-				InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(k.period)},
-			})
-			a := &priceAnswer{err: err}
-			if err == nil {
-				a.price = resp.Price.InstancePrice
-			}
+			a := r.askPrice(ctx, k)
 			mu.Lock()
 			prices[k] = a
 			mu.Unlock()
@@ -255,14 +267,12 @@ func (r *Reconciler) price(ctx context.Context, p *Plan) { r.priceWith(ctx, p, n
 
 // priceWith is price with the answers known already (asked ahead): only
 // the keys they miss are asked.
-func (r *Reconciler) priceWith(ctx context.Context, p *Plan, known map[priceKey]*priceAnswer) {
+func (r *Reconciler) priceWith(ctx context.Context, p *Plan, known map[priceKey]priceAnswer) {
 	var keys []priceKey
-	seen := map[priceKey]bool{}
 	for _, fp := range p.Fleets {
-		for _, c := range fp.Creates {
-			k := priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}
-			if known[k] == nil && !seen[k] {
-				seen[k] = true
+		for i := range fp.Creates {
+			k := createKey(fp.Region, &fp.Creates[i])
+			if _, ok := known[k]; !ok && !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
 		}
@@ -273,7 +283,7 @@ func (r *Reconciler) priceWith(ctx context.Context, p *Plan, known map[priceKey]
 	}
 	for _, fp := range p.Fleets {
 		for _, c := range fp.Creates {
-			a := prices[priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period}]
+			a := prices[createKey(fp.Region, &c)]
 			if a.err != nil {
 				fp.Money.Unknown = true
 				fp.Notes = appendOnce(fp.Notes, fmt.Sprintf("price unknown: %v", a.err))

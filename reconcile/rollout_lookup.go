@@ -183,24 +183,13 @@ func (r *Reconciler) lookup(ctx context.Context, p *Plan, obs map[string]*Observ
 // difference; the commitment is the price difference the service named)
 // and replacement (as a create of the spec's bundle) to its fleet's.
 func (r *Reconciler) priceUpdates(ctx context.Context, p *Plan) {
-	type answer struct {
-		price lighthouse.InstancePrice
-		err   error
-	}
-	cache := map[priceKey]answer{}
-	ask := func(k priceKey) answer {
-		if a, ok := cache[k]; ok {
-			return a
+	cache := map[priceKey]priceAnswer{}
+	ask := func(k priceKey) priceAnswer {
+		a, ok := cache[k]
+		if !ok {
+			a = r.askPrice(ctx, k)
+			cache[k] = a
 		}
-		resp, err := r.cloud.InquirePriceCreateInstances(ctx, k.region, &lighthouse.InquirePriceCreateInstancesRequest{
-			BundleId: k.bundle, BlueprintId: k.blueprint, InstanceCount: 1,
-			InstanceChargePrepaid: &lighthouse.InstanceChargePrepaid{Period: int64(k.period)},
-		})
-		a := answer{err: err}
-		if err == nil {
-			a.price = resp.Price.InstancePrice
-		}
-		cache[k] = a
 		return a
 	}
 	for _, fp := range p.Fleets {
@@ -229,7 +218,7 @@ func (r *Reconciler) priceUpdates(ctx context.Context, p *Plan) {
 				}
 			case u.create != nil:
 				c := u.create
-				a := ask(priceKey{fp.Region, c.BundleID, c.BlueprintID, c.Period})
+				a := ask(createKey(fp.Region, c))
 				if a.err != nil {
 					m.Unknown = true
 					fp.Notes = appendOnce(fp.Notes, fmt.Sprintf("price unknown: %v", a.err))

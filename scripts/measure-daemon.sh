@@ -68,6 +68,11 @@ fi
 [ -z "${DAEMON_ENV:-}" ] || echo "measured daemon's environment: $DAEMON_ENV"
 
 export TENCENTCLOUD_SECRET_ID=AKIDmeasure TENCENTCLOUD_SECRET_KEY=measure-secret-key
+# HOME is the work directory (git's configuration is the script's own);
+# Go's caches stay the caller's, so that D's BASE build does not download
+# and compile every module again while the machine should be quiet.
+GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
+export GOMODCACHE GOCACHE
 export HOME=$work GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$work/.gitconfig
 export GIT_AUTHOR_NAME=measure GIT_AUTHOR_EMAIL=measure@example.com GIT_COMMITTER_NAME=measure GIT_COMMITTER_EMAIL=measure@example.com
 unset TENCENTCLOUD_SESSION_TOKEN TENCENTCLOUD_SECURITY_TOKEN
