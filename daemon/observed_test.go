@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
+	"slices"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -146,4 +149,54 @@ func observedPlan(t *testing.T, c *observedCloud, counts map[string]int) (*obser
 		c.clock.Advance(reconcile.DefaultExpectWindow * 2)
 	}
 	return c, fleets, p
+}
+
+// TestFingerprintCoversEveryField: a fleet's instances are packed anew
+// when any field the fleet page shows changed, so the fingerprint sums
+// every field of reconcile.Instance (a field added later is covered by
+// this test, or fails it: its kind unknown here), each apart from its
+// neighbours.
+func TestFingerprintCoversEveryField(t *testing.T) {
+	var f fingerprinter
+	base := []reconcile.Instance{{Slot: 1}, {Slot: 2}}
+	zero := f.sum(base)
+	if f.sum(base) != zero {
+		t.Fatal("the same instances sum differently twice")
+	}
+	typ := reflect.TypeFor[reconcile.Instance]()
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		ins := slices.Clone(base)
+		v := reflect.ValueOf(&ins[1]).Elem().Field(i)
+		switch {
+		case field.Type == reflect.TypeFor[time.Time]():
+			v.Set(reflect.ValueOf(time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)))
+		case field.Type.Kind() == reflect.String:
+			v.SetString("x")
+		case field.Type.Kind() == reflect.Int:
+			v.SetInt(v.Int() + 1)
+		case field.Type.Kind() == reflect.Bool:
+			v.SetBool(true)
+		case field.Type == reflect.TypeFor[[]string]():
+			v.Set(reflect.ValueOf([]string{"x"}))
+		default:
+			t.Fatalf("field %s (%s): give it a value here, and a sum in fingerprinter.sum", field.Name, field.Type)
+		}
+		if f.sum(ins) == zero {
+			t.Errorf("field %s changed and the fingerprint did not", field.Name)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b reconcile.Instance
+	}{
+		{"a string moved to the next field", reconcile.Instance{ID: "ab"}, reconcile.Instance{ID: "a", Name: "b"}},
+		{"a key moved between IDs", reconcile.Instance{KeyIDs: []string{"ab"}}, reconcile.Instance{KeyIDs: []string{"a", "b"}}},
+		{"another zone, the same instant", reconcile.Instance{Created: time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)},
+			reconcile.Instance{Created: time.Date(2026, 12, 4, 16, 0, 0, 0, time.FixedZone("CST", 8*3600))}},
+	} {
+		if f.sum([]reconcile.Instance{tc.a}) == f.sum([]reconcile.Instance{tc.b}) {
+			t.Errorf("%s: the same fingerprint", tc.name)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
 	"sync"
 )
 
@@ -80,6 +81,10 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, req *Desc
 // maxSweeps bounds the sweeps of one Instances listing (see there).
 const maxSweeps = 4
 
+// maxPresized bounds the room an Instances listing makes at once for the
+// IDs it has yielded, whatever TotalCount a page reports.
+const maxPresized = 1 << 17
+
 // CodeListChanging is the client code of the error Instances yields when
 // the list kept changing during maxSweeps sweeps in a row. It is
 // RetryLater: observe again after a while.
@@ -151,14 +156,25 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		prevTotal := int64(-1)
 		for sweep := 1; ; sweep++ {
 			total, stable := int64(-1), true
-			inSweep := map[string]struct{}{}
+			// The IDs this sweep lists: in the first, those it yields,
+			// which seen holds (one set of 10,000 IDs is 0.4 MB); after
+			// it, a set of their own.
+			var inSweep map[string]struct{}
+			if sweep > 1 {
+				inSweep = make(map[string]struct{}, len(prev))
+			}
 			stopped, err := c.sweepPages(ctx, region, base, func(resp *DescribeInstancesResponse) bool {
 				if total >= 0 && resp.TotalCount != total {
 					stable = false
 				}
 				total = resp.TotalCount
+				if len(seen) == 0 {
+					seen = make(map[string]struct{}, min(max(total, 0), maxPresized))
+				}
 				for _, inst := range resp.InstanceSet {
-					inSweep[inst.InstanceId] = struct{}{}
+					if inSweep != nil {
+						inSweep[inst.InstanceId] = struct{}{}
+					}
 					if _, dup := seen[inst.InstanceId]; dup {
 						continue
 					}
@@ -176,10 +192,14 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			if stopped {
 				return
 			}
+			ids := inSweep
+			if ids == nil {
+				ids = seen
+			}
 			switch {
 			case !stable:
-			case int64(len(inSweep)) == total:
-			case total == prevTotal && sameKeys(inSweep, prev):
+			case int64(len(ids)) == total:
+			case total == prevTotal && sameKeys(ids, prev):
 				// A TotalCount that never matches but never changes
 				// (such as instances counted that the key may not
 				// see) is steady, not changing.
@@ -189,7 +209,10 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			if stable {
 				break
 			}
-			prev, prevTotal = inSweep, total
+			if inSweep == nil {
+				ids = maps.Clone(seen) // seen grows in the next sweep
+			}
+			prev, prevTotal = ids, total
 			if sweep == maxSweeps {
 				yield(Instance{}, &Error{
 					Action: ActionDescribeInstances, Region: region, Code: CodeListChanging,
@@ -222,7 +245,8 @@ const DefaultPageConcurrency = 8
 // limit), and handed over in order; a short page or a changed TotalCount
 // drops what was asked ahead and goes on one page at a time, so the pages
 // handled are always those of the sequential loop. stopped reports that
-// handle returned false.
+// handle returned false. handle must not keep a page's InstanceSet: its
+// array is decoded into again once handle returns (reusePage).
 func (c *Client) sweepPages(ctx context.Context, region string, base DescribeInstancesRequest, handle func(*DescribeInstancesResponse) bool) (stopped bool, err error) {
 	offset := int64(0)
 	for {
@@ -232,17 +256,19 @@ func (c *Client) sweepPages(ctx context.Context, region string, base DescribeIns
 		if err != nil {
 			return false, err
 		}
-		if !handle(resp) {
+		n, total := int64(len(resp.InstanceSet)), resp.TotalCount
+		more := handle(resp)
+		reusePage(resp)
+		if !more {
 			return true, nil
 		}
-		n := int64(len(resp.InstanceSet))
 		offset += n
-		if n == 0 || offset >= resp.TotalCount {
+		if n == 0 || offset >= total {
 			return false, nil
 		}
-		if c.pageConcurrency > 1 && n == MaxPageSize && resp.TotalCount-offset > MaxPageSize {
+		if c.pageConcurrency > 1 && n == MaxPageSize && total-offset > MaxPageSize {
 			var done bool
-			offset, done, stopped, err = c.fetchAhead(ctx, region, base, offset, resp.TotalCount, handle)
+			offset, done, stopped, err = c.fetchAhead(ctx, region, base, offset, total, handle)
 			if err != nil || stopped || done {
 				return stopped, err
 			}
@@ -313,12 +339,14 @@ func (c *Client) fetchAhead(ctx context.Context, region string, base DescribeIns
 			return 0, false, false, r.err
 		}
 		<-window // the page's place, taken when it was started
-		if !handle(r.resp) {
+		n, pageTotal := int64(len(r.resp.InstanceSet)), r.resp.TotalCount
+		more := handle(r.resp)
+		reusePage(r.resp)
+		if !more {
 			return 0, false, true, nil
 		}
-		n := int64(len(r.resp.InstanceSet))
 		next = o + n
-		if n == 0 || next >= r.resp.TotalCount {
+		if n == 0 || next >= pageTotal {
 			return next, true, false, nil
 		}
 		if n < MaxPageSize {

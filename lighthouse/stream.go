@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // This file decodes a DescribeInstances page as its body is read, instead
@@ -99,7 +100,8 @@ func decodePage(r io.Reader, page *DescribeInstancesResponse) (p probe, jerr err
 	return p, nil
 }
 
-// decodeInstances decodes an InstanceSet array one instance at a time.
+// decodeInstances decodes an InstanceSet array one instance at a time,
+// each into its place in the page's array (taken from pageArrays).
 func decodeInstances(dec *json.Decoder, page *DescribeInstancesResponse) error {
 	tok, err := dec.Token()
 	switch {
@@ -111,17 +113,37 @@ func decodeInstances(dec *json.Decoder, page *DescribeInstancesResponse) error {
 	case tok != json.Delim('['):
 		return fmt.Errorf("InstanceSet: want an array, got %v", tok)
 	}
-	// A page holds at most MaxPageSize instances: one allocation for
-	// them rather than a slice grown by doubling.
-	page.InstanceSet = make([]Instance, 0, MaxPageSize)
+	page.InstanceSet = pageArrays.Get().(*[MaxPageSize]Instance)[:0]
 	for dec.More() {
-		var in Instance
-		if err := dec.Decode(&in); err != nil {
-			return fmt.Errorf("InstanceSet[%d]: %w", len(page.InstanceSet), err)
+		page.InstanceSet = append(page.InstanceSet, Instance{})
+		if err := dec.Decode(&page.InstanceSet[len(page.InstanceSet)-1]); err != nil {
+			return fmt.Errorf("InstanceSet[%d]: %w", len(page.InstanceSet)-1, err)
 		}
-		page.InstanceSet = append(page.InstanceSet, in)
 	}
 	return closing(dec, ']')
+}
+
+// pageArrays holds the arrays of DescribeInstances pages that a sweep has
+// handed over (Instances), for the next pages to be decoded into: a sweep
+// of 10,000 instances decodes 100 pages, and an array of MaxPageSize
+// instances is 52 KB (issue 21: a daemon's cycle allocates what its
+// collector must then reclaim). A page holds at most MaxPageSize
+// instances, so one array, not a slice grown by doubling.
+var pageArrays = sync.Pool{New: func() any { return new([MaxPageSize]Instance) }}
+
+// reusePage gives the array of page's instances back to pageArrays, once
+// nothing reads them any more: Instances yields each instance by value,
+// and its strings and slices are not part of the array. The array is
+// cleared, so that it keeps none of them alive; an array a service grew
+// past MaxPageSize is left to the collector.
+func reusePage(page *DescribeInstancesResponse) {
+	if cap(page.InstanceSet) != MaxPageSize {
+		return
+	}
+	arr := (*[MaxPageSize]Instance)(page.InstanceSet[:MaxPageSize])
+	clear(arr[:])
+	page.InstanceSet = nil
+	pageArrays.Put(arr)
 }
 
 // object reads the start of an object: open false for null.

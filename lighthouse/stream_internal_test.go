@@ -133,3 +133,48 @@ func TestDecodePageHoldsNoBody(t *testing.T) {
 		t.Errorf("decoding a page of %d bytes allocated %d bytes, not a body's size less than reading it whole (%d)", len(body), streamed, whole)
 	}
 }
+
+// TestPageArrayReused: once a sweep has handed a page over, reusePage
+// clears its array (so that it keeps no instance's strings alive) before
+// the next page is decoded into it, and the next page decodes as
+// json.Unmarshal reads it; an array a service grew past MaxPageSize is not
+// kept.
+func TestPageArrayReused(t *testing.T) {
+	var page DescribeInstancesResponse
+	if _, err := decodePage(bytes.NewReader(pageBody(t, MaxPageSize)), &page); err != nil {
+		t.Fatal(err)
+	}
+	arr := page.InstanceSet[:MaxPageSize]
+	reusePage(&page)
+	if page.InstanceSet != nil {
+		t.Fatalf("the page still holds %d instances after reusePage", len(page.InstanceSet))
+	}
+	for i := range arr {
+		if !reflect.DeepEqual(arr[i], Instance{}) {
+			t.Fatalf("instance %d of the array given back is not cleared: %+v", i, arr[i])
+		}
+	}
+
+	// The next page, whichever array it gets, is what Unmarshal reads.
+	next := pageBody(t, 3)
+	if _, err := decodePage(bytes.NewReader(next), &page); err != nil {
+		t.Fatal(err)
+	}
+	var want DescribeInstancesResponse
+	if err := json.Unmarshal(next, &envelope{Response: &want}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(page.InstanceSet, want.InstanceSet) {
+		t.Fatalf("a page decoded after reusePage differs from Unmarshal's:\n%+v\n%+v", page.InstanceSet, want.InstanceSet)
+	}
+
+	// A page longer than MaxPageSize grew its own array: left alone.
+	if _, err := decodePage(bytes.NewReader(pageBody(t, MaxPageSize+1)), &page); err != nil {
+		t.Fatal(err)
+	}
+	long := page.InstanceSet
+	reusePage(&page)
+	if len(page.InstanceSet) != MaxPageSize+1 || long[MaxPageSize].InstanceId == "" {
+		t.Fatalf("reusePage took an array of %d instances (left %d)", cap(long), len(page.InstanceSet))
+	}
+}

@@ -104,11 +104,11 @@ func Observe(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fle
 	return sweep(ctx, cloud, region, fleets, now, 0)
 }
 
-// sweep is Observe with room for sizeHint claimed instances made at once
-// (observe_compact.go).
+// sweep is Observe with room for sizeHint claimed instances (and as many
+// IDs seen) made at once (observe_compact.go).
 func sweep(ctx context.Context, cloud Cloud, region string, fleets []*spec.Fleet, now time.Time, sizeHint int) (*Observation, error) {
 	ix := spec.NewNameIndex(fleets)
-	obs := &Observation{Region: region, At: now, Seen: map[string]string{}}
+	obs := &Observation{Region: region, At: now, Seen: make(map[string]string, sizeHint)}
 	strs := make(interner)
 	claimed := make([]Instance, 0, sizeHint) // grouped by fleet at the end
 	for li, err := range cloud.Instances(ctx, region, nil) {
