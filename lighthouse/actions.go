@@ -82,8 +82,9 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, req *Desc
 const maxSweeps = 4
 
 // maxPresized bounds the room an Instances listing makes at once for the
-// IDs it has yielded, whatever TotalCount a page reports.
-const maxPresized = 1 << 17
+// IDs it has yielded, whatever TotalCount a page reports: 16,384 IDs, about
+// 2 MB; a larger account's set grows as it is listed.
+const maxPresized = 1 << 14
 
 // CodeListChanging is the client code of the error Instances yields when
 // the list kept changing during maxSweeps sweeps in a row. It is
@@ -157,7 +158,7 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 		for sweep := 1; ; sweep++ {
 			total, stable := int64(-1), true
 			// The IDs this sweep lists: in the first, those it yields,
-			// which seen holds (one set of 10,000 IDs is 0.4 MB); after
+			// which seen holds (one set of 10,000 IDs is over 1 MB); after
 			// it, a set of their own.
 			var inSweep map[string]struct{}
 			if sweep > 1 {
