@@ -214,3 +214,32 @@ func BenchmarkCreate300AtRateLimit(b *testing.B) {
 
 // manual returns the manual clock of an env made without a rate.
 func (e *scaleEnv) manual() *emulator.ManualClock { return e.h.Clock }
+
+// BenchmarkPlanFocused1000Fleets10000Instances measures the plan of a
+// push (issue 21, goal 1) at the issue's size: one fleet observed with
+// filtered DescribeInstances and priced, after a full plan has recorded
+// the region's sweep. The emulator answers in the same process, without
+// rate limits: this is the engine's and client's own cost.
+func BenchmarkPlanFocused1000Fleets10000Instances(b *testing.B) {
+	e := newScaleEnv(b, 0)
+	fleets := genFleets(b, 1000, 10)
+	e.fill(b, fleets)
+	ctx := context.Background()
+	r := reconcile.New(e.client, nil, reconcile.Options{Now: e.clock.Now, Tags: true})
+	if _, err := r.Plan(ctx, fleets); err != nil {
+		b.Fatal(err)
+	}
+	before := e.apiCalls()[lighthouse.ActionDescribeInstances]
+	runs := 0
+	for b.Loop() {
+		runs++
+		p, err := r.PlanFocused(ctx, fleets, []string{"f0500"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p.Changes() {
+			b.Fatalf("a focused plan of a fleet at its count has changes: %+v", p.Totals)
+		}
+	}
+	b.ReportMetric(float64(e.apiCalls()[lighthouse.ActionDescribeInstances]-before)/float64(runs), "DescribeInstances/op")
+}
