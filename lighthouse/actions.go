@@ -120,7 +120,6 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			base = *req
 		}
 		base.Offset, base.Limit = 0, MaxPageSize
-		seen := map[string]struct{}{}
 		if len(base.InstanceIds) > 0 {
 			// The service refuses an ID given twice; ask for each once.
 			ids := make([]string, 0, len(base.InstanceIds))
@@ -131,6 +130,7 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 					ids = append(ids, id)
 				}
 			}
+			seen := make(map[string]struct{}, len(ids))
 			for len(ids) > 0 {
 				// A chunk of at most MaxPageSize IDs fits one page:
 				// nothing can shift out of sight, so one call suffices.
@@ -153,6 +153,7 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 			}
 			return
 		}
+		var seen map[string]struct{} // made at the first page's TotalCount
 		var prev map[string]struct{} // the IDs of the previous sweep
 		prevTotal := int64(-1)
 		for sweep := 1; ; sweep++ {
@@ -169,7 +170,7 @@ func (c *Client) Instances(ctx context.Context, region string, req *DescribeInst
 					stable = false
 				}
 				total = resp.TotalCount
-				if len(seen) == 0 {
+				if seen == nil {
 					seen = make(map[string]struct{}, min(max(total, 0), maxPresized))
 				}
 				for _, inst := range resp.InstanceSet {
@@ -257,9 +258,7 @@ func (c *Client) sweepPages(ctx context.Context, region string, base DescribeIns
 		if err != nil {
 			return false, err
 		}
-		n, total := int64(len(resp.InstanceSet)), resp.TotalCount
-		more := handle(resp)
-		reusePage(resp)
+		n, total, more := handOver(resp, handle)
 		if !more {
 			return true, nil
 		}
@@ -275,6 +274,16 @@ func (c *Client) sweepPages(ctx context.Context, region string, base DescribeIns
 			}
 		}
 	}
+}
+
+// handOver hands page to handle and then gives its array back for the
+// next page (reusePage); it returns what the sweep reads of the page after
+// that: how many instances it held, its TotalCount, and handle's answer.
+func handOver(page *DescribeInstancesResponse, handle func(*DescribeInstancesResponse) bool) (n, total int64, more bool) {
+	n, total = int64(len(page.InstanceSet)), page.TotalCount
+	more = handle(page)
+	reusePage(page)
+	return n, total, more
 }
 
 // fetchAhead asks for the pages at from, from+MaxPageSize, ... below total,
@@ -340,9 +349,7 @@ func (c *Client) fetchAhead(ctx context.Context, region string, base DescribeIns
 			return 0, false, false, r.err
 		}
 		<-window // the page's place, taken when it was started
-		n, pageTotal := int64(len(r.resp.InstanceSet)), r.resp.TotalCount
-		more := handle(r.resp)
-		reusePage(r.resp)
+		n, pageTotal, more := handOver(r.resp, handle)
 		if !more {
 			return 0, false, true, nil
 		}
