@@ -45,6 +45,23 @@ type Etcd struct {
 	// TLS secures the connection; nil means plain http:// endpoints (or
 	// the system's roots for https:// ones).
 	TLS *EtcdTLS `yaml:"tls"`
+	// Username and PasswordFile authenticate to an etcd with
+	// authentication enabled (both or neither; the file is read at
+	// start-up, like the other secret files).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"passwordFile"`
+}
+
+// Password reads PasswordFile: "" when no user is set.
+func (e Etcd) Password() (string, error) {
+	if e.Username == "" {
+		return "", nil
+	}
+	b, err := readSecretFile(e.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("ha.etcd.passwordFile: %w", err)
+	}
+	return string(b), nil
 }
 
 // EtcdTLS holds the paths of the PEM files for TLS to etcd (expanded like
@@ -58,15 +75,17 @@ type EtcdTLS struct {
 
 // haFiles are the file keys of ha, for the variable expansion of check.
 func (c *Config) haFiles() []configFile {
-	if c.HA == nil || c.HA.Etcd.TLS == nil {
+	if c.HA == nil {
 		return nil
 	}
-	t := c.HA.Etcd.TLS
-	return []configFile{
-		{&t.CAFile, []string{"ha", "etcd", "tls", "caFile"}},
-		{&t.CertFile, []string{"ha", "etcd", "tls", "certFile"}},
-		{&t.KeyFile, []string{"ha", "etcd", "tls", "keyFile"}},
+	files := []configFile{{&c.HA.Etcd.PasswordFile, []string{"ha", "etcd", "passwordFile"}}}
+	if t := c.HA.Etcd.TLS; t != nil {
+		files = append(files,
+			configFile{&t.CAFile, []string{"ha", "etcd", "tls", "caFile"}},
+			configFile{&t.CertFile, []string{"ha", "etcd", "tls", "certFile"}},
+			configFile{&t.KeyFile, []string{"ha", "etcd", "tls", "keyFile"}})
 	}
+	return files
 }
 
 // checkHA fills the ha defaults and reports what the schema cannot say:

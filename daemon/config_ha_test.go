@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -107,3 +108,56 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestConfigHAAuth: ha.etcd.passwordFile is read like the other secret
+// files (trimmed; --check refuses it missing or empty, warns when others
+// may read it), and its content shows in no message.
+func TestConfigHAAuth(t *testing.T) {
+	const ha = "ha: {etcd: {endpoints: [http://127.0.0.1:2379], username: lightkeeper, passwordFile: pw}}\n"
+	dir := t.TempDir()
+	cfg := notifyConfig(t, dir, ha, map[string]string{"pw": "etcd-s3cret\n"})
+	deps := testDeps
+	var got string
+	deps.Elect = func(h *HA, _ func(string)) (Leadership, error) {
+		pw, err := h.Etcd.Password()
+		got = pw
+		return idleLeadership{}, err
+	}
+	if warnings, err := CheckConfig(cfg, deps); err != nil || len(warnings) != 0 || got != "etcd-s3cret" {
+		t.Fatalf("CheckConfig: %v, warnings %v, password %q", err, warnings, got)
+	}
+	if err := os.Chmod(filepath.Join(dir, "pw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if warnings, err := CheckConfig(cfg, deps); err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].Error(), "ha.etcd.passwordFile: warning: ") {
+		t.Errorf("a password file others may read: %v, warnings %v", err, warnings)
+	}
+	for name, content := range map[string]string{"missing": "", "empty": " \n"} {
+		dir := t.TempDir()
+		files := map[string]string{}
+		if name == "empty" {
+			files["pw"] = content
+		}
+		cfg := notifyConfig(t, dir, ha, files)
+		want := map[string]string{"missing": "ha.etcd.passwordFile: DIR/pw does not exist", "empty": "ha.etcd.passwordFile: DIR/pw is empty"}[name]
+		if _, err := CheckConfig(cfg, deps); err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), dir, "DIR"), want) {
+			t.Errorf("%s: %v, want %s", name, err, want)
+		}
+	}
+	// Without a user, nothing is read.
+	cfg = notifyConfig(t, t.TempDir(), "ha: {etcd: {endpoints: [http://127.0.0.1:2379]}}\n", nil)
+	if pw, err := cfg.HA.Etcd.Password(); pw != "" || err != nil {
+		t.Errorf("Password() without a user = %q, %v", pw, err)
+	}
+}
+
+// idleLeadership is a Leadership that never leads, for the configuration's
+// checks.
+type idleLeadership struct{}
+
+func (idleLeadership) Run(ctx context.Context, _ func(bool), _ func()) { <-ctx.Done() }
+func (idleLeadership) Check(context.Context) error                     { return nil }
+func (idleLeadership) Leader() (LeaderInfo, bool)                      { return LeaderInfo{}, false }
+func (idleLeadership) Publish(context.Context, string) error           { return nil }
+func (idleLeadership) Forward(context.Context) error                   { return nil }
+func (idleLeadership) ID() string                                      { return "lk-a" }

@@ -46,9 +46,12 @@ func checkSecretFiles(cfg *Config, p *configParser) spec.Errors {
 	for i, a := range cfg.Approvers {
 		files = append(files, file{a.TokenFile, []string{"approvers", fmt.Sprint(i), "tokenFile"}, true, maxSecretFile})
 	}
-	if cfg.HA != nil && cfg.HA.Etcd.TLS != nil {
-		// Read (and so checked to exist) when the configuration loaded.
-		files = append(files, file{cfg.HA.Etcd.TLS.KeyFile, []string{"ha", "etcd", "tls", "keyFile"}, true, 0})
+	if cfg.HA != nil {
+		files = append(files, file{cfg.HA.Etcd.PasswordFile, []string{"ha", "etcd", "passwordFile"}, true, maxSecretFile})
+		if cfg.HA.Etcd.TLS != nil {
+			// Read (and so checked to exist) when the configuration loaded.
+			files = append(files, file{cfg.HA.Etcd.TLS.KeyFile, []string{"ha", "etcd", "tls", "keyFile"}, true, 0})
+		}
 	}
 	warn := &configParser{file: p.file, root: p.root} // its errors are the warnings
 	for _, f := range files {

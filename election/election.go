@@ -1,7 +1,9 @@
 // Package election elects one leader among the lightkeeper daemons that
 // follow the same fleets, on etcd: each daemon holds a session (a lease
-// kept alive every third of its TTL) and campaigns with the concurrency
-// package's election; the holder of the oldest key under the prefix leads.
+// kept alive every third of its TTL) and campaigns with a key bound to it
+// (etcd's election recipe, the keys of its concurrency package); the
+// holder of the oldest key under the prefix leads. It speaks etcd's v3 API
+// as JSON over HTTP (etcd.go), not through etcd's gRPC client.
 //
 // A leader that loses its lease (etcd unreachable, a partition, a pause
 // longer than the TTL) stops leading as soon as its client notices, and
@@ -26,13 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 )
 
 // Defaults of Options.
@@ -48,7 +47,8 @@ var ErrNotLeader = errors.New("not the leader")
 
 // Options configure an Elector.
 type Options struct {
-	// Endpoints of the etcd cluster; required.
+	// Endpoints of the etcd cluster: client URLs (host:port means
+	// http://, or https:// with TLS); required.
 	Endpoints []string
 	// Prefix of the keys: Prefix+"leader/…" for the election,
 	// Prefix+"trigger" for forwarded triggers (default DefaultPrefix).
@@ -57,6 +57,11 @@ type Options struct {
 	// TLS, if set, secures the connection to etcd (client certificate and
 	// CA).
 	TLS *tls.Config
+	// Username and Password, if Username is set, authenticate to an etcd
+	// with authentication enabled. A client certificate alone does not
+	// name a user: etcd's JSON gateway, which the election speaks, reaches
+	// etcd with the member's own certificate.
+	Username, Password string
 	// DialTimeout bounds the connection to etcd and each etcd call of the
 	// election loop (default DefaultDialTimeout).
 	DialTimeout time.Duration
@@ -105,17 +110,17 @@ type Events struct {
 // Elector takes part in the election. Its methods are safe for concurrent
 // use.
 type Elector struct {
-	opts   Options
-	ttl    int // seconds
-	client *clientv3.Client
-	log    *slog.Logger
+	opts Options
+	ttl  int // seconds
+	etcd *etcd
+	log  *slog.Logger
 
 	mu      sync.Mutex
-	sess    *concurrency.Session // the session this elector leads with; nil when it does not lead
-	el      *concurrency.Election
-	self    Info // published while leading
-	leader  Info // as observed
-	hasLead bool // leader is known
+	sess    *session // the session this elector leads with; nil when it does not lead
+	ballot  ballot   // its key
+	self    Info     // published while leading
+	leader  Info     // as observed
+	hasLead bool     // leader is known
 }
 
 // New connects to etcd (lazily: a cluster that is down delays the first
@@ -143,24 +148,22 @@ func New(opts Options) (*Elector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	client, err := clientv3.New(clientv3.Config{
-		Endpoints:   opts.Endpoints,
-		DialTimeout: opts.DialTimeout,
-		TLS:         opts.TLS,
-		Logger:      zap.NewNop(),
-		// Keep the connection's liveness close to the lease's.
-		DialKeepAliveTime:    opts.LeaseTTL / 3,
-		DialKeepAliveTimeout: opts.LeaseTTL / 3,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("election: connect to etcd %s: %w", strings.Join(opts.Endpoints, ","), err)
+	for _, ep := range opts.Endpoints {
+		if u, err := url.Parse(ep); strings.Contains(ep, "://") && (err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("election: etcd endpoint %q: want a client URL such as https://etcd-1:2379", ep)
+		}
 	}
 	ttl := int((opts.LeaseTTL + time.Second - 1) / time.Second)
-	return &Elector{opts: opts, ttl: ttl, client: client, log: log}, nil
+	// Keep the connections' liveness close to the lease's.
+	return &Elector{opts: opts, ttl: ttl, etcd: newEtcd(opts, opts.LeaseTTL/3), log: log}, nil
 }
 
-// Close closes the connection to etcd. Call it after Run has returned.
-func (e *Elector) Close() error { return e.client.Close() }
+// Close lets go of the connections to etcd. Call it after Run has
+// returned.
+func (e *Elector) Close() error {
+	e.etcd.close()
+	return nil
+}
 
 // ID returns this elector's ID.
 func (e *Elector) ID() string { return e.opts.ID }
@@ -188,24 +191,22 @@ func (e *Elector) Leader() (Info, bool) {
 // etcd. Anything else, etcd unreachable included, is ErrNotLeader.
 func (e *Elector) Check(ctx context.Context) error {
 	e.mu.Lock()
-	sess, el := e.sess, e.el
+	sess, b := e.sess, e.ballot
 	e.mu.Unlock()
 	if sess == nil {
 		return fmt.Errorf("%w: %s does not lead the election", ErrNotLeader, e.opts.ID)
 	}
-	select {
-	case <-sess.Done():
+	if sess.lost() {
 		return fmt.Errorf("%w: %s lost its etcd lease", ErrNotLeader, e.opts.ID)
-	default:
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.checkTimeout())
 	defer cancel()
-	resp, err := e.client.Get(cctx, el.Key())
+	resp, err := e.etcd.get(cctx, rangeRequest{Key: []byte(b.key)})
 	if err != nil {
 		e.fail("check", err)
 		return fmt.Errorf("%w: cannot confirm the lease with etcd: %w", ErrNotLeader, err)
 	}
-	if len(resp.Kvs) == 0 || clientv3.LeaseID(resp.Kvs[0].Lease) != sess.Lease() {
+	if len(resp.Kvs) == 0 || resp.Kvs[0].Lease != sess.lease || resp.Kvs[0].CreateRevision != b.rev {
 		return fmt.Errorf("%w: the leader key of %s is gone from etcd (its lease expired)", ErrNotLeader, e.opts.ID)
 	}
 	return nil
@@ -226,17 +227,17 @@ func (e *Elector) Publish(ctx context.Context, revision string) error {
 		e.mu.Unlock()
 		return nil
 	}
-	el, info := e.el, e.self
+	sess, b, info := e.sess, e.ballot, e.self
 	e.mu.Unlock()
 	info.Revision = revision
 	cctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
-	if err := el.Proclaim(cctx, encode(info)); err != nil {
+	if err := e.proclaim(cctx, sess, b, encode(info)); err != nil {
 		e.fail("proclaim", err)
 		return fmt.Errorf("election: publish revision: %w", err)
 	}
 	e.mu.Lock()
-	if e.el == el {
+	if e.sess == sess {
 		e.self = info
 	}
 	e.mu.Unlock()
@@ -248,7 +249,7 @@ func (e *Elector) Publish(ctx context.Context, revision string) error {
 func (e *Elector) Forward(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
-	if _, err := e.client.Put(cctx, e.opts.Prefix+"trigger", e.opts.ID+" "+time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+	if err := e.etcd.put(cctx, e.opts.Prefix+"trigger", []byte(e.opts.ID+" "+time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
 		e.fail("forward", err)
 		return fmt.Errorf("election: forward a trigger to the leader through etcd: %w", err)
 	}
@@ -268,7 +269,7 @@ func (e *Elector) Send(ctx context.Context, topic string, data []byte) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
-	if _, err := e.client.Put(cctx, e.opts.Prefix+messagePrefix+topic, string(data)); err != nil {
+	if err := e.etcd.put(cctx, e.opts.Prefix+messagePrefix+topic, data); err != nil {
 		e.fail("forward", err)
 		return fmt.Errorf("election: send a message to the leader through etcd: %w", err)
 	}

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // Run takes part in the election until ctx ends: it opens a session,
@@ -63,24 +59,12 @@ func sleep(ctx context.Context, d time.Duration) {
 // term is one session: grant a lease, campaign, lead until the lease is
 // lost or ctx ends.
 func (e *Elector) term(ctx context.Context, ev Events) error {
-	gctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
-	lease, err := e.client.Grant(gctx, int64(e.ttl))
-	cancel()
+	sess, err := e.newSession(ctx)
 	if err != nil {
 		e.fail("session", err)
-		return fmt.Errorf("grant an etcd lease: %w", err)
-	}
-	// The session outlives ctx by a little, so that the lease can be
-	// revoked once ctx has ended.
-	sctx, endSession := context.WithCancel(context.WithoutCancel(ctx))
-	defer endSession()
-	sess, err := concurrency.NewSession(e.client, concurrency.WithLease(lease.ID), concurrency.WithTTL(e.ttl), concurrency.WithContext(sctx))
-	if err != nil {
-		e.fail("session", err)
-		return fmt.Errorf("keep the etcd lease alive: %w", err)
+		return err
 	}
 	defer e.revoke(sess)
-	el := concurrency.NewElection(sess, e.opts.Prefix+"leader")
 
 	// Campaign until elected; a lost session or the end of ctx ends it.
 	cctx, stopCampaign := context.WithCancel(ctx)
@@ -93,41 +77,32 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 		}
 	}()
 	self := Info{ID: e.opts.ID, URL: e.opts.URL, Since: time.Now().UTC()}
-	// Campaign cleans up after a cancel with a call bounded only by the
-	// client's life, which hangs while etcd is down: it is not waited
-	// for then (Close ends it), so Run returns when asked.
-	campaign := make(chan error, 1)
-	go func() { campaign <- el.Campaign(cctx, encode(self)) }()
-	select {
-	case err := <-campaign:
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			e.fail("campaign", err)
-			return fmt.Errorf("campaign: %w", err)
-		}
-	case <-ctx.Done():
+	b, err := e.campaign(cctx, sess, encode(self))
+	switch {
+	case ctx.Err() != nil:
 		return nil
-	case <-sess.Done():
+	case sess.lost():
 		e.fail("campaign", errors.New("lease lost"))
 		return errors.New("campaign: the etcd lease was lost")
+	case err != nil:
+		e.fail("campaign", err)
+		return fmt.Errorf("campaign: %w", err)
 	}
 	// Elected: publish when, then lead.
 	self.Since = time.Now().UTC()
 	pctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
-	if err := el.Proclaim(pctx, encode(self)); err != nil && ctx.Err() == nil {
+	if err := e.proclaim(pctx, sess, b, encode(self)); err != nil && ctx.Err() == nil {
 		e.fail("proclaim", err)
 	}
 	cancel()
 	e.mu.Lock()
-	e.sess, e.el, e.self = sess, el, self
+	e.sess, e.ballot, e.self = sess, b, self
 	e.mu.Unlock()
 	e.log.Info("became the leader", "id", e.opts.ID, "lease_ttl", e.opts.LeaseTTL)
 	ev.Lead(true)
 	why := e.lead(ctx, sess, ev)
 	e.mu.Lock()
-	e.sess, e.el = nil, nil
+	e.sess, e.ballot = nil, ballot{}
 	e.mu.Unlock()
 	e.log.Warn("lost the leadership", "id", e.opts.ID, "reason", why)
 	ev.Lead(false)
@@ -137,7 +112,7 @@ func (e *Elector) term(ctx context.Context, ev Events) error {
 // lead runs a term until the session is lost or ctx ends, and says which.
 // It waits on nothing else: an etcd call can block while etcd is frozen
 // or cut off, and the lease's end must never wait for one.
-func (e *Elector) lead(ctx context.Context, sess *concurrency.Session, ev Events) string {
+func (e *Elector) lead(ctx context.Context, sess *session, ev Events) string {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	triggers := make(chan struct{}, 1)
@@ -164,73 +139,68 @@ type message struct {
 	data  []byte
 }
 
-// watchMessages sends on out each message written under the message
-// prefix from the start of the term on, until ctx ends; a watch that fails
-// is made again from where it stopped, so that none is lost or repeated
-// meanwhile.
-func (e *Elector) watchMessages(ctx context.Context, out chan<- message) {
-	prefix := e.opts.Prefix + messagePrefix
-	var rev int64 // 0: from now
+// follow watches the keys under prefix (key alone when prefix is false)
+// from rev on (0: from now) until ctx ends, calling fn with each batch of
+// changes. A watch that fails is made again from where it stopped, so
+// that no change is lost or repeated meanwhile; one whose revision was
+// compacted starts again from the oldest left.
+func (e *Elector) follow(ctx context.Context, key string, prefix bool, rev int64, fn func([]event) bool) {
+	var end []byte
+	if prefix {
+		end = prefixEnd(key)
+	}
 	for ctx.Err() == nil {
-		opts := []clientv3.OpOption{clientv3.WithPrefix()}
-		if rev > 0 {
-			opts = append(opts, clientv3.WithRev(rev))
+		next, err := e.etcd.watch(ctx, key, end, rev, fn)
+		rev = next
+		if ctx.Err() != nil {
+			return
 		}
-		for wr := range e.client.Watch(clientv3.WithRequireLeader(ctx), prefix, opts...) {
-			if err := wr.Err(); err != nil {
-				if ctx.Err() == nil {
-					e.fail("watch", err)
-				}
-				break
-			}
-			for _, ev := range wr.Events {
-				if ev.Type != clientv3.EventTypePut {
-					continue
-				}
-				rev = ev.Kv.ModRevision + 1
-				select {
-				case out <- message{topic: strings.TrimPrefix(string(ev.Kv.Key), prefix), data: ev.Kv.Value}:
-				case <-ctx.Done():
-					return
-				}
-			}
+		if err == nil {
+			return // fn asked
 		}
+		e.fail("watch", err)
 		sleep(ctx, 200*time.Millisecond)
 	}
 }
 
-// watchTriggers sends on out (without blocking: triggers coalesce) for
-// each trigger forwarded by a follower, until ctx ends. A watch that
-// fails is made again after a pause; a trigger missed meanwhile is made
-// good by the next cycle, which the interval starts.
-func (e *Elector) watchTriggers(ctx context.Context, out chan<- struct{}) {
-	key := e.opts.Prefix + "trigger"
-	for ctx.Err() == nil {
-		for wr := range e.client.Watch(clientv3.WithRequireLeader(ctx), key) {
-			if err := wr.Err(); err != nil {
-				if ctx.Err() == nil {
-					e.fail("watch", err)
-				}
-				break
+// watchMessages sends on out each message written under the message
+// prefix from the start of the term on, until ctx ends.
+func (e *Elector) watchMessages(ctx context.Context, out chan<- message) {
+	prefix := e.opts.Prefix + messagePrefix
+	e.follow(ctx, prefix, true, 0, func(evs []event) bool {
+		for _, ev := range evs {
+			if ev.deleted() {
+				continue
 			}
-			if len(wr.Events) > 0 {
-				select {
-				case out <- struct{}{}:
-				default:
-				}
+			select {
+			case out <- message{topic: strings.TrimPrefix(string(ev.Kv.Key), prefix), data: ev.Kv.Value}:
+			case <-ctx.Done():
+				return false
 			}
 		}
-		sleep(ctx, 200*time.Millisecond)
-	}
+		return true
+	})
+}
+
+// watchTriggers sends on out (without blocking: triggers coalesce) for
+// each trigger forwarded by a follower, until ctx ends.
+func (e *Elector) watchTriggers(ctx context.Context, out chan<- struct{}) {
+	e.follow(ctx, e.opts.Prefix+"trigger", false, 0, func([]event) bool {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+		return true
+	})
 }
 
 // revoke ends a session: its lease is revoked, which deletes the leader
 // key at once (a successor does not wait for the TTL).
-func (e *Elector) revoke(sess *concurrency.Session) {
-	sess.Orphan()
+func (e *Elector) revoke(sess *session) {
+	sess.close()
 	ctx, cancel := context.WithTimeout(context.Background(), min(e.opts.DialTimeout, 2*time.Second))
 	defer cancel()
-	if _, err := e.client.Revoke(ctx, sess.Lease()); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	if err := e.etcd.revoke(ctx, sess.lease); err != nil {
 		// The lease expires on its own within its TTL.
 		e.fail("resign", err)
 	}
@@ -238,10 +208,10 @@ func (e *Elector) revoke(sess *concurrency.Session) {
 
 // observe follows the leader key until ctx ends.
 func (e *Elector) observe(ctx context.Context) {
-	prefix := e.opts.Prefix + "leader/"
+	prefix := e.leaderPrefix()
 	for ctx.Err() == nil {
 		gctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
-		resp, err := e.client.Get(gctx, prefix, clientv3.WithFirstCreate()...)
+		resp, err := e.etcd.get(gctx, rangeRequest{Key: []byte(prefix), RangeEnd: prefixEnd(prefix), SortTarget: "CREATE", SortOrder: "ASCEND", Limit: 1})
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
@@ -258,19 +228,11 @@ func (e *Elector) observe(ctx context.Context) {
 			e.leader = Info{}
 		}
 		e.mu.Unlock()
-		wctx, cancel := context.WithCancel(ctx)
-		wch := e.client.Watch(clientv3.WithRequireLeader(wctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-		for wr := range wch {
-			if wr.Err() != nil {
-				if ctx.Err() == nil {
-					e.fail("observe", wr.Err())
-				}
-				break
-			}
-			if len(wr.Events) > 0 {
-				break // read the leader again
-			}
+		// Any change under the prefix: read the leader again.
+		_, err = e.etcd.watch(ctx, prefix, prefixEnd(prefix), resp.Header.Revision+1, func([]event) bool { return false })
+		if err != nil && ctx.Err() == nil {
+			e.fail("observe", err)
+			sleep(ctx, 200*time.Millisecond)
 		}
-		cancel()
 	}
 }

@@ -368,7 +368,12 @@ func (s *service) elect(h *daemon.HA, onError func(op string)) (daemon.Leadershi
 	if err != nil {
 		return nil, fmt.Errorf("ha.etcd.tls: %w", err)
 	}
+	password, err := h.Etcd.Password()
+	if err != nil {
+		return nil, err
+	}
 	el, err := election.New(election.Options{Endpoints: h.Etcd.Endpoints, Prefix: h.Etcd.Prefix, TLS: tlsCfg,
+		Username: h.Etcd.Username, Password: password,
 		DialTimeout: time.Duration(h.Etcd.DialTimeout), LeaseTTL: time.Duration(h.LeaseTTL), ID: h.ID, URL: h.AdvertiseURL,
 		Logger: s.log.With("component", "election"), OnError: onError})
 	if err != nil {

@@ -114,3 +114,27 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// heavy are module trees the daemon's binary must not link: their init
+// touches megabytes of pages in every daemon, `ha` or not (docs/benchmarks.md,
+// "The binary's pages"). The election speaks etcd's JSON gateway instead;
+// the tests may use them (the embedded etcd, etcd's own client).
+var heavy = []string{"google.golang.org/grpc", "go.etcd.io/", "go.uber.org/zap"}
+
+func TestBinaryLinksNoHeavyTrees(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/lightkeeper").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"/election") {
+		t.Fatalf("go list -deps of the command lists no election among %d packages", len(deps))
+	}
+	for _, dep := range deps {
+		for _, h := range heavy {
+			if strings.HasPrefix(dep, h) {
+				t.Errorf("the lightkeeper binary links %s (%s...)", dep, h)
+			}
+		}
+	}
+}

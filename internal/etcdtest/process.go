@@ -2,6 +2,7 @@ package etcdtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -104,11 +105,16 @@ func (p *Process) start() error {
 	defer c.Close()
 	deadline := time.Now().Add(startTimeout)
 	for {
+		// Status needs no user when authentication is on; the member
+		// serves once it knows a raft leader.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Get(ctx, "etcdtest-ready")
+		st, err := c.Status(ctx, p.Endpoints()[0])
 		cancel()
-		if err == nil {
+		if err == nil && st.Leader != 0 {
 			return nil
+		}
+		if err == nil {
+			err = errors.New("no raft leader yet")
 		}
 		select {
 		case <-done:
