@@ -50,6 +50,11 @@ type etcd struct {
 // are a few hundred bytes.
 const maxResponse = 4 << 20
 
+// drainWait bounds how long a keep-alive waits for the end of its stream
+// after the answer, to keep the connection; a third of the shortest TTL
+// is 667 ms.
+const drainWait = 50 * time.Millisecond
+
 // newEtcd returns a client of the members at endpoints (host:port takes
 // http://, or https:// with tlsCfg), dialling within dialTimeout and
 // probing an idle connection every probe (so that a dead peer is noticed
@@ -459,6 +464,12 @@ func (c *etcd) keepAlive(ctx context.Context, lease int64) (int64, error) {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&line); err != nil {
 		return 0, c.failed(resp.Request.URL.Host, fmt.Errorf("etcd %s at %s: read the answer: %w", path, resp.Request.URL.Host, err))
 	}
+	// The stream ends right after its one answer: read it to its end, so
+	// that the connection serves the next renewal, but wait no longer than
+	// drainWait for that end.
+	stop := time.AfterFunc(drainWait, func() { resp.Body.Close() })
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	stop.Stop()
 	switch {
 	case line.Error != nil:
 		return 0, c.failed(resp.Request.URL.Host, line.Error.err(path, resp.Request.URL.Host, resp.StatusCode))

@@ -260,3 +260,63 @@ func TestSessionLostWhenEtcdForgetsTheLease(t *testing.T) {
 		t.Fatalf("keep-alives sent: %q", ka)
 	}
 }
+
+// TestKeepAliveKeepsTheConnection: the gateway ends a keep-alive's stream
+// just after its answer (a last chunk of its own); the client reads to
+// that end, so that renewals reuse one connection instead of opening one
+// each.
+func TestKeepAliveKeepsTheConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"result":{"header":{"revision":"3"},"ID":"77","TTL":"2"}}`+"\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(5 * time.Millisecond) // the stream's end comes after the answer
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := testEtcd(srv.URL)
+	for range 5 {
+		if ttl, err := c.keepAlive(context.Background(), 77); err != nil || ttl != 2 {
+			t.Fatalf("keepAlive: %d, %v", ttl, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("5 renewals opened %d connections, want 1", n)
+	}
+}
+
+// TestKeepAliveDoesNotWaitForTheStream: a stream that stays open after
+// its answer (a proxy that holds it) does not hold the renewal: it returns
+// with the answer, and the connection is given up.
+func TestKeepAliveDoesNotWaitForTheStream(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"result":{"header":{"revision":"3"},"ID":"77","TTL":"2"}}`+"\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	done := make(chan error, 1)
+	go func() {
+		_, err := testEtcd(srv.URL).keepAlive(context.Background(), 77)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the renewal waited for a stream that does not end")
+	}
+}
