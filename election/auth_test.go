@@ -89,12 +89,13 @@ func testAuthentication(t *testing.T, srv backend) {
 	if nobody.leading.Load() || wrong.leading.Load() || len(nobody.changes)+len(wrong.changes) > 0 {
 		t.Fatal("an elector without the right password led")
 	}
-	for id, want := range map[string]string{
-		"lk-nobody": "user name is empty",
-		"lk-wrong":  `authenticate to etcd as \"lightkeeper\": etcd /v3/auth/authenticate at`,
+	for _, w := range []struct{ id, want string }{
+		{"lk-nobody", "user name is empty (gRPC code 3): etcd has authentication enabled: set ha.etcd.username and ha.etcd.passwordFile"},
+		{"lk-wrong", `authenticate to etcd as \"lightkeeper\": etcd /v3/auth/authenticate at`},
+		{"lk-wrong", "invalid user ID or password (gRPC code 3): check ha.etcd.username and the password in ha.etcd.passwordFile"},
 	} {
-		if !strings.Contains(logs[id].String(), want) {
-			t.Errorf("%s's log lacks %q:\n%s", id, want, logs[id].String())
+		if !strings.Contains(logs[w.id].String(), w.want) {
+			t.Errorf("%s's log lacks %q:\n%s", w.id, w.want, logs[w.id].String())
 		}
 	}
 	for id, l := range logs {

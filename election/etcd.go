@@ -267,7 +267,21 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	return fmt.Sprintf("etcd %s at %s: HTTP %d: %s (gRPC code %d)", e.Path, e.Host, e.Status, e.Message, e.Code)
+	msg := fmt.Sprintf("etcd %s at %s: HTTP %d: %s (gRPC code %d)", e.Path, e.Host, e.Status, e.Message, e.Code)
+	for _, h := range hints {
+		if strings.Contains(e.Message, h.message) {
+			return msg + ": " + h.hint
+		}
+	}
+	return msg
+}
+
+// hints say what to do about the errors of etcd's authentication, by
+// etcd's message.
+var hints = []struct{ message, hint string }{
+	{"user name is empty", "etcd has authentication enabled: set ha.etcd.username and ha.etcd.passwordFile"},
+	{"authentication failed, invalid user ID or password", "check ha.etcd.username and the password in ha.etcd.passwordFile"},
+	{"permission denied", "give the user read-write on the election's prefix (etcdctl role grant-permission ROLE readwrite PREFIX --prefix=true)"},
 }
 
 // gRPC codes the client acts on: a lease etcd does not know, a member
