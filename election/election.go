@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -148,14 +147,13 @@ func New(opts Options) (*Elector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	for _, ep := range opts.Endpoints {
-		if u, err := url.Parse(ep); strings.Contains(ep, "://") && (err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("election: etcd endpoint %q: want a client URL such as https://etcd-1:2379", ep)
-		}
+	// Keep the connections' liveness close to the lease's.
+	client, err := newEtcd(opts, opts.LeaseTTL/3)
+	if err != nil {
+		return nil, err
 	}
 	ttl := int((opts.LeaseTTL + time.Second - 1) / time.Second)
-	// Keep the connections' liveness close to the lease's.
-	return &Elector{opts: opts, ttl: ttl, etcd: newEtcd(opts, opts.LeaseTTL/3), log: log}, nil
+	return &Elector{opts: opts, ttl: ttl, etcd: client, log: log}, nil
 }
 
 // Close lets go of the connections to etcd. Call it after Run has

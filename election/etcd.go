@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,20 +60,22 @@ const drainWait = 50 * time.Millisecond
 // http://, or https:// with tlsCfg), dialling within dialTimeout and
 // probing an idle connection every probe (so that a dead peer is noticed
 // in about four probes).
-func newEtcd(o Options, probe time.Duration) *etcd {
+func newEtcd(o Options, probe time.Duration) (*etcd, error) {
 	scheme := "http://"
 	if o.TLS != nil {
 		scheme = "https://"
 	}
 	var eps, hosts []string
 	for _, ep := range o.Endpoints {
-		ep = strings.TrimSuffix(ep, "/")
-		if !strings.Contains(ep, "://") {
-			ep = scheme + ep
+		u := strings.TrimSuffix(ep, "/")
+		if !strings.Contains(u, "://") {
+			u = scheme + u
 		}
-		eps = append(eps, ep)
-		_, host, _ := strings.Cut(ep, "://")
-		hosts = append(hosts, host)
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Host == "" || parsed.Scheme != "http" && parsed.Scheme != "https" {
+			return nil, fmt.Errorf("election: etcd endpoint %q: want a client URL such as https://etcd-1:2379", ep)
+		}
+		eps, hosts = append(eps, u), append(hosts, parsed.Host)
 	}
 	dialer := &net.Dialer{Timeout: o.DialTimeout,
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: probe, Interval: probe, Count: 3}}
@@ -88,7 +91,7 @@ func newEtcd(o Options, probe time.Duration) *etcd {
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &etcd{endpoints: eps, hosts: hosts, http: &http.Client{Transport: tr},
-		user: o.Username, password: o.Password, timeout: o.DialTimeout}
+		user: o.Username, password: o.Password, timeout: o.DialTimeout}, nil
 }
 
 // close lets go of the idle connections.
@@ -458,17 +461,12 @@ type leaseID struct {
 // keepAlive renews lease once and returns its new TTL in seconds: 0 when
 // etcd no longer knows the lease (it expired or was revoked).
 func (c *etcd) keepAlive(ctx context.Context, lease int64) (int64, error) {
-	body, _ := json.Marshal(leaseID{lease})
 	const path = "/v3/lease/keepalive"
-	resp, err := c.post(ctx, path, body)
+	resp, err := c.openStream(ctx, path, leaseID{lease})
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-		return 0, c.failed(resp.Request.URL.Host, statusError(path, resp, data))
-	}
 	var line struct {
 		Result *struct {
 			TTL int64 `json:"TTL,string"`
@@ -491,6 +489,25 @@ func (c *etcd) keepAlive(ctx context.Context, lease int64) (int64, error) {
 		return 0, fmt.Errorf("etcd %s at %s: an answer without a result", path, resp.Request.URL.Host)
 	}
 	return line.Result.TTL, nil
+}
+
+// openStream sends in to a streaming path and returns the answer once it
+// is a stream (HTTP 200), or the error it is. The caller closes the body.
+func (c *etcd) openStream(ctx context.Context, path string, in any) (*http.Response, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", path, err)
+	}
+	resp, err := c.post(ctx, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		return nil, c.failed(resp.Request.URL.Host, statusError(path, resp, data))
+	}
+	return resp, nil
 }
 
 // revoke ends lease: etcd deletes its keys at once. A lease etcd does not

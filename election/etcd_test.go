@@ -46,7 +46,11 @@ func (g *gateway) sent(path string) []string {
 }
 
 func testEtcd(endpoints ...string) *etcd {
-	return newEtcd(Options{Endpoints: endpoints, DialTimeout: 2 * time.Second}, time.Second)
+	c, err := newEtcd(Options{Endpoints: endpoints, DialTimeout: 2 * time.Second}, time.Second)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // TestGatewayAnswers: what the client makes of each answer etcd's gateway
@@ -116,6 +120,13 @@ func TestGatewayAnswers(t *testing.T) {
 				return err
 			},
 			"etcd /v3/watch at HOST: the stream ended: unexpected EOF"},
+		{"watch sending a message without end", 200, `{"result":{"header":{"revision":"9"},"created":true}}` + "\n" +
+			`{"result":{"events":[{"kv":{"key":"aw==","value":"` + strings.Repeat("QUFB", 2<<20) + `"}}]}}`,
+			func(c *etcd) error {
+				_, err := c.watch(ctx, "k", nil, 0, func([]event) bool { return true })
+				return err
+			},
+			"etcd /v3/watch at HOST: a message over 4194304 bytes"},
 		{"watch without a leader", 200, `{"error":{"code":14,"message":"etcdserver: no leader"}}`,
 			func(c *etcd) error {
 				_, err := c.watch(ctx, "k", nil, 0, func([]event) bool { return true })

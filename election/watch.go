@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 )
 
 // event is one change a watch reports.
@@ -36,22 +35,21 @@ func (c *etcd) watch(ctx context.Context, key string, end []byte, rev int64, fn 
 		} `json:"create_request"`
 	}
 	create.Create.Key, create.Create.RangeEnd, create.Create.Start = []byte(key), end, rev
-	body, _ := json.Marshal(create)
 	const path = "/v3/watch"
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // the response's end closes the stream
-	resp, err := c.post(ctx, path, body)
+	resp, err := c.openStream(ctx, path, create)
 	if err != nil {
 		return rev, err
 	}
 	host := resp.Request.URL.Host
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-		return rev, c.failed(host, statusError(path, resp, data))
-	}
-	dec := json.NewDecoder(resp.Body)
+	// Each message is bounded like a unary answer: a stream that sends one
+	// without end is cut there, not buffered.
+	body := &io.LimitedReader{R: resp.Body, N: maxResponse}
+	dec := json.NewDecoder(body)
 	for {
+		body.N = maxResponse
 		var line struct {
 			Result *struct {
 				Header          header  `json:"header"`
@@ -66,6 +64,9 @@ func (c *etcd) watch(ctx context.Context, key string, end []byte, rev int64, fn 
 		if err := dec.Decode(&line); err != nil {
 			if ctx.Err() != nil {
 				return rev, ctx.Err()
+			}
+			if body.N <= 0 {
+				return rev, c.failed(host, fmt.Errorf("etcd %s at %s: a message over %d bytes", path, host, maxResponse))
 			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
