@@ -4,17 +4,17 @@ import (
 	"context"
 	"testing"
 
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/lighthouse/emulator"
 	"github.com/lightkeeper/lightkeeper/reconcile/reconciletest"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The day-two actions that change the account pass the same gate as
 // creates: a follower, and a daemon that is stopping, send none.
 func TestDayTwoActionsAreGated(t *testing.T) {
 	ctx := context.Background()
-	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "calls"}, []string{"action", "code"})
+	calls := prom.NewCounterVec("calls", "", "action", "code")
 	for _, tc := range []struct {
 		name    string
 		leading bool

@@ -16,8 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/notify"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -109,7 +108,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the daemon's metrics and is what /metrics serves;
 	// nil means a new registry with the Go and process collectors.
-	Registry *prometheus.Registry
+	Registry *prom.Registry
 	// Now is the clock of the status; nil means time.Now.
 	Now func() time.Time
 	// Leadership, if set, makes this daemon one of several that follow
@@ -151,7 +150,7 @@ type Daemon struct {
 	log   *slog.Logger
 	rec   *reconcile.Reconciler
 	m     *metrics
-	reg   *prometheus.Registry
+	reg   *prom.Registry
 	kick  *asked                          // a pending cycle a webhook asked for (TriggerGap)
 	now   *asked                          // a pending cycle to start at once
 	stop  atomic.Pointer[<-chan struct{}] // Run's ctx.Done()
@@ -244,8 +243,8 @@ func New(opts Options) (*Daemon, error) {
 		m.ready.Set(0) // until this daemon's first sync and observe
 	default:
 		if reg == nil {
-			reg = prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg = prom.NewRegistry()
+			reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
 		}
 		if m, err = newMetrics(reg); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)

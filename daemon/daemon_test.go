@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -479,7 +479,7 @@ func TestLastGoodSurvivesRestart(t *testing.T) {
 	if err := e.emu.DeleteInstance(victim); err != nil {
 		t.Fatal(err)
 	}
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	e.start(opts)
 	if s := e.d.Status(); s.LastGood == nil || s.LastGood.ID != good.ID {
 		t.Fatalf("before the first cycle: last good %+v, want %s", s.LastGood, good.ID)
@@ -504,7 +504,7 @@ func TestLastGoodSurvivesRestart(t *testing.T) {
 	if err := e.stop(); err != nil {
 		t.Fatal(err)
 	}
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	opts.Path = "."
 	d, err := daemon.New(opts)
 	if err != nil {

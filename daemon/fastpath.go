@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
 	"github.com/lightkeeper/lightkeeper/spec"
@@ -58,20 +58,18 @@ var fallbackReasons = []string{fallbackFirst, fallbackRemoved, fallbackMoved, fa
 
 // fastMetrics count which observation ran and why a push took no fast path.
 type fastMetrics struct {
-	observations *prometheus.CounterVec
-	fallbacks    *prometheus.CounterVec
+	observations *prom.CounterVec
+	fallbacks    *prom.CounterVec
 }
 
 func newFastMetrics() *fastMetrics {
 	fm := &fastMetrics{
-		observations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_observations_total",
-			Help: "Observations a cycle planned from, by kind: full (every page of every region of the fleets), filtered (a push's fast path: only the fleets the new revision added or grew, by name, tag and ID).",
-		}, []string{"kind"}),
-		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_push_fallbacks_total",
-			Help: "Push cycles (watch, webhook) with a new revision that took no fast path, by reason; the full sweep planned alone (docs/design.md section 5.10).",
-		}, []string{"reason"}),
+		observations: prom.NewCounterVec("lightkeeper_observations_total",
+			"Observations a cycle planned from, by kind: full (every page of every region of the fleets), filtered (a push's fast path: only the fleets the new revision added or grew, by name, tag and ID).",
+			"kind"),
+		fallbacks: prom.NewCounterVec("lightkeeper_push_fallbacks_total",
+			"Push cycles (watch, webhook) with a new revision that took no fast path, by reason; the full sweep planned alone (docs/design.md section 5.10).",
+			"reason"),
 	}
 	fm.observations.WithLabelValues(observeFiltered)
 	fm.observations.WithLabelValues(observeFull)
@@ -81,8 +79,8 @@ func newFastMetrics() *fastMetrics {
 	return fm
 }
 
-func (fm *fastMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{fm.observations, fm.fallbacks}
+func (fm *fastMetrics) collectors() []prom.Collector {
+	return []prom.Collector{fm.observations, fm.fallbacks}
 }
 
 // pushChange is what a newly adopted revision changed: the fleets a push

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
+	"github.com/lightkeeper/lightkeeper/internal/prom/promtest"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
@@ -50,7 +50,7 @@ type env struct {
 	client *lighthouse.Client
 	clock  *emulator.ManualClock
 	cloud  reconcile.Cloud // what the daemon is given (client, maybe wrapped)
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 	d      *daemon.Daemon
 	cancel context.CancelFunc
 	done   chan error
@@ -130,7 +130,7 @@ func (e *env) options() daemon.Options {
 		TriggerGap: -1,
 		Reconcile:  reconcile.Options{Now: e.clock.Now},
 		Limits:     reconcile.Limits{MaxCreates: reconcile.NoLimit, MaxMonthlySpend: reconcile.NoLimit},
-		Registry:   prometheus.NewRegistry(),
+		Registry:   prom.NewRegistry(),
 	}
 }
 
@@ -229,40 +229,14 @@ func (e *env) live(prefix string) int {
 	return n
 }
 
-// metric reads one series of a collector family from the registry.
+// metric reads one series of a family from the registry's exposition.
 func (e *env) metric(name string, labels ...string) float64 {
 	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
+	v, ok := promtest.Value(e.t, e.reg, name, labels...)
+	if !ok {
+		e.t.Fatalf("no series %s%v", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if got[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	e.t.Fatalf("no series %s%v", name, labels)
-	return 0
+	return v
 }
 
 // get fetches a path of the daemon's handler.
@@ -277,12 +251,8 @@ func (e *env) get(path string) (int, string) {
 // lint checks the registry's metrics against Prometheus conventions.
 func (e *env) lint() {
 	e.t.Helper()
-	problems, err := testutil.GatherAndLint(e.reg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, p := range problems {
-		e.t.Errorf("metric %s: %s", p.Metric, p.Text)
+	for _, p := range promtest.Lint(e.t, e.reg) {
+		e.t.Errorf("metric %s", p)
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // handler builds the daemon's HTTP routes.
@@ -35,7 +33,7 @@ func (d *Daemon) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	mux.Handle("GET /metrics", d.reg)
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.HandleFunc("GET /status/fleets/{name}", d.serveFleet(writeFleetJSON)) // fleetpage.go
 	mux.HandleFunc("GET /fleets/{name}", d.serveFleet(d.writeFleetPage))

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
+	"github.com/lightkeeper/lightkeeper/internal/prom/promtest"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -26,7 +26,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, _ := e.get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before Run = %d", code)
 	}
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	e.start(opts)
 	e.waitRuns(1)
 	for _, path := range []string{"/healthz", "/readyz", "/status", "/", "/metrics"} {
@@ -140,12 +140,12 @@ lightkeeper_fleet_instances{fleet="web",state="live"} 2
 lightkeeper_fleet_instances{fleet="web",state="outdated"} 0
 lightkeeper_fleet_instances{fleet="web",state="pending"} 2
 `
-	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want),
+	if err := promtest.Compare(t, e.reg, want,
 		"lightkeeper_invalid_revision", "lightkeeper_reconcile_runs_total", "lightkeeper_creates_total",
 		"lightkeeper_git_fetches_total", "lightkeeper_revision_loads_total", "lightkeeper_fleet_instances"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(e.reg, "lightkeeper_revision_info"); n != 1 {
+	if n := promtest.Count(t, e.reg, "lightkeeper_revision_info"); n != 1 {
 		t.Errorf("%d revision_info series, want 1", n)
 	}
 	if v := e.metric("lightkeeper_last_success_timestamp_seconds"); v <= 0 {
@@ -221,12 +221,12 @@ func TestRemovedFleetLosesItsSeries(t *testing.T) {
 	})
 	e.start(e.options())
 	e.waitRuns(1)
-	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 12 {
+	if n := promtest.Count(t, e.reg, "lightkeeper_fleet_instances"); n != 12 {
 		t.Fatalf("%d fleet_instances series, want 12", n)
 	}
 	e.remove("api.yaml")
 	e.cycle()
-	if n := testutil.CollectAndCount(e.reg, "lightkeeper_fleet_instances"); n != 6 {
+	if n := promtest.Count(t, e.reg, "lightkeeper_fleet_instances"); n != 6 {
 		t.Fatalf("%d fleet_instances series after api left git, want 6", n)
 	}
 }
@@ -248,7 +248,7 @@ func TestRunServesListen(t *testing.T) {
 		t.Fatalf("Run on a taken address: %v", err)
 	}
 	ln.Close()
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	e.start(opts)
 	e.waitRuns(1)
 	resp, err := http.Get("http://" + addr + "/readyz")

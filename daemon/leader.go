@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 )
 
 // Leadership is a leader election among daemons that follow the same
@@ -82,44 +82,38 @@ type leadState struct {
 
 // leaderMetrics are the election's collectors.
 type leaderMetrics struct {
-	leader     prometheus.Gauge
-	elections  *prometheus.CounterVec
-	etcdErrors *prometheus.CounterVec
+	leader     *prom.Gauge
+	elections  *prom.CounterVec
+	etcdErrors *prom.CounterVec
 	// owner is the daemon whose terms lightkeeper_leader_seconds_total
 	// sums: the newest of those that share these collectors.
 	owner atomic.Pointer[Daemon]
 }
 
-func (d *Daemon) registerLeaderMetrics(reg prometheus.Registerer) error {
+func (d *Daemon) registerLeaderMetrics(reg *prom.Registry) error {
 	lm := &leaderMetrics{
-		leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_leader",
-			Help: "1 while this daemon leads the election (only the leader reconciles).",
-		}),
-		elections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_leader_elections_total",
-			Help: "Terms as leader by result: won (became the leader), lost (stopped leading: lease lost, etcd unreachable, or handed over on shutdown).",
-		}, []string{"result"}),
-		etcdErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_etcd_errors_total",
-			Help: "Failed etcd calls of the leader election by operation: session, campaign, check (the leader's confirmation before a mutating call), observe, proclaim, forward, watch, resign.",
-		}, []string{"op"}),
+		leader: prom.NewGauge("lightkeeper_leader",
+			"1 while this daemon leads the election (only the leader reconciles)."),
+		elections: prom.NewCounterVec("lightkeeper_leader_elections_total",
+			"Terms as leader by result: won (became the leader), lost (stopped leading: lease lost, etcd unreachable, or handed over on shutdown).",
+			"result"),
+		etcdErrors: prom.NewCounterVec("lightkeeper_etcd_errors_total",
+			"Failed etcd calls of the leader election by operation: session, campaign, check (the leader's confirmation before a mutating call), observe, proclaim, forward, watch, resign.",
+			"op"),
 	}
-	seconds := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "lightkeeper_leader_seconds_total",
-		Help: "Time this daemon has led the election since it started.",
-	}, func() float64 {
-		d := lm.owner.Load()
-		d.lead.mu.Lock()
-		defer d.lead.mu.Unlock()
-		t := d.lead.total
-		if d.lead.leading {
-			t += time.Since(d.lead.since)
-		}
-		return t.Seconds()
-	})
+	seconds := prom.NewCounterFunc("lightkeeper_leader_seconds_total",
+		"Time this daemon has led the election since it started.", func() float64 {
+			d := lm.owner.Load()
+			d.lead.mu.Lock()
+			defer d.lead.mu.Unlock()
+			t := d.lead.total
+			if d.lead.leading {
+				t += time.Since(d.lead.since)
+			}
+			return t.Seconds()
+		})
 	lm.owner.Store(d)
-	for _, c := range []prometheus.Collector{lm.leader, lm.elections, lm.etcdErrors, seconds} {
+	for _, c := range []prom.Collector{lm.leader, lm.elections, lm.etcdErrors, seconds} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
+	"github.com/lightkeeper/lightkeeper/internal/prom/promtest"
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
@@ -175,17 +176,9 @@ func TestFollowerLeavesTheReconcileToTheLeader(t *testing.T) {
 // apiCalls sums lightkeeper_api_calls_total over its series.
 func (e *env) apiCalls() int {
 	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == "lightkeeper_api_calls_total" {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
+	for _, m := range promtest.Gather(e.t, e.reg)["lightkeeper_api_calls_total"].GetMetric() {
+		n += m.GetCounter().GetValue()
 	}
 	return int(n)
 }

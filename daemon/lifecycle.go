@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
@@ -41,34 +41,30 @@ func lifecycleResult(fs *FleetStatus, fr *reconcile.FleetResult) {
 
 // lifecycleMetrics are the collectors of fleets' lives.
 type lifecycleMetrics struct {
-	suspended prometheus.Gauge
+	suspended *prom.Gauge
 
-	planRenewals *prometheus.GaugeVec
-	renewals     *prometheus.CounterVec
+	planRenewals *prom.GaugeVec
+	renewals     *prom.CounterVec
 }
 
 func newLifecycleMetrics() *lifecycleMetrics {
 	return &lifecycleMetrics{
-		suspended: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_fleets_suspended",
-			Help: "Fleets with spec.suspend: true in the last plan: observed and planned, nothing done.",
-		}),
-		planRenewals: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_plan_renewals",
-			Help: "Renewals in the last plan (fleets with charge.renewBefore): what=count, or what=spend, their cost in the price's currency.",
-		}, []string{"what"}),
-		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_renewals_total",
-			Help: "Renewals of apply, by result: renewed (the service accepted it), failed (refused or deferred), ambiguous (outcome unknown, confirmed through ExpiredTime next cycle, never sent twice).",
-		}, []string{"result"}),
+		suspended: prom.NewGauge("lightkeeper_fleets_suspended",
+			"Fleets with spec.suspend: true in the last plan: observed and planned, nothing done."),
+		planRenewals: prom.NewGaugeVec("lightkeeper_plan_renewals",
+			"Renewals in the last plan (fleets with charge.renewBefore): what=count, or what=spend, their cost in the price's currency.",
+			"what"),
+		renewals: prom.NewCounterVec("lightkeeper_renewals_total",
+			"Renewals of apply, by result: renewed (the service accepted it), failed (refused or deferred), ambiguous (outcome unknown, confirmed through ExpiredTime next cycle, never sent twice).",
+			"result"),
 	}
 }
 
-func (lm *lifecycleMetrics) collectors() []prometheus.Collector {
+func (lm *lifecycleMetrics) collectors() []prom.Collector {
 	for _, r := range []string{"renewed", "failed", "ambiguous"} {
 		lm.renewals.WithLabelValues(r)
 	}
-	return []prometheus.Collector{lm.suspended, lm.planRenewals, lm.renewals}
+	return []prom.Collector{lm.suspended, lm.planRenewals, lm.renewals}
 }
 
 // observeResult counts an apply's renewals.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/lighthouse"
 	"github.com/lightkeeper/lightkeeper/reconcile"
@@ -31,123 +31,93 @@ const (
 // metrics are the daemon's Prometheus collectors, under Prometheus naming
 // conventions: a lightkeeper_ prefix, base units, _total for counters.
 type metrics struct {
-	duration       prometheus.Histogram
-	runs           *prometheus.CounterVec
+	duration       *prom.Histogram
+	runs           *prom.CounterVec
 	fleets         *fleetMetrics // metrics_fleets.go
-	creates        *prometheus.CounterVec
-	isolates       *prometheus.CounterVec
-	updates        *prometheus.CounterVec
-	apiCalls       *prometheus.CounterVec
-	fetches        *prometheus.CounterVec
-	revision       *prometheus.GaugeVec
-	lastSuccess    prometheus.Gauge
-	invalid        prometheus.Gauge
-	held           prometheus.Gauge
-	planCreates    prometheus.Gauge
-	planSpend      prometheus.Gauge
-	ready          prometheus.Gauge
-	triggers       *prometheus.CounterVec
-	revisionLoads  *prometheus.CounterVec
-	stateSaveFails prometheus.Counter
-	webhooks       *prometheus.CounterVec
-	notifications  *prometheus.CounterVec
-	interval       prometheus.Gauge
-	approvals      *prometheus.CounterVec
+	creates        *prom.CounterVec
+	isolates       *prom.CounterVec
+	updates        *prom.CounterVec
+	apiCalls       *prom.CounterVec
+	fetches        *prom.CounterVec
+	revision       *prom.GaugeVec
+	lastSuccess    *prom.Gauge
+	invalid        *prom.Gauge
+	held           *prom.Gauge
+	planCreates    *prom.Gauge
+	planSpend      *prom.Gauge
+	ready          *prom.Gauge
+	triggers       *prom.CounterVec
+	revisionLoads  *prom.CounterVec
+	stateSaveFails *prom.Counter
+	webhooks       *prom.CounterVec
+	notifications  *prom.CounterVec
+	interval       *prom.Gauge
+	approvals      *prom.CounterVec
 
 	life *lifecycleMetrics // lifecycle.go
 	fast *fastMetrics      // fastpath.go
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg *prom.Registry) (*metrics, error) {
 	m := &metrics{
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "lightkeeper_reconcile_duration_seconds",
-			Help:    "Time one reconcile cycle took: sync, load, observe, plan and apply.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
-		}),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_reconcile_runs_total",
-			Help: "Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled, follower (synced only: another daemon leads).",
-		}, []string{"result"}),
+		duration: prom.NewHistogram("lightkeeper_reconcile_duration_seconds",
+			"Time one reconcile cycle took: sync, load, observe, plan and apply.",
+			[]float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}),
+		runs: prom.NewCounterVec("lightkeeper_reconcile_runs_total",
+			"Reconcile cycles by result: success, partial (some fleet or create failed), held (over a limit), error, canceled, follower (synced only: another daemon leads).",
+			"result"),
 		fleets: newFleetMetrics(),
-		creates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_creates_total",
-			Help: "Creates of apply, by result: created, waiting (the token returned an instance DescribeInstances does not list: deleted by hand or not listed yet), ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
-		}, []string{"result"}),
-		isolates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_isolates_total",
-			Help: "Isolations sent by apply, by result: isolated, failed.",
-		}, []string{"result"}),
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_updates_total",
-			Help: "Updates of rollouts by action (renew-flag, modify-bundle, reset, replace, isolate-replaced) and result: sent, created (a replacement), unknown (the answer was lost; judged before anything is sent again), refused, failed, not-sent, running, waiting, done.",
-		}, []string{"action", "result"}),
-		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_api_calls_total",
-			Help: "Lighthouse API calls by action and error code (\"\" for success; one count per Instances listing).",
-		}, []string{"action", "code"}),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_git_fetches_total",
-			Help: "Syncs of the fleet repository by result: success, error.",
-		}, []string{"result"}),
-		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lightkeeper_revision_info",
-			Help: "1 for the revision last synced; last_good is \"true\" when it is the one being reconciled.",
-		}, []string{"revision", "last_good"}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_last_success_timestamp_seconds",
-			Help: "Unix time of the end of the last reconcile cycle whose result was success.",
-		}),
-		invalid: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_invalid_revision",
-			Help: "1 while the newest revision is invalid and the last good one is reconciled instead.",
-		}),
-		held: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_plan_held",
-			Help: "1 while the last plan exceeds a safety limit and is held, not applied.",
-		}),
-		planCreates: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_plan_creates",
-			Help: "Creates in the last plan.",
-		}),
-		planSpend: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_plan_monthly_spend",
-			Help: "Monthly spend the creates of the last plan add, in the price's currency.",
-		}),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_ready",
-			Help: "1 once the first sync and observe succeeded (what /readyz reports).",
-		}),
-		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_triggers_total",
-			Help: "Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported), elected (this daemon became the leader), forwarded (a follower passed a webhook on). Requests during a cycle coalesce into one.",
-		}, []string{"source"}),
-		revisionLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_revision_loads_total",
-			Help: "Fleet specs loaded from a new revision, by result: valid, invalid.",
-		}, []string{"result"}),
-		stateSaveFails: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "lightkeeper_state_save_errors_total",
-			Help: "Failed writes of the state file.",
-		}),
-		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_webhook_requests_total",
-			Help: "Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
-		}, []string{"result", "reason"}),
-		interval: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lightkeeper_reconcile_interval_seconds",
-			Help: "The time between cycles (repository.interval), for alerts that count cycles missed.",
-		}),
-		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_notifications_total",
-			Help: "Notifications by sink and result: sent, retried (an attempt failed; tried again), failed (refused, or every attempt failed), dropped (the queue was full, or the grace period at shutdown ended).",
-		}, []string{"sink", "result"}),
-		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lightkeeper_approvals_total",
-			Help: "Approvals of held plans (POST /approve, and those a follower passed on) by result: accepted, forwarded (to the leader), unauthorized (wrong or missing token), invalid (no plan ID), stale (not the plan held), replayed (approved already).",
-		}, []string{"result"}),
+		creates: prom.NewCounterVec("lightkeeper_creates_total",
+			"Creates of apply, by result: created, waiting (the token returned an instance DescribeInstances does not list: deleted by hand or not listed yet), ambiguous (outcome unknown, re-sent with the same token), failed, deferred (not sent: the daemon was stopping or lost the leadership).",
+			"result"),
+		isolates: prom.NewCounterVec("lightkeeper_isolates_total",
+			"Isolations sent by apply, by result: isolated, failed.",
+			"result"),
+		updates: prom.NewCounterVec("lightkeeper_updates_total",
+			"Updates of rollouts by action (renew-flag, modify-bundle, reset, replace, isolate-replaced) and result: sent, created (a replacement), unknown (the answer was lost; judged before anything is sent again), refused, failed, not-sent, running, waiting, done.",
+			"action", "result"),
+		apiCalls: prom.NewCounterVec("lightkeeper_api_calls_total",
+			"Lighthouse API calls by action and error code (\"\" for success; one count per Instances listing).",
+			"action", "code"),
+		fetches: prom.NewCounterVec("lightkeeper_git_fetches_total",
+			"Syncs of the fleet repository by result: success, error.",
+			"result"),
+		revision: prom.NewGaugeVec("lightkeeper_revision_info",
+			"1 for the revision last synced; last_good is \"true\" when it is the one being reconciled.",
+			"revision", "last_good"),
+		lastSuccess: prom.NewGauge("lightkeeper_last_success_timestamp_seconds",
+			"Unix time of the end of the last reconcile cycle whose result was success."),
+		invalid: prom.NewGauge("lightkeeper_invalid_revision",
+			"1 while the newest revision is invalid and the last good one is reconciled instead."),
+		held: prom.NewGauge("lightkeeper_plan_held",
+			"1 while the last plan exceeds a safety limit and is held, not applied."),
+		planCreates: prom.NewGauge("lightkeeper_plan_creates",
+			"Creates in the last plan."),
+		planSpend: prom.NewGauge("lightkeeper_plan_monthly_spend",
+			"Monthly spend the creates of the last plan add, in the price's currency."),
+		ready: prom.NewGauge("lightkeeper_ready",
+			"1 once the first sync and observe succeeded (what /readyz reports)."),
+		triggers: prom.NewCounterVec("lightkeeper_triggers_total",
+			"Starts of a reconcile cycle asked for, by source: start, interval, retry (after a failed cycle), webhook (any Trigger call), watch (a change the source reported), elected (this daemon became the leader), forwarded (a follower passed a webhook on). Requests during a cycle coalesce into one.",
+			"source"),
+		revisionLoads: prom.NewCounterVec("lightkeeper_revision_loads_total",
+			"Fleet specs loaded from a new revision, by result: valid, invalid.",
+			"result"),
+		stateSaveFails: prom.NewCounter("lightkeeper_state_save_errors_total",
+			"Failed writes of the state file."),
+		webhooks: prom.NewCounterVec("lightkeeper_webhook_requests_total",
+			"Requests to POST /hooks/git by result (accepted, ignored, refused) and reason.",
+			"result", "reason"),
+		interval: prom.NewGauge("lightkeeper_reconcile_interval_seconds",
+			"The time between cycles (repository.interval), for alerts that count cycles missed."),
+		notifications: prom.NewCounterVec("lightkeeper_notifications_total",
+			"Notifications by sink and result: sent, retried (an attempt failed; tried again), failed (refused, or every attempt failed), dropped (the queue was full, or the grace period at shutdown ended).",
+			"sink", "result"),
+		approvals: prom.NewCounterVec("lightkeeper_approvals_total",
+			"Approvals of held plans (POST /approve, and those a follower passed on) by result: accepted, forwarded (to the leader), unauthorized (wrong or missing token), invalid (no plan ID), stale (not the plan held), replayed (approved already).",
+			"result"),
 	}
-	for _, c := range []prometheus.Collector{m.interval, m.notifications, m.approvals, m.duration, m.runs, m.fleets, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
+	for _, c := range []prom.Collector{m.interval, m.notifications, m.approvals, m.duration, m.runs, m.fleets, m.creates, m.isolates, m.updates, m.apiCalls, m.fetches,
 		m.revision, m.lastSuccess, m.invalid, m.held, m.planCreates, m.planSpend, m.ready, m.triggers, m.revisionLoads, m.stateSaveFails, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -238,7 +208,7 @@ func (m *metrics) setRevision(rev string, lastGood bool) {
 // error code, and marks each call's end as a sign of the loop's progress.
 type countingCloud struct {
 	reconcile.Cloud
-	calls *prometheus.CounterVec
+	calls *prom.CounterVec
 	// touch, if set, is called after each call.
 	touch func()
 }

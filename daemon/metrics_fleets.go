@@ -3,7 +3,7 @@ package daemon
 import (
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
@@ -18,8 +18,6 @@ import (
 // 21"); the exposition is the same as the GaugeVecs' was
 // (TestFleetMetricsExpositionAsGaugeVecs).
 type fleetMetrics struct {
-	instances, failing, nextExpiry, backoff *prometheus.Desc
-
 	mu     sync.Mutex
 	fleets map[string]*fleetSeries
 }
@@ -40,46 +38,45 @@ type fleetSeries struct {
 // order of fleetSeries.counts.
 var fleetStates = [6]string{"desired", "live", "pending", "failed", "expected", "outdated"}
 
+// The per-fleet families and their help.
+const (
+	fleetInstancesName = "lightkeeper_fleet_instances"
+	fleetInstancesHelp = "Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet), outdated (live, differing from the spec)."
+	fleetFailingName   = "lightkeeper_fleet_failing"
+	fleetFailingHelp   = "1 while a slot of the fleet has had 3 or more launches in a row end in LAUNCH_FAILED (the cycle is then not a success), else 0."
+	fleetExpiryName    = "lightkeeper_fleet_next_expiry_timestamp_seconds"
+	fleetExpiryHelp    = "Unix time of the earliest ExpiredTime of the fleet's live instances (no series while none is known). One series per fleet: alert on it minus time()."
+	fleetBackoffName   = "lightkeeper_fleet_backoff_slots"
+	fleetBackoffHelp   = "Empty slots of the fleet not created in the last plan because their launches failed and their backoff is not over."
+)
+
 func newFleetMetrics() *fleetMetrics {
-	return &fleetMetrics{
-		instances: prometheus.NewDesc("lightkeeper_fleet_instances",
-			"Instances of a fleet as last listed (after the apply, when the cycle sent anything; else by the plan): desired (spec.count), live (filling slots, pending included), pending, failed (LAUNCH_FAILED), expected (created, not listed yet), outdated (live, differing from the spec).",
-			[]string{"fleet", "state"}, nil),
-		failing: prometheus.NewDesc("lightkeeper_fleet_failing",
-			"1 while a slot of the fleet has had 3 or more launches in a row end in LAUNCH_FAILED (the cycle is then not a success), else 0.",
-			[]string{"fleet"}, nil),
-		nextExpiry: prometheus.NewDesc("lightkeeper_fleet_next_expiry_timestamp_seconds",
-			"Unix time of the earliest ExpiredTime of the fleet's live instances (no series while none is known). One series per fleet: alert on it minus time().",
-			[]string{"fleet"}, nil),
-		backoff: prometheus.NewDesc("lightkeeper_fleet_backoff_slots",
-			"Empty slots of the fleet not created in the last plan because their launches failed and their backoff is not over.",
-			[]string{"fleet"}, nil),
-		fleets: map[string]*fleetSeries{},
-	}
+	return &fleetMetrics{fleets: map[string]*fleetSeries{}}
 }
 
-// Describe implements prometheus.Collector.
-func (fm *fleetMetrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- fm.instances
-	ch <- fm.failing
-	ch <- fm.nextExpiry
-	ch <- fm.backoff
+// Names implements prom.Collector.
+func (fm *fleetMetrics) Names() []string {
+	return []string{fleetInstancesName, fleetFailingName, fleetExpiryName, fleetBackoffName}
 }
 
-// Collect implements prometheus.Collector: the series of every fleet kept.
-func (fm *fleetMetrics) Collect(ch chan<- prometheus.Metric) {
+// Collect implements prom.Collector: the series of every fleet kept.
+func (fm *fleetMetrics) Collect(s *prom.Scrape) {
+	instances := s.Family(fleetInstancesName, fleetInstancesHelp, prom.TypeGauge, "fleet", "state")
+	failing := s.Family(fleetFailingName, fleetFailingHelp, prom.TypeGauge, "fleet")
+	expiry := s.Family(fleetExpiryName, fleetExpiryHelp, prom.TypeGauge, "fleet")
+	backoff := s.Family(fleetBackoffName, fleetBackoffHelp, prom.TypeGauge, "fleet")
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
-	for name, s := range fm.fleets {
-		if s.hasCounts {
+	for name, fs := range fm.fleets {
+		if fs.hasCounts {
 			for i, state := range fleetStates {
-				ch <- prometheus.MustNewConstMetric(fm.instances, prometheus.GaugeValue, float64(s.counts[i]), name, state)
+				instances.Add(float64(fs.counts[i]), name, state)
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(fm.failing, prometheus.GaugeValue, b2f(s.failing), name)
-		ch <- prometheus.MustNewConstMetric(fm.backoff, prometheus.GaugeValue, float64(s.backoff), name)
-		if s.hasExpiry {
-			ch <- prometheus.MustNewConstMetric(fm.nextExpiry, prometheus.GaugeValue, float64(s.nextExpiry), name)
+		failing.Add(b2f(fs.failing), name)
+		backoff.Add(float64(fs.backoff), name)
+		if fs.hasExpiry {
+			expiry.Add(float64(fs.nextExpiry), name)
 		}
 	}
 }

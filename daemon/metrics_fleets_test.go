@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"fmt"
 	"os/exec"
 	"runtime"
@@ -10,8 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
+	"github.com/lightkeeper/lightkeeper/internal/prom"
+	"github.com/lightkeeper/lightkeeper/internal/prom/promtest"
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
@@ -79,22 +79,6 @@ func (vm *vecFleetMetrics) observe(p, observed *reconcile.Plan) {
 	}
 }
 
-// exposition is reg's scrape in the text format.
-func exposition(t *testing.T, reg *prometheus.Registry) string {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
-}
-
 // TestFleetMetricsExpositionAsGaugeVecs: for the same plans, a scrape of
 // fleetMetrics is byte for byte the scrape of the GaugeVecs it replaced
 // (names, help, labels, values, order), through fleets added, gone, listed
@@ -121,7 +105,7 @@ func TestFleetMetricsExpositionAsGaugeVecs(t *testing.T) {
 		{"no fleet", &reconcile.Plan{}, nil},
 		{"db back", &reconcile.Plan{Fleets: []*reconcile.FleetPlan{d}}, nil},
 	}
-	oldReg, newReg := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
+	oldReg, newReg := prometheus.NewPedanticRegistry(), prom.NewRegistry()
 	old, fm := newVecFleetMetrics(oldReg), newFleetMetrics()
 	newReg.MustRegister(fm)
 	for _, s := range steps {
@@ -131,7 +115,7 @@ func TestFleetMetricsExpositionAsGaugeVecs(t *testing.T) {
 		}
 		old.observe(s.p, observed)
 		fm.observe(s.p, observed)
-		want, got := exposition(t, oldReg), exposition(t, newReg)
+		want, got := promtest.ClientGolangText(t, oldReg), promtest.Text(t, newReg)
 		if got != want {
 			t.Fatalf("%s: the scrape differs from the GaugeVecs'\ngot:\n%s\nwant:\n%s", s.name, got, want)
 		}
@@ -166,9 +150,9 @@ func TestFleetMetricsHeapPerFleet(t *testing.T) {
 	if perFleet > 400 {
 		t.Errorf("fleetMetrics holds %d bytes a fleet, want at most 400", perFleet)
 	}
-	reg := prometheus.NewPedanticRegistry()
+	reg := prom.NewRegistry()
 	reg.MustRegister(fm)
-	if got, want := strings.Count(exposition(t, reg), "\n"), n*9+4*2; got != want {
+	if got, want := strings.Count(promtest.Text(t, reg), "\n"), n*9+4*2; got != want {
 		t.Errorf("the scrape has %d lines, want %d (9 series a fleet, 4 families' HELP and TYPE)", got, want)
 	}
 }
@@ -184,10 +168,10 @@ func TestFleetMetricsPromtool(t *testing.T) {
 	a := &reconcile.FleetPlan{Fleet: "api", Desired: 2, Live: 2, NextExpiry: time.Unix(1800000000, 0), Failing: true}
 	p := &reconcile.Plan{Fleets: []*reconcile.FleetPlan{a}}
 	fm.observe(p, p)
-	reg := prometheus.NewPedanticRegistry()
+	reg := prom.NewRegistry()
 	reg.MustRegister(fm)
 	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(exposition(t, reg))
+	cmd.Stdin = strings.NewReader(promtest.Text(t, reg))
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}

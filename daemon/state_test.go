@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/internal/syncbuf"
@@ -103,7 +103,7 @@ func TestLastGoodCopyNeverLags(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write("api.yaml", fleet("web", "bundle_gen_01", 1)) // a second "web"
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	e.start(opts)
 	s := e.waitRuns(1)
 	if s.Invalid == nil || s.LastGood == nil || s.LastGood.ID != reported {
@@ -203,7 +203,7 @@ func TestLastGoodReadsAnEarlierCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write("api.yaml", fleet("web", "bundle_gen_01", 1)) // a second "web"
-	opts.Registry = prometheus.NewRegistry()
+	opts.Registry = prom.NewRegistry()
 	e.start(opts)
 	s := e.waitRuns(1)
 	if s.Invalid == nil || s.LastGood == nil || s.LastGood.ID != good.ID || len(s.Fleets) != 1 || s.Fleets[0].Desired != 2 {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/lightkeeper/lightkeeper/internal/prom"
 
 	"github.com/lightkeeper/lightkeeper/daemon"
 	"github.com/lightkeeper/lightkeeper/gitsync"
@@ -195,7 +195,7 @@ func TestRequireSignedIgnoresAnUnsignedSavedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, require := range []bool{false, true} {
-		opts.Registry = prometheus.NewRegistry()
+		opts.Registry = prom.NewRegistry()
 		opts.RequireSigned = require
 		d, err := daemon.New(opts)
 		if err != nil {

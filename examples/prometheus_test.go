@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lightkeeper/lightkeeper/internal/prom"
+	"github.com/lightkeeper/lightkeeper/internal/prom/promtest"
 )
 
 // TestPrometheusRules runs promtool (Debian's prometheus package) on
@@ -36,14 +37,10 @@ func TestPrometheusRules(t *testing.T) {
 // tested, and the dashboard is JSON whose panels each query something.
 func TestPrometheusNamesExist(t *testing.T) {
 	known := daemonMetrics(t)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		known[mf.GetName()] = true
+	reg := prom.NewRegistry()
+	reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
+	for name := range promtest.Gather(t, reg) {
+		known[name] = true
 	}
 
 	var rules struct {
@@ -137,8 +134,9 @@ func daemonMetrics(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Opts{Name: "..."} and prometheus.NewDesc("...", ...) (daemon/metrics_fleets.go).
-	re := regexp.MustCompile(`(?:Name:\s*|NewDesc\(\s*)"(lightkeeper_[a-z_]+)"`)
+	// prom.NewCounterVec("...", ...) and the like, and the constants
+	// fleetInstancesName = "..." (daemon/metrics_fleets.go).
+	re := regexp.MustCompile(`(?:prom\.New[A-Za-z]+\(\s*|Name\s*=\s*)"(lightkeeper_[a-z_]+)"`)
 	out := map[string]bool{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -117,9 +117,12 @@ func TestMatch(t *testing.T) {
 
 // heavy are module trees the daemon's binary must not link: their init
 // touches megabytes of pages in every daemon, `ha` or not (docs/benchmarks.md,
-// "The binary's pages"). The election speaks etcd's JSON gateway instead;
-// the tests may use them (the embedded etcd, etcd's own client).
-var heavy = []string{"google.golang.org/grpc", "go.etcd.io/", "go.uber.org/zap"}
+// "The binary's pages"). The election speaks etcd's JSON gateway instead,
+// and internal/prom writes the metrics without client_golang and its
+// protocol buffers; the tests may use them (the embedded etcd, etcd's own
+// client, client_golang as the oracle of the exposition).
+var heavy = []string{"google.golang.org/grpc", "go.etcd.io/", "go.uber.org/zap",
+	"github.com/prometheus/", "google.golang.org/protobuf/"}
 
 func TestBinaryLinksNoHeavyTrees(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", module+"/cmd/lightkeeper").Output()
