@@ -165,10 +165,11 @@ func TestDaemonConfigDocumented(t *testing.T) {
 	}
 }
 
-var metricNameRE = regexp.MustCompile(`Name:\s*"(lightkeeper_[a-z_]+)"`)
+var metricNameRE = regexp.MustCompile(`(?:prom\.New[A-Za-z]+\(\s*|Name\s*=\s*)"(lightkeeper_[a-z_]+)"`)
 
 // TestDaemonMetricsDocumented: every metric the daemon registers (a
-// Name: "lightkeeper_…" in daemon's Go files) is in the Metrics section of
+// prom.NewCounterVec("lightkeeper_…", …) or the like, or a constant
+// …Name = "lightkeeper_…", in daemon's Go files) is in the Metrics section of
 // docs/daemon.md.
 func TestDaemonMetricsDocumented(t *testing.T) {
 	sec, line := mustSection(t, "docs/daemon.md", "Metrics")
