@@ -27,7 +27,9 @@
 #   environment, in A and D), PUSHES=3 (commits timed at the end of A; 0 for none),
 #   TRACE_MS=100 (A: also sample the daemon's VmRSS, RssAnon and RssFile
 #   every TRACE_MS ms from its start, and print when the peak came and what
-#   was resident then; 0, the default, for none)
+#   was resident then; 0, the default, for none),
+#   SCRAPE=15 (A: GET /metrics every SCRAPE s through the window, gzip
+#   accepted, as a Prometheus server would; 0, the default, for none)
 # Needs go, git (with git-http-backend), curl, awk.
 set -euo pipefail
 # The whole run is bounded: past TIME_LIMIT seconds timeout(1) sends
@@ -319,12 +321,23 @@ echo "first cycle (sync, load $FLEETS files, observe $TOTAL instances, plan): do
 	"$(awk -v t="$(cputicks)" -v h="$tck" 'BEGIN {printf "%.2f", t / h}') CPU s so far," \
 	"VmHWM $(kib VmHWM) KiB (RssAnon $(kib RssAnon) KiB, RssFile $(kib RssFile) KiB)"
 samples=$work/samples
+if [ "${SCRAPE:-0}" -gt 0 ]; then
+	mu=http://127.0.0.1:$port/metrics
+	echo "scraping /metrics every $SCRAPE s: $(curl -s "$mu" | wc -c) bytes ($(curl -s -H 'Accept-Encoding: gzip' "$mu" | wc -c) gzipped), $(curl -s "$mu" | grep -vc '^#') series"
+	(while :; do
+		curl -s -o /dev/null -H 'Accept-Encoding: gzip' "$mu" || true
+		sleep "$SCRAPE"
+	done) &
+	scrape_pid=$!
+	pids+=("$scrape_pid")
+fi
 sleep 2
 end=$(($(now_ms) + SAMPLE_SECONDS * 1000))
 while (($(now_ms) < end)); do
 	echo "$(now_ms) $(kib VmRSS) $(kib VmHWM) $(cputicks)" >>"$samples"
 	sleep 1
 done
+[ -z "${scrape_pid:-}" ] || kill "$scrape_pid" 2>/dev/null || true
 # Cycles in the window: each "reconcile cycle ended" line gives its end and
 # length; a sample interval that overlaps a cycle (padded by a second) counts
 # as cycle time, the rest as idle time.
