@@ -67,6 +67,11 @@ func (fm *fleetMetrics) Collect(s *prom.Scrape) {
 	backoff := s.Family(fleetBackoffName, fleetBackoffHelp, prom.TypeGauge, "fleet")
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
+	n := len(fm.fleets)
+	instances.Grow(n * len(fleetStates))
+	failing.Grow(n)
+	expiry.Grow(n)
+	backoff.Grow(n)
 	for name, fs := range fm.fleets {
 		if fs.hasCounts {
 			for i, state := range fleetStates {

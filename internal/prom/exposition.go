@@ -2,7 +2,6 @@ package prom
 
 import (
 	"bufio"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"math"
@@ -79,35 +78,20 @@ func (r *Registry) Scrape() *Scrape {
 // as Prometheus's client_golang orders them.
 func (r *Registry) WriteTo(w io.Writer) (int64, error) { return r.Scrape().WriteTo(w) }
 
-// ServeHTTP serves a scrape (gzip-compressed when the client accepts it, as
-// Prometheus does).
+// ServeHTTP serves a scrape. It is not compressed, whatever the client
+// accepts: a gzip writer allocates about 1.2 MB whatever it writes, more
+// than the scrape of a daemon following 1,000 fleets (about 0.7 MB of
+// text) holds, and the daemon's memory is what it keeps small
+// (docs/benchmarks.md, "Sixth round: the metrics without client_golang").
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s := r.Scrape()
 	w.Header().Set("Content-Type", ContentType)
-	var out io.Writer = w
-	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
-		w.Header().Set("Content-Encoding", "gzip")
-		w.Header().Add("Vary", "Accept-Encoding")
-		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid
-		defer zw.Close()
-		out = zw
-	}
 	// A write fails only when the client went away: nothing to tell it.
-	_, _ = s.WriteTo(out)
+	_, _ = s.WriteTo(w)
 }
 
 // ContentType is the content type of the text format.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-func acceptsGzip(h string) bool {
-	for part := range strings.SplitSeq(h, ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
-			return true
-		}
-	}
-	return false
-}
 
 // Scrape is the series of one scrape, by family.
 type Scrape struct {
@@ -133,16 +117,17 @@ func (s *Scrape) Family(name, help string, typ Type, labels ...string) *Family {
 // WriteTo writes s in the text format (Registry.WriteTo).
 func (s *Scrape) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 32<<10)
+	bw := bufio.NewWriterSize(cw, 8<<10)
 	names := make([]string, 0, len(s.fams))
 	for n, f := range s.fams {
-		if len(f.series) > 0 {
+		if f.n > 0 {
 			names = append(names, n)
 		}
 	}
 	slices.Sort(names)
+	var line []byte
 	for _, n := range names {
-		s.fams[n].write(bw)
+		line = s.fams[n].write(bw, line)
 	}
 	err := bw.Flush()
 	return cw.n, err
@@ -159,74 +144,122 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Family is one metric family of a scrape: its series, each rendered as the
-// text format's lines.
+// Family is one metric family of a scrape: its series, kept compact (the
+// label values and the value of each) until they are written, sorted.
 type Family struct {
 	name, help string
 	typ        Type
 	labels     []string
 	order      []int // indexes of labels, sorted by name
-	text       []byte
-	series     []series
+	n          int   // series
+	// values holds len(labels) label values a series; nums the value of
+	// each series of a counter or gauge, hists and sums those of a
+	// histogram or a summary.
+	values []string
+	nums   []float64
+	hists  []histogram
+	sums   []summary
 }
 
-// series is one series of a family: its sort key (its label values in the
-// order of order, NUL-separated) and its lines, text[start:end].
-type series struct {
-	key        string
-	start, end int
+type histogram struct {
+	upper      []float64
+	cumulative []uint64
+	sum        float64
+	count      uint64
+}
+
+type summary struct {
+	q, quantiles []float64
+	sum          float64
+	count        uint64
+}
+
+// Grow makes room for n more series, so that a collector that knows how
+// many it adds has them kept without the slices growing twice their size.
+func (f *Family) Grow(n int) {
+	f.values = slices.Grow(f.values, n*len(f.labels))
+	if f.typ == TypeCounter || f.typ == TypeGauge {
+		f.nums = slices.Grow(f.nums, n)
+	}
 }
 
 // Add adds the series of the label values vs (one for each of the
 // family's label names) with the value v.
 func (f *Family) Add(v float64, vs ...string) {
-	start := len(f.text)
-	f.text = f.sample(f.text, "", vs, "", "", v)
-	f.add(vs, start)
+	f.addValues(vs)
+	f.nums = append(f.nums, v)
 }
 
 // AddHistogram adds a histogram's series: upper are the buckets' bounds
-// (+Inf implied), cumulative the count of observations ≤ each.
+// (+Inf implied), cumulative the count of observations ≤ each. The family
+// keeps the slices.
 func (f *Family) AddHistogram(upper []float64, cumulative []uint64, sum float64, count uint64, vs ...string) {
-	start := len(f.text)
-	for i, u := range upper {
-		f.text = f.sample(f.text, "_bucket", vs, "le", formatFloat(u), float64(cumulative[i]))
-	}
-	f.text = f.sample(f.text, "_bucket", vs, "le", "+Inf", float64(count))
-	f.text = f.sample(f.text, "_sum", vs, "", "", sum)
-	f.text = f.sample(f.text, "_count", vs, "", "", float64(count))
-	f.add(vs, start)
+	f.addValues(vs)
+	f.hists = append(f.hists, histogram{upper, cumulative, sum, count})
 }
 
 // AddSummary adds a summary's series: quantiles[i] is the value at the
-// quantile q[i].
+// quantile q[i]. The family keeps the slices.
 func (f *Family) AddSummary(q, quantiles []float64, sum float64, count uint64, vs ...string) {
-	start := len(f.text)
-	for i := range q {
-		f.text = f.sample(f.text, "", vs, "quantile", formatFloat(q[i]), quantiles[i])
-	}
-	f.text = f.sample(f.text, "_sum", vs, "", "", sum)
-	f.text = f.sample(f.text, "_count", vs, "", "", float64(count))
-	f.add(vs, start)
+	f.addValues(vs)
+	f.sums = append(f.sums, summary{q, quantiles, sum, count})
 }
 
-func (f *Family) add(vs []string, start int) {
-	var key strings.Builder
-	for i, j := range f.order {
-		if i > 0 {
-			key.WriteByte(0)
-		}
-		key.WriteString(vs[j])
-	}
-	f.series = append(f.series, series{key: key.String(), start: start, end: len(f.text)})
-}
-
-// sample appends one line: the family's name and suffix, its labels (and
-// the extra label, if named, last), the value.
-func (f *Family) sample(b []byte, suffix string, vs []string, extra, extraValue string, v float64) []byte {
+func (f *Family) addValues(vs []string) {
 	if len(vs) != len(f.labels) {
 		panic(fmt.Sprintf("prom: %s takes %d label values, got %d", f.name, len(f.labels), len(vs)))
 	}
+	f.values = append(f.values, vs...)
+	f.n++
+}
+
+// write writes the family, its series sorted by their label values in the
+// order of the label names, as client_golang sorts them; line is scratch
+// space, returned for the next family.
+func (f *Family) write(w *bufio.Writer, line []byte) []byte {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, helpEscaper.Replace(f.help), f.name, f.typ)
+	k := len(f.labels)
+	idx := make([]int32, f.n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int {
+		for _, j := range f.order {
+			if c := strings.Compare(f.values[int(a)*k+j], f.values[int(b)*k+j]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	for _, i := range idx {
+		vs := f.values[int(i)*k : int(i+1)*k]
+		switch {
+		case f.typ == TypeHistogram:
+			h := &f.hists[i]
+			for b, u := range h.upper {
+				line = f.sample(w, line[:0], "_bucket", vs, "le", u, float64(h.cumulative[b]))
+			}
+			line = f.sample(w, line[:0], "_bucket", vs, "le", math.Inf(1), float64(h.count))
+			line = f.sample(w, line[:0], "_sum", vs, "", 0, h.sum)
+			line = f.sample(w, line[:0], "_count", vs, "", 0, float64(h.count))
+		case f.typ == TypeSummary:
+			s := &f.sums[i]
+			for q := range s.q {
+				line = f.sample(w, line[:0], "", vs, "quantile", s.q[q], s.quantiles[q])
+			}
+			line = f.sample(w, line[:0], "_sum", vs, "", 0, s.sum)
+			line = f.sample(w, line[:0], "_count", vs, "", 0, float64(s.count))
+		default:
+			line = f.sample(w, line[:0], "", vs, "", 0, f.nums[i])
+		}
+	}
+	return line
+}
+
+// sample writes one line through b: the family's name and suffix, its
+// labels (and the extra label, if named, last, with the value extraValue),
+// the value.
+func (f *Family) sample(w *bufio.Writer, b []byte, suffix string, vs []string, extra string, extraValue, v float64) []byte {
 	b = append(b, f.name...)
 	b = append(b, suffix...)
 	if len(vs) > 0 || extra != "" {
@@ -241,46 +274,51 @@ func (f *Family) sample(b []byte, suffix string, vs []string, extra, extraValue 
 			if len(vs) > 0 {
 				b = append(b, ',')
 			}
-			b = appendLabel(b, extra, extraValue)
+			b = append(b, extra...)
+			b = append(b, '=', '"')
+			b = appendFloat(b, extraValue)
+			b = append(b, '"')
 		}
 		b = append(b, '}')
 	}
 	b = append(b, ' ')
-	b = append(b, formatFloat(v)...)
-	return append(b, '\n')
+	b = appendFloat(b, v)
+	b = append(b, '\n')
+	w.Write(b)
+	return b
 }
 
 func appendLabel(b []byte, name, v string) []byte {
 	b = append(b, name...)
 	b = append(b, '=', '"')
-	b = append(b, labelEscaper.Replace(v)...)
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '"':
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, c)
+		}
+	}
 	return append(b, '"')
 }
 
-var (
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-)
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
-func (f *Family) write(w *bufio.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, helpEscaper.Replace(f.help), f.name, f.typ)
-	slices.SortStableFunc(f.series, func(a, b series) int { return strings.Compare(a.key, b.key) })
-	for _, s := range f.series {
-		w.Write(f.text[s.start:s.end])
-	}
-}
-
-// formatFloat formats v as the text format writes a value.
-func formatFloat(v float64) string {
+// appendFloat appends v as the text format writes a value.
+func appendFloat(b []byte, v float64) []byte {
 	switch {
 	case v == 0:
-		return "0" // and -0, as client_golang writes it
+		return append(b, '0') // and -0, as client_golang writes it
 	case math.IsInf(v, 1):
-		return "+Inf"
+		return append(b, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		return append(b, "-Inf"...)
 	case math.IsNaN(v):
-		return "NaN"
+		return append(b, "NaN"...)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }

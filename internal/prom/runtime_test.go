@@ -330,7 +330,7 @@ Max file locks            unlimited            unlimited            locks
 		t.Errorf("parseProcLimits = %+v, want %+v", l, want)
 	}
 	// As client_golang writes it.
-	if got := formatFloat(l.addressSpace); got != "1.8446744073709552e+19" {
+	if got := string(appendFloat(nil, l.addressSpace)); got != "1.8446744073709552e+19" {
 		t.Errorf("unlimited is written %s", got)
 	}
 
