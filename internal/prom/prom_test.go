@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -225,4 +226,37 @@ func TestConcurrentUpdatesAndScrapes(t *testing.T) {
 	if a != 4000 || b != 4000 || g.Value() != 8000 || h.Count() != 8000 {
 		t.Errorf("a %v, b %v, gauge %v, histogram %d; want 4000, 4000, 8000, 8000", a, b, g.Value(), h.Count())
 	}
+}
+
+// FuzzExposition: for any help and label values (valid UTF-8, as
+// Prometheus requires), the scrape is client_golang's byte for byte and
+// Prometheus's parser reads the label values back unchanged.
+func FuzzExposition(f *testing.F) {
+	f.Add("Help.", "web", "a\"b", 1.5)
+	f.Add("Two\nlines \\ here", "", "\\n", -0.0)
+	f.Add("", "ünï", "x\ny", math.Inf(-1))
+	f.Fuzz(func(t *testing.T, help, a, b string, v float64) {
+		if !utf8.ValidString(help) || !utf8.ValidString(a) || !utf8.ValidString(b) {
+			t.Skip()
+		}
+		theirs, ours := prometheus.NewRegistry(), prom.NewRegistry()
+		tv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "x_value", Help: help}, []string{"z", "a"})
+		ov := prom.NewGaugeVec("x_value", help, "z", "a")
+		theirs.MustRegister(tv)
+		ours.MustRegister(ov)
+		tv.WithLabelValues(a, b).Set(v)
+		ov.WithLabelValues(a, b).Set(v)
+		tv.WithLabelValues(b, a).Set(1)
+		ov.WithLabelValues(b, a).Set(1)
+		if got, want := promtest.Text(t, ours), promtest.ClientGolangText(t, theirs); got != want {
+			t.Fatalf("the scrape differs from client_golang's\ngot:\n%s\nwant:\n%s", got, want)
+		}
+		for _, m := range promtest.Gather(t, ours)["x_value"].GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetValue() != a && lp.GetValue() != b {
+					t.Fatalf("label %s read back as %q, set to %q or %q", lp.GetName(), lp.GetValue(), a, b)
+				}
+			}
+		}
+	})
 }
