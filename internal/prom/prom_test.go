@@ -233,7 +233,7 @@ func TestConcurrentUpdatesAndScrapes(t *testing.T) {
 // Prometheus's parser reads the label values back unchanged.
 func FuzzExposition(f *testing.F) {
 	f.Add("Help.", "web", "a\"b", 1.5)
-	f.Add("Two\nlines \\ here", "", "\\n", -0.0)
+	f.Add("Two\nlines \\ here", "", "\\n", math.Copysign(0, -1))
 	f.Add("", "ünï", "x\ny", math.Inf(-1))
 	f.Fuzz(func(t *testing.T, help, a, b string, v float64) {
 		if !utf8.ValidString(help) || !utf8.ValidString(a) || !utf8.ValidString(b) {
