@@ -267,7 +267,9 @@ func TestScrapeAllocations(t *testing.T) {
 	scrape() // the collectors' buffers
 	got := scrape()
 	t.Logf("a scrape of 1,000 fleets allocated %d bytes", got)
-	if got > 700_000 {
-		t.Errorf("a scrape of 1,000 fleets allocates %d bytes, want at most 700,000", got)
+	// 0.40 MB; 0.73 MB under -race, which allocates more; 1.34 MB with
+	// the families' slices left to grow by doubling.
+	if got > 1_000_000 {
+		t.Errorf("a scrape of 1,000 fleets allocates %d bytes, want at most 1,000,000", got)
 	}
 }
