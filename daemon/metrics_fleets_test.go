@@ -192,20 +192,10 @@ func TestFleetMetricsPromtool(t *testing.T) {
 // internal/prom made its per-fleet series at scrape time as constant
 // metrics, which allocates more than GaugeVecs).
 func BenchmarkScrape1000Fleets(b *testing.B) {
-	p := &reconcile.Plan{}
-	for i := range 1000 {
-		p.Fleets = append(p.Fleets, &reconcile.FleetPlan{Fleet: fmt.Sprintf("fleet-%04d", i), Desired: 10, Live: 10, NextExpiry: time.Unix(1800000000, 0)})
-	}
+	reg, p := scraped1000Fleets(b)
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept-Encoding", "gzip") // as Prometheus asks
 	b.Run("prom", func(b *testing.B) {
-		reg := prom.NewRegistry()
-		reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
-		m, err := newMetrics(reg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.observePlan(p, p)
 		b.ReportAllocs()
 		for b.Loop() {
 			reg.ServeHTTP(discardResponse{}, req)
@@ -229,6 +219,23 @@ func BenchmarkScrape1000Fleets(b *testing.B) {
 	}
 }
 
+// scraped1000Fleets is the daemon's registry (its families, the Go
+// runtime's and the process's) after a plan of 1,000 fleets, and the plan.
+func scraped1000Fleets(tb testing.TB) (*prom.Registry, *reconcile.Plan) {
+	p := &reconcile.Plan{}
+	for i := range 1000 {
+		p.Fleets = append(p.Fleets, &reconcile.FleetPlan{Fleet: fmt.Sprintf("fleet-%04d", i), Desired: 10, Live: 10, NextExpiry: time.Unix(1800000000, 0)})
+	}
+	reg := prom.NewRegistry()
+	reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
+	m, err := newMetrics(reg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m.observePlan(p, p)
+	return reg, p
+}
+
 // discardResponse is an http.ResponseWriter that keeps nothing.
 type discardResponse struct{}
 
@@ -243,17 +250,7 @@ func (discardResponse) WriteHeader(int)             {}
 // rendered into a buffer of its own before the sort, 0.4 MB kept as label
 // values and numbers).
 func TestScrapeAllocations(t *testing.T) {
-	p := &reconcile.Plan{}
-	for i := range 1000 {
-		p.Fleets = append(p.Fleets, &reconcile.FleetPlan{Fleet: fmt.Sprintf("fleet-%04d", i), Desired: 10, Live: 10, NextExpiry: time.Unix(1800000000, 0)})
-	}
-	reg := prom.NewRegistry()
-	reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
-	m, err := newMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.observePlan(p, p)
+	reg, _ := scraped1000Fleets(t)
 	scrape := func() uint64 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
