@@ -61,8 +61,8 @@ func (r *Registry) MustRegister(cs ...Collector) {
 	}
 }
 
-// Scrape collects every registered collector's series.
-func (r *Registry) Scrape() *Scrape {
+// scrape collects every registered collector's series.
+func (r *Registry) scrape() *Scrape {
 	r.mu.Lock()
 	cs := slices.Clone(r.cs)
 	r.mu.Unlock()
@@ -76,7 +76,7 @@ func (r *Registry) Scrape() *Scrape {
 // WriteTo writes a scrape in the text format: the families by name, each
 // family's series by their label values (in the order of the label names),
 // as Prometheus's client_golang orders them.
-func (r *Registry) WriteTo(w io.Writer) (int64, error) { return r.Scrape().WriteTo(w) }
+func (r *Registry) WriteTo(w io.Writer) (int64, error) { return r.scrape().WriteTo(w) }
 
 // ServeHTTP serves a scrape. It is not compressed, whatever the client
 // accepts: a gzip writer allocates about 1.2 MB whatever it writes, more
@@ -84,7 +84,7 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) { return r.Scrape().Write
 // text) holds, and the daemon's memory is what it keeps small
 // (docs/benchmarks.md, "Sixth round: the metrics without client_golang").
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	s := r.Scrape()
+	s := r.scrape()
 	w.Header().Set("Content-Type", ContentType)
 	// A write fails only when the client went away: nothing to tell it.
 	_, _ = s.WriteTo(w)

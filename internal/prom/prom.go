@@ -103,12 +103,6 @@ func (g *Gauge) Set(f float64) { g.v.store(f) }
 // Inc adds 1.
 func (g *Gauge) Inc() { g.v.add(1) }
 
-// Dec subtracts 1.
-func (g *Gauge) Dec() { g.v.add(-1) }
-
-// Add adds f (which may be negative).
-func (g *Gauge) Add(f float64) { g.v.add(f) }
-
 // Value is the gauge's value.
 func (g *Gauge) Value() float64 { return g.v.load() }
 
@@ -186,6 +180,7 @@ func (v *vec[T]) collect(s *Scrape, typ Type, get func(*T) float64) {
 	f := s.Family(v.name, v.help, typ, v.labels...)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	f.Grow(len(v.children))
 	for _, c := range v.children {
 		f.Add(get(&c.m), c.values...)
 	}

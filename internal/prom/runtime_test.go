@@ -396,6 +396,6 @@ func BenchmarkGoProcessCollect(b *testing.B) {
 	r := newRuntimeRegistry()
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Scrape()
+		r.scrape()
 	}
 }
