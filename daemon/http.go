@@ -33,7 +33,7 @@ func (d *Daemon) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", d.reg)
+	mux.Handle("GET /metrics", d.reg.Handler(maxScrapesInFlight))
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.HandleFunc("GET /status/fleets/{name}", d.serveFleet(writeFleetJSON)) // fleetpage.go
 	mux.HandleFunc("GET /fleets/{name}", d.serveFleet(d.writeFleetPage))

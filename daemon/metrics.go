@@ -12,6 +12,13 @@ import (
 	"github.com/lightkeeper/lightkeeper/reconcile"
 )
 
+// maxScrapesInFlight is how many /metrics requests are served at once;
+// more are answered 503 (prom.Registry.Handler). One Prometheus scrapes
+// one at a time, two for a pair kept for HA; a scrape of 1,000 fleets
+// holds about 0.4 MB until it is written, so the bound keeps slow or
+// many readers from holding more than a few MB.
+const maxScrapesInFlight = 4
+
 // Result labels of lightkeeper_reconcile_runs_total.
 const (
 	// ResultSuccess: the plan was made and applied with no failure.

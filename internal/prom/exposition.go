@@ -78,16 +78,34 @@ func (r *Registry) scrape() *Scrape {
 // as Prometheus's client_golang orders them.
 func (r *Registry) WriteTo(w io.Writer) (int64, error) { return r.scrape().WriteTo(w) }
 
-// ServeHTTP serves a scrape. It is not compressed, whatever the client
-// accepts: a gzip writer allocates about 1.2 MB whatever it writes, more
-// than the scrape of a daemon following 1,000 fleets (about 0.7 MB of
-// text) holds, and the daemon's memory is what it keeps small
-// (docs/benchmarks.md, "Sixth round: the metrics without client_golang").
-func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	s := r.scrape()
-	w.Header().Set("Content-Type", ContentType)
-	// A write fails only when the client went away: nothing to tell it.
-	_, _ = s.WriteTo(w)
+// Handler serves a scrape to at most maxInFlight requests at once (at
+// least 1) and answers any more with 503 Service Unavailable and
+// Retry-After, as client_golang's HandlerOpts.MaxRequestsInFlight does: a
+// scrape holds its series until its last line is written, and a slow
+// reader holds it for as long as the server's write timeout lets it, so
+// without a bound many slow readers hold many scrapes.
+//
+// A scrape is not compressed, whatever the client accepts: a gzip writer
+// allocates about 1.2 MB whatever it writes, more than the scrape of a
+// daemon following 1,000 fleets (about 0.7 MB of text) holds, and the
+// daemon's memory is what it keeps small (docs/benchmarks.md, "Sixth round:
+// the metrics without client_golang").
+func (r *Registry) Handler(maxInFlight int) http.Handler {
+	slots := make(chan struct{}, max(1, maxInFlight))
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("too many scrapes in flight (at most %d at once): try again later", cap(slots)), http.StatusServiceUnavailable)
+			return
+		}
+		s := r.scrape()
+		w.Header().Set("Content-Type", ContentType)
+		// A write fails only when the client went away: nothing to tell it.
+		_, _ = s.WriteTo(w)
+	})
 }
 
 // ContentType is the content type of the text format.

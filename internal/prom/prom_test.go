@@ -170,9 +170,9 @@ func TestMisuse(t *testing.T) {
 	}
 }
 
-// TestServeHTTP: the content type of the text format, never compressed
-// (ServeHTTP says why), whatever the client accepts.
-func TestServeHTTP(t *testing.T) {
+// TestHandler: the content type of the text format, never compressed
+// (Handler says why), whatever the client accepts.
+func TestHandler(t *testing.T) {
 	r := prom.NewRegistry()
 	c := prom.NewCounter("x_total", "Things.")
 	c.Add(42)
@@ -184,7 +184,7 @@ func TestServeHTTP(t *testing.T) {
 			req.Header.Set("Accept-Encoding", enc)
 		}
 		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
+		r.Handler(1).ServeHTTP(rec, req)
 		if ct := rec.Header().Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
 			t.Errorf("%q: Content-Type %q", enc, ct)
 		}
@@ -194,6 +194,68 @@ func TestServeHTTP(t *testing.T) {
 		if got := rec.Body.String(); got != want {
 			t.Errorf("Accept-Encoding %q: body %q, want %q", enc, got, want)
 		}
+	}
+}
+
+// blockingCollector writes one gauge once release is closed, telling
+// started as each Collect begins.
+type blockingCollector struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (c blockingCollector) Names() []string { return []string{"slow"} }
+func (c blockingCollector) Collect(s *prom.Scrape) {
+	c.started <- struct{}{}
+	<-c.release
+	s.Family("slow", "Slow.", prom.TypeGauge).Add(1)
+}
+
+// TestHandlerLimitsScrapesInFlight: with two scrapes in flight a third is
+// refused with 503 and Retry-After, and once they end a scrape is served
+// again.
+func TestHandlerLimitsScrapesInFlight(t *testing.T) {
+	r := prom.NewRegistry()
+	c := blockingCollector{started: make(chan struct{}), release: make(chan struct{})}
+	r.MustRegister(c)
+	h := r.Handler(2)
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec
+	}
+	var wg sync.WaitGroup
+	held := make([]*httptest.ResponseRecorder, 2)
+	for i := range held {
+		wg.Add(1)
+		go func() { defer wg.Done(); held[i] = get() }()
+		<-c.started
+	}
+	third := make(chan *httptest.ResponseRecorder, 1)
+	go func() { third <- get() }()
+	var rec *httptest.ResponseRecorder
+	select {
+	case rec = <-third:
+	case <-c.started:
+		close(c.release)
+		wg.Wait()
+		t.Fatal("a third scrape was collected with two in flight")
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(rec.Body.String(), "too many scrapes in flight (at most 2 at once)") {
+		t.Fatalf("third scrape with two in flight: %d, Retry-After %q, %q; want 503, 1 and the reason",
+			rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+	}
+	close(c.release)
+	wg.Wait()
+	for i, rec := range held {
+		if rec.Code != http.StatusOK || rec.Body.String() != "# HELP slow Slow.\n# TYPE slow gauge\nslow 1\n" {
+			t.Errorf("scrape %d in flight: %d %q", i, rec.Code, rec.Body.String())
+		}
+	}
+	go func() { <-c.started }()
+	if rec := get(); rec.Code != http.StatusOK {
+		t.Errorf("a scrape after the others ended: %d %q, want 200", rec.Code, rec.Body.String())
 	}
 }
 
