@@ -14,8 +14,9 @@ import (
 
 // This file holds what a rollout is made of (docs/design.md section 11): a
 // fleet's shape, the plan's Rollout and Update, and the ClientToken of a
-// replacement. rollout_plan.go plans one (pure), rollout_lookup.go asks the
-// service what an instance may become, rollout_apply.go carries it out.
+// replacement. rollout_plan.go plans one (pure) and rollout_budget.go
+// spends its bounds, rollout_lookup.go asks the service what an instance
+// may become, rollout_apply.go carries it out.
 
 // Update actions: what happens to one instance in a rollout.
 const (
