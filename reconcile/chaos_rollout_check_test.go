@@ -21,11 +21,7 @@ type slotView map[int][]lighthouse.Instance
 // view is the ground truth once every request sent has been handled.
 func (s *rolloutScenario) view() map[string]slotView {
 	s.quiesce()
-	out := map[string]slotView{}
-	for key, tr := range groundTruthOf(s.fleets, s.emu.Server.Instances(), s.fleetOf) {
-		out[key] = tr
-	}
-	return out
+	return groundTruthOf(s.fleets, s.emu.Server.Instances(), s.fleetOf)
 }
 
 // groundTruthOf groups the emulator's live instances by fleet key and slot

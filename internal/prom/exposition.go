@@ -251,8 +251,8 @@ func (f *Family) write(w *bufio.Writer, line []byte) []byte {
 	})
 	for _, i := range idx {
 		vs := f.values[int(i)*k : int(i+1)*k]
-		switch {
-		case f.typ == TypeHistogram:
+		switch f.typ {
+		case TypeHistogram:
 			h := &f.hists[i]
 			for b, u := range h.upper {
 				line = f.sample(w, line[:0], "_bucket", vs, "le", u, float64(h.cumulative[b]))
@@ -260,7 +260,7 @@ func (f *Family) write(w *bufio.Writer, line []byte) []byte {
 			line = f.sample(w, line[:0], "_bucket", vs, "le", math.Inf(1), float64(h.count))
 			line = f.sample(w, line[:0], "_sum", vs, "", 0, h.sum)
 			line = f.sample(w, line[:0], "_count", vs, "", 0, float64(h.count))
-		case f.typ == TypeSummary:
+		case TypeSummary:
 			s := &f.sums[i]
 			for q := range s.q {
 				line = f.sample(w, line[:0], "", vs, "quantile", s.q[q], s.quantiles[q])

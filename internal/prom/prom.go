@@ -5,11 +5,10 @@
 //
 // It replaces github.com/prometheus/client_golang in the daemon's binary:
 // that library gathers through protocol buffers, and linking them, with
-// their init, costs every daemon 1.1 to 1.8 MiB of resident memory whether it
-// is scraped or not (docs/benchmarks.md, "Sixth round: the metrics without
-// client_golang"). The exposition is
-// byte for byte what client_golang writes for the same series
-// (TestExpositionAsClientGolang).
+// their init, costs every daemon 1.1 to 1.8 MiB of resident memory whether
+// it is scraped or not (docs/benchmarks.md, "Sixth round: the metrics
+// without client_golang"). The exposition is byte for byte what
+// client_golang writes for the same series (TestExpositionAsClientGolang).
 package prom
 
 import (
